@@ -1,0 +1,54 @@
+#!/bin/sh
+# Installs the Debian packages canaryd needs, only those that are missing.
+# Usage: scripts/deps.sh [build|test|demo|bench]   (default: build)
+# It never starts system services: it makes sure /usr/sbin/policy-rc.d
+# refuses them before installing servers (prometheus, haproxy, nginx).
+set -eu
+
+profile=${1:-build}
+
+build_pkgs="build-essential pkg-config cmake ninja-build clang-14 libclang-rt-14-dev
+libjansson-dev libfyaml-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev
+node-llhttp libcmocka-dev curl ca-certificates"
+test_pkgs="prometheus haproxy nginx socat openssl python3 python3-jsonschema
+python3-scipy python3-yaml python3-numpy kubectl-or-kubernetes-client"
+bench_pkgs="wrk hyperfine valgrind"
+
+case "$profile" in
+  build) want="$build_pkgs" ;;
+  demo)  want="$build_pkgs" ;;
+  test)  want="$build_pkgs $test_pkgs" ;;
+  bench) want="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  *) echo "usage: $0 [build|test|demo|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  if [ "$p" = kubectl-or-kubernetes-client ]; then
+    command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
+    continue
+  fi
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing="$missing $p"
+  fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "deps: missing packages:$missing" >&2
+  echo "deps: run as root, or install them with apt-get" >&2
+  exit 1
+fi
+
+# Servers must never be started by their install scripts.
+if [ ! -x /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+fi
+
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,46 @@
+/* canaryctl.c - entry point of canaryctl: dispatches to one command per
+ * file in src/cli/. Must not contain command logic itself. */
+#include "cli/commands.h"
+#include "version.h"
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"validate", cmd_validate, "check manifests against canaryd's schemas and Flagger's rules"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: canaryctl COMMAND [ARGS]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "  %-10s %s\n", "version", "print the version");
+    fprintf(out, "\nRun 'canaryctl COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("canaryctl %s\n", CANARYD_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "canaryctl: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}
