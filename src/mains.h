@@ -1,0 +1,7 @@
+/* mains.h - entry points of canaryd's processes (see mains.def). */
+#ifndef CD_MAINS_H
+#define CD_MAINS_H
+
+int cd_main_placeholder(int argc, char **argv);
+
+#endif

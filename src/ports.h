@@ -1,0 +1,164 @@
+/* ports.h - everything the engine needs from the outside world, as structs
+ * of function pointers (one struct per concern, each with its own ctx).
+ * The engine (src/engine/) is pure: it never does I/O except through
+ * these. Platforms implement them: the Kubernetes operator (src/kube/),
+ * the local platform (src/local/) and the simulator (canaryctl simulate).
+ *
+ * The shapes follow Flagger's Go interfaces (canary.Controller,
+ * router.Interface, router.KubernetesRouter, observers/providers, the
+ * webhook caller and the notifier) so that the engine can follow
+ * reference/flagger-behaviour.md §2 step by step.
+ *
+ * Conventions: every call gets the canary being ticked (cd_canary_ref)
+ * and, when it can fail, a cd_err to explain why (its text ends up in
+ * events, so write it for users). A port function pointer may be NULL
+ * where noted: the engine then treats the call as a successful no-op. */
+#ifndef CD_PORTS_H
+#define CD_PORTS_H
+#include "model/canary.h"
+#include "model/status.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cd_err { char msg[512]; } cd_err;
+
+typedef enum {
+    CD_OK = 0,
+    CD_RETRY,       /* not yet (retriable): wait for the next tick */
+    CD_FATAL,       /* non-retriable: stuck past the progress deadline, etc. */
+    CD_ERROR,       /* failed this time (API error, ...) */
+} cd_rc;
+
+/* The canary being ticked. The engine mutates *status; it never keeps
+ * any pointer after the tick returns. */
+typedef struct cd_canary_ref {
+    const cd_object_meta *meta;     /* name, namespace */
+    const cd_canary_spec *spec;
+    cd_canary_status *status;
+    const char *provider;           /* effective: spec.provider or the global one */
+} cd_canary_ref;
+
+/* The workload being released and its primary copy (Flagger's
+ * canary.Controller): Deployment/DaemonSet on Kubernetes, a process set
+ * locally. */
+typedef struct cd_workload_port {
+    void *ctx;
+    /* Creates the primary if missing (step 9). When require_ready, also
+     * checks that the primary is ready: CD_RETRY while it is not,
+     * CD_FATAL when it never will be. */
+    cd_rc (*initialize)(void *ctx, const cd_canary_ref *c, bool require_ready, cd_err *err);
+    cd_rc (*is_primary_ready)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    cd_rc (*is_canary_ready)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    /* Hash of the target's spec (Deployment pod template, LocalWorkload
+     * spec) and the checksums of the configs it uses (may be NULL: no
+     * config tracking). The engine compares them with the status. */
+    cd_rc (*target_hash)(void *ctx, const cd_canary_ref *c, char hash[CD_HASH_MAX], cd_err *err);
+    /* Fills the tracked configs into the status-shaped array; *present
+     * false means "tracking off" (nil in Flagger). May be NULL. */
+    cd_rc (*tracked_configs)(void *ctx, const cd_canary_ref *c, cd_tracked_config **items,
+                             size_t *n, bool *present, cd_err *err);
+    cd_rc (*promote)(void *ctx, const cd_canary_ref *c, cd_err *err);       /* copy canary -> primary */
+    cd_rc (*scale_to_zero)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    cd_rc (*scale_from_zero)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    /* Autoscaler handling (steps 10, 19, 24, 25); each may be NULL. */
+    cd_rc (*reconcile_primary_scaler)(void *ctx, const cd_canary_ref *c, bool init, cd_err *err);
+    cd_rc (*pause_target_scaler)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    cd_rc (*resume_target_scaler)(void *ctx, const cd_canary_ref *c, cd_err *err);
+} cd_workload_port;
+
+/* Traffic routing (Flagger's KubernetesRouter + router.Interface). */
+typedef struct cd_router_port {
+    void *ctx;
+    /* App Mesh needs its virtual nodes before the primary pods start:
+     * when true, reconcile_mesh runs at step 8 instead of step 13. */
+    bool reconcile_mesh_first;
+    /* Services <svc>-canary and <svc>-primary (step 6); may be NULL. */
+    cd_rc (*initialize_services)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    /* The apex service <svc> selecting the primary (step 11); may be NULL. */
+    cd_rc (*reconcile_apex)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    /* Mesh or ingress objects, keeping current weights (step 8/13); may be NULL. */
+    cd_rc (*reconcile_mesh)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    cd_rc (*get_routes)(void *ctx, const cd_canary_ref *c, int *primary_weight,
+                        int *canary_weight, bool *mirrored, cd_err *err);
+    cd_rc (*set_routes)(void *ctx, const cd_canary_ref *c, int primary_weight, int canary_weight,
+                        bool mirrored, cd_err *err);
+} cd_router_port;
+
+typedef enum {
+    CD_METRIC_OK = 0,
+    CD_METRIC_NO_DATA,      /* empty result, NaN: Flagger's ErrNoValuesFound */
+    CD_METRIC_ERROR,        /* query failed, template missing, ... */
+} cd_metric_rc;
+
+/* Where metric values come from: builtin queries (request-success-rate,
+ * request-duration) rendered for the provider, inline queries, and
+ * MetricTemplates. The provider returns one number; the engine compares
+ * it with the thresholds. request-duration values are in milliseconds. */
+typedef struct cd_metrics_port {
+    void *ctx;
+    cd_metric_rc (*query)(void *ctx, const cd_canary_ref *c, const cd_metric *m, double *value,
+                          cd_err *err);
+    /* Availability check at initialization (§3.6); may be NULL. */
+    cd_rc (*check_providers)(void *ctx, const cd_canary_ref *c, cd_err *err);
+    /* Statistical judge seam (a later issue): samples of the canary and
+     * the primary over the metric's window; may be NULL. */
+    cd_metric_rc (*samples)(void *ctx, const cd_canary_ref *c, const cd_metric *m,
+                            const char *which /* "canary" | "primary" */, double **values,
+                            size_t *n, cd_err *err);
+} cd_metrics_port;
+
+/* Webhooks (§4). call returns true on success (HTTP status <= 202). */
+typedef struct cd_hooks_port {
+    void *ctx;
+    bool (*call)(void *ctx, const cd_canary_ref *c, const cd_webhook *w, cd_phase phase,
+                 cd_err *err);
+    /* Event webhooks: every `type: event` hook of the canary, or the
+     * global event webhook when it has none. May be NULL. */
+    void (*send_event)(void *ctx, const cd_canary_ref *c, cd_phase phase, const char *event_type,
+                       const char *message);
+} cd_hooks_port;
+
+/* Alerts (§5): the notifier resolves analysis.alerts (or the global
+ * notifier) and applies severity routing. may be NULL. */
+typedef struct cd_notifier_port {
+    void *ctx;
+    void (*alert)(void *ctx, const cd_canary_ref *c, const char *message, bool with_metadata,
+                  cd_severity severity);
+} cd_notifier_port;
+
+typedef enum { CD_EVENT_NORMAL, CD_EVENT_WARNING } cd_event_type;
+
+/* Events on the canary (Kubernetes Events / the local journal) and logs. */
+typedef struct cd_events_port {
+    void *ctx;
+    void (*record)(void *ctx, const cd_canary_ref *c, cd_event_type type, const char *message);
+} cd_events_port;
+
+/* Persists the status wherever it lives (status subresource, state
+ * directory). Called at each point where Flagger writes status. */
+typedef struct cd_status_port {
+    void *ctx;
+    cd_rc (*save)(void *ctx, const cd_canary_ref *c, cd_err *err);
+} cd_status_port;
+
+typedef struct cd_clock_port {
+    void *ctx;
+    int64_t (*now_ms)(void *ctx);   /* wall clock, ms since the epoch */
+} cd_clock_port;
+
+struct cd_registry;     /* src/metrics/registry.h: canaryd's own flagger_* metrics */
+
+typedef struct cd_ports {
+    cd_workload_port workload;
+    cd_router_port router;
+    cd_metrics_port metrics;
+    cd_hooks_port hooks;
+    cd_notifier_port notifier;
+    cd_events_port events;
+    cd_status_port status;
+    cd_clock_port clock;
+    struct cd_registry *registry;   /* may be NULL */
+} cd_ports;
+
+#endif

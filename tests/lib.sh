@@ -1,0 +1,53 @@
+# tests/lib.sh - helpers for integration tests (bash). Source it:
+#   . "$(dirname "$0")/../lib.sh"
+# Every server a test starts runs on a loopback port picked here and is
+# stopped by the EXIT trap, whatever happens.
+set -u
+: "${CANARYD_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${CANARYD_BUILD:=$CANARYD_SRC/build}"
+: "${CANARYD_SHARED:=$CANARYD_SRC/../shared}"
+CANARYD=$CANARYD_BUILD/canaryd
+CANARYCTL=$CANARYD_BUILD/canaryctl
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/canaryd-test.XXXXXX")
+_pids=""
+_passed=0
+_failed=0
+
+cleanup() {
+  for p in $_pids; do kill "$p" 2>/dev/null; done
+  sleep 0.2
+  for p in $_pids; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
+
+# track PID: stop it at exit
+track() { _pids="$_pids $1"; }
+
+# free_port: a TCP port nobody listens on right now
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_http URL [SECONDS]: until URL answers (any status)
+wait_http() {
+  local url=$1 t=${2:-20} i=0
+  while ! curl -s -o /dev/null "$url"; do
+    i=$((i + 1))
+    [ $i -gt $((t * 20)) ] && { echo "timeout waiting for $url" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+# check NAME CONDITION...: one assertion, printed as ok/FAIL
+check() {
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; _passed=$((_passed + 1));
+  else echo "FAIL $name"; _failed=$((_failed + 1)); fi
+}
+
+# finish: prints "N passed, N failed" and exits non-zero on failures
+finish() {
+  echo "$_passed passed, $_failed failed"
+  [ "$_failed" -eq 0 ] && [ "$_passed" -gt 0 ]
+}
