@@ -441,6 +441,8 @@ static void handle_event(builder *b, struct fy_event *e, cd_node **root, int *do
         n->str = cd_arena_strndup(&b->s->arena, text ? text : "", text ? len : 0);
         n->len = text ? len : 0;
         enum fy_scalar_style style = fy_token_scalar_style(e->scalar.value);
+        if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && n->col > 1)
+            n->col--;   /* libfyaml marks the first character inside the quotes */
         if (style == FYSS_PLAIN) {
             resolve_plain(n);
             if (!strcmp(n->str, "<<"))
@@ -456,7 +458,8 @@ static void handle_event(builder *b, struct fy_event *e, cd_node **root, int *do
         const char *name = token_text(b, e->alias.anchor);
         cd_node *target = name ? find_anchor(b, name) : NULL;
         if (!target) {
-            error_at(b, m ? m->line + 1 : 0, m ? m->column + 1 : 0,
+            /* libfyaml marks the name; point at the '*' */
+            error_at(b, m ? m->line + 1 : 0, m ? (m->column > 0 ? m->column : 1) : 0,
                      "unknown alias \"*%s\"", name ? name : "");
             target = new_node(b, CD_N_NULL, m);
         }
@@ -484,6 +487,52 @@ static void collect_syntax_errors(builder *b, struct fy_diag *diag)
 
 static void silent_output(struct fy_diag *d, void *user, const char *buf, size_t len)
 {
+}
+
+/* Returns why the text is not YAML's printable UTF-8 (and where), or NULL. */
+static const char *find_unprintable(const char *data, size_t len, int *line, int *col)
+{
+    const unsigned char *p = (const unsigned char *)data, *end = p + len;
+    *line = 1;
+    *col = 1;
+    while (p < end) {
+        unsigned c = *p;
+        size_t n = 1;
+        uint32_t cp = c;
+        if (c >= 0x80) {
+            if ((c & 0xE0) == 0xC0)
+                n = 2, cp = c & 0x1F;
+            else if ((c & 0xF0) == 0xE0)
+                n = 3, cp = c & 0x0F;
+            else if ((c & 0xF8) == 0xF0)
+                n = 4, cp = c & 0x07;
+            else
+                return "invalid UTF-8";
+            if ((size_t)(end - p) < n)
+                return "invalid UTF-8";
+            for (size_t i = 1; i < n; i++) {
+                if ((p[i] & 0xC0) != 0x80)
+                    return "invalid UTF-8";
+                cp = (cp << 6) | (p[i] & 0x3F);
+            }
+            if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+                cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                return "invalid UTF-8";
+        }
+        if (cp == 0)
+            return "NUL character (0x00) is not allowed";
+        if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0x7F ||
+            (cp >= 0x80 && cp < 0xA0 && cp != 0x85) || cp == 0xFFFE || cp == 0xFFFF)
+            return "control character is not allowed";
+        if (c == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+        p += n;
+    }
+    return NULL;
 }
 
 cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool json,
@@ -521,6 +570,15 @@ cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool 
     memset(&b, 0, sizeof b);
     b.s = s;
     b.diags = diags;
+    int bad_line, bad_col;
+    const char *why = find_unprintable(data, len, &bad_line, &bad_col);
+    if (why) {
+        /* YAML allows only printable Unicode (YAML 1.2 §5.1); libfyaml
+         * 0.7.12 can also loop forever on such bytes in a directive */
+        cd_diags_add(diags, CD_DIAG_ERROR, s->file, bad_line, bad_col, "", "YAML syntax error: %s",
+                     why);
+        len = 0;
+    }
     cd_node *root = NULL;
     int doc_line = 1;
 

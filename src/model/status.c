@@ -77,15 +77,26 @@ void cd_status_copy(cd_canary_status *dst, const cd_canary_status *src)
     cd_status_set_tracked(dst, src->tracked, src->n_tracked, src->has_tracked_configs);
 }
 
+static bool condition_equal(const cd_condition *a, const cd_condition *b)
+{
+    if (a->set != b->set)
+        return false;
+    return !a->set ||
+           (!strcmp(a->type, b->type) && !strcmp(a->status, b->status) &&
+            !strcmp(a->reason, b->reason) && !strcmp(a->message, b->message) &&
+            a->last_update_ms / 1000 == b->last_update_ms / 1000 &&
+            a->last_transition_ms / 1000 == b->last_transition_ms / 1000);
+}
+
 bool cd_status_equal(const cd_canary_status *a, const cd_canary_status *b)
 {
     if (a->phase != b->phase || a->canary_weight != b->canary_weight ||
         a->failed_checks != b->failed_checks || a->iterations != b->iterations ||
         strcmp(a->last_applied_spec, b->last_applied_spec) ||
         strcmp(a->last_promoted_spec, b->last_promoted_spec) ||
-        a->last_transition_ms != b->last_transition_ms ||
+        a->last_transition_ms / 1000 != b->last_transition_ms / 1000 ||
         a->has_tracked_configs != b->has_tracked_configs || a->n_tracked != b->n_tracked ||
-        memcmp(&a->condition, &b->condition, sizeof a->condition) ||
+        !condition_equal(&a->condition, &b->condition) ||
         strcmp(a->session_affinity_cookie, b->session_affinity_cookie) ||
         strcmp(a->primary_session_affinity_cookie, b->primary_session_affinity_cookie) ||
         strcmp(a->previous_session_affinity_cookie, b->previous_session_affinity_cookie))

@@ -65,6 +65,7 @@ void cd_status_free(cd_canary_status *s);
 void cd_status_copy(cd_canary_status *dst, const cd_canary_status *src);
 void cd_status_set_tracked(cd_canary_status *s, const cd_tracked_config *items, size_t n,
                            bool present);
+/* Equal as persisted (times compared at the 1 s resolution of RFC 3339). */
 bool cd_status_equal(const cd_canary_status *a, const cd_canary_status *b);
 
 /* Flagger's Promoted condition for a phase (MakeStatusConditions). kind is

@@ -1,0 +1,76 @@
+#!/bin/bash
+# test_validate_cli.sh - `canaryctl validate` as users run it: exit codes,
+# files, directories, stdin, -o json, --strict, and what it prints.
+. "$(dirname "$0")/../lib.sh"
+
+M=$CANARYD_SHARED/conformance/flagger/manifests
+R=$CANARYD_SHARED/conformance/flagger/rejected-by-flagger
+
+out=$("$CANARYCTL" validate -f "$M" 2>"$TEST_TMP/err"); rc=$?
+check "the Flagger corpus validates (exit 0)" [ $rc -eq 0 ]
+check "91 objects reported valid" grep -q '^91 valid, 0 errors' <<<"$out"
+
+"$CANARYCTL" validate -f "$R/058-alertprovider-docs_gitbook_usage_alerting.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "address + secretRef is rejected (exit 1)" [ $rc -eq 1 ]
+check "the error names file, line, column and path" \
+  grep -q '058-alertprovider-docs_gitbook_usage_alerting.yaml:8:3: spec: must set only one of address or secretRef' "$TEST_TMP/err"
+
+"$CANARYCTL" validate -f "$R" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "every rejected example fails (exit 1)" [ $rc -eq 1 ]
+check "all errors are printed, not only the first" [ "$(grep -c ': ' "$TEST_TMP/err")" -ge 5 ]
+
+"$CANARYCTL" validate -f /does/not/exist >/dev/null 2>&1; rc=$?
+check "an unreadable path exits 2" [ $rc -eq 2 ]
+"$CANARYCTL" validate >/dev/null 2>&1; rc=$?
+check "no -f is a usage error (exit 2)" [ $rc -eq 2 ]
+"$CANARYCTL" validate -o yaml -f "$M" >/dev/null 2>&1; rc=$?
+check "an unknown output format is a usage error (exit 2)" [ $rc -eq 2 ]
+
+cat > "$TEST_TMP/c.yaml" <<'YAML'
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: podinfo
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    interval: 1m
+    threshold: 5
+    stepWeight: 120
+YAML
+"$CANARYCTL" validate -f - <"$TEST_TMP/c.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "stdin is read with -f - (exit 1 for a bad weight)" [ $rc -eq 1 ]
+check "stdin errors are positioned" grep -qx '<stdin>:11:17: spec.analysis.stepWeight: must be between 0 and 100, got 120' "$TEST_TMP/err"
+
+sed -i 's/stepWeight: 120/stepWeight: 20\n    bogus: 1/' "$TEST_TMP/c.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/c.yaml" >/dev/null 2>&1; rc=$?
+check "unknown fields are only warnings (exit 0)" [ $rc -eq 0 ]
+"$CANARYCTL" validate --strict -f "$TEST_TMP/c.yaml" >/dev/null 2>&1; rc=$?
+check "--strict turns warnings into failure (exit 1)" [ $rc -eq 1 ]
+
+"$CANARYCTL" validate -o json -f "$TEST_TMP/c.yaml" >"$TEST_TMP/out.json" 2>/dev/null
+check "-o json prints the object with defaults applied" /usr/bin/python3 -c '
+import json,sys
+o=json.load(open(sys.argv[1]))
+s=o["spec"]
+assert o["metadata"]["namespace"]=="default"
+assert s["progressDeadlineSeconds"]==600 and s["service"]["portName"]=="http"
+assert s["service"]["targetPort"]==9898 and s["analysis"]["maxWeight"]==100
+assert s["analysis"]["stepWeight"]==20 and s["analysis"]["interval"]=="1m"
+' "$TEST_TMP/out.json"
+
+"$CANARYCTL" validate -o json -f "$M" >"$TEST_TMP/all.json" 2>/dev/null
+check "-o json over a directory prints a List of 91 items" /usr/bin/python3 -c '
+import json,sys
+o=json.load(open(sys.argv[1])); assert o["kind"]=="List" and len(o["items"])==91' "$TEST_TMP/all.json"
+
+# a directory with a bad file and a good one: the good one is still reported
+mkdir -p "$TEST_TMP/d/sub"
+cp "$M/002-canary-README.yaml" "$TEST_TMP/d/sub/"
+printf 'apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: x}\nspec: {}\n' > "$TEST_TMP/d/bad.yml"
+echo 'not: [valid' > "$TEST_TMP/d/ignored.txt"
+out=$("$CANARYCTL" validate -f "$TEST_TMP/d" 2>"$TEST_TMP/err"); rc=$?
+check "a directory is searched recursively (*.yml, *.yaml, not .txt)" grep -q '^1 valid, 3 errors' <<<"$out"
+check "missing required fields are all named" [ "$(grep -c 'required field is missing' "$TEST_TMP/err")" -eq 3 ]
+finish
