@@ -1,0 +1,31 @@
+/* fsutil.h - files that must survive crashes: atomic replace (temporary
+ * file, fsync, rename, fsync of the directory), durable appends, reading
+ * whole files, mkdir -p; and process identity (PID + start time) for
+ * adopting processes after a restart. */
+#ifndef CD_FSUTIL_H
+#define CD_FSUTIL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Replaces path with data atomically: after a crash at any moment the file
+ * holds either the old or the new content, never a mix. 0 or -errno. */
+int cd_write_file_atomic(const char *path, const void *data, size_t len);
+/* Appends one record and fsyncs it. 0 or -errno. */
+int cd_append_durable(const char *path, const void *data, size_t len);
+/* Whole file, NUL-terminated, malloc'd; NULL with errno set. */
+char *cd_read_file(const char *path, size_t *len);
+int cd_mkdir_p(const char *path, unsigned mode);   /* 0 or -errno */
+
+/* The start time of a process (clock ticks after boot, /proc/PID/stat
+ * field 22): with the PID it identifies a process across PID reuse.
+ * Returns false when the process does not exist or is a zombie. */
+bool cd_proc_start_time(pid_t pid, uint64_t *ticks);
+/* True when pid runs and started at start_time. */
+bool cd_proc_is(pid_t pid, uint64_t start_time);
+/* pidfd_open(2): a descriptor that becomes readable when pid exits, also
+ * for processes that are not our children. -1 on error. */
+int cd_pidfd_open(pid_t pid);
+
+#endif

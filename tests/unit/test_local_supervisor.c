@@ -1,0 +1,306 @@
+/* test_local_supervisor.c - process sets with real processes (the demo
+ * app): start and probe, restart after a crash, rolling update without
+ * losing ready capacity, draining before signals, graceful stop, adoption
+ * by a new supervisor (PID + start time), and a command that cannot start. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include "local/supervisor.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+static char demo[1024];
+
+static cd_proc_template *make_template(const char *version, int replicas, bool probe)
+{
+    cd_local_workload_spec spec;
+    memset(&spec, 0, sizeof spec);
+    const char *args[] = {"--port", "{{ port }}", "--version", version, "--ready-delay", "0.2"};
+    spec.command = demo;
+    spec.args.items = args;
+    spec.args.n = 6;
+    spec.replicas = replicas;
+    spec.port_env = "PORT";
+    spec.host = "127.0.0.1";
+    spec.has_probe = probe;
+    spec.probe_path = "/readyz";
+    spec.probe_period_ms = 100;
+    spec.probe_timeout_ms = 500;
+    spec.probe_success_threshold = 1;
+    spec.probe_failure_threshold = 2;
+    spec.grace_ms = 2000;
+    return cd_proc_template_new(&spec, ".", version);
+}
+
+/* Steps until cond(ps) or timeout; applies endpoint generations at once
+ * (as a router that follows instantly would). */
+static bool run_until(cd_procset *ps, bool (*cond)(cd_procset *), int timeout_ms,
+                      int *min_ready_seen)
+{
+    int64_t end = cd_mono_ms() + timeout_ms;
+    while (cd_mono_ms() < end) {
+        cd_procset_step(ps, cd_mono_ms());
+        cd_endpoint eps[16];
+        int64_t gen;
+        size_t n = cd_procset_endpoints(ps, eps, 16, &gen);
+        if (min_ready_seen && (int)n < *min_ready_seen)
+            *min_ready_seen = (int)n;
+        cd_procset_endpoints_applied(ps, gen);
+        if (cond(ps))
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+static bool two_ready(cd_procset *ps)
+{
+    cd_procset_counts c = cd_procset_counts_of(ps);
+    return c.ready == 2 && c.running == 2;
+}
+
+static bool rolled(cd_procset *ps)
+{
+    cd_procset_counts c = cd_procset_counts_of(ps);
+    return c.ready == 2 && c.old == 0 && cd_procset_replica_count(ps) == 2;
+}
+
+static bool none_left(cd_procset *ps) { return cd_procset_replica_count(ps) == 0; }
+
+static bool restarted(cd_procset *ps) { return two_ready(ps) && cd_procset_counts_of(ps).restarts == 1; }
+
+/* Every process set a test creates, so that a failing test leaves no
+ * process behind. */
+static cd_procset *g_sets[8];
+
+static cd_procset *new_set(const char *name)
+{
+    cd_procset *ps = cd_procset_new(name, NULL);
+    for (size_t i = 0; i < 8; i++)
+        if (!g_sets[i]) {
+            g_sets[i] = ps;
+            break;
+        }
+    return ps;
+}
+
+static void free_set(cd_procset *ps)
+{
+    for (size_t i = 0; i < 8; i++)
+        if (g_sets[i] == ps)
+            g_sets[i] = NULL;
+    cd_procset_free(ps);
+}
+
+static int kill_leftovers(void **state)
+{
+    for (size_t i = 0; i < 8; i++) {
+        if (!g_sets[i])
+            continue;
+        for (size_t r = 0; r < cd_procset_replica_count(g_sets[i]); r++)
+            kill(cd_procset_replica(g_sets[i], r)->pid, SIGKILL);
+        cd_procset_free(g_sets[i]);
+        g_sets[i] = NULL;
+    }
+    return 0;
+}
+
+static long http_get(int port, char *body, size_t cap)
+{
+    CURL *e = curl_easy_init();
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    FILE *f = fmemopen(body, cap, "w");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 2L);
+    long code = 0;
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    fclose(f);
+    curl_easy_cleanup(e);
+    return code;
+}
+
+static void test_start_probe_restart_roll_stop(void **state)
+{
+    cd_procset *ps = new_set("web");
+    cd_proc_template *v1 = make_template("v1", 2, true);
+    cd_procset_set_template(ps, v1);
+    cd_procset_scale(ps, 2);
+    assert_true(run_until(ps, two_ready, 10000, NULL));
+
+    /* each replica serves v1 on its own port */
+    cd_endpoint eps[4];
+    size_t n = cd_procset_endpoints(ps, eps, 4, NULL);
+    assert_int_equal(n, 2);
+    assert_int_not_equal(eps[0].port, eps[1].port);
+    char body[512] = {0};
+    assert_int_equal(http_get(eps[0].port, body, sizeof body), 200);
+    assert_non_null(strstr(body, "\"version\":\"v1\""));
+
+    /* a replica that dies is restarted */
+    pid_t victim = cd_procset_replica(ps, 0)->pid;
+    kill(victim, SIGKILL);
+    assert_true(run_until(ps, restarted, 10000, NULL));
+    for (size_t i = 0; i < cd_procset_replica_count(ps); i++)
+        assert_int_not_equal(cd_procset_replica(ps, i)->pid, victim);
+
+    /* rolling to v2 never drops below 2 ready endpoints */
+    cd_proc_template *v2 = make_template("v2", 2, true);
+    cd_procset_set_template(ps, v2);
+    int min_ready = 99;
+    assert_true(run_until(ps, rolled, 15000, &min_ready));
+    assert_int_equal(min_ready, 2);
+    n = cd_procset_endpoints(ps, eps, 4, NULL);
+    assert_int_equal(n, 2);
+    memset(body, 0, sizeof body);
+    assert_int_equal(http_get(eps[1].port, body, sizeof body), 200);
+    assert_non_null(strstr(body, "\"version\":\"v2\""));
+
+    /* graceful stop */
+    cd_procset_stop_all(ps, cd_mono_ms());
+    assert_true(run_until(ps, none_left, 10000, NULL));
+    assert_int_equal(cd_procset_endpoints(ps, eps, 4, NULL), 0);
+    cd_proc_template_free(v1);
+    cd_proc_template_free(v2);
+    free_set(ps);
+}
+
+static void test_drained_replica_is_not_signalled_before_router_lets_go(void **state)
+{
+    cd_procset *ps = new_set("drain");
+    cd_proc_template *t = make_template("v1", 1, true);
+    cd_procset_set_template(ps, t);
+    cd_procset_scale(ps, 1);
+    int64_t end = cd_mono_ms() + 10000;
+    cd_endpoint ep;
+    int64_t gen = 0;
+    while (cd_mono_ms() < end && cd_procset_endpoints(ps, &ep, 1, &gen) == 0) {
+        cd_procset_step(ps, cd_mono_ms());
+        usleep(20000);
+    }
+    assert_int_equal(cd_procset_endpoints(ps, &ep, 1, &gen), 1);
+    cd_procset_endpoints_applied(ps, gen);
+    pid_t pid = cd_procset_replica(ps, 0)->pid;
+    cd_procset_scale(ps, 0);
+    /* without confirmation from the router the process keeps running */
+    for (int i = 0; i < 30; i++) {
+        cd_procset_step(ps, cd_mono_ms());
+        usleep(20000);
+    }
+    assert_int_equal(cd_procset_endpoints(ps, &ep, 1, &gen), 0);
+    assert_int_equal(kill(pid, 0), 0);
+    assert_int_equal(cd_procset_replica(ps, 0)->state, CD_REP_DRAINING);
+    /* once the router has the new generation it is stopped */
+    cd_procset_endpoints_applied(ps, gen);
+    assert_true(run_until(ps, none_left, 10000, NULL));
+    cd_proc_template_free(t);
+    free_set(ps);
+}
+
+static void test_adoption_after_restart(void **state)
+{
+    cd_procset *ps = new_set("adopt");
+    cd_proc_template *t = make_template("v1", 2, true);
+    cd_procset_set_template(ps, t);
+    cd_procset_scale(ps, 2);
+    assert_true(run_until(ps, two_ready, 10000, NULL));
+    json_t *saved = cd_procset_save(ps);
+    pid_t p0 = cd_procset_replica(ps, 0)->pid, p1 = cd_procset_replica(ps, 1)->pid;
+    free_set(ps);   /* the supervisor goes away; processes keep running */
+    assert_int_equal(kill(p0, 0), 0);
+
+    /* one of them dies while nobody watches (and is reaped, as init would) */
+    kill(p1, SIGKILL);
+    waitpid(p1, NULL, 0);
+
+    cd_procset *again = new_set("adopt");
+    assert_int_equal(cd_procset_restore(again, saved, cd_mono_ms()), 1);
+    assert_int_equal(cd_procset_replica(again, 0)->pid, p0);
+    assert_true(run_until(again, two_ready, 10000, NULL));   /* the dead one is replaced */
+
+    /* a record whose PID now belongs to another process is not adopted */
+    json_t *bogus = json_deep_copy(saved);
+    json_t *r0 = json_array_get(json_object_get(bogus, "replicas"), 0);
+    json_object_set_new(r0, "pid", json_integer(getpid()));
+    cd_procset *third = new_set("adopt");
+    assert_int_equal(cd_procset_restore(third, bogus, cd_mono_ms()), 0);
+    free_set(third);
+
+    cd_procset_stop_all(again, cd_mono_ms());
+    assert_true(run_until(again, none_left, 10000, NULL));
+    json_decref(saved);
+    json_decref(bogus);
+    cd_proc_template_free(t);
+    free_set(again);
+}
+
+static bool starting_with_backoff(cd_procset *ps) { return cd_procset_counts_of(ps).running == 0; }
+
+static void test_bad_command_backs_off(void **state)
+{
+    cd_local_workload_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.command = "/nonexistent/program";
+    spec.replicas = 1;
+    spec.port_env = "PORT";
+    spec.host = "127.0.0.1";
+    spec.grace_ms = 1000;
+    cd_proc_template *t = cd_proc_template_new(&spec, ".", "x");
+    cd_procset *ps = new_set("bad");
+    cd_procset_set_template(ps, t);
+    cd_procset_scale(ps, 1);
+    assert_true(run_until(ps, starting_with_backoff, 300, NULL));
+    assert_int_equal(cd_procset_counts_of(ps).ready, 0);
+    cd_proc_template_free(t);
+    free_set(ps);
+}
+
+static void test_template_json_roundtrip(void **state)
+{
+    cd_proc_template *t = make_template("v9", 3, true);
+    json_t *j = cd_proc_template_to_json(t);
+    cd_proc_template *c = cd_proc_template_from_json(j);
+    json_t *j2 = cd_proc_template_to_json(c);
+    assert_true(json_equal(j, j2));
+    assert_string_equal(c->revision, "v9");
+    assert_int_equal(c->nargs, 6);
+    json_decref(j);
+    json_decref(j2);
+    cd_proc_template_free(t);
+    cd_proc_template_free(c);
+    assert_null(cd_proc_template_from_json(NULL));
+}
+
+int main(void)
+{
+    const char *build = getenv("CANARYD_BUILD");
+    snprintf(demo, sizeof demo, "%s/demo-app", build ? build : "build");
+    char *abs = realpath(demo, NULL);   /* replicas start in other directories */
+    if (abs) {
+        snprintf(demo, sizeof demo, "%s", abs);
+        free(abs);
+    }
+    cd_log_set_level(CD_LOG_WARN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_template_json_roundtrip, kill_leftovers),
+        cmocka_unit_test_teardown(test_start_probe_restart_roll_stop, kill_leftovers),
+        cmocka_unit_test_teardown(test_drained_replica_is_not_signalled_before_router_lets_go, kill_leftovers),
+        cmocka_unit_test_teardown(test_adoption_after_restart, kill_leftovers),
+        cmocka_unit_test_teardown(test_bad_command_backs_off, kill_leftovers),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
