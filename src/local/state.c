@@ -1,0 +1,238 @@
+/* state.c - the state directory; see state.h. All writes go through
+ * cd_write_file_atomic / cd_append_durable. */
+#include "local/state.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cd_state {
+    char *dir;
+    char *logs;
+};
+
+cd_state *cd_state_open(const char *dir)
+{
+    cd_buf logs = CD_BUF_INIT;
+    cd_buf_printf(&logs, "%s/logs", dir);
+    int rc = cd_mkdir_p(logs.data, 0755);
+    if (rc == 0) {
+        cd_buf c = CD_BUF_INIT;
+        cd_buf_printf(&c, "%s/canaries", dir);
+        rc = cd_mkdir_p(c.data, 0755);
+        cd_buf_free(&c);
+    }
+    if (rc != 0) {
+        cd_buf_free(&logs);
+        errno = -rc;
+        return NULL;
+    }
+    cd_state *st = calloc(1, sizeof *st);
+    if (!st)
+        abort();
+    st->dir = strdup(dir);
+    st->logs = cd_buf_steal(&logs);
+    return st;
+}
+
+void cd_state_close(cd_state *st)
+{
+    if (!st)
+        return;
+    free(st->dir);
+    free(st->logs);
+    free(st);
+}
+
+const char *cd_state_dir(const cd_state *st) { return st->dir; }
+const char *cd_state_log_dir(const cd_state *st) { return st->logs; }
+
+/* Names come from validated manifests (DNS names), but never trust a path. */
+static bool safe_name(const char *s)
+{
+    return s && *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+static char *canary_path(cd_state *st, const char *ns, const char *name, const char *file)
+{
+    if (!safe_name(ns) || !safe_name(name))
+        return NULL;
+    cd_buf b = CD_BUF_INIT;
+    cd_buf_printf(&b, "%s/canaries/%s/%s", st->dir, ns, name);
+    if (file)
+        cd_buf_printf(&b, "/%s", file);
+    return cd_buf_steal(&b);
+}
+
+static int write_json(const char *path, const json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!s)
+        return -ENOMEM;
+    size_t n = strlen(s);
+    char *line = realloc(s, n + 2);
+    if (!line) {
+        free(s);
+        return -ENOMEM;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    int rc = cd_write_file_atomic(path, line, n + 1);
+    free(line);
+    return rc;
+}
+
+int cd_state_save_status(cd_state *st, const char *ns, const char *name,
+                         const cd_canary_status *status)
+{
+    char *dir = canary_path(st, ns, name, NULL);
+    if (!dir)
+        return -EINVAL;
+    int rc = cd_mkdir_p(dir, 0755);
+    free(dir);
+    if (rc != 0)
+        return rc;
+    char *path = canary_path(st, ns, name, "status.json");
+    json_t *j = cd_status_to_json(status);
+    rc = write_json(path, j);
+    json_decref(j);
+    free(path);
+    return rc;
+}
+
+int cd_state_load_status(cd_state *st, const char *ns, const char *name, cd_canary_status *out)
+{
+    char *path = canary_path(st, ns, name, "status.json");
+    if (!path)
+        return -EINVAL;
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    int rc = 0;
+    if (!j)
+        rc = access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
+    else
+        cd_status_from_json(out, j);
+    json_decref(j);
+    free(path);
+    return rc;
+}
+
+int cd_state_remove_canary(cd_state *st, const char *ns, const char *name)
+{
+    static const char *const files[] = {"status.json", "events.jsonl"};
+    for (size_t i = 0; i < 2; i++) {
+        char *p = canary_path(st, ns, name, files[i]);
+        if (!p)
+            return -EINVAL;
+        unlink(p);
+        free(p);
+    }
+    char *dir = canary_path(st, ns, name, NULL);
+    int rc = rmdir(dir) == 0 || errno == ENOENT ? 0 : -errno;
+    free(dir);
+    return rc;
+}
+
+int cd_state_append_event(cd_state *st, const char *ns, const char *name, int64_t wall_ms,
+                          const char *type, const char *phase, const char *message)
+{
+    char *dir = canary_path(st, ns, name, NULL);
+    if (!dir)
+        return -EINVAL;
+    int rc = cd_mkdir_p(dir, 0755);
+    free(dir);
+    if (rc != 0)
+        return rc;
+    char ts[32];
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s}", "ts", cd_rfc3339_ms(wall_ms, ts), "type",
+                           type ? type : "Normal", "phase", phase ? phase : "", "message",
+                           message ? message : "");
+    char *s = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(ev);
+    if (!s)
+        return -ENOMEM;
+    cd_buf line = CD_BUF_INIT;
+    cd_buf_printf(&line, "%s\n", s);
+    free(s);
+    char *path = canary_path(st, ns, name, "events.jsonl");
+    rc = cd_append_durable(path, line.data, line.len);
+    free(path);
+    cd_buf_free(&line);
+    return rc;
+}
+
+json_t *cd_state_events(cd_state *st, const char *ns, const char *name, int limit)
+{
+    json_t *all = json_array();
+    char *path = canary_path(st, ns, name, "events.jsonl");
+    size_t len;
+    char *data = path ? cd_read_file(path, &len) : NULL;
+    free(path);
+    if (!data)
+        return all;
+    for (char *line = data, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';   /* a torn last line has no newline and is skipped */
+        json_t *ev = json_loads(line, 0, NULL);
+        if (json_is_object(ev))
+            json_array_append_new(all, ev);
+        else
+            json_decref(ev);
+    }
+    free(data);
+    if (limit > 0 && json_array_size(all) > (size_t)limit) {
+        json_t *tail = json_array();
+        for (size_t i = json_array_size(all) - (size_t)limit; i < json_array_size(all); i++)
+            json_array_append(tail, json_array_get(all, i));
+        json_decref(all);
+        all = tail;
+    }
+    return all;
+}
+
+static char *record_path(cd_state *st, const char *key)
+{
+    if (!key || !*key || strstr(key, "..") || key[0] == '/')
+        return NULL;
+    cd_buf b = CD_BUF_INIT;
+    cd_buf_printf(&b, "%s/%s.json", st->dir, key);
+    return cd_buf_steal(&b);
+}
+
+int cd_state_save_json(cd_state *st, const char *key, const json_t *value)
+{
+    char *path = record_path(st, key);
+    if (!path)
+        return -EINVAL;
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    int rc = cd_mkdir_p(path, 0755);
+    *slash = '/';
+    if (rc == 0)
+        rc = write_json(path, value);
+    free(path);
+    return rc;
+}
+
+json_t *cd_state_load_json(cd_state *st, const char *key)
+{
+    char *path = record_path(st, key);
+    if (!path)
+        return NULL;
+    json_t *j = json_load_file(path, 0, NULL);
+    free(path);
+    return j;
+}
+
+int cd_state_remove_json(cd_state *st, const char *key)
+{
+    char *path = record_path(st, key);
+    if (!path)
+        return -EINVAL;
+    int rc = unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+    free(path);
+    return rc;
+}

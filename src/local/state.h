@@ -1,0 +1,45 @@
+/* state.h - the local platform's state directory: each Canary's status and
+ * event journal, the process sets and the router process, all written so
+ * that a crash (kill -9) at any moment leaves a readable state: whole files
+ * are replaced atomically, journals are appended and synced line by line.
+ *
+ *   DIR/canaries/<namespace>/<name>/status.json
+ *   DIR/canaries/<namespace>/<name>/events.jsonl
+ *   DIR/<key>.json            (procsets/<name>, router, ...)
+ *   DIR/logs/                 (replica output)
+ *
+ * Thread-safe for different canaries; one writer per file. */
+#ifndef CD_LOCAL_STATE_H
+#define CD_LOCAL_STATE_H
+#include "model/status.h"
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct cd_state cd_state;
+
+/* Creates the directory if needed. NULL with errno on failure. */
+cd_state *cd_state_open(const char *dir);
+void cd_state_close(cd_state *st);
+const char *cd_state_dir(const cd_state *st);
+const char *cd_state_log_dir(const cd_state *st);
+
+/* 0 or -errno. */
+int cd_state_save_status(cd_state *st, const char *ns, const char *name,
+                         const cd_canary_status *status);
+/* 0, -ENOENT when there is none, or another -errno (corrupt file: -EINVAL). */
+int cd_state_load_status(cd_state *st, const char *ns, const char *name, cd_canary_status *out);
+int cd_state_remove_canary(cd_state *st, const char *ns, const char *name);
+
+/* One event: {"ts": RFC3339, "type": Normal|Warning, "phase": ..., "message": ...} */
+int cd_state_append_event(cd_state *st, const char *ns, const char *name, int64_t wall_ms,
+                          const char *type, const char *phase, const char *message);
+/* The last `limit` events (all when limit <= 0), oldest first. A torn last
+ * line (crash mid-write) is skipped. */
+json_t *cd_state_events(cd_state *st, const char *ns, const char *name, int limit);
+
+/* Small JSON records (key is a relative path without ".json"). */
+int cd_state_save_json(cd_state *st, const char *key, const json_t *value);
+json_t *cd_state_load_json(cd_state *st, const char *key);
+int cd_state_remove_json(cd_state *st, const char *key);
+
+#endif

@@ -1,0 +1,123 @@
+/* test_local_state.c - the state directory: status round trip, journals
+ * with a torn last line, atomic replacement, unsafe names refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "local/state.h"
+#include "util/fsutil.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/canaryd-state-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_status_roundtrip(void **state)
+{
+    cd_state *st = cd_state_open(dir);
+    assert_non_null(st);
+    cd_canary_status s, back;
+    cd_status_init(&s);
+    cd_status_init(&back);
+    assert_int_equal(cd_state_load_status(st, "test", "podinfo", &back), -ENOENT);
+    s.phase = CD_PHASE_PROGRESSING;
+    s.canary_weight = 30;
+    s.failed_checks = 2;
+    snprintf(s.last_applied_spec, sizeof s.last_applied_spec, "abcd");
+    s.last_transition_ms = 1790000000000LL;
+    cd_tracked_config t = {"configmap/a", "0011"};
+    cd_status_set_tracked(&s, &t, 1, true);
+    cd_status_update_condition(&s, "LocalWorkload", 1790000000000LL);
+    assert_int_equal(cd_state_save_status(st, "test", "podinfo", &s), 0);
+    assert_int_equal(cd_state_load_status(st, "test", "podinfo", &back), 0);
+    assert_true(cd_status_equal(&s, &back));
+    /* a corrupt file is an error, not an empty status */
+    char path[512];
+    snprintf(path, sizeof path, "%s/canaries/test/podinfo/status.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"phase\": \"Progr", f);
+    fclose(f);
+    assert_int_equal(cd_state_load_status(st, "test", "podinfo", &back), -EINVAL);
+    /* unsafe names never reach the file system */
+    assert_int_equal(cd_state_save_status(st, "..", "x", &s), -EINVAL);
+    assert_int_equal(cd_state_save_status(st, "a/b", "x", &s), -EINVAL);
+    cd_status_free(&s);
+    cd_status_free(&back);
+    cd_state_close(st);
+}
+
+static void test_events_journal(void **state)
+{
+    cd_state *st = cd_state_open(dir);
+    for (int i = 0; i < 5; i++) {
+        char msg[32];
+        snprintf(msg, sizeof msg, "event %d", i);
+        assert_int_equal(cd_state_append_event(st, "test", "app", 1790000000000LL + i, "Normal",
+                                               "Progressing", msg), 0);
+    }
+    /* a crash in the middle of a write leaves a torn line */
+    char path[512];
+    snprintf(path, sizeof path, "%s/canaries/test/app/events.jsonl", dir);
+    FILE *f = fopen(path, "a");
+    fputs("{\"message\": \"torn", f);
+    fclose(f);
+    json_t *all = cd_state_events(st, "test", "app", 0);
+    assert_int_equal(json_array_size(all), 5);
+    json_t *last2 = cd_state_events(st, "test", "app", 2);
+    assert_int_equal(json_array_size(last2), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(last2, 1), "message")),
+                        "event 4");
+    json_decref(all);
+    json_decref(last2);
+    cd_state_close(st);
+}
+
+static void test_records_and_atomicity(void **state)
+{
+    cd_state *st = cd_state_open(dir);
+    json_t *v = json_pack("{s:i}", "pid", 42);
+    assert_int_equal(cd_state_save_json(st, "procsets/app-primary", v), 0);
+    json_t *back = cd_state_load_json(st, "procsets/app-primary");
+    assert_true(json_equal(v, back));
+    json_decref(back);
+    assert_int_equal(cd_state_save_json(st, "../escape", v), -EINVAL);
+    /* replacing leaves no temporary file behind */
+    json_object_set_new(v, "pid", json_integer(43));
+    assert_int_equal(cd_state_save_json(st, "procsets/app-primary", v), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s/procsets | grep -c tmp >/dev/null", dir);
+    assert_int_not_equal(system(cmd), 0);
+    back = cd_state_load_json(st, "procsets/app-primary");
+    assert_int_equal(json_integer_value(json_object_get(back, "pid")), 43);
+    json_decref(back);
+    assert_int_equal(cd_state_remove_json(st, "procsets/app-primary"), 0);
+    assert_null(cd_state_load_json(st, "procsets/app-primary"));
+    json_decref(v);
+    cd_state_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_status_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_and_atomicity, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
