@@ -71,9 +71,16 @@ static const kind_ops *find_kind(const char *group, const char *kind)
     return NULL;
 }
 
+cd_object *cd_object_retain(cd_object *o)
+{
+    if (o)
+        __atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
+    return o;
+}
+
 void cd_object_free(cd_object *o)
 {
-    if (!o)
+    if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     cd_status_free(&o->status);
     cd_arena_free(&o->arena);
@@ -166,6 +173,7 @@ cd_object *cd_object_decode(const cd_node *root, const char *file, int line,
     cd_object *o = calloc(1, sizeof *o);
     if (!o)
         abort();
+    o->refs = 1;
     cd_arena_init(&o->arena, 4096);
     o->kind = ops->kind;
     o->api_version = cd_arena_strdup(&o->arena, av);

@@ -50,6 +50,7 @@ typedef struct cd_local_workload_spec cd_local_workload_spec;
 
 typedef struct cd_object {
     cd_kind kind;
+    int refs;                       /* cd_object_retain / cd_object_free */
     cd_arena arena;                 /* owns every string of the object */
     const char *api_version, *kind_name;
     cd_object_meta meta;
@@ -72,6 +73,10 @@ typedef struct cd_object_list {
 
 void cd_object_list_free(cd_object_list *l);
 void cd_object_list_push(cd_object_list *l, cd_object *o);
+/* Objects are reference counted so that a platform can swap its object set
+ * while a tick still reads the old one: retain takes a reference, free
+ * drops one (and frees on the last). */
+cd_object *cd_object_retain(cd_object *o);
 void cd_object_free(cd_object *o);
 
 /* Decodes one document root. Returns NULL when it has errors (all of them
