@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"validate", cmd_validate, "check manifests against canaryd's schemas and Flagger's rules"},
+    {"simulate", cmd_simulate, "play a canary's rollout on a virtual clock against a scenario"},
 };
 
 static void usage(FILE *out)

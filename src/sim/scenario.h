@@ -1,0 +1,67 @@
+/* scenario.h - what `canaryctl simulate` plays against a canary: when the
+ * target changes, and how metrics, webhooks and workload readiness behave
+ * over simulated time (docs/simulate.md). Each series is a step function:
+ * the value at time t is the last step whose `at` <= t; before the first
+ * step (and for anything the scenario does not name) everything passes.
+ * Decoding reports every problem with file:line:col and never produces a
+ * half-read scenario. Pure data; no I/O besides cd_scenario_load. */
+#ifndef CD_SIM_SCENARIO_H
+#define CD_SIM_SCENARIO_H
+#include "model/canary.h"
+#include "model/diag.h"
+#include "util/arena.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CD_SIM_DEFAULT_DURATION_MS (2 * 3600 * 1000LL)
+
+typedef enum { CD_SIM_VALUE, CD_SIM_NODATA, CD_SIM_ERROR } cd_sim_value_kind;
+typedef enum { CD_SIM_READY, CD_SIM_NOT_READY, CD_SIM_STUCK } cd_sim_readiness;
+
+typedef struct cd_sim_step {
+    int64_t at_ms;
+    int kind;               /* metric: cd_sim_value_kind; ready: cd_sim_readiness; webhook: pass (1/0) */
+    double value;           /* metric value when kind == CD_SIM_VALUE */
+} cd_sim_step;
+
+typedef struct cd_sim_series {
+    const char *name;
+    cd_sim_step *steps;     /* strictly increasing at_ms */
+    size_t n;
+    int line, col;          /* where it was written, for cross-check errors */
+} cd_sim_series;
+
+typedef struct cd_scenario {
+    cd_arena arena;
+    const char *file;
+    int64_t duration_ms;
+    bool has_revisions;     /* false: one revision right after initialization */
+    int64_t *revisions;
+    size_t n_revisions;
+    cd_sim_series *metrics;
+    size_t n_metrics;
+    cd_sim_series *webhooks;
+    size_t n_webhooks;
+    cd_sim_series ready_canary, ready_primary;
+} cd_scenario;
+
+/* Decodes a scenario document; NULL when it has errors (all in diags). An
+ * empty document is the default scenario. */
+cd_scenario *cd_scenario_parse(const char *file, const char *data, size_t len, cd_diags *diags);
+/* Reads a file ("-" = stdin) and parses it. */
+cd_scenario *cd_scenario_load(const char *path, cd_diags *diags);
+/* No revisions given, everything passes, 2h. */
+cd_scenario *cd_scenario_default(void);
+void cd_scenario_free(cd_scenario *s);
+
+/* Errors for metric and webhook names the canary does not have (a typo
+ * would silently make the scenario do nothing). Returns the error count. */
+size_t cd_scenario_check(const cd_scenario *s, const cd_canary_spec *spec, cd_diags *diags);
+
+/* The step in effect at t, or NULL before the first one. */
+const cd_sim_step *cd_sim_series_at(const cd_sim_series *s, int64_t t_ms);
+const cd_sim_series *cd_scenario_metric(const cd_scenario *s, const char *name);
+const cd_sim_series *cd_scenario_webhook(const cd_scenario *s, const char *name);
+
+#endif

@@ -1,0 +1,511 @@
+/* sim.c - simulated ports and the virtual clock (sim.h). The workload is a
+ * revision counter (its hash changes with each scenario revision), the
+ * router keeps weights in memory (provider kubernetes: Flagger's no-op
+ * router, which reports weights from the iteration count), metrics,
+ * webhooks and readiness follow the scenario's step functions. Must stay
+ * deterministic and free of I/O: what it prints is the caller's business. */
+#include "sim/sim.h"
+#include "util/hash.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_EPOCH_MS 1735689600000LL   /* 2025-01-01T00:00:00Z */
+#define DEFAULT_INTERVAL_MS 60000
+
+typedef struct pooled { cd_event_type type; size_t off; } pooled;
+typedef struct pooled_alert { cd_severity sev; bool metadata; size_t off; } pooled_alert;
+
+struct cd_sim {
+    const cd_scenario *sc;
+    cd_engine_config cfg;
+    cd_ports ports;
+    cd_object_meta meta;
+    const cd_canary_spec *spec;
+    cd_canary_status status;
+    cd_canary_ref ref;
+    const char *provider;
+    bool nop_router;
+    int64_t epoch_ms, interval_ms;
+    int64_t now_ms;             /* time of the tick being run / next tick */
+    int64_t last_ms;            /* time of the last tick run */
+    size_t next_revision;       /* index of the next pending scenario revision */
+    bool default_revision_pending;
+    int primary_w, canary_w;
+    bool mirrored;
+    cd_sim_stats stats;
+    bool keep_log;
+    /* this tick's events and alerts: texts in one pool */
+    char *pool;
+    size_t pool_len, pool_cap;
+    pooled *ev;
+    size_t n_ev, cap_ev;
+    pooled_alert *al;
+    size_t n_al, cap_al;
+    cd_sim_event *ev_out;
+    cd_sim_alert *al_out;
+    /* keep_log */
+    cd_sim_call *calls;
+    size_t n_calls, cap_calls;
+    cd_sim_event_hook *ehooks;
+    size_t n_ehooks, cap_ehooks;
+};
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return p;
+    size_t nc = *cap ? *cap * 2 : 16;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(p, nc * size);
+    if (!np)
+        abort();
+    *cap = nc;
+    return np;
+}
+
+static size_t pool_put(cd_sim *s, const char *text)
+{
+    size_t n = strlen(text) + 1;
+    s->pool = grow(s->pool, &s->pool_cap, s->pool_len + n, 1);
+    size_t off = s->pool_len;
+    memcpy(s->pool + off, text, n);
+    s->pool_len += n;
+    return off;
+}
+
+static char *xstrdup(const char *t)
+{
+    char *p = strdup(t ? t : "");
+    if (!p)
+        abort();
+    return p;
+}
+
+static cd_sim *sim_of(void *ctx) { return ctx; }
+
+static void set_err(cd_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(cd_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- readiness ------------------------------------------------------------ */
+
+/* When the current run of "stuck" steps began. */
+static int64_t stuck_since(const cd_sim_series *s, const cd_sim_step *step)
+{
+    size_t i = (size_t)(step - s->steps);
+    while (i > 0 && s->steps[i - 1].kind == CD_SIM_STUCK)
+        i--;
+    return s->steps[i].at_ms;
+}
+
+static void lower(char *dst, size_t n, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < n; i++)
+        dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + 32 : src[i]);
+    dst[i] = '\0';
+}
+
+static cd_rc readiness(cd_sim *s, const cd_sim_series *series, bool primary, cd_err *err)
+{
+    const cd_sim_step *step = cd_sim_series_at(series, s->now_ms);
+    if (!step || step->kind == CD_SIM_READY)
+        return CD_OK;
+    const char *target = s->spec->target_ref.name ? s->spec->target_ref.name : "";
+    const char *ns = s->meta.namespace_ ? s->meta.namespace_ : "";
+    char kind[32], who[640], workload[300];
+    lower(kind, sizeof kind, s->spec->target_ref.kind ? s->spec->target_ref.kind : "Deployment");
+    snprintf(workload, sizeof workload, "%s%s", target, primary ? "-primary" : "");
+    if (primary)
+        snprintf(who, sizeof who, "%s.%s", workload, ns);
+    else
+        snprintf(who, sizeof who, "canary %s %s.%s", kind, target, ns);
+    int64_t deadline_ms = (int64_t)s->spec->progress_deadline_seconds * 1000;
+    if (step->kind == CD_SIM_STUCK && s->now_ms - stuck_since(series, step) > deadline_ms) {
+        set_err(err, "%s not ready: %s \"%s\" exceeded its progress deadline", who, kind,
+                workload);
+        return CD_FATAL;
+    }
+    int threshold = primary ? s->spec->analysis.primary_ready_threshold
+                            : s->spec->analysis.canary_ready_threshold;
+    set_err(err,
+            "%s not ready: waiting for rollout to finish: 0 of 1 (readyThreshold %d%%) updated "
+            "replicas are available", who, threshold ? threshold : 100);
+    return CD_RETRY;
+}
+
+/* ---- workload port ---------------------------------------------------------- */
+
+static cd_rc wl_initialize(void *ctx, const cd_canary_ref *c, bool require_ready, cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    s->stats.primary_exists = true;
+    return require_ready ? readiness(s, &s->sc->ready_primary, true, err) : CD_OK;
+}
+
+static cd_rc wl_primary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    return readiness(s, &s->sc->ready_primary, true, err);
+}
+
+static cd_rc wl_canary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    return readiness(s, &s->sc->ready_canary, false, err);
+}
+
+static void revision_hash(int revision, char out[CD_HASH_MAX])
+{
+    char text[32], h[16];
+    snprintf(text, sizeof text, "revision-%d", revision);
+    cd_flagger_hash(text, strlen(text), h);
+    snprintf(out, CD_HASH_MAX, "%s", h);
+}
+
+static cd_rc wl_target_hash(void *ctx, const cd_canary_ref *c, char hash[CD_HASH_MAX],
+                            cd_err *err)
+{
+    revision_hash(sim_of(ctx)->stats.revision, hash);
+    return CD_OK;
+}
+
+static cd_rc wl_promote(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    int threshold = s->spec->analysis.threshold > 0 ? s->spec->analysis.threshold : 1;
+    s->stats.promotions++;
+    if (s->status.failed_checks >= threshold)
+        s->stats.promotions_over_threshold++;
+    s->stats.primary_revision = s->stats.revision;
+    return CD_OK;
+}
+
+static cd_rc wl_scale_to_zero(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    sim_of(ctx)->stats.canary_replicas = 0;
+    return CD_OK;
+}
+
+static cd_rc wl_scale_from_zero(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    sim_of(ctx)->stats.canary_replicas = 1;
+    return CD_OK;
+}
+
+/* ---- router port -------------------------------------------------------------- */
+
+static void current_routes(const cd_sim *s, int *primary, int *canary, bool *mirrored)
+{
+    if (s->nop_router) {   /* Flagger's NopRouter: derived from the iterations */
+        bool switched = s->status.iterations > 0;
+        *primary = switched ? 0 : 100;
+        *canary = switched ? 100 : 0;
+        *mirrored = false;
+        return;
+    }
+    *primary = s->primary_w;
+    *canary = s->canary_w;
+    *mirrored = s->mirrored;
+}
+
+static cd_rc rt_get_routes(void *ctx, const cd_canary_ref *c, int *primary, int *canary,
+                           bool *mirrored, cd_err *err)
+{
+    current_routes(sim_of(ctx), primary, canary, mirrored);
+    return CD_OK;
+}
+
+static cd_rc rt_set_routes(void *ctx, const cd_canary_ref *c, int primary, int canary,
+                           bool mirrored, cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    if (s->nop_router)
+        return CD_OK;
+    s->primary_w = primary;
+    s->canary_w = canary;
+    s->mirrored = mirrored;
+    return CD_OK;
+}
+
+/* ---- metrics port ---------------------------------------------------------------- */
+
+double cd_sim_passing_value(const cd_metric *m)
+{
+    bool rate = m->name && !strcmp(m->name, "request-success-rate") && !m->query &&
+                !m->template_name;
+    if (m->has_min && m->has_max)
+        return m->min + (m->max - m->min) / 2;
+    if (m->has_min)
+        return rate && m->min <= 100 ? 100 : m->min;
+    if (m->has_max)
+        return m->max > 0 ? m->max / 2 : m->max;
+    if (m->has_threshold) {
+        if (rate)   /* passes when value >= threshold */
+            return m->threshold <= 100 ? 100 : m->threshold;
+        return m->threshold > 0 ? m->threshold / 2 : m->threshold;   /* passes when <= */
+    }
+    return rate ? 100 : 0;
+}
+
+static cd_metric_rc mx_query(void *ctx, const cd_canary_ref *c, const cd_metric *m, double *value,
+                             cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    const cd_sim_step *step = cd_sim_series_at(cd_scenario_metric(s->sc, m->name), s->now_ms);
+    if (!step) {
+        *value = cd_sim_passing_value(m);
+        return CD_METRIC_OK;
+    }
+    switch (step->kind) {
+    case CD_SIM_NODATA:
+        snprintf(err->msg, sizeof err->msg, "no values found");
+        return CD_METRIC_NO_DATA;
+    case CD_SIM_ERROR:
+        snprintf(err->msg, sizeof err->msg, "the scenario makes the %s query fail",
+                 m->name ? m->name : "metric");
+        return CD_METRIC_ERROR;
+    default:
+        *value = step->value;
+        return CD_METRIC_OK;
+    }
+}
+
+static cd_rc mx_check_providers(void *ctx, const cd_canary_ref *c, cd_err *err) { return CD_OK; }
+
+/* ---- hooks, notifier, events, status, clock ---------------------------------------- */
+
+static bool hk_call(void *ctx, const cd_canary_ref *c, const cd_webhook *w, cd_phase phase,
+                    cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    const cd_sim_step *step = cd_sim_series_at(cd_scenario_webhook(s->sc, w->name), s->now_ms);
+    bool pass = !step || step->kind;
+    if (!pass)
+        snprintf(err->msg, sizeof err->msg, "the scenario rejects %s", w->name ? w->name : "it");
+    if (s->keep_log) {
+        s->calls = grow(s->calls, &s->cap_calls, s->n_calls + 1, sizeof *s->calls);
+        s->calls[s->n_calls++] = (cd_sim_call){s->now_ms, w->name, w->type, phase, pass};
+    }
+    return pass;
+}
+
+static void hk_send_event(void *ctx, const cd_canary_ref *c, cd_phase phase, const char *type,
+                          const char *message)
+{
+    cd_sim *s = sim_of(ctx);
+    if (!s->keep_log)
+        return;
+    s->ehooks = grow(s->ehooks, &s->cap_ehooks, s->n_ehooks + 1, sizeof *s->ehooks);
+    s->ehooks[s->n_ehooks++] = (cd_sim_event_hook){
+        phase, !strcmp(type, "Warning") ? CD_EVENT_WARNING : CD_EVENT_NORMAL, xstrdup(message)};
+}
+
+static void nt_alert(void *ctx, const cd_canary_ref *c, const char *message, bool with_metadata,
+                     cd_severity severity)
+{
+    cd_sim *s = sim_of(ctx);
+    s->al = grow(s->al, &s->cap_al, s->n_al + 1, sizeof *s->al);
+    s->al[s->n_al++] = (pooled_alert){severity, with_metadata, pool_put(s, message)};
+}
+
+static void ev_record(void *ctx, const cd_canary_ref *c, cd_event_type type, const char *message)
+{
+    cd_sim *s = sim_of(ctx);
+    s->ev = grow(s->ev, &s->cap_ev, s->n_ev + 1, sizeof *s->ev);
+    s->ev[s->n_ev++] = (pooled){type, pool_put(s, message)};
+}
+
+static cd_rc st_save(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    sim_of(ctx)->stats.status_writes++;
+    return CD_OK;
+}
+
+static int64_t ck_now(void *ctx)
+{
+    cd_sim *s = sim_of(ctx);
+    return s->epoch_ms + s->now_ms;
+}
+
+/* ---- the simulation -------------------------------------------------------------- */
+
+cd_sim *cd_sim_new(const cd_object_meta *meta, const cd_canary_spec *spec, const cd_scenario *sc,
+                   const cd_sim_options *opt)
+{
+    cd_sim *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    cd_sim_options none = {0};
+    if (!opt)
+        opt = &none;
+    s->sc = sc;
+    s->spec = spec;
+    s->meta = *meta;
+    cd_status_init(&s->status);
+    s->cfg = (cd_engine_config){opt->mesh_provider, opt->judge, opt->judge_ctx};
+    s->ref = (cd_canary_ref){&s->meta, spec, &s->status, NULL};
+    s->provider = cd_engine_provider(&s->cfg, &s->ref);
+    s->ref.provider = s->provider;
+    s->nop_router = !strcmp(s->provider, "kubernetes");
+    s->epoch_ms = opt->epoch_ms ? opt->epoch_ms : DEFAULT_EPOCH_MS;
+    s->interval_ms = spec->analysis.interval_ms > 0 ? spec->analysis.interval_ms
+                                                    : DEFAULT_INTERVAL_MS;
+    s->default_revision_pending = !sc->has_revisions;
+    s->primary_w = 100;
+    s->keep_log = opt->keep_log;
+    s->stats.canary_replicas = 1;
+    /* what Flagger's syncHandler does before the first tick */
+    s->status.phase = CD_PHASE_INITIALIZING;
+    s->status.last_transition_ms = s->epoch_ms;
+    cd_status_update_condition(&s->status,
+                               spec->target_ref.kind ? spec->target_ref.kind : "Deployment",
+                               s->epoch_ms);
+
+    cd_ports *p = &s->ports;
+    p->workload = (cd_workload_port){.ctx = s,
+                                     .initialize = wl_initialize,
+                                     .is_primary_ready = wl_primary_ready,
+                                     .is_canary_ready = wl_canary_ready,
+                                     .target_hash = wl_target_hash,
+                                     .promote = wl_promote,
+                                     .scale_to_zero = wl_scale_to_zero,
+                                     .scale_from_zero = wl_scale_from_zero};
+    p->router = (cd_router_port){.ctx = s, .get_routes = rt_get_routes, .set_routes = rt_set_routes};
+    p->metrics = (cd_metrics_port){.ctx = s, .query = mx_query,
+                                   .check_providers = mx_check_providers};
+    p->hooks = (cd_hooks_port){.ctx = s, .call = hk_call, .send_event = hk_send_event};
+    p->notifier = (cd_notifier_port){.ctx = s, .alert = nt_alert};
+    p->events = (cd_events_port){.ctx = s, .record = ev_record};
+    p->status = (cd_status_port){.ctx = s, .save = st_save};
+    p->clock = (cd_clock_port){.ctx = s, .now_ms = ck_now};
+    p->registry = opt->registry;
+    return s;
+}
+
+void cd_sim_free(cd_sim *s)
+{
+    if (!s)
+        return;
+    cd_status_free(&s->status);
+    for (size_t i = 0; i < s->n_ehooks; i++)
+        free((char *)s->ehooks[i].message);
+    free(s->ehooks);
+    free(s->calls);
+    free(s->pool);
+    free(s->ev);
+    free(s->al);
+    free(s->ev_out);
+    free(s->al_out);
+    free(s);
+}
+
+static bool initialized(const cd_sim *s) { return s->status.last_promoted_spec[0] != '\0'; }
+
+static bool revision_pending(const cd_sim *s)
+{
+    return s->default_revision_pending || s->next_revision < s->sc->n_revisions;
+}
+
+/* New revisions due by now. A release "before" initialization has
+ * finished arrives right after it: the simulator models a canary that is
+ * installed first and released to. */
+static void apply_revisions(cd_sim *s)
+{
+    if (!initialized(s))
+        return;
+    bool changed = false;
+    if (s->default_revision_pending) {
+        s->default_revision_pending = false;
+        changed = true;
+    }
+    while (s->next_revision < s->sc->n_revisions &&
+           s->sc->revisions[s->next_revision] <= s->now_ms) {
+        s->next_revision++;
+        changed = true;
+    }
+    if (changed)
+        s->stats.revision++;
+}
+
+static void fill_row(cd_sim *s, cd_sim_row *row)
+{
+    s->ev_out = realloc(s->ev_out, (s->n_ev ? s->n_ev : 1) * sizeof *s->ev_out);
+    s->al_out = realloc(s->al_out, (s->n_al ? s->n_al : 1) * sizeof *s->al_out);
+    if (!s->ev_out || !s->al_out)
+        abort();
+    for (size_t i = 0; i < s->n_ev; i++)
+        s->ev_out[i] = (cd_sim_event){s->ev[i].type, s->pool + s->ev[i].off};
+    for (size_t i = 0; i < s->n_al; i++)
+        s->al_out[i] = (cd_sim_alert){s->al[i].sev, s->al[i].metadata, s->pool + s->al[i].off};
+    memset(row, 0, sizeof *row);
+    row->t_ms = s->now_ms;
+    row->phase = s->status.phase;
+    current_routes(s, &row->primary_weight, &row->canary_weight, &row->mirrored);
+    row->failed_checks = s->status.failed_checks;
+    row->iterations = s->status.iterations;
+    row->events = s->ev_out;
+    row->n_events = s->n_ev;
+    row->alerts = s->al_out;
+    row->n_alerts = s->n_al;
+}
+
+void cd_sim_tick(cd_sim *s, cd_sim_row *row)
+{
+    s->pool_len = 0;
+    s->n_ev = 0;
+    s->n_al = 0;
+    apply_revisions(s);
+    cd_engine_tick(&s->cfg, &s->ports, &s->ref);
+    fill_row(s, row);
+    s->last_ms = s->now_ms;
+    s->stats.ticks++;
+    s->now_ms += s->interval_ms;
+}
+
+bool cd_sim_done(const cd_sim *s)
+{
+    if (s->stats.ticks == 0)
+        return false;
+    if (s->now_ms > s->sc->duration_ms)
+        return true;
+    cd_phase p = s->status.phase;
+    bool resting = p == CD_PHASE_INITIALIZED || p == CD_PHASE_SUCCEEDED || p == CD_PHASE_FAILED;
+    return resting && !revision_pending(s);
+}
+
+int64_t cd_sim_interval_ms(const cd_sim *s) { return s->interval_ms; }
+int64_t cd_sim_elapsed_ms(const cd_sim *s) { return s->last_ms; }
+
+const cd_sim_stats *cd_sim_get_stats(const cd_sim *s)
+{
+    cd_sim *m = (cd_sim *)s;
+    m->stats.calls = s->calls;
+    m->stats.n_calls = s->n_calls;
+    m->stats.event_hooks = s->ehooks;
+    m->stats.n_event_hooks = s->n_ehooks;
+    return &m->stats;
+}
+
+cd_canary_status *cd_sim_status(cd_sim *s) { return &s->status; }
+
+void cd_sim_set_routes(cd_sim *s, int primary, int canary, bool mirrored)
+{
+    s->primary_w = primary;
+    s->canary_w = canary;
+    s->mirrored = mirrored;
+}
+
+void cd_sim_change_target(cd_sim *s)
+{
+    s->default_revision_pending = false;
+    s->stats.revision++;
+}
