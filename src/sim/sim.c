@@ -509,3 +509,11 @@ void cd_sim_change_target(cd_sim *s)
     s->default_revision_pending = false;
     s->stats.revision++;
 }
+
+cd_ports *cd_sim_ports(cd_sim *s) { return &s->ports; }
+
+void cd_sim_set_revision(cd_sim *s, int revision)
+{
+    s->default_revision_pending = false;
+    s->stats.revision = revision;
+}

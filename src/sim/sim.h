@@ -95,6 +95,10 @@ const cd_sim_stats *cd_sim_get_stats(const cd_sim *s);
 cd_canary_status *cd_sim_status(cd_sim *s);
 void cd_sim_set_routes(cd_sim *s, int primary, int canary, bool mirrored);
 void cd_sim_change_target(cd_sim *s);
+void cd_sim_set_revision(cd_sim *s, int revision);   /* e.g. back to the primary's */
+/* The ports the engine is given; a test may wrap one function (keeping
+ * ctx) to inject a failure the scenario cannot express. */
+cd_ports *cd_sim_ports(cd_sim *s);
 
 /* A value the metric passes with (what metrics default to). */
 double cd_sim_passing_value(const cd_metric *m);
