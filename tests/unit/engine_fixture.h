@@ -19,7 +19,7 @@
 
 static cd_object_list fx_objects;
 
-static const cd_object *fx_canary(const char *yaml)
+static __attribute__((unused)) const cd_object *fx_canary(const char *yaml)
 {
     cd_diags d;
     cd_diags_init(&d);
@@ -34,13 +34,13 @@ static const cd_object *fx_canary(const char *yaml)
     return fx_objects.items[fx_objects.n - 1];
 }
 
-static void fx_release_objects(void)
+static __attribute__((unused)) void fx_release_objects(void)
 {
     cd_object_list_free(&fx_objects);
     memset(&fx_objects, 0, sizeof fx_objects);
 }
 
-static cd_scenario *fx_scenario(const char *yaml)
+static __attribute__((unused)) cd_scenario *fx_scenario(const char *yaml)
 {
     cd_diags d;
     cd_diags_init(&d);
@@ -52,7 +52,7 @@ static cd_scenario *fx_scenario(const char *yaml)
     return sc;
 }
 
-static void fx_row_line(const cd_sim_row *r, cd_buf *out)
+static __attribute__((unused)) void fx_row_line(const cd_sim_row *r, cd_buf *out)
 {
     char t[32];
     cd_duration_format_ms(r->t_ms, t, sizeof t);
@@ -66,7 +66,7 @@ static void fx_row_line(const cd_sim_row *r, cd_buf *out)
 }
 
 /* Runs up to max_ticks (or to the simulation's end); returns the trace. */
-static char *fx_trace(cd_sim *s, int max_ticks)
+static __attribute__((unused)) char *fx_trace(cd_sim *s, int max_ticks)
 {
     cd_buf out = CD_BUF_INIT;
     cd_sim_row row;
@@ -78,7 +78,7 @@ static char *fx_trace(cd_sim *s, int max_ticks)
 }
 
 /* One tick's trace line. */
-static char *fx_step(cd_sim *s)
+static __attribute__((unused)) char *fx_step(cd_sim *s)
 {
     cd_buf out = CD_BUF_INIT;
     cd_sim_row row;
@@ -87,14 +87,14 @@ static char *fx_step(cd_sim *s)
     return cd_buf_steal(&out);
 }
 
-static void fx_expect_trace(cd_sim *s, int max_ticks, const char *expected)
+static __attribute__((unused)) void fx_expect_trace(cd_sim *s, int max_ticks, const char *expected)
 {
     char *got = fx_trace(s, max_ticks);
     assert_string_equal(got, expected);
     free(got);
 }
 
-static void fx_expect_step(cd_sim *s, const char *expected)
+static __attribute__((unused)) void fx_expect_step(cd_sim *s, const char *expected)
 {
     char *got = fx_step(s);
     assert_string_equal(got, expected);
@@ -102,7 +102,7 @@ static void fx_expect_step(cd_sim *s, const char *expected)
 }
 
 /* The value of one exposed series ("name{labels}"), or -1 when absent. */
-static double fx_metric(cd_registry *r, const char *series)
+static __attribute__((unused)) double fx_metric(cd_registry *r, const char *series)
 {
     cd_buf out = CD_BUF_INIT;
     cd_registry_write(r, &out);
