@@ -479,7 +479,13 @@ bool cd_sim_done(const cd_sim *s)
         return true;
     cd_phase p = s->status.phase;
     bool resting = p == CD_PHASE_INITIALIZED || p == CD_PHASE_SUCCEEDED || p == CD_PHASE_FAILED;
-    return resting && !revision_pending(s);
+    if (!resting || revision_pending(s))
+        return false;
+    /* a revision the canary has not started on yet (it was waiting for
+     * the primary, say) keeps the simulation going */
+    char hash[CD_HASH_MAX];
+    revision_hash(s->stats.revision, hash);
+    return !cd_engine_spec_changed(&s->status, hash);
 }
 
 int64_t cd_sim_interval_ms(const cd_sim *s) { return s->interval_ms; }
