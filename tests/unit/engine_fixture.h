@@ -87,6 +87,13 @@ static __attribute__((unused)) char *fx_step(cd_sim *s)
     return cd_buf_steal(&out);
 }
 
+/* One tick whose row does not matter. */
+static __attribute__((unused)) void fx_skip(cd_sim *s)
+{
+    cd_sim_row row;
+    cd_sim_tick(s, &row);
+}
+
 static __attribute__((unused)) void fx_expect_trace(cd_sim *s, int max_ticks, const char *expected)
 {
     char *got = fx_trace(s, max_ticks);

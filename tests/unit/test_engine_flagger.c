@@ -77,7 +77,7 @@ static void test_rollback_at_threshold(void **state)
 {
     run r = start(FIXTURE, "metrics:\n  request-success-rate: [{at: 0s, value: 50}]\n", NULL,
                   false);
-    fx_step(r.sim);   /* init */
+    fx_skip(r.sim);   /* init */
     fx_expect_step(r.sim,
                    "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n");
     cd_sim_status(r.sim)->failed_checks = 10;
@@ -107,7 +107,7 @@ static void test_failed_checks_accumulate(void **state)
                               "    - name: request-success-rate\n      thresholdRange:\n"
                               "        min: 99\n      interval: 1m\n";
     run r = start(canary, "metrics:\n  request-success-rate: [{at: 3m, value: 80}]\n", NULL, false);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 20,
                     "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n"
                     "2m Progressing 10/90 f0 i0: Starting canary analysis for podinfo.default | "
@@ -129,8 +129,8 @@ static void failed_promotion_from(cd_phase phase, int canary_w, const char *row2
                               "    threshold: 10\n    stepWeight: 10\n    maxWeight: 50\n";
     run r = start(canary, "ready:\n  primary: [{at: 0s, value: true}, {at: 2m, value: stuck}]\n",
                   NULL, false);
-    fx_step(r.sim);
-    fx_step(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);
     cd_sim_status(r.sim)->phase = phase;
     cd_sim_set_routes(r.sim, 100 - canary_w, canary_w, false);
     const char *waiting = "podinfo-primary.default not ready: waiting for rollout to finish: 0 of "
@@ -200,7 +200,7 @@ static void test_blue_green(void **state)
 {
     const char *canary = HEAD "  analysis:\n    interval: 1m\n    threshold: 10\n    iterations: 1\n";
     run r = start(canary, NULL, NULL, false);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 10,
                     "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n"
                     "2m Progressing 0/100 f0 i1: Starting canary analysis for podinfo.default | "
@@ -220,7 +220,7 @@ static void test_blue_green(void **state)
 static void test_new_revision_restarts(void **state)
 {
     run r = start(FIXTURE, "revisions: [0s, 3m]\n", NULL, false);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 4,
                     "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n"
                     "2m Progressing 10/90 f0 i0: Starting canary analysis for podinfo.default | "
@@ -265,7 +265,7 @@ static void test_mirroring(void **state)
     const char *canary = HEAD "  analysis:\n    interval: 1m\n    threshold: 10\n"
                               "    stepWeight: 10\n    maxWeight: 50\n    mirror: true\n";
     run r = start(canary, NULL, NULL, false);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 3,
                     "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n"
                     "2m Progressing 0/100 mirrored f0 i0: Starting canary analysis for "
@@ -281,8 +281,8 @@ static void test_ab_testing(void **state)
                               "    iterations: 10\n    match:\n    - headers:\n"
                               "        x-canary:\n          exact: insider\n";
     run r = start(canary, NULL, NULL, false);
-    fx_step(r.sim);
-    fx_step(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);
     fx_expect_step(r.sim, "2m Progressing 100/0 f0 i1: Starting canary analysis for "
                           "podinfo.default | Advance podinfo.default canary iteration 1/10\n");
     cd_sim_status(r.sim)->iterations = 10;
@@ -398,18 +398,18 @@ static void test_metric_checks(void **state)
     const cd_object *o = fx_objects.items[fx_objects.n - 1];
     /* templateRef without namespace means the canary's namespace */
     assert_string_equal(o->spec.canary.analysis.metrics[0].template_namespace, "default");
-    fx_step(r.sim);
-    fx_step(r.sim);
-    fx_step(r.sim);   /* weight 10: the next tick analyses */
+    fx_skip(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);   /* weight 10: the next tick analyses */
     fx_expect_step(r.sim, "3m Progressing 10/90 f1 i0: Metric query failed for not-found: the "
                           "scenario makes the not-found query fail\n");
     stop(&r);
 
     /* the inline query and the template both pass when in range */
     r = start(TEMPLATED, NULL, NULL, false);
-    fx_step(r.sim);
-    fx_step(r.sim);
-    fx_step(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);
     fx_expect_step(r.sim, "3m Progressing 20/80 f0 i0: Advance podinfo.default canary weight 20\n");
     assert_true(fx_metric(r.reg, "flagger_canary_metric_analysis{name=\"podinfo\",namespace="
                                  "\"default\",metric=\"inline\"}") == 50);
@@ -434,9 +434,9 @@ static void test_no_data_and_duration(void **state)
     run r = start(canary,
                   "metrics:\n  request-duration: [{at: 3m, value: nodata}, {at: 4m, value: 500.9},"
                   " {at: 5m, value: 1500}]\n", NULL, false);
-    fx_step(r.sim);
-    fx_step(r.sim);
-    fx_step(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 3,
                     "3m Progressing 10/90 f1 i0: Halt advancement no values found for istio metric "
                     "request-duration probably podinfo.default is not receiving traffic\n"
@@ -455,18 +455,18 @@ static void test_own_metrics(void **state)
     const char *status = "flagger_canary_status{name=\"podinfo\",namespace=\"default\"}";
     const char *wp = "flagger_canary_weight{workload=\"podinfo-primary\",namespace=\"default\"}";
     const char *wc = "flagger_canary_weight{workload=\"podinfo\",namespace=\"default\"}";
-    fx_step(r.sim);
+    fx_skip(r.sim);
     assert_true(fx_metric(r.reg, status) == 1);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     assert_true(fx_metric(r.reg, status) == 0);
     for (int i = 0; i < 5; i++) {
-        fx_step(r.sim);
+        fx_skip(r.sim);
         double p = fx_metric(r.reg, wp), c = fx_metric(r.reg, wc);
         assert_true(p + c == 100);
         assert_true(c >= 10 && c <= 50 && p >= 50 && p <= 90);
     }
     while (!cd_sim_done(r.sim))
-        fx_step(r.sim);
+        fx_skip(r.sim);
     assert_true(fx_metric(r.reg, status) == 1);
     assert_true(fx_metric(r.reg, "flagger_canary_successes_total{name=\"podinfo\",namespace="
                                  "\"default\",deployment_strategy=\"canary\",analysis_status="
@@ -495,11 +495,11 @@ static void test_event_webhook_sequence(void **state)
     run r = start(canary, "ready:\n  primary: [{at: 0s, value: false}, {at: 1m, value: true}]\n",
                   NULL, true);
     while (!cd_sim_done(r.sim))
-        fx_step(r.sim);
+        fx_skip(r.sim);
     const char *expected[] = {
         "all the metrics providers are available!",
-        "podinfo-primary.default not ready: waiting for rollout to finish: 0 of 1 "
-        "(readyThreshold 100%) updated replicas are available",
+        ("podinfo-primary.default not ready: waiting for rollout to finish: 0 of 1 "
+         "(readyThreshold 100%) updated replicas are available"),
         "all the metrics providers are available!",
         "Initialization done! podinfo.default",
         "Confirm-rollout check confirm-rollout passed",
@@ -540,7 +540,7 @@ static void test_skip_analysis_event_sequence(void **state)
                               "    threshold: 10\n    stepWeight: 10\n" HOOKS;
     run r = start(canary, NULL, NULL, true);
     while (!cd_sim_done(r.sim))
-        fx_step(r.sim);
+        fx_skip(r.sim);
     const char *expected[] = {
         "Initialization done! podinfo.default",
         "Confirm-rollout check confirm-rollout passed",

@@ -55,7 +55,7 @@ static void test_gates(void **state)
                   "  approve-traffic: [{at: 7m, pass: false}, {at: 9m, pass: true}]\n"
                   "  approve-promotion: [{at: 0s, pass: false}, {at: 12m, pass: true}]\n",
                   true);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     cd_sim_row row;
     fx_expect_step(r.sim, "1m Waiting 0/100 f0 i0: Halt podinfo.default advancement waiting for "
                           "approval approve-rollout\n");
@@ -145,7 +145,7 @@ static void test_rollback_webhook(void **state)
                               "    - {name: notify, type: post-rollout, url: 'http://gate/'}\n";
     run r = start(canary, "webhooks:\n  abort: [{at: 0s, pass: false}, {at: 3m, pass: true}]\n",
                   true);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 5,
                     "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n"
                     "2m Progressing 25/75 f0 i0: Rollback hook abort not signaling a rollback | "
@@ -192,7 +192,7 @@ static void test_kubernetes_provider(void **state)
                                                 "    match:\n    - headers:\n"
                                                 "        x-canary:\n          exact: insider\n";
     run r = start(canary, NULL, false);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 10,
                     "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n"
                     "2m Progressing 100/0 f0 i1: Starting canary analysis for podinfo.default | "
@@ -210,14 +210,14 @@ static void test_kubernetes_provider(void **state)
     const char *progressive = HEAD_FOR("kubernetes") "  analysis:\n    interval: 1m\n"
                                                      "    threshold: 10\n    stepWeight: 10\n";
     r = start(progressive, NULL, false);
-    fx_step(r.sim);
-    fx_step(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);
     fx_expect_step(r.sim, "2m Progressing 100/0 f0 i1: Starting canary analysis for "
                           "podinfo.default | Progressive traffic is not supported when using the "
                           "kubernetes provider | Setting canaryAnalysis.iterations: 10 | Advance "
                           "podinfo.default canary iteration 1/10\n");
     while (!cd_sim_done(r.sim))
-        fx_step(r.sim);
+        fx_skip(r.sim);
     assert_int_equal(cd_sim_status(r.sim)->phase, CD_PHASE_SUCCEEDED);
     assert_int_equal(cd_sim_get_stats(r.sim)->ticks, 16);
     stop(&r);
@@ -257,7 +257,7 @@ static void test_canary_readiness(void **state)
                               "    threshold: 5\n    stepWeight: 50\n";
     run r = start(canary,
                   "ready:\n  canary: [{at: 2m, value: false}, {at: 3m, value: stuck}]\n", false);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     const char *waiting = "canary deployment podinfo.default not ready: waiting for rollout to "
                           "finish: 0 of 1 (readyThreshold 100%) updated replicas are available";
     char expect[2048];
@@ -299,8 +299,8 @@ static void test_promoting_from_zero_finishes(void **state)
     const char *canary = HEAD "  analysis:\n    interval: 1m\n    threshold: 5\n"
                               "    stepWeight: 50\n    stepWeightPromotion: 30\n";
     run r = start(canary, NULL, false);
-    fx_step(r.sim);
-    fx_step(r.sim);
+    fx_skip(r.sim);
+    fx_skip(r.sim);
     cd_sim_status(r.sim)->phase = CD_PHASE_PROMOTING;
     cd_sim_set_routes(r.sim, 100, 0, false);
     fx_expect_trace(r.sim, 3,
@@ -317,7 +317,7 @@ static void test_restart_while_waiting_promotion(void **state)
                               "    - {name: approve, type: confirm-promotion, url: 'http://g/'}\n";
     run r = start(canary, "revisions: [0s, 5m]\nwebhooks:\n  approve: [{at: 0s, pass: false}]\n",
                   false);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 5,
                     "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n"
                     "2m Progressing 100/0 f0 i0: Starting canary analysis for podinfo.default | "
@@ -339,7 +339,7 @@ static void test_blue_green_mirror_waiting(void **state)
                               "    - {name: approve, type: confirm-promotion, url: 'http://g/'}\n";
     run r = start(canary, "webhooks:\n  approve: [{at: 0s, pass: false}, {at: 6m, pass: true}]\n",
                   false);
-    fx_step(r.sim);
+    fx_skip(r.sim);
     fx_expect_trace(r.sim, 11,
                     "1m Progressing 0/100 f0 i0: New revision detected! Scaling up podinfo.default\n"
                     "2m Progressing 0/100 mirrored f0 i1: Starting canary analysis for "
