@@ -2,7 +2,8 @@
  * [-o table|json]`: runs the engine on a virtual clock against a scenario
  * and prints the whole rollout (docs/simulate.md). Changes nothing and
  * talks to nothing. Exit 0 when the simulation ran (whatever its outcome),
- * 1 when the canary or the scenario is invalid, 2 on usage errors. */
+ * 1 when the canary or the scenario is invalid, 2 on usage errors and
+ * unreadable files (as validate). */
 #include "cli/commands.h"
 #include "model/object.h"
 #include "sim/report.h"
@@ -30,7 +31,8 @@ static void usage(FILE *out)
             "      --mesh-provider P   the global provider for canaries without spec.provider\n"
             "                          (kubernetes forces blue/green, as in Flagger)\n"
             "\n"
-            "Exit status: 0 simulated, 1 invalid canary or scenario, 2 usage error.\n");
+            "Exit status: 0 simulated (whatever the outcome), 1 invalid canary or scenario,\n"
+            "2 usage error or unreadable file.\n");
 }
 
 typedef struct sim_args {
@@ -136,16 +138,18 @@ int cmd_simulate(int argc, char **argv)
     cd_diags diags;
     cd_diags_init(&diags);
     cd_scenario *sc = NULL;
-    bool ready = false;
+    bool ready = false, unreadable = false;
     long errors = cd_manifest_load_path(a.canary_path, a.ns, &objs, &diags);
+    unreadable = errors < 0;
     const cd_object *canary = errors == 0 ? pick_canary(&objs, a.name, a.canary_path) : NULL;
     if (canary) {
-        sc = a.scenario_path ? cd_scenario_load(a.scenario_path, &diags) : cd_scenario_default();
+        sc = a.scenario_path ? cd_scenario_load(a.scenario_path, &diags, &unreadable)
+                             : cd_scenario_default();
         ready = sc && cd_scenario_check(sc, &canary->spec.canary, &diags) == 0;
     }
     cd_diags_sort(&diags);
     cd_diags_print(&diags, stderr);   /* warnings too, before the output */
-    rc = ready ? simulate(&a, canary, sc) : 1;
+    rc = ready ? simulate(&a, canary, sc) : unreadable ? 2 : 1;
     cd_scenario_free(sc);
     cd_object_list_free(&objs);
     cd_diags_free(&diags);

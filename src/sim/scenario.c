@@ -323,12 +323,17 @@ cd_scenario *cd_scenario_parse(const char *file, const char *data, size_t len, c
     return sc;
 }
 
-cd_scenario *cd_scenario_load(const char *path, cd_diags *diags)
+cd_scenario *cd_scenario_load(const char *path, cd_diags *diags, bool *unreadable)
 {
+    bool dummy;
+    if (!unreadable)
+        unreadable = &dummy;
+    *unreadable = false;
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     const char *display = strcmp(path, "-") ? path : "<stdin>";
     if (!f) {
         cd_diags_add(diags, CD_DIAG_ERROR, display, 0, 0, "", "cannot open: %s", strerror(errno));
+        *unreadable = true;
         return NULL;
     }
     size_t cap = 8192, len = 0;
@@ -352,6 +357,7 @@ cd_scenario *cd_scenario_load(const char *path, cd_diags *diags)
     if (f != stdin)
         fclose(f);
     cd_scenario *sc = NULL;
+    *unreadable = failed;
     if (failed)
         cd_diags_add(diags, CD_DIAG_ERROR, display, 0, 0, "", "cannot read: %s", strerror(errno));
     else if (len > MAX_SCENARIO_BYTES)

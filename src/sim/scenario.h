@@ -49,8 +49,9 @@ typedef struct cd_scenario {
 /* Decodes a scenario document; NULL when it has errors (all in diags). An
  * empty document is the default scenario. */
 cd_scenario *cd_scenario_parse(const char *file, const char *data, size_t len, cd_diags *diags);
-/* Reads a file ("-" = stdin) and parses it. */
-cd_scenario *cd_scenario_load(const char *path, cd_diags *diags);
+/* Reads a file ("-" = stdin) and parses it; *unreadable (may be NULL) tells
+ * a file that could not be read from one that is invalid. */
+cd_scenario *cd_scenario_load(const char *path, cd_diags *diags, bool *unreadable);
 /* No revisions given, everything passes, 2h. */
 cd_scenario *cd_scenario_default(void);
 void cd_scenario_free(cd_scenario *s);

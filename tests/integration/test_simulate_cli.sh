@@ -1,0 +1,126 @@
+#!/bin/bash
+# test_simulate_cli.sh - `canaryctl simulate` as users run it: the table and
+# JSON outputs, scenarios, the Flagger corpus, and clear errors (with exit
+# codes) for bad input.
+. "$(dirname "$0")/../lib.sh"
+
+M=$CANARYD_SHARED/conformance/flagger/manifests
+ISTIO=$M/004-canary-artifacts_examples_istio-canary.yaml
+PY=/usr/bin/python3
+
+# ---- table ---------------------------------------------------------------
+out=$("$CANARYCTL" simulate -f "$ISTIO" 2>"$TEST_TMP/err"); rc=$?
+check "a plain simulation exits 0" [ $rc -eq 0 ]
+check "the table has its header" grep -q '^TIME  *PHASE  *CANARY  *PRIMARY  *MIRRORED  *FAILED  *ITER  *EVENTS$' <<<"$out"
+check "weights climb by stepWeight 5 to maxWeight 50" grep -q '^2m45s  *Progressing  *50  *50  *false  *0  *0  *Advance podinfo.test canary weight 50$' <<<"$out"
+check "the summary names phase, duration and ticks" grep -q '^final phase: Succeeded   simulated duration: 3m30s   ticks: 15$' <<<"$out"
+check "nothing on stderr for a valid canary" [ ! -s "$TEST_TMP/err" ]
+
+# ---- JSON ------------------------------------------------------------------
+"$CANARYCTL" simulate -f "$ISTIO" -o json >"$TEST_TMP/run.json" 2>"$TEST_TMP/err"; rc=$?
+check "-o json exits 0" [ $rc -eq 0 ]
+check_json() {
+  "$PY" - "$TEST_TMP/run.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+*ticks, summary = rows
+keys = ["t", "phase", "canaryWeight", "primaryWeight", "mirrored", "failedChecks", "iterations", "events"]
+assert all(list(r.keys()) == keys for r in ticks), "tick keys"
+assert [r["t"] for r in ticks] == [15 * i for i in range(len(ticks))], "one tick per 15s interval"
+assert all(r["canaryWeight"] + r["primaryWeight"] == 100 for r in ticks)
+assert all(isinstance(e, str) for r in ticks for e in r["events"])
+assert ticks[0]["phase"] == "Initialized" and ticks[0]["events"][-1] == "Initialization done! podinfo.test"
+assert summary == {"summary": True, "phase": "Succeeded", "duration": 210, "ticks": 15}, summary
+PY
+}
+check "JSON lines: keys, times, weights, summary" check_json
+
+# ---- scenarios ---------------------------------------------------------------
+cat > "$TEST_TMP/latency.yaml" <<'YAML'
+duration: 30m
+metrics:
+  request-duration: [{at: 0s, value: 120}, {at: 1m, value: 900}]
+YAML
+out=$("$CANARYCTL" simulate -f "$ISTIO" --scenario "$TEST_TMP/latency.yaml" 2>&1); rc=$?
+check "a latency regression simulates (exit 0)" [ $rc -eq 0 ]
+check "it halts with Flagger's text" grep -q 'Halt podinfo.test advancement request duration 900ms > 500ms' <<<"$out"
+check "it rolls back after threshold (10) failed checks" grep -q 'Rolling back podinfo.test failed checks threshold reached 10' <<<"$out"
+check "and ends Failed" grep -q '^final phase: Failed ' <<<"$out"
+
+cat > "$TEST_TMP/gate.yaml" <<'YAML'
+revisions: [0s, 10m]
+webhooks:
+  conformance-test: [{at: 0s, pass: false}, {at: 2m, pass: true}]
+ready:
+  canary: [{at: 0s, value: true}]
+YAML
+out=$("$CANARYCTL" simulate -f "$ISTIO" -s "$TEST_TMP/gate.yaml" -o json 2>&1); rc=$?
+check "a failing pre-rollout hook then a second revision (exit 0)" [ $rc -eq 0 ]
+check "the pre-rollout failure counts a failed check" grep -q '"failedChecks":1,"iterations":0,"events":\["Starting canary analysis for podinfo.test","Halt podinfo.test advancement pre-rollout check conformance-test failed' <<<"$out"
+check "the second revision starts a second run" [ "$(grep -c 'New revision detected! Scaling up podinfo.test' <<<"$out")" -eq 2 ]
+
+# the whole Flagger corpus simulates
+ok=1
+for f in "$M"/*-canary-*.yaml; do
+  "$CANARYCTL" simulate -f "$f" -o json >"$TEST_TMP/o.json" 2>/dev/null || { echo "failed: $f"; ok=0; continue; }
+  tail -n 1 "$TEST_TMP/o.json" | grep -q '"summary":true,"phase":"Succeeded"' || { echo "not Succeeded: $f"; ok=0; }
+done
+check "every Canary of the Flagger corpus simulates to Succeeded" [ $ok -eq 1 ]
+
+# stdin, --name
+out=$(cat "$ISTIO" | "$CANARYCTL" simulate -f - 2>&1); rc=$?
+check "the canary can come from stdin" [ $rc -eq 0 ]
+cat "$ISTIO" > "$TEST_TMP/two.yaml"
+printf -- '---\n' >> "$TEST_TMP/two.yaml"
+sed 's/name: podinfo$/name: backend/' "$ISTIO" | sed -n '/^apiVersion/,$p' >> "$TEST_TMP/two.yaml"
+"$CANARYCTL" simulate -f "$TEST_TMP/two.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "two canaries without --name: exit 1" [ $rc -eq 1 ]
+check "... saying how to pick one" grep -q 'has 2 Canaries; pick one with --name' "$TEST_TMP/err"
+out=$("$CANARYCTL" simulate -f "$TEST_TMP/two.yaml" --name backend 2>&1); rc=$?
+check "--name picks one" [ $rc -eq 0 ]
+check "... the right one" grep -q 'Initialization done! backend.test' <<<"$out"
+
+# ---- errors ------------------------------------------------------------------
+"$CANARYCTL" simulate >"$TEST_TMP/out" 2>&1; rc=$?
+check "no -f is a usage error (exit 2)" [ $rc -eq 2 ]
+"$CANARYCTL" simulate -f "$ISTIO" -o yaml >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "an unknown output is a usage error (exit 2)" [ $rc -eq 2 ]
+check "... named in the message" grep -q 'unsupported output "yaml" (table, json)' "$TEST_TMP/err"
+"$CANARYCTL" simulate -f /does/not/exist >"$TEST_TMP/out" 2>&1; rc=$?
+check "an unreadable canary exits 2" [ $rc -eq 2 ]
+"$CANARYCTL" simulate -f "$ISTIO" --scenario /does/not/exist >"$TEST_TMP/out" 2>&1; rc=$?
+check "an unreadable scenario exits 2" [ $rc -eq 2 ]
+
+cat > "$TEST_TMP/bad.yaml" <<'YAML'
+metrics:
+  request-succes-rate: [{at: 0s, value: 10}]
+  request-duration: [{at: 5m, value: 1}, {at: 2m, value: 2}]
+YAML
+"$CANARYCTL" simulate -f "$ISTIO" -s "$TEST_TMP/bad.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "an invalid scenario exits 1" [ $rc -eq 1 ]
+check "... printing nothing on stdout" [ ! -s "$TEST_TMP/out" ]
+check "... with the position of the bad step" grep -q "bad.yaml:3:47: metrics.request-duration\[1\].at: steps must be in increasing time order" "$TEST_TMP/err"
+
+cat > "$TEST_TMP/typo.yaml" <<'YAML'
+metrics:
+  request-succes-rate: [{at: 0s, value: 10}]
+YAML
+"$CANARYCTL" simulate -f "$ISTIO" -s "$TEST_TMP/typo.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "a metric the canary does not have exits 1" [ $rc -eq 1 ]
+check "... naming it" grep -q 'typo.yaml:2:3: metrics: the canary has no metric named "request-succes-rate" in analysis.metrics' "$TEST_TMP/err"
+
+sed 's/stepWeight: 5$/stepWeight: 500/' "$ISTIO" > "$TEST_TMP/invalid.yaml"
+"$CANARYCTL" simulate -f "$TEST_TMP/invalid.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "an invalid canary exits 1" [ $rc -eq 1 ]
+check "... with the validator's message" grep -q 'spec.analysis.stepWeight: must be between 0 and 100, got 500' "$TEST_TMP/err"
+
+"$CANARYCTL" simulate -f "$M/008-metrictemplate-docs_gitbook_dev_upgrade-guide.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "a file without a Canary exits 1" [ $rc -eq 1 ]
+check "... saying so" grep -q 'has no Canary' "$TEST_TMP/err"
+
+"$CANARYCTL" --help | grep -q '^  simulate ' ; rc=$?
+check "canaryctl --help lists simulate" [ $rc -eq 0 ]
+"$CANARYCTL" simulate --help | grep -q 'Usage: canaryctl simulate' ; rc=$?
+check "simulate --help prints its usage" [ $rc -eq 0 ]
+
+finish
