@@ -288,7 +288,9 @@ static bool hk_call(void *ctx, const cd_canary_ref *c, const cd_webhook *w, cd_p
 {
     cd_sim *s = sim_of(ctx);
     const cd_sim_step *step = cd_sim_series_at(cd_scenario_webhook(s->sc, w->name), s->now_ms);
-    bool pass = !step || step->kind;
+    /* unscripted hooks answer as in a healthy release: gates open, and a
+     * rollback hook does not ask for a rollback */
+    bool pass = step ? step->kind != 0 : w->type != CD_HOOK_ROLLBACK;
     if (!pass)
         snprintf(err->msg, sizeof err->msg, "the scenario rejects %s", w->name ? w->name : "it");
     if (s->keep_log) {
