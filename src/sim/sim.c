@@ -23,7 +23,8 @@ struct cd_sim {
     cd_ports ports;
     cd_object_meta meta;
     const cd_canary_spec *spec;
-    cd_canary_status status;
+    cd_canary_status status;    /* what the engine ticks on (re-read each tick) */
+    cd_canary_status stored;    /* what the last successful save persisted */
     cd_canary_ref ref;
     const char *provider;
     bool nop_router;
@@ -203,10 +204,11 @@ static cd_rc wl_scale_from_zero(void *ctx, const cd_canary_ref *c, cd_err *err)
 
 /* ---- router port -------------------------------------------------------------- */
 
-static void current_routes(const cd_sim *s, int *primary, int *canary, bool *mirrored)
+static void current_routes(const cd_sim *s, const cd_canary_status *st, int *primary, int *canary,
+                           bool *mirrored)
 {
     if (s->nop_router) {   /* Flagger's NopRouter: derived from the iterations */
-        bool switched = s->status.iterations > 0;
+        bool switched = st->iterations > 0;
         *primary = switched ? 0 : 100;
         *canary = switched ? 100 : 0;
         *mirrored = false;
@@ -220,7 +222,8 @@ static void current_routes(const cd_sim *s, int *primary, int *canary, bool *mir
 static cd_rc rt_get_routes(void *ctx, const cd_canary_ref *c, int *primary, int *canary,
                            bool *mirrored, cd_err *err)
 {
-    current_routes(sim_of(ctx), primary, canary, mirrored);
+    cd_sim *s = sim_of(ctx);
+    current_routes(s, &s->status, primary, canary, mirrored);
     return CD_OK;
 }
 
@@ -328,7 +331,9 @@ static void ev_record(void *ctx, const cd_canary_ref *c, cd_event_type type, con
 
 static cd_rc st_save(void *ctx, const cd_canary_ref *c, cd_err *err)
 {
-    sim_of(ctx)->stats.status_writes++;
+    cd_sim *s = sim_of(ctx);
+    s->stats.status_writes++;
+    cd_status_copy(&s->stored, &s->status);
     return CD_OK;
 }
 
@@ -371,6 +376,8 @@ cd_sim *cd_sim_new(const cd_object_meta *meta, const cd_canary_spec *spec, const
     cd_status_update_condition(&s->status,
                                spec->target_ref.kind ? spec->target_ref.kind : "Deployment",
                                s->epoch_ms);
+    cd_status_init(&s->stored);
+    cd_status_copy(&s->stored, &s->status);
 
     cd_ports *p = &s->ports;
     p->workload = (cd_workload_port){.ctx = s,
@@ -398,6 +405,7 @@ void cd_sim_free(cd_sim *s)
     if (!s)
         return;
     cd_status_free(&s->status);
+    cd_status_free(&s->stored);
     for (size_t i = 0; i < s->n_ehooks; i++)
         free((char *)s->ehooks[i].message);
     free(s->ehooks);
@@ -410,7 +418,7 @@ void cd_sim_free(cd_sim *s)
     free(s);
 }
 
-static bool initialized(const cd_sim *s) { return s->status.last_promoted_spec[0] != '\0'; }
+static bool initialized(const cd_sim *s) { return s->stored.last_promoted_spec[0] != '\0'; }
 
 static bool revision_pending(const cd_sim *s)
 {
@@ -450,10 +458,10 @@ static void fill_row(cd_sim *s, cd_sim_row *row)
         s->al_out[i] = (cd_sim_alert){s->al[i].sev, s->al[i].metadata, s->pool + s->al[i].off};
     memset(row, 0, sizeof *row);
     row->t_ms = s->now_ms;
-    row->phase = s->status.phase;
-    current_routes(s, &row->primary_weight, &row->canary_weight, &row->mirrored);
-    row->failed_checks = s->status.failed_checks;
-    row->iterations = s->status.iterations;
+    row->phase = s->stored.phase;
+    current_routes(s, &s->stored, &row->primary_weight, &row->canary_weight, &row->mirrored);
+    row->failed_checks = s->stored.failed_checks;
+    row->iterations = s->stored.iterations;
     row->events = s->ev_out;
     row->n_events = s->n_ev;
     row->alerts = s->al_out;
@@ -466,6 +474,7 @@ void cd_sim_tick(cd_sim *s, cd_sim_row *row)
     s->n_ev = 0;
     s->n_al = 0;
     apply_revisions(s);
+    cd_status_copy(&s->status, &s->stored);   /* the platform re-reads the canary */
     cd_engine_tick(&s->cfg, &s->ports, &s->ref);
     fill_row(s, row);
     s->last_ms = s->now_ms;
@@ -479,7 +488,7 @@ bool cd_sim_done(const cd_sim *s)
         return false;
     if (s->now_ms > s->sc->duration_ms)
         return true;
-    cd_phase p = s->status.phase;
+    cd_phase p = s->stored.phase;
     bool resting = p == CD_PHASE_INITIALIZED || p == CD_PHASE_SUCCEEDED || p == CD_PHASE_FAILED;
     if (!resting || revision_pending(s))
         return false;
@@ -487,7 +496,7 @@ bool cd_sim_done(const cd_sim *s)
      * the primary, say) keeps the simulation going */
     char hash[CD_HASH_MAX];
     revision_hash(s->stats.revision, hash);
-    return !cd_engine_spec_changed(&s->status, hash);
+    return !cd_engine_spec_changed(&s->stored, hash);
 }
 
 int64_t cd_sim_interval_ms(const cd_sim *s) { return s->interval_ms; }
@@ -503,7 +512,7 @@ const cd_sim_stats *cd_sim_get_stats(const cd_sim *s)
     return &m->stats;
 }
 
-cd_canary_status *cd_sim_status(cd_sim *s) { return &s->status; }
+cd_canary_status *cd_sim_status(cd_sim *s) { return &s->stored; }
 
 void cd_sim_set_routes(cd_sim *s, int primary, int canary, bool mirrored)
 {

@@ -91,7 +91,8 @@ int64_t cd_sim_interval_ms(const cd_sim *s);
 int64_t cd_sim_elapsed_ms(const cd_sim *s);    /* time of the last tick run */
 const cd_sim_stats *cd_sim_get_stats(const cd_sim *s);
 
-/* For tests: reach into the state between ticks. */
+/* For tests: reach into the state between ticks. The status is the
+ * persisted one, which the next tick starts from. */
 cd_canary_status *cd_sim_status(cd_sim *s);
 void cd_sim_set_routes(cd_sim *s, int primary, int canary, bool mirrored);
 void cd_sim_change_target(cd_sim *s);

@@ -370,6 +370,134 @@ static void test_empty_severity_is_info(void **state)
     fx_release_objects();
 }
 
+/* The statistical judge seam: a judged metric goes to cfg.judge instead of
+ * thresholds; without a judge it fails with an explaining event. */
+static int judge_calls;
+static cd_metric_rc fake_judge(void *ctx, const cd_metrics_port *metrics, const cd_canary_ref *c,
+                               const cd_metric *m, cd_judge_verdict *v, cd_err *err)
+{
+    judge_calls++;
+    int mode = *(int *)ctx;
+    if (mode == 2) {
+        snprintf(err->msg, sizeof err->msg, "no samples for the primary");
+        return CD_METRIC_NO_DATA;
+    }
+    v->pass = mode == 0;
+    v->score = mode == 0 ? 0.9 : 0.2;
+    snprintf(v->reason, sizeof v->reason, "canary worse than primary (score %.1f)", v->score);
+    return CD_METRIC_OK;
+}
+
+static char *judged_step(int mode, bool with_judge)
+{
+    const cd_object *o = fx_canary(HEAD "  analysis:\n    interval: 1m\n    threshold: 5\n"
+                                        "    stepWeight: 50\n    metrics:\n"
+                                        "    - name: latency\n      templateRef:\n"
+                                        "        name: latency\n");
+    cd_metric *m = (cd_metric *)&o->spec.canary.analysis.metrics[0];
+    m->judge = (const cd_judge_spec *)m;   /* any non-NULL spec marks the metric judged */
+    cd_scenario *sc = fx_scenario("");
+    cd_sim_options opt = {.judge = with_judge ? fake_judge : NULL, .judge_ctx = &mode};
+    cd_sim *s = cd_sim_new(&o->meta, &o->spec.canary, sc, &opt);
+    fx_skip(s);
+    fx_skip(s);
+    fx_skip(s);
+    char *line = fx_step(s);
+    cd_sim_free(s);
+    cd_scenario_free(sc);
+    fx_release_objects();
+    return line;
+}
+
+static void test_judge_seam(void **state)
+{
+    judge_calls = 0;
+    char *line = judged_step(0, true);
+    assert_string_equal(line, "3m Progressing 100/0 f0 i0: Advance podinfo.default canary weight 100\n");
+    free(line);
+    assert_int_equal(judge_calls, 1);
+    line = judged_step(1, true);
+    assert_string_equal(line, "3m Progressing 50/50 f1 i0: Halt podinfo.default advancement latency "
+                              "canary worse than primary (score 0.2)\n");
+    free(line);
+    line = judged_step(2, true);
+    assert_string_equal(line, "3m Progressing 50/50 f1 i0: Halt advancement no values found for "
+                              "custom metric: latency: no samples for the primary\n");
+    free(line);
+    line = judged_step(0, false);
+    assert_string_equal(line, "3m Progressing 50/50 f1 i0: Metric latency asks for a statistical "
+                              "judge, but none is configured\n");
+    free(line);
+    assert_int_equal(judge_calls, 3);
+}
+
+/* A failing port stops the tick with a warning event and changes nothing;
+ * the next tick picks up where it was. */
+static bool router_down;
+static cd_rc (*real_set_routes)(void *, const cd_canary_ref *, int, int, bool, cd_err *);
+static cd_rc flaky_set_routes(void *ctx, const cd_canary_ref *c, int p, int w, bool m, cd_err *err)
+{
+    if (router_down) {
+        snprintf(err->msg, sizeof err->msg, "VirtualService podinfo.default update failed: 503");
+        return CD_ERROR;
+    }
+    return real_set_routes(ctx, c, p, w, m, err);
+}
+
+static bool store_down;
+static cd_rc (*real_save)(void *, const cd_canary_ref *, cd_err *);
+static cd_rc flaky_save(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    if (store_down) {
+        snprintf(err->msg, sizeof err->msg, "the server has received too many requests");
+        return CD_ERROR;
+    }
+    return real_save(ctx, c, err);
+}
+
+static void test_port_failures(void **state)
+{
+    run r = start(HEAD "  analysis:\n    interval: 1m\n    threshold: 5\n    stepWeight: 50\n",
+                  NULL, false);
+    cd_ports *p = cd_sim_ports(r.sim);
+    real_set_routes = p->router.set_routes;
+    p->router.set_routes = flaky_set_routes;
+    real_save = p->status.save;
+    p->status.save = flaky_save;
+    fx_skip(r.sim);
+    fx_skip(r.sim);
+    router_down = true;
+    fx_expect_step(r.sim, "2m Progressing 0/100 f0 i0: Starting canary analysis for podinfo.default | "
+                          "VirtualService podinfo.default update failed: 503\n");
+    assert_int_equal(cd_sim_status(r.sim)->canary_weight, 0);
+    router_down = false;
+    fx_expect_step(r.sim, "3m Progressing 50/50 f0 i0: Starting canary analysis for podinfo.default | "
+                          "Advance podinfo.default canary weight 50\n");
+    store_down = true;
+    /* the routes moved, the status write did not: Flagger's order */
+    fx_expect_step(r.sim, "4m Progressing 100/0 f0 i0: the server has received too many requests\n");
+    assert_int_equal(cd_sim_status(r.sim)->canary_weight, 50);
+    store_down = false;
+    fx_expect_step(r.sim, "5m Promoting 100/0 f0 i0: Copying podinfo.default template spec to "
+                          "podinfo-primary.default\n");
+    stop(&r);
+
+    /* a platform missing a required port is refused before anything happens */
+    cd_ports none;
+    memset(&none, 0, sizeof none);
+    assert_string_equal(cd_engine_ports_missing(&none), "workload.initialize");
+    assert_null(cd_engine_ports_missing(p) ? NULL : NULL);
+    cd_object_meta meta = {.name = "x", .namespace_ = "y"};
+    cd_canary_spec spec;
+    memset(&spec, 0, sizeof spec);
+    cd_canary_status st;
+    cd_status_init(&st);
+    cd_canary_ref ref = {&meta, &spec, &st, NULL};
+    assert_int_equal(cd_engine_tick(NULL, &none, &ref), CD_FATAL);
+    assert_int_equal(st.phase, CD_PHASE_NONE);
+    assert_int_equal(cd_engine_tick(NULL, NULL, &ref), CD_FATAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +513,8 @@ int main(void)
         cmocka_unit_test(test_restart_while_waiting_promotion),
         cmocka_unit_test(test_blue_green_mirror_waiting),
         cmocka_unit_test(test_empty_severity_is_info),
+        cmocka_unit_test(test_judge_seam),
+        cmocka_unit_test(test_port_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,10 +241,81 @@ static void test_properties(void **state)
     assert_int_equal(succeeded + failed, CASES);
 }
 
+/* Many canaries ticking at once on different threads (one thread per
+ * canary, one registry for all) give the same traces as one by one: the
+ * engine keeps no global state. */
+#define PARALLEL 8
+
+typedef struct job {
+    const cd_object *canary;
+    cd_scenario *sc;
+    cd_registry *reg;
+    char *trace;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    cd_sim_options opt = {.registry = j->reg};
+    cd_sim *s = cd_sim_new(&j->canary->meta, &j->canary->spec.canary, j->sc, &opt);
+    cd_buf out = CD_BUF_INIT;
+    cd_sim_render(s, CD_SIM_FORMAT_JSON, &out);
+    j->trace = cd_buf_steal(&out);
+    cd_sim_free(s);
+    return NULL;
+}
+
+static void test_parallel_canaries(void **state)
+{
+    rng_state = 0x2545f4914f6cdd1dull;
+    gen g[PARALLEL];
+    job seq[PARALLEL], par[PARALLEL];
+    cd_registry *reg = cd_registry_new("test", "istio");
+    for (int i = 0; i < PARALLEL; i++) {
+        generate(&g[i]);
+        /* distinct canaries and targets: app-<i> */
+        cd_buf renamed = CD_BUF_INIT;
+        const char *src = cd_buf_str(&g[i].canary), *at;
+        while ((at = strstr(src, "name: app\n"))) {
+            cd_buf_append(&renamed, src, (size_t)(at - src));
+            cd_buf_printf(&renamed, "name: app-%d\n", i);
+            src = at + strlen("name: app\n");
+        }
+        cd_buf_puts(&renamed, src);
+        const cd_object *o = fx_canary(cd_buf_str(&renamed));
+        cd_buf_free(&renamed);
+        seq[i] = (job){o, fx_scenario(cd_buf_str(&g[i].scenario)), NULL, NULL};
+        par[i] = seq[i];
+        par[i].reg = reg;
+        run_job(&seq[i]);
+    }
+    pthread_t th[PARALLEL];
+    for (int i = 0; i < PARALLEL; i++)
+        pthread_create(&th[i], NULL, run_job, &par[i]);
+    for (int i = 0; i < PARALLEL; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < PARALLEL; i++) {
+        assert_string_equal(par[i].trace, seq[i].trace);
+        char series[96];
+        snprintf(series, sizeof series,
+                 "flagger_canary_status{name=\"app-%d\",namespace=\"prop\"}", i);
+        double v = fx_metric(reg, series);   /* each canary has its own series */
+        assert_true(v == 1 || v == 2);
+        free(par[i].trace);
+        free(seq[i].trace);
+        cd_scenario_free(seq[i].sc);
+        cd_buf_free(&g[i].canary);
+        cd_buf_free(&g[i].scenario);
+    }
+    cd_registry_free(reg);
+    fx_release_objects();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_parallel_canaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
