@@ -55,7 +55,9 @@ typedef struct cd_workload_port {
      * config tracking). The engine compares them with the status. */
     cd_rc (*target_hash)(void *ctx, const cd_canary_ref *c, char hash[CD_HASH_MAX], cd_err *err);
     /* Fills the tracked configs into the status-shaped array; *present
-     * false means "tracking off" (nil in Flagger). May be NULL. */
+     * false means "tracking off" (nil in Flagger). *items stays owned by
+     * the port (valid until its next call for this canary); the engine
+     * copies what it keeps. May be NULL. */
     cd_rc (*tracked_configs)(void *ctx, const cd_canary_ref *c, cd_tracked_config **items,
                              size_t *n, bool *present, cd_err *err);
     cd_rc (*promote)(void *ctx, const cd_canary_ref *c, cd_err *err);       /* copy canary -> primary */
@@ -94,12 +96,16 @@ typedef enum {
 /* Where metric values come from: builtin queries (request-success-rate,
  * request-duration) rendered for the provider, inline queries, and
  * MetricTemplates. The provider returns one number; the engine compares
- * it with the thresholds. request-duration values are in milliseconds. */
+ * it with the thresholds. request-duration values are in milliseconds.
+ * A metric is evaluated by its templateRef when set, else by its inline
+ * query, else by the builtin query of its name (the engine words its
+ * events and units the same way). */
 typedef struct cd_metrics_port {
     void *ctx;
     cd_metric_rc (*query)(void *ctx, const cd_canary_ref *c, const cd_metric *m, double *value,
                           cd_err *err);
-    /* Availability check at initialization (§3.6); may be NULL. */
+    /* Availability check at initialization (§3.6); may be NULL (then no
+     * "all the metrics providers are available!" event either). */
     cd_rc (*check_providers)(void *ctx, const cd_canary_ref *c, cd_err *err);
     /* Statistical judge seam (a later issue): samples of the canary and
      * the primary over the metric's window; may be NULL. */
