@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "model/object.h"
 #include "sim/report.h"
+#include "util/duration.h"
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,16 +116,62 @@ static const cd_object *pick_canary(const cd_object_list *objs, const char *name
     return NULL;
 }
 
+#define MAX_TICKS 1000000
+
+/* Streams the rows as they come: a long simulation never sits in memory. */
 static int simulate(const sim_args *a, const cd_object *canary, const cd_scenario *sc)
 {
     cd_sim_options opt = {.mesh_provider = a->mesh_provider};
     cd_sim *s = cd_sim_new(&canary->meta, &canary->spec.canary, sc, &opt);
+    int64_t ticks = sc->duration_ms / cd_sim_interval_ms(s) + 1;
+    if (ticks > MAX_TICKS) {
+        char d[32], i[32];
+        fprintf(stderr,
+                "canaryctl simulate: duration %s at an interval of %s is %lld ticks; at most %d "
+                "are simulated (shorten the scenario's duration)\n",
+                cd_duration_format_ms(sc->duration_ms, d, sizeof d),
+                cd_duration_format_ms(cd_sim_interval_ms(s), i, sizeof i), (long long)ticks,
+                MAX_TICKS);
+        cd_sim_free(s);
+        return 1;
+    }
     cd_buf out = CD_BUF_INIT;
-    cd_sim_render(s, a->format, &out);
+    cd_sim_row row;
+    cd_phase last = CD_PHASE_NONE;
+    bool json = a->format == CD_SIM_FORMAT_JSON;
+    if (!json)
+        cd_sim_table_header(&out);
+    while (!cd_sim_done(s)) {
+        cd_sim_tick(s, &row);
+        last = row.phase;
+        if (json) {
+            json_t *j = cd_sim_row_json(&row);
+            char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+            cd_buf_printf(&out, "%s\n", text ? text : "{}");
+            free(text);
+            json_decref(j);
+        } else {
+            cd_sim_table_row(&row, &out);
+        }
+        if (out.len > 1 << 16) {
+            fwrite(out.data, 1, out.len, stdout);
+            cd_buf_reset(&out);
+        }
+    }
+    int n = cd_sim_get_stats(s)->ticks;
+    if (json) {
+        json_t *j = cd_sim_summary_json(last, cd_sim_elapsed_ms(s), n);
+        char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        cd_buf_printf(&out, "%s\n", text ? text : "{}");
+        free(text);
+        json_decref(j);
+    } else {
+        cd_sim_table_summary(last, cd_sim_elapsed_ms(s), n, &out);
+    }
     fwrite(cd_buf_str(&out), 1, out.len, stdout);
     cd_buf_free(&out);
     cd_sim_free(s);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }
 
 int cmd_simulate(int argc, char **argv)

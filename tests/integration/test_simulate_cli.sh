@@ -118,6 +118,11 @@ check "... with the validator's message" grep -q 'spec.analysis.stepWeight: must
 check "a file without a Canary exits 1" [ $rc -eq 1 ]
 check "... saying so" grep -q 'has no Canary' "$TEST_TMP/err"
 
+printf 'duration: 100000h\n' > "$TEST_TMP/long.yaml"
+"$CANARYCTL" simulate -f "$ISTIO" -s "$TEST_TMP/long.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "an absurd duration is refused (exit 1)" [ $rc -eq 1 ]
+check "... saying why" grep -q 'duration 100000h at an interval of 15s is 24000001 ticks; at most 1000000 are simulated' "$TEST_TMP/err"
+
 "$CANARYCTL" --help | grep -q '^  simulate ' ; rc=$?
 check "canaryctl --help lists simulate" [ $rc -eq 0 ]
 "$CANARYCTL" simulate --help | grep -q 'Usage: canaryctl simulate' ; rc=$?
