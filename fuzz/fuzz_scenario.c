@@ -1,8 +1,10 @@
 /* fuzz_scenario.c - libFuzzer target: arbitrary bytes as a simulate
- * scenario. Decoding must never crash or leak; a scenario that decodes is
- * then played (a bounded number of ticks) against canaries of each
- * strategy, so the engine sees whatever metric values, webhook answers
- * and readiness the fuzzer invents. */
+ * scenario, optionally preceded by a Canary manifest and a line
+ * "#scenario". Decoding must never crash or leak; a scenario that decodes
+ * is then played (a bounded number of ticks) against the given canary, or
+ * one of three fixed ones (canary, blue/green on provider kubernetes, A/B),
+ * so the engine sees whatever specs, metric values, webhook answers and
+ * readiness the fuzzer invents. */
 #include "model/object.h"
 #include "sim/sim.h"
 #include <stdint.h>
@@ -38,16 +40,26 @@ static const char *const canaries[] = {
     "    - {name: promote, type: confirm-promotion, url: 'http://h/'}\n",
 };
 
+static const char *find_split(const char *data, size_t size)
+{
+    static const char mark[] = "\n#scenario\n";
+    return memmem(data, size, mark, sizeof mark - 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cd_diags d;
     cd_diags_init(&d);
-    cd_scenario *sc = cd_scenario_parse("fuzz.yaml", (const char *)data, size, &d);
+    const char *text = (const char *)data, *split = find_split(text, size);
+    const char *canary = split ? text : canaries[size % 3];
+    size_t canary_len = split ? (size_t)(split - text) : strlen(canary);
+    const char *scenario = split ? split + 11 : text;
+    size_t scenario_len = split ? size - (size_t)(scenario - text) : size;
+    cd_scenario *sc = cd_scenario_parse("fuzz.yaml", scenario, scenario_len, &d);
     if (sc) {
         cd_object_list objs = {0};
-        const char *yaml = canaries[size % 3];
-        cd_manifest_load_buffer("c.yaml", yaml, strlen(yaml), false, "f", &objs, &d);
-        if (objs.n == 1) {
+        cd_manifest_load_buffer("c.yaml", canary, canary_len, false, "f", &objs, &d);
+        if (objs.n >= 1 && objs.items[0]->kind == CD_KIND_CANARY) {
             const cd_object *o = objs.items[0];
             cd_scenario_check(sc, &o->spec.canary, &d);
             cd_sim *s = cd_sim_new(&o->meta, &o->spec.canary, sc, NULL);
@@ -55,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int i = 0; i < 500 && !cd_sim_done(s); i++)
                 cd_sim_tick(s, &row);
             cd_sim_free(s);
-        } else {
+        } else if (!split) {
             abort();   /* the fixed canaries must decode */
         }
         cd_object_list_free(&objs);
