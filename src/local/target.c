@@ -1,0 +1,226 @@
+/* target.c - a LocalWorkload's canary and primary process sets and the
+ * engine's workload port over them; see target.h. No I/O of its own
+ * beyond what the supervisor does. */
+#include "local/target.h"
+#include "model/workload.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cd_local_workload_hash(const cd_object *workload, char out[CD_HASH_MAX])
+{
+    json_t *spec = cd_workload_encode_spec(workload->spec.workload);
+    char h[16];
+    cd_json_hash(spec, h);
+    json_decref(spec);
+    snprintf(out, CD_HASH_MAX, "%s", h);
+}
+
+cd_local_target *cd_local_target_new(const char *ns, const char *name, const char *log_dir)
+{
+    cd_local_target *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->name = strdup(name);
+    t->ns = strdup(ns);
+    pthread_mutex_init(&t->lock, NULL);
+    cd_buf p = CD_BUF_INIT;
+    cd_buf_printf(&p, "%s-primary", name);
+    t->canary = cd_procset_new(name, log_dir);
+    t->primary = cd_procset_new(p.data, log_dir);
+    cd_buf_free(&p);
+    return t;
+}
+
+void cd_local_target_free(cd_local_target *t)
+{
+    if (!t)
+        return;
+    cd_procset_free(t->canary);
+    cd_procset_free(t->primary);
+    cd_object_free(t->workload);
+    pthread_mutex_destroy(&t->lock);
+    free(t->base_dir);
+    free(t->name);
+    free(t->ns);
+    free(t);
+}
+
+static cd_proc_template *template_of(cd_local_target *t)
+{
+    return cd_proc_template_new(t->workload->spec.workload, t->base_dir, t->revision);
+}
+
+void cd_local_target_set_workload(cd_local_target *t, cd_object *workload, int64_t now_ms)
+{
+    pthread_mutex_lock(&t->lock);
+    cd_object *old = t->workload;
+    t->workload = cd_object_retain(workload);
+    free(t->base_dir);
+    char *file = strdup(workload->file ? workload->file : "./x");
+    t->base_dir = strdup(dirname(file));
+    free(file);
+    char rev[CD_HASH_MAX];
+    cd_local_workload_hash(workload, rev);
+    if (strcmp(rev, t->revision)) {
+        snprintf(t->revision, sizeof t->revision, "%s", rev);
+        cd_proc_template *tmpl = template_of(t);
+        cd_procset_set_template(t->canary, tmpl);
+        cd_proc_template_free(tmpl);
+        t->canary_changed_ms = now_ms;
+    }
+    pthread_mutex_unlock(&t->lock);
+    cd_object_free(old);
+}
+
+void cd_local_target_step(cd_local_target *t, int64_t now_ms)
+{
+    pthread_mutex_lock(&t->lock);
+    cd_procset_step(t->canary, now_ms);
+    cd_procset_step(t->primary, now_ms);
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the workload port --------------------------------------------------- */
+
+static cd_local_target *target_of(void *ctx) { return ((cd_local_target_ctx *)ctx)->target; }
+static int64_t now_of(void *ctx) { return ((cd_local_target_ctx *)ctx)->now_ms(); }
+
+/* Flagger's Deployment readiness rules (§2.8), over a process set. */
+static cd_rc set_ready(cd_procset *ps, int64_t changed_ms, int threshold, int deadline_s,
+                       int64_t now, cd_err *err)
+{
+    cd_procset_counts c = cd_procset_counts_of(ps);
+    if (c.desired == 0)
+        return CD_OK;
+    if (c.updated < c.desired)
+        snprintf(err->msg, sizeof err->msg,
+                 "waiting for rollout to finish: %d out of %d new replicas have been updated",
+                 c.updated, c.desired);
+    else if (c.old > 0)
+        snprintf(err->msg, sizeof err->msg,
+                 "waiting for rollout to finish: %d old replicas are pending termination", c.old);
+    else if (c.ready < c.updated * threshold / 100)
+        snprintf(err->msg, sizeof err->msg,
+                 "waiting for rollout to finish: %d of %d (readyThreshold %d%%) updated replicas "
+                 "are available",
+                 c.ready, c.updated, threshold);
+    else
+        return CD_OK;
+    if (deadline_s > 0 && now - changed_ms > (int64_t)deadline_s * 1000) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        snprintf(err->msg, sizeof err->msg, "%s exceeded its progress deadline (%ds): %s",
+                 cd_procset_name(ps), deadline_s, why);
+        return CD_FATAL;
+    }
+    return CD_RETRY;
+}
+
+static cd_rc wl_is_primary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cd_local_target *t = target_of(ctx);
+    pthread_mutex_lock(&t->lock);
+    cd_rc rc = set_ready(t->primary, t->primary_changed_ms,
+                         c->spec->analysis.primary_ready_threshold,
+                         c->spec->progress_deadline_seconds, now_of(ctx), err);
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+static cd_rc wl_is_canary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cd_local_target *t = target_of(ctx);
+    pthread_mutex_lock(&t->lock);
+    cd_rc rc = set_ready(t->canary, t->canary_changed_ms, c->spec->analysis.canary_ready_threshold,
+                         c->spec->progress_deadline_seconds, now_of(ctx), err);
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+static int replicas_of(const cd_local_target *t)
+{
+    int r = t->workload->spec.workload->replicas;
+    return r > 0 ? r : 1;
+}
+
+/* Copies the current spec to the primary set (Flagger's Promote, and the
+ * primary's creation). Caller holds the lock. */
+static void copy_to_primary(cd_local_target *t, int64_t now)
+{
+    cd_proc_template *tmpl = template_of(t);
+    cd_procset_set_template(t->primary, tmpl);
+    cd_proc_template_free(tmpl);
+    cd_procset_scale(t->primary, replicas_of(t));
+    t->primary_changed_ms = now;
+}
+
+static cd_rc wl_initialize(void *ctx, const cd_canary_ref *c, bool require_ready, cd_err *err)
+{
+    cd_local_target *t = target_of(ctx);
+    pthread_mutex_lock(&t->lock);
+    if (!cd_procset_template(t->primary)) {
+        cd_info("%s: creating %s-primary", t->name, t->name);
+        copy_to_primary(t, now_of(ctx));
+    }
+    pthread_mutex_unlock(&t->lock);
+    return require_ready ? wl_is_primary_ready(ctx, c, err) : CD_OK;
+}
+
+static cd_rc wl_target_hash(void *ctx, const cd_canary_ref *c, char hash[CD_HASH_MAX], cd_err *err)
+{
+    cd_local_target *t = target_of(ctx);
+    pthread_mutex_lock(&t->lock);
+    snprintf(hash, CD_HASH_MAX, "%s", t->revision);
+    pthread_mutex_unlock(&t->lock);
+    return CD_OK;
+}
+
+static cd_rc wl_promote(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cd_local_target *t = target_of(ctx);
+    pthread_mutex_lock(&t->lock);
+    copy_to_primary(t, now_of(ctx));
+    pthread_mutex_unlock(&t->lock);
+    return CD_OK;
+}
+
+static cd_rc wl_scale_to_zero(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cd_local_target *t = target_of(ctx);
+    pthread_mutex_lock(&t->lock);
+    cd_procset_scale(t->canary, 0);
+    t->canary_scaled_up = false;
+    pthread_mutex_unlock(&t->lock);
+    return CD_OK;
+}
+
+static cd_rc wl_scale_from_zero(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cd_local_target *t = target_of(ctx);
+    pthread_mutex_lock(&t->lock);
+    if (cd_procset_desired(t->canary) == 0) {
+        cd_procset_scale(t->canary, replicas_of(t));
+        t->canary_changed_ms = now_of(ctx);
+    }
+    t->canary_scaled_up = true;
+    pthread_mutex_unlock(&t->lock);
+    return CD_OK;
+}
+
+void cd_local_workload_port(cd_workload_port *port, cd_local_target_ctx *ctx)
+{
+    memset(port, 0, sizeof *port);
+    port->ctx = ctx;
+    port->initialize = wl_initialize;
+    port->is_primary_ready = wl_is_primary_ready;
+    port->is_canary_ready = wl_is_canary_ready;
+    port->target_hash = wl_target_hash;
+    port->promote = wl_promote;
+    port->scale_to_zero = wl_scale_to_zero;
+    port->scale_from_zero = wl_scale_from_zero;
+}

@@ -1,0 +1,49 @@
+/* target.h - a LocalWorkload under a Canary's control on the local
+ * platform: its canary process set ("<name>", always running the current
+ * manifest) and its primary process set ("<name>-primary", running the
+ * promoted spec), as Flagger keeps a Deployment and <name>-primary. Also
+ * the engine's workload port over them (readiness with the progress
+ * deadline, promotion, scaling to and from zero).
+ *
+ * Every function takes the target's lock itself; the process sets are
+ * stepped by the controller's loop. */
+#ifndef CD_LOCAL_TARGET_H
+#define CD_LOCAL_TARGET_H
+#include "local/supervisor.h"
+#include "model/object.h"
+#include "ports.h"
+#include <pthread.h>
+
+typedef struct cd_local_target {
+    char *name;                 /* the LocalWorkload's name (T) */
+    char *ns;
+    pthread_mutex_t lock;
+    cd_object *workload;        /* retained current manifest */
+    char *base_dir;             /* the manifest's directory */
+    char revision[CD_HASH_MAX]; /* hash of the current spec */
+    cd_procset *canary;         /* "T" */
+    cd_procset *primary;        /* "T-primary" */
+    int64_t canary_changed_ms;  /* last scale-up or spec change of the canary set */
+    int64_t primary_changed_ms; /* creation or promotion of the primary set */
+    bool canary_scaled_up;      /* ScaleFromZero happened and not ScaleToZero since */
+} cd_local_target;
+
+cd_local_target *cd_local_target_new(const char *ns, const char *name, const char *log_dir);
+void cd_local_target_free(cd_local_target *t);
+/* A new version of the LocalWorkload manifest (retained): the canary set
+ * follows it at once, as a Deployment's pods follow its template. */
+void cd_local_target_set_workload(cd_local_target *t, cd_object *workload, int64_t now_ms);
+/* Steps both process sets. */
+void cd_local_target_step(cd_local_target *t, int64_t now_ms);
+
+/* The spec hash Flagger would compare with lastAppliedSpec. */
+void cd_local_workload_hash(const cd_object *workload, char out[CD_HASH_MAX]);
+
+/* Fills a workload port whose ctx is a cd_local_target_ctx. */
+typedef struct cd_local_target_ctx {
+    cd_local_target *target;
+    int64_t (*now_ms)(void);
+} cd_local_target_ctx;
+void cd_local_workload_port(cd_workload_port *port, cd_local_target_ctx *ctx);
+
+#endif
