@@ -43,6 +43,7 @@ static int hexval(char c)
 
 bool cd_url_query_unescape(const char *s, size_t n, cd_buf *out)
 {
+    cd_buf_reset(out);
     cd_buf_puts(out, "");
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%') {

@@ -5,10 +5,13 @@
  * certificate made with OpenSSL. Header-only: include it from one test. */
 #ifndef CD_TESTSRV_H
 #define CD_TESTSRV_H
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,12 +60,13 @@ struct testsrv {
 };
 
 typedef struct ts_conn {
+    bool started;
     char uri[8192];
     char *body;
     size_t len;
 } ts_conn;
 
-static void *ts_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+static __attribute__((unused)) void *ts_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
     ts_conn *k = calloc(1, sizeof *k);
     snprintf(k->uri, sizeof k->uri, "%s", uri);
@@ -91,6 +95,10 @@ static enum MHD_Result ts_access(void *cls, struct MHD_Connection *c, const char
         k = calloc(1, sizeof *k);
         snprintf(k->uri, sizeof k->uri, "%s", url);
         *con_cls = k;
+    }
+    if (!k->started) {          /* the first call only announces the request */
+        k->started = true;
+        return MHD_YES;
     }
     if (*upload_size) {
         k->body = realloc(k->body, k->len + *upload_size + 1);
@@ -150,7 +158,7 @@ static enum MHD_Result ts_access(void *cls, struct MHD_Connection *c, const char
     return ret;
 }
 
-static void ts_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+static __attribute__((unused)) void ts_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     ts_conn *k = *con_cls;
@@ -162,7 +170,7 @@ static void ts_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 /* A self-signed P-256 certificate for 127.0.0.1 / localhost. */
-static void ts_make_cert(testsrv *s)
+static __attribute__((unused)) void ts_make_cert(testsrv *s)
 {
     EVP_PKEY *key = EVP_EC_gen("P-256");
     X509 *x = X509_new();
@@ -174,6 +182,16 @@ static void ts_make_cert(testsrv *s)
     X509_NAME *n = X509_get_subject_name(x);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0);
     X509_set_issuer_name(x, n);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name,
+                                              "IP:127.0.0.1,DNS:localhost");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
     X509_sign(x, key, EVP_sha256());
     BIO *b = BIO_new(BIO_s_mem());
     PEM_write_bio_X509(b, x);
@@ -198,7 +216,7 @@ static void ts_make_cert(testsrv *s)
 }
 
 /* Starts the server; returns its port, or -1. */
-static int testsrv_start(testsrv *s, bool tls)
+static __attribute__((unused)) int testsrv_start(testsrv *s, bool tls)
 {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
@@ -230,7 +248,7 @@ static int testsrv_start(testsrv *s, bool tls)
     return s->port;
 }
 
-static void testsrv_reset(testsrv *s)
+static __attribute__((unused)) void testsrv_reset(testsrv *s)
 {
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->nreq; i++) {
@@ -247,7 +265,7 @@ static void testsrv_reset(testsrv *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-static void testsrv_stop(testsrv *s)
+static __attribute__((unused)) void testsrv_stop(testsrv *s)
 {
     if (s->d)
         MHD_stop_daemon(s->d);
@@ -261,7 +279,7 @@ static void testsrv_stop(testsrv *s)
 }
 
 /* Queues a response: status, body, then up to 6 "Name: value" headers. */
-static void testsrv_push(testsrv *s, int status, const char *body, int delay_ms, const char *h1,
+static __attribute__((unused)) void testsrv_push(testsrv *s, int status, const char *body, int delay_ms, const char *h1,
                          const char *h2)
 {
     pthread_mutex_lock(&s->mu);
@@ -271,7 +289,7 @@ static void testsrv_push(testsrv *s, int status, const char *body, int delay_ms,
     pthread_mutex_unlock(&s->mu);
 }
 
-static size_t testsrv_count(testsrv *s)
+static __attribute__((unused)) size_t testsrv_count(testsrv *s)
 {
     pthread_mutex_lock(&s->mu);
     size_t n = s->nreq;
@@ -279,7 +297,7 @@ static size_t testsrv_count(testsrv *s)
     return n;
 }
 
-static const char *ts_header(const ts_request *r, const char *name)
+static __attribute__((unused)) const char *ts_header(const ts_request *r, const char *name)
 {
     for (size_t i = 0; i < r->nh; i++)
         if (!strcasecmp(r->hname[i], name))
@@ -288,7 +306,7 @@ static const char *ts_header(const ts_request *r, const char *name)
 }
 
 /* "http(s)://127.0.0.1:<port><path>" in a static buffer (one at a time). */
-static const char *testsrv_url(const testsrv *s, const char *path)
+static __attribute__((unused)) const char *testsrv_url(const testsrv *s, const char *path)
 {
     static char buf[4][512];
     static int k;
@@ -305,7 +323,7 @@ static int ts_hexval(char c)
 }
 
 /* The decoded value of query parameter key of the raw URI (malloc'd), or NULL. */
-static char *ts_query_param(const ts_request *r, const char *key)
+static __attribute__((unused)) char *ts_query_param(const ts_request *r, const char *key)
 {
     const char *q = strchr(r->uri, '?');
     if (!q)
