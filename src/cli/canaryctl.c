@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"validate", cmd_validate, "check manifests against canaryd's schemas and Flagger's rules"},
+    {"metrics", cmd_metrics, "render and run a canary's metric queries, print values and verdicts"},
 };
 
 static void usage(FILE *out)

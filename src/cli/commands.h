@@ -4,5 +4,6 @@
 #define CD_CLI_COMMANDS_H
 
 int cmd_validate(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 
 #endif
