@@ -152,7 +152,6 @@ typedef struct tok {
     ttype t;
     const char *s;      /* points into the template */
     size_t n;
-    int line, col;
     bool adjacent;      /* starts where the previous token ended */
 } tok;
 
@@ -210,7 +209,9 @@ static void fail_tok(render *r, const tok *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fail_at(r, t->line, t->col, "%s", msg);
+    int line, col;      /* computed on errors only: tokens carry no position */
+    pos_of(r, t->s, &line, &col);
+    fail_at(r, line, col, "%s", msg);
 }
 
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -229,7 +230,6 @@ static void push_tok(render *r, ttype t, const char *s, size_t n, const char *pr
     k->s = s;
     k->n = n;
     k->adjacent = prev_end == s;
-    pos_of(r, s, &k->line, &k->col);
 }
 
 /* Scans a quoted literal starting at p (the quote); returns its end or NULL. */
@@ -881,7 +881,7 @@ static bool ends_command(const tok *t)
 
 /* command := operand operand*  (the first may be a function); prev is the
  * result of the previous pipeline stage, passed as the last argument. */
-static val eval_command(render *r, val *prev)
+static val eval_command_impl(render *r, val *prev)
 {
     bool is_func = false;
     tok *fn = NULL;
@@ -939,6 +939,15 @@ static val eval_command(render *r, val *prev)
     if (!r->failed)
         out = apply_fields(r, out, fn);
     return out;
+}
+
+/* Takes ownership of *prev whatever happens. */
+static val eval_command(render *r, val *prev)
+{
+    val v = eval_command_impl(r, prev);
+    if (prev)
+        v_free(prev);
+    return v;
 }
 
 static val eval_pipeline(render *r, bool in_paren)
@@ -1053,8 +1062,7 @@ char *cd_template_render(const char *tmpl, const cd_template_model *m, cd_err *e
             put_value(&r.out, &v);
         v_free(&v);
         if (r.out.len > CD_TEMPLATE_MAX_OUTPUT) {
-            fail_at(&r, r.toks[0].line, r.toks[0].col, "output is larger than %u bytes",
-                    CD_TEMPLATE_MAX_OUTPUT);
+            fail_tok(&r, &r.toks[0], "output is larger than %u bytes", CD_TEMPLATE_MAX_OUTPUT);
             break;
         }
         p = end;
