@@ -173,6 +173,7 @@ bool cd_webhook_post(const cd_hooks_config *cfg, const char *url, int64_t timeou
         rq.body_len = strlen(body);
         rq.timeout_ms = remain;
         rq.insecure = disable_tls;
+        rq.follow_redirects = true;     /* as Go's default client */
         rq.ca_file = cfg ? cfg->ca_file : NULL;
         cd_http_add_header(&rq, "Content-Type", "application/json", NULL);
         cd_http_response rs;

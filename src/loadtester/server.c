@@ -251,11 +251,12 @@ cd_loadtester *cd_loadtester_start(const cd_loadtester_config *cfg, cd_err *err)
         lt->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, lt,
                                  MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
                                  NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
-                                 MHD_OPTION_END);
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     else
         lt->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, lt,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     if (!lt->d) {
         cd_errfmt(err, "cannot listen on %s:%d (port in use?)",
                   cfg->address && *cfg->address ? cfg->address : "*", cfg->port);

@@ -103,6 +103,7 @@ bool cd_notify_send(const cd_notify_target *t, const cd_alert_msg *m, int64_t ti
     rq.timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
     rq.proxy = t->proxy && *t->proxy ? t->proxy : NULL;
     rq.ca_file = ca_file;
+    rq.follow_redirects = true;
     bool is_slack = !strcmp(nt->name, "slack");
     if (is_slack && t->token && *t->token)
         rq.bearer = t->token;

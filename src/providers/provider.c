@@ -126,6 +126,7 @@ bool cd_provider_http(const cd_provider *p, cd_http_request *rq, cd_http_respons
     if (rq->timeout_ms <= 0)
         rq->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 5000;
     rq->insecure = rq->insecure || p->insecure;
+    rq->follow_redirects = true;    /* as Go's default client */
     if (p->ca_file)
         rq->ca_file = p->ca_file;
     return cd_http_perform(rq, rs, err);
