@@ -181,6 +181,8 @@ typedef struct run {
     uint64_t seen, rng;
     double sum_ms;
     int in_flight;
+    CURL **idle;                /* finished handles, reused (options kept) */
+    size_t n_idle;
 } run;
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -211,11 +213,11 @@ static void record_latency(run *u, double ms)
     }
 }
 
-static bool start_one(run *u)
+static CURL *new_handle(run *u)
 {
     CURL *h = curl_easy_init();
     if (!h)
-        return false;
+        return NULL;
     const cd_load_spec *s = u->s;
     curl_easy_setopt(h, CURLOPT_URL, s->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -237,6 +239,14 @@ static bool start_one(run *u)
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    return h;
+}
+
+static bool start_one(run *u)
+{
+    CURL *h = u->n_idle ? u->idle[--u->n_idle] : new_handle(u);
+    if (!h)
+        return false;
     int64_t *t0 = malloc(sizeof *t0);
     if (!t0)
         abort();
@@ -277,8 +287,9 @@ static void collect(run *u)
             u->r->succeeded++;
         record_latency(u, ms);
         curl_multi_remove_handle(u->m, h);
-        curl_easy_cleanup(h);
         free(t0);
+        curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
+        u->idle[u->n_idle++] = h;   /* at most `concurrency` handles ever exist */
         u->in_flight--;
     }
 }
@@ -317,6 +328,9 @@ bool cd_load_run(const cd_load_spec *s, volatile sig_atomic_t *stop, cd_load_rep
     for (size_t i = 0; i < s->n_headers; i++)
         u.hdrs = curl_slist_append(u.hdrs, s->headers[i]);
     int conc = s->concurrency > 0 ? s->concurrency : 10;
+    u.idle = calloc((size_t)conc, sizeof *u.idle);
+    if (!u.idle)
+        abort();
     int64_t start = cd_mono_ns();
     int64_t end = s->duration_ms > 0 ? start + s->duration_ms * CD_NS_PER_MS : INT64_MAX;
     for (;;) {
@@ -341,9 +355,11 @@ bool cd_load_run(const cd_load_spec *s, volatile sig_atomic_t *stop, cd_load_rep
         }
         if (!more && u.in_flight == 0)
             break;
-        int running;
+        int running, before = u.in_flight;
         curl_multi_perform(u.m, &running);
         collect(&u);
+        if (more && u.in_flight < before)
+            continue;   /* slots freed: refill before waiting */
         if (wait_ms > 50)
             wait_ms = 50;
         curl_multi_poll(u.m, NULL, 0, (int)(wait_ms > 0 ? wait_ms : 1), NULL);
@@ -355,8 +371,11 @@ bool cd_load_run(const cd_load_spec *s, volatile sig_atomic_t *stop, cd_load_rep
     r->p90_ms = percentile(u.samples, u.nsamples, 0.90);
     r->p99_ms = percentile(u.samples, u.nsamples, 0.99);
     r->mean_ms = u.seen ? u.sum_ms / (double)u.seen : 0;
-    curl_slist_free_all(u.hdrs);
+    for (size_t i = 0; i < u.n_idle; i++)
+        curl_easy_cleanup(u.idle[i]);
+    free(u.idle);
     curl_multi_cleanup(u.m);
+    curl_slist_free_all(u.hdrs);
     free(u.samples);
     return true;
 }

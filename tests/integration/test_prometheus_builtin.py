@@ -306,7 +306,7 @@ def main():
         procs.append(p)
         # Prometheus ready and holding enough samples for rate() over 10s
         ready = False
-        for _ in range(300):
+        for _ in range(600):   # up to a minute on a busy machine
             try:
                 r = query(prom, "count_over_time(envoy_cluster_upstream_rq"
                                 '{envoy_response_code="503"}[10s])')
