@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -117,9 +118,27 @@ bool cd_proc_run(char *const argv[], int64_t timeout_ms, volatile sig_atomic_t *
         }
     }
     close(fds[0]);
+    /* the output may close before the process ends (exec >/dev/null): keep
+     * honouring the deadline and cancel while waiting for it */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            break;
+        if (w == 0 && !r->timed_out && !r->cancelled) {
+            if (cancel && *cancel) {
+                r->cancelled = true;
+                kill_group(pid);
+            } else if (cd_mono_ms() >= deadline) {
+                r->timed_out = true;
+                kill_group(pid);
+            }
+        }
+        if (w == 0) {
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
     /* the group may still hold children that outlived the shell */
     if (r->timed_out || r->cancelled)
         kill(-pid, SIGKILL);

@@ -142,6 +142,11 @@ static void test_bash(void **state)
     resp r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"bash\",\"cmd\":\"sleep 30\"}"));
     assert_int_equal(r.status, 500);
     assert_non_null(strstr(r.body, "signal: killed (timed out after 3000 ms)"));
+    /* also when the command closed its output first */
+    r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"bash\",\"cmd\":\"exec >/dev/null "
+                                  "2>&1; sleep 30\"}"));
+    assert_int_equal(r.status, 500);
+    assert_non_null(strstr(r.body, "timed out after 3000 ms"));
 }
 
 static void test_kubectl_and_helm(void **state)
