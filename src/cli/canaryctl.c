@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"validate", cmd_validate, "check manifests against canaryd's schemas and Flagger's rules"},
     {"simulate", cmd_simulate, "play a canary's rollout on a virtual clock against a scenario"},
+    {"metrics", cmd_metrics, "render and run a canary's metric queries, print values and verdicts"},
 };
 
 static void usage(FILE *out)

@@ -5,5 +5,6 @@
 
 int cmd_validate(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 
 #endif

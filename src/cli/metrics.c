@@ -1,0 +1,241 @@
+/* metrics.c - `canaryctl metrics -f PATH...`: renders every analysis metric
+ * of the Canaries given (builtin, inline query, MetricTemplate) exactly as
+ * canaryd sends it, runs it against its provider and prints the value and
+ * the verdict, with Flagger's event texts. Changes nothing. Exit 0 when
+ * every metric passes, 1 otherwise, 2 on a usage or manifest error. */
+#include "analysis/check.h"
+#include "analysis/metrics_port.h"
+#include "cli/commands.h"
+#include "lookup/secrets.h"
+#include "lookup/store.h"
+#include "model/object.h"
+#include "util/log.h"
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: canaryctl metrics -f PATH [-f PATH...] [flags]\n"
+            "\n"
+            "Renders each Canary's analysis metrics as canaryd sends them (builtin\n"
+            "queries, inline queries, MetricTemplates), runs them and prints the values\n"
+            "and verdicts. Nothing is changed.\n"
+            "\n"
+            "  -f, --filename PATH        manifests: Canaries and MetricTemplates (repeatable)\n"
+            "  -n, --namespace NS         namespace for objects that set none (default: default)\n"
+            "      --canary NAME          only this canary\n"
+            "      --metrics-server URL   global Prometheus (default http://prometheus:9090)\n"
+            "      --mesh-provider NAME   global provider for builtin metrics (default istio)\n"
+            "      --secrets-dir DIR      secrets as DIR/<namespace>/<name>/<key> files\n"
+            "      --timeout DURATION     Prometheus timeout (default 5s)\n"
+            "      --render-only          print the queries, do not run them\n"
+            "      --check-providers      run the provider availability check first\n"
+            "  -o, --output json          one JSON document instead of a table\n"
+            "\n"
+            "Exit status: 0 every metric passes, 1 a metric fails, has no data or errors,\n"
+            "2 usage error or invalid manifests.\n");
+}
+
+typedef struct opts {
+    const char *ns, *only, *server, *mesh, *secrets_dir, *output;
+    int64_t timeout_ms;
+    bool render_only, check_providers;
+} opts;
+
+static const char *verdict_of(cd_metric_rc rc, bool passed)
+{
+    if (rc == CD_METRIC_NO_DATA)
+        return "no-data";
+    if (rc == CD_METRIC_ERROR)
+        return "error";
+    return passed ? "pass" : "fail";
+}
+
+/* Evaluates one canary; appends JSON rows or prints table lines. */
+static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_object *obj,
+                       json_t *rows)
+{
+    cd_canary_status st;
+    cd_status_init(&st);
+    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st,
+                         obj->spec.canary.provider ? obj->spec.canary.provider : cfg->mesh_provider};
+    cd_metrics_port port = cd_metrics_port_make(cfg);
+    bool all_ok = true;
+    char key[300];
+    snprintf(key, sizeof key, "%s.%s", obj->meta.name, obj->meta.namespace_);
+    if (o->check_providers) {
+        cd_err err = {""};
+        if (port.check_providers(port.ctx, &ref, &err) == CD_OK) {
+            if (!rows)
+                printf("%s: all the metrics providers are available!\n", key);
+        } else {
+            all_ok = false;
+            if (rows)
+                json_array_append_new(rows, json_pack("{s:s, s:s, s:s}", "canary", key, "status",
+                                                      "error", "message", err.msg));
+            else
+                printf("%s: Error checking metric providers: %s\n", key, err.msg);
+        }
+    }
+    const cd_analysis *a = &obj->spec.canary.analysis;
+    for (size_t i = 0; i < a->n_metrics; i++) {
+        const cd_metric *m = &a->metrics[i];
+        char provider[32] = "", address[512] = "";
+        char *query = NULL;
+        cd_err err = {""};
+        bool described = cd_metrics_describe(cfg, &ref, m, provider, address, &query, &err);
+        json_t *row = json_pack("{s:s, s:s, s:s, s:s}", "canary", key, "metric", m->name,
+                                "provider", provider, "address", address);
+        if (query)
+            json_object_set_new(row, "query", json_string(query));
+        if (o->render_only) {
+            if (!described) {
+                all_ok = false;
+                json_object_set_new(row, "status", json_string("error"));
+                json_object_set_new(row, "message", json_string(err.msg));
+            }
+            if (!rows)
+                printf("# %s %s (%s %s)\n%s\n\n", key, m->name, provider, address,
+                       described ? query : err.msg);
+        } else {
+            double v = 0;
+            cd_metric_rc rc = port.query(port.ctx, &ref, m, &v, &err);
+            char msg[512] = "";
+            bool passed = rc == CD_METRIC_OK &&
+                          cd_check_metric(m, cd_check_kind_of(m), obj->meta.name,
+                                          obj->meta.namespace_, v, msg, sizeof msg);
+            if (rc != CD_METRIC_OK)
+                snprintf(msg, sizeof msg, "%s", err.msg);
+            all_ok = all_ok && passed;
+            json_object_set_new(row, "status", json_string(verdict_of(rc, passed)));
+            if (rc == CD_METRIC_OK)
+                json_object_set_new(row, "value", json_real(v));
+            if (*msg)
+                json_object_set_new(row, "message", json_string(msg));
+            if (!rows) {
+                char val[64] = "-";
+                if (rc == CD_METRIC_OK)
+                    snprintf(val, sizeof val, "%.4g%s", v,
+                             cd_check_kind_of(m) == CD_CHECK_DURATION ? "ms" : "");
+                printf("%-28s %-24s %-11s %-12s %-8s %s\n", key, m->name, provider, val,
+                       verdict_of(rc, passed), msg);
+            }
+        }
+        free(query);
+        if (rows)
+            json_array_append_new(rows, row);
+        else
+            json_decref(row);
+    }
+    cd_metrics_port_release(&port);
+    cd_status_free(&st);
+    return all_ok;
+}
+
+int cmd_metrics(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"filename", required_argument, NULL, 'f'},
+        {"namespace", required_argument, NULL, 'n'},
+        {"canary", required_argument, NULL, 'c'},
+        {"metrics-server", required_argument, NULL, 's'},
+        {"mesh-provider", required_argument, NULL, 'm'},
+        {"secrets-dir", required_argument, NULL, 'd'},
+        {"timeout", required_argument, NULL, 't'},
+        {"render-only", no_argument, NULL, 'r'},
+        {"check-providers", no_argument, NULL, 'C'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opts o = {"default", NULL, NULL, "istio", NULL, NULL, 0, false, false};
+    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    size_t npaths = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:n:o:h", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': paths[npaths++] = optarg; break;
+        case 'n': o.ns = optarg; break;
+        case 'c': o.only = optarg; break;
+        case 's': o.server = optarg; break;
+        case 'm': o.mesh = optarg; break;
+        case 'd': o.secrets_dir = optarg; break;
+        case 't': {
+            char *end;
+            long ms = strtol(optarg, &end, 10);
+            if (!strcmp(end, "s"))
+                ms *= 1000;
+            else if (strcmp(end, "ms")) {
+                fprintf(stderr, "canaryctl metrics: --timeout takes e.g. 5s or 500ms\n");
+                free(paths);
+                return 2;
+            }
+            o.timeout_ms = ms;
+            break;
+        }
+        case 'r': o.render_only = true; break;
+        case 'C': o.check_providers = true; break;
+        case 'o': o.output = optarg; break;
+        case 'h': usage(stdout); free(paths); return 0;
+        default: usage(stderr); free(paths); return 2;
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        paths[npaths++] = argv[i];
+    if (!npaths || (o.output && strcmp(o.output, "json"))) {
+        fprintf(stderr, "canaryctl metrics: %s\n",
+                npaths ? "unsupported output format (json)" : "no manifest given (-f PATH)");
+        usage(stderr);
+        free(paths);
+        return 2;
+    }
+    cd_log_set_level(CD_LOG_WARN);
+    cd_object_list objs = {0};
+    cd_diags diags;
+    cd_diags_init(&diags);
+    bool bad = false;
+    for (size_t i = 0; i < npaths; i++)
+        if (cd_manifest_load_path(paths[i], o.ns, &objs, &diags) != 0)
+            bad = true;
+    cd_diags_sort(&diags);
+    cd_diags_print(&diags, stderr);
+    int rc = 0;
+    if (bad || cd_diags_errors(&diags)) {
+        rc = 2;
+        goto out;
+    }
+    cd_store store = cd_object_store(&objs);
+    cd_local_secrets local = {o.secrets_dir, NULL};
+    cd_secret_source secrets = cd_local_secret_source(&local);
+    cd_metrics_config cfg = {o.server, o.mesh, &store, &secrets, o.timeout_ms, NULL};
+    json_t *rows = o.output ? json_array() : NULL;
+    size_t canaries = 0;
+    for (size_t i = 0; i < objs.n; i++) {
+        const cd_object *obj = objs.items[i];
+        if (obj->kind != CD_KIND_CANARY || (o.only && strcmp(obj->meta.name, o.only)))
+            continue;
+        canaries++;
+        if (!run_canary(&o, &cfg, obj, rows))
+            rc = 1;
+    }
+    if (!canaries) {
+        fprintf(stderr, "canaryctl metrics: no Canary%s%s in the manifests\n",
+                o.only ? " named " : "", o.only ? o.only : "");
+        rc = 2;
+    }
+    if (rows) {
+        char *s = json_dumps(rows, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        printf("%s\n", s);
+        free(s);
+        json_decref(rows);
+    }
+out:
+    cd_diags_free(&diags);
+    cd_object_list_free(&objs);
+    free(paths);
+    return rc;
+}

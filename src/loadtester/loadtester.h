@@ -1,0 +1,63 @@
+/* loadtester.h - `canaryd loadtester`, a drop-in for flagger-loadtester
+ * (reference §4.4): gates (/gate/..., /rollback/...), /healthz, /metrics, and
+ * webhook tasks on / (cmd, bash, helm, helmv3, kubectl, and canaryd's
+ * native `load`), with namespace-regexp protection, a task timeout and
+ * deduplication of running tasks. The server runs on libmicrohttpd with a
+ * thread per connection (synchronous tasks block only their caller). */
+#ifndef CD_LOADTESTER_LOADTESTER_H
+#define CD_LOADTESTER_LOADTESTER_H
+#include "ports.h"
+#include "util/buf.h"
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct cd_loadtester_config {
+    const char *address;            /* bind address; NULL: every interface */
+    int port;                       /* 9090 as Flagger's; 0: any free port */
+    int64_t timeout_ms;             /* task timeout; 0: 1 h */
+    const char *namespace_regexp;   /* POSIX ERE; NULL/"": every namespace */
+    int max_tasks;                  /* background tasks running at once; 0: 256 */
+} cd_loadtester_config;
+
+typedef struct cd_loadtester cd_loadtester;
+
+cd_loadtester *cd_loadtester_start(const cd_loadtester_config *cfg, cd_err *err);
+int cd_loadtester_port(const cd_loadtester *lt);
+/* Commands started so far (Flagger's TotalExecs). */
+uint64_t cd_loadtester_execs(cd_loadtester *lt);
+/* Background tasks still running. */
+int cd_loadtester_running(cd_loadtester *lt);
+/* Stops serving, kills running tasks and waits for them. */
+void cd_loadtester_stop(cd_loadtester *lt);
+
+/* ---- internals shared by the loadtester files ---- */
+
+/* gate.c: a set of open keys ("name.ns", "rollback.name.ns"). */
+typedef struct cd_gates cd_gates;
+cd_gates *cd_gates_new(void);
+void cd_gates_free(cd_gates *g);
+void cd_gates_set(cd_gates *g, const char *key, bool open);
+bool cd_gates_is_open(cd_gates *g, const char *key);
+
+/* tasks.c: the answer to a task request. */
+typedef struct cd_task_reply {
+    unsigned status;
+    cd_buf body;
+    const char *content_type;       /* NULL: text/plain */
+} cd_task_reply;
+
+typedef struct cd_tasks cd_tasks;
+cd_tasks *cd_tasks_new(int64_t timeout_ms, int max_tasks);
+/* Refuses new tasks and kills running ones (does not wait). */
+void cd_tasks_cancel_all(cd_tasks *t);
+/* Kills running tasks, waits for them, frees. */
+void cd_tasks_free(cd_tasks *t);
+/* Handles a payload on "/": canary = "name.namespace". */
+void cd_tasks_handle(cd_tasks *t, const char *canary, const json_t *metadata, cd_task_reply *out);
+uint64_t cd_tasks_execs(cd_tasks *t);
+int cd_tasks_running(cd_tasks *t);
+/* loadtester_* metrics in the text format. */
+void cd_tasks_write_metrics(cd_tasks *t, cd_buf *out);
+
+#endif

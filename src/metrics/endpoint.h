@@ -1,0 +1,42 @@
+/* endpoint.h - canaryd's own HTTP endpoint (Flagger's :8080): GET /metrics
+ * in the Prometheus text format (the writers given, e.g. a cd_registry,
+ * plus process_* metrics) and GET /healthz answering "OK". Runs on its own
+ * libmicrohttpd thread; writers must be thread-safe (cd_registry_write is).
+ * Serves nothing else (404). */
+#ifndef CD_METRICS_ENDPOINT_H
+#define CD_METRICS_ENDPOINT_H
+#include "ports.h"
+#include "util/buf.h"
+#include <stdbool.h>
+
+/* Appends text exposition to out. A cd_registry is served with a wrapper:
+ *   static void write_registry(void *r, cd_buf *out) { cd_registry_write(r, out); } */
+typedef void (*cd_metrics_writer)(void *ctx, cd_buf *out);
+
+#define CD_METRICS_MAX_WRITERS 4
+
+typedef struct cd_metrics_endpoint_config {
+    const char *address;            /* bind address; NULL: every interface */
+    int port;                       /* 0: any free port (see cd_metrics_endpoint_port) */
+    cd_metrics_writer writers[CD_METRICS_MAX_WRITERS];
+    void *writer_ctx[CD_METRICS_MAX_WRITERS];
+    size_t n_writers;
+    bool no_process_metrics;        /* true: leave out process_* */
+    /* /healthz answers 200 "OK" while this returns true (NULL: always) */
+    bool (*healthy)(void *ctx);
+    void *health_ctx;
+} cd_metrics_endpoint_config;
+
+typedef struct cd_metrics_endpoint cd_metrics_endpoint;
+
+/* Starts serving; NULL with err when the port cannot be bound. The config
+ * is copied. */
+cd_metrics_endpoint *cd_metrics_endpoint_start(const cd_metrics_endpoint_config *cfg, cd_err *err);
+int cd_metrics_endpoint_port(const cd_metrics_endpoint *e);
+void cd_metrics_endpoint_stop(cd_metrics_endpoint *e);
+
+/* The process collector of Prometheus' client libraries: CPU seconds,
+ * resident and virtual memory, open and max file descriptors, start time. */
+void cd_process_metrics_write(cd_buf *out);
+
+#endif

@@ -1,0 +1,91 @@
+/* provider.h - metric providers behind one table of function pointers (as
+ * curl keeps one TLS backend per file): prometheus, datadog, newrelic,
+ * graphite, dynatrace, influxdb, cloudwatch. A provider is built from a
+ * MetricTemplate's provider section plus its credentials, runs one query
+ * returning one number, and answers the availability check (§3.5, §3.6).
+ *
+ * Adding a provider = one file defining a cd_provider_type and one line in
+ * provider.c's table. Providers do blocking HTTP with a timeout; they never
+ * keep state between queries besides their configuration. */
+#ifndef CD_PROVIDERS_PROVIDER_H
+#define CD_PROVIDERS_PROVIDER_H
+#include "lookup/secrets.h"
+#include "model/object.h"
+#include "net/http.h"
+#include "ports.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct cd_provider_config {
+    const char *type;                   /* NULL/"" -> prometheus */
+    const char *address;
+    const cd_header_values *headers;    /* extra request headers (prometheus) */
+    size_t n_headers;
+    bool insecure_skip_verify;
+    const char *region;                 /* cloudwatch */
+    const cd_secret *secret;            /* credentials; NULL: no secretRef */
+    const char *interval;               /* the metric's interval (Go duration) */
+    int64_t timeout_ms;                 /* 0: the provider's default */
+    const char *ca_file;                /* extra trusted CA (PEM); NULL: system */
+    int64_t (*now_ms)(void);            /* NULL: wall clock (tests pin it) */
+    char **environ_;                    /* NULL: the process's (cloudwatch credentials) */
+} cd_provider_config;
+
+typedef struct cd_provider cd_provider;
+
+typedef struct cd_provider_type {
+    const char *name;
+    /* Validates cfg and sets p->state; false with err (constructor error). */
+    bool (*open)(cd_provider *p, const cd_provider_config *cfg, cd_err *err);
+    /* One number. NO_DATA for "no values found"; ERROR for everything else. */
+    cd_metric_rc (*query)(cd_provider *p, const char *query, double *value, cd_err *err);
+    bool (*is_online)(cd_provider *p, cd_err *err);
+    void (*close)(cd_provider *p);
+} cd_provider_type;
+
+struct cd_provider {
+    const cd_provider_type *type;
+    void *state;
+    int64_t timeout_ms;
+    bool insecure;
+    char *ca_file;
+    int64_t (*now_ms)(void);
+};
+
+/* The type for a name; NULL when canaryd has no such provider. */
+const cd_provider_type *cd_provider_type_find(const char *name);
+/* Every implemented type, NULL past the end. */
+const cd_provider_type *cd_provider_type_at(size_t i);
+/* True for Flagger provider types canaryd does not implement yet. */
+bool cd_provider_type_known_missing(const char *name);
+
+cd_provider *cd_provider_open(const cd_provider_config *cfg, cd_err *err);
+cd_metric_rc cd_provider_query(cd_provider *p, const char *query, double *value, cd_err *err);
+bool cd_provider_is_online(cd_provider *p, cd_err *err);
+void cd_provider_close(cd_provider *p);
+
+/* Pure response parsers, exported for tests and fuzzing. Each returns OK
+ * with *value, NO_DATA, or ERROR with err. */
+cd_metric_rc cd_prometheus_parse(const char *body, size_t len, double *value, cd_err *err);
+cd_metric_rc cd_datadog_parse(const char *body, size_t len, double *value, cd_err *err);
+cd_metric_rc cd_newrelic_parse(const char *body, size_t len, double *value, cd_err *err);
+cd_metric_rc cd_graphite_parse(const char *body, size_t len, double *value, cd_err *err);
+cd_metric_rc cd_dynatrace_parse(const char *body, size_t len, double *value, cd_err *err);
+cd_metric_rc cd_influxdb_parse_csv(const char *body, size_t len, double *value, cd_err *err);
+cd_metric_rc cd_cloudwatch_parse(const char *body, size_t len, double *value, cd_err *err);
+
+/* ---- helpers shared by the provider files (provider.c) ---- */
+
+/* The secret's value for key, or NULL. */
+const char *cd_provider_secret(const cd_provider_config *cfg, const char *key);
+/* Parses the metric interval as Go's time.ParseDuration; err like Flagger's. */
+bool cd_provider_interval_ms(const cd_provider_config *cfg, int64_t *ms, cd_err *err);
+int64_t cd_provider_now_ms(const cd_provider *p);
+/* Runs rq with the provider's timeout, TLS settings and CA. */
+bool cd_provider_http(const cd_provider *p, cd_http_request *rq, cd_http_response *rs, cd_err *err);
+/* "error response (HTTP 503): <body excerpt>" */
+void cd_provider_error_response(const cd_http_response *rs, cd_err *err);
+/* Parses a Go strconv.ParseFloat string ("1.5", "NaN", "+Inf"). */
+bool cd_parse_go_float(const char *s, double *out);
+
+#endif
