@@ -4,6 +4,7 @@
  * past the template, recurse without bound or grow output past
  * CD_TEMPLATE_MAX_OUTPUT. */
 #include "analysis/template.h"
+#include "util/gofmt.h"
 #include "net/url.h"
 #include "util/buf.h"
 #include "util/errfmt.h"
@@ -73,41 +74,10 @@ static const char *kind_name(vkind k)
     }
 }
 
-/* Go's %v of a float64: shortest digits that read back; exponent form
- * when the exponent is < -4 or >= 6 (strconv's 'g' with the shortest
- * precision); exponents with at least two digits. */
-char *cd_go_format_float(double f, char *out, size_t n)
-{
-    if (isnan(f)) {
-        snprintf(out, n, "NaN");
-        return out;
-    }
-    if (isinf(f)) {
-        snprintf(out, n, "%s", f > 0 ? "+Inf" : "-Inf");
-        return out;
-    }
-    char e[64];
-    int prec = 1;
-    for (; prec <= 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec - 1, f);
-        if (strtod(e, NULL) == f)
-            break;
-    }
-    const char *x = strchr(e, 'e');
-    int exp = x ? atoi(x + 1) : 0;
-    if (exp < -4 || exp >= 6) {
-        snprintf(out, n, "%s", e);   /* C also writes at least two exponent digits */
-        return out;
-    }
-    int decimals = prec - 1 - exp;
-    snprintf(out, n, "%.*f", decimals > 0 ? decimals : 0, f);
-    return out;
-}
-
 static void put_float(cd_buf *b, double f)
 {
     char tmp[64];
-    cd_buf_puts(b, cd_go_format_float(f, tmp, sizeof tmp));
+    cd_buf_puts(b, cd_go_float(f, tmp, sizeof tmp));
 }
 
 static int cmp_kv(const void *a, const void *b)

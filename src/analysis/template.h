@@ -33,8 +33,6 @@ void cd_template_model_for_canary(cd_template_model *m, const cd_object_meta *me
  * ("template: tmpl:3:12: ...") on a syntax or execution error. */
 char *cd_template_render(const char *tmpl, const cd_template_model *m, cd_err *err);
 
-/* Go's fmt %v of a float64 ("99", "0.5", "1e+06"). Returns out. */
-char *cd_go_format_float(double f, char *out, size_t n);
 
 /* Collapses every run of whitespace to one space (what Flagger's
  * Prometheus and Graphite providers do before sending). malloc'd. */

@@ -3,7 +3,7 @@
  * canaryd sends it, runs it against its provider and prints the value and
  * the verdict, with Flagger's event texts. Changes nothing. Exit 0 when
  * every metric passes, 1 otherwise, 2 on a usage or manifest error. */
-#include "analysis/check.h"
+#include "engine/engine.h"
 #include "analysis/metrics_port.h"
 #include "cli/commands.h"
 #include "lookup/secrets.h"
@@ -103,10 +103,13 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
         } else {
             double v = 0;
             cd_metric_rc rc = port.query(port.ctx, &ref, m, &v, &err);
-            char msg[512] = "";
-            bool passed = rc == CD_METRIC_OK &&
-                          cd_check_metric(m, cd_check_kind_of(m), obj->meta.name,
-                                          obj->meta.namespace_, v, msg, sizeof msg);
+            char msg[512] = "", why[256] = "";
+            cd_metric_kind kind = CD_METRIC_KIND_QUERY;
+            cd_engine_metric_kind(m, &kind);
+            bool passed = rc == CD_METRIC_OK && cd_engine_threshold_pass(m, kind, v, why, sizeof why);
+            if (rc == CD_METRIC_OK && !passed)
+                snprintf(msg, sizeof msg, "Halt %s.%s advancement %s", obj->meta.name,
+                         obj->meta.namespace_, why);
             if (rc != CD_METRIC_OK)
                 snprintf(msg, sizeof msg, "%s", err.msg);
             all_ok = all_ok && passed;
@@ -119,7 +122,7 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
                 char val[64] = "-";
                 if (rc == CD_METRIC_OK)
                     snprintf(val, sizeof val, "%.4g%s", v,
-                             cd_check_kind_of(m) == CD_CHECK_DURATION ? "ms" : "");
+                             kind == CD_METRIC_KIND_DURATION ? "ms" : "");
                 printf("%-28s %-24s %-11s %-12s %-8s %s\n", key, m->name, provider, val,
                        verdict_of(rc, passed), msg);
             }

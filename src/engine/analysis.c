@@ -15,7 +15,7 @@
 
 /* How the metrics port evaluates a metric: templateRef first, then the
  * inline query, then the builtin query for its name (src/ports.h). */
-static bool classify(const cd_metric *m, cd_metric_kind *kind)
+bool cd_engine_metric_kind(const cd_metric *m, cd_metric_kind *kind)
 {
     if (m->template_name && *m->template_name)
         *kind = CD_METRIC_KIND_TEMPLATE;
@@ -255,14 +255,14 @@ bool cd_analysis_run(cd_tick *t)
     for (size_t i = 0; i < t->an->n_metrics; i++) {
         const cd_metric *m = &t->an->metrics[i];
         cd_metric_kind kind;
-        if (classify(m, &kind) && kind != CD_METRIC_KIND_TEMPLATE && !check_metric(t, m, kind))
+        if (cd_engine_metric_kind(m, &kind) && kind != CD_METRIC_KIND_TEMPLATE && !check_metric(t, m, kind))
             return false;
     }
     /* then templated metrics, and metrics nothing can evaluate */
     for (size_t i = 0; i < t->an->n_metrics; i++) {
         const cd_metric *m = &t->an->metrics[i];
         cd_metric_kind kind;
-        if (!classify(m, &kind)) {
+        if (!cd_engine_metric_kind(m, &kind)) {
             cd_tick_event(t, CD_EVENT_WARNING, EV_NO_USABLE_METRIC, metric_name(m));
             return false;
         }

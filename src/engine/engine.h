@@ -103,6 +103,10 @@ typedef enum {
     CD_METRIC_KIND_TEMPLATE,        /* templateRef */
 } cd_metric_kind;
 
+/* How a metric is evaluated: templateRef first, then the inline query,
+ * then the builtin query for its name. False: none applies. */
+bool cd_engine_metric_kind(const cd_metric *m, cd_metric_kind *kind);
+
 /* Does value v pass m's thresholdRange (or deprecated threshold)? When it
  * does not, why gets the tail of Flagger's "Halt ..." event, e.g.
  * "success rate 80.00% < 99%". */

@@ -112,9 +112,9 @@ static cd_rc set_ready(cd_procset *ps, int64_t changed_ms, int threshold, int de
     else
         return CD_OK;
     if (deadline_s > 0 && now - changed_ms > (int64_t)deadline_s * 1000) {
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        snprintf(err->msg, sizeof err->msg, "%s exceeded its progress deadline (%ds): %s",
+        char why[256];
+        snprintf(why, sizeof why, "%.255s", err->msg);
+        snprintf(err->msg, sizeof err->msg, "%.200s exceeded its progress deadline (%ds): %s",
                  cd_procset_name(ps), deadline_s, why);
         return CD_FATAL;
     }

@@ -253,7 +253,7 @@ static void decode_metric(cd_dec *d, const cd_node *n, const char *path, cd_metr
                      "metric \"%s\" has no templateRef and no query; only request-success-rate "
                      "and request-duration are built in", m->name ? m->name : "");
     if (!m->has_threshold && !m->has_min && !m->has_max && cd_map_get(n, "judge") == NULL)
-        cd_dec_warn(d, n, path, "no thresholdRange: every value passes");
+        cd_dec_warn(d, n, path, "no thresholdRange: every value passes (see docs/compatibility.md)");
 }
 
 static void decode_webhook(cd_dec *d, const cd_node *n, const char *path, cd_webhook *w)
