@@ -12,6 +12,15 @@ static const struct {
 } commands[] = {
     {"validate", cmd_validate, "check manifests against canaryd's schemas and Flagger's rules"},
     {"simulate", cmd_simulate, "play a canary's rollout on a virtual clock against a scenario"},
+    {"apply", cmd_apply, "validate and apply manifests through canaryd local"},
+    {"get", cmd_get, "list canaries (get canaries)"},
+    {"describe", cmd_describe, "a canary's spec, status, processes, metrics and events"},
+    {"events", cmd_events, "a canary's events"},
+    {"watch", cmd_watch, "follow a canary live"},
+    {"promote", cmd_promote, "open a canary's promotion gate"},
+    {"abort", cmd_abort, "roll a canary back now"},
+    {"hold", cmd_hold, "hold a canary's promotion (or, with --rollout, new revisions)"},
+    {"resume", cmd_resume, "release a canary's holds"},
     {"metrics", cmd_metrics, "render and run a canary's metric queries, print values and verdicts"},
 };
 

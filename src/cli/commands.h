@@ -6,5 +6,14 @@
 int cmd_validate(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_abort(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 
 #endif

@@ -332,6 +332,8 @@ bool cd_http_perform(const cd_http_request *rq, cd_http_response *rs, cd_err *er
         curl_easy_setopt(h, CURLOPT_CAINFO, rq->ca_file);
     if (rq->proxy && *rq->proxy)
         curl_easy_setopt(h, CURLOPT_PROXY, rq->proxy);
+    if (rq->unix_socket && *rq->unix_socket)
+        curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, rq->unix_socket);
     apply_method(h, rq);
     apply_auth(h, rq);
 

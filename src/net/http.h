@@ -29,6 +29,7 @@ typedef struct cd_http_request {
     bool insecure;              /* skip TLS peer and host verification */
     const char *ca_file;        /* extra CA bundle (PEM), may be NULL */
     const char *proxy;          /* proxy URL, may be NULL */
+    const char *unix_socket;    /* connect to this Unix socket instead (the URL's host is ignored) */
     const char *username;       /* basic auth when set (or SigV4 key id) */
     const char *password;
     const char *bearer;         /* Authorization: Bearer <token> */

@@ -1,0 +1,474 @@
+/* api.c - the HTTP API of `canaryd local` (libmicrohttpd, on a loopback
+ * port or a Unix socket), used by canaryctl:
+ *
+ *   GET  /healthz                                   "OK"
+ *   GET  /metrics                                   flagger_* metrics
+ *   GET  /api/v1/canaries                           list
+ *   GET  /api/v1/namespaces/NS/canaries/NAME        detail (status, metrics, events, processes)
+ *   GET  /api/v1/namespaces/NS/canaries/NAME/events?limit=N
+ *   POST /api/v1/apply[?name=FILE]                  body: a manifest; 422 with errors, nothing changed
+ *   POST /api/v1/namespaces/NS/canaries/NAME/ACTION ACTION: promote, abort, hold, hold-rollout, resume
+ *   POST /gate/check|open|close|approve|halt, /rollback/check|open|close
+ *                                                   flagger-loadtester's gate API, for webhooks
+ *
+ * Handlers hold the controller lock only while they read or change its
+ * state; nothing here blocks on other network calls. */
+#include "local/local.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_BODY (1u << 20)
+
+typedef struct gate_entry {
+    char key[300];          /* "name.namespace" or "rollback.name.namespace" */
+} gate_entry;
+
+struct lc_api {
+    cd_local *L;
+    struct MHD_Daemon *d;
+    int fd;
+    char *unix_path;
+    gate_entry *open_gates;   /* flagger-loadtester gate state (default closed) */
+    size_t ngates;
+};
+
+typedef struct request {
+    cd_buf body;
+    bool too_big;
+} request;
+
+/* ---- JSON views ----------------------------------------------------------- */
+
+static json_t *counts_json(cd_procset *ps)
+{
+    cd_procset_counts c = cd_procset_counts_of(ps);
+    json_t *reps = json_array();
+    for (size_t i = 0; i < cd_procset_replica_count(ps); i++) {
+        const cd_replica *r = cd_procset_replica(ps, i);
+        static const char *const states[] = {"starting", "ready", "unready", "draining",
+                                             "stopping"};
+        json_array_append_new(reps, json_pack("{s:i,s:i,s:i,s:s,s:s}", "index", r->index, "pid",
+                                              (int)r->pid, "port", r->port, "state",
+                                              states[r->state], "revision", r->revision));
+    }
+    return json_pack("{s:i,s:i,s:i,s:i,s:i,s:o}", "desired", c.desired, "ready", c.ready,
+                     "updated", c.updated, "running", c.running, "restarts", c.restarts,
+                     "replicas", reps);
+}
+
+json_t *lc_canary_json(lc_canary *c, bool detail)
+{
+    char ts[32];
+    const cd_canary_status *s = &c->status;
+    const cd_canary_spec *spec = &c->obj->spec.canary;
+    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:s}", "name", c->name, "namespace", c->ns,
+                          "phase", cd_phase_name(s->phase), "canaryWeight", s->canary_weight,
+                          "failedChecks", s->failed_checks, "iterations", s->iterations,
+                          "lastTransitionTime",
+                          s->last_transition_ms ? cd_rfc3339(s->last_transition_ms, ts) : "");
+    json_object_set_new(j, "primaryWeight", json_integer(c->routes_known ? c->primary_weight
+                                                                          : 100 - s->canary_weight));
+    json_object_set_new(j, "mirrored", json_boolean(c->mirrored));
+    if (!detail)
+        return j;
+    json_object_set_new(j, "status", cd_status_to_json(s));
+    json_t *sw = json_array();
+    for (size_t i = 0; i < spec->analysis.n_step_weights; i++)
+        json_array_append_new(sw, json_integer(spec->analysis.step_weights[i]));
+    json_object_set_new(
+        j, "analysis",
+        json_pack("{s:s,s:I,s:i,s:i,s:i,s:o,s:i,s:i,s:s,s:s}", "strategy",
+                  cd_strategy_name(cd_canary_strategy(spec)), "intervalSeconds",
+                  (json_int_t)(spec->analysis.interval_ms / 1000), "threshold",
+                  spec->analysis.threshold, "stepWeight", spec->analysis.step_weight, "maxWeight",
+                  spec->analysis.max_weight, "stepWeights", sw, "iterations",
+                  spec->analysis.iterations, "port", spec->service.port, "target",
+                  spec->target_ref.name ? spec->target_ref.name : "", "provider",
+                  spec->provider ? spec->provider : "canaryd"));
+    json_t *ms = json_array();
+    for (size_t i = 0; i < spec->analysis.n_metrics; i++) {
+        const cd_metric *m = &spec->analysis.metrics[i];
+        json_t *mj = json_pack("{s:s,s:s}", "name", m->name ? m->name : "", "interval",
+                               m->interval ? m->interval : "");
+        if (m->has_min)
+            json_object_set_new(mj, "min", json_real(m->min));
+        if (m->has_max)
+            json_object_set_new(mj, "max", json_real(m->max));
+        if (m->has_threshold)
+            json_object_set_new(mj, "threshold", json_real(m->threshold));
+        for (size_t k = 0; k < c->n_metrics; k++) {
+            const lc_metric_view *v = &c->metrics[k];
+            if (strcmp(v->name, m->name ? m->name : ""))
+                continue;
+            if (v->has_value)
+                json_object_set_new(mj, "value", json_real(v->value));
+            json_object_set_new(mj, "passed", json_boolean(v->passed));
+            if (v->message[0])
+                json_object_set_new(mj, "message", json_string(v->message));
+            json_object_set_new(mj, "at", json_string(cd_rfc3339(v->at_ms, ts)));
+        }
+        json_array_append_new(ms, mj);
+    }
+    json_object_set_new(j, "metrics", ms);
+    json_object_set_new(j, "gates",
+                        json_pack("{s:b,s:b,s:b}", "promotionHeld", c->promotion_held,
+                                  "rolloutHeld", c->rollout_held, "rollbackRequested",
+                                  c->rollback_requested));
+    if (c->target) {
+        pthread_mutex_lock(&c->target->lock);
+        json_object_set_new(j, "workload",
+                            json_pack("{s:s,s:s,s:o,s:o}", "name", c->target->name, "revision",
+                                      c->target->revision, "canary", counts_json(c->target->canary),
+                                      "primary", counts_json(c->target->primary)));
+        pthread_mutex_unlock(&c->target->lock);
+    }
+    json_object_set_new(j, "events", cd_state_events(c->L->state, c->ns, c->name, 20));
+    return j;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned code, const char *type,
+                                 const char *text, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(conn, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned code, json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(j);
+    cd_buf b = CD_BUF_INIT;
+    cd_buf_printf(&b, "%s\n", s ? s : "null");
+    free(s);
+    enum MHD_Result r = send_text(conn, code, "application/json", b.data, b.len);
+    cd_buf_free(&b);
+    return r;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned code, const char *msg)
+{
+    return send_json(conn, code, json_pack("{s:s}", "error", msg));
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+static enum MHD_Result list_canaries(lc_api *api, struct MHD_Connection *conn)
+{
+    json_t *items = json_array();
+    pthread_mutex_lock(&api->L->lock);
+    for (size_t i = 0; i < api->L->ncanaries; i++)
+        json_array_append_new(items, lc_canary_json(api->L->canaries[i], false));
+    pthread_mutex_unlock(&api->L->lock);
+    return send_json(conn, 200, json_pack("{s:o}", "items", items));
+}
+
+static enum MHD_Result apply(lc_api *api, struct MHD_Connection *conn, request *rq)
+{
+    const char *name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
+    cd_diags d;
+    cd_diags_init(&d);
+    pthread_mutex_lock(&api->L->lock);
+    size_t errors = cd_manifest_dir_apply(api->L->manifests, name ? name : "<apply>",
+                                          cd_buf_str(&rq->body), rq->body.len, &d);
+    pthread_mutex_unlock(&api->L->lock);
+    lc_wake(api->L);
+    cd_diags_sort(&d);
+    json_t *errs = json_array(), *warns = json_array();
+    for (size_t i = 0; i < d.n; i++) {
+        char *s = cd_diag_format(&d.items[i]);
+        json_array_append_new(d.items[i].severity == CD_DIAG_ERROR ? errs : warns, json_string(s));
+        free(s);
+    }
+    cd_diags_free(&d);
+    json_t *j = json_pack("{s:b,s:o,s:o}", "applied", errors == 0, "errors", errs, "warnings",
+                          warns);
+    return send_json(conn, errors ? 422 : 200, j);
+}
+
+/* promote, abort, hold, hold-rollout, resume: through the gates (ports_local.c). */
+static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char *ns,
+                           const char *name, const char *action)
+{
+    pthread_mutex_lock(&api->L->lock);
+    lc_canary *c = lc_find_canary(api->L, ns, name);
+    const char *done = NULL;
+    if (c) {
+        if (!strcmp(action, "promote")) {
+            c->promotion_approved = true;
+            c->rollout_held = false;
+            done = "promotion gate opened";
+        } else if (!strcmp(action, "abort")) {
+            c->rollback_requested = true;
+            done = "rollback requested";
+        } else if (!strcmp(action, "hold")) {
+            c->promotion_held = true;
+            c->promotion_approved = false;
+            done = "promotion held";
+        } else if (!strcmp(action, "hold-rollout")) {
+            c->rollout_held = true;
+            done = "rollout held";
+        } else if (!strcmp(action, "resume")) {
+            c->promotion_held = c->rollout_held = false;
+            done = "gates released";
+        }
+        if (done)
+            c->tick_now = true;
+    }
+    pthread_mutex_unlock(&api->L->lock);
+    if (!c)
+        return send_error(conn, 404, "no such canary");
+    if (!done)
+        return send_error(conn, 400, "unknown action (promote, abort, hold, hold-rollout, resume)");
+    if (!strcmp(action, "promote") || !strcmp(action, "abort")) {
+        /* also open the loadtester-style gates webhooks may point at */
+        char key[300];
+        snprintf(key, sizeof key, "%s%s.%s", !strcmp(action, "abort") ? "rollback." : "", name, ns);
+        pthread_mutex_lock(&api->L->lock);
+        bool have = false;
+        for (size_t i = 0; i < api->ngates; i++)
+            have |= !strcmp(api->open_gates[i].key, key);
+        if (!have) {
+            gate_entry *g = realloc(api->open_gates, (api->ngates + 1) * sizeof *g);
+            if (!g)
+                abort();
+            api->open_gates = g;
+            snprintf(api->open_gates[api->ngates++].key, sizeof g->key, "%s", key);
+        }
+        pthread_mutex_unlock(&api->L->lock);
+    }
+    lc_wake(api->L);
+    cd_info("local: %s.%s: %s", name, ns, done);
+    return send_json(conn, 202, json_pack("{s:s}", "result", done));
+}
+
+/* flagger-loadtester's /gate and /rollback endpoints (reference §4.4). */
+static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn, const char *url,
+                                       request *rq)
+{
+    if (!strcmp(url, "/gate/approve"))
+        return send_text(conn, 200, "text/plain", "OK", 2);
+    if (!strcmp(url, "/gate/halt"))
+        return send_text(conn, 403, "text/plain", "Forbidden", 9);
+    json_t *j = json_loadb(cd_buf_str(&rq->body), rq->body.len, 0, NULL);
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *ns = json_string_value(json_object_get(j, "namespace"));
+    if (!name || !ns) {
+        json_decref(j);
+        return send_text(conn, 400, "text/plain", "invalid payload", 15);
+    }
+    bool rollback = !strncmp(url, "/rollback/", 10);
+    const char *verb = strrchr(url, '/') + 1;
+    char key[300];
+    snprintf(key, sizeof key, "%s%s.%s", rollback ? "rollback." : "", name, ns);
+    json_decref(j);
+    pthread_mutex_lock(&api->L->lock);
+    size_t at = api->ngates;
+    for (size_t i = 0; i < api->ngates; i++)
+        if (!strcmp(api->open_gates[i].key, key))
+            at = i;
+    enum MHD_Result r;
+    if (!strcmp(verb, "check")) {
+        bool open = at < api->ngates;
+        pthread_mutex_unlock(&api->L->lock);
+        return open ? send_text(conn, 200, "text/plain", "Approved", 8)
+                    : send_text(conn, 403, "text/plain", "Forbidden", 9);
+    }
+    if (!strcmp(verb, "open") && at == api->ngates) {
+        gate_entry *g = realloc(api->open_gates, (api->ngates + 1) * sizeof *g);
+        if (!g)
+            abort();
+        api->open_gates = g;
+        snprintf(api->open_gates[api->ngates++].key, sizeof g->key, "%s", key);
+    } else if (!strcmp(verb, "close") && at < api->ngates) {
+        api->open_gates[at] = api->open_gates[--api->ngates];
+    }
+    pthread_mutex_unlock(&api->L->lock);
+    if (strcmp(verb, "open") && strcmp(verb, "close"))
+        return send_text(conn, 404, "text/plain", "Not Found", 9);
+    r = send_text(conn, 202, "text/plain", "Accepted", 8);
+    return r;
+}
+
+static enum MHD_Result canary_route(lc_api *api, struct MHD_Connection *conn, const char *method,
+                                    const char *rest)
+{
+    /* rest: NS/canaries/NAME[/(events|ACTION)] */
+    char ns[256], name[256], tail[64] = "";
+    int n = sscanf(rest, "%255[^/]/canaries/%255[^/]/%63s", ns, name, tail);
+    if (n < 2)
+        return send_error(conn, 404, "not found");
+    if (!strcmp(method, "POST"))
+        return n == 3 ? act(api, conn, ns, name, tail) : send_error(conn, 405, "use GET");
+    pthread_mutex_lock(&api->L->lock);
+    lc_canary *c = lc_find_canary(api->L, ns, name);
+    json_t *j = NULL;
+    if (c && n == 2) {
+        j = lc_canary_json(c, true);
+    } else if (c && !strcmp(tail, "events")) {
+        const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+        j = json_pack("{s:o}", "items",
+                      cd_state_events(api->L->state, ns, name, lim ? atoi(lim) : 0));
+    }
+    pthread_mutex_unlock(&api->L->lock);
+    if (!c)
+        return send_error(conn, 404, "no such canary");
+    if (!j)
+        return send_error(conn, 404, "not found");
+    return send_json(conn, 200, j);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **state)
+{
+    lc_api *api = cls;
+    request *rq = *state;
+    if (!rq) {
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        *state = rq;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (rq->body.len + *upload_size > MAX_BODY)
+            rq->too_big = true;
+        else
+            cd_buf_append(&rq->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_big)
+        return send_error(conn, 413, "body too large (1 MiB at most)");
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    bool post = !strcmp(method, "POST");
+    if (!strcmp(url, "/healthz"))
+        return send_text(conn, 200, "text/plain", "OK", 2);
+    if (!strcmp(url, "/metrics") && get) {
+        cd_buf b = CD_BUF_INIT;
+        cd_registry_write(api->L->registry, &b);
+        enum MHD_Result r = send_text(conn, 200, "text/plain; version=0.0.4", cd_buf_str(&b), b.len);
+        cd_buf_free(&b);
+        return r;
+    }
+    if (!strcmp(url, "/api/v1/canaries") && get)
+        return list_canaries(api, conn);
+    if (!strcmp(url, "/api/v1/apply") && post)
+        return apply(api, conn, rq);
+    if (!strncmp(url, "/api/v1/namespaces/", 19) && (get || post))
+        return canary_route(api, conn, method, url + 19);
+    if ((!strncmp(url, "/gate/", 6) || !strncmp(url, "/rollback/", 10)) && (post || get))
+        return loadtester_gate(api, conn, url, rq);
+    return send_error(conn, 404, "not found");
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **state,
+                      enum MHD_RequestTerminationCode toe)
+{
+    request *rq = *state;
+    if (rq) {
+        cd_buf_free(&rq->body);
+        free(rq);
+    }
+    *state = NULL;
+}
+
+static int listen_on(const char *address, char **unix_path, cd_err *err)
+{
+    int fd;
+    if (!strncmp(address, "unix:", 5)) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        if (strlen(address + 5) >= sizeof a.sun_path) {
+            snprintf(err->msg, sizeof err->msg, "socket path too long");
+            return -1;
+        }
+        strcpy(a.sun_path, address + 5);
+        unlink(a.sun_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
+            snprintf(err->msg, sizeof err->msg, "%s: %s", address, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        *unix_path = strdup(a.sun_path);
+        return fd;
+    }
+    char host[128] = "127.0.0.1";
+    int port = 0;
+    const char *colon = strrchr(address, ':');
+    if (colon) {
+        snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
+        port = atoi(colon + 1);
+    } else {
+        port = atoi(address);
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, *host ? host : "127.0.0.1", &a.sin_addr) != 1) {
+        snprintf(err->msg, sizeof err->msg, "%s: not an IPv4 address and port", address);
+        return -1;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
+        snprintf(err->msg, sizeof err->msg, "%s: %s", address, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err)
+{
+    lc_api *api = calloc(1, sizeof *api);
+    if (!api)
+        abort();
+    api->L = L;
+    api->fd = listen_on(address, &api->unix_path, err);
+    if (api->fd < 0) {
+        free(api);
+        return NULL;
+    }
+    api->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                              0, NULL, NULL, handle, api, MHD_OPTION_LISTEN_SOCKET, api->fd,
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, api,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (!api->d) {
+        snprintf(err->msg, sizeof err->msg, "cannot start the HTTP server");
+        close(api->fd);
+        free(api->unix_path);
+        free(api);
+        return NULL;
+    }
+    return api;
+}
+
+void lc_api_stop(lc_api *api)
+{
+    if (!api)
+        return;
+    MHD_stop_daemon(api->d);
+    close(api->fd);
+    if (api->unix_path) {
+        unlink(api->unix_path);
+        free(api->unix_path);
+    }
+    free(api->open_gates);
+    free(api);
+}

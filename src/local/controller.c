@@ -1,0 +1,505 @@
+/* controller.c - `canaryd local`: keeps the canaries of a manifest
+ * directory in step with their LocalWorkloads, ticks each through the
+ * engine on worker threads, supervises the processes and the router, and
+ * persists everything in the state directory so that a restart (even
+ * after kill -9) carries on where it was. The loop itself never blocks on
+ * the network: ticks (webhooks, queries) run on workers. */
+#include "local/controller.h"
+#include "local/local.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "version.h"
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define LOOP_MS 50
+
+/* ---- lookups -------------------------------------------------------------- */
+
+lc_canary *lc_find_canary(cd_local *L, const char *ns, const char *name)
+{
+    for (size_t i = 0; i < L->ncanaries; i++)
+        if (!strcmp(L->canaries[i]->ns, ns) && !strcmp(L->canaries[i]->name, name))
+            return L->canaries[i];
+    return NULL;
+}
+
+static cd_local_target *find_target(cd_local *L, const char *ns, const char *name)
+{
+    for (size_t i = 0; i < L->ntargets; i++)
+        if (!strcmp(L->targets[i]->ns, ns) && !strcmp(L->targets[i]->name, name))
+            return L->targets[i];
+    return NULL;
+}
+
+void lc_wake(cd_local *L)
+{
+    uint64_t one = 1;
+    if (write(L->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        cd_error("local: cannot wake the loop: %s", strerror(errno));
+}
+
+/* ---- targets: process sets, persisted for adoption ----------------------- */
+
+static char *procset_key(const char *ns, const char *set)
+{
+    cd_buf b = CD_BUF_INIT;
+    cd_buf_printf(&b, "procsets/%s/%s", ns, set);
+    return cd_buf_steal(&b);
+}
+
+static void restore_set(cd_local *L, const char *ns, cd_procset *ps)
+{
+    char *key = procset_key(ns, cd_procset_name(ps));
+    json_t *j = cd_state_load_json(L->state, key);
+    if (j) {
+        int n = cd_procset_restore(ps, j, cd_mono_ms());
+        if (n)
+            cd_info("local: adopted %d running replica%s of %s", n, n == 1 ? "" : "s",
+                    cd_procset_name(ps));
+        json_decref(j);
+    }
+    free(key);
+}
+
+static cd_local_target *get_target(cd_local *L, const char *ns, const char *name)
+{
+    cd_local_target *t = find_target(L, ns, name);
+    if (t)
+        return t;
+    t = cd_local_target_new(ns, name, cd_state_log_dir(L->state));
+    restore_set(L, ns, t->canary);
+    restore_set(L, ns, t->primary);
+    /* a restored primary keeps running what it ran: its template is restored too */
+    cd_local_target **p = realloc(L->targets, (L->ntargets + 1) * sizeof *p);
+    if (!p)
+        abort();
+    L->targets = p;
+    L->targets[L->ntargets++] = t;
+    return t;
+}
+
+/* Writes the process sets whose replicas changed since the last save. */
+static void save_targets(cd_local *L)
+{
+    for (size_t i = 0; i < L->ntargets; i++) {
+        cd_local_target *t = L->targets[i];
+        cd_procset *sets[2] = {t->canary, t->primary};
+        pthread_mutex_lock(&t->lock);
+        for (int k = 0; k < 2; k++) {
+            json_t *j = cd_procset_save(sets[k]);
+            char *key = procset_key(t->ns, cd_procset_name(sets[k]));
+            json_t *old = cd_state_load_json(L->state, key);
+            if (!old || !json_equal(old, j))
+                cd_state_save_json(L->state, key, j);
+            json_decref(old);
+            json_decref(j);
+            free(key);
+        }
+        pthread_mutex_unlock(&t->lock);
+    }
+}
+
+/* ---- canaries from manifests --------------------------------------------- */
+
+static bool is_local_canary(const cd_object *o)
+{
+    return o->kind == CD_KIND_CANARY && o->spec.canary.target_ref.kind &&
+           !strcmp(o->spec.canary.target_ref.kind, "LocalWorkload");
+}
+
+static lc_canary *add_canary(cd_local *L, cd_object *o)
+{
+    lc_canary *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->L = L;
+    c->ns = strdup(o->meta.namespace_);
+    c->name = strdup(o->meta.name);
+    c->obj = cd_object_retain(o);
+    cd_status_init(&c->status);
+    cd_status_init(&c->tick_status);
+    int rc = cd_state_load_status(L->state, c->ns, c->name, &c->status);
+    if (rc == -EINVAL)
+        cd_logf(CD_LOG_ERROR, c->name, "the saved status is unreadable; starting over");
+    if (!c->status.condition.set) {
+        /* Flagger's syncHandler: a new canary is Initializing */
+        c->status.phase = CD_PHASE_INITIALIZING;
+        c->status.last_transition_ms = cd_wall_ms();
+        cd_status_update_condition(&c->status, "LocalWorkload", c->status.last_transition_ms);
+        cd_state_save_status(L->state, c->ns, c->name, &c->status);
+    }
+    c->tick_now = true;
+    lc_canary **p = realloc(L->canaries, (L->ncanaries + 1) * sizeof *p);
+    if (!p)
+        abort();
+    L->canaries = p;
+    L->canaries[L->ncanaries++] = c;
+    cd_info("local: canary %s.%s added (phase %s)", c->name, c->ns,
+            cd_phase_name(c->status.phase));
+    return c;
+}
+
+static void free_canary(lc_canary *c)
+{
+    cd_object_free(c->obj);
+    cd_status_free(&c->status);
+    cd_status_free(&c->tick_status);
+    free(c->ns);
+    free(c->name);
+    free(c);
+}
+
+/* A deleted Canary: its processes stop, its route and state go. */
+static void drop_canary(cd_local *L, size_t i)
+{
+    lc_canary *c = L->canaries[i];
+    cd_info("local: canary %s.%s deleted: stopping its processes", c->name, c->ns);
+    if (c->target) {
+        pthread_mutex_lock(&c->target->lock);
+        cd_procset_stop_all(c->target->canary, cd_mono_ms());
+        cd_procset_stop_all(c->target->primary, cd_mono_ms());
+        pthread_mutex_unlock(&c->target->lock);
+    }
+    cd_state_remove_canary(L->state, c->ns, c->name);
+    if (L->registry)
+        cd_registry_forget(L->registry, c->target ? c->target->name : c->name, c->ns);
+    L->canaries[i] = L->canaries[--L->ncanaries];
+    free_canary(c);
+}
+
+/* Brings canaries and targets in line with the manifests. L->lock held. */
+static void reconcile(cd_local *L)
+{
+    size_t n = cd_manifest_dir_count(L->manifests);
+    for (size_t i = 0; i < L->ncanaries; i++)
+        L->canaries[i]->gone = true;
+    for (size_t i = 0; i < n; i++) {
+        cd_object *o = cd_manifest_dir_at(L->manifests, i);
+        if (o->kind != CD_KIND_CANARY)
+            continue;
+        if (!is_local_canary(o)) {
+            cd_warn("local: canary %s.%s targets a %s; the local platform runs LocalWorkload "
+                    "targets only (use canaryd kube for Kubernetes)",
+                    o->meta.name, o->meta.namespace_, o->spec.canary.target_ref.kind);
+            continue;
+        }
+        lc_canary *c = lc_find_canary(L, o->meta.namespace_, o->meta.name);
+        if (!c)
+            c = add_canary(L, o);
+        c->gone = false;
+        if (c->obj != o) {
+            cd_object *old = c->obj;
+            c->obj = cd_object_retain(o);
+            cd_object_free(old);
+            c->tick_now = true;
+        }
+        const char *tname = o->spec.canary.target_ref.name;
+        c->target = get_target(L, o->meta.namespace_, tname);
+        cd_object *w = cd_manifest_dir_find(L->manifests, CD_KIND_LOCAL_WORKLOAD,
+                                            o->meta.namespace_, tname);
+        if (w && w != c->target->workload) {
+            char before[CD_HASH_MAX];
+            snprintf(before, sizeof before, "%s", c->target->revision);
+            cd_local_target_set_workload(c->target, w, cd_mono_ms());
+            if (strcmp(before, c->target->revision))
+                c->tick_now = true;   /* a new revision: no need to wait an interval */
+        }
+    }
+    for (size_t i = 0; i < L->ncanaries;) {
+        if (L->canaries[i]->gone && !L->canaries[i]->busy)
+            drop_canary(L, i);
+        else
+            i++;
+    }
+}
+
+/* ---- ticks on workers ----------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    cd_local *L = arg;
+    pthread_mutex_lock(&L->lock);
+    for (;;) {
+        while (!L->stopping && L->nqueue == 0)
+            pthread_cond_wait(&L->work_cv, &L->lock);
+        if (L->stopping)
+            break;
+        lc_canary *c = L->queue[0];
+        memmove(L->queue, L->queue + 1, (L->nqueue - 1) * sizeof *L->queue);
+        L->nqueue--;
+        bool runnable = c->target && c->target->workload && !c->gone;
+        pthread_mutex_unlock(&L->lock);
+
+        int64_t t0 = cd_mono_ms();
+        if (runnable) {
+            cd_ports ports;
+            cd_canary_ref ref;
+            lc_tick *t = lc_tick_begin(c, &ports, &ref);
+            cd_engine_tick(&L->engine_cfg, &ports, &ref);
+            lc_tick_end(t);
+        }
+        pthread_mutex_lock(&L->lock);
+        c->busy = false;
+        int64_t interval = c->obj->spec.canary.analysis.interval_ms;
+        c->next_tick_ms = t0 + (interval > 0 ? interval : 60000);
+        lc_wake(L);
+    }
+    pthread_mutex_unlock(&L->lock);
+    return NULL;
+}
+
+static void schedule(cd_local *L, int64_t now)
+{
+    for (size_t i = 0; i < L->ncanaries; i++) {
+        lc_canary *c = L->canaries[i];
+        if (c->busy || c->gone || (!c->tick_now && now < c->next_tick_ms))
+            continue;
+        if (!c->target || !c->target->workload) {
+            if (c->tick_now || now >= c->next_tick_ms)
+                cd_logf(CD_LOG_WARN, c->name, "LocalWorkload %s.%s not found",
+                        c->obj->spec.canary.target_ref.name, c->ns);
+            c->tick_now = false;
+            c->next_tick_ms = now + c->obj->spec.canary.analysis.interval_ms;
+            continue;
+        }
+        c->busy = true;
+        c->tick_now = false;
+        if (L->nqueue == L->capqueue) {
+            L->capqueue = L->capqueue ? L->capqueue * 2 : 16;
+            lc_canary **q = realloc(L->queue, L->capqueue * sizeof *q);
+            if (!q)
+                abort();
+            L->queue = q;
+        }
+        L->queue[L->nqueue++] = c;
+        pthread_cond_signal(&L->work_cv);
+    }
+}
+
+static void export_totals(cd_local *L)
+{
+    if (!L->registry)
+        return;
+    /* flagger_canary_total per namespace */
+    for (size_t i = 0; i < L->ncanaries; i++) {
+        int count = 0;
+        for (size_t k = 0; k < L->ncanaries; k++)
+            count += !strcmp(L->canaries[k]->ns, L->canaries[i]->ns);
+        cd_registry_set_canary_total(L->registry, L->canaries[i]->ns, count);
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void step(cd_local *L, bool manifests_ready)
+{
+    pthread_mutex_lock(&L->lock);
+    if (manifests_ready) {
+        cd_diags d;
+        cd_diags_init(&d);
+        if (cd_manifest_dir_poll(L->manifests, &d))
+            reconcile(L);
+        if (d.n) {
+            cd_diags_sort(&d);
+            cd_diags_print(&d, stderr);
+        }
+        cd_diags_free(&d);
+    }
+    pthread_mutex_unlock(&L->lock);
+
+    int64_t mono = cd_mono_ms();
+    for (size_t i = 0; i < L->ntargets; i++)
+        cd_local_target_step(L->targets[i], mono);
+
+    pthread_mutex_lock(&L->lock);
+    cd_err err = {{0}};
+    if (!lc_router_sync(L, false, &err) && err.msg[0])
+        cd_warn("local: router: %s", err.msg);
+    save_targets(L);
+    reconcile(L);   /* drops deleted canaries whose tick has finished */
+    schedule(L, mono);
+    export_totals(L);
+    pthread_mutex_unlock(&L->lock);
+}
+
+static volatile sig_atomic_t g_stop;
+
+static int run_loop(cd_local *L)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    int rc = 0;
+    while (!g_stop) {
+        struct pollfd p[3] = {
+            {cd_manifest_dir_fd(L->manifests), POLLIN, 0},
+            {L->wake_fd, POLLIN, 0},
+            {sfd, POLLIN, 0},
+        };
+        int n = poll(p, 3, LOOP_MS);
+        if (n < 0 && errno != EINTR) {
+            cd_error("local: poll: %s", strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (p[1].revents & POLLIN) {
+            uint64_t v;
+            if (read(L->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+                cd_warn("local: wake: %s", strerror(errno));
+        }
+        if (p[2].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGHUP) {
+                    cd_info("local: SIGHUP: rescanning %s", L->opt.dir);
+                    pthread_mutex_lock(&L->lock);
+                    cd_diags d;
+                    cd_diags_init(&d);
+                    if (cd_manifest_dir_rescan(L->manifests, &d))
+                        reconcile(L);
+                    cd_diags_print(&d, stderr);
+                    cd_diags_free(&d);
+                    pthread_mutex_unlock(&L->lock);
+                } else if (si.ssi_signo != SIGPIPE) {
+                    cd_info("local: %s: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+                    g_stop = 1;
+                }
+            }
+        }
+        step(L, (p[0].revents & POLLIN) != 0);
+    }
+    close(sfd);
+    return rc;
+}
+
+/* Stops every workload process and the router (--stop-on-exit). */
+static void stop_everything(cd_local *L)
+{
+    int64_t deadline = cd_mono_ms() + 30000;
+    bool done = false;
+    while (!done && cd_mono_ms() < deadline) {
+        done = true;
+        pthread_mutex_lock(&L->lock);
+        for (size_t i = 0; i < L->ntargets; i++) {
+            cd_local_target *t = L->targets[i];
+            pthread_mutex_lock(&t->lock);
+            done &= cd_procset_stop_all(t->canary, cd_mono_ms());
+            done &= cd_procset_stop_all(t->primary, cd_mono_ms());
+            pthread_mutex_unlock(&t->lock);
+        }
+        save_targets(L);
+        pthread_mutex_unlock(&L->lock);
+        if (!done)
+            usleep(50000);
+    }
+    lc_router_stop(L->router, true);
+    L->router = NULL;
+}
+
+int cd_local_run(const cd_local_options *opt)
+{
+    cd_local *L = calloc(1, sizeof *L);
+    if (!L)
+        abort();
+    L->opt = *opt;
+    L->started_ms = cd_wall_ms();
+    pthread_mutex_init(&L->lock, NULL);
+    pthread_cond_init(&L->work_cv, NULL);
+    L->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int rc = 1;
+    lc_api *api = NULL;
+
+    L->state = cd_state_open(opt->state_dir);
+    if (!L->state) {
+        cd_error("local: cannot use state directory %s: %s", opt->state_dir, strerror(errno));
+        goto out;
+    }
+    L->manifests = cd_manifest_dir_open(opt->dir, opt->namespace_);
+    if (!L->manifests) {
+        cd_error("local: cannot watch %s: %s", opt->dir, strerror(errno));
+        goto out;
+    }
+    L->registry = cd_registry_new(CANARYD_VERSION, "canaryd");
+    static cd_local_secrets secrets_cfg;
+    secrets_cfg.dir = opt->secrets_dir;
+    L->secrets = cd_local_secret_source(&secrets_cfg);
+    L->metrics_cfg.metrics_server = opt->metrics_server;
+    L->metrics_cfg.mesh_provider = "appmesh";
+    L->metrics_cfg.secrets = &L->secrets;
+    L->hooks_cfg.event_webhook = opt->event_webhook;
+    L->engine_cfg.mesh_provider = "canaryd";
+    cd_notify_config_env(&L->opt.notify);
+
+    cd_err err = {{0}};
+    L->router = lc_router_start(L, &err);
+    if (!L->router) {
+        cd_error("local: cannot start the router: %s", err.msg);
+        goto out;
+    }
+    pthread_mutex_lock(&L->lock);
+    reconcile(L);
+    pthread_mutex_unlock(&L->lock);
+    if (opt->api && *opt->api) {
+        api = lc_api_start(L, opt->api, &err);
+        if (!api) {
+            cd_error("local: cannot serve the API on %s: %s", opt->api, err.msg);
+            goto out;
+        }
+    }
+    int workers = opt->workers > 0 ? opt->workers : 4;
+    L->threads = calloc((size_t)workers, sizeof *L->threads);
+    for (int i = 0; i < workers; i++)
+        pthread_create(&L->threads[i], NULL, worker_main, L);
+    cd_info("local: watching %s (state in %s, API on %s)", opt->dir, opt->state_dir,
+            opt->api ? opt->api : "-");
+    rc = run_loop(L);
+
+    pthread_mutex_lock(&L->lock);
+    L->stopping = true;
+    pthread_cond_broadcast(&L->work_cv);
+    pthread_mutex_unlock(&L->lock);
+    for (int i = 0; i < workers; i++)
+        pthread_join(L->threads[i], NULL);
+    free(L->threads);
+    lc_api_stop(api);
+    api = NULL;
+    if (opt->stop_on_exit)
+        stop_everything(L);
+    else
+        cd_info("local: workloads and the router keep running; the next canaryd local adopts them");
+
+out:
+    lc_api_stop(api);
+    if (L->router)
+        lc_router_stop(L->router, false);
+    for (size_t i = 0; i < L->ncanaries; i++)
+        free_canary(L->canaries[i]);
+    for (size_t i = 0; i < L->ntargets; i++)
+        cd_local_target_free(L->targets[i]);
+    free(L->canaries);
+    free(L->targets);
+    free(L->queue);
+    cd_manifest_dir_close(L->manifests);
+    cd_state_close(L->state);
+    cd_registry_free(L->registry);
+    close(L->wake_fd);
+    pthread_cond_destroy(&L->work_cv);
+    pthread_mutex_destroy(&L->lock);
+    free(L);
+    return rc;
+}

@@ -1,0 +1,120 @@
+/* local.h - `canaryd local`, the single-host controller: shared state of
+ * its parts (controller.c: objects, scheduling and the main loop;
+ * ports_local.c: the engine's ports; router_ctl.c: the router process and
+ * its configuration; api.c: the HTTP API). Internal to src/local/.
+ *
+ * Threads: the main loop owns objects, process sets and the router
+ * configuration; ticks run on worker threads; the API runs on
+ * libmicrohttpd's thread. Everything shared is guarded by cd_local.lock,
+ * held only for short, non-blocking sections (never across a tick, a
+ * webhook or a query). */
+#ifndef CD_LOCAL_LOCAL_H
+#define CD_LOCAL_LOCAL_H
+#include "analysis/metrics_port.h"
+#include "engine/engine.h"
+#include "hooks/hooks.h"
+#include "local/controller.h"
+#include "local/manifests.h"
+#include "local/state.h"
+#include "local/target.h"
+#include "lookup/secrets.h"
+#include "lookup/store.h"
+#include "metrics/registry.h"
+#include "notify/notify.h"
+#include <pthread.h>
+
+typedef struct cd_local cd_local;
+typedef struct lc_router lc_router;
+
+typedef struct lc_metric_view {
+    char name[128];
+    bool has_value;
+    double value;
+    bool passed;
+    char message[256];
+    int64_t at_ms;
+} lc_metric_view;
+
+/* One Canary on the local platform. */
+typedef struct lc_canary {
+    cd_local *L;
+    char *ns, *name;
+    cd_object *obj;                 /* retained current Canary manifest */
+    cd_local_target *target;        /* its LocalWorkload (shared with no other canary) */
+    cd_canary_status status;        /* as last saved (what the API shows) */
+    bool busy;                      /* a worker is ticking it */
+    bool gone;                      /* its manifest was deleted */
+    bool tick_now;                  /* tick at the next loop turn */
+    int64_t next_tick_ms;
+    /* routing as last set (the router has the authoritative copy) */
+    int primary_weight, canary_weight;
+    bool mirrored;
+    bool routes_known;
+    /* gates (canaryctl promote / abort / halt / resume) */
+    bool promotion_held, promotion_approved, rollout_held, rollback_requested;
+    /* the last value of each metric, for canaryctl describe */
+    lc_metric_view metrics[16];
+    size_t n_metrics;
+    /* per-tick scratch owned by the worker */
+    cd_canary_status tick_status;
+} lc_canary;
+
+
+struct cd_local {
+    cd_local_options opt;
+    pthread_mutex_t lock;
+    cd_manifest_dir *manifests;
+    cd_state *state;
+    cd_registry *registry;
+    lc_canary **canaries;
+    size_t ncanaries;
+    cd_local_target **targets;
+    size_t ntargets;
+    lc_router *router;
+    /* providers */
+    cd_object_store *store;
+    cd_secret_source secrets;
+    cd_metrics_config metrics_cfg;
+    cd_hooks_config hooks_cfg;
+    cd_engine_config engine_cfg;
+    /* worker pool */
+    pthread_t *threads;
+    pthread_cond_t work_cv;
+    lc_canary **queue;
+    size_t nqueue, capqueue;
+    bool stopping;
+    int wake_fd;                    /* eventfd: wakes the main loop */
+    int64_t started_ms;
+};
+
+/* controller.c */
+lc_canary *lc_find_canary(cd_local *L, const char *ns, const char *name);
+void lc_wake(cd_local *L);
+
+/* ports_local.c: the engine's ports for one canary's tick. Fills *ports
+ * and *ref (a spec with the local gates added, the worker's status copy);
+ * both stay valid until lc_tick_end. Called without L->lock. */
+typedef struct lc_tick lc_tick;
+lc_tick *lc_tick_begin(lc_canary *c, cd_ports *ports, cd_canary_ref *ref);
+void lc_tick_end(lc_tick *t);
+
+/* router_ctl.c */
+lc_router *lc_router_start(cd_local *L, cd_err *err);
+void lc_router_stop(lc_router *r, bool terminate);
+/* Pushes the configuration built from every canary when it changed (or
+ * force); then tells the process sets which endpoint generations the
+ * router has. Called with L->lock held. */
+bool lc_router_sync(cd_local *L, bool force, cd_err *err);
+void lc_router_port(cd_router_port *port, lc_canary *c);
+/* The router's measurements for a canary's builtin metrics. */
+cd_metric_rc lc_router_metric(cd_local *L, lc_canary *c, const cd_metric *m, double *value,
+                              cd_err *err);
+const char *lc_router_admin(const cd_local *L);
+
+/* api.c */
+typedef struct lc_api lc_api;
+lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err);
+void lc_api_stop(lc_api *api);
+json_t *lc_canary_json(lc_canary *c, bool detail);   /* L->lock held */
+
+#endif
