@@ -115,9 +115,16 @@ def _crd(o, now):
 
 
 BUILTIN = {
-    ("apps", "Deployment"): ([_col("Name", NAME_DESC, fmt="name"), _col("Ready"), _col("Up-to-date"),
-                              _col("Available"), _col("Age", AGE_DESC), _col("Containers", prio=1),
-                              _col("Images", prio=1), _col("Selector", prio=1)], _deployment),
+    ("apps", "Deployment"): ([
+        _col("Name", NAME_DESC, fmt="name"), _col("Ready", "Number of the pod with ready state"),
+        _col("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have "
+             "the desired template spec."),
+        _col("Available", "Total number of available pods (ready for at least minReadySeconds) "
+             "targeted by this deployment."),
+        _col("Age", AGE_DESC), _col("Containers", "Names of each container in the template.", prio=1),
+        _col("Images", "Images referenced by each container in the template.", prio=1),
+        _col("Selector", "Label selector for pods. Existing ReplicaSets whose pods are selected by "
+             "this will be the ones affected by this deployment.", prio=1)], _deployment),
     ("apps", "DaemonSet"): ([_col("Name", NAME_DESC, fmt="name"), _col("Desired", typ="integer"),
                              _col("Current", typ="integer"), _col("Ready", typ="integer"),
                              _col("Up-to-date", typ="integer"), _col("Available", typ="integer"),
