@@ -50,11 +50,18 @@ def main(argv=None):
                    help="longest watch (s) when the client sends no timeoutSeconds")
     p.add_argument("--history", type=int, default=20000,
                    help="changes kept for watches; older ones are compacted (410 Expired)")
+    p.add_argument("--disable", action="append", default=[],
+                   help="do not serve GROUP/VERSION (e.g. events.k8s.io/v1), to test fallbacks")
     p.add_argument("--kube-version", default="v1.24.0", help="gitVersion reported by /version")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
 
     registry = Registry()
+    for gv in a.disable:
+        group, _, version = gv.rpartition("/")
+        for key in [k for k in registry.order if k[0] == group and k[1] == version]:
+            registry.order.remove(key)
+            del registry.types[key]
     store = Store(registry, history_limit=a.history)
     faults = Faults()
     store.write_hooks.append(faults.write_hook)

@@ -652,6 +652,11 @@ class Handler(BaseHTTPRequestHandler):
                 with f.lock:
                     f.error_rules = []
                 return self.send_json(200, {"ok": True})
+            if method == "GET":
+                with f.lock:
+                    return self.send_json(200, {"rules": [
+                        {"code": r["code"], "count": r["count"], "verbs": sorted(r["verbs"])}
+                        for r in f.error_rules]})
             f.add_error_rule(data)
             return self.send_json(200, {"ok": True})
         if what == "conflicts":
