@@ -542,6 +542,17 @@ def crds_at_runtime(s):
     code, _, v = s.post("/apis/appmesh.k8s.aws/v1beta2/namespaces/rec/virtualnodes", vn)
     t.check("an invalid VirtualNode is refused by the App Mesh schema", code == 422 and
             v["details"]["causes"][0]["field"] == "spec.listeners[0].portMapping.protocol", v)
+    with open(os.path.join(SHARED, "conformance", "crds", "gateway-api", "gateway.networking.k8s.io_httproutes.yaml")) as f:
+        gw = yaml.safe_load(f)
+    code, _, out = s.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", gw)
+    t.check("Gateway API HTTPRoute CRD registers", code == 201, out)
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "podinfo"},
+             "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [
+                 {"name": "podinfo-primary", "port": 9898, "weight": 90},
+                 {"name": "podinfo-canary", "port": 9898, "weight": 10}]}]}}
+    code, _, r = s.post("/apis/gateway.networking.k8s.io/v1/namespaces/rec/httproutes", route)
+    t.check("an HTTPRoute validates and gets the schema's defaults", code == 201 and
+            r["spec"]["rules"][0]["matches"][0]["path"] == {"type": "PathPrefix", "value": "/"}, r)
     s.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/virtualnodes.appmesh.k8s.aws")
     code, _, _ = s.get("/apis/appmesh.k8s.aws/v1beta2/namespaces/rec/virtualnodes/podinfo")
     t.check("deleting a CRD removes its resources", code == 404)

@@ -272,6 +272,14 @@ static void scenario_retry(cd_kube_client *c)
 {
     cd_kube_err err = {0};
     json_t *out = NULL;
+    cd_kube_client_opts quick = {.qps = -1, .timeout_ms = 500, .max_retries = -1};
+    cd_kube_client *qc = cd_kube_client_new(cd_kube_client_config(c), &quick, &err);
+    json_decref(control(c, "delay", "{\"ms\":1500}"));
+    CHECK("a request slower than the timeout fails with Timeout",
+          !cd_kube_get(qc, &CD_KUBE_NAMESPACES, NULL, "default", &out, &err) && err.reason == CD_KR_TIMEOUT &&
+              cd_kube_is_retriable(&err));
+    json_decref(control(c, "delay", "{\"ms\":0}"));
+    cd_kube_client_free(qc);
     cd_kube_stats before, after;
     cd_kube_client_stats(c, &before);
     json_decref(control(c, "errors", "{\"code\":500,\"count\":2,\"verbs\":[\"get\"]}"));
@@ -607,6 +615,25 @@ static void scenario_informer(cd_kube_client *c)
     msleep(1500);
     cd_informer_get_stats(inf, &st1);
     CHECK("bookmarks received", st1.bookmarks > 0);
+    /* cluster-wide: objects of every namespace */
+    seen all = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, json_object()};
+    cd_informer_opts ow = {.resource = &CD_KUBE_CONFIGMAPS, .label_selector = "inf=yes"};
+    cd_informer_handlers hw = {on_add, on_update, on_delete, &all};
+    cd_informer *wide = cd_informer_new(c, &ow, &hw);
+    cd_informer_start(wide);
+    cd_informer_wait_synced(wide, 10000);
+    json_t *other = json_pack("{s:{s:s, s:{s:s}}, s:{s:s}}", "metadata", "name", "elsewhere", "labels", "inf", "yes",
+                              "data", "v", "ks");
+    cd_kube_create(c, &CD_KUBE_CONFIGMAPS, "kube-system", other, NULL, &err);
+    json_decref(other);
+    CHECK("a cluster-wide informer sees objects of every namespace",
+          wait_state(&all, "elsewhere", "ks", 5000) && wait_state(&all, "b", "2", 5000));
+    json_t *found = cd_informer_get(wide, "kube-system", "elsewhere");
+    CHECK("... cached under namespace/name", found != NULL);
+    json_decref(found);
+    cd_informer_free(wide);
+    json_decref(all.state);
+
     cd_informer_stop(inf);
     pthread_mutex_lock(&s.mu);
     int after_stop = s.adds + s.updates + s.deletes;

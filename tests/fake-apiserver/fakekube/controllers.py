@@ -108,6 +108,7 @@ class Controllers(threading.Thread):
         self.gc_interval = gc_interval
         self.paused = False
         self.rollouts = {}          # uid -> Rollout
+        self.written = {}           # uid -> what the status last written was computed from
         self.stop_event = threading.Event()
         self._last_gc = 0.0
 
@@ -124,10 +125,16 @@ class Controllers(threading.Thread):
 
     def tick(self):
         mono = time.monotonic()
+        seen = set()
         for d in self.store.all(("apps", "deployments")):
+            seen.add(d["metadata"]["uid"])
             self._workload(d, "Deployment", mono)
         for d in self.store.all(("apps", "daemonsets")):
+            seen.add(d["metadata"]["uid"])
             self._workload(d, "DaemonSet", mono)
+        for uid in [u for u in self.rollouts if u not in seen]:
+            del self.rollouts[uid]
+            self.written.pop(uid, None)
         for s in self.store.all(("apps", "statefulsets")):
             self._statefulset(s)
         for r in self.store.all(("apps", "replicasets")):
@@ -169,12 +176,21 @@ class Controllers(threading.Thread):
             r.step(desired, stalled)
             r.next_step = mono + self.step_seconds
         ns, name = md.get("namespace"), md["name"]
+        deadline = spec.get("progressDeadlineSeconds")
+        late = deadline is not None and not r.complete(desired) and time.time() - r.last_progress > deadline
+        recent = time.time() - r.last_progress < self.step_seconds * 2
+        sig = (md.get("generation"), md.get("resourceVersion"), desired, r.hash, r.old_ready,
+               r.new_total, r.new_ready, late, recent)
+        if self.written.get(md["uid"]) == sig:
+            return          # nothing moved since the status was last written
         if kind == "Deployment":
-            self.store.internal_update(("apps", "deployments"), ns, name,
-                                       lambda o: self._deployment_status(o, r, desired))
+            res = self.store.internal_update(("apps", "deployments"), ns, name,
+                                             lambda o: self._deployment_status(o, r, desired))
         else:
-            self.store.internal_update(("apps", "daemonsets"), ns, name,
-                                       lambda o: self._daemonset_status(o, r, desired))
+            res = self.store.internal_update(("apps", "daemonsets"), ns, name,
+                                             lambda o: self._daemonset_status(o, r, desired))
+        if res is not None:
+            self.written[md["uid"]] = sig[:1] + (res["metadata"].get("resourceVersion"),) + sig[2:]
 
     def _deployment_status(self, o, r, desired):
         spec = o.get("spec") or {}

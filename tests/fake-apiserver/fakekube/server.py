@@ -415,7 +415,7 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET":
             fmt, tv = self.wants()
             if verb == "watch":
-                return self.serve_watch(rt, r)
+                return self.serve_watch(rt, r, fmt, tv)
             if r.name is None:
                 lsel = LabelSelector(q.get("labelSelector"))
                 fsel = FieldSelector(q.get("fieldSelector"), rt)
@@ -519,7 +519,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def serve_watch(self, rt, r):
+    def serve_watch(self, rt, r, fmt="json", tv=None):
         app = self.server.app
         store = app.store
         q = self.query
@@ -552,8 +552,18 @@ class Handler(BaseHTTPRequestHandler):
         conn = WatchConn(self, self.path)
         app.faults.register_watch(conn)
         clean = True
+        headers_sent = [False]
         try:
             def emit(etype, obj):
+                if fmt == "table" and etype in ("ADDED", "MODIFIED", "DELETED"):
+                    # a table watch: one-row Tables, column definitions on the first only
+                    t = to_table(rt, [obj], obj["metadata"].get("resourceVersion"),
+                                 q.get("includeObject", "Metadata"))
+                    t["apiVersion"] = "meta.k8s.io/" + (tv or "v1")
+                    if headers_sent[0]:
+                        t["columnDefinitions"] = []
+                    headers_sent[0] = True
+                    obj = t
                 line = json.dumps({"type": etype, "object": obj}, separators=(",", ":")) + "\n"
                 self.write_chunk(line.encode())
             if expired is not None:
