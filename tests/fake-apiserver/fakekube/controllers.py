@@ -50,6 +50,7 @@ class Rollout:
         self.new_ready = 0
         self.last_progress = time.time()
         self.next_step = 0.0
+        self.generation = None
 
     def new_template(self, thash):
         self.old_ready += self.new_ready
@@ -160,12 +161,16 @@ class Controllers(threading.Thread):
         if md.get("deletionTimestamp"):
             return
         tpl = spec.get("template") or {}
-        thash = template_hash(tpl)
         r = self.rollouts.get(md["uid"])
+        if r is not None and r.generation == md.get("generation") and mono < r.next_step and \
+                self.written.get(md["uid"], (None, None))[1] == md.get("resourceVersion"):
+            return          # settled and unchanged: skip the hashing
+        thash = r.hash if r is not None and r.generation == md.get("generation") else template_hash(tpl)
         if r is None:
             r = self.rollouts[md["uid"]] = Rollout(thash)
         elif r.hash != thash:
             r.new_template(thash)
+        r.generation = md.get("generation")
         if kind == "Deployment":
             desired = spec.get("replicas", 1)
         else:

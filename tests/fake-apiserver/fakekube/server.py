@@ -69,6 +69,10 @@ class Server(ThreadingHTTPServer):
         super().__init__(addr, Handler)
 
     def finish_request(self, request, client_address):
+        try:    # headers and body go out in separate writes: no Nagle delay
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if self.ssl_ctx is not None:
             try:
                 request.settimeout(10)
