@@ -378,8 +378,8 @@ static void set_blob(CURL *e, CURLoption opt, const cd_kube_blob *b)
     curl_easy_setopt(e, opt, &blob);
 }
 
-static struct curl_slist *setup(cd_kube_client *c, CURL *e, const req *r, const creds *k, xfer *x,
-                                char *errbuf)
+/* URL, method, body, timeouts, callbacks. */
+static void setup_transfer(cd_kube_client *c, CURL *e, const req *r, xfer *x, char *errbuf)
 {
     cd_buf url = CD_BUF_INIT;
     cd_buf_printf(&url, "%s%s", c->base, r->path);
@@ -415,7 +415,14 @@ static struct curl_slist *setup(cd_kube_client *c, CURL *e, const req *r, const 
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     }
-    /* TLS */
+    if (c->cfg.proxy_url)
+        curl_easy_setopt(e, CURLOPT_PROXY, c->cfg.proxy_url);
+    x->easy = e;
+}
+
+/* Server verification and client certificates (exec plugin ones first). */
+static void setup_tls(cd_kube_client *c, CURL *e, const creds *k)
+{
     const cd_kube_config *cfg = &c->cfg;
     if (cfg->insecure_skip_tls_verify) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -436,31 +443,32 @@ static struct curl_slist *setup(cd_kube_client *c, CURL *e, const req *r, const 
         curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->cert_file);
         curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->key_file);
     }
-    if (cfg->proxy_url)
-        curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
-    if (!k->token && cfg->username) {
+}
+
+/* Accept, Content-Type, credentials. Returns the header list the caller
+ * frees after the transfer. */
+static struct curl_slist *setup_headers(cd_kube_client *c, CURL *e, const req *r, const creds *k)
+{
+    if (!k->token && c->cfg.username) {
         curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(e, CURLOPT_USERNAME, cfg->username);
-        curl_easy_setopt(e, CURLOPT_PASSWORD, cfg->password ? cfg->password : "");
+        curl_easy_setopt(e, CURLOPT_USERNAME, c->cfg.username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, c->cfg.password ? c->cfg.password : "");
     }
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Accept: application/json");
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+    cd_buf line = CD_BUF_INIT;
     if (r->body || (strcmp(r->method, "GET") && strcmp(r->method, "DELETE"))) {
-        cd_buf ct = CD_BUF_INIT;
-        cd_buf_printf(&ct, "Content-Type: %s", r->ctype ? r->ctype : "application/json");
-        h = curl_slist_append(h, cd_buf_str(&ct));
-        cd_buf_free(&ct);
+        cd_buf_printf(&line, "Content-Type: %s", r->ctype ? r->ctype : "application/json");
+        h = curl_slist_append(h, cd_buf_str(&line));
+        cd_buf_reset(&line);
     }
     if (k->token) {
-        cd_buf ah = CD_BUF_INIT;
-        cd_buf_printf(&ah, "Authorization: Bearer %s", k->token);
-        h = curl_slist_append(h, cd_buf_str(&ah));
-        cd_buf_free(&ah);
+        cd_buf_printf(&line, "Authorization: Bearer %s", k->token);
+        h = curl_slist_append(h, cd_buf_str(&line));
     }
+    cd_buf_free(&line);
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    x->easy = e;
-    return h;       /* freed by the caller after the transfer */
+    return h;
 }
 
 /* Runs the transfer; returns the CURLcode. */
@@ -519,7 +527,9 @@ static long exchange(cd_kube_client *c, const req *r, bool force_auth, xfer *x, 
     }
     curl_easy_reset(s->easy);
     char errbuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *h = setup(c, s->easy, r, &k, x, errbuf);
+    setup_transfer(c, s->easy, r, x, errbuf);
+    setup_tls(c, s->easy, &k);
+    struct curl_slist *h = setup_headers(c, s->easy, r, &k);
     struct curl_slist *connect_to = NULL;
     if (c->connect_to) {
         connect_to = curl_slist_append(NULL, c->connect_to);
