@@ -1,0 +1,369 @@
+"""controllers.py - a fake kubelet and controller-manager: one thread that
+moves Deployments' and DaemonSets' status the way the real controllers do
+(observedGeneration, replicas, updatedReplicas, readyReplicas,
+availableReplicas, unavailableReplicas, the Progressing and Available
+conditions, ProgressDeadlineExceeded after progressDeadlineSeconds, the
+revision annotation), completes StatefulSets, ReplicaSets and HPAs, finishes
+namespace deletion, and garbage-collects dependents by ownerReferences
+(background, foreground and orphan). Pods are not created: readiness is
+simulated with counters, one pod step at a time. A rollout stalls (new pods
+never become ready) when the Deployment carries the annotation
+fake-apiserver/stall: "true" or a /fake/stall rule matches it."""
+import hashlib
+import json
+import threading
+import time
+
+from .util import now_rfc3339
+
+
+def _int_or_percent(v, total, round_up):
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str) and v.endswith("%"):
+        try:
+            pct = int(v[:-1])
+        except ValueError:
+            return 0
+        x = total * pct / 100.0
+        return int(-(-x // 1)) if round_up else int(x // 1)
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return 0
+
+
+def template_hash(tpl):
+    h = hashlib.sha1(json.dumps(tpl, sort_keys=True).encode()).hexdigest()
+    return h[:10]
+
+
+class Rollout:
+    """Pods of one workload, as counters: ready pods of older templates,
+    pods of the current template and how many of those are ready."""
+
+    def __init__(self, thash):
+        self.hash = thash
+        self.revision = 1
+        self.old_ready = 0
+        self.new_total = 0
+        self.new_ready = 0
+        self.last_progress = time.time()
+        self.next_step = 0.0
+        self.generation = None
+
+    def new_template(self, thash):
+        self.old_ready += self.new_ready
+        self.new_total = 0
+        self.new_ready = 0
+        self.hash = thash
+        self.revision += 1
+        self.last_progress = time.time()
+
+    def step(self, desired, stalled):
+        """One pod action; returns True when something changed."""
+        before = (self.old_ready, self.new_total, self.new_ready)
+        if self.new_total > desired:
+            self.new_total = desired
+            self.new_ready = min(self.new_ready, desired)
+        elif self.new_total < desired:
+            self.new_total += 1
+        elif self.new_ready < self.new_total and not stalled:
+            self.new_ready += 1
+        while self.old_ready > 0 and (self.new_ready + self.old_ready > desired or
+                                      (self.new_ready == desired)):
+            self.old_ready -= 1
+        if desired == 0:
+            self.old_ready = 0
+        changed = before != (self.old_ready, self.new_total, self.new_ready)
+        if changed:
+            self.last_progress = time.time()
+        return changed
+
+    def complete(self, desired):
+        return self.new_total == desired and self.new_ready == desired and self.old_ready == 0
+
+
+def _set_condition(conds, ctype, status, reason, message, now, progress=False):
+    for c in conds:
+        if c.get("type") == ctype:
+            if c.get("status") != status:
+                c["lastTransitionTime"] = now
+                c["lastUpdateTime"] = now
+            elif c.get("reason") != reason or c.get("message") != message or progress:
+                c["lastUpdateTime"] = now
+            c["status"], c["reason"], c["message"] = status, reason, message
+            return
+    conds.append({"type": ctype, "status": status, "lastUpdateTime": now, "lastTransitionTime": now,
+                  "reason": reason, "message": message})
+
+
+class Controllers(threading.Thread):
+    def __init__(self, store, registry, faults, interval=0.05, step=0.2, gc_interval=0.5):
+        super().__init__(daemon=True, name="fake-controllers")
+        self.store = store
+        self.registry = registry
+        self.faults = faults
+        self.interval = interval
+        self.step_seconds = step
+        self.gc_interval = gc_interval
+        self.paused = False
+        self.rollouts = {}          # uid -> Rollout
+        self.written = {}           # uid -> what the status last written was computed from
+        self.stop_event = threading.Event()
+        self._last_gc = 0.0
+
+    def run(self):
+        while not self.stop_event.wait(self.interval):
+            if self.paused:
+                continue
+            try:
+                self.tick()
+            except Exception as e:        # never let the loop die
+                import traceback
+                traceback.print_exc()
+                print("fake-controllers: %s" % e, flush=True)
+
+    def tick(self):
+        mono = time.monotonic()
+        seen = set()
+        for d in self.store.all(("apps", "deployments")):
+            seen.add(d["metadata"]["uid"])
+            self._workload(d, "Deployment", mono)
+        for d in self.store.all(("apps", "daemonsets")):
+            seen.add(d["metadata"]["uid"])
+            self._workload(d, "DaemonSet", mono)
+        for uid in [u for u in self.rollouts if u not in seen]:
+            del self.rollouts[uid]
+            self.written.pop(uid, None)
+        for s in self.store.all(("apps", "statefulsets")):
+            self._statefulset(s)
+        for r in self.store.all(("apps", "replicasets")):
+            self._replicaset(r)
+        for h in self.store.all(("autoscaling", "horizontalpodautoscalers")):
+            self._hpa(h)
+        if mono - self._last_gc >= self.gc_interval:
+            self._last_gc = mono
+            self._namespaces()
+            self._gc()
+
+    # -- Deployments and DaemonSets -------------------------------------------------------
+    def _nodes_matching(self, selector):
+        n = 0
+        for node in self.store.all(("", "nodes")):
+            labels = node["metadata"].get("labels") or {}
+            if all(labels.get(k) == v for k, v in (selector or {}).items()):
+                n += 1
+        return n
+
+    def _workload(self, obj, kind, mono):
+        md, spec = obj["metadata"], obj.get("spec") or {}
+        if md.get("deletionTimestamp"):
+            return
+        tpl = spec.get("template") or {}
+        r = self.rollouts.get(md["uid"])
+        if r is not None and r.generation == md.get("generation") and mono < r.next_step and \
+                self.written.get(md["uid"], (None, None))[1] == md.get("resourceVersion"):
+            return          # settled and unchanged: skip the hashing
+        thash = r.hash if r is not None and r.generation == md.get("generation") else template_hash(tpl)
+        if r is None:
+            r = self.rollouts[md["uid"]] = Rollout(thash)
+        elif r.hash != thash:
+            r.new_template(thash)
+        r.generation = md.get("generation")
+        if kind == "Deployment":
+            desired = spec.get("replicas", 1)
+        else:
+            desired = self._nodes_matching(((tpl.get("spec") or {}).get("nodeSelector")))
+        images = [c.get("image", "") for c in (tpl.get("spec") or {}).get("containers") or []]
+        stalled = self.faults.is_stalled(kind, obj, images)
+        if mono >= r.next_step and not spec.get("paused"):
+            r.step(desired, stalled)
+            r.next_step = mono + self.step_seconds
+        ns, name = md.get("namespace"), md["name"]
+        deadline = spec.get("progressDeadlineSeconds")
+        late = deadline is not None and not r.complete(desired) and time.time() - r.last_progress > deadline
+        recent = time.time() - r.last_progress < self.step_seconds * 2
+        sig = (md.get("generation"), md.get("resourceVersion"), desired, r.hash, r.old_ready,
+               r.new_total, r.new_ready, late, recent)
+        if self.written.get(md["uid"]) == sig:
+            return          # nothing moved since the status was last written
+        if kind == "Deployment":
+            res = self.store.internal_update(("apps", "deployments"), ns, name,
+                                             lambda o: self._deployment_status(o, r, desired))
+        else:
+            res = self.store.internal_update(("apps", "daemonsets"), ns, name,
+                                             lambda o: self._daemonset_status(o, r, desired))
+        if res is not None:
+            self.written[md["uid"]] = sig[:1] + (res["metadata"].get("resourceVersion"),) + sig[2:]
+
+    def _deployment_status(self, o, r, desired):
+        spec = o.get("spec") or {}
+        st = o.get("status") or {}
+        now = now_rfc3339()
+        ann = o["metadata"].setdefault("annotations", {})
+        ann["deployment.kubernetes.io/revision"] = str(r.revision)
+        rs_name = "%s-%s" % (o["metadata"]["name"], r.hash)
+        total = r.new_total + r.old_ready
+        ready = r.new_ready + r.old_ready
+        strategy = spec.get("strategy") or {}
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            ru = strategy.get("rollingUpdate") or {}
+            surge = _int_or_percent(ru.get("maxSurge", "25%"), desired, True)
+            max_unavail = _int_or_percent(ru.get("maxUnavailable", "25%"), desired, False)
+            if surge == 0 and max_unavail == 0:
+                max_unavail = 1
+        else:
+            max_unavail = 0
+        min_available = max(0, desired - max_unavail)
+        conds = list(st.get("conditions") or [])
+        if ready >= min_available:
+            _set_condition(conds, "Available", "True", "MinimumReplicasAvailable",
+                           "Deployment has minimum availability.", now)
+        else:
+            _set_condition(conds, "Available", "False", "MinimumReplicasUnavailable",
+                           "Deployment does not have minimum availability.", now)
+        deadline = spec.get("progressDeadlineSeconds")
+        if r.complete(desired):
+            _set_condition(conds, "Progressing", "True", "NewReplicaSetAvailable",
+                           'ReplicaSet "%s" has successfully progressed.' % rs_name, now)
+        elif deadline is not None and time.time() - r.last_progress > deadline:
+            _set_condition(conds, "Progressing", "False", "ProgressDeadlineExceeded",
+                           'ReplicaSet "%s" has timed out progressing.' % rs_name, now)
+        else:
+            progressed = time.time() - r.last_progress < self.step_seconds * 2
+            _set_condition(conds, "Progressing", "True", "ReplicaSetUpdated",
+                           'ReplicaSet "%s" is progressing.' % rs_name, now, progress=progressed)
+        new = {"observedGeneration": o["metadata"].get("generation", 1)}
+        for k, v in (("replicas", total), ("updatedReplicas", r.new_total), ("readyReplicas", ready),
+                     ("availableReplicas", ready), ("unavailableReplicas", max(0, desired - ready))):
+            if v:
+                new[k] = v
+        new["conditions"] = conds
+        o["status"] = new
+
+    def _daemonset_status(self, o, r, desired):
+        st = {
+            "currentNumberScheduled": r.new_total + r.old_ready,
+            "numberMisscheduled": 0,
+            "desiredNumberScheduled": desired,
+            "numberReady": r.new_ready + r.old_ready,
+            "observedGeneration": o["metadata"].get("generation", 1),
+        }
+        for k, v in (("updatedNumberScheduled", r.new_total), ("numberAvailable", r.new_ready + r.old_ready),
+                     ("numberUnavailable", max(0, desired - r.new_ready - r.old_ready))):
+            if v:
+                st[k] = v
+        o["status"] = st
+
+    def _statefulset(self, o):
+        md, spec = o["metadata"], o.get("spec") or {}
+        desired = spec.get("replicas", 1)
+        rev = "%s-%s" % (md["name"], template_hash(spec.get("template") or {}))
+
+        def set_status(x):
+            st = {"observedGeneration": md.get("generation", 1), "replicas": desired,
+                  "readyReplicas": desired, "currentReplicas": desired, "updatedReplicas": desired,
+                  "currentRevision": rev, "updateRevision": rev, "collisionCount": 0,
+                  "availableReplicas": desired}
+            x["status"] = {k: v for k, v in st.items() if v or k in ("replicas",)}
+        self.store.internal_update(("apps", "statefulsets"), md.get("namespace"), md["name"], set_status)
+
+    def _replicaset(self, o):
+        md, spec = o["metadata"], o.get("spec") or {}
+        desired = spec.get("replicas", 1)
+
+        def set_status(x):
+            st = {"replicas": desired, "fullyLabeledReplicas": desired, "readyReplicas": desired,
+                  "availableReplicas": desired, "observedGeneration": md.get("generation", 1)}
+            x["status"] = {k: v for k, v in st.items() if v or k == "replicas"}
+        self.store.internal_update(("apps", "replicasets"), md.get("namespace"), md["name"], set_status)
+
+    def _hpa(self, o):
+        md, spec = o["metadata"], o.get("spec") or {}
+        ref = spec.get("scaleTargetRef") or {}
+        if ref.get("kind") != "Deployment":
+            return
+        target = self.store.find(("apps", "deployments"), md.get("namespace"), ref.get("name"))
+        if target is None:
+            return
+        cur = (target.get("status") or {}).get("replicas", 0)
+        want = (target.get("spec") or {}).get("replicas", 1)
+        want = max(spec.get("minReplicas", 1), min(spec.get("maxReplicas", want), want))
+
+        def set_status(x):
+            st = dict(x.get("status") or {})
+            st["currentReplicas"] = cur
+            st["desiredReplicas"] = want
+            x["status"] = st
+        self.store.internal_update(("autoscaling", "horizontalpodautoscalers"), md.get("namespace"),
+                                   md["name"], set_status)
+
+    # -- namespaces and garbage collection -------------------------------------------------
+    def _namespaces(self):
+        for nsobj in self.store.all(("", "namespaces")):
+            if not nsobj["metadata"].get("deletionTimestamp"):
+                continue
+            ns = nsobj["metadata"]["name"]
+            left = 0
+            with self.store.lock:
+                buckets = [(s, list(b.items())) for s, b in self.store.objects.items()]
+            for storage, items in buckets:
+                for (ons, oname), _ in items:
+                    if ons == ns:
+                        left += 1
+                        self.store.internal_delete(storage, ons, oname)
+            if left == 0:
+                self.store.internal_delete(("", "namespaces"), None, ns)
+
+    def _gc(self):
+        with self.store.lock:
+            buckets = [(s, list(b.items())) for s, b in self.store.objects.items()]
+        by_uid = {}
+        for storage, items in buckets:
+            for key, o in items:
+                by_uid[o["metadata"].get("uid")] = (storage, key, o)
+        live_uids = set(by_uid)
+        dependents = {}
+        for storage, items in buckets:
+            for key, o in items:
+                refs = o["metadata"].get("ownerReferences") or []
+                for ref in refs:
+                    dependents.setdefault(ref.get("uid"), []).append((storage, key))
+                if refs and not any(ref.get("uid") in live_uids for ref in refs):
+                    self.store.internal_delete(storage, key[0], key[1])
+        for uid, (storage, key, o) in by_uid.items():
+            md = o["metadata"]
+            fins = md.get("finalizers") or []
+            if not md.get("deletionTimestamp"):
+                continue
+            if "foregroundDeletion" in fins:
+                deps = dependents.get(uid, [])
+                for dstorage, dkey in deps:
+                    self.store.internal_delete(dstorage, dkey[0], dkey[1])
+                if not any(self.store.find(ds, dk[0], dk[1]) for ds, dk in deps):
+                    self.store.internal_update(storage, key[0], key[1], _drop_finalizer("foregroundDeletion"))
+            if "orphan" in fins:
+                for dstorage, dkey in dependents.get(uid, []):
+                    self.store.internal_update(dstorage, dkey[0], dkey[1], _drop_owner(uid))
+                self.store.internal_update(storage, key[0], key[1], _drop_finalizer("orphan"))
+
+
+def _drop_finalizer(name):
+    def f(o):
+        fins = [x for x in o["metadata"].get("finalizers") or [] if x != name]
+        if fins:
+            o["metadata"]["finalizers"] = fins
+        else:
+            o["metadata"].pop("finalizers", None)
+    return f
+
+
+def _drop_owner(uid):
+    def f(o):
+        refs = [r for r in o["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+        if refs:
+            o["metadata"]["ownerReferences"] = refs
+        else:
+            o["metadata"].pop("ownerReferences", None)
+    return f
