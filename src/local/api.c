@@ -29,7 +29,7 @@
 #define MAX_BODY (1u << 20)
 
 typedef struct gate_entry {
-    char key[300];          /* "name.namespace" or "rollback.name.namespace" */
+    char key[600];          /* "name.namespace" or "rollback.name.namespace" */
 } gate_entry;
 
 struct lc_api {
@@ -236,7 +236,7 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
         return send_error(conn, 400, "unknown action (promote, abort, hold, hold-rollout, resume)");
     if (!strcmp(action, "promote") || !strcmp(action, "abort")) {
         /* also open the loadtester-style gates webhooks may point at */
-        char key[300];
+        char key[600];
         snprintf(key, sizeof key, "%s%s.%s", !strcmp(action, "abort") ? "rollback." : "", name, ns);
         pthread_mutex_lock(&api->L->lock);
         bool have = false;
@@ -273,7 +273,7 @@ static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn,
     }
     bool rollback = !strncmp(url, "/rollback/", 10);
     const char *verb = strrchr(url, '/') + 1;
-    char key[300];
+    char key[600];
     snprintf(key, sizeof key, "%s%s.%s", rollback ? "rollback." : "", name, ns);
     json_decref(j);
     pthread_mutex_lock(&api->L->lock);

@@ -72,7 +72,6 @@ struct cd_local {
     size_t ntargets;
     lc_router *router;
     /* providers */
-    cd_object_store *store;
     cd_secret_source secrets;
     cd_metrics_config metrics_cfg;
     cd_hooks_config hooks_cfg;

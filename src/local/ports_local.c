@@ -89,7 +89,7 @@ static void remember_metric(lc_tick *t, const cd_metric *m, cd_metric_rc rc, dou
         cd_metric_kind kind = CD_METRIC_KIND_QUERY;
         cd_engine_metric_kind(m, &kind);
         slot->passed = rc == CD_METRIC_OK && cd_engine_threshold_pass(m, kind, v, why, sizeof why);
-        snprintf(slot->message, sizeof slot->message, "%s", rc == CD_METRIC_OK ? why : msg);
+        snprintf(slot->message, sizeof slot->message, "%.255s", rc == CD_METRIC_OK ? why : msg);
     }
     pthread_mutex_unlock(&c->L->lock);
 }

@@ -332,13 +332,17 @@ def read_watch(s, path, timeout=30):
 
 
 def watches(s):
-    code, _, d = s.get(D + "/podinfo")
+    # watch from the collection's current resourceVersion (what clients do
+    # after a list), restricted to podinfo: other objects of the namespace
+    # (and the fake controllers' status writes) must not shift the stream
+    code, _, d = s.get(D + "?fieldSelector=metadata.name%3Dpodinfo")
     rv = d["metadata"]["resourceVersion"]
     import threading
     result = {}
 
     def run():
-        result["w"] = read_watch(s, D + "?watch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=3" % rv)
+        result["w"] = read_watch(s, D + "?watch=1&fieldSelector=metadata.name%%3Dpodinfo&resourceVersion=%s"
+                                 "&allowWatchBookmarks=true&timeoutSeconds=3" % rv)
     th = threading.Thread(target=run)
     th.start()
     time.sleep(0.3)
