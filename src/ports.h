@@ -102,6 +102,9 @@ typedef enum {
  * events and units the same way). */
 typedef struct cd_metrics_port {
     void *ctx;
+    /* On NO_DATA and ERROR, err->msg is the complete warning event
+     * (Flagger's text, e.g. "Prometheus query failed: ..."); when it is
+     * empty the engine words a generic one. */
     cd_metric_rc (*query)(void *ctx, const cd_canary_ref *c, const cd_metric *m, double *value,
                           cd_err *err);
     /* Availability check at initialization (§3.6); may be NULL (then no

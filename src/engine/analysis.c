@@ -149,8 +149,14 @@ static void metrics_provider(const cd_tick *t, char *out, size_t n)
 }
 
 static void report_unusable(cd_tick *t, const cd_metric *m, cd_metric_kind kind, cd_metric_rc rc,
-                            const cd_err *err)
+                            const cd_err *err, bool err_is_event)
 {
+    /* The metrics port words the event itself (Flagger's texts differ by
+     * provider and failure); the engine words it only when it did not. */
+    if (err_is_event && err->msg[0]) {
+        cd_tick_event(t, CD_EVENT_WARNING, "%s", err->msg);
+        return;
+    }
     const char *name = metric_name(m);
     if (rc == CD_METRIC_NO_DATA) {
         char provider[96];
@@ -198,7 +204,7 @@ static bool judge_metric(cd_tick *t, const cd_metric *m, cd_metric_kind kind)
     memset(&v, 0, sizeof v);
     cd_metric_rc rc = t->cfg->judge(t->cfg->judge_ctx, &t->p->metrics, t->c, m, &v, &err);
     if (rc != CD_METRIC_OK) {
-        report_unusable(t, m, kind, rc, &err);
+        report_unusable(t, m, kind, rc, &err, false);
         return false;
     }
     cd_registry_set_metric(t->p->registry, t->target, t->ns, metric_name(m), v.score);
@@ -223,7 +229,7 @@ static bool check_metric(cd_tick *t, const cd_metric *m, cd_metric_kind kind)
         snprintf(err.msg, sizeof err.msg, "no values found");
     }
     if (rc != CD_METRIC_OK) {
-        report_unusable(t, m, kind, rc, &err);
+        report_unusable(t, m, kind, rc, &err, true);
         return false;
     }
     double exported = kind == CD_METRIC_KIND_DURATION ? (double)ms_of(v) / 1000.0 : v;

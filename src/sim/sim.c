@@ -270,12 +270,24 @@ static cd_metric_rc mx_query(void *ctx, const cd_canary_ref *c, const cd_metric 
     }
     switch (step->kind) {
     case CD_SIM_NODATA:
-        snprintf(err->msg, sizeof err->msg, "no values found");
-        return CD_METRIC_NO_DATA;
-    case CD_SIM_ERROR:
-        snprintf(err->msg, sizeof err->msg, "the scenario makes the %s query fail",
-                 m->name ? m->name : "metric");
+        return CD_METRIC_NO_DATA;   /* the engine words "no values found" */
+    case CD_SIM_ERROR: {
+        /* worded as the real metrics port words a failed query */
+        const char *name = m->name ? m->name : "metric";
+        cd_metric_kind kind = CD_METRIC_KIND_QUERY;
+        cd_engine_metric_kind(m, &kind);
+        if (kind == CD_METRIC_KIND_TEMPLATE)
+            snprintf(err->msg, sizeof err->msg,
+                     "Metric query failed for %s: the scenario makes the %s query fail", name, name);
+        else if (kind == CD_METRIC_KIND_QUERY)
+            snprintf(err->msg, sizeof err->msg,
+                     "Prometheus query failed for %s: the scenario makes the %s query fail", name,
+                     name);
+        else
+            snprintf(err->msg, sizeof err->msg,
+                     "Prometheus query failed: the scenario makes the %s query fail", name);
         return CD_METRIC_ERROR;
+    }
     default:
         *value = step->value;
         return CD_METRIC_OK;
