@@ -2,6 +2,6 @@
 #ifndef CD_MAINS_H
 #define CD_MAINS_H
 
-int cd_main_placeholder(int argc, char **argv);
+int cd_main_router(int argc, char **argv);
 
 #endif
