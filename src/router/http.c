@@ -94,6 +94,19 @@ static bool name_is(const char *n, size_t nl, const char *lit)
     return nl == l && !strncasecmp(n, lit, l);
 }
 
+bool rt_header_name_valid(const char *n, size_t nl)
+{
+    if (!nl)
+        return false;
+    for (size_t i = 0; i < nl; i++) {
+        unsigned char c = (unsigned char)n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c)) || c == 0)
+            return false;
+    }
+    return true;
+}
+
 bool rt_is_hop_header(const char *n, size_t nl)
 {
     return name_is(n, nl, "connection") || name_is(n, nl, "keep-alive") ||

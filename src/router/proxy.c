@@ -177,6 +177,8 @@ static const llhttp_settings_t response_dechunk_settings = {
     .on_message_complete = pause_cb,
 };
 
+static void dequeue(rt_exchange *ex);
+
 /* ---- allocation ---- */
 
 #define RT_FREEEX_MAX 128
@@ -215,6 +217,7 @@ static void put_exchange(rt_exchange *ex)
 void rt_exchange_free(rt_exchange *ex)
 {
     rt_worker *w = ex->w;
+    dequeue(ex);
     if (ex->mirror) {
         rt_exchange *m = ex->mirror;
         ex->mirror = NULL;
@@ -760,6 +763,11 @@ static int response_head(rt_exchange *ex, uint32_t pos)
     ex->close_after = !keep;
     rt_header hs[RT_HDR_CAP];
     collect_headers(ex, in->data, hs);
+    for (uint16_t i = 0; i < ex->nh; i++)
+        if (!rt_header_name_valid(hs[i].name, hs[i].nlen)) {
+            ex->resp_head = false;
+            return attempt_failed(ex, EX_FAIL_PROTOCOL);
+        }
     const char *extra = cookie_line(ex);
     rt_resp_head rh = {
         .status = status,
@@ -806,7 +814,12 @@ static int parse_resp(rt_exchange *ex)
             in->r = in->f = pos;
             return 1;
         }
-        return response_head(ex, pos);
+        int rc = response_head(ex, pos);
+        /* run the parser on at once: a response without a body (HEAD,
+         * 204, 304, Content-Length: 0) completes without more bytes */
+        if (rc > 0 && ex->resp_head)
+            return parse_resp(ex);
+        return rc;
     }
     if (err == HPE_OK) {
         in->p = in->w;
@@ -967,9 +980,43 @@ static int resp_step(rt_exchange *ex)
     return read_resp(ex);
 }
 
+static void enqueue(rt_exchange *ex)
+{
+    if (ex->queued)
+        return;
+    rt_worker *w = ex->w;
+    ex->queued = 1;
+    ex->rq_prev = NULL;
+    ex->rq_next = w->runq;
+    if (w->runq)
+        w->runq->rq_prev = ex;
+    w->runq = ex;
+}
+
+static void dequeue(rt_exchange *ex)
+{
+    if (!ex->queued)
+        return;
+    rt_worker *w = ex->w;
+    rt_exchange **head = ex->queued == 2 ? &w->runq_cur : &w->runq;
+    if (ex->rq_prev)
+        ex->rq_prev->rq_next = ex->rq_next;
+    else
+        *head = ex->rq_next;
+    if (ex->rq_next)
+        ex->rq_next->rq_prev = ex->rq_prev;
+    ex->queued = 0;
+    ex->rq_prev = ex->rq_next = NULL;
+}
+
+/* Moves bytes until both directions block. An exchange that keeps going
+ * (a large body between fast peers) yields after PUMP_BUDGET steps and
+ * continues after the other connections had their turn. */
+#define PUMP_BUDGET 32
+
 static void pump(rt_exchange *ex)
 {
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < PUMP_BUDGET; i++) {
         int a = req_step(ex);
         if (a < 0)
             return;
@@ -979,7 +1026,21 @@ static void pump(rt_exchange *ex)
         if (!a && !b)
             return;
     }
-    /* still busy: continue on the next event */
+    enqueue(ex);
+}
+
+void rt_exchange_run_queue(rt_worker *w)
+{
+    /* this round's exchanges stay linked (and freeable) until pumped */
+    w->runq_cur = w->runq;
+    w->runq = NULL;
+    for (rt_exchange *e = w->runq_cur; e; e = e->rq_next)
+        e->queued = 2;
+    while (w->runq_cur) {
+        rt_exchange *e = w->runq_cur;
+        dequeue(e);
+        pump(e);
+    }
 }
 
 void rt_exchange_client_event(rt_exchange *ex) { pump(ex); }
@@ -1030,8 +1091,16 @@ static void start_mirror(rt_exchange *ex, const rt_req_head *rh)
     rt_route *r = (rt_route *)ex->route;
     rt_group *g = &r->groups[RT_CANARY];
     rt_backend *be = rt_group_pick(g, w->id, w->loop.now, NULL);
-    if (!be || !be->mirror_stats || !r->mirror_stats)
+    if (!r->mirror_stats)
         return;
+    if (!be || !be->mirror_stats) {
+        /* no canary to copy to: the mirror group sees a 503, as clients
+         * of an unavailable group would */
+        rt_ctr_add(&r->mirror_stats->shards[w->id].no_backend, 1);
+        if (rt_gstats_record(r->mirror_stats, w->id, 503, 0, rt_wall_ms_now()))
+            rt_worker_mark_dirty(w, r->mirror_stats);
+        return;
+    }
     rt_exchange *m = rt_exchange_new(w, NULL);
     m->snap = rt_worker_hold(w);
     m->route = r;
@@ -1095,6 +1164,12 @@ void rt_exchange_start(rt_exchange *ex)
     p->upgrade = 0;     /* Upgrade is hop-by-hop: never switch protocols */
     rt_header hs[RT_HDR_CAP];
     collect_headers(ex, in->data, hs);
+    for (uint16_t i = 0; i < ex->nh; i++)
+        if (!rt_header_name_valid(hs[i].name, hs[i].nlen)) {
+            __atomic_fetch_add(&w->parse_errors, 1, __ATOMIC_RELAXED);
+            respond_error(ex, 400);
+            return;
+        }
     const rt_header *host = NULL, *expect = NULL;
     int nhost, nexpect;
     find_header(hs, ex->nh, "host", &host, &nhost);

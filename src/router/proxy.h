@@ -118,6 +118,9 @@ typedef struct rt_exchange {
     bool mirror_complete;           /* every request byte is in mbuf */
 
     struct rt_exchange *next_free;
+    /* run queue: exchanges that used their share of a loop iteration */
+    struct rt_exchange *rq_prev, *rq_next;
+    uint8_t queued;                 /* 0 no, 1 next round, 2 this round */
 } rt_exchange;
 
 /* ---- client connection ---- */
@@ -202,6 +205,9 @@ typedef struct rt_worker {
     rt_gstats **dirty;
     size_t ndirty, capdirty;
 
+    rt_exchange *runq;              /* exchanges to pump again */
+    rt_exchange *runq_cur;          /* ... being pumped now */
+
     rt_timer tick;
     uint64_t rng[4];
 
@@ -251,6 +257,8 @@ void rt_exchange_upstream_timeout(rt_exchange *ex);
 void rt_exchange_upstream_failed(rt_exchange *ex, rt_failure f);
 /* The client went away or failed: drop the exchange. */
 void rt_exchange_abort(rt_exchange *ex);
+/* Pumps every queued exchange once (worker loop, after each iteration). */
+void rt_exchange_run_queue(rt_worker *w);
 extern const llhttp_settings_t rt_request_settings;
 
 /* http.c (pure) */
@@ -261,5 +269,6 @@ const char *rt_error_response(unsigned status);
 bool rt_is_hop_header(const char *name, size_t n);
 bool rt_method_idempotent(uint8_t method);
 bool rt_connection_lists(const char *conn_value, size_t vlen, const char *name, size_t nlen);
+bool rt_header_name_valid(const char *name, size_t n);
 
 #endif

@@ -384,7 +384,9 @@ static void *worker_main(void *arg)
     worker_switch(w);
     arm_tick(w);
     for (;;) {
-        rt_loop_run_once(&w->loop, 1000);
+        rt_loop_run_once(&w->loop, w->runq ? 0 : 1000);
+        if (w->runq)
+            rt_exchange_run_queue(w);
         int stop = atomic_load(&w->stop);
         if (stop == 2)
             break;

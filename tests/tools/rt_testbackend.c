@@ -24,6 +24,7 @@
 static const char *g_id;
 static atomic_long g_total, g_shadow;
 static atomic_int g_sick;
+static long g_delay_ms;
 
 typedef struct upload { char *data; size_t len, cap; } upload;
 
@@ -92,6 +93,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     atomic_fetch_add(&g_total, 1);
+    if (g_delay_ms)
+        usleep((useconds_t)g_delay_ms * 1000);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (host && strstr(host, "-shadow"))
         atomic_fetch_add(&g_shadow, 1);
@@ -150,11 +153,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: rt_testbackend PORT ID\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: rt_testbackend PORT ID [DELAY_MS]\n");
         return 2;
     }
     g_id = argv[2];
+    g_delay_ms = argc == 4 ? atol(argv[3]) : 0;
     signal(SIGPIPE, SIG_IGN);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)atoi(argv[1]),
