@@ -408,7 +408,10 @@ static void decode_match(dec *d, const json_t *v, rt_match *out)
             pop(d, m);
         }
     }
-    if (!out->nheaders && !out->ncookies && !out->nquery && !out->uri && !out->method)
+    bool any_key = false;
+    for (const char *const *k = match_keys; *k; k++)
+        any_key |= json_object_get(v, *k) != NULL;
+    if (!any_key)
         errf(d, "a match needs at least one of headers, cookies, queryParams, uri, method");
 }
 
@@ -861,9 +864,19 @@ static void decode_route(dec *d, const json_t *v, rt_route *r)
     }
     r->path_prefix = dup_str(d, pp);
     const char *ns = get_str(d, v, "namespace", "default");
-    const char *target = get_str(d, v, "target", r->name);
-    if (!is_name(ns, 63) || !is_name(target, 253))
-        errf(d, "namespace and target must be names (letters, digits, '.', '-', '_')");
+    const char *target = get_str(d, v, "target", NULL);
+    if (!is_name(ns, 63)) {
+        size_t m = push_key(d, "namespace");
+        errf(d, "must be a name (letters, digits, '.', '-', '_')");
+        pop(d, m);
+    }
+    if (target && !is_name(target, 253)) {
+        size_t m = push_key(d, "target");
+        errf(d, "must be a name (letters, digits, '.', '-', '_')");
+        pop(d, m);
+    }
+    if (!target)
+        target = r->name;
     r->ns = dup_str(d, ns);
     r->target = dup_str(d, target);
     r->weight = (int)get_int(d, v, "weight", 0, 0, 100);

@@ -365,6 +365,7 @@ void rt_control_shutdown(const char *why)
     rt_handover_close();
     rt_health_stop();
     rt_workers_drain();
+    rt_table_close_listener_fds();
     /* workers exit by themselves once drained; join them off the loop */
     C.drain_timer.cb = on_drain_check;
     rt_timer_set(&C.loop, &C.drain_timer, C.loop.now);

@@ -181,6 +181,7 @@ typedef struct rt_worker {
     rt_loop loop;
     pthread_t thread;
     _Atomic int stop;               /* 1 drain, 2 exit now */
+    _Atomic int unlistened;         /* listeners removed from the loop */
     bool draining;
     int64_t drain_deadline;
 

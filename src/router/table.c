@@ -404,6 +404,24 @@ size_t rt_table_listeners(rt_listener ***out)
     return n;
 }
 
+void rt_table_close_listener_fds(void)
+{
+    pthread_mutex_lock(&T.mu);
+    for (size_t i = 0; T.current && i < T.current->nlisteners; i++) {
+        rt_listener *l = T.current->listeners[i];
+        if (l->fd >= 0) {
+            close(l->fd);
+            l->fd = -1;
+        }
+    }
+    for (size_t i = 0; i < T.nflag; i++)
+        if (T.flag_listeners[i]->fd >= 0) {
+            close(T.flag_listeners[i]->fd);
+            T.flag_listeners[i]->fd = -1;
+        }
+    pthread_mutex_unlock(&T.mu);
+}
+
 void rt_table_shutdown(void)
 {
     pthread_mutex_lock(&T.mu);

@@ -186,6 +186,9 @@ void rt_table_shutdown(void);
 /* Every listener of the current snapshot (new references). */
 size_t rt_table_listeners(rt_listener ***out);
 void rt_listener_release(rt_listener *l);
+/* Closes every listening socket (drain: new connections are refused;
+ * a successor that took them over keeps its own copies). */
+void rt_table_close_listener_fds(void);
 
 /* ---- route.c (pure) ---- */
 

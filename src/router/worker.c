@@ -325,6 +325,7 @@ static void start_drain(rt_worker *w)
     w->accepting = false;
     w->drain_deadline = w->loop.now + rt_cfg.drain_timeout_ms;
     sync_listeners(w);
+    atomic_store(&w->unlistened, 1);
     rt_pool_close_all_idle(w);
     for (rt_client *c = w->clients, *n; c; c = n) {
         n = c->next;
@@ -443,6 +444,17 @@ void rt_workers_drain(void)
     for (int i = 0; i < g_nworkers; i++)
         atomic_store(&g_workers[i].stop, 1);
     wake_all();
+    /* wait (briefly) until no worker watches a listening socket any more,
+     * so that the caller may close them */
+    for (int spins = 0; spins < 2000; spins++) {
+        int n = 0;
+        for (int i = 0; i < g_nworkers; i++)
+            n += atomic_load(&g_workers[i].unlistened);
+        if (n == g_nworkers)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void rt_workers_stop(void)
