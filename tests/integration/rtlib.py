@@ -83,12 +83,13 @@ def start(args, log=None, env=None):
 
 
 class Backend:
-    def __init__(self, name, delay_ms=0):
+    def __init__(self, name, delay_ms=0, fail_every=0):
         self.name = name
         self.port = free_port()
         self.address = "127.0.0.1:%d" % self.port
         args = [BACKEND, str(self.port), name] + ([str(delay_ms)] if delay_ms else [])
-        self.proc = start(args)
+        env = dict(os.environ, RT_FAIL_EVERY=str(fail_every)) if fail_every else None
+        self.proc = start(args, env=env)
         wait_port(self.port)
 
     def count(self):

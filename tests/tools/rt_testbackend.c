@@ -25,6 +25,8 @@ static const char *g_id;
 static atomic_long g_total, g_shadow;
 static atomic_int g_sick;
 static long g_delay_ms;
+static long g_fail_every;
+static atomic_long g_plain;
 
 typedef struct upload { char *data; size_t len, cap; } upload;
 
@@ -137,7 +139,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                     : queue(c, 200, "ok\n", 3, MHD_RESPMEM_PERSISTENT);
     char *b = malloc(strlen(g_id) + 2);
     int n = sprintf(b, "%s\n", g_id);
-    return queue(c, 200, b, (size_t)n, MHD_RESPMEM_MUST_FREE);
+    long k = atomic_fetch_add(&g_plain, 1) + 1;
+    unsigned status = g_fail_every > 0 && k % g_fail_every == 0 ? 500 : 200;
+    return queue(c, status, b, (size_t)n, MHD_RESPMEM_MUST_FREE);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **state,
@@ -159,6 +163,7 @@ int main(int argc, char **argv)
     }
     g_id = argv[2];
     g_delay_ms = argc == 4 ? atol(argv[3]) : 0;
+    g_fail_every = getenv("RT_FAIL_EVERY") ? atol(getenv("RT_FAIL_EVERY")) : 0;
     signal(SIGPIPE, SIG_IGN);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)atoi(argv[1]),
