@@ -51,6 +51,7 @@ static struct {
     flags f;
     bool stopping;
     bool exit_now;
+    bool workers_started;
     int64_t retention_ms;
 } C;
 
@@ -290,9 +291,16 @@ void rt_control_apply(const json_t *doc, uint64_t if_version, rt_apply_result *r
         rt_rt.apply_failures = ++g_failures;
         return;
     }
-    rt_snapshot_release(cur);
     rt_table_publish(s);
     res->version = s->version;
+    /* when this returns, every worker routes new requests with s, and
+     * sockets of removed listeners are closed */
+    if (C.workers_started && !rt_workers_wait_version(s->version, 2000))
+        cd_warn("router: workers are slow to take configuration version %llu",
+                (unsigned long long)s->version);
+    if (cur && C.workers_started)
+        rt_table_close_removed_listeners(cur, s);
+    rt_snapshot_release(cur);
     rt_rt.applies = ++g_applies;
     rt_rt.last_apply_wall_ms = rt_wall_ms_now();
     cd_info("router: configuration version %llu applied (%zu routes, %zu listeners)",
@@ -559,6 +567,7 @@ int cd_main_router(int argc, char **argv)
         fprintf(stderr, "canaryd router: cannot start workers\n");
         goto fail;
     }
+    C.workers_started = true;
     rt_health_start(&C.loop);
     rt_health_sync();
     if (tk.conn_fd >= 0 && rt_rt.took_over)

@@ -422,6 +422,22 @@ void rt_table_close_listener_fds(void)
     pthread_mutex_unlock(&T.mu);
 }
 
+void rt_table_close_removed_listeners(rt_snapshot *old, const rt_snapshot *next)
+{
+    pthread_mutex_lock(&T.mu);
+    for (size_t i = 0; i < old->nlisteners; i++) {
+        rt_listener *l = old->listeners[i];
+        bool kept = false;
+        for (size_t k = 0; k < next->nlisteners && !kept; k++)
+            kept = next->listeners[k] == l;
+        if (!kept && l->fd >= 0) {
+            close(l->fd);
+            l->fd = -1;
+        }
+    }
+    pthread_mutex_unlock(&T.mu);
+}
+
 void rt_table_shutdown(void)
 {
     pthread_mutex_lock(&T.mu);

@@ -189,6 +189,9 @@ void rt_listener_release(rt_listener *l);
 /* Closes every listening socket (drain: new connections are refused;
  * a successor that took them over keeps its own copies). */
 void rt_table_close_listener_fds(void);
+/* Closes the sockets of listeners of old that next no longer has (every
+ * worker must have moved to next). */
+void rt_table_close_removed_listeners(rt_snapshot *old, const rt_snapshot *next);
 
 /* ---- route.c (pure) ---- */
 

@@ -291,8 +291,8 @@ static void worker_switch(rt_worker *w)
     w->held[w->nheld++] = (rt_held){s, 0};
     rt_snapshot *old = w->snap;
     w->snap = s;
-    w->snap_version = s->version;
     sync_listeners(w);
+    __atomic_store_n(&w->snap_version, s->version, __ATOMIC_RELEASE);
     close_pools_not_in(w, old, s->version);
     rt_held *h = old ? find_held(w, old) : NULL;
     if (h && h->active == 0)
@@ -438,6 +438,21 @@ int rt_workers_start(int n)
 }
 
 void rt_workers_notify(void) { wake_all(); }
+
+bool rt_workers_wait_version(uint64_t version, int timeout_ms)
+{
+    for (int spins = 0; spins < timeout_ms * 10; spins++) {
+        bool all = true;
+        for (int i = 0; i < g_nworkers && all; i++)
+            all = __atomic_load_n(&g_workers[i].snap_version, __ATOMIC_ACQUIRE) >= version ||
+                  atomic_load(&g_workers[i].stop);
+        if (all)
+            return true;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
 
 void rt_workers_drain(void)
 {

@@ -20,6 +20,7 @@ CANARYD = os.path.join(BUILD, "canaryd")
 BACKEND = os.path.join(BUILD, "rt_testbackend")
 TMP = tempfile.mkdtemp(prefix="canaryd-rt-")
 _procs = []
+_routers = []
 _results = {"passed": 0, "failed": 0}
 
 
@@ -52,6 +53,20 @@ def check(name, cond, detail=""):
 
 
 def finish():
+    # every router still running must stop cleanly: exit 0 and, in the
+    # sanitizer build, no AddressSanitizer/LeakSanitizer report
+    for r in _routers:
+        if r.proc.poll() is None:
+            try:
+                rc = r.stop(timeout=60)
+            except subprocess.TimeoutExpired:
+                r.proc.kill()
+                rc = "hung"
+            check("router %s stops cleanly on SIGTERM" % os.path.basename(r.log), rc == 0, rc)
+        text = r.log_text()
+        check("router %s: no sanitizer report" % os.path.basename(r.log),
+              "Sanitizer" not in text and "runtime error" not in text,
+              text[text.find("Sanitizer") - 200:][:2000])
     print("%d passed, %d failed" % (_results["passed"], _results["failed"]), flush=True)
     sys.exit(0 if _results["failed"] == 0 and _results["passed"] > 0 else 1)
 
@@ -118,6 +133,7 @@ class Router:
             self.admin_sock = os.path.join(TMP, name + ".sock")
             args += ["--admin", "unix:" + self.admin_sock]
         self.proc = start(args, self.log, env)
+        _routers.append(self)
         wait_port(self.port)
         wait_port(self.admin_port)
 

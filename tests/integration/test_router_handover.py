@@ -69,6 +69,7 @@ old_pid = a.proc.pid
 b = rtlib.Router.__new__(rtlib.Router)
 b.port, b.admin_port = a.port, a.admin_port
 b.config_path, b.log = a.config_path, os.path.join(rtlib.TMP, "b.log")
+rtlib._routers.append(b)
 b.proc = rtlib.start([rtlib.CANARYD, "router", "--listen", "127.0.0.1:%d" % a.port,
                       "--admin", "127.0.0.1:%d" % a.admin_port, "--admin", "unix:" + a.admin_sock,
                       "--config", a.config_path, "--log-format", "text"] + flags, b.log)
