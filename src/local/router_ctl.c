@@ -1,0 +1,537 @@
+/* router_ctl.c - the local platform's data plane: one `canaryd router`
+ * process (started, or adopted after a controller restart by PID + start
+ * time), its configuration built from the canaries (one listener per
+ * service port, one route per canary with the primary and canary process
+ * sets as backend groups), the engine's router port (weights) and the
+ * router-native metrics (success rate and latency of the canary group
+ * over a metric's interval).
+ *
+ * Only ready replicas are ever configured as backends, and a replica is
+ * signalled to stop only after the router confirmed a configuration
+ * without it (cd_procset_endpoints_applied): traffic never goes to a
+ * stopped process. */
+#include "local/local.h"
+#include "router/client.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct lc_router {
+    cd_local *L;
+    pid_t pid;
+    uint64_t start_time;
+    bool owned;             /* our child (else adopted) */
+    char admin[400];        /* "unix:/state/router.sock" */
+    char *last_config;      /* canonical JSON last applied */
+    char *failed_config;    /* last refused configuration, not retried for a while */
+    int64_t failed_ms;
+    int64_t last_check_ms;
+};
+
+#define ROUTER_START_TIMEOUT_MS 5000
+
+/* Router names are 1-63 of [A-Za-z0-9._-]: "<name>.<namespace>" when it
+ * fits (Kubernetes names fit that alphabet), else a hash of it. */
+static void router_name(const char *name, const char *ns, char out[64])
+{
+    char full[600];
+    snprintf(full, sizeof full, "%s.%s", name, ns);
+    if (strlen(full) <= 63) {
+        snprintf(out, 64, "%s", full);
+        return;
+    }
+    char h[16];
+    cd_flagger_hash(full, strlen(full), h);
+    snprintf(out, 64, "%.40s.%s", name, h);
+}
+
+/* ---- the process ----------------------------------------------------------- */
+
+static bool router_answers(const char *admin)
+{
+    cd_err err;
+    cd_router_client *c = cd_router_client_new(admin, 500, &err);
+    if (!c)
+        return false;
+    json_t *st = NULL;
+    bool ok = cd_router_status(c, &st, &err);
+    json_decref(st);
+    cd_router_client_free(c);
+    return ok;
+}
+
+static bool spawn_router(lc_router *r, cd_err *err)
+{
+    cd_local *L = r->L;
+    char sock[300], log[300];
+    snprintf(sock, sizeof sock, "%s/router.sock", cd_state_dir(L->state));
+    snprintf(log, sizeof log, "%s/router.log", cd_state_log_dir(L->state));
+    snprintf(r->admin, sizeof r->admin, "unix:%s", sock);
+    char *argv[] = {(char *)L->opt.canaryd_path, "router", "--admin", r->admin, "--log-format",
+                    "json", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    int rc = posix_spawn(&r->pid, argv[0], &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        snprintf(err->msg, sizeof err->msg, "cannot start %s router: %s", argv[0], strerror(rc));
+        return false;
+    }
+    r->owned = true;
+    cd_proc_start_time(r->pid, &r->start_time);
+    int64_t deadline = cd_mono_ms() + ROUTER_START_TIMEOUT_MS;
+    while (cd_mono_ms() < deadline) {
+        if (router_answers(r->admin)) {
+            cd_info("local: router started (pid %d, admin %s)", (int)r->pid, r->admin);
+            json_t *rec = json_pack("{s:i,s:I,s:s}", "pid", (int)r->pid, "startTime",
+                                    (json_int_t)r->start_time, "admin", r->admin);
+            cd_state_save_json(L->state, "router", rec);
+            json_decref(rec);
+            return true;
+        }
+        if (waitpid(r->pid, NULL, WNOHANG) == r->pid) {
+            snprintf(err->msg, sizeof err->msg, "the router exited at once (see %.400s)", log);
+            return false;
+        }
+        usleep(20000);
+    }
+    snprintf(err->msg, sizeof err->msg, "the router did not answer on %.200s (see %.250s)",
+             r->admin, log);
+    kill(r->pid, SIGKILL);
+    return false;
+}
+
+/* Adopts the router of a previous canaryd local when it still runs. */
+static bool adopt_router(lc_router *r)
+{
+    json_t *rec = cd_state_load_json(r->L->state, "router");
+    if (!rec)
+        return false;
+    pid_t pid = (pid_t)json_integer_value(json_object_get(rec, "pid"));
+    uint64_t st = (uint64_t)json_integer_value(json_object_get(rec, "startTime"));
+    const char *admin = json_string_value(json_object_get(rec, "admin"));
+    bool ok = admin && cd_proc_is(pid, st) && router_answers(admin);
+    if (ok) {
+        r->pid = pid;
+        r->start_time = st;
+        r->owned = false;
+        snprintf(r->admin, sizeof r->admin, "%s", admin);
+        cd_info("local: adopted the running router (pid %d)", (int)pid);
+    }
+    json_decref(rec);
+    return ok;
+}
+
+/* Weights the router has for each canary's route: after a controller
+ * restart the router is the truth, as the mesh object is for Flagger. */
+static void learn_weights(cd_local *L, lc_router *r)
+{
+    cd_err err;
+    cd_router_client *c = cd_router_client_new(r->admin, 2000, &err);
+    json_t *cfg = NULL;
+    if (!c || !cd_router_get_config(c, &cfg, NULL, &err)) {
+        cd_router_client_free(c);
+        return;
+    }
+    size_t i;
+    json_t *route;
+    pthread_mutex_lock(&L->lock);
+    json_array_foreach(json_object_get(cfg, "routes"), i, route) {
+        const char *name = json_string_value(json_object_get(route, "name"));
+        lc_canary *lc = NULL;
+        for (size_t k = 0; name && k < L->ncanaries && !lc; k++) {
+            char rn[64];
+            router_name(L->canaries[k]->name, L->canaries[k]->ns, rn);
+            if (!strcmp(rn, name))
+                lc = L->canaries[k];
+        }
+        if (!lc)
+            continue;
+        lc->canary_weight = (int)json_integer_value(json_object_get(route, "weight"));
+        lc->primary_weight = 100 - lc->canary_weight;
+        lc->mirrored = json_is_true(json_object_get(route, "mirror"));
+        lc->routes_known = true;
+    }
+    pthread_mutex_unlock(&L->lock);
+    json_decref(cfg);
+    cd_router_client_free(c);
+}
+
+lc_router *lc_router_start(cd_local *L, cd_err *err)
+{
+    lc_router *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->L = L;
+    if (!adopt_router(r) && !spawn_router(r, err)) {
+        free(r);
+        return NULL;
+    }
+    L->router = r;
+    learn_weights(L, r);
+    return r;
+}
+
+void lc_router_stop(lc_router *r, bool terminate)
+{
+    if (!r)
+        return;
+    if (terminate && r->pid > 0 && cd_proc_is(r->pid, r->start_time)) {
+        kill(r->pid, SIGTERM);   /* the router drains, then exits */
+        int64_t deadline = cd_mono_ms() + 15000;
+        while (cd_proc_is(r->pid, r->start_time) && cd_mono_ms() < deadline) {
+            if (r->owned)
+                waitpid(r->pid, NULL, WNOHANG);
+            usleep(20000);
+        }
+        if (cd_proc_is(r->pid, r->start_time))
+            kill(r->pid, SIGKILL);
+        if (r->owned)
+            waitpid(r->pid, NULL, 0);
+        cd_state_remove_json(r->L->state, "router");
+        cd_info("local: router stopped");
+    }
+    free(r->last_config);
+    free(r->failed_config);
+    free(r);
+}
+
+const char *lc_router_admin(const cd_local *L) { return L->router ? L->router->admin : ""; }
+
+/* The router died (crash, kill): start a new one; it gets the whole
+ * configuration at the next sync. */
+static void ensure_alive(cd_local *L)
+{
+    lc_router *r = L->router;
+    int64_t now = cd_mono_ms();
+    if (now - r->last_check_ms < 1000)
+        return;
+    r->last_check_ms = now;
+    if (r->owned)
+        waitpid(r->pid, NULL, WNOHANG);
+    if (cd_proc_is(r->pid, r->start_time))
+        return;
+    cd_error("local: the router (pid %d) is gone; starting a new one", (int)r->pid);
+    cd_err err = {{0}};
+    if (!spawn_router(r, &err))
+        cd_error("local: %s", err.msg);
+    free(r->last_config);
+    r->last_config = NULL;
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+
+typedef struct applied_gen {
+    cd_procset *ps;
+    int64_t gen;
+} applied_gen;
+
+static json_t *group_json(cd_procset *ps, const char *rev, applied_gen *ag)
+{
+    cd_endpoint eps[64];
+    int64_t gen;
+    size_t n = cd_procset_endpoints(ps, eps, 64, &gen);
+    ag->ps = ps;
+    ag->gen = gen;
+    json_t *backends = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char addr[96];
+        snprintf(addr, sizeof addr, "%.63s:%d", eps[i].host, eps[i].port);
+        json_array_append_new(backends, json_string(addr));
+    }
+    json_t *g = json_pack("{s:o}", "backends", backends);
+    if (rev && *rev)
+        json_object_set_new(g, "revision", json_string(rev));
+    return g;
+}
+
+static json_t *string_matches(const cd_named_matches *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < m->n; i++) {
+        const cd_string_match *s = &m->items[i].match;
+        json_t *o = json_pack("{s:s}", "name", m->items[i].name);
+        if (s->exact)
+            json_object_set_new(o, "exact", json_string(s->exact));
+        else if (s->prefix)
+            json_object_set_new(o, "prefix", json_string(s->prefix));
+        else if (s->suffix)
+            json_object_set_new(o, "suffix", json_string(s->suffix));
+        else if (s->regex)
+            json_object_set_new(o, "regex", json_string(s->regex));
+        else
+            json_object_set_new(o, "present", json_true());
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* analysis.match -> the router's A/B rules; a "cookie" header match on
+ * "name=value" becomes a cookie rule, as Flagger's routers do it. */
+static json_t *matches_json(const cd_analysis *a)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < a->n_match; i++) {
+        json_t *m = json_object();
+        if (a->match[i].headers.n)
+            json_object_set_new(m, "headers", string_matches(&a->match[i].headers));
+        if (a->match[i].query_params.n)
+            json_object_set_new(m, "queryParams", string_matches(&a->match[i].query_params));
+        json_array_append_new(out, m);
+    }
+    return out;
+}
+
+static json_t *route_json(lc_canary *c, applied_gen ag[2])
+{
+    const cd_canary_spec *s = &c->obj->spec.canary;
+    cd_local_target *t = c->target;
+    char listener[64], route[64];
+    router_name(cd_canary_service_name(s), c->ns, listener);
+    router_name(c->name, c->ns, route);
+    if (!c->routes_known) {
+        /* a canary the router never had: start from the status */
+        c->canary_weight = c->status.phase == CD_PHASE_PROGRESSING ||
+                                   c->status.phase == CD_PHASE_PROMOTING ||
+                                   c->status.phase == CD_PHASE_WAITING_PROMOTION
+                               ? c->status.canary_weight
+                               : 0;
+        c->primary_weight = 100 - c->canary_weight;
+        c->routes_known = true;
+    }
+    pthread_mutex_lock(&t->lock);
+    const cd_proc_template *pt = cd_procset_template(t->primary);
+    json_t *primary = group_json(t->primary, pt ? pt->revision : NULL, &ag[0]);
+    json_t *canary = group_json(t->canary, t->revision, &ag[1]);
+    pthread_mutex_unlock(&t->lock);
+    json_t *r = json_pack("{s:s,s:[s],s:s,s:s,s:i,s:b,s:o,s:o}", "name", route, "listeners",
+                          listener, "namespace", c->ns, "target", t->name, "weight",
+                          c->canary_weight, "mirror", c->mirrored, "primary", primary, "canary",
+                          canary);
+    if (s->analysis.has_mirror_weight)
+        json_object_set_new(r, "mirrorWeight", json_integer(s->analysis.mirror_weight));
+    if (s->analysis.n_match)
+        json_object_set_new(r, "match", matches_json(&s->analysis));
+    if (s->service.retries.set) {
+        json_t *rt = json_object();
+        if (s->service.retries.has_attempts)
+            json_object_set_new(rt, "attempts", json_integer(s->service.retries.attempts));
+        if (s->service.retries.per_try_timeout)
+            json_object_set_new(rt, "perTryTimeout", json_string(s->service.retries.per_try_timeout));
+        if (s->service.retries.retry_on)
+            json_object_set_new(rt, "retryOn", json_string(s->service.retries.retry_on));
+        json_object_set_new(r, "retries", rt);
+    }
+    if (s->service.timeout)
+        json_object_set_new(r, "timeout", json_string(s->service.timeout));
+    const cd_session_affinity *sa = &s->analysis.session_affinity;
+    if (sa->set && sa->cookie_name) {
+        json_t *a = json_pack("{s:s,s:I,s:b,s:b,s:b}", "cookieName", sa->cookie_name, "maxAge",
+                              (json_int_t)sa->max_age, "secure", sa->secure, "httpOnly",
+                              sa->http_only, "partitioned", sa->partitioned);
+        if (sa->domain)
+            json_object_set_new(a, "domain", json_string(sa->domain));
+        if (sa->path)
+            json_object_set_new(a, "path", json_string(sa->path));
+        if (sa->same_site)
+            json_object_set_new(a, "sameSite", json_string(sa->same_site));
+        if (sa->primary_cookie_name) {
+            json_object_set_new(a, "primaryCookieName", json_string(sa->primary_cookie_name));
+            json_object_set_new(a, "primaryMaxAge",
+                                json_integer(s->analysis.interval_ms / 1000 > 0
+                                                 ? s->analysis.interval_ms / 1000 : 60));
+        }
+        json_object_set_new(r, "sessionAffinity", a);
+    }
+    return r;
+}
+
+bool lc_router_sync(cd_local *L, bool force, cd_err *err)
+{
+    lc_router *r = L->router;
+    if (!r)
+        return false;
+    ensure_alive(L);
+    json_t *listeners = json_array(), *routes = json_array();
+    applied_gen *gens = calloc(L->ncanaries * 2 + 1, sizeof *gens);
+    size_t ngens = 0;
+    for (size_t i = 0; i < L->ncanaries; i++) {
+        lc_canary *c = L->canaries[i];
+        if (c->gone || !c->target || !c->target->workload)
+            continue;
+        const cd_canary_spec *s = &c->obj->spec.canary;
+        char lname[64], addr[128];
+        router_name(cd_canary_service_name(s), c->ns, lname);
+        snprintf(addr, sizeof addr, "%s:%d", L->opt.router_host, s->service.port);
+        bool dup = false;
+        size_t k;
+        json_t *l;
+        json_array_foreach(listeners, k, l)
+            if (!strcmp(json_string_value(json_object_get(l, "address")), addr))
+                dup = true;
+        if (dup) {
+            cd_logf(CD_LOG_ERROR, c->name, "port %d is already used by another service; "
+                    "this canary gets no route", s->service.port);
+            continue;
+        }
+        json_array_append_new(listeners, json_pack("{s:s,s:s}", "name", lname, "address", addr));
+        json_array_append_new(routes, route_json(c, &gens[ngens]));
+        ngens += 2;
+    }
+    json_t *cfg = json_pack("{s:o,s:o}", "listeners", listeners, "routes", routes);
+    char *text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    bool ok = true;
+    bool changed = force || !r->last_config || strcmp(text, r->last_config);
+    bool recently_refused = r->failed_config && !strcmp(text, r->failed_config) &&
+                            cd_mono_ms() - r->failed_ms < 5000;
+    if (changed && recently_refused) {
+        ok = false;   /* already reported; retried in a few seconds */
+        err->msg[0] = '\0';
+    } else if (changed) {
+        cd_router_client *client = cd_router_client_new(r->admin, 5000, err);
+        ok = client && cd_router_put_config(client, cfg, 0, NULL, err);
+        cd_router_client_free(client);
+        free(r->failed_config);
+        r->failed_config = NULL;
+        if (ok) {
+            free(r->last_config);
+            r->last_config = text;
+            text = NULL;
+        } else {
+            r->failed_config = text;
+            r->failed_ms = cd_mono_ms();
+            text = NULL;
+        }
+    }
+    if (ok)   /* the router now routes exactly to these endpoints */
+        for (size_t i = 0; i < ngens; i++)
+            cd_procset_endpoints_applied(gens[i].ps, gens[i].gen);
+    free(text);
+    free(gens);
+    json_decref(cfg);
+    return ok;
+}
+
+/* ---- the engine's router port --------------------------------------------- */
+
+static void route_name(const lc_canary *c, char *out, size_t n)
+{
+    char rn[64];
+    router_name(c->name, c->ns, rn);
+    snprintf(out, n, "%s", rn);
+}
+
+static cd_rc rt_get_routes(void *ctx, const cd_canary_ref *ref, int *primary, int *canary,
+                           bool *mirrored, cd_err *err)
+{
+    lc_canary *c = ctx;
+    cd_local *L = c->L;
+    pthread_mutex_lock(&L->lock);
+    char admin[400];
+    snprintf(admin, sizeof admin, "%s", lc_router_admin(L));
+    pthread_mutex_unlock(&L->lock);
+    char name[600];
+    route_name(c, name, sizeof name);
+    cd_router_client *client = cd_router_client_new(admin, 5000, err);
+    int w = 0;
+    bool m = false;
+    bool ok = client && cd_router_get_weight(client, name, &w, &m, err);
+    cd_router_client_free(client);
+    if (!ok)
+        return CD_ERROR;
+    *canary = w;
+    *primary = 100 - w;
+    *mirrored = m;
+    return CD_OK;
+}
+
+static cd_rc rt_set_routes(void *ctx, const cd_canary_ref *ref, int primary, int canary,
+                           bool mirrored, cd_err *err)
+{
+    lc_canary *c = ctx;
+    cd_local *L = c->L;
+    pthread_mutex_lock(&L->lock);
+    c->primary_weight = primary;
+    c->canary_weight = canary;
+    c->mirrored = mirrored;
+    c->routes_known = true;
+    bool ok = lc_router_sync(L, false, err);
+    pthread_mutex_unlock(&L->lock);
+    return ok ? CD_OK : CD_ERROR;
+}
+
+/* The apex "service" is the router's listener: present once synced. */
+static cd_rc rt_reconcile(void *ctx, const cd_canary_ref *ref, cd_err *err)
+{
+    lc_canary *c = ctx;
+    pthread_mutex_lock(&c->L->lock);
+    bool ok = lc_router_sync(c->L, false, err);
+    pthread_mutex_unlock(&c->L->lock);
+    return ok ? CD_OK : CD_ERROR;
+}
+
+void lc_router_port(cd_router_port *port, lc_canary *c)
+{
+    memset(port, 0, sizeof *port);
+    port->ctx = c;
+    port->reconcile_mesh = rt_reconcile;
+    port->get_routes = rt_get_routes;
+    port->set_routes = rt_set_routes;
+}
+
+/* ---- router-native metrics ------------------------------------------------ */
+
+cd_metric_rc lc_router_metric(cd_local *L, lc_canary *c, const cd_metric *m, double *value,
+                              cd_err *err)
+{
+    pthread_mutex_lock(&L->lock);
+    char admin[400];
+    snprintf(admin, sizeof admin, "%s", lc_router_admin(L));
+    pthread_mutex_unlock(&L->lock);
+    char name[600];
+    route_name(c, name, sizeof name);
+    unsigned window = m->interval_ms >= 1000 ? (unsigned)(m->interval_ms / 1000) : 60;
+    cd_err e = {{0}};
+    cd_router_client *client = cd_router_client_new(admin, 5000, &e);
+    cd_router_measurement meas;
+    bool ok = client && cd_router_measure(client, name, "canary", window, &meas, &e);
+    cd_router_client_free(client);
+    bool rate = !strcmp(m->name, "request-success-rate");
+    if (!ok) {
+        snprintf(err->msg, sizeof err->msg, "Router query failed: %.480s", e.msg);
+        return CD_METRIC_ERROR;
+    }
+    if (!meas.has_data) {
+        err->msg[0] = '\0';   /* the engine words Flagger's "no values found" */
+        return CD_METRIC_NO_DATA;
+    }
+    *value = rate ? meas.success_rate : floor(meas.p99_ms);
+    return CD_METRIC_OK;
+}

@@ -1,0 +1,604 @@
+/* main.c - `canaryd router`: flags, startup (fresh or taking over a
+ * previous router's sockets), the control loop in the main thread
+ * (signals, admin API, handover socket, health checks, housekeeping) and
+ * shutdown. `canaryd router` first re-executes the small `canaryd-router`
+ * binary next to it when there is one: the data plane then maps neither
+ * libcurl nor GnuTLS, which keeps its idle memory low. */
+#include "mains.h"
+#include "router/admin.h"
+#include "router/control.h"
+#include "router/handover.h"
+#include "router/health.h"
+#include "router/proxy.h"
+#include "router/workers.h"
+#include "util/duration.h"
+#include "util/log.h"
+#include "version.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+rt_runtime rt_rt;
+
+typedef struct flags {
+    const char *listen[64];
+    int nlisten;
+    const char *admin[8];
+    int nadmin;
+    const char *config;
+    const char *handover;
+    const char *takeover;
+    const char *pid_file;
+    int workers;
+    uint32_t window_s;
+    uint32_t samples;
+    int64_t retention_ms;
+} flags;
+
+static struct {
+    rt_loop loop;
+    rt_io sig_io;
+    rt_timer gc_timer;
+    rt_timer drain_timer;
+    flags f;
+    bool stopping;
+    bool exit_now;
+    bool workers_started;
+    int64_t retention_ms;
+} C;
+
+rt_loop *rt_control_loop(void) { return &C.loop; }
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: canaryd router [FLAGS]\n\n"
+        "The built-in data plane: an HTTP/1.1 traffic splitter reconfigured live\n"
+        "through its admin API (see docs/router.md).\n\n"
+        "Flags:\n"
+        "  --listen [NAME=]ADDR      serve traffic on ADDR (repeatable); ADDR is host:port,\n"
+        "                            [ipv6]:port or unix:/path; NAME defaults to \"default\",\n"
+        "                            \"default-1\", ...\n"
+        "  --admin ADDR              admin API on ADDR: unix:/path or 127.0.0.1:port (repeatable)\n"
+        "  --config FILE             configuration loaded at start and on SIGHUP (JSON)\n"
+        "  --workers N               worker threads (default 1)\n"
+        "  --handover PATH           offer the listening sockets to a successor on this unix socket\n"
+        "  --takeover PATH           take the sockets and configuration of the router serving\n"
+        "                            PATH (its --handover), then let it drain; starts fresh when\n"
+        "                            nothing answers there\n"
+        "  --pid-file FILE           write the process id\n"
+        "  --connect-timeout D       backend connect timeout (default 2s)\n"
+        "  --read-timeout D          backend inactivity timeout (default 60s)\n"
+        "  --header-timeout D        time allowed for a request head (default 10s)\n"
+        "  --idle-timeout D          keep-alive client idle timeout (default 60s)\n"
+        "  --client-timeout D        client inactivity during a request (default 30s)\n"
+        "  --pool-idle-timeout D     idle backend connections are closed after (default 4s)\n"
+        "  --pool-max-idle N         idle backend connections kept per backend and worker (256)\n"
+        "  --drain-timeout D         longest drain on SIGTERM or takeover (default 30s)\n"
+        "  --buffer-size BYTES       per-direction buffer; also the request head limit (16384)\n"
+        "  --max-headers N           request headers allowed (default 100, at most 128)\n"
+        "  --eject-after N           consecutive connection failures before a backend is\n"
+        "                            ejected (default 3; 0 never)\n"
+        "  --eject-for D             ejection time (default 10s)\n"
+        "  --mirror-max-body BYTES   larger request bodies are not mirrored (default 1048576)\n"
+        "  --window SECONDS          seconds kept for windowed measurements (default 900)\n"
+        "  --samples N               recent latency samples kept per route group (default 8192)\n"
+        "  --stats-retention D       series of removed backends stay visible for (default 5m)\n"
+        "  --log-level LEVEL         debug, info, warn, error (default info)\n"
+        "  --log-format FORMAT       json or text (default json)\n"
+        "  -h, --help                this help\n\n"
+        "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads --config.\n");
+}
+
+static bool parse_ms(const char *flag, const char *v, int64_t *out)
+{
+    int64_t ms;
+    if (!v || !cd_duration_parse_ms(v, &ms) || ms <= 0) {
+        fprintf(stderr, "canaryd router: %s: invalid duration \"%s\"\n", flag, v ? v : "");
+        return false;
+    }
+    *out = ms;
+    return true;
+}
+
+static bool parse_num(const char *flag, const char *v, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || n < lo || n > hi) {
+        fprintf(stderr, "canaryd router: %s: expected a number from %lld to %lld\n", flag, lo, hi);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+/* Returns 0 ok, 1 help shown, 2 error. */
+static int parse_flags(int argc, char **argv, flags *f)
+{
+    memset(f, 0, sizeof *f);
+    f->workers = 1;
+    f->window_s = 900;
+    f->samples = 8192;
+    f->retention_ms = 300000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = 0;
+            v = eq + 1;
+            a = name;
+        }
+#define VALUE() (v ? v : (i + 1 < argc ? argv[++i] : NULL))
+        long long n;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-help")) {
+            usage(stdout);
+            return 1;
+        } else if (!strcmp(a, "--listen")) {
+            const char *x = VALUE();
+            if (!x || f->nlisten == 64) {
+                fprintf(stderr, "canaryd router: --listen needs [NAME=]ADDR\n");
+                return 2;
+            }
+            f->listen[f->nlisten++] = x;
+        } else if (!strcmp(a, "--admin")) {
+            const char *x = VALUE();
+            if (!x || f->nadmin == 8) {
+                fprintf(stderr, "canaryd router: --admin needs an address\n");
+                return 2;
+            }
+            f->admin[f->nadmin++] = x;
+        } else if (!strcmp(a, "--config")) {
+            if (!(f->config = VALUE()))
+                goto missing;
+        } else if (!strcmp(a, "--handover")) {
+            if (!(f->handover = VALUE()))
+                goto missing;
+        } else if (!strcmp(a, "--takeover")) {
+            if (!(f->takeover = VALUE()))
+                goto missing;
+        } else if (!strcmp(a, "--pid-file")) {
+            if (!(f->pid_file = VALUE()))
+                goto missing;
+        } else if (!strcmp(a, "--workers")) {
+            if (!parse_num(a, VALUE(), 1, RT_MAX_WORKERS, &n))
+                return 2;
+            f->workers = (int)n;
+        } else if (!strcmp(a, "--connect-timeout")) {
+            if (!parse_ms(a, VALUE(), &rt_cfg.connect_timeout_ms))
+                return 2;
+        } else if (!strcmp(a, "--read-timeout")) {
+            if (!parse_ms(a, VALUE(), &rt_cfg.read_timeout_ms))
+                return 2;
+        } else if (!strcmp(a, "--header-timeout")) {
+            if (!parse_ms(a, VALUE(), &rt_cfg.header_timeout_ms))
+                return 2;
+        } else if (!strcmp(a, "--idle-timeout")) {
+            if (!parse_ms(a, VALUE(), &rt_cfg.idle_timeout_ms))
+                return 2;
+        } else if (!strcmp(a, "--client-timeout")) {
+            if (!parse_ms(a, VALUE(), &rt_cfg.client_timeout_ms))
+                return 2;
+        } else if (!strcmp(a, "--pool-idle-timeout")) {
+            if (!parse_ms(a, VALUE(), &rt_cfg.pool_idle_ms))
+                return 2;
+        } else if (!strcmp(a, "--drain-timeout")) {
+            if (!parse_ms(a, VALUE(), &rt_cfg.drain_timeout_ms))
+                return 2;
+        } else if (!strcmp(a, "--eject-for")) {
+            if (!parse_ms(a, VALUE(), &rt_cfg.eject_ms))
+                return 2;
+        } else if (!strcmp(a, "--stats-retention")) {
+            if (!parse_ms(a, VALUE(), &f->retention_ms))
+                return 2;
+        } else if (!strcmp(a, "--pool-max-idle")) {
+            if (!parse_num(a, VALUE(), 0, 100000, &n))
+                return 2;
+            rt_cfg.pool_max_idle = (uint32_t)n;
+        } else if (!strcmp(a, "--buffer-size")) {
+            if (!parse_num(a, VALUE(), 1024, 1 << 24, &n))
+                return 2;
+            rt_cfg.buf_size = (uint32_t)n;
+        } else if (!strcmp(a, "--max-headers")) {
+            if (!parse_num(a, VALUE(), 1, RT_HDR_CAP, &n))
+                return 2;
+            rt_cfg.max_headers = (uint32_t)n;
+        } else if (!strcmp(a, "--eject-after")) {
+            if (!parse_num(a, VALUE(), 0, 1000, &n))
+                return 2;
+            rt_cfg.eject_after = (unsigned)n;
+        } else if (!strcmp(a, "--mirror-max-body")) {
+            if (!parse_num(a, VALUE(), 0, 1LL << 30, &n))
+                return 2;
+            rt_cfg.mirror_max_body = (uint32_t)n;
+        } else if (!strcmp(a, "--window")) {
+            if (!parse_num(a, VALUE(), 60, 86400, &n))
+                return 2;
+            f->window_s = (uint32_t)n;
+        } else if (!strcmp(a, "--samples")) {
+            if (!parse_num(a, VALUE(), 0, 10000000, &n))
+                return 2;
+            f->samples = (uint32_t)n;
+        } else if (!strcmp(a, "--log-level")) {
+            const char *x = VALUE();
+            if (!x)
+                goto missing;
+            cd_log_set_level(cd_log_parse_level(x));
+        } else if (!strcmp(a, "--log-format")) {
+            const char *x = VALUE();
+            if (!x || (strcmp(x, "json") && strcmp(x, "text"))) {
+                fprintf(stderr, "canaryd router: --log-format is json or text\n");
+                return 2;
+            }
+            cd_log_set_json(!strcmp(x, "json"));
+        } else {
+            fprintf(stderr, "canaryd router: unknown flag \"%s\" (see canaryd router --help)\n",
+                    argv[i]);
+            return 2;
+        }
+        continue;
+    missing:
+        fprintf(stderr, "canaryd router: %s needs a value\n", a);
+        return 2;
+#undef VALUE
+    }
+    return 0;
+}
+
+/* ---- configuration ---- */
+
+static uint64_t g_applies, g_failures;
+
+void rt_control_apply(const json_t *doc, uint64_t if_version, rt_apply_result *res)
+{
+    memset(res, 0, sizeof *res);
+    rt_snapshot *cur = rt_table_acquire();
+    if (if_version && (!cur || cur->version != if_version)) {
+        res->rc = RT_APPLY_CONFLICT;
+        snprintf(res->message, sizeof res->message,
+                 "the configuration changed: version is %llu, not %llu",
+                 (unsigned long long)(cur ? cur->version : 0), (unsigned long long)if_version);
+        rt_snapshot_release(cur);
+        return;
+    }
+    json_t *errors = NULL;
+    rt_snapshot *s = rt_config_decode(doc, cur, &errors);
+    if (!s) {
+        res->rc = RT_APPLY_INVALID;
+        res->errors = errors;
+        snprintf(res->message, sizeof res->message, "invalid configuration (%zu errors)",
+                 json_array_size(errors));
+        rt_snapshot_release(cur);
+        rt_rt.apply_failures = ++g_failures;
+        return;
+    }
+    if (!rt_table_activate(s, cur, res->message, sizeof res->message)) {
+        res->rc = RT_APPLY_BIND;
+        rt_snapshot_free_decoded(s);
+        rt_snapshot_release(cur);
+        rt_rt.apply_failures = ++g_failures;
+        return;
+    }
+    rt_table_publish(s);
+    res->version = s->version;
+    /* when this returns, every worker routes new requests with s, and
+     * sockets of removed listeners are closed */
+    if (C.workers_started && !rt_workers_wait_version(s->version, 2000))
+        cd_warn("router: workers are slow to take configuration version %llu",
+                (unsigned long long)s->version);
+    if (cur && C.workers_started)
+        rt_table_close_removed_listeners(cur, s);
+    rt_snapshot_release(cur);
+    rt_rt.applies = ++g_applies;
+    rt_rt.last_apply_wall_ms = rt_wall_ms_now();
+    cd_info("router: configuration version %llu applied (%zu routes, %zu listeners)",
+            (unsigned long long)s->version, s->nroutes, s->nlisteners);
+}
+
+static void on_publish(void)
+{
+    rt_workers_notify();
+    rt_health_sync();
+}
+
+static bool load_config_file(const char *path, bool fatal)
+{
+    json_error_t je;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!doc) {
+        cd_error("router: %s:%d:%d: %s", path, je.line, je.column, je.text);
+        if (fatal)
+            fprintf(stderr, "canaryd router: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+        return false;
+    }
+    rt_apply_result res;
+    rt_control_apply(doc, 0, &res);
+    json_decref(doc);
+    if (res.rc == RT_APPLY_OK)
+        return true;
+    cd_error("router: %s: %s", path, res.message);
+    if (fatal)
+        fprintf(stderr, "canaryd router: %s: %s\n", path, res.message);
+    size_t i;
+    json_t *e;
+    json_array_foreach(res.errors, i, e) {
+        const char *p = json_string_value(json_object_get(e, "path"));
+        const char *m = json_string_value(json_object_get(e, "message"));
+        cd_error("router: %s: %s: %s", path, p, m);
+        if (fatal)
+            fprintf(stderr, "  %s: %s\n", p, m);
+    }
+    json_decref(res.errors);
+    return false;
+}
+
+static bool apply_empty(void)
+{
+    json_t *doc = json_pack("{s:[],s:[]}", "listeners", "routes");
+    rt_apply_result res;
+    rt_control_apply(doc, 0, &res);
+    json_decref(doc);
+    json_decref(res.errors);
+    if (res.rc != RT_APPLY_OK)
+        fprintf(stderr, "canaryd router: %s\n", res.message);
+    return res.rc == RT_APPLY_OK;
+}
+
+/* ---- lifecycle ---- */
+
+static void on_drain_check(rt_loop *l, rt_timer *t)
+{
+    C.exit_now = true;
+}
+
+void rt_control_shutdown(const char *why)
+{
+    if (C.stopping)
+        return;
+    C.stopping = true;
+    rt_rt.draining = true;
+    cd_info("router: %s: draining (at most %lldms)", why, (long long)rt_cfg.drain_timeout_ms);
+    rt_handover_close();
+    rt_health_stop();
+    rt_workers_drain();
+    rt_table_close_listener_fds();
+    /* workers exit by themselves once drained; join them off the loop */
+    C.drain_timer.cb = on_drain_check;
+    rt_timer_set(&C.loop, &C.drain_timer, C.loop.now);
+}
+
+static void on_signal(rt_loop *l, rt_io *io, uint32_t events)
+{
+    struct signalfd_siginfo si;
+    while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            if (C.f.config) {
+                cd_info("router: SIGHUP: reloading %s", C.f.config);
+                load_config_file(C.f.config, false);
+            } else {
+                cd_info("router: SIGHUP ignored: no --config file");
+            }
+        } else {
+            rt_control_shutdown(si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        }
+    }
+}
+
+static void on_gc(rt_loop *l, rt_timer *t)
+{
+    rt_registry_gc(rt_wall_ms_now(), C.retention_ms);
+    rt_timer_set(l, t, l->now + 10000);
+}
+
+static void on_handed_over(void)
+{
+    rt_control_shutdown("taken over by a new router");
+}
+
+static bool write_pid_file(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return false;
+    fprintf(f, "%d\n", (int)getpid());
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return false;
+    }
+    return true;
+}
+
+static int setup_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    C.sig_io.fd = fd;
+    C.sig_io.cb = on_signal;
+    return rt_loop_add(&C.loop, &C.sig_io, EPOLLIN);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Flag listeners: NAME=ADDR, or ADDR named "default", "default-1", ... */
+static bool bind_flag_listeners(const flags *f)
+{
+    for (int i = 0; i < f->nlisten; i++) {
+        char name[64];
+        const char *spec = f->listen[i], *addr = spec;
+        const char *eq = strchr(spec, '=');
+        if (eq && strncmp(spec, "unix:", 5) && (size_t)(eq - spec) < sizeof name) {
+            memcpy(name, spec, (size_t)(eq - spec));
+            name[eq - spec] = 0;
+            addr = eq + 1;
+        } else if (i == 0) {
+            snprintf(name, sizeof name, "default");
+        } else {
+            snprintf(name, sizeof name, "default-%d", i);
+        }
+        char err[256];
+        if (!rt_table_add_flag_listener(name, addr, err, sizeof err)) {
+            fprintf(stderr, "canaryd router: --listen %s: %s\n", spec, err);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void exec_small_binary(int argc, char **argv)
+{
+    if (getenv("CANARYD_ROUTER_INPROCESS"))
+        return;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
+    if (n <= 0)
+        return;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash || !strcmp(slash + 1, "canaryd-router"))
+        return;
+    strcpy(slash + 1, "canaryd-router");
+    if (access(self, X_OK) != 0)
+        return;
+    char **av = calloc((size_t)argc + 1, sizeof *av);
+    if (!av)
+        return;
+    av[0] = self;
+    for (int i = 1; i < argc; i++)
+        av[i] = argv[i];
+    setenv("CANARYD_ROUTER_INPROCESS", "1", 1);
+    execv(self, av);
+    free(av);     /* exec failed: run here */
+}
+
+int cd_main_router(int argc, char **argv)
+{
+    rt_settings_defaults(&rt_cfg);
+    int rc = parse_flags(argc, argv, &C.f);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    exec_small_binary(argc, argv);
+    cd_log_set_logger("router");
+    const flags *f = &C.f;
+    C.retention_ms = f->retention_ms;
+    rt_rt.started_wall_ms = rt_wall_ms_now();
+    rt_rt.workers = f->workers;
+    rt_rt.config_file = f->config;
+    raise_fd_limit();
+    if (rt_loop_init(&C.loop, NULL) < 0 || setup_signals() < 0) {
+        fprintf(stderr, "canaryd router: cannot set up the event loop: %s\n", strerror(errno));
+        return 1;
+    }
+    rt_stats_setup(f->workers, f->window_s + 1, f->samples);
+    rt_table_set_publish_hook(on_publish);
+
+    rt_takeover tk;
+    memset(&tk, 0, sizeof tk);
+    if (f->takeover) {
+        char err[256];
+        int t = rt_handover_take(f->takeover, &tk, err, sizeof err);
+        if (t < 0) {
+            fprintf(stderr, "canaryd router: --takeover %s: %s\n", f->takeover, err);
+            return 1;
+        }
+        if (t == 0)
+            cd_info("router: --takeover %s: %s; starting fresh", f->takeover, err);
+        else
+            rt_rt.took_over = true;
+    }
+    if (!bind_flag_listeners(f))
+        goto fail;
+    bool configured = false;
+    if (tk.config) {
+        rt_apply_result res;
+        rt_control_apply(tk.config, 0, &res);
+        if (res.rc != RT_APPLY_OK) {
+            fprintf(stderr, "canaryd router: configuration from the previous router: %s\n",
+                    res.message);
+            json_decref(res.errors);
+            goto fail;
+        }
+        configured = true;
+    } else if (f->config) {
+        if (!load_config_file(f->config, true))
+            goto fail;
+        configured = true;
+    }
+    if (!configured && !apply_empty())
+        goto fail;
+    for (int i = 0; i < f->nadmin; i++) {
+        char err[256];
+        if (!rt_admin_listen(&C.loop, f->admin[i], err, sizeof err)) {
+            fprintf(stderr, "canaryd router: --admin %s: %s\n", f->admin[i], err);
+            goto fail;
+        }
+    }
+    rt_table_close_unused_inherited();
+    if (rt_workers_start(f->workers) < 0) {
+        fprintf(stderr, "canaryd router: cannot start workers\n");
+        goto fail;
+    }
+    C.workers_started = true;
+    rt_health_start(&C.loop);
+    rt_health_sync();
+    if (tk.conn_fd >= 0 && rt_rt.took_over)
+        rt_handover_finish(&tk);
+    if (f->handover) {
+        char err[256];
+        if (!rt_handover_serve(&C.loop, f->handover, on_handed_over, err, sizeof err))
+            cd_warn("router: --handover %s: %s", f->handover, err);
+    }
+    if (f->pid_file && !write_pid_file(f->pid_file))
+        cd_warn("router: cannot write %s: %s", f->pid_file, strerror(errno));
+    C.gc_timer.cb = on_gc;
+    rt_timer_set(&C.loop, &C.gc_timer, C.loop.now + 10000);
+    cd_info("router: canaryd %s serving with %d worker(s)%s", CANARYD_VERSION, f->workers,
+            rt_rt.took_over ? " (took over the previous router's sockets)" : "");
+    while (!C.exit_now)
+        rt_loop_run_once(&C.loop, 1000);
+    rt_workers_join();
+    rt_admin_close_all();
+    rt_health_stop();
+    rt_table_shutdown();
+    rt_registry_shutdown();
+    rt_timer_clear(&C.loop, &C.gc_timer);
+    close(C.sig_io.fd);
+    rt_loop_fini(&C.loop);
+    json_decref(tk.config);
+    cd_info("router: stopped");
+    return 0;
+fail:
+    json_decref(tk.config);
+    rt_table_shutdown();
+    rt_registry_shutdown();
+    return 1;
+}

@@ -1,0 +1,167 @@
+"""test_router_admin.py - the admin API: reading and replacing the
+configuration (with If-Match), routes, weights and backend groups;
+invalid input is rejected with field paths and changes nothing; a
+listener that cannot be bound rejects the change; listeners come and go
+with the configuration; the unix-socket admin; measurements and samples
+match the traffic that was sent."""
+import json
+import socket
+import time
+
+import rtlib
+
+p1 = rtlib.Backend("primary")
+c1 = rtlib.Backend("canary")
+c2 = rtlib.Backend("canary2")
+router = rtlib.Router({"routes": [rtlib.route("app", [p1.address], [c1.address])]},
+                      admin_unix=True)
+
+st, conf, hs = router.admin("GET", "/config")
+rtlib.check("GET /config: the normalized configuration with an ETag",
+            st == 200 and conf["routes"][0]["name"] == "app" and hs.get("ETag") == '"1"', (st, hs))
+rtlib.check("defaults are filled in", conf["routes"][0]["pathPrefix"] == "/" and
+            conf["routes"][0]["namespace"] == "default" and
+            conf["routes"][0]["retries"]["attempts"] == 1, conf["routes"][0])
+
+# ---- invalid input changes nothing ----
+bad = {"routes": [{"name": "x y", "weight": 101, "primary": {"backends": ["nohost"]},
+                   "canary": {"backends": [{"address": "127.0.0.1:1", "state": "maybe"}]},
+                   "match": [{"headers": {"x": {"regex": "(("}}}], "typo": 1}]}
+st, err, _ = router.admin("PUT", "/config", bad)
+paths = sorted(d["path"] for d in err.get("details", []))
+rtlib.check("an invalid configuration: 400 with a path for every error", st == 400 and paths == sorted([
+    "routes[0].name", "routes[0].weight", "routes[0].primary.backends[0]",
+    "routes[0].canary.backends[0].state", "routes[0].match[0].headers.x.regex",
+    "routes[0].typo"]), (st, err))
+st, err, _ = router.admin("PUT", "/config", "{not json")
+rtlib.check("malformed JSON: 400", st == 400 and "invalid JSON" in err["error"], err)
+st, conf2, hs = router.admin("GET", "/config")
+rtlib.check("... and nothing changed", conf2 == conf and hs.get("ETag") == '"1"', hs)
+
+# ---- If-Match ----
+new = json.loads(json.dumps(conf))
+new["routes"][0]["weight"] = 20
+st, res, _ = router.admin("PUT", "/config", new, {"If-Match": '"7"'})
+rtlib.check("a stale If-Match: 412", st == 412, (st, res))
+st, res, hs = router.admin("PUT", "/config", new, {"If-Match": '"1"'})
+rtlib.check("a current If-Match: applied as version 2",
+            st == 200 and res["version"] == 2 and hs.get("ETag") == '"2"', (st, res))
+
+# ---- weights ----
+st, w, _ = router.admin("PUT", "/routes/app/weight", {"primaryWeight": 70, "canaryWeight": 30})
+rtlib.check("PUT weight", st == 200 and w["canaryWeight"] == 30 and w["primaryWeight"] == 70, w)
+st, w, _ = router.admin("PUT", "/routes/app/weight", {"primaryWeight": 70, "canaryWeight": 40})
+rtlib.check("weights not adding up to 100: 400", st == 400, w)
+st, w, _ = router.admin("PUT", "/routes/app/weight", {"canaryWeight": 120})
+rtlib.check("weight 120: 400 naming the field", st == 400 and
+            w["details"][0]["path"] == "routes[0].weight", w)
+st, w, _ = router.admin("PUT", "/routes/nope/weight", {"canaryWeight": 5})
+rtlib.check("weight of an unknown route: 404", st == 404, w)
+st, w, _ = router.admin("GET", "/routes/app/weight")
+rtlib.check("GET weight", st == 200 and w["canaryWeight"] == 30 and not w["mirror"], w)
+
+# ---- backend groups and routes ----
+st, r, _ = router.admin("PUT", "/routes/app/canary", {"backends": [c2.address], "revision": "abc12"})
+rtlib.check("PUT a backend group", st == 200 and
+            r["route"]["canary"]["backends"][0]["address"] == c2.address, r)
+seen = {rtlib.backend_of(rtlib.http_get(router.port, "/")[2]) for _ in range(100)}
+rtlib.check("traffic reaches the new canary backend", seen == {"primary", "canary2"}, seen)
+st, r, _ = router.admin("PUT", "/routes/other", rtlib.route("other", [c1.address], hosts=["o.test"]))
+rtlib.check("PUT a new route", st == 200 and r["route"]["name"] == "other", r)
+rtlib.check("... it routes", rtlib.backend_of(
+    rtlib.http_get(router.port, "/", {"Host": "o.test"})[2]) == "canary")
+st, r, _ = router.admin("PUT", "/routes/other", {"name": "different", "primary": {"backends": []}})
+rtlib.check("a route whose body names another route: 400", st == 400, r)
+st, r, _ = router.admin("DELETE", "/routes/other")
+rtlib.check("DELETE a route", st == 200 and
+            rtlib.http_get(router.port, "/", {"Host": "o.test"})[0] == 200, r)
+st, rs, _ = router.admin("GET", "/routes")
+rtlib.check("GET /routes lists one route again", [x["name"] for x in rs["routes"]] == ["app"], rs)
+st, _, _ = router.admin("GET", "/routes/other")
+rtlib.check("GET a deleted route: 404", st == 404)
+st, _, _ = router.admin("DELETE", "/config")
+rtlib.check("an unsupported method: 405", st == 405)
+
+# ---- listeners ----
+lport = rtlib.free_port()
+doc = router.admin("GET", "/config")[1]
+doc["listeners"] = [{"name": "extra", "address": "127.0.0.1:%d" % lport}]
+doc["routes"].append(rtlib.route("only-extra", [c1.address], listeners=["extra"],
+                                 hosts=["x.test"]))
+st, res, _ = router.admin("PUT", "/config", doc)
+rtlib.check("a listener added by configuration is bound", st == 200 and
+            rtlib.backend_of(rtlib.http_get(lport, "/", {"Host": "x.test"})[2]) == "canary", res)
+others = {rtlib.backend_of(rtlib.http_get(router.port, "/", {"Host": "x.test"})[2])
+          for _ in range(20)}
+rtlib.check("a route limited to a listener is not served on the others",
+            "canary" not in others, others)
+busy = socket.socket()
+busy.bind(("127.0.0.1", 0))
+busy.listen(1)
+doc2 = json.loads(json.dumps(doc))
+doc2["listeners"].append({"name": "taken", "address": "127.0.0.1:%d" % busy.getsockname()[1]})
+before = router.admin("GET", "/config")[2]["ETag"]
+st, res, _ = router.admin("PUT", "/config", doc2)
+rtlib.check("a listener that cannot be bound: 409, nothing applied",
+            st == 409 and "bind" in res["error"] and
+            router.admin("GET", "/config")[2]["ETag"] == before, (st, res))
+busy.close()
+doc["listeners"] = []
+doc["routes"] = [r for r in doc["routes"] if r["name"] != "only-extra"]
+st, res, _ = router.admin("PUT", "/config", doc)
+refused = False
+try:
+    rtlib.http_get(lport, "/")
+except ConnectionRefusedError:
+    refused = True
+rtlib.check("a listener removed from the configuration is closed", st == 200 and refused)
+
+# ---- unix socket ----
+s = socket.socket(socket.AF_UNIX)
+s.connect(router.admin_sock)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n"
+          b"Connection: close\r\n\r\n")
+out = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    out += d
+s.close()
+rtlib.check("the unix admin socket answers pipelined requests",
+            out.count(b"HTTP/1.1 200 OK") == 2 and b"ok\n" in out and b"ready\n" in out, out)
+
+# ---- measurements (on a route of their own) ----
+st, _, _ = router.admin("PUT", "/routes/meas", rtlib.route("meas", [p1.address], [c1.address],
+                                                         weight=50, hosts=["m.test"]))
+for i in range(400):
+    path = "/status?code=503" if i % 4 == 0 else "/"
+    st = rtlib.http_get(router.port, path, {"Host": "m.test"})[0]
+time.sleep(1.2)
+st, m, _ = router.admin("GET", "/measurements?route=meas&window=30s&quantiles=0.5,0.99,0.999")
+g = m["groups"]
+total = g["primary"]["requests"] + g["canary"]["requests"]
+fives = g["primary"]["status"]["5xx"] + g["canary"]["status"]["5xx"]
+rtlib.check("measurements count every request of the window (%d)" % total, total == 400 and
+            fives == 100, g)
+sr = g["canary"]["successRate"]
+exp = 100.0 * (g["canary"]["requests"] - g["canary"]["status"]["5xx"]) / g["canary"]["requests"]
+rtlib.check("success rate is exact (%s%%)" % sr, abs(sr - exp) < 0.01, (sr, exp))
+lat = g["canary"]["latencyMs"]
+rtlib.check("latency quantiles p50 <= p99 <= p99.9 <= max",
+            0 < lat["p50"] <= lat["p99"] <= lat["p99.9"] <= lat["max"] * 1.0001, lat)
+time.sleep(2.2)
+st, m1, _ = router.admin("GET", "/measurements?route=meas&group=canary&window=1")
+rtlib.check("a 1-second window long after the traffic is empty (success rate null)",
+            st == 200 and m1["groups"]["canary"]["requests"] == 0 and
+            m1["groups"]["canary"]["successRate"] is None, m1)
+st, smp, _ = router.admin("GET", "/samples?route=meas&group=canary&window=60&limit=50")
+rtlib.check("samples: the 50 most recent canary requests with timestamps",
+            st == 200 and smp["count"] == 50 and smp["fields"] == ["timestampMs", "latencyMs", "status"]
+            and all(x[2] in (200, 503) for x in smp["samples"]) and
+            smp["samples"] == sorted(smp["samples"], key=lambda x: x[0]), smp.get("count"))
+st, e, _ = router.admin("GET", "/measurements?route=nope")
+rtlib.check("measurements of an unknown route: 404", st == 404, e)
+st, e, _ = router.admin("GET", "/measurements?route=app&window=abc")
+rtlib.check("a bad window: 400", st == 400, e)
+rtlib.finish()
