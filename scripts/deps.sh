@@ -16,7 +16,7 @@ bench_pkgs="wrk hyperfine valgrind"
 
 case "$profile" in
   build) want="$build_pkgs" ;;
-  demo)  want="$build_pkgs" ;;
+  demo)  want="$build_pkgs python3" ;;
   test)  want="$build_pkgs $test_pkgs" ;;
   bench) want="$build_pkgs $test_pkgs $bench_pkgs" ;;
   *) echo "usage: $0 [build|test|demo|bench]" >&2; exit 2 ;;

@@ -15,5 +15,6 @@ int cmd_promote(int argc, char **argv);
 int cmd_abort(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 #endif

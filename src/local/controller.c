@@ -334,15 +334,21 @@ static void step(cd_local *L, bool manifests_ready)
 
 static volatile sig_atomic_t g_stop;
 
+/* The signals the loop handles; blocked in every thread (before any is
+ * created) so that they all reach the loop's signalfd. */
+static void handled_signals(sigset_t *mask)
+{
+    sigemptyset(mask);
+    sigaddset(mask, SIGTERM);
+    sigaddset(mask, SIGINT);
+    sigaddset(mask, SIGHUP);
+    sigaddset(mask, SIGPIPE);
+}
+
 static int run_loop(cd_local *L)
 {
     sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    handled_signals(&mask);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     int rc = 0;
     while (!g_stop) {
@@ -413,6 +419,9 @@ static void stop_everything(cd_local *L)
 
 int cd_local_run(const cd_local_options *opt)
 {
+    sigset_t mask;
+    handled_signals(&mask);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
     cd_local *L = calloc(1, sizeof *L);
     if (!L)
         abort();

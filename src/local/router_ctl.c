@@ -38,6 +38,7 @@ struct lc_router {
     char admin[400];        /* "unix:/state/router.sock" */
     char *last_config;      /* canonical JSON last applied */
     char *failed_config;    /* last refused configuration, not retried for a while */
+    char failed_why[512];
     int64_t failed_ms;
     int64_t last_check_ms;
 };
@@ -413,7 +414,7 @@ bool lc_router_sync(cd_local *L, bool force, cd_err *err)
                             cd_mono_ms() - r->failed_ms < 5000;
     if (changed && recently_refused) {
         ok = false;   /* already reported; retried in a few seconds */
-        err->msg[0] = '\0';
+        snprintf(err->msg, sizeof err->msg, "%s", r->failed_why);
     } else if (changed) {
         cd_router_client *client = cd_router_client_new(r->admin, 5000, err);
         ok = client && cd_router_put_config(client, cfg, 0, NULL, err);
@@ -427,6 +428,7 @@ bool lc_router_sync(cd_local *L, bool force, cd_err *err)
         } else {
             r->failed_config = text;
             r->failed_ms = cd_mono_ms();
+            snprintf(r->failed_why, sizeof r->failed_why, "%s", err->msg);
             text = NULL;
         }
     }
