@@ -77,6 +77,8 @@ static cd_local_target *get_target(cd_local *L, const char *ns, const char *name
     if (t)
         return t;
     t = cd_local_target_new(ns, name, cd_state_log_dir(L->state));
+    cd_procset_set_owner(t->canary, L->owner);
+    cd_procset_set_owner(t->primary, L->owner);
     restore_set(L, ns, t->canary);
     restore_set(L, ns, t->primary);
     /* a restored primary keeps running what it ran: its template is restored too */
@@ -109,12 +111,42 @@ static void save_targets(cd_local *L)
     }
 }
 
+/* Processes marked as ours that nobody tracks: spawned by a canaryd that
+ * was killed before it could record them, or left by canaries deleted
+ * while canaryd was down. They are stopped. */
+static void reap_orphans(cd_local *L)
+{
+    pid_t pids[512];
+    size_t n = cd_procs_owned_by(L->owner, pids, 512);
+    for (size_t i = 0; i < n; i++) {
+        bool known = L->router && lc_router_pid(L->router) == pids[i];
+        for (size_t t = 0; t < L->ntargets && !known; t++) {
+            cd_procset *sets[2] = {L->targets[t]->canary, L->targets[t]->primary};
+            for (int k = 0; k < 2 && !known; k++)
+                for (size_t r = 0; r < cd_procset_replica_count(sets[k]); r++)
+                    known |= cd_procset_replica(sets[k], r)->pid == pids[i];
+        }
+        if (!known) {
+            cd_warn("local: stopping orphaned process %d (started by an earlier canaryd local)",
+                    (int)pids[i]);
+            kill(pids[i], SIGKILL);
+        }
+    }
+}
+
 /* ---- canaries from manifests --------------------------------------------- */
 
 static bool is_local_canary(const cd_object *o)
 {
     return o->kind == CD_KIND_CANARY && o->spec.canary.target_ref.kind &&
            !strcmp(o->spec.canary.target_ref.kind, "LocalWorkload");
+}
+
+static char *schedule_key(const lc_canary *c)
+{
+    cd_buf b = CD_BUF_INIT;
+    cd_buf_printf(&b, "schedule/%s/%s", c->ns, c->name);
+    return cd_buf_steal(&b);
 }
 
 static lc_canary *add_canary(cd_local *L, cd_object *o)
@@ -138,7 +170,18 @@ static lc_canary *add_canary(cd_local *L, cd_object *o)
         cd_status_update_condition(&c->status, "LocalWorkload", c->status.last_transition_ms);
         cd_state_save_status(L->state, c->ns, c->name, &c->status);
     }
-    c->tick_now = true;
+    /* keep the analysis cadence across restarts: the next tick comes one
+     * interval after the last one, not at once */
+    char *key = schedule_key(c);
+    json_t *sched = cd_state_load_json(L->state, key);
+    free(key);
+    int64_t last = (int64_t)json_integer_value(json_object_get(sched, "lastTick"));
+    json_decref(sched);
+    int64_t interval = o->spec.canary.analysis.interval_ms;
+    if (last > 0 && cd_wall_ms() - last < interval)
+        c->next_tick_ms = cd_mono_ms() + (interval - (cd_wall_ms() - last));
+    else
+        c->tick_now = true;
     lc_canary **p = realloc(L->canaries, (L->ncanaries + 1) * sizeof *p);
     if (!p)
         abort();
@@ -171,6 +214,9 @@ static void drop_canary(cd_local *L, size_t i)
         pthread_mutex_unlock(&c->target->lock);
     }
     cd_state_remove_canary(L->state, c->ns, c->name);
+    char *key = schedule_key(c);
+    cd_state_remove_json(L->state, key);
+    free(key);
     if (L->registry)
         cd_registry_forget(L->registry, c->target ? c->target->name : c->name, c->ns);
     L->canaries[i] = L->canaries[--L->ncanaries];
@@ -211,7 +257,7 @@ static void reconcile(cd_local *L)
             char before[CD_HASH_MAX];
             snprintf(before, sizeof before, "%s", c->target->revision);
             cd_local_target_set_workload(c->target, w, cd_mono_ms());
-            if (strcmp(before, c->target->revision))
+            if (before[0] && strcmp(before, c->target->revision))
                 c->tick_now = true;   /* a new revision: no need to wait an interval */
         }
     }
@@ -242,6 +288,11 @@ static void *worker_main(void *arg)
 
         int64_t t0 = cd_mono_ms();
         if (runnable) {
+            char *key = schedule_key(c);
+            json_t *rec = json_pack("{s:I}", "lastTick", (json_int_t)cd_wall_ms());
+            cd_state_save_json(L->state, key, rec);
+            json_decref(rec);
+            free(key);
             cd_ports ports;
             cd_canary_ref ref;
             lc_tick *t = lc_tick_begin(c, &ports, &ref);
@@ -438,6 +489,7 @@ int cd_local_run(const cd_local_options *opt)
         cd_error("local: cannot use state directory %s: %s", opt->state_dir, strerror(errno));
         goto out;
     }
+    L->owner = realpath(opt->state_dir, NULL);
     L->manifests = cd_manifest_dir_open(opt->dir, opt->namespace_);
     if (!L->manifests) {
         cd_error("local: cannot watch %s: %s", opt->dir, strerror(errno));
@@ -462,6 +514,7 @@ int cd_local_run(const cd_local_options *opt)
     }
     pthread_mutex_lock(&L->lock);
     reconcile(L);
+    reap_orphans(L);
     pthread_mutex_unlock(&L->lock);
     if (opt->api && *opt->api) {
         api = lc_api_start(L, opt->api, &err);
@@ -506,6 +559,7 @@ out:
     cd_manifest_dir_close(L->manifests);
     cd_state_close(L->state);
     cd_registry_free(L->registry);
+    free(L->owner);
     close(L->wake_fd);
     pthread_cond_destroy(&L->work_cv);
     pthread_mutex_destroy(&L->lock);

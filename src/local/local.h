@@ -83,6 +83,7 @@ struct cd_local {
     size_t nqueue, capqueue;
     bool stopping;
     int wake_fd;                    /* eventfd: wakes the main loop */
+    char *owner;                    /* absolute state dir: CANARYD_OWNER of our processes */
     int64_t started_ms;
 };
 
@@ -109,6 +110,7 @@ void lc_router_port(cd_router_port *port, lc_canary *c);
 cd_metric_rc lc_router_metric(cd_local *L, lc_canary *c, const cd_metric *m, double *value,
                               cd_err *err);
 const char *lc_router_admin(const cd_local *L);
+pid_t lc_router_pid(const lc_router *r);
 
 /* api.c */
 typedef struct lc_api lc_api;

@@ -97,7 +97,23 @@ static bool spawn_router(lc_router *r, cd_err *err)
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-    int rc = posix_spawn(&r->pid, argv[0], &fa, &attr, argv, environ);
+    /* the router carries the owner mark too (see reap_orphans) */
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    char **envp = calloc(nenv + 2, sizeof *envp);
+    if (!envp)
+        abort();
+    size_t e = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], "CANARYD_OWNER=", 14))
+            envp[e++] = environ[i];
+    cd_buf owner = CD_BUF_INIT;
+    cd_buf_printf(&owner, "CANARYD_OWNER=%s", L->owner ? L->owner : "");
+    envp[e++] = owner.data;
+    int rc = posix_spawn(&r->pid, argv[0], &fa, &attr, argv, envp);
+    free(envp);
+    cd_buf_free(&owner);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
@@ -224,6 +240,7 @@ void lc_router_stop(lc_router *r, bool terminate)
 }
 
 const char *lc_router_admin(const cd_local *L) { return L->router ? L->router->admin : ""; }
+pid_t lc_router_pid(const lc_router *r) { return r->pid; }
 
 /* The router died (crash, kill): start a new one; it gets the whole
  * configuration at the next sync. */

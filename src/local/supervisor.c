@@ -8,6 +8,7 @@
 #include "util/log.h"
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,6 +38,7 @@ typedef struct probe {
 struct cd_procset {
     char *name;
     char *log_dir;
+    char *owner;
     cd_proc_template *tmpl;
     int desired;
     cd_replica reps[MAX_REPLICAS * 2];   /* room for a surge during a roll */
@@ -241,12 +243,53 @@ void cd_procset_free(cd_procset *ps)
             close(ps->reps[i].pidfd);
     curl_multi_cleanup(ps->multi);
     cd_proc_template_free(ps->tmpl);
+    free(ps->owner);
     free(ps->name);
     free(ps->log_dir);
     free(ps);
 }
 
 const char *cd_procset_name(const cd_procset *ps) { return ps->name; }
+
+void cd_procset_set_owner(cd_procset *ps, const char *owner)
+{
+    free(ps->owner);
+    ps->owner = owner ? xstrdup(owner) : NULL;
+}
+
+size_t cd_procs_owned_by(const char *owner, pid_t *out, size_t cap)
+{
+    char want[1100];
+    snprintf(want, sizeof want, "CANARYD_OWNER=%s", owner);
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < cap) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == getpid())
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+        size_t len;
+        char *env = cd_read_file(path, &len);
+        if (!env)
+            continue;
+        for (size_t off = 0; off < len; off += strlen(env + off) + 1) {
+            if (!strcmp(env + off, want)) {
+                uint64_t st;
+                if (cd_proc_start_time((pid_t)pid, &st))   /* not a zombie */
+                    out[n++] = (pid_t)pid;
+                break;
+            }
+        }
+        free(env);
+    }
+    closedir(d);
+    return n;
+}
 const cd_proc_template *cd_procset_template(const cd_procset *ps) { return ps->tmpl; }
 int cd_procset_desired(const cd_procset *ps) { return ps->desired; }
 size_t cd_procset_replica_count(const cd_procset *ps) { return ps->nreps; }
@@ -387,7 +430,7 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     while (environ[nenv])
         nenv++;
     char **argv = calloc(t->nargs + 2, sizeof *argv);
-    char **envp = calloc(nenv + t->nenv + 3, sizeof *envp);
+    char **envp = calloc(nenv + t->nenv + 4, sizeof *envp);
     if (!argv || !envp)
         abort();
     argv[0] = xstrdup(t->command);
@@ -396,7 +439,8 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     size_t e = 0;
     size_t plen = strlen(t->port_env);
     for (size_t i = 0; i < nenv; i++)   /* inherit, minus what we set */
-        if (strncmp(environ[i], t->port_env, plen) || environ[i][plen] != '=')
+        if ((strncmp(environ[i], t->port_env, plen) || environ[i][plen] != '=') &&
+            strncmp(environ[i], "CANARYD_OWNER=", 14))
             envp[e++] = xstrdup(environ[i]);
     for (size_t i = 0; i < t->nenv; i++)
         envp[e++] = xstrdup(t->env[i]);
@@ -405,6 +449,11 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     cd_buf_printf(&re, "CANARYD_REPLICA=%d", index);
     envp[e++] = cd_buf_steal(&pe);
     envp[e++] = cd_buf_steal(&re);
+    if (ps->owner) {
+        cd_buf oe = CD_BUF_INIT;
+        cd_buf_printf(&oe, "CANARYD_OWNER=%s", ps->owner);
+        envp[e++] = cd_buf_steal(&oe);
+    }
 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;

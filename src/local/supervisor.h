@@ -82,6 +82,14 @@ typedef struct cd_procset cd_procset;
 /* name: "podinfo" or "podinfo-primary"; log_dir: where replica output goes
  * (NULL: inherit stdout/stderr). */
 cd_procset *cd_procset_new(const char *name, const char *log_dir);
+/* Marks every replica spawned from now on with CANARYD_OWNER=owner in its
+ * environment, so that an owner can find replicas it spawned but did not
+ * get to record (a crash right after a spawn): see cd_procs_owned_by. */
+void cd_procset_set_owner(cd_procset *ps, const char *owner);
+/* PIDs of running processes whose environment holds CANARYD_OWNER=owner;
+ * returns how many (at most cap). */
+size_t cd_procs_owned_by(const char *owner, pid_t *out, size_t cap);
+
 /* Stops tracking; processes keep running (see cd_procset_stop_all). */
 void cd_procset_free(cd_procset *ps);
 const char *cd_procset_name(const cd_procset *ps);

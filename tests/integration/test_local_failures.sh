@@ -1,0 +1,72 @@
+#!/bin/bash
+# test_local_failures.sh - the local platform when things go wrong and when
+# people intervene: a revision that never becomes ready reaches the
+# progress deadline and is rolled back; a dying process is restarted; bad
+# manifests (applied or edited in place) are rejected with nothing
+# changed; canaryctl hold / promote / abort work through the gates.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/local_lib.sh"
+
+sed -i 's/progressDeadlineSeconds: 60/progressDeadlineSeconds: 12/' "$W/podinfo-canary.yaml"
+start_canaryd
+check "v1 initializes" wait_phase Initialized 60
+canaryctl load "$URL" --rate 20 --concurrency 32 --duration 0 -o json >"$TEST_TMP/load.json" &
+track $!
+
+# --- a workload process that dies is restarted -----------------------------
+pid=$(canaryctl describe canary podinfo -o json | /usr/bin/python3 -c '
+import json,sys; print(json.load(sys.stdin)["workload"]["primary"]["replicas"][0]["pid"])')
+kill -9 "$pid"
+restarted() {
+  canaryctl describe canary podinfo -o json | /usr/bin/python3 -c '
+import json,sys
+p=json.load(sys.stdin)["workload"]["primary"]
+assert p["restarts"] == 1 and p["ready"] == 2, p'
+}
+i=0; until restarted 2>/dev/null || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
+check "a killed primary replica is replaced (restarts 1, 2 ready)" restarted
+check "the dead PID is gone from the process set" bash -c "
+  ! canaryctl describe canary podinfo -o json | grep -q '\"pid\": $pid,'"
+
+# --- bad manifests change nothing -----------------------------------------
+cp "$W/podinfo-canary.yaml" "$TEST_TMP/bad.yaml"
+before=$(md5sum "$W"/*.yaml)
+sed -i 's/stepWeight: 25/stepWeight: 120/' "$TEST_TMP/bad.yaml"
+canaryctl apply -f "$TEST_TMP/bad.yaml" >"$TEST_TMP/apply.out" 2>&1; rc=$?
+check "apply of an invalid canary is refused (exit 1)" [ $rc -eq 1 ]
+check "the refusal names file, line, column and field" \
+  grep -q 'bad.yaml:[0-9]*:[0-9]*: spec.analysis.stepWeight: must be between 0 and 100, got 120' "$TEST_TMP/apply.out"
+check "the manifest directory is unchanged" [ "$(md5sum "$W"/*.yaml)" = "$before" ]
+stepw() { canaryctl describe canary podinfo -o json | /usr/bin/python3 -c '
+import json,sys; print(json.load(sys.stdin)["analysis"]["stepWeight"])'; }
+check "the running canary keeps stepWeight 25" [ "$(stepw)" = 25 ]
+sed -i 's/stepWeight: 25/stepWeight: 250/' "$W/podinfo-canary.yaml"   # an edit in place
+sleep 1
+check "an invalid edit in place is rejected: still 25" [ "$(stepw)" = 25 ]
+check "the rejection is logged with its position" \
+  grep -q 'podinfo-canary.yaml:[0-9]*:[0-9]*: spec.analysis.stepWeight: must be between 0 and 100, got 250' "$W/canaryd.log"
+sed -i 's/stepWeight: 250/stepWeight: 25/' "$W/podinfo-canary.yaml"
+
+# --- gates: hold promotion, then promote ----------------------------------
+canaryctl hold podinfo >/dev/null
+set_version --version v2
+check "a held promotion waits (WaitingPromotion)" wait_phase WaitingPromotion 90
+canaryctl promote podinfo >/dev/null
+check "canaryctl promote opens the gate: Succeeded" wait_phase Succeeded 90
+check "the primary serves v2" bash -c "curl -s '$URL' | grep -q '\"version\":\"v2\"'"
+
+# --- abort: roll back now ---------------------------------------------------
+set_version --version v3
+check "v3 starts" wait_phase Progressing 30
+canaryctl abort podinfo >/dev/null
+check "canaryctl abort rolls back (Failed)" wait_phase Failed 40
+check "the rollback came from the manual gate" bash -c \
+  "canaryctl events podinfo --limit 100 | grep -q 'Rolling back podinfo.default manual webhook invoked'"
+
+# --- a revision that never becomes ready -----------------------------------
+set_version --version v4 --ready-delay 100000
+check "a never-ready revision fails at the progress deadline" wait_phase Failed 90
+check "the deadline is in the events" bash -c \
+  "canaryctl events podinfo --limit 200 | grep -q 'exceeded its progress deadline'"
+check "the primary still serves v2" bash -c "curl -s '$URL' | grep -q '\"version\":\"v2\"'"
+finish
