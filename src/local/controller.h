@@ -11,6 +11,7 @@ typedef struct cd_local_options {
     const char *api;                /* "127.0.0.1:9797" or "unix:/path"; NULL: none */
     const char *namespace_;         /* default namespace of manifests */
     const char *router_host;        /* where service ports listen (default 127.0.0.1) */
+    const char *router_metrics;     /* extra TCP admin address of the router, for Prometheus */
     const char *canaryd_path;       /* this binary, to start `canaryd router` */
     const char *metrics_server;     /* -metrics-server */
     const char *event_webhook;

@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "                           (default 127.0.0.1:9797; \"\" disables it)\n"
             "  --namespace NS           namespace of manifests that set none (default default)\n"
             "  --router-host ADDR       address the services' ports listen on (default 127.0.0.1)\n"
+            "  --router-metrics ADDR    also serve the router's admin API (and /metrics) on this\n"
+            "                           TCP address, for Prometheus (e.g. 127.0.0.1:9901)\n"
             "  --workers N              analysis threads (default 4)\n"
             "  --stop-on-exit           stop workloads and the router on SIGTERM/SIGINT\n"
             "                           (default: leave them running for the next canaryd local)\n"
@@ -94,6 +96,8 @@ int cd_main_local(int argc, char **argv)
             o.namespace_ = val;
         else if (!strcmp(name, "router-host"))
             o.router_host = val;
+        else if (!strcmp(name, "router-metrics"))
+            o.router_metrics = val;
         else if (!strcmp(name, "workers"))
             o.workers = atoi(val);
         else if (!strcmp(name, "secrets-dir"))

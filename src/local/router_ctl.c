@@ -83,7 +83,11 @@ static bool spawn_router(lc_router *r, cd_err *err)
     snprintf(log, sizeof log, "%s/router.log", cd_state_log_dir(L->state));
     snprintf(r->admin, sizeof r->admin, "unix:%s", sock);
     char *argv[] = {(char *)L->opt.canaryd_path, "router", "--admin", r->admin, "--log-format",
-                    "json", NULL};
+                    "json", NULL, NULL, NULL};
+    if (L->opt.router_metrics && *L->opt.router_metrics) {
+        argv[6] = "--admin";   /* a TCP admin listener Prometheus can scrape */
+        argv[7] = (char *)L->opt.router_metrics;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
