@@ -45,8 +45,8 @@ struct cd_judge_spec {
 };
 
 #define CD_JUDGE_DEFAULT_ALPHA 0.005
-#define CD_JUDGE_DEFAULT_MIN_SAMPLES_ERRORS 500
-#define CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY 200
+#define CD_JUDGE_DEFAULT_MIN_SAMPLES_ERRORS 1200
+#define CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY 400
 
 const char *cd_judge_test_name(cd_judge_test t);           /* errors, latency */
 const char *cd_judge_direction_name(cd_judge_direction d); /* increase, decrease, either */
