@@ -105,7 +105,28 @@ double cd_norm_quantile(double p)
 
 /* ---- incomplete beta and Student's t ------------------------------------ */
 
-static double log_beta(double a, double b) { return lgamma(a) + lgamma(b) - lgamma(a + b); }
+/* log Γ(a) - log Γ(a + b) for large a, from Stirling's series, written so
+ * that nothing large cancels (lgamma(a) - lgamma(a + b) loses about
+ * log10(a) digits). */
+static double lgamma_ratio_large(double a, double b)
+{
+    double c = a + b;
+    return -(a - 0.5) * log1p(b / a) - b * log(c) + b + (1.0 / a - 1.0 / c) / 12.0 -
+           (1.0 / (a * a * a) - 1.0 / (c * c * c)) / 360.0 +
+           (1.0 / (a * a * a * a * a) - 1.0 / (c * c * c * c * c)) / 1260.0;
+}
+
+static double log_beta(double a, double b)
+{
+    if (a < b) {
+        double t = a;
+        a = b;
+        b = t;
+    }
+    if (a > 1e4)
+        return lgamma(b) + lgamma_ratio_large(a, b);
+    return lgamma(a) + lgamma(b) - lgamma(a + b);
+}
 
 /* Continued fraction for I_x(a, b), valid for x < (a + 1) / (a + b + 2). */
 static double beta_cf(double a, double b, double x)
@@ -135,19 +156,23 @@ static double beta_cf(double a, double b, double x)
     return f - 1.0;
 }
 
-double cd_beta_inc(double a, double b, double x)
+/* I_x(a, b) with y = 1 - x given separately (no cancellation near 1). */
+static double beta_inc_xy(double a, double b, double x, double y)
 {
     if (isnan(a) || isnan(b) || isnan(x) || a <= 0 || b <= 0)
         return NAN;
     if (x <= 0.0)
         return 0.0;
-    if (x >= 1.0)
+    if (y <= 0.0)
         return 1.0;
-    double lfront = a * log(x) + b * log1p(-x) - log_beta(a, b);
+    double lx = y < 0.5 ? log1p(-y) : log(x), ly = x < 0.5 ? log1p(-x) : log(y);
+    double lfront = a * lx + b * ly - log_beta(a, b);
     if (x < (a + 1.0) / (a + b + 2.0))
         return exp(lfront) * beta_cf(a, b, x) / a;
-    return 1.0 - exp(lfront) * beta_cf(b, a, 1.0 - x) / b;
+    return 1.0 - exp(lfront) * beta_cf(b, a, y) / b;
 }
+
+double cd_beta_inc(double a, double b, double x) { return beta_inc_xy(a, b, x, 1.0 - x); }
 
 double cd_t_cdf(double t, double df)
 {
@@ -157,8 +182,8 @@ double cd_t_cdf(double t, double df)
         return t > 0 ? 1.0 : 0.0;
     if (isinf(df))
         return cd_norm_cdf(t);
-    double x = df / (df + t * t);
-    double tail = 0.5 * cd_beta_inc(0.5 * df, 0.5, x);
+    double x = df / (df + t * t), y = t * t / (df + t * t);
+    double tail = 0.5 * beta_inc_xy(0.5 * df, 0.5, x, y);
     return t > 0 ? 1.0 - tail : tail;
 }
 
