@@ -52,7 +52,7 @@ bool cd_effect_parse(const char *s, cd_judge_test test, cd_effect *e, char *why,
         snprintf(why, n, "is empty");
         return false;
     }
-    const char *p = *s == '+' ? s + 1 : s;
+    const char *p = *s == '+' || *s == '-' ? s + 1 : s;
     size_t digits = 0, i = 0;
     for (; (p[i] >= '0' && p[i] <= '9') || p[i] == '.'; i++)
         digits += p[i] != '.';
@@ -67,11 +67,13 @@ bool cd_effect_parse(const char *s, cd_judge_test test, cd_effect *e, char *why,
     errno = 0;
     char *end;
     double v = digits ? strtod(p, &end) : 0;
+    if (*s == '-')
+        v = -v;
     if (!digits || end != p + i || errno || !isfinite(v)) {
         snprintf(why, n, "\"%s\" is not an effect (write 0.5pp, 10%%, 50ms or a number)", s);
         return false;
     }
-    if (v < 0) {
+    if (v < 0 || (*s == '-' && digits)) {
         snprintf(why, n, "\"%s\" is negative: give the size of the change", s);
         return false;
     }
