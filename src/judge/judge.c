@@ -15,6 +15,7 @@
 #include "judge/mannwhitney.h"
 #include "judge/sequential.h"
 #include "judge/stats.h"
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -226,6 +227,10 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* Samples beyond this magnitude (31 years in ms) are not measurements:
+ * they are dropped like NaN, which keeps every difference finite. */
+#define MAX_SAMPLE 1e12
+
 /* Finite values, optionally on the log scale; sorted. */
 static double *prepared(const double *v, size_t n, bool logscale, size_t *out)
 {
@@ -234,7 +239,7 @@ static double *prepared(const double *v, size_t n, bool logscale, size_t *out)
     if (!s)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(v[i]))
+        if (!isfinite(v[i]) || fabs(v[i]) > MAX_SAMPLE)
             continue;
         s[(*out)++] = logscale ? log(v[i] > 1e-9 ? v[i] : 1e-9) : v[i];
     }
@@ -356,6 +361,23 @@ static outcome judge_latency(const cd_judge_spec *spec, cd_judge_state *st,
 
 /* ---- the seam -------------------------------------------------------------------- */
 
+/* What the status reports is a number JSON can carry: NaN (null) or
+ * finite; an overflow is reported as the largest double. */
+static double reportable(double v)
+{
+    if (isinf(v))
+        return v > 0 ? DBL_MAX : -DBL_MAX;
+    return v;
+}
+
+static void make_reportable(cd_judge_state *st)
+{
+    double *fields[] = {&st->estimate, &st->lower, &st->upper, &st->statistic, &st->p_value,
+                        &st->canary.p50, &st->canary.p99, &st->primary.p50, &st->primary.p99};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        *fields[i] = reportable(*fields[i]);
+}
+
 static outcome update(const cd_judge_spec *spec, cd_judge_state *st, const cd_judge_window *w,
                       int64_t now_ms)
 {
@@ -364,7 +386,9 @@ static outcome update(const cd_judge_spec *spec, cd_judge_state *st, const cd_ju
     st->alpha = spec->alpha;
     st->windows++;
     st->updated_ms = now_ms;
-    return spec->test == CD_JUDGE_ERRORS ? judge_errors(spec, st, w) : judge_latency(spec, st, w);
+    outcome o = spec->test == CD_JUDGE_ERRORS ? judge_errors(spec, st, w) : judge_latency(spec, st, w);
+    make_reportable(st);
+    return o;
 }
 
 void cd_judge_update(const cd_judge_spec *spec, cd_judge_state *st, const cd_judge_window *w,

@@ -17,15 +17,31 @@ double cd_odds_grid_psi(size_t i)
     return exp(i < CD_ODDS_GRID ? k * GRID_STEP : -k * GRID_STEP);
 }
 
+/* Counts above this are not whole numbers in a double any more. */
+#define MAX_COUNT 1e15
+/* The exact conditional law is summed over its whole support; a window
+ * with more failures than this (over 16,000 failed requests a second for
+ * a minute) is scaled down proportionally first: the same rates and split
+ * with less information, so the test only gets more cautious. */
+#define MAX_SUPPORT 1e6
+
 bool cd_odds_update(double log_lr[CD_ODDS_STATE], double n_c, double x_c, double n_p, double x_p)
 {
     if (!isfinite(n_c) || !isfinite(x_c) || !isfinite(n_p) || !isfinite(x_p) || n_c < 0 ||
-        n_p < 0 || x_c < 0 || x_p < 0 || x_c > n_c || x_p > n_p)
+        n_p < 0 || x_c < 0 || x_p < 0 || x_c > n_c || x_p > n_p || n_c > MAX_COUNT ||
+        n_p > MAX_COUNT)
         return false;
     n_c = floor(n_c);
     n_p = floor(n_p);
     x_c = floor(x_c);
     x_p = floor(x_p);
+    double f = (x_c + x_p) / MAX_SUPPORT;
+    if (f > 1) {
+        n_c = floor(n_c / f);
+        n_p = floor(n_p / f);
+        x_c = floor(x_c / f);
+        x_p = floor(x_p / f);
+    }
     double t = x_c + x_p;
     if (t == 0 || n_c == 0 || n_p == 0 || t == n_c + n_p)
         return true;   /* the conditional law is a point mass: no information */

@@ -34,7 +34,9 @@ double cd_odds_grid_psi(size_t i);
 /* Adds one window: canary n_c requests of which x_c failed, primary n_p and
  * x_p. Windows with no failures, or without requests on a side, carry no
  * information and change nothing. Returns false (nothing changed) for
- * impossible counts (negative, failures above requests, not finite). */
+ * impossible counts (negative, failures above requests, not finite, above
+ * 1e15). Over a million failures in one window are scaled down first
+ * (same rates, less information), which bounds the work. */
 bool cd_odds_update(double log_lr[CD_ODDS_STATE], double n_c, double x_c, double n_p, double x_p);
 /* log of the mixture e-value for a direction: 0 = increase (odds above
  * 1), 1 = decrease, 2 = either (half the prior on each side). */
