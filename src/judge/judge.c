@@ -6,10 +6,11 @@
  *            worse than the primary, with the false-rollback guarantee
  *            holding over the whole rollout) AND the estimated change is
  *            larger than the allowed effect;
- *  2. pass   when both sides have at least minSamples samples and 1 does
- *            not hold;
- *  3. otherwise the noData policy: wait (hold promotion, keep stepping),
- *            pass, or fail (a failed check, never an immediate rollback).
+ *  2. below minSamples on either side: the noData policy - wait (hold
+ *            promotion, keep stepping), pass, or fail (a failed check,
+ *            never an immediate rollback);
+ *  3. pass   when an always-valid bound rules out the change to detect;
+ *  4. wait   otherwise.
  * Must not do I/O except through the metrics port in cd_judge_metric. */
 #include "judge/judge.h"
 #include "judge/mannwhitney.h"
@@ -101,77 +102,78 @@ static outcome not_enough(const cd_judge_spec *spec, cd_judge_state *st, const c
     return OUT_WAIT;
 }
 
-static outcome decide(const cd_judge_spec *spec, cd_judge_state *st, bool significant, bool harm,
-                      const char *what, const char *summary, const char *allowed)
+/* What the judge concluded from the numbers, for decide(). */
+typedef struct findings {
+    bool significant;           /* always-valid p <= alpha */
+    bool harm;                  /* the estimate is beyond the allowed change */
+    bool bounded;               /* the evidence rules out the change to detect */
+    const char *what;           /* "requests" or "samples" */
+    char summary[256];          /* the comparison, with the estimate */
+    char allowed[64], detect[64];
+    char bound[64];             /* how large the change could still be */
+} findings;
+
+static outcome decide(const cd_judge_spec *spec, cd_judge_state *st, const findings *f)
 {
-    char p[96];
-    if (significant && harm) {
+    char p[96], tail[CD_JUDGE_REASON_MAX];
+    p_text(st, p, sizeof p);
+    if (f->significant && f->harm) {
         st->verdict = CD_VERDICT_FAIL;
-        say(st, "worse than the primary: %s, more than the allowed %s; %s", summary, allowed,
-            p_text(st, p, sizeof p));
+        say(st, "worse than the primary: %s, more than the allowed %s; %s", f->summary,
+            f->allowed, p);
         return OUT_FAIL_EVIDENCE;
     }
-    if (min2(st->canary.samples, st->primary.samples) >= (double)spec->min_samples) {
+    if (min2(st->canary.samples, st->primary.samples) < (double)spec->min_samples) {
+        snprintf(tail, sizeof tail, "%s; %s", f->summary, p);
+        return not_enough(spec, st, f->what, tail);
+    }
+    if (f->bounded) {
         st->verdict = CD_VERDICT_PASS;
-        if (significant)
-            say(st, "different from the primary but within the allowed %s: %s; %s", allowed,
-                summary, p_text(st, p, sizeof p));
+        if (f->significant)
+            say(st, "different from the primary but within the allowed %s, and %s ruled out: %s; "
+                "%s", f->allowed, f->detect, f->summary, p);
         else
-            say(st, "no evidence of harm after %.0f canary %s: %s (allowed %s); %s",
-                st->canary.samples, what, summary, allowed, p_text(st, p, sizeof p));
+            say(st, "no evidence of harm, and %s ruled out: %s (at most %s); %s", f->detect,
+                f->summary, f->bound, p);
         return OUT_PASS;
     }
-    char tail[CD_JUDGE_REASON_MAX];
-    snprintf(tail, sizeof tail, "%s; %s", summary, p_text(st, p, sizeof p));
-    return not_enough(spec, st, what, tail);
+    st->verdict = CD_VERDICT_WAIT;
+    say(st, "not yet conclusive: %s, could still be %s (%s must be ruled out to promote); %s",
+        f->summary, f->bound, f->detect, p);
+    return OUT_WAIT;
 }
 
 /* ---- errors ------------------------------------------------------------------- */
-
-/* Wilson score interval for x of n at z. */
-static void wilson(double x, double n, double z, double *lo, double *hi)
-{
-    double p = x / n, z2 = z * z, den = n + z2;
-    double center = (x + z2 / 2.0) / den;
-    double half = z * sqrt(p * (1.0 - p) * n + z2 / 4.0) / den;
-    *lo = center - half < 0 ? 0 : center - half;
-    *hi = center + half > 1 ? 1 : center + half;
-}
-
-/* Newcombe's hybrid score interval for p1 - p2 (his method 10). */
-static void newcombe(double x1, double n1, double x2, double n2, double z, double *lo, double *hi)
-{
-    if (!(n1 > 0) || !(n2 > 0)) {
-        *lo = *hi = NAN;
-        return;
-    }
-    double p1 = x1 / n1, p2 = x2 / n2, l1, u1, l2, u2;
-    wilson(x1, n1, z, &l1, &u1);
-    wilson(x2, n2, z, &l2, &u2);
-    *lo = p1 - p2 - sqrt((p1 - l1) * (p1 - l1) + (u2 - p2) * (u2 - p2));
-    *hi = p1 - p2 + sqrt((u1 - p1) * (u1 - p1) + (p2 - l2) * (p2 - l2));
-}
 
 static double allowed_errors(const cd_effect *e, double primary_rate)
 {
     return e->kind == CD_EFFECT_RELATIVE ? e->value * primary_rate : e->value;
 }
 
-static const char *allowed_text(const cd_judge_spec *spec, char *buf, size_t n)
+/* "+0.5pp", "-10%", "+0.5pp/-0.5pp": the effects of the spec's direction. */
+static const char *effects_text(const cd_judge_spec *spec, const cd_effect *inc,
+                                const cd_effect *dec, char *buf, size_t n)
 {
     char a[32], b[32];
     if (spec->direction == CD_DIR_INCREASE)
-        return cd_effect_format(&spec->allowed_increase, spec->test, buf, n);
-    cd_effect_format(&spec->allowed_decrease, spec->test, b, sizeof b);
+        return cd_effect_format(inc, spec->test, buf, n);
+    cd_effect_format(dec, spec->test, b, sizeof b);
     b[0] = '-';
     if (spec->direction == CD_DIR_DECREASE)
         snprintf(buf, n, "%s", b);
     else
-        snprintf(buf, n, "%s/%s", cd_effect_format(&spec->allowed_increase, spec->test, a,
-                                                   sizeof a), b);
+        snprintf(buf, n, "%s/%s", cd_effect_format(inc, spec->test, a, sizeof a), b);
     return buf;
 }
 
+static bool looks_up(const cd_judge_spec *spec) { return spec->direction != CD_DIR_DECREASE; }
+static bool looks_down(const cd_judge_spec *spec) { return spec->direction != CD_DIR_INCREASE; }
+
+/* The errors test. Rollback: the odds-ratio e-process (sequential.h).
+ * Promotion: always-valid confidence sequences for each side's error
+ * rate (alpha/2 each) bound the difference; it must exclude the change to
+ * detect. Both sides' counts are pooled over the rollout for the bounds
+ * and the estimate. */
 static outcome judge_errors(const cd_judge_spec *spec, cd_judge_state *st,
                             const cd_judge_window *w)
 {
@@ -188,35 +190,51 @@ static outcome judge_errors(const cd_judge_spec *spec, cd_judge_state *st,
     double log_e = cd_odds_log_e(lr, (int)spec->direction);
     if (log_e > st->acc[E_LOG_EMAX])
         st->acc[E_LOG_EMAX] = log_e;
-    st->statistic = exp(log_e);
+    st->statistic = exp(fmin(log_e, 700.0));
     snprintf(st->statistic_name, sizeof st->statistic_name, "e-value");
     st->p_value = fmin(1.0, exp(-st->acc[E_LOG_EMAX]));
     st->estimate = diff * 100.0;
-    double lo, hi;
-    newcombe(st->canary.bad, nc, st->primary.bad, np, cd_norm_quantile(1.0 - spec->alpha / 2.0),
-             &lo, &hi);
-    st->lower = lo * 100.0;
-    st->upper = hi * 100.0;
+    double lc, uc, lp, up;
+    cd_binom_cs(st->canary.bad, nc, spec->alpha / 2.0, &lc, &uc);
+    cd_binom_cs(st->primary.bad, np, spec->alpha / 2.0, &lp, &up);
+    st->lower = (lc - up) * 100.0;
+    st->upper = (uc - lp) * 100.0;
     snprintf(st->unit, sizeof st->unit, "pp");
 
+    findings f = {0};
     double base = isfinite(pp) ? pp : 0;
-    bool harm = false;
     if (isfinite(diff)) {
-        bool up = spec->direction == CD_DIR_INCREASE ||
-                  (spec->direction == CD_DIR_EITHER && diff > 0);
-        harm = up ? diff > allowed_errors(&spec->allowed_increase, base)
-                  : -diff > allowed_errors(&spec->allowed_decrease, base);
+        bool up_side = spec->direction == CD_DIR_INCREASE ||
+                       (spec->direction == CD_DIR_EITHER && diff > 0);
+        f.harm = up_side ? diff > allowed_errors(&spec->allowed_increase, base)
+                         : -diff > allowed_errors(&spec->allowed_decrease, base);
     }
-    char summary[256], allowed[64];
+    f.significant = st->acc[E_LOG_EMAX] >= -log(spec->alpha);
+    /* relative changes are bounded against the primary's lowest plausible rate */
+    bool up_ok = spec->detect_increase.kind == CD_EFFECT_RELATIVE
+                     ? uc < lp * (1.0 + spec->detect_increase.value)
+                     : uc - lp < spec->detect_increase.value;
+    bool down_ok = spec->detect_decrease.kind == CD_EFFECT_RELATIVE
+                       ? lc > up * (1.0 - spec->detect_decrease.value)
+                       : up - lc < spec->detect_decrease.value;
+    f.bounded = nc > 0 && np > 0 && (!looks_up(spec) || up_ok) && (!looks_down(spec) || down_ok);
+    f.what = "requests";
     if (nc > 0 && np > 0)
-        snprintf(summary, sizeof summary,
+        snprintf(f.summary, sizeof f.summary,
                  "canary %.2f%% (%.0f/%.0f) vs primary %.2f%% (%.0f/%.0f) errors, %+.2fpp",
                  pc * 100.0, st->canary.bad, nc, pp * 100.0, st->primary.bad, np, diff * 100.0);
     else
-        snprintf(summary, sizeof summary, "canary %.0f and primary %.0f requests", nc, np);
-    allowed_text(spec, allowed, sizeof allowed);
-    bool significant = st->acc[E_LOG_EMAX] >= -log(spec->alpha);
-    return decide(spec, st, significant, harm, "requests", summary, allowed);
+        snprintf(f.summary, sizeof f.summary, "canary %.0f and primary %.0f requests", nc, np);
+    if (spec->direction == CD_DIR_INCREASE)
+        snprintf(f.bound, sizeof f.bound, "%+.2fpp", st->upper);
+    else if (spec->direction == CD_DIR_DECREASE)
+        snprintf(f.bound, sizeof f.bound, "%+.2fpp", st->lower);
+    else
+        snprintf(f.bound, sizeof f.bound, "%+.2fpp to %+.2fpp", st->lower, st->upper);
+    effects_text(spec, &spec->allowed_increase, &spec->allowed_decrease, f.allowed,
+                 sizeof f.allowed);
+    effects_text(spec, &spec->detect_increase, &spec->detect_decrease, f.detect, sizeof f.detect);
+    return decide(spec, st, &f);
 }
 
 /* ---- latency ------------------------------------------------------------------ */
@@ -303,6 +321,9 @@ static void add_window(cd_judge_state *st, const double *xs, size_t m, const dou
     st->acc[L_W2SE2] += w * w * se * se;
 }
 
+/* The latency test. Rollback: the rank mSPRT (sequential.h). Promotion:
+ * the combined Hodges-Lehmann shift with an always-valid normal-mixture
+ * radius (prior scale: the change to detect) must exclude that change. */
 static outcome judge_latency(const cd_judge_spec *spec, cd_judge_state *st,
                              const cd_judge_window *w)
 {
@@ -327,36 +348,50 @@ static outcome judge_latency(const cd_judge_spec *spec, cd_judge_state *st,
     snprintf(st->statistic_name, sizeof st->statistic_name, "z");
     double theta = st->acc[L_W] > 0 ? st->acc[L_WTHETA] / st->acc[L_W] : NAN;
     double se = st->acc[L_W] > 0 ? sqrt(st->acc[L_W2SE2]) / st->acc[L_W] : NAN;
-    double z = cd_norm_quantile(1.0 - spec->alpha / 2.0);
+    double det_up = allowed_shift(&spec->detect_increase, true);
+    double det_down = allowed_shift(&spec->detect_decrease, false);
+    double scale = looks_up(spec) ? det_up : det_down;
+    double r = cd_normal_cs_radius(se, isfinite(scale) && scale > 0 ? scale : 1.0, spec->alpha);
     st->estimate = shown(theta, relative);
-    st->lower = shown(theta - z * se, relative);
-    st->upper = shown(theta + z * se, relative);
+    st->lower = shown(theta - r, relative);
+    st->upper = shown(theta + r, relative);
     bool ms = !relative && spec->allowed_increase.raw &&
               (strstr(spec->allowed_increase.raw, "ms") || strchr(spec->allowed_increase.raw, 's'));
     snprintf(st->unit, sizeof st->unit, "%s", relative ? "%" : ms ? "ms" : "");
 
-    bool harm = false;
+    findings f = {0};
     if (isfinite(theta)) {
         bool up = spec->direction == CD_DIR_INCREASE ||
                   (spec->direction == CD_DIR_EITHER && theta > 0);
-        harm = up ? theta > allowed_shift(&spec->allowed_increase, true)
-                  : -theta > allowed_shift(&spec->allowed_decrease, false);
+        f.harm = up ? theta > allowed_shift(&spec->allowed_increase, true)
+                    : -theta > allowed_shift(&spec->allowed_decrease, false);
+        f.bounded = isfinite(r) && (!looks_up(spec) || theta + r < det_up) &&
+                    (!looks_down(spec) || theta - r > -det_down);
     }
-    char summary[256], allowed[64];
+    f.significant = st->acc[L_LOG_MAX] >= -log(spec->alpha);
+    f.what = "samples";
     if (isfinite(st->canary.p50) && isfinite(st->primary.p50))
-        snprintf(summary, sizeof summary,
+        snprintf(f.summary, sizeof f.summary,
                  "canary p50 %.4g p99 %.4g vs primary p50 %.4g p99 %.4g, shift %+.3g%s",
                  st->canary.p50, st->canary.p99, st->primary.p50, st->primary.p99, st->estimate,
                  st->unit);
     else if (isfinite(theta))
-        snprintf(summary, sizeof summary, "no samples on %s in the last window, shift %+.3g%s",
+        snprintf(f.summary, sizeof f.summary, "no samples on %s in the last window, shift %+.3g%s",
                  isfinite(st->canary.p50) ? "the primary" : "the canary", st->estimate, st->unit);
     else
-        snprintf(summary, sizeof summary, "canary %.0f and primary %.0f samples",
+        snprintf(f.summary, sizeof f.summary, "canary %.0f and primary %.0f samples",
                  st->canary.samples, st->primary.samples);
-    allowed_text(spec, allowed, sizeof allowed);
-    bool significant = st->acc[L_LOG_MAX] >= -log(spec->alpha);
-    return decide(spec, st, significant, harm, "samples", summary, allowed);
+    if (spec->direction == CD_DIR_INCREASE)
+        snprintf(f.bound, sizeof f.bound, "%+.3g%s", st->upper, st->unit);
+    else if (spec->direction == CD_DIR_DECREASE)
+        snprintf(f.bound, sizeof f.bound, "%+.3g%s", st->lower, st->unit);
+    else
+        snprintf(f.bound, sizeof f.bound, "%+.3g%s to %+.3g%s", st->lower, st->unit, st->upper,
+                 st->unit);
+    effects_text(spec, &spec->allowed_increase, &spec->allowed_decrease, f.allowed,
+                 sizeof f.allowed);
+    effects_text(spec, &spec->detect_increase, &spec->detect_decrease, f.detect, sizeof f.detect);
+    return decide(spec, st, &f);
 }
 
 /* ---- the seam -------------------------------------------------------------------- */

@@ -68,6 +68,52 @@ double cd_odds_log_e(const double log_lr[CD_ODDS_STATE], int direction)
     return acc;
 }
 
+/* log of the mixture likelihood ratio against p0 (Jeffreys prior). */
+static double binom_log_m(double x, double n, double p0)
+{
+    double lb = lgamma(0.5 + x) + lgamma(0.5 + n - x) - lgamma(1.0 + n) - log(M_PI);
+    double ll = (x > 0 ? x * log(p0) : 0) + (n - x > 0 ? (n - x) * log1p(-p0) : 0);
+    return lb - ll;
+}
+
+/* The p0 between from (inside the set) and to (outside) where the
+ * mixture crosses 1/alpha, by bisection. */
+static double cs_edge(double x, double n, double alpha, double from, double to)
+{
+    double level = -log(alpha);
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (from + to);
+        if (mid == from || mid == to)
+            break;
+        if (binom_log_m(x, n, mid) < level)
+            from = mid;
+        else
+            to = mid;
+    }
+    return from;
+}
+
+void cd_binom_cs(double x, double n, double alpha, double *lo, double *hi)
+{
+    *lo = 0;
+    *hi = 1;
+    if (!(n > 0) || !(x >= 0) || x > n || !(alpha > 0 && alpha < 1))
+        return;
+    double mle = x / n;
+    if (x < n)
+        *hi = cs_edge(x, n, alpha, mle, 1.0);
+    if (x > 0)
+        *lo = cs_edge(x, n, alpha, mle, 0.0);
+}
+
+double cd_normal_cs_radius(double se, double scale, double alpha)
+{
+    if (!(se > 0) || !(scale > 0))
+        return INFINITY;
+    double r2 = (se * se) / (scale * scale);
+    return sqrt(se * se * (1.0 + r2) * log((1.0 + 1.0 / r2) / (alpha * alpha)));
+}
+
 void cd_rank_update(double *s, double *v, const cd_mw *w)
 {
     if (!w || w->m == 0 || w->n == 0 || !(w->var > 0))

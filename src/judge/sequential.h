@@ -42,6 +42,18 @@ bool cd_odds_update(double log_lr[CD_ODDS_STATE], double n_c, double x_c, double
  * 1), 1 = decrease, 2 = either (half the prior on each side). */
 double cd_odds_log_e(const double log_lr[CD_ODDS_STATE], int direction);
 
+/* An always-valid confidence sequence for a proportion: x successes in n
+ * trials, confidence 1 - alpha at every n simultaneously (Robbins'
+ * mixture martingale with a Beta(1/2, 1/2) prior: the set of p whose
+ * mixture likelihood ratio stays below 1/alpha). lo = 0 when x = 0, hi = 1
+ * when x = n; [0, 1] without trials. */
+void cd_binom_cs(double x, double n, double alpha, double *lo, double *hi);
+
+/* The half-width of an always-valid interval for a normal estimate with
+ * standard error se, from a normal mixture whose prior sd is scale:
+ * sqrt(se^2 (1 + se^2/scale^2) log((1 + scale^2/se^2) / alpha^2)). */
+double cd_normal_cs_radius(double se, double scale, double alpha);
+
 /* ---- ranks ------------------------------------------------------------------ */
 
 /* Prior precision of the normal mixture on the drift theta = 12 (P - 1/2),

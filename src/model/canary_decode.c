@@ -248,11 +248,30 @@ static bool judge_effect(cd_dec *d, const cd_node *j, const char *path, const ch
 }
 
 /* The default allowed effect: +0.5 percentage points of errors, +10 %
- * latency (the examples of docs/judge.md). */
+ * latency; the default effect to detect: +2pp, +30 % (docs/judge.md). */
 static cd_effect default_effect(cd_judge_test test)
 {
     return test == CD_JUDGE_ERRORS ? (cd_effect){CD_EFFECT_ABSOLUTE, 0.005, NULL}
                                    : (cd_effect){CD_EFFECT_RELATIVE, 0.10, NULL};
+}
+
+static cd_effect default_detect(cd_judge_test test)
+{
+    return test == CD_JUDGE_ERRORS ? (cd_effect){CD_EFFECT_ABSOLUTE, 0.02, NULL}
+                                   : (cd_effect){CD_EFFECT_RELATIVE, 0.30, NULL};
+}
+
+/* The effect to detect must be larger than the one allowed (when both are
+ * of one kind): between them lies what the judge may go either way on. */
+static void check_effects(cd_dec *d, const cd_node *jn, const char *jpath, const char *key,
+                          const cd_effect *allowed, const cd_effect *detect)
+{
+    if (allowed->kind != detect->kind || detect->value > allowed->value)
+        return;
+    const cd_node *at = cd_map_get(jn, key);
+    cd_dec_error(d, at ? at : jn, cd_dec_path(d, jpath, key),
+                 "must be larger than the allowed change: the judge can only rule out a "
+                 "change bigger than the one it lets pass");
 }
 
 /* analysis.metrics[].judge (canaryd's extension): the schema checked the
@@ -292,6 +311,12 @@ static const cd_judge_spec *decode_judge(cd_dec *d, const cd_node *n, const char
         j->allowed_increase = default_effect(j->test);
     if (!judge_effect(d, jn, jpath, "allowedDecrease", j->test, &j->allowed_decrease))
         j->allowed_decrease = default_effect(j->test);
+    if (!judge_effect(d, jn, jpath, "detectIncrease", j->test, &j->detect_increase))
+        j->detect_increase = default_detect(j->test);
+    if (!judge_effect(d, jn, jpath, "detectDecrease", j->test, &j->detect_decrease))
+        j->detect_decrease = default_detect(j->test);
+    check_effects(d, jn, jpath, "detectIncrease", &j->allowed_increase, &j->detect_increase);
+    check_effects(d, jn, jpath, "detectDecrease", &j->allowed_decrease, &j->detect_decrease);
     const cd_node *crit = cd_map_get(jn, "critical");
     j->critical = !crit || crit->type != CD_N_BOOL || crit->v.b;
     const char *nd = cd_dec_str(d, jn, "noData");

@@ -122,19 +122,24 @@ const char *cd_effect_format(const cd_effect *e, cd_judge_test test, char *buf, 
     return buf;
 }
 
+/* As written, or formatted without the sign. */
+static const char *effect_text(const cd_effect *e, cd_judge_test test, char *buf, size_t n)
+{
+    return e->raw ? e->raw : cd_effect_format(e, test, buf, n) + 1;
+}
+
 json_t *cd_judge_spec_json(const cd_judge_spec *j)
 {
-    char inc[32], dec[32];
-    const char *ri = j->allowed_increase.raw, *rd = j->allowed_decrease.raw;
-    if (!ri)
-        ri = cd_effect_format(&j->allowed_increase, j->test, inc, sizeof inc) + 1;
-    if (!rd)
-        rd = cd_effect_format(&j->allowed_decrease, j->test, dec, sizeof dec) + 1;
-    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:I,s:f}", "test", cd_judge_test_name(j->test),
-                     "direction", cd_judge_direction_name(j->direction), "allowedIncrease", ri,
-                     "allowedDecrease", rd, "critical", j->critical, "noData",
-                     cd_judge_no_data_name(j->no_data), "minSamples", (json_int_t)j->min_samples,
-                     "alpha", j->alpha);
+    char ai[32], ad[32], di[32], dd[32];
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:I,s:f}", "test",
+                     cd_judge_test_name(j->test), "direction",
+                     cd_judge_direction_name(j->direction), "allowedIncrease",
+                     effect_text(&j->allowed_increase, j->test, ai, sizeof ai), "allowedDecrease",
+                     effect_text(&j->allowed_decrease, j->test, ad, sizeof ad), "detectIncrease",
+                     effect_text(&j->detect_increase, j->test, di, sizeof di), "detectDecrease",
+                     effect_text(&j->detect_decrease, j->test, dd, sizeof dd), "critical",
+                     j->critical, "noData", cd_judge_no_data_name(j->no_data), "minSamples",
+                     (json_int_t)j->min_samples, "alpha", j->alpha);
 }
 
 /* ---- status entries ----------------------------------------------------------- */

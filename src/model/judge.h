@@ -22,10 +22,10 @@ typedef enum { CD_DIR_INCREASE = 0, CD_DIR_DECREASE, CD_DIR_EITHER } cd_judge_di
 typedef enum { CD_NODATA_WAIT = 0, CD_NODATA_PASS, CD_NODATA_FAIL } cd_judge_no_data;
 typedef enum { CD_EFFECT_ABSOLUTE = 0, CD_EFFECT_RELATIVE } cd_effect_kind;
 
-/* An allowed effect: "0.5pp" (errors: percentage points), "10%" (relative
- * to the primary), "50ms"/"0.2s" (latency), or a bare number in the
- * test's unit (percentage points for errors, the samples' unit for
- * latency). */
+/* An effect (allowed, or to detect): "0.5pp" (errors: percentage points),
+ * "10%" (relative to the primary), "50ms"/"0.2s" (latency), or a bare
+ * number in the test's unit (percentage points for errors, the samples'
+ * unit for latency). */
 typedef struct cd_effect {
     cd_effect_kind kind;
     double value;           /* absolute: errors as a fraction (0.005 = 0.5pp), latency in the
@@ -37,16 +37,18 @@ struct cd_judge_spec {
     cd_judge_test test;
     bool test_set;              /* written, not inferred from the metric's name */
     cd_judge_direction direction;
-    cd_effect allowed_increase, allowed_decrease;
+    cd_effect allowed_increase, allowed_decrease;   /* harmless: never roll back for less */
+    cd_effect detect_increase, detect_decrease;     /* harmful: never promote before ruling out */
     bool critical;              /* fail: roll back now (true) or count a failed check */
     cd_judge_no_data no_data;   /* below minSamples on either side */
     int64_t min_samples;
-    double alpha;               /* bound on false rollbacks over the whole rollout */
+    double alpha;               /* bound on false rollbacks (and on promotions of canaries
+                                   worse by the detect effect) over the whole rollout */
 };
 
 #define CD_JUDGE_DEFAULT_ALPHA 0.005
-#define CD_JUDGE_DEFAULT_MIN_SAMPLES_ERRORS 1200
-#define CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY 400
+#define CD_JUDGE_DEFAULT_MIN_SAMPLES_ERRORS 100
+#define CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY 50
 
 const char *cd_judge_test_name(cd_judge_test t);           /* errors, latency */
 const char *cd_judge_direction_name(cd_judge_direction d); /* increase, decrease, either */

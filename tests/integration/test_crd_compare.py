@@ -23,6 +23,8 @@ EXTENSIONS = {
         ".spec.analysis.metrics[].judge.direction",
         ".spec.analysis.metrics[].judge.allowedIncrease",
         ".spec.analysis.metrics[].judge.allowedDecrease",
+        ".spec.analysis.metrics[].judge.detectIncrease",
+        ".spec.analysis.metrics[].judge.detectDecrease",
         ".spec.analysis.metrics[].judge.critical",
         ".spec.analysis.metrics[].judge.noData",
         ".spec.analysis.metrics[].judge.minSamples",

@@ -44,8 +44,8 @@ o = json.loads(sys.stdin.read())
 o = o[0] if isinstance(o, list) else o
 ms = o["spec"]["analysis"]["metrics"]
 assert ms[0]["judge"] == {"test": "errors", "direction": "increase", "allowedIncrease": "0.5pp",
-    "allowedDecrease": "0.5pp", "critical": True, "noData": "wait", "minSamples": 1200,
-    "alpha": 0.005}, ms[0]["judge"]
+    "allowedDecrease": "0.5pp", "detectIncrease": "2pp", "detectDecrease": "2pp",
+    "critical": True, "noData": "wait", "minSamples": 100, "alpha": 0.005}, ms[0]["judge"]
 assert ms[1]["judge"]["test"] == "latency" and ms[1]["judge"]["minSamples"] == 300
 assert ms[0]["interval"] == "1m"
 ' <<<"$out"
@@ -86,7 +86,7 @@ YAML
 out=$("$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/quiet.yaml"); rc=$?
 check "a healthy release at 2 req/s exits 0" [ $rc -eq 0 ]
 check "traffic still steps up to maxWeight" grep -q "^6m  *Progressing  *50  *50  *false  *0  *0  *Advance podinfo.test canary weight 50$" <<<"$out"
-check "then the judge holds promotion, no failed check" grep -q "^7m  *Progressing  *50  *50  *false  *0  *0  *Halt podinfo.test promotion the statistical judge is waiting for request-success-rate waiting for evidence: " <<<"$out"
+check "then the judge holds promotion, no failed check" grep -q "^7m  *Progressing  *50  *50  *false  *0  *0  *Halt podinfo.test promotion the statistical judge is waiting for request-success-rate not yet conclusive: canary .*, could still be +[0-9.]*pp (+2pp must be ruled out to promote)" <<<"$out"
 check "and it is promoted in the end" grep -q "^final phase: Succeeded" <<<"$out"
 check "both metrics pass" bash -c '[ "$(grep -Ec "^  request-(success-rate|duration) +(errors|latency) +Pass " <<<"$1")" = 2 ]' _ "$out"
 

@@ -144,7 +144,7 @@ static void test_no_data_fail(void **state)
     char *trace = run_until(s, CD_PHASE_FAILED, 30, &row);
     assert_int_equal(row.phase, CD_PHASE_FAILED);
     assert_non_null(strstr(trace, "3m Progressing 10/90 f1 i0: Halt app.t advancement "
-                                  "request-success-rate only 0 of 1200 canary requests so far "
+                                  "request-success-rate only 0 of 100 canary requests so far "
                                   "(noData: fail)"));
     assert_non_null(strstr(trace, "failed checks threshold reached 5"));
     free(trace);

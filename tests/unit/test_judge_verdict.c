@@ -22,6 +22,8 @@ static cd_judge_spec spec_errors(void)
     s.direction = CD_DIR_INCREASE;
     s.allowed_increase = (cd_effect){CD_EFFECT_ABSOLUTE, 0.005, NULL};
     s.allowed_decrease = s.allowed_increase;
+    s.detect_increase = (cd_effect){CD_EFFECT_ABSOLUTE, 0.02, NULL};
+    s.detect_decrease = s.detect_increase;
     s.critical = true;
     s.no_data = CD_NODATA_WAIT;
     s.min_samples = 1000;
@@ -35,7 +37,9 @@ static cd_judge_spec spec_latency(void)
     s.test = CD_JUDGE_LATENCY;
     s.allowed_increase = (cd_effect){CD_EFFECT_RELATIVE, 0.10, NULL};
     s.allowed_decrease = s.allowed_increase;
-    s.min_samples = 200;
+    s.detect_increase = (cd_effect){CD_EFFECT_RELATIVE, 0.30, NULL};
+    s.detect_decrease = s.detect_increase;
+    s.min_samples = 50;
     return s;
 }
 
@@ -76,7 +80,7 @@ static void test_errors_fail_on_evidence(void **state)
     assert_true(st.p_value <= s.alpha);
     assert_true(st.estimate > 2.0);                     /* percentage points */
     assert_string_equal(st.unit, "pp");
-    assert_true(st.lower > 0 && st.upper > st.estimate);
+    assert_true(st.lower < st.estimate && st.estimate < st.upper);   /* always valid, wider */
     assert_string_equal(st.statistic_name, "e-value");
     assert_true(st.statistic >= 1 / s.alpha || st.p_value <= s.alpha);
     assert_non_null(strstr(st.reason, "worse than the primary: canary"));
@@ -84,30 +88,45 @@ static void test_errors_fail_on_evidence(void **state)
     assert_non_null(strstr(st.reason, "<= alpha 0.005"));
 }
 
-/* Healthy: the same rates on both sides. Waits until both sides have
- * minSamples, then passes; never fails. */
-static void test_errors_pass_after_min_samples(void **state)
+/* Healthy: the same rates on both sides. Below minSamples it waits for
+ * data; then it waits until the evidence rules out the change to detect
+ * (+2pp), then passes; it never fails. */
+static void test_errors_pass_once_harm_ruled_out(void **state)
 {
     cd_judge_spec s = spec_errors();
+    s.min_samples = 300;
     cd_judge_state st = fresh("errors");
     int windows = 0;
-    while (st.verdict != CD_VERDICT_PASS && windows < 20) {
-        cd_judge_window w = errors_window(200, 2, 800, 8);
+    bool inconclusive = false;
+    while (st.verdict != CD_VERDICT_PASS && windows < 50) {
+        cd_judge_window w = errors_window(200, windows % 5 == 0, 800, 1);
         cd_judge_update(&s, &st, &w, windows++);
         assert_int_not_equal(st.verdict, CD_VERDICT_FAIL);
+        if (windows == 1)
+            assert_non_null(strstr(st.reason, "waiting for evidence: 200 of 300 canary requests"));
+        if (st.verdict == CD_VERDICT_WAIT && windows > 1) {
+            inconclusive = true;
+            assert_non_null(strstr(st.reason, "not yet conclusive: canary "));
+            assert_non_null(strstr(st.reason, "(+2pp must be ruled out to promote)"));
+            assert_true(st.upper >= 2.0);
+        }
     }
-    assert_int_equal(windows, 5);   /* 5 x 200 canary requests */
-    assert_true(st.canary.samples == 1000 && st.primary.samples == 4000);
-    assert_true(st.canary.bad == 10 && st.primary.bad == 40);
-    assert_non_null(strstr(st.reason, "no evidence of harm after 1000 canary requests"));
-    assert_int_equal(st.windows, 5);
+    assert_true(inconclusive);
+    assert_int_equal(st.verdict, CD_VERDICT_PASS);
+    assert_true(st.upper < 2.0 && st.lower < 0);
+    assert_true(st.canary.samples == 200.0 * windows && st.primary.samples == 800.0 * windows);
+    assert_non_null(strstr(st.reason, "no evidence of harm, and +2pp ruled out: canary"));
+    assert_int_equal(st.windows, windows);
+    /* 0 failures in n requests bound the canary's rate near (log(2/alpha) + log(n)/2) / n */
+    assert_true(windows >= 3 && windows <= 6);
 }
 
 /* Worse, significantly, but by less than allowed: not a rollback. */
 static void test_errors_within_allowed_effect(void **state)
 {
     cd_judge_spec s = spec_errors();
-    s.allowed_increase.value = 0.02;   /* 2pp allowed */
+    s.allowed_increase.value = 0.02;   /* 2pp allowed, 5pp to detect */
+    s.detect_increase.value = 0.05;
     cd_judge_state st = fresh("errors");
     for (int i = 0; i < 10; i++) {
         cd_judge_window w = errors_window(5000, 60, 5000, 10);   /* 1.2% vs 0.2% */
@@ -137,11 +156,13 @@ static void test_no_data_policies(void **state)
     assert_int_equal(st.verdict, CD_VERDICT_FAIL);
     assert_non_null(strstr(st.reason, "only 0 of 1000 canary requests so far (noData: fail)"));
     assert_true(st.p_value == 1);
-    /* minSamples 0: passes at once without evidence of harm */
+    /* minSamples 0: no data policy never applies, but without requests
+     * nothing is ruled out: it waits */
     s.min_samples = 0;
     st = fresh("e");
     cd_judge_update(&s, &st, &w, 1);
-    assert_int_equal(st.verdict, CD_VERDICT_PASS);
+    assert_int_equal(st.verdict, CD_VERDICT_WAIT);
+    assert_non_null(strstr(st.reason, "not yet conclusive: canary 0 and primary 50 requests"));
 }
 
 /* Direction: a drop in errors is harmless for "increase" and harmful for
@@ -315,11 +336,13 @@ static void test_spec_defaults(void **state)
     assert_int_equal(e->test, CD_JUDGE_ERRORS);
     assert_int_equal(e->direction, CD_DIR_INCREASE);
     assert_true(e->allowed_increase.kind == CD_EFFECT_ABSOLUTE && e->allowed_increase.value == 0.005);
+    assert_true(e->detect_increase.kind == CD_EFFECT_ABSOLUTE && e->detect_increase.value == 0.02);
     assert_true(e->critical && e->no_data == CD_NODATA_WAIT);
     assert_int_equal(e->min_samples, CD_JUDGE_DEFAULT_MIN_SAMPLES_ERRORS);
     assert_true(e->alpha == CD_JUDGE_DEFAULT_ALPHA);
     assert_int_equal(l->test, CD_JUDGE_LATENCY);
     assert_true(l->allowed_increase.kind == CD_EFFECT_RELATIVE && l->allowed_increase.value == 0.1);
+    assert_true(l->detect_decrease.kind == CD_EFFECT_RELATIVE && l->detect_decrease.value == 0.3);
     assert_int_equal(l->min_samples, CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY);
     /* a judged metric's window is the analysis interval */
     assert_int_equal(a->metrics[0].interval_ms, 30000);
@@ -330,8 +353,9 @@ static void test_spec_defaults(void **state)
                      json_object_get(j, "spec"), "analysis"), "metrics"), 1), "judge");
     char *text = json_dumps(js, JSON_SORT_KEYS | JSON_COMPACT);
     assert_string_equal(text, "{\"allowedDecrease\":\"10%\",\"allowedIncrease\":\"10%\",\"alpha\":"
-                              "0.0050000000000000001,\"critical\":true,\"direction\":\"increase\","
-                              "\"minSamples\":400,\"noData\":\"wait\",\"test\":\"latency\"}");
+                              "0.0050000000000000001,\"critical\":true,\"detectDecrease\":\"30%\","
+                              "\"detectIncrease\":\"30%\",\"direction\":\"increase\","
+                              "\"minSamples\":50,\"noData\":\"wait\",\"test\":\"latency\"}");
     free(text);
     json_decref(j);
     cd_object_list_free(&objs);
@@ -351,18 +375,20 @@ static void test_spec_fields(void **state)
     assert_int_equal(load(CANARY("    - name: error-rate\n      templateRef: {name: errors}\n"
                                  "      judge:\n        test: errors\n        direction: either\n"
                                  "        allowedIncrease: +1.5pp\n        allowedDecrease: 50%\n"
+                                 "        detectIncrease: 4pp\n        detectDecrease: 80%\n"
                                  "        critical: false\n        noData: fail\n"
                                  "        minSamples: 300\n        alpha: 0.01\n"
                                  "    - name: p95\n      templateRef: {name: p95}\n"
-                                 "      judge: {test: latency, allowedIncrease: 0.2s}\n"
+                                 "      judge: {test: latency, allowedIncrease: 0.2s, detectIncrease: 1s}\n"
                                  "    - name: queue\n      templateRef: {name: q}\n"
-                                 "      judge: {test: latency, allowedIncrease: 7}\n"),
+                                 "      judge: {test: latency, allowedIncrease: 7, detectIncrease: 20}\n"),
                           &objs, &d), 0);
     const cd_metric *m = objs.items[0]->spec.canary.analysis.metrics;
     const cd_judge_spec *j = m[0].judge;
     assert_int_equal(j->direction, CD_DIR_EITHER);
     assert_true(fabs(j->allowed_increase.value - 0.015) < 1e-15);
     assert_true(j->allowed_decrease.kind == CD_EFFECT_RELATIVE && j->allowed_decrease.value == 0.5);
+    assert_true(fabs(j->detect_increase.value - 0.04) < 1e-15 && j->detect_decrease.value == 0.8);
     assert_false(j->critical);
     assert_int_equal(j->no_data, CD_NODATA_FAIL);
     assert_int_equal(j->min_samples, 300);
@@ -402,6 +428,10 @@ static void test_spec_errors(void **state)
          "spec.analysis.metrics[0].judge.minSamples", "", 13},
         {"    - name: request-success-rate\n      judge: {noData: maybe}\n",
          "spec.analysis.metrics[0].judge.noData", "", 13},
+        {"    - name: request-success-rate\n      judge: {detectIncrease: 0.5pp}\n",
+         "spec.analysis.metrics[0].judge.detectIncrease", "must be larger than the allowed", 13},
+        {"    - name: request-duration\n      judge: {allowedDecrease: 40%, detectDecrease: 20%}\n",
+         "spec.analysis.metrics[0].judge.detectDecrease", "must be larger than the allowed", 13},
         {"    - name: request-success-rate\n      interval: 1m\n      judge: {}\n",
          "spec.analysis.metrics[0].interval", "overlapping windows", 13},
     };
@@ -425,7 +455,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors_fail_on_evidence),
-        cmocka_unit_test(test_errors_pass_after_min_samples),
+        cmocka_unit_test(test_errors_pass_once_harm_ruled_out),
         cmocka_unit_test(test_errors_within_allowed_effect),
         cmocka_unit_test(test_no_data_policies),
         cmocka_unit_test(test_directions),
