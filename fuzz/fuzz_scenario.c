@@ -4,7 +4,9 @@
  * is then played (a bounded number of ticks) against the given canary, or
  * one of three fixed ones (canary, blue/green on provider kubernetes, A/B),
  * so the engine sees whatever specs, metric values, webhook answers and
- * readiness the fuzzer invents. */
+ * readiness the fuzzer invents. The statistical judge takes part; traffic
+ * rates are capped so that a run stays short. */
+#include "judge/judge.h"
 #include "model/object.h"
 #include "sim/sim.h"
 #include <stdint.h>
@@ -62,7 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (objs.n >= 1 && objs.items[0]->kind == CD_KIND_CANARY) {
             const cd_object *o = objs.items[0];
             cd_scenario_check(sc, &o->spec.canary, &d);
-            cd_sim *s = cd_sim_new(&o->meta, &o->spec.canary, sc, NULL);
+            for (size_t i = 0; i < sc->traffic.rate.n; i++)   /* bounded work per tick */
+                if (sc->traffic.rate.steps[i].value > 20)
+                    sc->traffic.rate.steps[i].value = 20;
+            cd_sim_options opt = {.judge = cd_judge_metric};
+            cd_sim *s = cd_sim_new(&o->meta, &o->spec.canary, sc, &opt);
             cd_sim_row row;
             for (int i = 0; i < 500 && !cd_sim_done(s); i++)
                 cd_sim_tick(s, &row);

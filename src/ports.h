@@ -110,11 +110,23 @@ typedef struct cd_metrics_port {
     /* Availability check at initialization (§3.6); may be NULL (then no
      * "all the metrics providers are available!" event either). */
     cd_rc (*check_providers)(void *ctx, const cd_canary_ref *c, cd_err *err);
-    /* Statistical judge seam (a later issue): samples of the canary and
-     * the primary over the metric's window; may be NULL. */
+    /* The statistical judge (src/judge/, docs/judge.md), for metrics with
+     * cd_metric.judge set. Both read one side, "canary" or "primary",
+     * over the metric's window: the m->interval_ms that ends now (for a
+     * judged metric the analysis interval, so that consecutive windows do
+     * not overlap). CD_METRIC_NO_DATA means "no samples in the window".
+     * samples: the values of a judged latency metric (per-request
+     * latencies in ms from a router, or per-step values of a series);
+     * *values stays owned by the port, valid until its next call. May be
+     * NULL. */
     cd_metric_rc (*samples)(void *ctx, const cd_canary_ref *c, const cd_metric *m,
                             const char *which /* "canary" | "primary" */, double **values,
                             size_t *n, cd_err *err);
+    /* counts: requests and failed requests of a judged errors metric. May
+     * be NULL: the judge then reads samples(), one value per request,
+     * non-zero for a failure. */
+    cd_metric_rc (*counts)(void *ctx, const cd_canary_ref *c, const cd_metric *m,
+                           const char *which, uint64_t *total, uint64_t *failed, cd_err *err);
 } cd_metrics_port;
 
 /* Webhooks (§4). call returns true on success (HTTP status <= 202). */

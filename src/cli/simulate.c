@@ -5,6 +5,7 @@
  * 1 when the canary or the scenario is invalid, 2 on usage errors and
  * unreadable files (as validate). */
 #include "cli/commands.h"
+#include "judge/judge.h"
 #include "model/object.h"
 #include "sim/report.h"
 #include "util/duration.h"
@@ -121,7 +122,7 @@ static const cd_object *pick_canary(const cd_object_list *objs, const char *name
 /* Streams the rows as they come: a long simulation never sits in memory. */
 static int simulate(const sim_args *a, const cd_object *canary, const cd_scenario *sc)
 {
-    cd_sim_options opt = {.mesh_provider = a->mesh_provider};
+    cd_sim_options opt = {.mesh_provider = a->mesh_provider, .judge = cd_judge_metric};
     cd_sim *s = cd_sim_new(&canary->meta, &canary->spec.canary, sc, &opt);
     int64_t ticks = sc->duration_ms / cd_sim_interval_ms(s) + 1;
     if (ticks > MAX_TICKS) {
@@ -167,6 +168,8 @@ static int simulate(const sim_args *a, const cd_object *canary, const cd_scenari
         json_decref(j);
     } else {
         cd_sim_table_summary(last, cd_sim_elapsed_ms(s), n, &out);
+        const cd_canary_status *st = cd_sim_status(s);
+        cd_sim_table_judge(st->judge, st->n_judge, &out);
     }
     fwrite(cd_buf_str(&out), 1, out.len, stdout);
     cd_buf_free(&out);

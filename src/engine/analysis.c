@@ -202,18 +202,37 @@ static bool judge_metric(cd_tick *t, const cd_metric *m, cd_metric_kind kind)
     cd_judge_verdict v;
     cd_err err = {{0}};
     memset(&v, 0, sizeof v);
-    cd_metric_rc rc = t->cfg->judge(t->cfg->judge_ctx, &t->p->metrics, t->c, m, &v, &err);
+    cd_metric_rc rc = t->cfg->judge(t->cfg->judge_ctx, &t->p->metrics, t->c, m, cd_tick_now(t),
+                                    &v, &err);
+    t->judged = true;
     if (rc != CD_METRIC_OK) {
         report_unusable(t, m, kind, rc, &err, false);
         return false;
     }
-    cd_registry_set_metric(t->p->registry, t->target, t->ns, metric_name(m), v.score);
+    cd_registry_set_metric(t->p->registry, t->target, t->ns, metric_name(m),
+                           isfinite(v.score) ? v.score : 0.0);
+    char why[sizeof t->judge_why];
+    snprintf(why, sizeof why, "%s %s", metric_name(m), v.reason);
     if (!v.pass) {
-        char why[320];
-        snprintf(why, sizeof why, "%s %s", metric_name(m), v.reason);
         cd_tick_event(t, CD_EVENT_WARNING, EV_METRIC_HALT, t->cname, why);
+        if (v.rollback && !t->judge_rollback) {
+            t->judge_rollback = true;
+            memcpy(t->judge_why, why, sizeof why);
+        }
         return false;
     }
+    if (v.hold && !t->judge_hold) {
+        t->judge_hold = true;
+        memcpy(t->judge_why, why, sizeof why);
+    }
+    return true;
+}
+
+bool cd_analysis_judge_holds(cd_tick *t)
+{
+    if (!t->judge_hold)
+        return false;
+    cd_tick_event(t, CD_EVENT_NORMAL, EV_JUDGE_HOLD, t->cname, t->judge_why);
     return true;
 }
 

@@ -16,18 +16,30 @@
 
 /* ---- statistical judge seam ---------------------------------------------
  * A metric with cd_metric.judge set is not compared with thresholds: the
- * engine hands it to this function (a later issue provides it), which may
- * read samples through metrics->samples. NO_DATA and ERROR count as failed
- * checks exactly like a threshold metric's. */
+ * engine hands it to this function (src/judge/judge.h: cd_judge_metric),
+ * which reads samples through metrics->samples / metrics->counts and may
+ * update the canary's status (status.judge); the engine persists the
+ * status after the analysis. NO_DATA and ERROR count as failed checks
+ * exactly like a threshold metric's. The verdict:
+ *   pass && !hold   the metric passes;
+ *   pass && hold    the metric passes for this tick (traffic may still
+ *                   step up to maxWeight) but promotion waits: the judge
+ *                   needs more evidence (no failed check is counted);
+ *   !pass           a failed check, and with rollback the canary is
+ *                   rolled back in this very tick (the evidence is
+ *                   conclusive, counting failed checks would only delay). */
 typedef struct cd_judge_verdict {
     bool pass;
+    bool hold;
+    bool rollback;
     double score;           /* exported as flagger_canary_metric_analysis */
-    char reason[256];       /* appended to the "Halt ..." event when !pass */
+    char reason[512];       /* appended to the "Halt ..." event when !pass */
 } cd_judge_verdict;
 
 typedef cd_metric_rc (*cd_metric_judge_fn)(void *ctx, const cd_metrics_port *metrics,
                                            const cd_canary_ref *c, const cd_metric *m,
-                                           cd_judge_verdict *verdict, cd_err *err);
+                                           int64_t now_ms, cd_judge_verdict *verdict,
+                                           cd_err *err);
 
 /* Global settings the tick needs (Flagger's command-line flags). */
 typedef struct cd_engine_config {

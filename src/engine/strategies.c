@@ -20,7 +20,7 @@ void cd_strategy_canary(cd_tick *t)
         cd_tick_event(t, CD_EVENT_NORMAL, EV_ADVANCE_WEIGHT, t->cname, next.canary);
         return;
     }
-    if (!cd_gate_confirm_promotion(t))
+    if (cd_analysis_judge_holds(t) || !cd_gate_confirm_promotion(t))
         return;
     cd_outcome_promote(t);
 }
@@ -37,7 +37,7 @@ void cd_strategy_ab(cd_tick *t)
         cd_tick_event(t, CD_EVENT_NORMAL, EV_ADVANCE_ITERATION, t->cname, done + 1, t->iterations);
         return;
     }
-    if (!cd_gate_confirm_promotion(t))
+    if (cd_analysis_judge_holds(t) || !cd_gate_confirm_promotion(t))
         return;
     if (t->iterations == done)
         cd_outcome_promote(t);
@@ -55,7 +55,9 @@ void cd_strategy_blue_green(cd_tick *t)
         cd_tick_event(t, CD_EVENT_NORMAL, EV_ADVANCE_ITERATION, t->cname, done + 1, t->iterations);
         return;
     }
-    if (!cd_gate_confirm_promotion(t))
+    /* the judge holds before all traffic moves to the canary, not after:
+     * then the primary has no traffic left to compare with */
+    if ((t->iterations == done && cd_analysis_judge_holds(t)) || !cd_gate_confirm_promotion(t))
         return;
     if (t->iterations == done) {
         if (!t->kube) {

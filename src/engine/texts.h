@@ -74,4 +74,9 @@
 #define EV_METRIC_HALT          "Halt %s advancement %s"                        /* C.ns, why */
 #define EV_NO_JUDGE             "Metric %s asks for a statistical judge, but none is configured"
 
+/* the statistical judge (canaryd's extension; not Flagger texts) */
+#define EV_JUDGE_ROLLBACK       "Rolling back %s the statistical judge found %s"   /* C.ns, "<metric> <reason>" */
+#define AL_JUDGE_ROLLBACK       "Statistical judge: %s"
+#define EV_JUDGE_HOLD           "Halt %s promotion the statistical judge is waiting for %s" /* C.ns, "<metric> <reason>" */
+
 #endif

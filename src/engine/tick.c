@@ -281,8 +281,18 @@ static bool analysis_passed(cd_tick *t)
     } else {
         ok = cd_analysis_run(t);
     }
-    if (!ok)
-        cd_tick_set_failed_checks(t, t->st->failed_checks + 1);
+    if (!ok) {
+        if (!cd_tick_set_failed_checks(t, t->st->failed_checks + 1))
+            return false;
+        if (t->judge_rollback) {   /* conclusive evidence: no need to count to threshold */
+            cd_tick_event(t, CD_EVENT_WARNING, EV_JUDGE_ROLLBACK, t->cname, t->judge_why);
+            cd_tick_alert(t, false, CD_SEV_ERROR, AL_JUDGE_ROLLBACK, t->judge_why);
+            cd_outcome_rollback(t);
+        }
+        return false;
+    }
+    if (t->judged && !cd_tick_save(t))   /* the judge's state (status.judge) */
+        return false;
     return ok;
 }
 

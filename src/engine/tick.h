@@ -30,6 +30,11 @@ typedef struct cd_tick {
     int64_t begin_ms;
     cd_weights routes;          /* as read from the router this tick */
     bool timed;                 /* reached step 27: observe the tick's duration */
+    /* the statistical judge this tick (analysis.c) */
+    bool judged;                /* a judge updated status.judge: persist it */
+    bool judge_rollback;        /* conclusive harm on a critical metric: roll back now */
+    bool judge_hold;            /* promotion waits for more evidence */
+    char judge_why[600];        /* "<metric> <reason>" of the first rollback or hold */
     cd_rc rc;                   /* what cd_engine_tick returns */
 } cd_tick;
 
@@ -77,6 +82,8 @@ void cd_hooks_post_rollout(cd_tick *t, cd_phase phase);
 /* metric analysis (analysis.c) */
 void cd_analysis_check_providers(cd_tick *t);
 bool cd_analysis_run(cd_tick *t);
+/* true (after an event) when the judge holds promotion this tick */
+bool cd_analysis_judge_holds(cd_tick *t);
 
 /* strategies (strategies.c) */
 void cd_strategy_canary(cd_tick *t);

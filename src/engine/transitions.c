@@ -10,6 +10,11 @@ void cd_engine_sync_status(cd_canary_status *s, cd_status_sync to, const char *h
                            const cd_tracked_config *tracked, size_t n_tracked, bool tracked_present,
                            const char *kind, int64_t now_ms)
 {
+    /* a rollout starts (or restarts): the statistical judge starts over;
+     * its last verdicts stay visible after the rollout ends */
+    if (to.phase == CD_PHASE_PROGRESSING && !to.canary_weight && !to.failed_checks &&
+        !to.iterations)
+        cd_status_judge_clear(s);
     s->phase = to.phase;
     s->canary_weight = to.canary_weight;
     s->failed_checks = to.failed_checks;

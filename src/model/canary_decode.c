@@ -3,6 +3,7 @@
  * a CRD schema cannot express. Reports through cd_dec; never allocates
  * outside the object's arena. */
 #include "model/canary_codec.h"
+#include "model/judge.h"
 #include "util/duration.h"
 #include <string.h>
 
@@ -224,7 +225,125 @@ static int64_t decode_duration(cd_dec *d, const cd_node *map, const char *key, c
     return ms;
 }
 
-static void decode_metric(cd_dec *d, const cd_node *n, const char *path, cd_metric *m)
+static bool judge_effect(cd_dec *d, const cd_node *j, const char *path, const char *key,
+                         cd_judge_test test, cd_effect *e)
+{
+    const cd_node *v = cd_map_get(j, key);
+    if (!v || v->type == CD_N_NULL)
+        return false;
+    char why[200];
+    const char *text = NULL;
+    if (v->type == CD_N_INT || v->type == CD_N_FLOAT || v->type == CD_N_STR)
+        text = cd_arena_strndup(d->a, v->str, v->len);
+    if (!text) {
+        cd_dec_error(d, v, cd_dec_path(d, path, key),
+                     "must be a number or a string such as 0.5pp, 10%% or 50ms");
+        return false;
+    }
+    if (!cd_effect_parse(text, test, e, why, sizeof why)) {
+        cd_dec_error(d, v, cd_dec_path(d, path, key), "%s", why);
+        return false;
+    }
+    return true;
+}
+
+/* The default allowed effect: +0.5 percentage points of errors, +10 %
+ * latency; the default effect to detect: +2pp, +30 % (docs/judge.md). */
+static cd_effect default_effect(cd_judge_test test)
+{
+    return test == CD_JUDGE_ERRORS ? (cd_effect){CD_EFFECT_ABSOLUTE, 0.005, NULL}
+                                   : (cd_effect){CD_EFFECT_RELATIVE, 0.10, NULL};
+}
+
+static cd_effect default_detect(cd_judge_test test)
+{
+    return test == CD_JUDGE_ERRORS ? (cd_effect){CD_EFFECT_ABSOLUTE, 0.02, NULL}
+                                   : (cd_effect){CD_EFFECT_RELATIVE, 0.30, NULL};
+}
+
+/* The effect to detect must be larger than the one allowed (when both are
+ * of one kind): between them lies what the judge may go either way on. */
+static void check_effects(cd_dec *d, const cd_node *jn, const char *jpath, const char *key,
+                          const cd_effect *allowed, const cd_effect *detect)
+{
+    if (allowed->kind != detect->kind || detect->value > allowed->value)
+        return;
+    const cd_node *at = cd_map_get(jn, key);
+    cd_dec_error(d, at ? at : jn, cd_dec_path(d, jpath, key),
+                 "must be larger than the allowed change: the judge can only rule out a "
+                 "change bigger than the one it lets pass");
+}
+
+/* analysis.metrics[].judge (canaryd's extension): the schema checked the
+ * shapes and enums; this fills defaults and checks what depends on the
+ * metric (its test, its units, its window). */
+static const cd_judge_spec *decode_judge(cd_dec *d, const cd_node *n, const char *path,
+                                         const cd_metric *m, int64_t analysis_interval_ms)
+{
+    const cd_node *jn = cd_map_get(n, "judge");
+    if (!jn || jn->type != CD_N_MAP)
+        return NULL;
+    const char *jpath = cd_dec_path(d, path, "judge");
+    cd_judge_spec *j = cd_arena_alloc(d->a, sizeof *j);
+    const char *test = cd_dec_str(d, jn, "test");
+    bool builtin_rate = cd_metric_is_builtin(m) && !strcmp(m->name, "request-success-rate");
+    bool builtin_duration = cd_metric_is_builtin(m) && !strcmp(m->name, "request-duration");
+    if (test) {
+        j->test_set = true;
+        j->test = !strcmp(test, "latency") ? CD_JUDGE_LATENCY : CD_JUDGE_ERRORS;
+        if ((builtin_rate && j->test != CD_JUDGE_ERRORS) ||
+            (builtin_duration && j->test != CD_JUDGE_LATENCY))
+            cd_dec_error(d, cd_map_get(jn, "test"), cd_dec_path(d, jpath, "test"),
+                         "%s is judged by the %s test", m->name,
+                         builtin_rate ? "errors" : "latency");
+    } else if (builtin_rate || builtin_duration) {
+        j->test = builtin_rate ? CD_JUDGE_ERRORS : CD_JUDGE_LATENCY;
+    } else {
+        cd_dec_error(d, jn, jpath,
+                     "metric \"%s\" needs judge.test: errors (request and failure counts) or "
+                     "latency (sample values)", m->name ? m->name : "");
+    }
+    const char *dir = cd_dec_str(d, jn, "direction");
+    j->direction = !dir || !strcmp(dir, "increase") ? CD_DIR_INCREASE
+                   : !strcmp(dir, "decrease")      ? CD_DIR_DECREASE
+                                                    : CD_DIR_EITHER;
+    if (!judge_effect(d, jn, jpath, "allowedIncrease", j->test, &j->allowed_increase))
+        j->allowed_increase = default_effect(j->test);
+    if (!judge_effect(d, jn, jpath, "allowedDecrease", j->test, &j->allowed_decrease))
+        j->allowed_decrease = default_effect(j->test);
+    if (!judge_effect(d, jn, jpath, "detectIncrease", j->test, &j->detect_increase))
+        j->detect_increase = default_detect(j->test);
+    if (!judge_effect(d, jn, jpath, "detectDecrease", j->test, &j->detect_decrease))
+        j->detect_decrease = default_detect(j->test);
+    check_effects(d, jn, jpath, "detectIncrease", &j->allowed_increase, &j->detect_increase);
+    check_effects(d, jn, jpath, "detectDecrease", &j->allowed_decrease, &j->detect_decrease);
+    const cd_node *crit = cd_map_get(jn, "critical");
+    j->critical = !crit || crit->type != CD_N_BOOL || crit->v.b;
+    const char *nd = cd_dec_str(d, jn, "noData");
+    j->no_data = !nd || !strcmp(nd, "wait") ? CD_NODATA_WAIT
+                 : !strcmp(nd, "pass")      ? CD_NODATA_PASS
+                                            : CD_NODATA_FAIL;
+    int64_t v;
+    j->min_samples = cd_dec_int(d, jn, "minSamples", jpath, &v)
+                         ? v
+                         : (j->test == CD_JUDGE_ERRORS ? CD_JUDGE_DEFAULT_MIN_SAMPLES_ERRORS
+                                                       : CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY);
+    if (!cd_dec_num(jn, "alpha", &j->alpha))
+        j->alpha = CD_JUDGE_DEFAULT_ALPHA;
+    /* the sequential test counts each request once: windows must not overlap */
+    const cd_node *iv = cd_map_get(n, "interval");
+    if (iv && m->interval_ms > analysis_interval_ms)
+        cd_dec_error(d, iv, cd_dec_path(d, path, "interval"),
+                     "a judged metric's window (%s) must not be longer than analysis.interval: "
+                     "overlapping windows would count requests twice", m->interval);
+    else if (iv && m->interval_ms < analysis_interval_ms)
+        cd_dec_warn(d, iv, cd_dec_path(d, path, "interval"),
+                    "shorter than analysis.interval: requests between two windows are not judged");
+    return j;
+}
+
+static void decode_metric(cd_dec *d, const cd_node *n, const char *path, cd_metric *m,
+                          const cd_analysis *a)
 {
     memset(m, 0, sizeof *m);
     m->name = cd_dec_str(d, n, "name");
@@ -254,6 +373,12 @@ static void decode_metric(cd_dec *d, const cd_node *n, const char *path, cd_metr
                      "and request-duration are built in", m->name ? m->name : "");
     if (!m->has_threshold && !m->has_min && !m->has_max && cd_map_get(n, "judge") == NULL)
         cd_dec_warn(d, n, path, "no thresholdRange: every value passes (see docs/compatibility.md)");
+    m->judge = decode_judge(d, n, path, m, a->interval_ms);
+    if (m->judge && !cd_map_get(n, "interval")) {   /* judged: one window per tick */
+        m->interval_ms = a->interval_ms;
+        char buf[32];
+        m->interval = cd_arena_strdup(d->a, cd_duration_format_ms(a->interval_ms, buf, sizeof buf));
+    }
 }
 
 static void decode_webhook(cd_dec *d, const cd_node *n, const char *path, cd_webhook *w)
@@ -376,7 +501,7 @@ static void decode_analysis(cd_dec *d, const cd_node *n, const char *path, cd_an
         const char *mpath = cd_dec_path(d, path, "metrics");
         for (size_t i = 0; i < ms->nitems; i++)
             decode_metric(d, ms->items[i], cd_path_index(&d->tmp, mpath, i),
-                          &a->metrics[a->n_metrics++]);
+                          &a->metrics[a->n_metrics++], a);
     }
     const cd_node *ws = cd_map_get(n, "webhooks");
     if (ws && ws->type == CD_N_SEQ && ws->nitems) {

@@ -2,6 +2,7 @@
  * every default made explicit ("what will this canary actually do?").
  * Pure: builds jansson values only. */
 #include "model/canary_codec.h"
+#include "model/judge.h"
 #include "util/duration.h"
 
 static json_t *object_ref_json(const cd_object_ref *r)
@@ -226,6 +227,8 @@ static json_t *metric_json(const cd_metric *m)
                                                         "namespace", m->template_namespace));
     if (m->template_variables.n)
         json_object_set_new(o, "templateVariables", cd_strmap_json(&m->template_variables));
+    if (m->judge)
+        json_object_set_new(o, "judge", cd_judge_spec_json(m->judge));
     return o;
 }
 

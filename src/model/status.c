@@ -1,6 +1,7 @@
 /* status.c - Canary status values: phases, the Promoted condition, JSON.
  * See status.h. No I/O. */
 #include "model/status.h"
+#include "model/judge.h"
 #include "util/timeutil.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ bool cd_phase_parse(const char *s, cd_phase *p)
 
 void cd_status_init(cd_canary_status *s) { memset(s, 0, sizeof *s); }
 
-void cd_status_free(cd_canary_status *s)
+static void free_tracked(cd_canary_status *s)
 {
     for (size_t i = 0; i < s->n_tracked; i++) {
         free(s->tracked[i].key);
@@ -43,6 +44,52 @@ void cd_status_free(cd_canary_status *s)
     s->tracked = NULL;
     s->n_tracked = 0;
     s->has_tracked_configs = false;
+}
+
+void cd_status_judge_clear(cd_canary_status *s)
+{
+    free(s->judge);
+    s->judge = NULL;
+    s->n_judge = 0;
+}
+
+void cd_status_free(cd_canary_status *s)
+{
+    free_tracked(s);
+    cd_status_judge_clear(s);
+}
+
+cd_judge_state *cd_status_judge_find(cd_canary_status *s, const char *metric)
+{
+    for (size_t i = 0; i < s->n_judge; i++)
+        if (!strcmp(s->judge[i].metric, metric ? metric : ""))
+            return &s->judge[i];
+    return NULL;
+}
+
+cd_judge_state *cd_status_judge_add(cd_canary_status *s, const char *metric)
+{
+    cd_judge_state *p = realloc(s->judge, (s->n_judge + 1) * sizeof *p);
+    if (!p)
+        abort();
+    s->judge = p;
+    cd_judge_state *e = &p[s->n_judge++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->metric, sizeof e->metric, "%s", metric ? metric : "");
+    return e;
+}
+
+static void copy_judge(cd_canary_status *dst, const cd_canary_status *src)
+{
+    dst->judge = NULL;
+    dst->n_judge = 0;
+    if (!src->n_judge)
+        return;
+    dst->judge = malloc(src->n_judge * sizeof *dst->judge);
+    if (!dst->judge)
+        abort();
+    memcpy(dst->judge, src->judge, src->n_judge * sizeof *dst->judge);
+    dst->n_judge = src->n_judge;
 }
 
 void cd_status_set_tracked(cd_canary_status *s, const cd_tracked_config *items, size_t n,
@@ -60,7 +107,7 @@ void cd_status_set_tracked(cd_canary_status *s, const cd_tracked_config *items, 
                 abort();
         }
     }
-    cd_status_free(s);
+    free_tracked(s);
     s->tracked = copy;
     s->n_tracked = n;
     s->has_tracked_configs = present || n > 0;
@@ -75,6 +122,7 @@ void cd_status_copy(cd_canary_status *dst, const cd_canary_status *src)
     dst->tracked = NULL;
     dst->n_tracked = 0;
     cd_status_set_tracked(dst, src->tracked, src->n_tracked, src->has_tracked_configs);
+    copy_judge(dst, src);
 }
 
 static bool condition_equal(const cd_condition *a, const cd_condition *b)
@@ -99,8 +147,12 @@ bool cd_status_equal(const cd_canary_status *a, const cd_canary_status *b)
         !condition_equal(&a->condition, &b->condition) ||
         strcmp(a->session_affinity_cookie, b->session_affinity_cookie) ||
         strcmp(a->primary_session_affinity_cookie, b->primary_session_affinity_cookie) ||
-        strcmp(a->previous_session_affinity_cookie, b->previous_session_affinity_cookie))
+        strcmp(a->previous_session_affinity_cookie, b->previous_session_affinity_cookie) ||
+        a->n_judge != b->n_judge)
         return false;
+    for (size_t i = 0; i < a->n_judge; i++)
+        if (!cd_judge_state_equal(&a->judge[i], &b->judge[i]))
+            return false;
     for (size_t i = 0; i < a->n_tracked; i++)
         if (strcmp(a->tracked[i].key, b->tracked[i].key) ||
             strcmp(a->tracked[i].checksum, b->tracked[i].checksum))
@@ -201,6 +253,12 @@ json_t *cd_status_to_json(const cd_canary_status *s)
     if (s->previous_session_affinity_cookie[0])
         json_object_set_new(j, "previousSessionAffinityCookie",
                             json_string(s->previous_session_affinity_cookie));
+    if (s->n_judge) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < s->n_judge; i++)
+            json_array_append_new(arr, cd_judge_state_to_json(&s->judge[i]));
+        json_object_set_new(j, "judge", arr);
+    }
     return j;
 }
 
@@ -278,4 +336,10 @@ void cd_status_from_json(cd_canary_status *s, const json_t *j)
              json_object_get(j, "primarySessionAffinityCookie"));
     copy_str(s->previous_session_affinity_cookie, sizeof s->previous_session_affinity_cookie,
              json_object_get(j, "previousSessionAffinityCookie"));
+    json_t *judge = json_object_get(j, "judge");
+    json_array_foreach(judge, i, c) {
+        cd_judge_state e;
+        if (cd_judge_state_from_json(&e, c) && !cd_status_judge_find(s, e.metric))
+            *cd_status_judge_add(s, e.metric) = e;
+    }
 }

@@ -1,6 +1,7 @@
 /* status.h - a Canary's status (Flagger's CanaryStatus): the only mutable
- * part of a canary. A plain value with one heap part (trackedConfigs);
- * copy with cd_status_copy, release with cd_status_free. Pure data. */
+ * part of a canary. A plain value with two heap parts (trackedConfigs and
+ * canaryd's status.judge); copy with cd_status_copy, release with
+ * cd_status_free. Pure data. */
 #ifndef CD_STATUS_H
 #define CD_STATUS_H
 #include <jansson.h>
@@ -43,6 +44,10 @@ typedef struct cd_condition {
     int64_t last_update_ms, last_transition_ms;
 } cd_condition;
 
+/* One entry of status.judge (src/model/judge.h): canaryd's statistical
+ * judge, per judged metric. */
+typedef struct cd_judge_state cd_judge_state;
+
 typedef struct cd_canary_status {
     cd_phase phase;
     int canary_weight;
@@ -58,6 +63,8 @@ typedef struct cd_canary_status {
     char session_affinity_cookie[CD_COOKIE_MAX];
     char primary_session_affinity_cookie[CD_COOKIE_MAX];
     char previous_session_affinity_cookie[CD_COOKIE_MAX];
+    cd_judge_state *judge;              /* status.judge, one per judged metric */
+    size_t n_judge;
 } cd_canary_status;
 
 void cd_status_init(cd_canary_status *s);
@@ -65,6 +72,11 @@ void cd_status_free(cd_canary_status *s);
 void cd_status_copy(cd_canary_status *dst, const cd_canary_status *src);
 void cd_status_set_tracked(cd_canary_status *s, const cd_tracked_config *items, size_t n,
                            bool present);
+/* status.judge: the entry of a metric (NULL when none), a new zeroed
+ * entry for it, and clearing them all (a new rollout starts). */
+cd_judge_state *cd_status_judge_find(cd_canary_status *s, const char *metric);
+cd_judge_state *cd_status_judge_add(cd_canary_status *s, const char *metric);
+void cd_status_judge_clear(cd_canary_status *s);
 /* Equal as persisted (times compared at the 1 s resolution of RFC 3339). */
 bool cd_status_equal(const cd_canary_status *a, const cd_canary_status *b);
 

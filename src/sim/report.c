@@ -1,5 +1,6 @@
 /* report.c - text and JSON renderings of a simulation (report.h). */
 #include "sim/report.h"
+#include "judge/judge.h"
 #include "util/duration.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,29 @@ json_t *cd_sim_row_json(const cd_sim_row *r)
     json_object_set_new(o, "failedChecks", json_integer(r->failed_checks));
     json_object_set_new(o, "iterations", json_integer(r->iterations));
     json_object_set_new(o, "events", events);
+    if (r->n_judge) {   /* status.judge as the engine left it (without the test's state) */
+        json_t *judge = json_array();
+        for (size_t i = 0; i < r->n_judge; i++) {
+            json_t *j = cd_judge_state_to_json(&r->judge[i]);
+            json_object_del(j, "state");
+            json_object_del(j, "lastUpdateTime");
+            json_array_append_new(judge, j);
+        }
+        json_object_set_new(o, "judge", judge);
+    }
     return o;
+}
+
+void cd_sim_table_judge(const cd_judge_state *judge, size_t n, cd_buf *out)
+{
+    if (!n)
+        return;
+    cd_canary_status view;
+    cd_status_init(&view);
+    view.judge = (cd_judge_state *)judge;
+    view.n_judge = n;
+    cd_buf_putc(out, '\n');
+    cd_judge_describe(&view, out);
 }
 
 json_t *cd_sim_summary_json(cd_phase phase, int64_t duration_ms, int ticks)
@@ -100,8 +123,11 @@ cd_phase cd_sim_render(cd_sim *s, cd_sim_format format, cd_buf *out)
             put_json_line(cd_sim_row_json(&row), out);
     }
     int ticks = cd_sim_get_stats(s)->ticks;
-    if (format == CD_SIM_FORMAT_TABLE)
+    if (format == CD_SIM_FORMAT_TABLE) {
         cd_sim_table_summary(last, cd_sim_elapsed_ms(s), ticks, out);
+        const cd_canary_status *st = cd_sim_status(s);
+        cd_sim_table_judge(st->judge, st->n_judge, out);
+    }
     else
         put_json_line(cd_sim_summary_json(last, cd_sim_elapsed_ms(s), ticks), out);
     return last;

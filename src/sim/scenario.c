@@ -6,6 +6,7 @@
 #include "model/node.h"
 #include "util/duration.h"
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,199 @@ static void decode_ready(dec *d, const cd_node *n)
                       &d->sc->ready_primary);
 }
 
+/* ---- traffic ---------------------------------------------------------------- */
+
+static bool number_of(const cd_node *v, double *out)
+{
+    if (v && v->type == CD_N_INT) {
+        *out = (double)v->v.i;
+        return true;
+    }
+    if (v && v->type == CD_N_FLOAT && isfinite(v->v.f)) {
+        *out = v->v.f;
+        return true;
+    }
+    return false;
+}
+
+static bool rate_value(dec *d, const cd_node *v, const char *path, cd_sim_step *step)
+{
+    double r;
+    if (!number_of(v, &r) || r < 0 || r > CD_SIM_MAX_RATE) {
+        err_at(d, v, path, "must be a number of requests per second from 0 to %g",
+               CD_SIM_MAX_RATE);
+        return false;
+    }
+    step->kind = CD_SIM_VALUE;
+    step->value = r;
+    return true;
+}
+
+/* {errorRate: percent, latency: {median: ms, p99: ms}}; fields not given
+ * keep what *p holds (the defaults or the side it inherits from). */
+static bool decode_profile_fields(dec *d, const cd_node *n, const char *path, bool with_at,
+                                  cd_sim_profile *p)
+{
+    static const char *const keys[] = {"errorRate", "latency", NULL};
+    static const char *const keys_at[] = {"at", "errorRate", "latency", NULL};
+    check_keys(d, n, path, with_at ? keys_at : keys);
+    bool ok = true;
+    const cd_node *e = cd_map_get(n, "errorRate"), *lat = cd_map_get(n, "latency");
+    double v;
+    if (e) {
+        if (!number_of(e, &v) || v < 0 || v > 100) {
+            err_at(d, e, path_key(d, path, "errorRate"),
+                   "must be a percentage of failed requests from 0 to 100");
+            ok = false;
+        } else {
+            p->error_rate = v / 100.0;
+        }
+    }
+    if (lat) {
+        const char *lpath = path_key(d, path, "latency");
+        if (!is_map(d, lat, lpath, "median and p99 in milliseconds"))
+            return false;
+        static const char *const lkeys[] = {"median", "p99", NULL};
+        check_keys(d, lat, lpath, lkeys);
+        const cd_node *md = cd_map_get(lat, "median"), *p99 = cd_map_get(lat, "p99");
+        double median = p->median_ms, tail = p->p99_ms;
+        if (md && (!number_of(md, &median) || median <= 0 || median > 1e7)) {
+            err_at(d, md, path_key(d, lpath, "median"),
+                   "must be a latency in milliseconds above 0 (at most 1e7)");
+            ok = false;
+        }
+        if (p99 && (!number_of(p99, &tail) || tail <= 0 || tail > 1e7)) {
+            err_at(d, p99, path_key(d, lpath, "p99"),
+                   "must be a latency in milliseconds above 0 (at most 1e7)");
+            ok = false;
+        }
+        if (ok && tail < median) {
+            err_at(d, lat, lpath, "p99 (%g) is below the median (%g)", tail, median);
+            ok = false;
+        }
+        if (ok) {
+            p->median_ms = median;
+            p->p99_ms = tail;
+        }
+    }
+    return ok;
+}
+
+/* One side: a profile, or a list of profiles with increasing "at". */
+static void decode_side(dec *d, const cd_node *n, const char *path, const cd_sim_profile *base,
+                        cd_sim_profile **out, size_t *nout)
+{
+    if (n->type == CD_N_MAP) {
+        *out = cd_arena_alloc(&d->sc->arena, sizeof **out);
+        **out = *base;
+        (*out)->at_ms = 0;
+        if (decode_profile_fields(d, n, path, false, *out))
+            *nout = 1;
+        return;
+    }
+    if (!is_seq(d, n, path, "a profile or a list of {at, errorRate, latency}"))
+        return;
+    if (n->nitems == 0 || n->nitems > MAX_STEPS) {
+        err_at(d, n, path, "needs 1 to %d steps", MAX_STEPS);
+        return;
+    }
+    *out = cd_arena_alloc(&d->sc->arena, n->nitems * sizeof **out);
+    for (size_t i = 0; i < n->nitems; i++) {
+        const char *ipath = path_index(d, path, i);
+        const cd_node *item = n->items[i];
+        if (!is_map(d, item, ipath, "{at, errorRate, latency}"))
+            continue;
+        cd_sim_profile p = *nout ? (*out)[*nout - 1] : *base;
+        const cd_node *at = cd_map_get(item, "at");
+        if (!at) {
+            err_at(d, item, ipath, "missing \"at\"");
+            continue;
+        }
+        if (!decode_time(d, at, path_key(d, ipath, "at"), &p.at_ms) ||
+            !decode_profile_fields(d, item, ipath, true, &p))
+            continue;
+        if (*nout && p.at_ms <= (*out)[*nout - 1].at_ms) {
+            err_at(d, at, path_key(d, ipath, "at"), "steps must be in increasing time order");
+            continue;
+        }
+        (*out)[(*nout)++] = p;
+    }
+}
+
+void cd_scenario_default_traffic(cd_sim_traffic *t)
+{
+    static cd_sim_step rate = {0, CD_SIM_VALUE, 10.0};
+    static cd_sim_profile side = {0, 0.001, 100.0, 400.0};
+    memset(t, 0, sizeof *t);
+    t->seed = 1;
+    t->rate = (cd_sim_series){"rate", &rate, 1, 0, 0};
+    t->primary = t->canary = &side;
+    t->n_primary = t->n_canary = 1;
+}
+
+static void decode_traffic(dec *d, const cd_node *n)
+{
+    if (!is_map(d, n, "traffic", "seed, rate, primary, canary"))
+        return;
+    static const char *const keys[] = {"seed", "rate", "primary", "canary", NULL};
+    check_keys(d, n, "traffic", keys);
+    cd_sim_traffic *t = &d->sc->traffic;
+    cd_sim_traffic def;
+    cd_scenario_default_traffic(&def);
+    t->set = true;
+    t->seed = 1;
+    const cd_node *v;
+    if ((v = cd_map_get(n, "seed"))) {
+        if (v->type != CD_N_INT || v->v.i < 0)
+            err_at(d, v, "traffic.seed", "must be a whole number from 0");
+        else
+            t->seed = (uint64_t)v->v.i;
+    }
+    v = cd_map_get(n, "rate");
+    if (v && v->type == CD_N_SEQ) {
+        decode_series(d, v, "traffic.rate", "rate", "value", rate_value, &t->rate);
+        if (t->rate.n == 0 && v->nitems == 0)
+            err_at(d, v, "traffic.rate", "needs at least one step");
+    } else if (v) {
+        t->rate.steps = cd_arena_alloc(&d->sc->arena, sizeof *t->rate.steps);
+        if (rate_value(d, v, "traffic.rate", &t->rate.steps[0]))
+            t->rate.n = 1;
+    } else {
+        t->rate = def.rate;
+    }
+    t->rate.name = "rate";
+    cd_sim_profile base = def.primary[0];
+    if ((v = cd_map_get(n, "primary")))
+        decode_side(d, v, "traffic.primary", &base, &t->primary, &t->n_primary);
+    else {
+        t->primary = def.primary;
+        t->n_primary = 1;
+    }
+    if (t->n_primary)
+        base = t->primary[0];
+    if ((v = cd_map_get(n, "canary")))   /* what it does not say, it does as the primary */
+        decode_side(d, v, "traffic.canary", &base, &t->canary, &t->n_canary);
+    else {
+        t->canary = t->primary;
+        t->n_canary = t->n_primary;
+    }
+}
+
+const cd_sim_profile *cd_sim_profile_at(const cd_sim_profile *p, size_t n, int64_t t_ms)
+{
+    if (!p || n == 0)
+        return NULL;
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (p[mid].at_ms <= t_ms)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &p[lo];
+}
+
 static cd_scenario *new_scenario(const char *file)
 {
     cd_scenario *s = calloc(1, sizeof *s);
@@ -274,10 +468,10 @@ static void decode_root(dec *d, const cd_node *root)
 {
     if (!root || root->type == CD_N_NULL)
         return;   /* empty document: defaults */
-    if (!is_map(d, root, "", "a scenario: duration, revisions, metrics, webhooks, ready"))
+    if (!is_map(d, root, "", "a scenario: duration, revisions, metrics, webhooks, ready, traffic"))
         return;
     static const char *const keys[] = {"duration", "revisions", "metrics", "webhooks", "ready",
-                                       NULL};
+                                       "traffic", NULL};
     check_keys(d, root, "", keys);
     const cd_node *n;
     if ((n = cd_map_get(root, "duration"))) {
@@ -298,6 +492,8 @@ static void decode_root(dec *d, const cd_node *root)
                      &d->sc->n_webhooks);
     if ((n = cd_map_get(root, "ready")))
         decode_ready(d, n);
+    if ((n = cd_map_get(root, "traffic")))
+        decode_traffic(d, n);
 }
 
 cd_scenario *cd_scenario_parse(const char *file, const char *data, size_t len, cd_diags *diags)

@@ -32,6 +32,25 @@ typedef struct cd_sim_series {
     int line, col;          /* where it was written, for cross-check errors */
 } cd_sim_series;
 
+/* Traffic (for the statistical judge, and for request-success-rate and
+ * request-duration when the scenario gives no series for them): how one
+ * side behaves from at_ms on. */
+typedef struct cd_sim_profile {
+    int64_t at_ms;
+    double error_rate;          /* a fraction of requests that fail (scenario: percent) */
+    double median_ms, p99_ms;   /* latency: log-normal with this median and 99th percentile */
+} cd_sim_profile;
+
+#define CD_SIM_MAX_RATE 10000.0     /* requests per second */
+
+typedef struct cd_sim_traffic {
+    bool set;                   /* written in the scenario */
+    uint64_t seed;
+    cd_sim_series rate;         /* requests per second (CD_SIM_VALUE steps) */
+    cd_sim_profile *primary, *canary;
+    size_t n_primary, n_canary;
+} cd_sim_traffic;
+
 typedef struct cd_scenario {
     cd_arena arena;
     const char *file;
@@ -44,6 +63,7 @@ typedef struct cd_scenario {
     cd_sim_series *webhooks;
     size_t n_webhooks;
     cd_sim_series ready_canary, ready_primary;
+    cd_sim_traffic traffic;
 } cd_scenario;
 
 /* Decodes a scenario document; NULL when it has errors (all in diags). An
@@ -54,6 +74,12 @@ cd_scenario *cd_scenario_parse(const char *file, const char *data, size_t len, c
 cd_scenario *cd_scenario_load(const char *path, cd_diags *diags, bool *unreadable);
 /* No revisions given, everything passes, 2h. */
 cd_scenario *cd_scenario_default(void);
+/* The traffic a scenario without a traffic section gets when the canary
+ * has judged metrics: 10 requests per second, both sides failing 0.1% of
+ * requests with latency median 100ms and p99 400ms, seed 1. */
+void cd_scenario_default_traffic(cd_sim_traffic *t);
+/* The profile of a side in effect at t (the first one before it starts). */
+const cd_sim_profile *cd_sim_profile_at(const cd_sim_profile *p, size_t n, int64_t t_ms);
 void cd_scenario_free(cd_scenario *s);
 
 /* Errors for metric and webhook names the canary does not have (a typo

@@ -5,7 +5,9 @@
  * webhooks and readiness follow the scenario's step functions. Must stay
  * deterministic and free of I/O: what it prints is the caller's business. */
 #include "sim/sim.h"
+#include "sim/traffic.h"
 #include "util/hash.h"
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,14 @@ struct cd_sim {
     bool mirrored;
     cd_sim_stats stats;
     bool keep_log;
+    /* simulated requests (scenario traffic, or the default one for judged
+     * metrics): the router's weight history and the last window made */
+    const cd_sim_traffic *traffic;
+    cd_sim_traffic default_traffic;
+    cd_sim_weight *weights;
+    size_t n_weights, cap_weights;
+    cd_sim_requests window;
+    bool window_valid;
     /* this tick's events and alerts: texts in one pool */
     char *pool;
     size_t pool_len, pool_cap;
@@ -219,6 +229,17 @@ static void current_routes(const cd_sim *s, const cd_canary_status *st, int *pri
     *mirrored = s->mirrored;
 }
 
+/* The router's weights from now on (requests follow them). */
+static void record_weights(cd_sim *s)
+{
+    if (s->n_weights && s->weights[s->n_weights - 1].at_ms == s->now_ms) {
+        s->n_weights--;   /* changed twice in one tick: the last one holds */
+    }
+    s->weights = grow(s->weights, &s->cap_weights, s->n_weights + 1, sizeof *s->weights);
+    s->weights[s->n_weights++] = (cd_sim_weight){s->now_ms, s->canary_w, s->mirrored};
+    s->window_valid = false;
+}
+
 static cd_rc rt_get_routes(void *ctx, const cd_canary_ref *c, int *primary, int *canary,
                            bool *mirrored, cd_err *err)
 {
@@ -236,6 +257,7 @@ static cd_rc rt_set_routes(void *ctx, const cd_canary_ref *c, int primary, int c
     s->primary_w = primary;
     s->canary_w = canary;
     s->mirrored = mirrored;
+    record_weights(s);
     return CD_OK;
 }
 
@@ -259,11 +281,52 @@ double cd_sim_passing_value(const cd_metric *m)
     return rate ? 100 : 0;
 }
 
+/* The requests of the metric's window that ends now. */
+static const cd_sim_requests *requests(cd_sim *s, const cd_metric *m, bool with_latency)
+{
+    int64_t window = m->interval_ms > 0 ? m->interval_ms : s->interval_ms;
+    int64_t from = s->now_ms - window;
+    cd_sim_requests *r = &s->window;
+    if (!s->window_valid || r->from_ms != from || r->to_ms != s->now_ms ||
+        (with_latency && !r->with_latency)) {
+        cd_sim_requests_window(s->traffic, s->weights, s->n_weights, from, s->now_ms,
+                               with_latency, r);
+        s->window_valid = true;
+    }
+    return r;
+}
+
+static bool builtin(const cd_metric *m, const char *name)
+{
+    return m->name && !strcmp(m->name, name) && !(m->query && *m->query) &&
+           !(m->template_name && *m->template_name);
+}
+
+/* request-success-rate and request-duration of the canary, as Flagger's
+ * builtin queries would measure the simulated requests. */
+static cd_metric_rc traffic_value(cd_sim *s, const cd_metric *m, double *value, cd_err *err)
+{
+    bool duration = builtin(m, "request-duration");
+    const cd_sim_requests *r = requests(s, m, duration);
+    if (r->total[CD_SIDE_CANARY] == 0) {
+        snprintf(err->msg, sizeof err->msg, "no values found");
+        return CD_METRIC_NO_DATA;
+    }
+    if (duration)
+        *value = cd_sim_histogram_quantile(r->latency[CD_SIDE_CANARY], r->n_latency[CD_SIDE_CANARY],
+                                           0.99);
+    else
+        *value = 100.0 * (1.0 - r->failed[CD_SIDE_CANARY] / r->total[CD_SIDE_CANARY]);
+    return CD_METRIC_OK;
+}
+
 static cd_metric_rc mx_query(void *ctx, const cd_canary_ref *c, const cd_metric *m, double *value,
                              cd_err *err)
 {
     cd_sim *s = sim_of(ctx);
     const cd_sim_step *step = cd_sim_series_at(cd_scenario_metric(s->sc, m->name), s->now_ms);
+    if (!step && s->traffic && (builtin(m, "request-success-rate") || builtin(m, "request-duration")))
+        return traffic_value(s, m, value, err);
     if (!step) {
         *value = cd_sim_passing_value(m);
         return CD_METRIC_OK;
@@ -295,6 +358,46 @@ static cd_metric_rc mx_query(void *ctx, const cd_canary_ref *c, const cd_metric 
 }
 
 static cd_rc mx_check_providers(void *ctx, const cd_canary_ref *c, cd_err *err) { return CD_OK; }
+
+static int side_of(const char *which) { return strcmp(which, "canary") ? CD_SIDE_PRIMARY : CD_SIDE_CANARY; }
+
+/* The statistical judge's view of the simulated requests. */
+static cd_metric_rc mx_samples(void *ctx, const cd_canary_ref *c, const cd_metric *m,
+                               const char *which, double **values, size_t *n, cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    *values = NULL;
+    *n = 0;
+    if (!s->traffic)
+        return CD_METRIC_NO_DATA;
+    const cd_sim_requests *r = requests(s, m, true);
+    int side = side_of(which);
+    *values = r->latency[side];
+    *n = r->n_latency[side];
+    return *n ? CD_METRIC_OK : CD_METRIC_NO_DATA;
+}
+
+static cd_metric_rc mx_counts(void *ctx, const cd_canary_ref *c, const cd_metric *m,
+                              const char *which, uint64_t *total, uint64_t *failed, cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    *total = *failed = 0;
+    if (!s->traffic)
+        return CD_METRIC_NO_DATA;
+    const cd_sim_requests *r = requests(s, m, false);
+    int side = side_of(which);
+    *total = (uint64_t)r->total[side];
+    *failed = (uint64_t)r->failed[side];
+    return *total ? CD_METRIC_OK : CD_METRIC_NO_DATA;
+}
+
+static bool has_judged_metric(const cd_canary_spec *spec)
+{
+    for (size_t i = 0; i < spec->analysis.n_metrics; i++)
+        if (spec->analysis.metrics[i].judge)
+            return true;
+    return false;
+}
 
 /* ---- hooks, notifier, events, status, clock ---------------------------------------- */
 
@@ -402,7 +505,15 @@ cd_sim *cd_sim_new(const cd_object_meta *meta, const cd_canary_spec *spec, const
                                      .scale_from_zero = wl_scale_from_zero};
     p->router = (cd_router_port){.ctx = s, .get_routes = rt_get_routes, .set_routes = rt_set_routes};
     p->metrics = (cd_metrics_port){.ctx = s, .query = mx_query,
-                                   .check_providers = mx_check_providers};
+                                   .check_providers = mx_check_providers,
+                                   .samples = mx_samples, .counts = mx_counts};
+    if (sc->traffic.set) {
+        s->traffic = &sc->traffic;
+    } else if (has_judged_metric(spec)) {
+        cd_scenario_default_traffic(&s->default_traffic);
+        s->traffic = &s->default_traffic;
+    }
+    record_weights(s);   /* all traffic on the primary until the router changes */
     p->hooks = (cd_hooks_port){.ctx = s, .call = hk_call, .send_event = hk_send_event};
     p->notifier = (cd_notifier_port){.ctx = s, .alert = nt_alert};
     p->events = (cd_events_port){.ctx = s, .record = ev_record};
@@ -427,6 +538,8 @@ void cd_sim_free(cd_sim *s)
     free(s->al);
     free(s->ev_out);
     free(s->al_out);
+    free(s->weights);
+    cd_sim_requests_free(&s->window);
     free(s);
 }
 
@@ -478,6 +591,8 @@ static void fill_row(cd_sim *s, cd_sim_row *row)
     row->n_events = s->n_ev;
     row->alerts = s->al_out;
     row->n_alerts = s->n_al;
+    row->judge = s->stored.judge;
+    row->n_judge = s->stored.n_judge;
 }
 
 void cd_sim_tick(cd_sim *s, cd_sim_row *row)
@@ -531,6 +646,7 @@ void cd_sim_set_routes(cd_sim *s, int primary, int canary, bool mirrored)
     s->primary_w = primary;
     s->canary_w = canary;
     s->mirrored = mirrored;
+    record_weights(s);
 }
 
 void cd_sim_change_target(cd_sim *s)

@@ -1,8 +1,12 @@
 /* sim.h - the engine on a virtual clock with simulated ports: what
  * `canaryctl simulate` runs and what the engine's tests pin. The workload,
  * router, metrics, webhooks and readiness follow a scenario (scenario.h);
- * every tick advances the clock by the analysis interval. Deterministic:
- * the same canary and scenario always give the same rows. No I/O. */
+ * every tick advances the clock by the analysis interval. With traffic
+ * (the scenario's, or a default one when the canary has judged metrics)
+ * the router's weights split simulated requests (traffic.h) from which
+ * request-success-rate, request-duration and the judge's samples come.
+ * Deterministic: the same canary and scenario always give the same rows.
+ * No I/O. */
 #ifndef CD_SIM_H
 #define CD_SIM_H
 #include "engine/engine.h"
@@ -41,6 +45,8 @@ typedef struct cd_sim_row {
     size_t n_events;
     const cd_sim_alert *alerts;
     size_t n_alerts;
+    const cd_judge_state *judge;    /* status.judge after the tick (judged metrics) */
+    size_t n_judge;
 } cd_sim_row;
 
 /* One webhook call (keep_log): which hook, with which phase, answer. */

@@ -18,9 +18,25 @@ SHARED = os.environ.get("CANARYD_SHARED", os.path.join(SRC, "..", "shared"))
 # schema that Flagger's has not.
 EXTENSIONS = {
     "canaries.flagger.app": {
+        ".spec.analysis.metrics[].judge",
+        ".spec.analysis.metrics[].judge.test",
+        ".spec.analysis.metrics[].judge.direction",
+        ".spec.analysis.metrics[].judge.allowedIncrease",
+        ".spec.analysis.metrics[].judge.allowedDecrease",
+        ".spec.analysis.metrics[].judge.detectIncrease",
+        ".spec.analysis.metrics[].judge.detectDecrease",
+        ".spec.analysis.metrics[].judge.critical",
+        ".spec.analysis.metrics[].judge.noData",
+        ".spec.analysis.metrics[].judge.minSamples",
+        ".spec.analysis.metrics[].judge.alpha",
         ".status.judge",
         ".status.judge[]",
-    },
+    } | {".status.judge[]." + f for f in (
+        "metric", "test", "verdict", "reason", "windows", "canary", "canary.samples",
+        "canary.errors", "canary.p50", "canary.p99", "primary", "primary.samples",
+        "primary.errors", "primary.p50", "primary.p99", "estimate", "lower", "upper", "unit",
+        "statistic", "statisticName", "pValue", "alpha", "lastUpdateTime", "state",
+        "state.version", "state.values", "state.values[]")},
 }
 # Types canaryd may use in place of Flagger's: (flagger, canaryd) pairs that
 # accept at least the same values.

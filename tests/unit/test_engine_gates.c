@@ -374,7 +374,8 @@ static void test_empty_severity_is_info(void **state)
  * thresholds; without a judge it fails with an explaining event. */
 static int judge_calls;
 static cd_metric_rc fake_judge(void *ctx, const cd_metrics_port *metrics, const cd_canary_ref *c,
-                               const cd_metric *m, cd_judge_verdict *v, cd_err *err)
+                               const cd_metric *m, int64_t now_ms, cd_judge_verdict *v,
+                               cd_err *err)
 {
     judge_calls++;
     int mode = *(int *)ctx;

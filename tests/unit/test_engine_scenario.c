@@ -74,7 +74,7 @@ static void test_errors(void **state)
 {
     expect_error("durtion: 5m\n",
                  "s.yaml:1:1: durtion: unknown key \"durtion\" (expected duration, revisions, "
-                 "metrics, webhooks, ready)");
+                 "metrics, webhooks, ready, traffic)");
     expect_error("duration: 5\n",
                  "s.yaml:1:11: duration: must be a duration such as 30s, 4m or 1h30m");
     expect_error("duration: 5 minutes\n",
@@ -104,7 +104,7 @@ static void test_errors(void **state)
                  "stuck (never ready)");
     expect_error("- 1\n- 2\n",
                  "s.yaml:1:1: must be a mapping (a scenario: duration, revisions, metrics, "
-                 "webhooks, ready)");
+                 "webhooks, ready, traffic)");
     expect_error("duration: 1m\n---\nduration: 2m\n",
                  "s.yaml:3:1: a scenario file holds one document, found 2");
     expect_error("duration: [\n", "s.yaml:2:1: YAML syntax error: flow sequence without a closing bracket");
