@@ -5,6 +5,7 @@
  * after kill -9) carries on where it was. The loop itself never blocks on
  * the network: ticks (webhooks, queries) run on workers. */
 #include "local/controller.h"
+#include "judge/judge.h"
 #include "local/local.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
@@ -504,6 +505,7 @@ int cd_local_run(const cd_local_options *opt)
     L->metrics_cfg.secrets = &L->secrets;
     L->hooks_cfg.event_webhook = opt->event_webhook;
     L->engine_cfg.mesh_provider = "canaryd";
+    L->engine_cfg.judge = cd_judge_metric;
     cd_notify_config_env(&L->opt.notify);
 
     cd_err err = {{0}};

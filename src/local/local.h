@@ -109,6 +109,11 @@ void lc_router_port(cd_router_port *port, lc_canary *c);
 /* The router's measurements for a canary's builtin metrics. */
 cd_metric_rc lc_router_metric(cd_local *L, lc_canary *c, const cd_metric *m, double *value,
                               cd_err *err);
+cd_metric_rc lc_router_counts(cd_local *L, lc_canary *c, const cd_metric *m, const char *which,
+                              uint64_t *total, uint64_t *failed, cd_err *err);
+/* *values is malloc'd (the caller frees it). */
+cd_metric_rc lc_router_samples(cd_local *L, lc_canary *c, const cd_metric *m, const char *which,
+                               double **values, size_t *n, cd_err *err);
 const char *lc_router_admin(const cd_local *L);
 pid_t lc_router_pid(const lc_router *r);
 

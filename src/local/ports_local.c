@@ -30,6 +30,7 @@ struct lc_tick {
     cd_webhook *hooks;
     char provider[32];
     char key[300];                  /* "name.namespace" for logs */
+    double *samples;                /* the last samples handed to the judge */
 };
 
 static int64_t wall_now(void) { return cd_wall_ms(); }
@@ -132,6 +133,42 @@ static cd_rc metrics_check(void *ctx, const cd_canary_ref *ref, cd_err *err)
     cd_canary_ref r = *ref;
     r.provider = "appmesh";
     return t->providers.check_providers(t->providers.ctx, &r, err);
+}
+
+/* The statistical judge's inputs: from the router for builtin metrics
+ * (per-request counts and latencies), else from the providers. */
+static cd_metric_rc metrics_samples(void *ctx, const cd_canary_ref *ref, const cd_metric *m,
+                                    const char *which, double **values, size_t *n, cd_err *err)
+{
+    lc_tick *t = ctx;
+    if (router_native(t, m)) {
+        free(t->samples);
+        t->samples = NULL;
+        cd_metric_rc rc = lc_router_samples(t->c->L, t->c, m, which, &t->samples, n, err);
+        *values = t->samples;
+        return rc;
+    }
+    if (!t->providers.samples) {
+        snprintf(err->msg, sizeof err->msg,
+                 "the metrics provider gives no samples to the statistical judge");
+        return CD_METRIC_ERROR;
+    }
+    return t->providers.samples(t->providers.ctx, ref, m, which, values, n, err);
+}
+
+static cd_metric_rc metrics_counts(void *ctx, const cd_canary_ref *ref, const cd_metric *m,
+                                   const char *which, uint64_t *total, uint64_t *failed,
+                                   cd_err *err)
+{
+    lc_tick *t = ctx;
+    if (router_native(t, m))
+        return lc_router_counts(t->c->L, t->c, m, which, total, failed, err);
+    if (!t->providers.counts) {
+        snprintf(err->msg, sizeof err->msg,
+                 "the metrics provider gives no counts to the statistical judge");
+        return CD_METRIC_ERROR;
+    }
+    return t->providers.counts(t->providers.ctx, ref, m, which, total, failed, err);
 }
 
 /* ---- webhooks and local gates ------------------------------------------ */
@@ -261,7 +298,8 @@ lc_tick *lc_tick_begin(lc_canary *c, cd_ports *ports, cd_canary_ref *ref)
     t->wctx.now_ms = wall_now;
     cd_local_workload_port(&ports->workload, &t->wctx);
     lc_router_port(&ports->router, c);
-    ports->metrics = (cd_metrics_port){t, metrics_query, metrics_check, NULL};
+    ports->metrics = (cd_metrics_port){t, metrics_query, metrics_check, metrics_samples,
+                                       metrics_counts};
     ports->hooks = (cd_hooks_port){t, hooks_call, hooks_send_event};
     ports->notifier = cd_notifier_port_make(&t->ncfg);
     ports->events = (cd_events_port){t, event_record};
@@ -287,5 +325,6 @@ void lc_tick_end(lc_tick *t)
     cd_hooks_port_release(&t->webhooks);
     cd_object_list_free(&t->snapshot);
     free(t->hooks);
+    free(t->samples);
     free(t);
 }

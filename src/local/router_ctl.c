@@ -558,3 +558,44 @@ cd_metric_rc lc_router_metric(cd_local *L, lc_canary *c, const cd_metric *m, dou
     *value = rate ? meas.success_rate : floor(meas.p99_ms);
     return CD_METRIC_OK;
 }
+
+/* The judge's inputs from the router: request and 5xx counts of one
+ * group, or its per-request latencies, over the metric's window. */
+static bool measure_group(cd_local *L, lc_canary *c, const cd_metric *m, const char *which,
+                          cd_router_measurement *meas, double **lat, size_t *n, cd_err *err)
+{
+    pthread_mutex_lock(&L->lock);
+    char admin[400];
+    snprintf(admin, sizeof admin, "%s", lc_router_admin(L));
+    pthread_mutex_unlock(&L->lock);
+    char name[64];
+    router_name(c->name, c->ns, name);
+    unsigned window = m->interval_ms >= 1000 ? (unsigned)(m->interval_ms / 1000) : 60;
+    cd_err e = {{0}};
+    cd_router_client *client = cd_router_client_new(admin, 5000, &e);
+    bool ok = client && (lat ? cd_router_samples(client, name, which, window, 20000, lat, n, &e)
+                             : cd_router_measure(client, name, which, window, meas, &e));
+    cd_router_client_free(client);
+    if (!ok)
+        snprintf(err->msg, sizeof err->msg, "Router query failed: %.480s", e.msg);
+    return ok;
+}
+
+cd_metric_rc lc_router_counts(cd_local *L, lc_canary *c, const cd_metric *m, const char *which,
+                              uint64_t *total, uint64_t *failed, cd_err *err)
+{
+    cd_router_measurement meas;
+    if (!measure_group(L, c, m, which, &meas, NULL, NULL, err))
+        return CD_METRIC_ERROR;
+    *total = meas.requests;
+    *failed = meas.errors;
+    return meas.requests ? CD_METRIC_OK : CD_METRIC_NO_DATA;
+}
+
+cd_metric_rc lc_router_samples(cd_local *L, lc_canary *c, const cd_metric *m, const char *which,
+                               double **values, size_t *n, cd_err *err)
+{
+    if (!measure_group(L, c, m, which, NULL, values, n, err))
+        return CD_METRIC_ERROR;
+    return *n ? CD_METRIC_OK : CD_METRIC_NO_DATA;
+}

@@ -9,5 +9,6 @@ check "v2 is promoted at 50%" grep -Eq '^v2 +promoted +[0-9]+s +50% +0 ' "$TEST_
 check "v3 is rolled back with failed checks" grep -Eq '^v3 +rolled back +[0-9]+s +[0-9]+% +[1-9]' "$TEST_TMP/demo.out"
 check "clients saw no errors during v2" grep -Eq '^v2 .* 0$' "$TEST_TMP/demo.out"
 check "the service answers v2 at the end" grep -q '"version":"v2"' "$TEST_TMP/demo.out"
-check "nothing is left running" bash -c "! pgrep -f 'canaryd-demo' >/dev/null"
+check "nothing the demo started is left running" bash -c \
+  "! grep -l -a 'CANARYD_OWNER=.*canaryd-demo' /proc/[0-9]*/environ 2>/dev/null | grep -q ."
 finish
