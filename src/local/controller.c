@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define LOOP_MS 50
+#define RETRY_MS 1000   /* next tick after a tick that waited for readiness */
 
 /* ---- lookups -------------------------------------------------------------- */
 
@@ -288,6 +289,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&L->lock);
 
         int64_t t0 = cd_mono_ms();
+        cd_rc rc = CD_OK;
         if (runnable) {
             char *key = schedule_key(c);
             json_t *rec = json_pack("{s:I}", "lastTick", (json_int_t)cd_wall_ms());
@@ -297,13 +299,19 @@ static void *worker_main(void *arg)
             cd_ports ports;
             cd_canary_ref ref;
             lc_tick *t = lc_tick_begin(c, &ports, &ref);
-            cd_engine_tick(&L->engine_cfg, &ports, &ref);
+            rc = cd_engine_tick(&L->engine_cfg, &ports, &ref);
             lc_tick_end(t);
         }
         pthread_mutex_lock(&L->lock);
         c->busy = false;
         int64_t interval = c->obj->spec.canary.analysis.interval_ms;
-        c->next_tick_ms = t0 + (interval > 0 ? interval : 60000);
+        if (interval <= 0)
+            interval = 60000;
+        /* waiting for processes to become ready: look again soon rather
+         * than a whole interval later (local processes start in ms) */
+        if (rc == CD_RETRY && interval > RETRY_MS)
+            interval = RETRY_MS;
+        c->next_tick_ms = t0 + interval;
         lc_wake(L);
     }
     pthread_mutex_unlock(&L->lock);

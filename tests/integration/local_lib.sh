@@ -4,7 +4,7 @@
 export PATH="$CANARYD_BUILD:$PATH"
 W=$TEST_TMP/w
 mkdir -p "$W"
-cp "$CANARYD_SRC"/examples/demo/manifests/*.yaml "$W/"
+cp "$CANARYD_SRC"/examples/demo/manifests/podinfo-{canary,workload}.yaml "$W/"
 SVC_PORT=$(free_port)
 sed -i "s/^    port: 18080$/    port: $SVC_PORT/" "$W/podinfo-canary.yaml"
 URL="http://127.0.0.1:$SVC_PORT/"
