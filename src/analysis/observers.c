@@ -181,7 +181,8 @@ const cd_observer *cd_observer_for(const char *p)
     if (!p)
         p = "";
     const char *name = "istio";
-    if (has_prefix(p, "appmesh"))
+    /* canaryd's built-in router exports App Mesh (Envoy) compatible series */
+    if (has_prefix(p, "appmesh") || !strcmp(p, "canaryd"))
         name = "appmesh";
     else if (has_prefix(p, "gloo"))
         name = "gloo";

@@ -509,7 +509,7 @@ int cd_local_run(const cd_local_options *opt)
     secrets_cfg.dir = opt->secrets_dir;
     L->secrets = cd_local_secret_source(&secrets_cfg);
     L->metrics_cfg.metrics_server = opt->metrics_server;
-    L->metrics_cfg.mesh_provider = "appmesh";
+    L->metrics_cfg.mesh_provider = "canaryd";
     L->metrics_cfg.secrets = &L->secrets;
     L->hooks_cfg.event_webhook = opt->event_webhook;
     L->engine_cfg.mesh_provider = "canaryd";

@@ -114,9 +114,7 @@ static cd_metric_rc metrics_query(void *ctx, const cd_canary_ref *ref, const cd_
     if (router_native(t, m)) {
         rc = lc_router_metric(t->c->L, t->c, m, value, err);
     } else {
-        cd_canary_ref r = *ref;
-        r.provider = "appmesh";   /* the router exports App Mesh (Envoy) series */
-        rc = t->providers.query(t->providers.ctx, &r, m, value, err);
+        rc = t->providers.query(t->providers.ctx, ref, m, value, err);
     }
     remember_metric(t, m, rc, rc == CD_METRIC_OK ? *value : 0, err->msg);
     return rc;
@@ -130,9 +128,7 @@ static cd_rc metrics_check(void *ctx, const cd_canary_ref *ref, cd_err *err)
         any_remote |= !router_native(t, &ref->spec->analysis.metrics[i]);
     if (!any_remote)
         return CD_OK;   /* the router is there: the controller started it */
-    cd_canary_ref r = *ref;
-    r.provider = "appmesh";
-    return t->providers.check_providers(t->providers.ctx, &r, err);
+    return t->providers.check_providers(t->providers.ctx, ref, err);
 }
 
 /* The statistical judge's inputs: from the router for builtin metrics

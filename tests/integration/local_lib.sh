@@ -69,4 +69,11 @@ set_version() {
   sed -i "s|^  args: .*|  args: [$args]|" "$W/podinfo-workload.yaml"
 }
 
-trap 'stop_canaryd; cleanup' EXIT
+# on failure, the controller's log explains what happened
+show_log_on_failure() {
+  if [ "$_failed" -gt 0 ] && [ -f "$W/canaryd.log" ]; then
+    echo "--- last lines of canaryd.log ---"
+    grep -v 'local: router: \|is ready$\|started replica\|stopping replica' "$W/canaryd.log" | tail -40
+  fi
+}
+trap 'show_log_on_failure; stop_canaryd; cleanup' EXIT
