@@ -3,5 +3,6 @@
 #define CD_MAINS_H
 
 int cd_main_loadtester(int argc, char **argv);
+int cd_main_kube(int argc, char **argv);
 
 #endif
