@@ -134,3 +134,15 @@ bool cdk_apply(cdk_ctx *x, const cd_kube_resource *r, const json_t *obj, cd_kube
         return cd_kube_update_retry(x->kc, r, x->ns, name, false, mutate, ud, NULL, err);
     return false;
 }
+
+bool cdk_merge_patch(cdk_ctx *x, const cd_kube_resource *r, const char *name, const json_t *patch,
+                     cd_kube_err *err)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (cd_kube_patch(x->kc, r, x->ns, name, CD_KUBE_MERGE_PATCH, patch, NULL, NULL, err))
+            return true;
+        if (!cd_kube_is_conflict(err))
+            return false;
+    }
+    return false;
+}

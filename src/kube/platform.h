@@ -67,6 +67,12 @@ bool cdk_target_metadata(cdk_ctx *x, cd_err *err);
 void cdk_err_from_kube(cd_err *err, const cd_kube_err *kerr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A JSON merge patch, sent again (up to 3 times) when the server answers
+ * 409: a patch without a resourceVersion only conflicts with a writer that
+ * got in between, so sending it again is safe. */
+bool cdk_merge_patch(cdk_ctx *x, const cd_kube_resource *r, const char *name, const json_t *patch,
+                     cd_kube_err *err);
+
 /* Creates obj, or when it exists lets mutate bring the live one in line
  * (read-modify-write with retry on conflict). mutate returns 1 to write,
  * 0 when nothing changes. *created tells which happened (may be NULL). */

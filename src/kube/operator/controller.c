@@ -594,6 +594,9 @@ static bool start_election(cdk_operator *op)
     const char *ns = op->opt.namespace_[0] ? op->opt.namespace_ : op->opt.leader_election_namespace;
     cd_leader_opts lo = {.namespace = ns,
                          .name = op->opt.lease_name,
+                         .lease_duration_ms = (int)op->opt.lease_duration_ms,
+                         .renew_deadline_ms = (int)op->opt.renew_deadline_ms,
+                         .retry_period_ms = (int)op->opt.retry_period_ms,
                          .on_started_leading = on_started_leading,
                          .on_stopped_leading = on_stopped_leading,
                          .on_new_leader = on_new_leader,

@@ -47,6 +47,9 @@ static const flag_def flags[] = {
     {"enable-leader-election", F_BOOL, O(leader_election), "one active replica at a time (a Lease)"},
     {"leader-election-namespace", F_STR, O(leader_election_namespace), "namespace of the Lease (default kube-system; -namespace wins)"},
     {"leader-election-lease", F_STR, O(lease_name), "name of the Lease (default canaryd-leader-election)"},
+    {"leader-election-lease-duration", F_DURATION, O(lease_duration_ms), "how long a leader's lease lasts (default 60s)"},
+    {"leader-election-renew-deadline", F_DURATION, O(renew_deadline_ms), "how long the leader keeps trying to renew (default 15s)"},
+    {"leader-election-retry-period", F_DURATION, O(retry_period_ms), "between two election attempts (default 5s)"},
     {"enable-config-tracking", F_BOOL, O(config_tracking), "track ConfigMaps and Secrets (default true)"},
     {"cluster-name", F_STR, O(cluster_name), "cluster name shown in alerts"},
     {"no-cross-namespace-refs", F_BOOL, O(no_cross_namespace_refs), "refuse templates, alert providers and upstreams in other namespaces"},
@@ -76,6 +79,9 @@ void cdk_options_defaults(cdk_options *o)
     o->leader_election_namespace = "kube-system";
     o->config_tracking = true;
     o->shutdown_grace_ms = 15000;
+    o->lease_duration_ms = 60000;
+    o->renew_deadline_ms = 15000;
+    o->retry_period_ms = 5000;
 }
 
 void cdk_options_usage(FILE *out)
@@ -235,6 +241,12 @@ int cdk_options_parse(cdk_options *o, int argc, char **argv, FILE *out, FILE *er
     }
     if (o->control_loop_ms < 100) {
         fprintf(err, "canaryd kube: -control-loop-interval must be at least 100ms\n");
+        return 2;
+    }
+    if (!(o->retry_period_ms > 0 && o->retry_period_ms < o->renew_deadline_ms &&
+          o->renew_deadline_ms < o->lease_duration_ms)) {
+        fprintf(err, "canaryd kube: leader election needs retry period < renew deadline < lease "
+                     "duration\n");
         return 2;
     }
     if (o->interval_override_ms && o->interval_override_ms < 100) {

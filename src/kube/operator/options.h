@@ -34,6 +34,9 @@ typedef struct cdk_options {
     /* canaryd's own */
     int64_t interval_override_ms;   /* -interval-override: 0 = analysis.interval */
     const char *lease_name;         /* -leader-election-lease (canaryd-leader-election) */
+    int64_t lease_duration_ms;      /* -leader-election-lease-duration (60s) */
+    int64_t renew_deadline_ms;      /* -leader-election-renew-deadline (15s) */
+    int64_t retry_period_ms;        /* -leader-election-retry-period (5s) */
     int64_t shutdown_grace_ms;      /* -shutdown-grace (15s) */
 } cdk_options;
 

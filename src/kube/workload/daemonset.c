@@ -19,8 +19,7 @@ static cd_rc patch_selector(cdk_ctx *x, bool zero, cd_err *err)
     json_t *patch = json_pack("{s:{s:{s:{s:{s:o}}}}}", "spec", "template", "spec", "nodeSelector",
                               CDK_SCALE_TO_ZERO_KEY, v);
     cd_kube_err ke;
-    bool ok = cd_kube_patch(x->kc, &CD_KUBE_DAEMONSETS, x->ns, x->target, CD_KUBE_MERGE_PATCH, patch,
-                            NULL, NULL, &ke);
+    bool ok = cdk_merge_patch(x, &CD_KUBE_DAEMONSETS, x->target, patch, &ke);
     json_decref(patch);
     if (!ok) {
         cdk_err_from_kube(err, &ke, "scaling %s daemonset %s.%s failed", zero ? "down" : "up",

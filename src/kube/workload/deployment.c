@@ -17,8 +17,7 @@ static cd_rc set_replicas(cdk_ctx *x, int replicas, cd_err *err)
 {
     json_t *patch = json_pack("{s:{s:i}}", "spec", "replicas", replicas);
     cd_kube_err ke;
-    bool ok = cd_kube_patch(x->kc, &CD_KUBE_DEPLOYMENTS, x->ns, x->target, CD_KUBE_MERGE_PATCH, patch,
-                            NULL, NULL, &ke);
+    bool ok = cdk_merge_patch(x, &CD_KUBE_DEPLOYMENTS, x->target, patch, &ke);
     json_decref(patch);
     if (!ok) {
         cdk_err_from_kube(err, &ke, "scaling %s.%s to %d failed", x->target, x->ns, replicas);
