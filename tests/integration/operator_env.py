@@ -268,3 +268,56 @@ def router_weights(cluster, ns, name, router=None):
         return None
     w = {t["virtualNodeRef"]["name"]: t["weight"] for t in targets}
     return w.get(name + "-canary"), w.get(name + "-primary")
+
+
+# ---- RBAC: what canaryd asked the API server for, against deploy/ -----------------
+
+def parse_path(path):
+    """(group, resource[/sub]) of an API path, None for non-resource URLs."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        rest = rest[2:]
+    if not rest:
+        return None
+    resource = rest[0]
+    if len(rest) >= 3:
+        resource += "/" + rest[2]
+    return group, resource
+
+
+def cluster_role():
+    """The rules of the ClusterRole deploy/kubernetes/base renders."""
+    import yaml
+    r = subprocess.run([KUBECTL, "kustomize", os.path.join(SRC, "deploy/kubernetes/base")],
+                       capture_output=True, text=True, check=True)
+    for d in yaml.safe_load_all(r.stdout):
+        if d and d.get("kind") == "ClusterRole":
+            return d["rules"]
+    return []
+
+
+def rbac_check(cluster):
+    """(used, denied): the (group, resource, verb) canaryd's requests to the
+    fake API server needed, and those the ClusterRole does not grant."""
+    rules = cluster_role()
+    _, _, log = cluster.api.get("/fake/requests")
+    entries = log.get("requests", log) if isinstance(log, dict) else log
+    used, denied = set(), set()
+    for e in entries:
+        if "canaryd" not in e.get("userAgent", ""):
+            continue
+        pr = parse_path(e["path"])
+        if not pr:
+            continue
+        key = (pr[0], pr[1], e["verb"])
+        used.add(key)
+        if not any(pr[0] in r.get("apiGroups", []) and pr[1] in r.get("resources", []) and
+                   e["verb"] in r.get("verbs", []) for r in rules):
+            denied.add(key)
+    return used, denied

@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from operator_env import (Checker, Cluster, EnvoyExporter, Prometheus, image_of,  # noqa: E402
-                          router_weights, wait_until)
+                          rbac_check, router_weights, wait_until)
 
 NS = "eks-blog1"
 IMAGE = "public.ecr.aws/r5m2h0c9/webapp"
@@ -306,6 +306,9 @@ def main():
                 [line for line in m.splitlines() if "_total" in line])
         rc = c.stop_operator()
         t.check("canaryd kube exits 0 on SIGTERM", rc == 0, rc)
+        used, denied = rbac_check(c)
+        t.check("deploy/kubernetes's ClusterRole allows every request canaryd made (App Mesh too)",
+                not denied and ("appmesh.k8s.aws", "virtualrouters", "update") in used, sorted(denied))
         log = c.operator_log()
         t.check("logs are JSON lines with Flagger's keys",
                 all(set(("ts", "level", "msg")) <= set(json.loads(line)) for line in log.splitlines()
