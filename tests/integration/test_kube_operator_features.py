@@ -258,6 +258,20 @@ def main():
         t.check("A: apex Service still selects the primary",
                 spec_of(c.get("service", NS, "web"), "spec", "selector") == {"app": "web-primary"})
 
+        # E. a canary last synced by Go Flagger (other hashes): adopted, no new analysis
+        before = sum("New revision detected" in e for e in c.events(NS, "web"))
+        status, _, _ = c.api.patch("/apis/flagger.app/v1beta1/namespaces/apps/canaries/web/status",
+                                   {"status": {"lastAppliedSpec": "79fd4b5c9", "lastPromotedSpec": "79fd4b5c9"}})
+        t.check("E: status rewritten with Go Flagger's hashes", status == 200, status)
+        t.check("E: canaryd takes the hashes over",
+                wait_until(lambda: spec_of(c.canary(NS, "web"), "status", "lastAppliedSpec") not in
+                           (None, "79fd4b5c9"), 20), spec_of(c.canary(NS, "web"), "status"))
+        time.sleep(2)
+        t.check("E: no analysis of what the primary already runs",
+                c.phase(NS, "web") == "Succeeded" and
+                sum("New revision detected" in e for e in c.events(NS, "web")) == before,
+                (c.phase(NS, "web"), before))
+
         # B. DaemonSet
         ds = c.get("daemonset", NS, "agent")
         t.check("B: target DaemonSet scaled to zero by node selector",

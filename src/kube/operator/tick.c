@@ -124,6 +124,34 @@ static json_t *read_canary(cdk_operator *op, const char *ns, const char *name, c
     return NULL;
 }
 
+/* A settled canary whose lastAppliedSpec another implementation wrote (Go
+ * Flagger hashes the pod template differently) would otherwise look
+ * changed and start an analysis of what the primary already runs: when
+ * the primary runs exactly the target's spec, take the hashes over. */
+static void adopt_foreign_hash(cdk_operator *op, cdk_ctx *x, cd_canary_status *st)
+{
+    if (st->phase != CD_PHASE_SUCCEEDED && st->phase != CD_PHASE_INITIALIZED)
+        return;
+    if (!st->last_applied_spec[0] || strcmp(st->last_applied_spec, st->last_promoted_spec) != 0)
+        return;
+    cd_err err = {{0}};
+    const json_t *t = cdk_target(x, &err);
+    if (!t)
+        return;
+    char hash[CD_HASH_MAX];
+    cdk_target_hash(t, x->wl->k, hash);
+    if (!strcmp(hash, st->last_applied_spec) || !cdk_primary_matches_target(x))
+        return;
+    cd_logf(CD_LOG_INFO, x->key,
+            "adopting %s: the primary runs the target's spec; lastAppliedSpec %s (written by another "
+            "implementation) becomes %s",
+            x->key, st->last_applied_spec, hash);
+    snprintf(st->last_applied_spec, sizeof st->last_applied_spec, "%s", hash);
+    snprintf(st->last_promoted_spec, sizeof st->last_promoted_spec, "%s", hash);
+    if (!cdk_write_status(op, x->ns, x->name, st, &err))
+        cd_logf(CD_LOG_ERROR, x->key, "%s", err.msg);
+}
+
 void cdk_tick(cdk_operator *op, const char *ns, const char *name)
 {
     char key[320];
@@ -175,6 +203,7 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cd_canary_status st;
     cd_status_init(&st);
     cd_status_copy(&st, &obj->status);
+    adopt_foreign_hash(op, &x, &st);
     cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, NULL};
     cd_rc rc = cd_engine_tick(&op->engine, &ports, &ref);
     cd_logf(CD_LOG_DEBUG, key, "tick done: phase %s, canary weight %d (%s)",

@@ -424,6 +424,46 @@ static cd_rc reconcile_primary_scaler(void *ctx, const cd_canary_ref *c, bool in
     return ok ? CD_OK : CD_ERROR;
 }
 
+/* ---- adoption ---------------------------------------------------------------- */
+
+static bool same_without_id(const json_t *target_ann, const json_t *primary_ann)
+{
+    json_t *a = json_is_object(target_ann) ? json_deep_copy(target_ann) : json_object();
+    json_t *b = json_is_object(primary_ann) ? json_deep_copy(primary_ann) : json_object();
+    json_object_del(a, CDK_FLAGGER_ID);
+    json_object_del(b, CDK_FLAGGER_ID);
+    bool eq = json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    return eq;
+}
+
+bool cdk_primary_matches_target(cdk_ctx *x)
+{
+    cd_err err = {{0}};
+    const json_t *t = cdk_target(x, &err);
+    if (!t || !cdk_target_metadata(x, &err) || !load_configs(x, &err))
+        return false;
+    json_t *primary = NULL;
+    cd_kube_err ke;
+    if (!cdk_get_primary(x, &primary, &ke))
+        return false;
+    cdk_primary_in in;
+    fill_primary_in(x, &in, t, "");
+    json_t *want_spec = cdk_primary_pod_spec(&in);
+    char pvalue[300];
+    snprintf(pvalue, sizeof pvalue, "%s-primary", x->value);
+    json_t *want_labels = cdk_with_label(kj_at(t, "spec.template.metadata.labels"), x->label, pvalue);
+    bool same = json_equal(want_spec, kj_at(primary, "spec.template.spec")) &&
+                kj_equal(want_labels, kj_at(primary, "spec.template.metadata.labels")) &&
+                same_without_id(kj_at(t, "spec.template.metadata.annotations"),
+                                kj_at(primary, "spec.template.metadata.annotations"));
+    json_decref(want_spec);
+    json_decref(want_labels);
+    json_decref(primary);
+    return same;
+}
+
 void cdk_workload_port(cd_workload_port *p, cdk_ctx *x)
 {
     memset(p, 0, sizeof *p);

@@ -30,6 +30,12 @@ const cdk_workload_ops *cdk_workload_find(const char *kind);
 /* The engine's workload port over x (x must outlive the port). */
 void cdk_workload_port(cd_workload_port *p, cdk_ctx *x);
 
+/* Does the primary run exactly what the target specifies (pod spec as the
+ * primary gets it, pod labels, pod annotations but flagger-id)? Used to
+ * adopt canaries whose lastAppliedSpec another implementation wrote (Go
+ * Flagger's hashes differ from canaryd's). False on any doubt. */
+bool cdk_primary_matches_target(cdk_ctx *x);
+
 /* Helpers for the kind files. */
 bool cdk_random_uuid(char out[37]);
 /* GET of the target's primary. */
