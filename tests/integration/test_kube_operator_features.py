@@ -181,6 +181,28 @@ spec:
 """
 
 
+UNSUPPORTED = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mesh, namespace: apps}
+spec:
+  selector: {matchLabels: {app: mesh}}
+  template:
+    metadata: {labels: {app: mesh}}
+    spec:
+      containers: [{name: mesh, image: "mesh:1"}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: mesh, namespace: apps}
+spec:
+  provider: istio
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: mesh}
+  service: {port: 80}
+  analysis: {interval: 1m, threshold: 2, stepWeight: 10}
+"""
+
+
 def spec_of(obj, *path):
     for p in path:
         if isinstance(obj, list):
@@ -200,6 +222,7 @@ def main():
         c.apply(DAEMONSET)
         c.apply(MESH)
         c.apply(REVERT)
+        c.apply(UNSUPPORTED)
         c.start_operator("-interval-override", "1s", "-metrics-server", "http://127.0.0.1:1",
                          "-include-label-prefix", "team")
         for name in ("web", "agent", "api", "keep"):
@@ -318,6 +341,12 @@ def main():
                 any(e.startswith("Terminating canary keep.apps") for e in c.events(NS, "keep")))
         t.check("D: what canaryd created is garbage-collected",
                 wait_until(lambda: c.get("deployment", NS, "keep-primary") is None, 20))
+        # F. a provider canaryd does not route: said so, nothing created
+        t.check("F: unsupported provider reported in the canary's events",
+                wait_until(lambda: any("provider \"istio\" is not supported by canaryd kube" in e
+                                       for e in c.events(NS, "mesh")), 20), c.events(NS, "mesh"))
+        t.check("F: nothing created for it", c.get("deployment", NS, "mesh-primary") is None and
+                c.get("service", NS, "mesh-canary") is None)
         t.check("canaryd still running", c.operator.poll() is None)
     finally:
         if t.failed:

@@ -80,8 +80,10 @@ static void mark_initializing(cdk_operator *op, const cd_object *o, const char *
     const char *kind = o->spec.canary.target_ref.kind ? o->spec.canary.target_ref.kind : "Deployment";
     cd_status_update_condition(&st, kind, st.last_transition_ms);
     cd_err err = {{0}};
-    if (!cdk_write_status(op, o->meta.namespace_, o->meta.name, &st, &err))
+    if (!cdk_write_status(op, o->meta.namespace_, o->meta.name, &st, &err)) {
         cd_logf(CD_LOG_ERROR, key, "%s", err.msg);
+        cdk_enqueue_sync_later(op, o->meta.namespace_, o->meta.name);
+    }
     cd_status_free(&st);
 }
 
@@ -96,8 +98,10 @@ static void keep_finalizer(cdk_operator *op, const json_t *canary, const cd_obje
                                            CDK_FINALIZER, &ke)
                    : cd_kube_remove_finalizer(op->kc, &CD_KUBE_CANARIES, o->meta.namespace_,
                                               o->meta.name, CDK_FINALIZER, &ke);
-    if (!ok)
+    if (!ok) {
         cd_logf(CD_LOG_ERROR, key, "cannot %s the finalizer: %s", want ? "add" : "remove", ke.msg);
+        cdk_enqueue_sync_later(op, o->meta.namespace_, o->meta.name);
+    }
 }
 
 static void finalize_deleted(cdk_operator *op, const json_t *canary, const cd_object *o,

@@ -31,12 +31,15 @@ cd_object *cdk_decode(const json_t *obj, const char *kind, cd_err *err)
     cd_object *o = s ? cd_object_decode(s->docs[0].root, NULL, 0, kj_str(obj, "metadata.namespace"), &d)
                      : NULL;
     if (!o) {
-        char *first = NULL;
+        const cd_diag *first = NULL;
         for (size_t i = 0; i < d.n && !first; i++)
             if (d.items[i].severity == CD_DIAG_ERROR)
-                first = cd_diag_format(&d.items[i]);
-        cd_errfmt(err, "%s", first ? first : "cannot decode the object");
-        free(first);
+                first = &d.items[i];
+        if (first && first->path && *first->path)
+            cd_errfmt(err, "%s: %s%s", first->path, first->message,
+                      d.errors > 1 ? " (and more errors)" : "");
+        else
+            cd_errfmt(err, "%s", first ? first->message : "cannot decode the object");
     }
     cd_stream_free(s);
     cd_diags_free(&d);
