@@ -5,7 +5,9 @@
  * threads at once), and a scheduler giving every stored canary a job that
  * ticks at its analysis interval, first at once. SIGTERM lets running ticks
  * finish (up to -shutdown-grace) and releases the lease; losing leadership
- * cancels every request in flight and exits 1, as Flagger does. */
+ * cancels every request in flight and exits 1, as Flagger does. Must not
+ * run a canary's sync or tick on two threads at once, nor any work while
+ * not leading. */
 #include "kube/api.h"
 #include "kube/kjson.h"
 #include "kube/kobj.h"

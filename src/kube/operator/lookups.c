@@ -2,7 +2,7 @@
  * informer caches, decoded with the same rules as canaryctl validate) and
  * Secrets (read from the API server each time, as Flagger does, so a
  * rotated credential is used at once). Decoded objects live until the
- * tick's cdk_lookups_release. */
+ * tick's cdk_lookups_release. Read-only: must never write to the cluster. */
 #include "kube/api.h"
 #include "kube/kjson.h"
 #include "kube/operator/operator.h"

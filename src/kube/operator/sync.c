@@ -3,7 +3,7 @@
  * deleted canary with revertOnDeletion, marks a new canary Initializing,
  * schedules its analysis job and keeps its finalizer in step with
  * revertOnDeletion. Runs on a worker; reads the informer cache, writes
- * through the client. */
+ * through the client. Must not run the analysis (that is tick.c's). */
 #include "kube/api.h"
 #include "kube/kjson.h"
 #include "kube/kobj.h"

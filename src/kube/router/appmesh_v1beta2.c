@@ -8,7 +8,8 @@
  * Differences from Flagger, on purpose: pod selectors use the target's
  * selector label value (Flagger assumes it equals the target's name), and
  * a VirtualService is created before its router, so that a failure between
- * the two cannot leave a router without its service for good. */
+ * the two cannot leave a router without its service for good. Must not
+ * touch App Mesh objects it did not name (the Mesh, GatewayRoutes). */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/router/builders.h"

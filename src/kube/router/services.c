@@ -2,7 +2,8 @@
  * Flagger's KubernetesDefaultRouter): <svc>-canary and <svc>-primary at
  * every tick's start, the apex <svc> selecting the primary once it exists,
  * and on revertOnDeletion a user's own apex Service pointed back at the
- * target. The objects themselves come from service_objects.c. */
+ * target. The objects themselves come from service_objects.c; this file
+ * must not decide what they contain. */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/router/builders.h"

@@ -1,7 +1,8 @@
 /* daemonset.c - what is particular to DaemonSet targets (reference §7.1):
  * readiness from the scheduled/updated/available counts with the canary's
  * progress deadline, and scaling to zero by a node selector no node has
- * (flagger.app/scale-to-zero: "true"), removed to scale back up. */
+ * (flagger.app/scale-to-zero: "true"), removed to scale back up. Must not
+ * change the target's template otherwise. */
 #include "kube/kjson.h"
 #include "kube/workload/workload.h"
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /* deployment.c - what is particular to Deployment targets (reference §7.1):
  * readiness from the Deployment's conditions and replica counts, scaling
  * by spec.replicas (merge patches), and giving the target its replicas
- * back when a canary is deleted with revertOnDeletion. */
+ * back when a canary is deleted with revertOnDeletion. Must not touch
+ * anything but the target's replicas. */
 #include "kube/kjson.h"
 #include "kube/workload/workload.h"
 #include "util/log.h"

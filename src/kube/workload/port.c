@@ -3,7 +3,8 @@
  * <target>-primary and the -primary copies of tracked ConfigMaps and
  * Secrets, answers readiness, hashes the target, promotes, scales and
  * clones the HPA. What differs by kind comes from cdk_workload_ops.
- * Every write is a create or a read-modify-write that retries on 409. */
+ * Every write is a create or a read-modify-write that retries on 409;
+ * it never deletes anything (ownerReferences let the cluster clean up). */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/workload/workload.h"
