@@ -5,5 +5,6 @@
 int cd_main_router(int argc, char **argv);
 int cd_main_loadtester(int argc, char **argv);
 int cd_main_local(int argc, char **argv);
+int cd_main_kube(int argc, char **argv);
 
 #endif

@@ -1,0 +1,116 @@
+/* operator.h - internal to src/kube/operator: the state of `canaryd kube`
+ * (clients, informers, the canaries it schedules, the work queue) and the
+ * functions its files share: the sync of a Canary (Flagger's syncHandler,
+ * sync.c), one analysis tick (tick.c), lookups over the informer caches
+ * and Kubernetes Secrets (lookups.c), revertOnDeletion (finalize.c) and
+ * the controller (controller.c: informers, scheduler, workers, leader
+ * election, /metrics). */
+#ifndef CD_KUBE_OPERATOR_OPERATOR_H
+#define CD_KUBE_OPERATOR_OPERATOR_H
+#include "analysis/metrics_port.h"
+#include "engine/engine.h"
+#include "hooks/hooks.h"
+#include "kube/client.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/leader.h"
+#include "kube/operator/options.h"
+#include "kube/platform.h"
+#include "lookup/secrets.h"
+#include "lookup/store.h"
+#include "metrics/endpoint.h"
+#include "metrics/registry.h"
+#include "notify/notify.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define CDK_FINALIZER "finalizer.flagger.app"
+
+/* One Canary the operator knows, from its informer event to its deletion. */
+typedef struct cdk_entry {
+    char *ns, *name;
+    char key[320];              /* "<name>.<namespace>" */
+    char target[320];           /* "<target>.<namespace>" once stored */
+    int64_t interval_ms;        /* job period; 0: no job */
+    int64_t next_ms;            /* monotonic time of the next tick */
+    int64_t sync_at_ms;         /* a sync to retry at this time; 0: none */
+    bool stored;                /* passed sync: scheduled (Flagger's canary map) */
+    bool queued, busy, want_sync, want_tick, deleted;
+    struct cdk_entry *qnext;    /* work queue link */
+    struct cdk_entry *hnext;    /* hash chain */
+} cdk_entry;
+
+typedef struct cdk_operator {
+    cdk_options opt;
+    cdk_settings set;
+    char *selector_buf, *prefix_buf;    /* storage of set's lists */
+    cd_kube_config kcfg;
+    cd_kube_client *kc;
+    cd_kube_events *events;
+    cd_informer *canaries, *templates, *providers;
+    cd_registry *registry;
+    cd_metrics_endpoint *endpoint;
+    cd_leader *leader;
+    cd_engine_config engine;
+    cd_hooks_config hooks;
+    cd_notify_config notify;
+    cd_secret_source secrets;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;              /* work queued / stopping */
+    cdk_entry **buckets;
+    size_t nbuckets, nentries;
+    cdk_entry *qhead, *qtail;
+    pthread_t *workers;
+    int nworkers;
+    pthread_t scheduler;
+    bool running;                   /* controllers started */
+    atomic_bool stopping;
+    atomic_bool lost_leadership;
+    atomic_bool start_requested;
+    atomic_int busy_workers;
+} cdk_operator;
+
+/* controller.c */
+int cdk_operator_run(const cdk_options *o);
+void cdk_enqueue_sync(cdk_operator *op, const char *ns, const char *name);
+/* The same, a little later (a sync that failed for a transient reason). */
+void cdk_enqueue_sync_later(cdk_operator *op, const char *ns, const char *name);
+/* Marks ns/name stored with a job period (restarting the job when the
+ * period changes) or unscheduled (interval_ms < 0). */
+void cdk_schedule(cdk_operator *op, const char *ns, const char *name, int64_t interval_ms,
+                  const char *target);
+
+/* sync.c: Flagger's syncHandler for one Canary. */
+void cdk_sync(cdk_operator *op, const char *ns, const char *name);
+
+/* tick.c: one analysis tick (advanceCanary) of one Canary. */
+void cdk_tick(cdk_operator *op, const char *ns, const char *name);
+/* Decodes a flagger.app object as read from the API (kind fills a missing
+ * apiVersion/kind); NULL with err (the first diagnostic). */
+cd_object *cdk_decode(const json_t *obj, const char *kind, cd_err *err);
+/* Records an event on the canary: log line, Kubernetes Event. */
+void cdk_record_event(cdk_operator *op, const json_t *canary, const char *key, bool warning,
+                      const char *msg);
+/* Writes status as the canary's status subresource (read-modify-write,
+ * retried on conflict); keeps status fields canaryd does not manage. */
+bool cdk_write_status(cdk_operator *op, const char *ns, const char *name,
+                      const cd_canary_status *status, cd_err *err);
+
+/* lookups.c: MetricTemplates and AlertProviders from the informer caches,
+ * decoded for one tick (freed by cdk_lookups_release). */
+typedef struct cdk_lookups {
+    cdk_operator *op;
+    pthread_mutex_t mu;
+    cd_object_list decoded;
+} cdk_lookups;
+void cdk_lookups_init(cdk_lookups *l, cdk_operator *op);
+cd_store cdk_lookups_store(cdk_lookups *l);
+void cdk_lookups_release(cdk_lookups *l);
+/* Kubernetes Secrets read through the client. */
+cd_secret_source cdk_secret_source(cdk_operator *op);
+
+/* finalize.c: revertOnDeletion (Flagger's finalize). */
+cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj, cd_err *err);
+
+#endif

@@ -1,0 +1,40 @@
+/* router.h - traffic routing on Kubernetes: the Services every canary gets
+ * (services.c, Flagger's KubernetesDefaultRouter) and one file per mesh or
+ * ingress router behind a table of function pointers (appmesh_v1beta2.c,
+ * kubernetes.c; routers.c lists them). Adding a router = one file with a
+ * cdk_mesh_router and one line in routers.c. */
+#ifndef CD_KUBE_ROUTER_ROUTER_H
+#define CD_KUBE_ROUTER_ROUTER_H
+#include "kube/platform.h"
+
+typedef struct cdk_mesh_router {
+    const char *provider;           /* spec.provider / -mesh-provider value */
+    /* App Mesh: the mesh objects must exist before the primary's pods */
+    bool reconcile_first;
+    /* Creates or updates the routing objects, keeping current weights. */
+    cd_rc (*reconcile)(cdk_ctx *x, cd_err *err);
+    cd_rc (*get_routes)(cdk_ctx *x, const cd_canary_ref *c, int *primary, int *canary,
+                        bool *mirrored, cd_err *err);
+    cd_rc (*set_routes)(cdk_ctx *x, const cd_canary_ref *c, int primary, int canary, bool mirrored,
+                        cd_err *err);
+    /* revertOnDeletion: undo what reconcile did to objects the user owns */
+    cd_rc (*finalize)(cdk_ctx *x, cd_err *err);
+} cdk_mesh_router;
+
+extern const cdk_mesh_router cdk_router_appmesh_v1beta2, cdk_router_kubernetes;
+
+/* The router for a provider, or NULL with err naming what is supported. */
+const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err);
+/* Comma-separated providers canaryd kube routes (for messages and -h). */
+const char *cdk_router_names(void);
+
+/* The Services (services.c). */
+cd_rc cdk_services_initialize(cdk_ctx *x, cd_err *err);   /* <svc>-canary, <svc>-primary */
+cd_rc cdk_services_reconcile_apex(cdk_ctx *x, cd_err *err); /* <svc> -> primary */
+/* revertOnDeletion: a user-owned apex Service selects the target again. */
+cd_rc cdk_services_finalize(cdk_ctx *x, cd_err *err);
+
+/* The engine's router port: Services plus the canary's mesh router. */
+void cdk_router_port(cd_router_port *p, cdk_ctx *x);
+
+#endif

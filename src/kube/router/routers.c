@@ -1,0 +1,71 @@
+/* routers.c - the table of mesh/ingress routers canaryd kube knows (one
+ * line per router file) and the engine's router port built from the
+ * Services (services.c) and the canary's router. Knows nothing about any
+ * particular router. */
+#include "kube/router/router.h"
+#include "util/errfmt.h"
+#include <string.h>
+
+static const cdk_mesh_router *const routers[] = {
+    &cdk_router_appmesh_v1beta2,
+    &cdk_router_kubernetes,
+};
+
+const char *cdk_router_names(void) { return "appmesh:v1beta2, kubernetes"; }
+
+const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
+{
+    const char *p = provider && *provider ? provider : "";
+    for (size_t i = 0; i < sizeof routers / sizeof routers[0]; i++)
+        if (!strcmp(routers[i]->provider, p))
+            return routers[i];
+    if (!strcmp(p, "appmesh"))
+        cd_errfmt(err, "provider appmesh (App Mesh v1beta1) is not supported by canaryd kube: use "
+                       "appmesh:v1beta2");
+    else
+        cd_errfmt(err, "provider \"%s\" is not supported by canaryd kube (supported: %s)", p,
+                  cdk_router_names());
+    return NULL;
+}
+
+static cd_rc initialize_services(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    return cdk_services_initialize(ctx, err);
+}
+
+static cd_rc reconcile_apex(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    return cdk_services_reconcile_apex(ctx, err);
+}
+
+static cd_rc reconcile_mesh(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    cdk_ctx *x = ctx;
+    return x->router->reconcile(x, err);
+}
+
+static cd_rc get_routes(void *ctx, const cd_canary_ref *c, int *primary, int *canary, bool *mirrored,
+                        cd_err *err)
+{
+    cdk_ctx *x = ctx;
+    return x->router->get_routes(x, c, primary, canary, mirrored, err);
+}
+
+static cd_rc set_routes(void *ctx, const cd_canary_ref *c, int primary, int canary, bool mirrored,
+                        cd_err *err)
+{
+    cdk_ctx *x = ctx;
+    return x->router->set_routes(x, c, primary, canary, mirrored, err);
+}
+
+void cdk_router_port(cd_router_port *p, cdk_ctx *x)
+{
+    memset(p, 0, sizeof *p);
+    p->ctx = x;
+    p->reconcile_mesh_first = x->router->reconcile_first;
+    p->initialize_services = initialize_services;
+    p->reconcile_apex = reconcile_apex;
+    p->reconcile_mesh = reconcile_mesh;
+    p->get_routes = get_routes;
+    p->set_routes = set_routes;
+}

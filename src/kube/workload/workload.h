@@ -1,0 +1,44 @@
+/* workload.h - the engine's workload port (ports.h) over Kubernetes
+ * workloads, one file per target kind behind a table of function pointers
+ * (deployment.c, daemonset.c): primary creation, readiness, promotion,
+ * scaling, config tracking and the primary HPA. The shared logic is in
+ * port.c; what differs by kind is in cdk_workload_ops. */
+#ifndef CD_KUBE_WORKLOAD_WORKLOAD_H
+#define CD_KUBE_WORKLOAD_WORKLOAD_H
+#include "kube/platform.h"
+
+typedef struct cdk_workload_ops {
+    const char *kind;                   /* targetRef.kind */
+    cdk_kind k;
+    const cd_kube_resource *resource;
+    const char *word;                   /* "deployment", "daemonset" in messages */
+    bool autoscalers;                   /* an HPA may scale it */
+    /* readiness of obj (the target or its primary) with a threshold */
+    cd_rc (*ready)(cdk_ctx *x, const cd_canary_ref *c, const json_t *obj, int threshold_pct,
+                   char *msg, size_t msglen);
+    cd_rc (*scale_to_zero)(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
+    cd_rc (*scale_from_zero)(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
+    /* revertOnDeletion: give the target back its replicas */
+    cd_rc (*restore)(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
+} cdk_workload_ops;
+
+extern const cdk_workload_ops cdk_deployment_ops, cdk_daemonset_ops;
+
+/* The ops for a targetRef.kind, or NULL. */
+const cdk_workload_ops *cdk_workload_find(const char *kind);
+
+/* The engine's workload port over x (x must outlive the port). */
+void cdk_workload_port(cd_workload_port *p, cdk_ctx *x);
+
+/* Does the primary run exactly what the target specifies (pod spec as the
+ * primary gets it, pod labels, pod annotations but flagger-id)? Used to
+ * adopt canaries whose lastAppliedSpec another implementation wrote (Go
+ * Flagger's hashes differ from canaryd's). False on any doubt. */
+bool cdk_primary_matches_target(cdk_ctx *x);
+
+/* Helpers for the kind files. */
+bool cdk_random_uuid(char out[37]);
+/* GET of the target's primary. */
+bool cdk_get_primary(cdk_ctx *x, json_t **out, cd_kube_err *err);
+
+#endif
