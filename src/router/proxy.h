@@ -217,6 +217,11 @@ typedef struct rt_worker {
 } rt_worker;
 
 /* worker.c */
+/* A worker driven by the calling thread, for tests and fuzzing: it routes
+ * with the published snapshot but accepts on no listener. */
+rt_worker *rt_worker_inline_new(void);
+void rt_worker_inline_poll(rt_worker *w, int max_wait_ms);
+void rt_worker_inline_free(rt_worker *w);
 uint64_t rt_rand(rt_worker *w);
 rt_snapshot *rt_worker_hold(rt_worker *w);
 void rt_worker_unhold(rt_worker *w, rt_snapshot *s);

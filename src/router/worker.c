@@ -402,6 +402,40 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- a worker run by the calling thread (tests and fuzzing) ---- */
+
+rt_worker *rt_worker_inline_new(void)
+{
+    rt_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        abort();
+    w->accepting = false;
+    w->freebufs = calloc(RT_FREEBUF_MAX, sizeof *w->freebufs);
+    if (!w->freebufs || rt_loop_init(&w->loop, w) < 0)
+        abort();
+    w->tick.cb = on_tick;
+    seed_rng(w);
+    worker_switch(w);
+    return w;
+}
+
+void rt_worker_inline_poll(rt_worker *w, int max_wait_ms)
+{
+    worker_switch(w);
+    rt_loop_run_once(&w->loop, w->runq ? 0 : max_wait_ms);
+    if (w->runq)
+        rt_exchange_run_queue(w);
+    flush_dirty(w);
+}
+
+void rt_worker_inline_free(rt_worker *w)
+{
+    worker_cleanup(w);
+    rt_loop_fini(&w->loop);
+    free(w->freebufs);
+    free(w);
+}
+
 /* ---- public ---- */
 
 static void wake_all(void)
