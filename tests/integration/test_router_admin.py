@@ -164,4 +164,20 @@ st, e, _ = router.admin("GET", "/measurements?route=nope")
 rtlib.check("measurements of an unknown route: 404", st == 404, e)
 st, e, _ = router.admin("GET", "/measurements?route=app&window=abc")
 rtlib.check("a bad window: 400", st == 400, e)
+# ---- SIGHUP reloads --config ----
+import signal    # noqa: E402
+with open(router.config_path, "w") as f:
+    json.dump({"routes": [rtlib.route("from-file", [p1.address])]}, f)
+router.proc.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+st, rs, _ = router.admin("GET", "/routes")
+rtlib.check("SIGHUP applies the --config file", [r["name"] for r in rs["routes"]] == ["from-file"], rs)
+with open(router.config_path, "w") as f:
+    f.write('{"routes": [{"name": "broken", "weight": 500}]}')
+router.proc.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+st, rs, _ = router.admin("GET", "/routes")
+rtlib.check("an invalid file on SIGHUP changes nothing (and is logged)",
+            [r["name"] for r in rs["routes"]] == ["from-file"] and
+            "routes[0].weight" in router.log_text(), rs)
 rtlib.finish()

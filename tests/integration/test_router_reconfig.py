@@ -11,8 +11,10 @@ import rtlib
 primary = rtlib.Backend("primary")
 canary_a = rtlib.Backend("canary")
 canary_b = rtlib.Backend("canary")
+# two workers: changes must reach both, and stats be summed across them
 router = rtlib.Router({"routes": [
-    rtlib.route("app", [primary.address], [canary_a.address], weight=10)]})
+    rtlib.route("app", [primary.address], [canary_a.address], weight=10)]},
+    extra=["--workers", "2"])
 
 stop = threading.Event()
 lock = threading.Lock()
@@ -89,6 +91,11 @@ rtlib.check("%d requests served during the changes" % tally["ok"], tally["ok"] >
 rtlib.check("no request failed", tally["failed"] == 0, tally["errors"])
 rtlib.check("no keep-alive connection was closed", tally["reconnects"] == 0 and
             not any(e == "Connection: close" for e in tally["errors"]), tally)
+st = router.stats()
+served = sum(g["requests"] for r in st["routes"] if r["name"] == "app"
+             for name, g in r["groups"].items() if name != "mirror")
+rtlib.check("the stats of both workers add up to the requests served (%d)" % served,
+            served == tally["ok"], (served, tally["ok"]))
 rtlib.check("exactly 8 client connections were accepted meanwhile",
             status["connectionsAccepted"] - accepted_before == 8,
             (accepted_before, status["connectionsAccepted"]))
