@@ -563,6 +563,7 @@ int cd_main_router(int argc, char **argv)
         }
     }
     rt_table_close_unused_inherited();
+    rt_admin_close_unused_inherited();
     if (rt_workers_start(f->workers) < 0) {
         fprintf(stderr, "canaryd router: cannot start workers\n");
         goto fail;
