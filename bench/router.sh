@@ -172,8 +172,9 @@ echo "memory (VmRSS, KiB)       router   haproxy"
 printf '  idle at start       %8d  %8d\n' "$ROUTER_IDLE0" "$HAP_IDLE0"
 printf '  idle after the load %8d  %8d\n' "$ROUTER_IDLE1" "$HAP_IDLE1"
 printf '  with %5d idle keep-alive connections %8d  %8d\n' "$IDLE_CONNS" "$RA" "$HA"
+calc() { /usr/bin/python3 -c "print($1)"; }
 printf '  per idle connection (bytes)            %8.0f  %8.0f\n' \
-  "$(echo "($RA - $RB) * 1024 / $IDLE_CONNS" | bc -l)" "$(echo "($HA - $HB) * 1024 / $IDLE_CONNS" | bc -l)"
+  "$(calc "($RA - $RB) * 1024 / $IDLE_CONNS")" "$(calc "($HA - $HB) * 1024 / $IDLE_CONNS")"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'router/haproxy throughput ratio: %.2f p99 ratio: %.2f\n' \
-  "$(echo "$M_RPS_router / $M_RPS_haproxy" | bc -l)" "$(echo "$M_P99_router / $M_P99_haproxy" | bc -l)"
+  "$(calc "$M_RPS_router / $M_RPS_haproxy")" "$(calc "$M_P99_router / $M_P99_haproxy")"
