@@ -204,6 +204,8 @@ rt_exchange *rt_exchange_new(rt_worker *w, rt_client *c)
 static void put_exchange(rt_exchange *ex)
 {
     rt_worker *w = ex->w;
+    if (ex->role == RT_MIRROR)
+        w->nmirrors--;
     cd_buf_free(&ex->mbuf);
     if (w->nfreeex < RT_FREEEX_MAX) {
         ex->next_free = w->freeex;
@@ -1085,6 +1087,10 @@ static bool find_header(const rt_header *hs, size_t n, const char *name, const r
     return *count > 0;
 }
 
+/* Copies in flight per worker: a canary that stops answering must not
+ * pile up connections and buffers without bound. */
+#define RT_MAX_MIRRORS 4096
+
 static void start_mirror(rt_exchange *ex, const rt_req_head *rh)
 {
     rt_worker *w = ex->w;
@@ -1093,15 +1099,17 @@ static void start_mirror(rt_exchange *ex, const rt_req_head *rh)
     rt_backend *be = rt_group_pick(g, w->id, w->loop.now, NULL);
     if (!r->mirror_stats)
         return;
-    if (!be || !be->mirror_stats) {
-        /* no canary to copy to: the mirror group sees a 503, as clients
-         * of an unavailable group would */
+    if (!be || !be->mirror_stats || w->nmirrors >= RT_MAX_MIRRORS) {
+        /* no canary to copy to (or too many copies still waiting on it):
+         * the mirror group sees a 503, as clients of an unavailable group
+         * would */
         rt_ctr_add(&r->mirror_stats->shards[w->id].no_backend, 1);
         if (rt_gstats_record(r->mirror_stats, w->id, 503, 0, rt_wall_ms_now()))
             rt_worker_mark_dirty(w, r->mirror_stats);
         return;
     }
     rt_exchange *m = rt_exchange_new(w, NULL);
+    w->nmirrors++;
     m->snap = rt_worker_hold(w);
     m->route = r;
     m->group = g;

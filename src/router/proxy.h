@@ -207,6 +207,7 @@ typedef struct rt_worker {
     size_t ndirty, capdirty;
 
     rt_exchange *runq;              /* exchanges to pump again */
+    uint32_t nmirrors;              /* mirrored copies in flight */
     rt_exchange *runq_cur;          /* ... being pumped now */
 
     rt_timer tick;
