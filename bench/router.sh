@@ -135,7 +135,7 @@ for t in "${targets[@]}"; do
 done
 
 # ---- memory: idle, and with idle keep-alive connections ----
-sleep 1
+sleep 6     # idle backend connections close after --pool-idle-timeout (4s)
 ROUTER_IDLE1=$(rss_kib "$ROUTER"); HAP_IDLE1=$(rss_kib "$HAP")
 # Opens IDLE_CONNS keep-alive connections to port, one request each, and
 # holds them; sets MB/MA to the proxy's RSS before and with them.

@@ -181,23 +181,12 @@ static void dequeue(rt_exchange *ex);
 
 /* ---- allocation ---- */
 
-#define RT_FREEEX_MAX 128
-
 rt_exchange *rt_exchange_new(rt_worker *w, rt_client *c)
 {
-    rt_exchange *ex = w->freeex;
-    if (ex) {
-        w->freeex = ex->next_free;
-        w->nfreeex--;
-    } else if (!(ex = malloc(sizeof *ex))) {
-        abort();
-    }
-    /* zero everything but the header spans (2 KiB, filled as parsed) */
-    size_t hend = offsetof(rt_exchange, h) + sizeof ex->h;
-    memset(ex, 0, offsetof(rt_exchange, h));
-    memset((char *)ex + hend, 0, sizeof *ex - hend);
+    rt_exchange *ex = rt_slab_alloc(&w->exchange_slab);
     ex->w = w;
     ex->c = c;
+    w->started++;
     return ex;
 }
 
@@ -207,13 +196,7 @@ static void put_exchange(rt_exchange *ex)
     if (ex->role == RT_MIRROR)
         w->nmirrors--;
     cd_buf_free(&ex->mbuf);
-    if (w->nfreeex < RT_FREEEX_MAX) {
-        ex->next_free = w->freeex;
-        w->freeex = ex;
-        w->nfreeex++;
-    } else {
-        free(ex);
-    }
+    rt_slab_free(&w->exchange_slab, ex);
 }
 
 void rt_exchange_free(rt_exchange *ex)
