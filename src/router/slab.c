@@ -70,7 +70,8 @@ void *rt_slab_alloc(rt_slab *s)
     if (!c) {
         if (s->spare) {
             c = s->spare;
-            s->spare = NULL;
+            unlink_chunk(&s->spare, c);
+            s->nspare--;
         } else {
             c = new_chunk(s);
         }
@@ -105,24 +106,30 @@ void rt_slab_free(rt_slab *s, void *p)
     s->live--;
     if (c->used == 0) {
         unlink_chunk(&s->partial, c);
-        if (!s->spare) {
-            s->spare = c;
-        } else {
-            free(c);
-            s->chunks--;
-        }
+        push_chunk(&s->spare, c);
+        s->nspare++;
+    }
+}
+
+void rt_slab_trim(rt_slab *s, size_t keep)
+{
+    while (s->nspare > keep) {
+        rt_slab_chunk *c = s->spare;
+        unlink_chunk(&s->spare, c);
+        s->nspare--;
+        free(c);
+        s->chunks--;
     }
 }
 
 void rt_slab_fini(rt_slab *s)
 {
-    rt_slab_chunk *lists[2] = {s->partial, s->full};
-    for (int i = 0; i < 2; i++)
+    rt_slab_chunk *lists[3] = {s->partial, s->full, s->spare};
+    for (int i = 0; i < 3; i++)
         while (lists[i]) {
             rt_slab_chunk *n = lists[i]->next;
             free(lists[i]);
             lists[i] = n;
         }
-    free(s->spare);
     memset(s, 0, sizeof *s);
 }

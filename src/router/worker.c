@@ -319,6 +319,9 @@ static void decay_caches(rt_worker *w)
     size_t keep = w->nfreebufs / 2;
     while (w->nfreebufs > keep)
         free(w->freebufs[--w->nfreebufs]);
+    rt_slab_trim(&w->client_slab, w->client_slab.nspare / 2);
+    rt_slab_trim(&w->upconn_slab, w->upconn_slab.nspare / 2);
+    rt_slab_trim(&w->exchange_slab, w->exchange_slab.nspare / 2);
     /* idle: no request started during the last second and nothing in
      * flight (idle keep-alive clients do not count) */
     bool idle = w->started == w->started_seen && !has_busy_upstreams(w);

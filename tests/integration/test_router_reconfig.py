@@ -54,7 +54,12 @@ def client():
         tally["errors"] += errors[:5]
 
 
-accepted_before = router.admin("GET", "/status")[1]["connectionsAccepted"]
+# the readiness probe's connection may still wait in the accept queue
+for _ in range(100):
+    accepted_before = router.admin("GET", "/status")[1]["connectionsAccepted"]
+    if accepted_before >= 1:
+        break
+    time.sleep(0.02)
 threads = [threading.Thread(target=client) for _ in range(8)]
 for t in threads:
     t.start()
