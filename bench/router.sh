@@ -13,7 +13,9 @@
 # client connections (the cost per connection).
 # Usage: bench/router.sh [BUILD_DIR]
 #   env: DURATION (10s), CONNS (64), THREADS (1), ROUNDS (3), IDLE_CONNS (5000)
-# Prints the line "router/haproxy throughput ratio: X.XX p99 ratio: Y.YY".
+# Also the CPU time each proxy spends per request (less sensitive to a busy
+# host than throughput). Ends with the line
+# "router/haproxy throughput ratio: X.XX p99 ratio: Y.YY".
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -111,27 +113,41 @@ print("%.0f %.3f %.3f %s" % (rps, ms("50%"), ms("99%"),
 PY
 }
 
-declare -A RPS P50 P99
+# CPU time (user + system, clock ticks) of a process
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+
+declare -A RPS P50 P99 CPU
 targets=(direct haproxy router)
 declare -A PORTS=([direct]=$P_PORT [haproxy]=$H_PORT [router]=$R_PORT)
-for t in "${targets[@]}"; do RPS[$t]=""; P50[$t]=""; P99[$t]=""; done
+declare -A PIDS=([direct]="" [haproxy]=$HAP [router]=$ROUTER)
+for t in "${targets[@]}"; do RPS[$t]=""; P50[$t]=""; P99[$t]=""; CPU[$t]=""; done
+secs=${DURATION%s}
 for round in $(seq "$ROUNDS"); do
   order=("${targets[@]:$(( (round - 1) % 3 ))}" "${targets[@]:0:$(( (round - 1) % 3 ))}")
   for t in "${order[@]}"; do
+    pid=${PIDS[$t]}
+    c0=$([ -n "$pid" ] && cpu_ticks "$pid" || echo 0)
     read -r rps p50 p99 status < <(run_wrk "${PORTS[$t]}")
-    printf '  round %d %-8s %9s req/s  p50 %7s ms  p99 %7s ms  %s\n' "$round" "$t" "$rps" "$p50" "$p99" "$status"
-    RPS[$t]="${RPS[$t]} $rps"; P50[$t]="${P50[$t]} $p50"; P99[$t]="${P99[$t]} $p99"
+    c1=$([ -n "$pid" ] && cpu_ticks "$pid" || echo 0)
+    # proxy CPU microseconds per request (the backends' work is the same)
+    cpu=$(/usr/bin/python3 -c "print('%.2f' % (($c1 - $c0) * $TICK_US / ($rps * $secs)))")
+    printf '  round %d %-8s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req  %s\n' \
+      "$round" "$t" "$rps" "$p50" "$p99" "$([ -n "$pid" ] && echo "$cpu" || echo -)" "$status"
+    RPS[$t]="${RPS[$t]} $rps"; P50[$t]="${P50[$t]} $p50"; P99[$t]="${P99[$t]} $p99"; CPU[$t]="${CPU[$t]} $cpu"
   done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 echo
-printf '%-8s %12s %10s %10s\n' target "req/s" "p50 ms" "p99 ms"
+printf '%-8s %12s %10s %10s %14s\n' target "req/s" "p50 ms" "p99 ms" "cpu us/req"
 for t in "${targets[@]}"; do
   declare "M_RPS_$t=$(echo "${RPS[$t]}" | median)"
   declare "M_P50_$t=$(echo "${P50[$t]}" | median)"
   declare "M_P99_$t=$(echo "${P99[$t]}" | median)"
-  v_rps="M_RPS_$t"; v_p50="M_P50_$t"; v_p99="M_P99_$t"
-  printf '%-8s %12.0f %10.3f %10.3f\n' "$t" "${!v_rps}" "${!v_p50}" "${!v_p99}"
+  declare "M_CPU_$t=$(echo "${CPU[$t]}" | median)"
+  v_rps="M_RPS_$t"; v_p50="M_P50_$t"; v_p99="M_P99_$t"; v_cpu="M_CPU_$t"
+  printf '%-8s %12.0f %10.3f %10.3f %14s\n' "$t" "${!v_rps}" "${!v_p50}" "${!v_p99}" \
+    "$([ "$t" = direct ] && echo - || printf '%.2f' "${!v_cpu}")"
 done
 
 # ---- memory: idle, and with idle keep-alive connections ----
@@ -176,5 +192,6 @@ calc() { /usr/bin/python3 -c "print($1)"; }
 printf '  per idle connection (bytes)            %8.0f  %8.0f\n' \
   "$(calc "($RA - $RB) * 1024 / $IDLE_CONNS")" "$(calc "($HA - $HB) * 1024 / $IDLE_CONNS")"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'router/haproxy CPU per request ratio: %.2f\n' "$(calc "$M_CPU_router / $M_CPU_haproxy")"
 printf 'router/haproxy throughput ratio: %.2f p99 ratio: %.2f\n' \
   "$(calc "$M_RPS_router / $M_RPS_haproxy")" "$(calc "$M_P99_router / $M_P99_haproxy")"
