@@ -175,7 +175,7 @@ time.sleep(600)
 PY
   local holder=$!
   for _ in $(seq 600); do [ -f "$ready" ] && break; sleep 0.1; done
-  sleep 1
+  sleep 8     # settled: caches of the connection burst released
   MA=$(rss_kib "$1")
   kill "$holder" 2>/dev/null || true
   wait "$holder" 2>/dev/null || true
