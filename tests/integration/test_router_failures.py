@@ -47,6 +47,9 @@ g = rtlib.stats_group(st, "kill", "canary")
 be = g["backends"][0] if g else {}
 rtlib.check("the backend's stats count them as 502", be.get("codes", {}).get("502") == 3, be)
 rtlib.check("the group's stats count them as 5xx", g and g["errors5xx"] == 3, g)
+h = be.get("latencyHistogram", {})
+rtlib.check("the backend's latency histogram holds them (0.8 s: bucket le=1000 ms)",
+            sum(h.get("counts", [])) == 3 and h["counts"][h["boundsMs"].index(1000)] == 3, h)
 m = router.admin("GET", "/measurements?route=kill&group=canary&window=60")[1]
 mc = m["groups"]["canary"]
 rtlib.check("the window measures them (success rate 0)",
