@@ -137,7 +137,12 @@ st, _, _ = router.admin("PUT", "/routes/meas", rtlib.route("meas", [p1.address],
 for i in range(400):
     path = "/status?code=503" if i % 4 == 0 else "/"
     st = rtlib.http_get(router.port, path, {"Host": "m.test"})[0]
-time.sleep(1.2)
+def meas_total():
+    g = router.admin("GET", "/measurements?route=meas&window=30s")[1]["groups"]
+    return g["primary"]["requests"] + g["canary"]["requests"]
+
+
+rtlib.wait_for(lambda: meas_total() >= 400)
 st, m, _ = router.admin("GET", "/measurements?route=meas&window=30s&quantiles=0.5,0.99,0.999")
 g = m["groups"]
 total = g["primary"]["requests"] + g["canary"]["requests"]

@@ -41,7 +41,12 @@ for t in ts:
     t.join()
 codes = sorted(r[0] for r in results)
 rtlib.check("requests in flight on a killed backend get 502", codes == [502, 502, 502], codes)
-time.sleep(1.2)
+def window_5xx():
+    m = router.admin("GET", "/measurements?route=kill&group=canary&window=60")[1]
+    return m["groups"]["canary"]["status"]["5xx"]
+
+
+rtlib.wait_for(lambda: window_5xx() >= 3)
 st = router.stats()
 g = rtlib.stats_group(st, "kill", "canary")
 be = g["backends"][0] if g else {}
