@@ -150,6 +150,17 @@ char *rt_addr_format(const rt_addr *a, char *out, size_t outlen)
     return out;
 }
 
+bool rt_addr_is_local(const rt_addr *a)
+{
+    if (a->family == AF_UNIX)
+        return true;
+    if (a->family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr) >> 24) == 127;
+    if (a->family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+    return false;
+}
+
 bool rt_addr_equal(const rt_addr *a, const rt_addr *b)
 {
     return a->len == b->len && !memcmp(&a->ss, &b->ss, a->len);

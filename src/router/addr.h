@@ -20,6 +20,8 @@ bool rt_addr_parse(const char *text, rt_addr *out, char *err, size_t errlen);
 /* "127.0.0.1:8080", "[::1]:8080", "unix:/p" */
 char *rt_addr_format(const rt_addr *a, char *out, size_t outlen);
 bool rt_addr_equal(const rt_addr *a, const rt_addr *b);
+/* unix socket or loopback IP */
+bool rt_addr_is_local(const rt_addr *a);
 
 /* A bound, listening, non-blocking socket (SO_REUSEADDR; unix sockets
  * replace a stale file). Returns the fd or -1 with err set. */

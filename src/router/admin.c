@@ -372,6 +372,9 @@ bool rt_admin_listen(rt_loop *l, const char *addr, char *err, size_t errlen)
     }
     if (fd < 0 && (fd = rt_listen(&a, 64, err, errlen)) < 0)
         return false;
+    if (!rt_addr_is_local(&a))
+        cd_warn("router: the admin API on %s is reachable from other hosts and has no "
+                "authentication; prefer a unix socket or a loopback address", addr);
     admin_listener *x = calloc(1, sizeof *x);
     if (!x)
         abort();

@@ -678,6 +678,7 @@ static void decode_backend_labels(dec *d, const json_t *v, rt_backend *b)
 static void decode_backend(dec *d, const json_t *v, rt_backend *b)
 {
     const char *addr = NULL;
+    b->address = dup_str(d, "");
     if (json_is_string(v)) {
         addr = json_string_value(v);
     } else if (json_is_object(v)) {
@@ -831,6 +832,7 @@ static const char *const route_keys[] = {
 
 static void decode_route(dec *d, const json_t *v, rt_route *r)
 {
+    r->name = dup_str(d, "");
     if (!json_is_object(v)) {
         errf(d, "must be an object");
         return;
@@ -916,6 +918,7 @@ static const char *const listener_keys[] = {"name", "address", NULL};
 
 static void decode_listener(dec *d, const json_t *v, rt_listener_cfg *l)
 {
+    l->name = l->address = dup_str(d, "");
     if (!json_is_object(v)) {
         errf(d, "must be an object with name and address");
         return;
@@ -965,10 +968,16 @@ static json_t *strings_json(char **v, size_t n)
     return a;
 }
 
+/* Whole seconds in Go's compact form ("1m30s"), otherwise milliseconds
+ * ("7814ms"): a fractional form such as "7.814s" would not read back
+ * exactly (cd_duration_parse goes through a double). */
 static json_t *duration_json(int64_t ms)
 {
     char b[32];
-    return json_string(cd_duration_format_ms(ms, b, sizeof b));
+    if (ms % 1000 == 0)
+        return json_string(cd_duration_format_ms(ms, b, sizeof b));
+    snprintf(b, sizeof b, "%lldms", (long long)ms);
+    return json_string(b);
 }
 
 static json_t *retry_on_json(unsigned bits)

@@ -24,11 +24,7 @@ static void on_client_timer(rt_loop *l, rt_timer *t);
 void rt_client_accept(rt_worker *w, int fd, uint64_t listener_id,
                       const struct sockaddr_storage *peer)
 {
-    rt_client *c = calloc(1, sizeof *c);
-    if (!c) {
-        close(fd);
-        return;
-    }
+    rt_client *c = rt_slab_alloc(&w->client_slab);
     c->io.fd = fd;
     c->io.cb = on_client_event;
     c->timer.cb = on_client_timer;
@@ -41,7 +37,7 @@ void rt_client_accept(rt_worker *w, int fd, uint64_t listener_id,
     c->readable = c->writable = true;
     if (rt_loop_add(&w->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
         close(fd);
-        free(c);
+        rt_slab_free(&w->client_slab, c);
         return;
     }
     c->next = w->clients;
@@ -53,7 +49,11 @@ void rt_client_accept(rt_worker *w, int fd, uint64_t listener_id,
     rt_client_progress(c);
 }
 
-static void free_client(void *p) { free(p); }
+static void free_client(void *p)
+{
+    rt_client *c = p;
+    rt_slab_free(&c->w->client_slab, c);
+}
 
 void rt_client_close(rt_client *c)
 {

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +515,10 @@ int cd_main_router(int argc, char **argv)
     rt_rt.workers = f->workers;
     rt_rt.config_file = f->config;
     raise_fd_limit();
+    /* I/O buffers (buffer-size and up) come from their own mappings, so
+     * that freeing them after a burst gives memory back instead of leaving
+     * holes between long-lived connection objects; workers cache them. */
+    mallopt(M_MMAP_THRESHOLD, (int)rt_cfg.buf_size);
     if (rt_loop_init(&C.loop, NULL) < 0 || setup_signals() < 0) {
         fprintf(stderr, "canaryd router: cannot set up the event loop: %s\n", strerror(errno));
         return 1;
@@ -563,6 +568,7 @@ int cd_main_router(int argc, char **argv)
         }
     }
     rt_table_close_unused_inherited();
+    rt_admin_close_unused_inherited();
     if (rt_workers_start(f->workers) < 0) {
         fprintf(stderr, "canaryd router: cannot start workers\n");
         goto fail;

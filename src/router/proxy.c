@@ -181,37 +181,22 @@ static void dequeue(rt_exchange *ex);
 
 /* ---- allocation ---- */
 
-#define RT_FREEEX_MAX 128
-
 rt_exchange *rt_exchange_new(rt_worker *w, rt_client *c)
 {
-    rt_exchange *ex = w->freeex;
-    if (ex) {
-        w->freeex = ex->next_free;
-        w->nfreeex--;
-    } else if (!(ex = malloc(sizeof *ex))) {
-        abort();
-    }
-    /* zero everything but the header spans (2 KiB, filled as parsed) */
-    size_t hend = offsetof(rt_exchange, h) + sizeof ex->h;
-    memset(ex, 0, offsetof(rt_exchange, h));
-    memset((char *)ex + hend, 0, sizeof *ex - hend);
+    rt_exchange *ex = rt_slab_alloc(&w->exchange_slab);
     ex->w = w;
     ex->c = c;
+    w->started++;
     return ex;
 }
 
 static void put_exchange(rt_exchange *ex)
 {
     rt_worker *w = ex->w;
+    if (ex->role == RT_MIRROR)
+        w->nmirrors--;
     cd_buf_free(&ex->mbuf);
-    if (w->nfreeex < RT_FREEEX_MAX) {
-        ex->next_free = w->freeex;
-        w->freeex = ex;
-        w->nfreeex++;
-    } else {
-        free(ex);
-    }
+    rt_slab_free(&w->exchange_slab, ex);
 }
 
 void rt_exchange_free(rt_exchange *ex)
@@ -1085,6 +1070,10 @@ static bool find_header(const rt_header *hs, size_t n, const char *name, const r
     return *count > 0;
 }
 
+/* Copies in flight per worker: a canary that stops answering must not
+ * pile up connections and buffers without bound. */
+#define RT_MAX_MIRRORS 4096
+
 static void start_mirror(rt_exchange *ex, const rt_req_head *rh)
 {
     rt_worker *w = ex->w;
@@ -1093,15 +1082,17 @@ static void start_mirror(rt_exchange *ex, const rt_req_head *rh)
     rt_backend *be = rt_group_pick(g, w->id, w->loop.now, NULL);
     if (!r->mirror_stats)
         return;
-    if (!be || !be->mirror_stats) {
-        /* no canary to copy to: the mirror group sees a 503, as clients
-         * of an unavailable group would */
+    if (!be || !be->mirror_stats || w->nmirrors >= RT_MAX_MIRRORS) {
+        /* no canary to copy to (or too many copies still waiting on it):
+         * the mirror group sees a 503, as clients of an unavailable group
+         * would */
         rt_ctr_add(&r->mirror_stats->shards[w->id].no_backend, 1);
         if (rt_gstats_record(r->mirror_stats, w->id, 503, 0, rt_wall_ms_now()))
             rt_worker_mark_dirty(w, r->mirror_stats);
         return;
     }
     rt_exchange *m = rt_exchange_new(w, NULL);
+    w->nmirrors++;
     m->snap = rt_worker_hold(w);
     m->route = r;
     m->group = g;

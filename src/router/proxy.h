@@ -7,6 +7,7 @@
 #ifndef CD_ROUTER_PROXY_H
 #define CD_ROUTER_PROXY_H
 #include "router/loop.h"
+#include "router/slab.h"
 #include "router/table.h"
 #include "util/buf.h"
 #include <llhttp.h>
@@ -117,7 +118,6 @@ typedef struct rt_exchange {
     uint32_t msent;
     bool mirror_complete;           /* every request byte is in mbuf */
 
-    struct rt_exchange *next_free;
     /* run queue: exchanges that used their share of a loop iteration */
     struct rt_exchange *rq_prev, *rq_next;
     uint8_t queued;                 /* 0 no, 1 next round, 2 this round */
@@ -196,8 +196,9 @@ typedef struct rt_worker {
 
     rt_iobuf **freebufs;
     size_t nfreebufs;
-    rt_exchange *freeex;
-    size_t nfreeex;
+    rt_slab client_slab, upconn_slab, exchange_slab;
+    bool trimmed;                   /* malloc_trim done since the last activity */
+    uint64_t started, started_seen; /* exchanges started; value at the last tick */
 
     rt_client *clients;
     uint32_t nclients;
@@ -207,6 +208,7 @@ typedef struct rt_worker {
     size_t ndirty, capdirty;
 
     rt_exchange *runq;              /* exchanges to pump again */
+    uint32_t nmirrors;              /* mirrored copies in flight */
     rt_exchange *runq_cur;          /* ... being pumped now */
 
     rt_timer tick;

@@ -46,6 +46,18 @@ static uint64_t class_count(const rt_codes *c, int cls)
 
 static double round3(double v) { return round(v * 1000.0) / 1000.0; }
 
+/* {"boundsMs": [upper bounds], "counts": [one per bound, then +Inf]} */
+static json_t *histogram_json(const double *bounds_ms, size_t nb, const uint64_t *counts)
+{
+    json_t *b = json_array(), *c = json_array();
+    for (size_t i = 0; i < nb; i++) {
+        json_array_append_new(b, json_real(bounds_ms[i]));
+        json_array_append_new(c, json_integer((json_int_t)counts[i]));
+    }
+    json_array_append_new(c, json_integer((json_int_t)counts[nb]));
+    return json_pack("{s:o,s:o}", "boundsMs", b, "counts", c);
+}
+
 /* ---- stats ---- */
 
 typedef struct stats_ctx { json_t *routes; } stats_ctx;
@@ -86,6 +98,10 @@ static void add_gstats(void *ctx, rt_gstats *g)
     json_object_set_new(e, "latencyMeanMs",
                         s.rq_total ? json_real(round3(s.sum_us / 1000.0 / s.rq_total)) : json_null());
     json_object_set_new(e, "retired", json_boolean(atomic_load(&g->refs) <= 1));
+    double ms[RT_SEC_NB];
+    for (int i = 0; i < RT_SEC_NB; i++)
+        ms[i] = rt_sec_bounds[i] * 1000.0;
+    json_object_set_new(e, "latencyHistogram", histogram_json(ms, RT_SEC_NB, s.hist));
 }
 
 static const char *health_of(const rt_endpoint *e, int64_t now_mono)
@@ -116,6 +132,8 @@ static void add_bstats(void *ctx, rt_bstats *b)
         health_of(b->ep, rt_now_ms()), "retired", atomic_load(&b->refs) <= 1);
     json_object_set_new(be, "latencyMeanMs",
                         s.rq_total ? json_real(round3(s.sum_us / 1000.0 / s.rq_total)) : json_null());
+    json_object_set_new(be, "latencyHistogram",
+                        histogram_json(rt_envoy_bounds_ms, RT_ENVOY_NB, s.hist));
     json_array_append_new(json_object_get(e, "backends"), be);
 }
 

@@ -37,7 +37,11 @@ static void pool_remove(rt_upconn *u)
         }
 }
 
-static void free_upconn(void *p) { free(p); }
+static void free_upconn(void *p)
+{
+    rt_upconn *u = p;
+    rt_slab_free(&u->w->upconn_slab, u);
+}
 
 void rt_upconn_close(rt_upconn *u)
 {
@@ -86,12 +90,7 @@ rt_upconn *rt_upconn_acquire(rt_worker *w, rt_endpoint *ep, int64_t connect_time
         *err = errno;
         return NULL;
     }
-    rt_upconn *u = calloc(1, sizeof *u);
-    if (!u) {
-        close(fd);
-        *err = ENOMEM;
-        return NULL;
-    }
+    rt_upconn *u = rt_slab_alloc(&w->upconn_slab);
     u->io.fd = fd;
     u->io.cb = on_up_event;
     u->timer.cb = on_up_timer;
@@ -105,7 +104,7 @@ rt_upconn *rt_upconn_acquire(rt_worker *w, rt_endpoint *ep, int64_t connect_time
         *err = errno;
         close(fd);
         rt_endpoint_release(ep);
-        free(u);
+        rt_slab_free(&w->upconn_slab, u);
         return NULL;
     }
     u->anext = w->upconns;

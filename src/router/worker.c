@@ -8,6 +8,7 @@
 #include "router/workers.h"
 #include "util/log.h"
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -44,7 +45,7 @@ static int g_nworkers;
 
 /* ---- buffers ---- */
 
-#define RT_FREEBUF_MAX 64
+#define RT_FREEBUF_MAX 256
 
 rt_iobuf *rt_buf_get(rt_worker *w)
 {
@@ -308,10 +309,36 @@ static void arm_tick(rt_worker *w)
     rt_timer_set(&w->loop, &w->tick, w->loop.now + to_next);
 }
 
+static bool has_busy_upstreams(const rt_worker *w);
+
+/* Cached buffers and exchanges decay by half each second, and an idle
+ * worker hands freed memory back to the system: memory follows the load
+ * instead of its peak. */
+static void decay_caches(rt_worker *w)
+{
+    size_t keep = w->nfreebufs / 2;
+    while (w->nfreebufs > keep)
+        free(w->freebufs[--w->nfreebufs]);
+    rt_slab_trim(&w->client_slab, w->client_slab.nspare / 2);
+    rt_slab_trim(&w->upconn_slab, w->upconn_slab.nspare / 2);
+    rt_slab_trim(&w->exchange_slab, w->exchange_slab.nspare / 2);
+    /* idle: no request started during the last second and nothing in
+     * flight (idle keep-alive clients do not count) */
+    bool idle = w->started == w->started_seen && !has_busy_upstreams(w);
+    w->started_seen = w->started;
+    if (idle && !w->trimmed) {
+        malloc_trim(0);
+        w->trimmed = true;
+    } else if (!idle) {
+        w->trimmed = false;
+    }
+}
+
 static void on_tick(rt_loop *l, rt_timer *t)
 {
     rt_worker *w = l->owner;
     flush_dirty(w);
+    decay_caches(w);
     if (!w->accepting && !w->draining) {
         w->accepting = true;
         sync_listeners(w);
@@ -369,14 +396,19 @@ static void worker_cleanup(rt_worker *w)
     for (size_t i = 0; i < w->nfreebufs; i++)
         free(w->freebufs[i]);
     w->nfreebufs = 0;
-    while (w->freeex) {
-        rt_exchange *e = w->freeex;
-        w->freeex = e->next_free;
-        free(e);
-    }
+    rt_slab_fini(&w->client_slab);
+    rt_slab_fini(&w->upconn_slab);
+    rt_slab_fini(&w->exchange_slab);
     free(w->dirty);
     w->dirty = NULL;
     rt_timer_clear(&w->loop, &w->tick);
+}
+
+static void init_slabs(rt_worker *w)
+{
+    rt_slab_init(&w->client_slab, sizeof(rt_client), 64);
+    rt_slab_init(&w->upconn_slab, sizeof(rt_upconn), 64);
+    rt_slab_init(&w->exchange_slab, sizeof(rt_exchange), 16);
 }
 
 static void *worker_main(void *arg)
@@ -415,6 +447,7 @@ rt_worker *rt_worker_inline_new(void)
         abort();
     w->tick.cb = on_tick;
     seed_rng(w);
+    init_slabs(w);
     worker_switch(w);
     return w;
 }
@@ -462,6 +495,7 @@ int rt_workers_start(int n)
             abort();
         w->tick.cb = on_tick;
         seed_rng(w);
+        init_slabs(w);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             return -1;

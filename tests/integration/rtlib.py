@@ -71,6 +71,16 @@ def finish():
     sys.exit(0 if _results["failed"] == 0 and _results["passed"] > 0 else 1)
 
 
+def wait_for(cond, timeout=10.0, step=0.05):
+    """Polls cond() until it is true (returns True) or timeout passes."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -108,9 +118,9 @@ class Backend:
         wait_port(self.port)
 
     def count(self):
-        """(requests served before this one, of which mirrored copies)"""
+        """(requests served, not counting /count, of which mirrored copies)"""
         body = http_get(self.port, "/count")[2].decode().split()
-        return int(body[0]) - 1, int(body[1])
+        return int(body[0]), int(body[1])
 
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)

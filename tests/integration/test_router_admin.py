@@ -137,7 +137,12 @@ st, _, _ = router.admin("PUT", "/routes/meas", rtlib.route("meas", [p1.address],
 for i in range(400):
     path = "/status?code=503" if i % 4 == 0 else "/"
     st = rtlib.http_get(router.port, path, {"Host": "m.test"})[0]
-time.sleep(1.2)
+def meas_total():
+    g = router.admin("GET", "/measurements?route=meas&window=30s")[1]["groups"]
+    return g["primary"]["requests"] + g["canary"]["requests"]
+
+
+rtlib.wait_for(lambda: meas_total() >= 400)
 st, m, _ = router.admin("GET", "/measurements?route=meas&window=30s&quantiles=0.5,0.99,0.999")
 g = m["groups"]
 total = g["primary"]["requests"] + g["canary"]["requests"]
@@ -164,4 +169,20 @@ st, e, _ = router.admin("GET", "/measurements?route=nope")
 rtlib.check("measurements of an unknown route: 404", st == 404, e)
 st, e, _ = router.admin("GET", "/measurements?route=app&window=abc")
 rtlib.check("a bad window: 400", st == 400, e)
+# ---- SIGHUP reloads --config ----
+import signal    # noqa: E402
+with open(router.config_path, "w") as f:
+    json.dump({"routes": [rtlib.route("from-file", [p1.address])]}, f)
+router.proc.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+st, rs, _ = router.admin("GET", "/routes")
+rtlib.check("SIGHUP applies the --config file", [r["name"] for r in rs["routes"]] == ["from-file"], rs)
+with open(router.config_path, "w") as f:
+    f.write('{"routes": [{"name": "broken", "weight": 500}]}')
+router.proc.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+st, rs, _ = router.admin("GET", "/routes")
+rtlib.check("an invalid file on SIGHUP changes nothing (and is logged)",
+            [r["name"] for r in rs["routes"]] == ["from-file"] and
+            "routes[0].weight" in router.log_text(), rs)
 rtlib.finish()

@@ -4,7 +4,6 @@ routes, validation errors reported with their paths, measurements,
 samples, stats, and a clear error when the router is unreachable."""
 import os
 import subprocess
-import time
 
 import rtlib
 
@@ -14,7 +13,8 @@ router = rtlib.Router({"routes": [rtlib.route("app", [p.address], [c.address])]}
                       admin_unix=True)
 for i in range(20):
     rtlib.http_get(router.port, "/status?code=503" if i % 5 == 0 else "/")
-time.sleep(1.2)
+rtlib.wait_for(lambda: router.admin("GET", "/measurements?route=app&group=primary&window=60")[1]
+               ["groups"]["primary"]["requests"] >= 20)
 out = subprocess.run([os.path.join(rtlib.BUILD, "rt_clientcheck"), "unix:" + router.admin_sock,
                       "app", p.address], capture_output=True, text=True, timeout=60)
 lines = dict(l.split("=", 1) for l in out.stdout.splitlines() if "=" in l)

@@ -41,12 +41,20 @@ for t in ts:
     t.join()
 codes = sorted(r[0] for r in results)
 rtlib.check("requests in flight on a killed backend get 502", codes == [502, 502, 502], codes)
-time.sleep(1.2)
+def window_5xx():
+    m = router.admin("GET", "/measurements?route=kill&group=canary&window=60")[1]
+    return m["groups"]["canary"]["status"]["5xx"]
+
+
+rtlib.wait_for(lambda: window_5xx() >= 3)
 st = router.stats()
 g = rtlib.stats_group(st, "kill", "canary")
 be = g["backends"][0] if g else {}
 rtlib.check("the backend's stats count them as 502", be.get("codes", {}).get("502") == 3, be)
 rtlib.check("the group's stats count them as 5xx", g and g["errors5xx"] == 3, g)
+h = be.get("latencyHistogram", {})
+rtlib.check("the backend's latency histogram holds them (0.8 s: bucket le=1000 ms)",
+            sum(h.get("counts", [])) == 3 and h["counts"][h["boundsMs"].index(1000)] == 3, h)
 m = router.admin("GET", "/measurements?route=kill&group=canary&window=60")[1]
 mc = m["groups"]["canary"]
 rtlib.check("the window measures them (success rate 0)",

@@ -3,8 +3,6 @@ backend whose health endpoint fails out of rotation and bring it back
 when it passes again; a backend set to "drain" or "down" gets no new
 requests; when no backend of the group is available the router answers
 503 and counts it."""
-import time
-
 import rtlib
 
 a = rtlib.Backend("a")
@@ -19,21 +17,23 @@ def served(n=60):
     return {rtlib.backend_of(rtlib.http_get(router.port, "/")[2]) for _ in range(n)}
 
 
-time.sleep(0.5)
-rtlib.check("both healthy backends serve", served() == {"a", "b"})
+def health():
+    st = router.admin("GET", "/status")[1]
+    return {x["address"]: x["health"] for x in st["routes"][0]["backends"]["primary"]}
+
+
+rtlib.check("both healthy backends serve", rtlib.wait_for(lambda: served(20) == {"a", "b"}))
 rtlib.http_get(b.port, "/sick")
-time.sleep(1.0)
-st = router.admin("GET", "/status")[1]
-health = {x["address"]: x["health"] for x in st["routes"][0]["backends"]["primary"]}
-rtlib.check("failing checks mark the backend unhealthy", health[b.address] == "unhealthy", health)
+rtlib.check("failing checks mark the backend unhealthy",
+            rtlib.wait_for(lambda: health()[b.address] == "unhealthy"), health())
 rtlib.check("... and it gets no traffic", served() == {"a"})
 b.kill()
 b2 = rtlib.Backend.__new__(rtlib.Backend)      # same port, healthy again
 b2.name, b2.port, b2.address = "b", b.port, b.address
 b2.proc = rtlib.start([rtlib.BACKEND, str(b.port), "b"])
 rtlib.wait_port(b.port)
-time.sleep(1.0)
-rtlib.check("passing checks bring it back", served() == {"a", "b"})
+rtlib.check("passing checks bring it back", rtlib.wait_for(lambda: health()[b.address] == "up")
+            and served() == {"a", "b"}, health())
 
 router.admin("PUT", "/routes/app/primary", {"backends": [
     {"address": a.address, "state": "drain"}, b.address]})

@@ -20,20 +20,19 @@ for i in range(N):
     st, hs, body = rtlib.http_get(router.port, "/?i=%d" % i)
     bodies.add((st, rtlib.backend_of(body)))
 rtlib.check("clients only see the primary's responses", bodies == {(200, "primary")}, bodies)
-time.sleep(0.5)
+rtlib.wait_for(lambda: canary.count()[1] >= N)
 total, shadow = canary.count()
 rtlib.check("every request was copied to the canary (%d of %d)" % (shadow, N),
             shadow == N and total == N, (total, shadow))
 ptotal, pshadow = primary.count()
 rtlib.check("the primary got the originals, without -shadow", ptotal == N and pshadow == 0,
             (ptotal, pshadow))
-primary_count = ptotal + 1
 
 # bodies are mirrored too
 st, hs, body = rtlib.http_get(router.port, "/echo", method="POST", body=b"x" * 5000)
 rtlib.check("a POST with a body is served by the primary", st == 200 and len(body) == 5000)
-time.sleep(0.3)
-rtlib.check("... and its copy reached the canary", canary.count()[1] == N + 1, canary.count())
+rtlib.check("... and its copy reached the canary",
+            rtlib.wait_for(lambda: canary.count()[1] == N + 1), canary.count())
 
 # a slow canary (1.5 s per request) does not delay the client
 t0 = time.time()
@@ -54,7 +53,12 @@ fast = time.time() - t0
 rtlib.check("with the canary down, mirrored requests still succeed quickly (%.3fs for 20)" % fast,
             fast < 2.0, fast)
 
-time.sleep(1.5)
+def mirror_requests():
+    st, m, _ = router.admin("GET", "/measurements?route=app&window=60")
+    return m["groups"].get("mirror", {}).get("requests", 0) if st == 200 else 0
+
+
+rtlib.wait_for(lambda: mirror_requests() >= N + 1 + 20)
 st, m, _ = router.admin("GET", "/measurements?route=app&window=60")
 mg = m["groups"].get("mirror", {}) if st == 200 else {}
 rtlib.check("the mirror group is measured (%s requests)" % mg.get("requests"),

@@ -11,8 +11,10 @@ import rtlib
 primary = rtlib.Backend("primary")
 canary_a = rtlib.Backend("canary")
 canary_b = rtlib.Backend("canary")
+# two workers: changes must reach both, and stats be summed across them
 router = rtlib.Router({"routes": [
-    rtlib.route("app", [primary.address], [canary_a.address], weight=10)]})
+    rtlib.route("app", [primary.address], [canary_a.address], weight=10)]},
+    extra=["--workers", "2"])
 
 stop = threading.Event()
 lock = threading.Lock()
@@ -52,7 +54,12 @@ def client():
         tally["errors"] += errors[:5]
 
 
-accepted_before = router.admin("GET", "/status")[1]["connectionsAccepted"]
+# the readiness probe's connection may still wait in the accept queue
+for _ in range(100):
+    accepted_before = router.admin("GET", "/status")[1]["connectionsAccepted"]
+    if accepted_before >= 1:
+        break
+    time.sleep(0.02)
 threads = [threading.Thread(target=client) for _ in range(8)]
 for t in threads:
     t.start()
@@ -89,6 +96,11 @@ rtlib.check("%d requests served during the changes" % tally["ok"], tally["ok"] >
 rtlib.check("no request failed", tally["failed"] == 0, tally["errors"])
 rtlib.check("no keep-alive connection was closed", tally["reconnects"] == 0 and
             not any(e == "Connection: close" for e in tally["errors"]), tally)
+st = router.stats()
+served = sum(g["requests"] for r in st["routes"] if r["name"] == "app"
+             for name, g in r["groups"].items() if name != "mirror")
+rtlib.check("the stats of both workers add up to the requests served (%d)" % served,
+            served == tally["ok"], (served, tally["ok"]))
 rtlib.check("exactly 8 client connections were accepted meanwhile",
             status["connectionsAccepted"] - accepted_before == 8,
             (accepted_before, status["connectionsAccepted"]))

@@ -8,8 +8,9 @@
  *   GET  /slow?ms=N    "ID\n" after N milliseconds
  *   GET  /status?code=N   an empty response with that status
  *   GET  /headers      the request headers, one "name: value" per line
- *   GET  /count        requests served so far, and how many had a
- *                      "-shadow" Host (mirrored copies): "total shadow\n"
+ *   GET  /count        requests served so far (not counting /count), and
+ *                      how many had a "-shadow" Host (mirrored copies):
+ *                      "total shadow\n"
  *   GET  /healthz      200, or 503 after /sick
  * Must not be used outside tests. */
 #include <microhttpd.h>
@@ -94,7 +95,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *size = 0;
         return MHD_YES;
     }
-    atomic_fetch_add(&g_total, 1);
+    if (strcmp(url, "/count"))
+        atomic_fetch_add(&g_total, 1);
     if (g_delay_ms)
         usleep((useconds_t)g_delay_ms * 1000);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
