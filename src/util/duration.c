@@ -30,25 +30,29 @@ bool cd_duration_parse(const char *s, int64_t *ns)
     }
     if (*p == '\0')
         return false;
-    double total = 0;
+    /* exact integer arithmetic, as Go's ParseDuration: "0.3s" is 300 ms */
+    uint64_t total = 0;
     while (*p) {
-        /* number: digits with an optional fraction */
-        const char *start = p;
-        double v = 0, scale = 1;
+        uint64_t whole = 0, frac = 0, scale = 1;
         bool digits = false;
         while (*p >= '0' && *p <= '9') {
-            v = v * 10 + (*p++ - '0');
+            if (whole > (UINT64_MAX - 9) / 10)
+                return false;
+            whole = whole * 10 + (uint64_t)(*p++ - '0');
             digits = true;
         }
         if (*p == '.') {
             p++;
             while (*p >= '0' && *p <= '9') {
-                scale /= 10;
-                v += (*p++ - '0') * scale;
+                if (scale < 1000000000000000000ULL) {   /* digits beyond ns precision drop */
+                    frac = frac * 10 + (uint64_t)(*p - '0');
+                    scale *= 10;
+                }
+                p++;
                 digits = true;
             }
         }
-        if (!digits || p == start)
+        if (!digits)
             return false;
         const char *u = p;
         while (*p && !(*p >= '0' && *p <= '9') && *p != '.')
@@ -56,11 +60,16 @@ bool cd_duration_parse(const char *s, int64_t *ns)
         int64_t mult = unit_ns(u, (size_t)(p - u));
         if (mult == 0)
             return false;
-        total += v * (double)mult;
-        if (total > 9.2e18)
+        if (whole > (uint64_t)INT64_MAX / (uint64_t)mult)
+            return false;
+        uint64_t v = whole * (uint64_t)mult;
+        /* frac/scale of the unit, rounded down to whole nanoseconds */
+        v += (uint64_t)((double)frac * (double)mult / (double)scale + 1e-9);
+        total += v;
+        if (total > (uint64_t)INT64_MAX)
             return false;
     }
-    *ns = (int64_t)(neg ? -total : total);
+    *ns = neg ? -(int64_t)total : (int64_t)total;
     return true;
 }
 

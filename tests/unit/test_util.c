@@ -32,6 +32,16 @@ static void test_duration_parse(void **state)
     assert_false(cd_duration_parse_ms("1d", &ms));
     assert_false(cd_duration_parse_ms(NULL, &ms));
     assert_false(cd_duration_parse_ms("99999999999h", &ms));
+    /* exact, not through a double: */
+    assert_true(cd_duration_parse_ms("0.3s", &ms));
+    assert_int_equal(ms, 300);
+    assert_true(cd_duration_parse_ms("7.814s", &ms));
+    assert_int_equal(ms, 7814);
+    int64_t ns;
+    assert_true(cd_duration_parse("1.000000001s", &ns));
+    assert_int_equal(ns, 1000000001);
+    assert_true(cd_duration_parse("2h45m0.5s", &ns));
+    assert_int_equal(ns, 9900500000000LL);
 }
 
 static void test_duration_format(void **state)
