@@ -1,5 +1,7 @@
 /* view.c - canaryctl's formatting of canaries; see view.h. */
 #include "cli/view.h"
+#include "judge/judge.h"
+#include "model/status.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,6 +123,19 @@ void cd_view_describe(cd_buf *out, const json_t *c)
     json_t *m;
     json_array_foreach(json_object_get(c, "metrics"), i, m)
         metric_line(out, m);
+    /* the statistical judge's explanation of each judged metric */
+    json_t *status = json_object_get(c, "status");
+    if (json_object_get(status, "judge")) {
+        cd_canary_status st;
+        cd_status_init(&st);
+        cd_status_from_json(&st, status);
+        cd_buf judged = CD_BUF_INIT;
+        cd_judge_describe(&st, &judged);
+        if (judged.len)
+            cd_buf_printf(out, "\nStatistical judge:\n%s", cd_buf_str(&judged));
+        cd_buf_free(&judged);
+        cd_status_free(&st);
+    }
     cd_buf_puts(out, "\nEvents:\n");
     events_of(out, c, 20);
 }
