@@ -2,6 +2,7 @@
  * connection): routes, payload decoding, namespace protection, gates, and
  * dispatch of tasks to tasks.c. Request bodies are capped at 1 MiB. */
 #include "loadtester/loadtester.h"
+#include "net/httpd.h"
 #include "metrics/endpoint.h"
 #include "util/errfmt.h"
 #include "util/log.h"
@@ -23,22 +24,12 @@ struct cd_loadtester {
     int port;
 };
 
-typedef struct request {
-    cd_buf body;
-    bool too_big;
-} request;
+typedef cd_httpd_request request;
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, unsigned status, const char *type,
                                   const char *body, size_t len)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(body ? body : ""),
-                                                             MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type ? type : "text/plain; charset=utf-8");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return cd_httpd_reply(c, status, type ? type : "text/plain; charset=utf-8", body, len);
 }
 
 static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *s)
@@ -177,34 +168,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    request *rq = *con_cls;
-    if (!rq) {
-        rq = calloc(1, sizeof *rq);
-        if (!rq)
-            return MHD_NO;
-        *con_cls = rq;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (rq->body.len + *upload_size > MAX_BODY)
-            rq->too_big = true;
-        else
-            cd_buf_append(&rq->body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    request *rq;
+    enum MHD_Result ret;
+    if (cd_httpd_collect(con_cls, upload, upload_size, MAX_BODY, &rq, &ret))
+        return ret;
     return handle(cls, c, url, rq);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    request *rq = *con_cls;
-    if (rq) {
-        cd_buf_free(&rq->body);
-        free(rq);
-    }
-    *con_cls = NULL;
 }
 
 cd_loadtester *cd_loadtester_start(const cd_loadtester_config *cfg, cd_err *err)
@@ -225,36 +193,21 @@ cd_loadtester *cd_loadtester_start(const cd_loadtester_config *cfg, cd_err *err)
     }
     lt->gates = cd_gates_new();
     lt->tasks = cd_tasks_new(cfg->timeout_ms, cfg->max_tasks);
-    struct sockaddr_in a4;
-    struct sockaddr_in6 a6;
-    memset(&a4, 0, sizeof a4);
-    memset(&a6, 0, sizeof a6);
+    struct sockaddr_storage ss;
     const struct sockaddr *sa = NULL;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
-    if (cfg->address && *cfg->address) {
-        if (inet_pton(AF_INET, cfg->address, &a4.sin_addr) == 1) {
-            a4.sin_family = AF_INET;
-            a4.sin_port = htons((uint16_t)cfg->port);
-            sa = (const struct sockaddr *)&a4;
-        } else if (inet_pton(AF_INET6, cfg->address, &a6.sin6_addr) == 1) {
-            a6.sin6_family = AF_INET6;
-            a6.sin6_port = htons((uint16_t)cfg->port);
-            sa = (const struct sockaddr *)&a6;
-            flags |= MHD_USE_IPv6;
-        } else {
-            cd_errfmt(err, "\"%s\" is not an IP address", cfg->address);
-            cd_loadtester_stop(lt);
-            return NULL;
-        }
+    if (!cd_httpd_address(cfg->address, cfg->port, &ss, &sa, &flags, err)) {
+        cd_loadtester_stop(lt);
+        return NULL;
     }
     if (sa)
         lt->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, lt,
-                                 MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                 MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, cd_httpd_completed,
                                  NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     else
         lt->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, lt,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                 MHD_OPTION_NOTIFY_COMPLETED, cd_httpd_completed, NULL,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     if (!lt->d) {

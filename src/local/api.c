@@ -14,6 +14,7 @@
  * Handlers hold the controller lock only while they read or change its
  * state; nothing here blocks on other network calls. */
 #include "local/local.h"
+#include "net/httpd.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -41,10 +42,7 @@ struct lc_api {
     size_t ngates;
 };
 
-typedef struct request {
-    cd_buf body;
-    bool too_big;
-} request;
+typedef cd_httpd_request request;
 
 /* ---- JSON views ----------------------------------------------------------- */
 
@@ -137,32 +135,9 @@ json_t *lc_canary_json(lc_canary *c, bool detail)
 
 /* ---- responses ----------------------------------------------------------- */
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned code, const char *type,
-                                 const char *text, size_t len)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(conn, code, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned code, json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(j);
-    cd_buf b = CD_BUF_INIT;
-    cd_buf_printf(&b, "%s\n", s ? s : "null");
-    free(s);
-    enum MHD_Result r = send_text(conn, code, "application/json", b.data, b.len);
-    cd_buf_free(&b);
-    return r;
-}
-
 static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned code, const char *msg)
 {
-    return send_json(conn, code, json_pack("{s:s}", "error", msg));
+    return cd_httpd_reply_json(conn, code, json_pack("{s:s}", "error", msg));
 }
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -174,7 +149,7 @@ static enum MHD_Result list_canaries(lc_api *api, struct MHD_Connection *conn)
     for (size_t i = 0; i < api->L->ncanaries; i++)
         json_array_append_new(items, lc_canary_json(api->L->canaries[i], false));
     pthread_mutex_unlock(&api->L->lock);
-    return send_json(conn, 200, json_pack("{s:o}", "items", items));
+    return cd_httpd_reply_json(conn, 200, json_pack("{s:o}", "items", items));
 }
 
 static enum MHD_Result apply(lc_api *api, struct MHD_Connection *conn, request *rq)
@@ -197,7 +172,7 @@ static enum MHD_Result apply(lc_api *api, struct MHD_Connection *conn, request *
     cd_diags_free(&d);
     json_t *j = json_pack("{s:b,s:o,s:o}", "applied", errors == 0, "errors", errs, "warnings",
                           warns);
-    return send_json(conn, errors ? 422 : 200, j);
+    return cd_httpd_reply_json(conn, errors ? 422 : 200, j);
 }
 
 /* promote, abort, hold, hold-rollout, resume: through the gates (ports_local.c). */
@@ -253,7 +228,7 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
     }
     lc_wake(api->L);
     cd_info("local: %s.%s: %s", name, ns, done);
-    return send_json(conn, 202, json_pack("{s:s}", "result", done));
+    return cd_httpd_reply_json(conn, 202, json_pack("{s:s}", "result", done));
 }
 
 /* flagger-loadtester's /gate and /rollback endpoints (reference §4.4). */
@@ -261,15 +236,15 @@ static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn,
                                        request *rq)
 {
     if (!strcmp(url, "/gate/approve"))
-        return send_text(conn, 200, "text/plain", "OK", 2);
+        return cd_httpd_reply(conn, 200, "text/plain", "OK", 2);
     if (!strcmp(url, "/gate/halt"))
-        return send_text(conn, 403, "text/plain", "Forbidden", 9);
+        return cd_httpd_reply(conn, 403, "text/plain", "Forbidden", 9);
     json_t *j = json_loadb(cd_buf_str(&rq->body), rq->body.len, 0, NULL);
     const char *name = json_string_value(json_object_get(j, "name"));
     const char *ns = json_string_value(json_object_get(j, "namespace"));
     if (!name || !ns) {
         json_decref(j);
-        return send_text(conn, 400, "text/plain", "invalid payload", 15);
+        return cd_httpd_reply(conn, 400, "text/plain", "invalid payload", 15);
     }
     bool rollback = !strncmp(url, "/rollback/", 10);
     const char *verb = strrchr(url, '/') + 1;
@@ -285,8 +260,8 @@ static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn,
     if (!strcmp(verb, "check")) {
         bool open = at < api->ngates;
         pthread_mutex_unlock(&api->L->lock);
-        return open ? send_text(conn, 200, "text/plain", "Approved", 8)
-                    : send_text(conn, 403, "text/plain", "Forbidden", 9);
+        return open ? cd_httpd_reply(conn, 200, "text/plain", "Approved", 8)
+                    : cd_httpd_reply(conn, 403, "text/plain", "Forbidden", 9);
     }
     if (!strcmp(verb, "open") && at == api->ngates) {
         gate_entry *g = realloc(api->open_gates, (api->ngates + 1) * sizeof *g);
@@ -299,8 +274,8 @@ static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn,
     }
     pthread_mutex_unlock(&api->L->lock);
     if (strcmp(verb, "open") && strcmp(verb, "close"))
-        return send_text(conn, 404, "text/plain", "Not Found", 9);
-    r = send_text(conn, 202, "text/plain", "Accepted", 8);
+        return cd_httpd_reply(conn, 404, "text/plain", "Not Found", 9);
+    r = cd_httpd_reply(conn, 202, "text/plain", "Accepted", 8);
     return r;
 }
 
@@ -329,7 +304,7 @@ static enum MHD_Result canary_route(lc_api *api, struct MHD_Connection *conn, co
         return send_error(conn, 404, "no such canary");
     if (!j)
         return send_error(conn, 404, "not found");
-    return send_json(conn, 200, j);
+    return cd_httpd_reply_json(conn, 200, j);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -337,32 +312,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               size_t *upload_size, void **state)
 {
     lc_api *api = cls;
-    request *rq = *state;
-    if (!rq) {
-        rq = calloc(1, sizeof *rq);
-        if (!rq)
-            return MHD_NO;
-        *state = rq;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (rq->body.len + *upload_size > MAX_BODY)
-            rq->too_big = true;
-        else
-            cd_buf_append(&rq->body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    request *rq;
+    enum MHD_Result ret;
+    if (cd_httpd_collect(state, upload, upload_size, MAX_BODY, &rq, &ret))
+        return ret;
     if (rq->too_big)
         return send_error(conn, 413, "body too large (1 MiB at most)");
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     bool post = !strcmp(method, "POST");
     if (!strcmp(url, "/healthz"))
-        return send_text(conn, 200, "text/plain", "OK", 2);
+        return cd_httpd_reply(conn, 200, "text/plain", "OK", 2);
     if (!strcmp(url, "/metrics") && get) {
         cd_buf b = CD_BUF_INIT;
         cd_registry_write(api->L->registry, &b);
-        enum MHD_Result r = send_text(conn, 200, "text/plain; version=0.0.4", cd_buf_str(&b), b.len);
+        enum MHD_Result r = cd_httpd_reply(conn, 200, "text/plain; version=0.0.4", cd_buf_str(&b), b.len);
         cd_buf_free(&b);
         return r;
     }
@@ -375,17 +338,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if ((!strncmp(url, "/gate/", 6) || !strncmp(url, "/rollback/", 10)) && (post || get))
         return loadtester_gate(api, conn, url, rq);
     return send_error(conn, 404, "not found");
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **state,
-                      enum MHD_RequestTerminationCode toe)
-{
-    request *rq = *state;
-    if (rq) {
-        cd_buf_free(&rq->body);
-        free(rq);
-    }
-    *state = NULL;
 }
 
 static int listen_on(const char *address, char **unix_path, cd_err *err)
@@ -447,7 +399,7 @@ lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err)
     }
     api->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
                               0, NULL, NULL, handle, api, MHD_OPTION_LISTEN_SOCKET, api->fd,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, api,
+                              MHD_OPTION_NOTIFY_COMPLETED, cd_httpd_completed, api,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!api->d) {
         snprintf(err->msg, sizeof err->msg, "cannot start the HTTP server");

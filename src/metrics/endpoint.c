@@ -1,6 +1,7 @@
 /* endpoint.c - /metrics and /healthz on libmicrohttpd (see endpoint.h).
  * One polling thread; each request is answered from memory at once. */
 #include "metrics/endpoint.h"
+#include "net/httpd.h"
 #include "util/errfmt.h"
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -13,19 +14,6 @@ struct cd_metrics_endpoint {
     cd_metrics_endpoint_config cfg;
     int port;
 };
-
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-                             const char *body, size_t len)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
@@ -43,8 +31,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!strcmp(url, "/healthz")) {
         bool ok = !e->cfg.healthy || e->cfg.healthy(e->cfg.health_ctx);
-        return ok ? reply(c, 200, "text/plain; charset=utf-8", "OK", 2)
-                  : reply(c, 503, "text/plain; charset=utf-8", "not ready", 9);
+        return ok ? cd_httpd_reply(c, 200, "text/plain; charset=utf-8", "OK", 2)
+                  : cd_httpd_reply(c, 503, "text/plain; charset=utf-8", "not ready", 9);
     }
     if (!strcmp(url, "/metrics") && get) {
         cd_buf b = CD_BUF_INIT;
@@ -53,13 +41,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             e->cfg.writers[i](e->cfg.writer_ctx[i], &b);
         if (!e->cfg.no_process_metrics)
             cd_process_metrics_write(&b);
-        enum MHD_Result r = reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+        enum MHD_Result r = cd_httpd_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
         cd_buf_free(&b);
         return r;
     }
     if (!strcmp(url, "/metrics"))
-        return reply(c, 405, "text/plain; charset=utf-8", "method not allowed\n", 19);
-    return reply(c, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
+        return cd_httpd_reply(c, 405, "text/plain; charset=utf-8", "method not allowed\n", 19);
+    return cd_httpd_reply(c, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
 }
 
 cd_metrics_endpoint *cd_metrics_endpoint_start(const cd_metrics_endpoint_config *cfg, cd_err *err)
@@ -72,27 +60,12 @@ cd_metrics_endpoint *cd_metrics_endpoint_start(const cd_metrics_endpoint_config 
     if (!e)
         abort();
     e->cfg = *cfg;
-    struct sockaddr_in6 a6;
-    struct sockaddr_in a4;
-    memset(&a6, 0, sizeof a6);
-    memset(&a4, 0, sizeof a4);
+    struct sockaddr_storage ss;
     const struct sockaddr *sa = NULL;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-    if (cfg->address && *cfg->address) {
-        if (inet_pton(AF_INET, cfg->address, &a4.sin_addr) == 1) {
-            a4.sin_family = AF_INET;
-            a4.sin_port = htons((uint16_t)cfg->port);
-            sa = (const struct sockaddr *)&a4;
-        } else if (inet_pton(AF_INET6, cfg->address, &a6.sin6_addr) == 1) {
-            a6.sin6_family = AF_INET6;
-            a6.sin6_port = htons((uint16_t)cfg->port);
-            sa = (const struct sockaddr *)&a6;
-            flags |= MHD_USE_IPv6;
-        } else {
-            cd_errfmt(err, "\"%s\" is not an IP address", cfg->address);
-            free(e);
-            return NULL;
-        }
+    if (!cd_httpd_address(cfg->address, cfg->port, &ss, &sa, &flags, err)) {
+        free(e);
+        return NULL;
     }
     if (sa)
         e->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, e,

@@ -106,16 +106,11 @@ static cd_metric_rc dt_query(cd_provider *p, const char *query, double *value, c
 
 cd_metric_rc cd_dynatrace_parse(const char *body, size_t len, double *value, cd_err *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &je);
-    char ex[200];
-    cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
-    if (!root || !json_is_object(root)) {
-        cd_errfmt(err, "error unmarshaling result: %s, '%s'", root ? "not a JSON object" : je.text,
-                  ex);
-        json_decref(root);
+    json_t *root = cd_provider_parse_json(body, len, false, err);
+    if (!root)
         return CD_METRIC_ERROR;
-    }
+    char ex[200];   /* quoted in the errors below */
+    cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
     cd_metric_rc rc = CD_METRIC_NO_DATA;
     const json_t *data = json_object_get(json_array_get(json_object_get(root, "result"), 0), "data");
     size_t n = json_array_size(data);

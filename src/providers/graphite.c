@@ -103,15 +103,9 @@ static cd_metric_rc gr_query(cd_provider *p, const char *query, double *value, c
 
 cd_metric_rc cd_graphite_parse(const char *body, size_t len, double *value, cd_err *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &je);
-    char ex[200];
-    if (!root || !json_is_array(root)) {
-        cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
-        cd_errfmt(err, "error unmarshaling result: %s, '%s'", root ? "not a JSON list" : je.text, ex);
-        json_decref(root);
+    json_t *root = cd_provider_parse_json(body, len, true, err);
+    if (!root)
         return CD_METRIC_ERROR;
-    }
     cd_metric_rc rc = CD_METRIC_NO_DATA;
     size_t i, j;
     const json_t *target, *dp;

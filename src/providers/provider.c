@@ -171,3 +171,17 @@ bool cd_parse_go_float(const char *s, double *out)
     *out = d;
     return true;
 }
+
+json_t *cd_provider_parse_json(const char *body, size_t len, bool array, cd_err *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &je);
+    if (root && (array ? json_is_array(root) : json_is_object(root)))
+        return root;
+    char ex[200];
+    cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
+    cd_errfmt(err, "error unmarshaling result: %s, '%s'",
+              root ? (array ? "not a JSON list" : "not a JSON object") : je.text, ex);
+    json_decref(root);
+    return NULL;
+}

@@ -13,6 +13,7 @@
 #include "model/object.h"
 #include "net/http.h"
 #include "ports.h"
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,11 @@ struct cd_provider {
     char *ca_file;
     int64_t (*now_ms)(void);
 };
+
+/* A response body as JSON of the expected shape (an object, or an array
+ * when array); NULL with err "error unmarshaling result: <why>, '<excerpt>'"
+ * (Flagger's words) otherwise. */
+json_t *cd_provider_parse_json(const char *body, size_t len, bool array, cd_err *err);
 
 /* The type for a name; NULL when canaryd has no such provider. */
 const cd_provider_type *cd_provider_type_find(const char *name);
