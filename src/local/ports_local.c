@@ -228,7 +228,8 @@ static void add_gates(lc_tick *t)
     t->hooks = calloc(n + 3, sizeof *t->hooks);
     if (!t->hooks)
         abort();
-    memcpy(t->hooks, a->webhooks, n * sizeof *t->hooks);
+    if (n)
+        memcpy(t->hooks, a->webhooks, n * sizeof *t->hooks);
     static const struct { const char *name, *url; cd_hook_type type; } gates[] = {
         {"canaryd-rollback", GATE_URL_PREFIX "rollback", CD_HOOK_ROLLBACK},
         {"canaryd-promotion", GATE_URL_PREFIX "promotion", CD_HOOK_CONFIRM_PROMOTION},
