@@ -111,10 +111,12 @@ int cmd_get(int argc, char **argv)
             json_array_append(items, c);
     cd_buf b = CD_BUF_INIT;
     if (o.json) {
-        char *s = json_dumps(json_pack("{s:s,s:s,s:O}", "apiVersion", "v1", "kind", "List",
-                                       "items", items), JSON_INDENT(2) | JSON_SORT_KEYS);
+        json_t *list = json_pack("{s:s,s:s,s:O}", "apiVersion", "v1", "kind", "List", "items",
+                                 items);
+        char *s = json_dumps(list, JSON_INDENT(2) | JSON_SORT_KEYS);
         cd_buf_printf(&b, "%s\n", s);
         free(s);
+        json_decref(list);
     } else if (json_array_size(items) == 0) {
         fprintf(stderr, "No canaries found%s%s.\n", o.all_ns ? "" : " in namespace ",
                 o.all_ns ? "" : o.ns);
