@@ -123,6 +123,10 @@ bool cdk_httproute_parents_ready(const json_t *route, cd_err *err);
 bool cdk_httproute_get_weights(const json_t *route, const char *svc, bool session_affinity,
                                int *primary, int *canary, bool *mirrored, cd_err *err);
 
+/* The Cookie header regex canaryd matches a session cookie "<name>=<value>"
+ * with: `.*<name>.*<value>.*`, regex metacharacters escaped. */
+void cdk_cookie_regex(const char *cookie, char *out, size_t outlen);
+
 /* A Go duration (service.timeout) as a Gateway API Duration (GEP-2257:
  * "1h30m", "1s500ms"): kept as written when it is one already. False when
  * s is no duration or does not fit (negative, more than 99999 hours). */

@@ -3,9 +3,10 @@
  * attached to service.gatewayRefs in line with the canary and moves
  * traffic by rewriting its rules' backend weights. Before reading weights
  * it checks that every parent that reported status accepted the route's
- * current generation, and aborts the tick otherwise. The route itself
- * comes from gatewayapi_objects.c; the two versions differ only in the
- * API version they write (v1beta1 has no timeouts and no CORS filter).
+ * current generation, and aborts the tick otherwise. The route itself is
+ * built by gatewayapi_route.c and read by gatewayapi_live.c; the two
+ * versions differ only in the API version they write (v1beta1 has no
+ * timeouts and no CORS filter).
  *
  * Difference from Flagger, on purpose: bringing a route in line keeps the
  * weights (and mirror, cookies) it carries instead of resetting it to
