@@ -189,20 +189,37 @@ def main():
             if w and (not weights or weights[-1] != w[0]):
                 weights.append(w[0])
             if w and w[0] == 20 and "refused" not in knobs and wait_until(lambda: accepted_now(c), 5):
+                before = set(c.events(NS, "podinfo"))
                 gw.set_accept(False)
                 knobs["refused"] = True
                 ok = wait_until(lambda: any("parent public-gateway is not ready (status: False" in e
-                                            for e in c.events(NS, "podinfo")), 15)
+                                            for e in set(c.events(NS, "podinfo")) - before), 15)
                 knobs["refused_event"] = bool(ok)
                 knobs["refused_split"] = served_images(gw, 200)
                 knobs["refused_weight"] = route_weights(c, NS, "podinfo")
                 gw.set_accept(True)
+            if w and w[0] == 30 and "edited" not in knobs:
+                # another controller annotates the route, the user adds a host name to the Canary
+                c.api.patch("/apis/gateway.networking.k8s.io/v1/namespaces/test/httproutes/podinfo",
+                            {"metadata": {"annotations": {"application-networking.k8s.aws/lattice-assigned-domain-name":
+                                                          "podinfo-test.lattice.example"}}})
+                c.kubectl("-n", NS, "patch", "canary", "podinfo", "--type", "merge", "-p",
+                          '{"spec":{"service":{"hosts":["app.example.com","www.example.com"]}}}')
+                knobs["edited"] = True
+                wait_until(lambda: (httproute(c, NS, "podinfo") or {}).get("spec", {}).get("hostnames") ==
+                           [HOST, "www.example.com"], 10)
+                r = httproute(c, NS, "podinfo") or {}
+                knobs["edited_route"] = (r.get("spec", {}).get("hostnames"), route_weights(c, NS, "podinfo"),
+                                         (r.get("metadata", {}).get("annotations") or {}).get(
+                                             "application-networking.k8s.aws/lattice-assigned-domain-name"))
             if w and w[0] == 40 and "paused" not in knobs and wait_until(lambda: accepted_now(c), 5):
                 # the gateway observed 40; frozen now, it never observes canaryd's next write (50)
+                before = set(c.events(NS, "podinfo"))
                 gw.pause(True)
                 knobs["paused"] = True
                 ok = wait_until(lambda: any("current generation" in e and "observed generation" in e
-                                            and "status: True" in e for e in c.events(NS, "podinfo")), 15)
+                                            and "status: True" in e for e in set(c.events(NS, "podinfo")) - before),
+                                15)
                 knobs["paused_event"] = bool(ok)
                 knobs["paused_weight"] = route_weights(c, NS, "podinfo")
                 knobs["paused_phase"] = c.phase(NS, "podinfo")
@@ -225,6 +242,13 @@ def main():
                 knobs.get("paused_event") is True, knobs)
         t.check("v2: ... and the release did not go past the unobserved write (50, still Progressing)",
                 knobs.get("paused_weight") == (50, 50) and knobs.get("paused_phase") == "Progressing", knobs)
+        hosts, eweights, foreign = knobs.get("edited_route") or (None, None, None)
+        t.check("v2: a host name added to the Canary mid-release reaches the route",
+                hosts == [HOST, "www.example.com"], knobs.get("edited_route"))
+        t.check("v2: ... without resetting its weights (canary still >= 30)",
+                eweights is not None and eweights[0] >= 30, knobs.get("edited_route"))
+        t.check("v2: ... and the annotation another controller put on the route is kept",
+                foreign == "podinfo-test.lattice.example", knobs.get("edited_route"))
         t.check("v2: all traffic back on the primary", route_weights(c, NS, "podinfo") == (0, 100),
                 route_weights(c, NS, "podinfo"))
         t.check("v2: podinfo-primary runs v2", image_of(c.get("deployment", NS, "podinfo-primary")) == IMAGE + ":6.0.1")
