@@ -1,7 +1,7 @@
 """test_kube_gatewayapi_strategies.py - A/B testing, blue/green with
 mirroring and session affinity through a Gateway API HTTPRoute, end to end
 on the fake cluster with the stand-in Gateway API implementation of
-gateway_env.py routing real requests. Three Canaries run side by side, one
+gateway_env.py routing real requests. Four Canaries run side by side, one
 per namespace, each releasing podinfo 6.0.0 -> 6.0.1 with healthy metrics:
 
 - ab (provider gatewayapi:v1beta1, iterations with a header match): while
@@ -10,6 +10,10 @@ per namespace, each releasing podinfo 6.0.0 -> 6.0.1 with healthy metrics:
 - bg (blue/green, analysis.mirror): while the analysis runs, v1 answers
   every request and a RequestMirror filter copies each one to v2; at the
   last iteration all traffic goes to v2, unmirrored -> Succeeded;
+- mc (the canary strategy with analysis.mirror): one mirror step at weight
+  0 (v1 answers, v2 gets copies), then the weights 25 and 50 unmirrored
+  -> Succeeded (Flagger's router never mirrors for this strategy, and its
+  analysis stays at the mirror step);
 - sa (session affinity, cookie and primary cookie): a client that drew the
   canary gets the canary cookie and sticks to v2 with it, a client that
   drew the primary sticks to v1 with the primary cookie; on promotion the
@@ -78,6 +82,10 @@ CANARIES = {
           exact: insider
 """),
     "bg": ("gatewayapi:v1", """    iterations: 6
+    mirror: true
+"""),
+    "mc": ("gatewayapi:v1", """    stepWeight: 25
+    maxWeight: 50
     mirror: true
 """),
     "sa": ("gatewayapi:v1", """    stepWeight: 10
@@ -150,6 +158,16 @@ class Probes:
                                       "still_mirroring": mirrors_to(httproute(c, "bg", "podinfo") or {},
                                                                     "podinfo-canary")}
 
+    def mc(self):
+        c, gw = self.c, self.gw
+        r = httproute(c, "mc", "podinfo") or {}
+        if "mc" in self.done or c.phase("mc", "podinfo") != "Progressing" or not accepted_now(c, "mc"):
+            return
+        if mirrors_to(r, "podinfo-canary") and route_weights(c, "mc", "podinfo") == (0, 100):
+            before = len(gw.mirrored)
+            served = images(gw, "mc.example.com", 10)
+            self.done["mc"] = {"served": served, "mirrored": gw.mirrored[before:]}
+
     def sa(self):
         c, gw = self.c, self.gw
         if "sa" in self.done or c.phase("sa", "podinfo") != "Progressing":
@@ -193,14 +211,14 @@ def main():
             c.apply(HEAD % {"ns": ns, "provider": provider} + analysis)
             exporter.set_pods(ns, {"podinfo-6b8f9c7d54-v2pod": (20.0, 0.0, 0.02)})
         c.start_operator("-metrics-server", prom.url, "-interval-override", "2s")
-        t.check("the three canaries Initialized",
+        t.check("the four canaries Initialized",
                 wait_until(lambda: all(c.phase(ns, "podinfo") == "Initialized" for ns in CANARIES), 90) is True,
                 {ns: c.phase(ns, "podinfo") for ns in CANARIES})
         t.check("their HTTPRoutes at 100/0", all(route_weights(c, ns, "podinfo") == (0, 100) for ns in CANARIES),
                 {ns: route_weights(c, ns, "podinfo") for ns in CANARIES})
         t.check("Prometheus scrapes the canaries' http_request_duration_seconds",
                 prom.wait_series('count(count_over_time(http_request_duration_seconds_count{kubernetes_pod_name='
-                                 '"podinfo-6b8f9c7d54-v2pod",status="200"}[1m]) > 3) == 3', 60))
+                                 '"podinfo-6b8f9c7d54-v2pod",status="200"}[1m]) > 3) == 4', 60))
         for ns in CANARIES:
             c.kubectl("-n", ns, "set", "image", "deployment/podinfo", "podinfod=" + V2)
         probes = Probes(c, gw)
@@ -209,6 +227,7 @@ def main():
             probes.ab()
             probes.bg()
             probes.sa()
+            probes.mc()
             return all(c.phase(ns, "podinfo") in ("Succeeded", "Failed") for ns in CANARIES)
         wait_until(step, 300, 0.05)
         phases = {ns: c.phase(ns, "podinfo") for ns in CANARIES}
@@ -251,6 +270,17 @@ def main():
         ev = c.events("bg", "podinfo")
         t.check("bg: event Stop traffic mirroring and route all traffic to canary",
                 any("Stop traffic mirroring and route all traffic to canary" in e for e in ev), ev)
+
+        # the canary strategy's mirror step
+        mc = probes.done.get("mc") or {}
+        t.check("mc: the mirror step: v1 answers, each request copied to v2",
+                mc.get("served") == {V1: 10} and len(mc.get("mirrored") or []) == 10 and
+                all(m == ("podinfo-canary", V2) for m in mc["mirrored"]), mc)
+        ev = c.events("mc", "podinfo")
+        t.check("mc: then weights 25 and 50, unmirrored",
+                any("Advance podinfo.mc canary weight 25" in e for e in ev) and
+                any("Advance podinfo.mc canary weight 50" in e for e in ev) and
+                not mirrors_to(httproute(c, "mc", "podinfo") or {}, "podinfo-canary"), ev)
 
         # session affinity
         sa = probes.done.get("sa") or {}

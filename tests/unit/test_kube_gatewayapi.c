@@ -815,14 +815,20 @@ static void test_bg_mirror(void **state)
     json_decref(upd);
     json_decref(plain);
 
-    /* the canary strategy has no mirroring on Gateway API (Flagger's edge) */
+    /* the canary strategy's mirror step mirrors too (Flagger's router does not,
+     * and its analysis then never leaves the mirror step) */
     json_decref(mirrored);
     cd_object_free(c);
     c = canary(HEAD SERVICE "  analysis:\n    interval: 10s\n    threshold: 5\n    stepWeight: 10\n"
                             "    mirror: true\n");
     route_in(&in, c, false);
     mirrored = route(&in, 100, 0, true, &st);
+    assert_int_equal(count_type(json_object_get(rule_at(mirrored, 0), "filters"), "RequestMirror"), 1);
+    assert_weights(mirrored, false, 100, 0, true);
+    json_decref(mirrored);
+    mirrored = route(&in, 90, 10, false, &st);
     assert_null(json_object_get(rule_at(mirrored, 0), "filters"));
+    assert_weights(mirrored, false, 90, 10, false);
     json_decref(mirrored);
     cd_status_free(&st);
     cd_object_free(c);

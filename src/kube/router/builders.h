@@ -87,8 +87,8 @@ typedef struct cdk_route_in {
 /* The HTTPRoute's spec for a routing state: parentRefs from
  * service.gatewayRefs, hostnames from service.hosts, the weighted rule to
  * <svc>-primary and <svc>-canary (matches, filters, timeouts from the
- * service), the B/G mirror filter when mirrored and analysis.iterations >
- * 0, the session-affinity rules, the A/B rules of analysis.match. With
+ * service), a RequestMirror filter to <svc>-canary when mirrored, the
+ * session-affinity rules, the A/B rules of analysis.match. With
  * session affinity it sets, moves or clears the cookies in *st (the
  * canary's status, persisted by the next status write). NULL with err
  * when the canary asks for something Gateway API cannot express (err says

@@ -713,7 +713,10 @@ json_t *cdk_httproute_spec(const cdk_route_in *in, int primary, int canary, bool
 
     json_t *weighted = rule(&p, p.matches, json_pack("[o,o]", backend(pname, port, primary),
                                                       backend(cname, port, canary)));
-    if (mirrored && an->iterations > 0) {
+    /* Flagger mirrors only for blue/green (iterations > 0): the canary
+     * strategy's mirror step then never sees a mirrored route and never
+     * ends. canaryd mirrors whenever the engine asks. */
+    if (mirrored) {
         cd_backend_ref m = {"", "Service", cname, NULL, true, port};
         json_array_append_new(kj_arr(weighted, "filters"),
                               filter("RequestMirror", "requestMirror",
