@@ -144,10 +144,12 @@ class Probes:
     def bg(self):
         c, gw = self.c, self.gw
         r = httproute(c, "bg", "podinfo") or {}
-        if c.phase("bg", "podinfo") != "Progressing" or not accepted_now(c, "bg"):
+        phase = c.phase("bg", "podinfo")
+        if phase not in ("Progressing", "Promoting") or not accepted_now(c, "bg"):
             return
         w = route_weights(c, "bg", "podinfo")
-        if "bg-mirror" not in self.done and mirrors_to(r, "podinfo-canary") and w == (0, 100):
+        if "bg-mirror" not in self.done and phase == "Progressing" and mirrors_to(r, "podinfo-canary") \
+                and w == (0, 100):
             before = len(gw.mirrored)
             served = images(gw, "bg.example.com", 20)
             self.done["bg-mirror"] = {"served": served, "mirrored": gw.mirrored[before:]}
