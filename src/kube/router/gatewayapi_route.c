@@ -260,9 +260,9 @@ static json_t *merge_ab(const json_t *analysis, const json_t *service)
             json_t *m = json_deep_copy(s);
             json_t *h = json_object_get(a, "headers"), *q = json_object_get(a, "queryParams");
             if (json_array_size(h))
-                json_object_set(m, "headers", h);
+                json_object_set_new(m, "headers", json_deep_copy(h));
             if (json_array_size(q))
-                json_object_set(m, "queryParams", q);
+                json_object_set_new(m, "queryParams", json_deep_copy(q));
             json_array_append_new(out, m);
         }
     }
