@@ -20,6 +20,7 @@
 #include <strings.h>
 #include "kube/kjson.h"
 #include "kube/router/builders.h"
+#include "kube/router/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"
@@ -1072,6 +1073,22 @@ static void test_all_routes_valid(void **state)
     }
 }
 
+/* The providers canaryd kube knows, and the version-less name refused. */
+static void test_providers(void **state)
+{
+    cd_err err = {{0}};
+    const cdk_mesh_router *v1 = cdk_router_find("gatewayapi:v1", &err);
+    const cdk_mesh_router *beta = cdk_router_find("gatewayapi:v1beta1", &err);
+    assert_non_null(v1);
+    assert_non_null(beta);
+    assert_ptr_not_equal(v1, beta);
+    assert_false(v1->reconcile_first);   /* after the primary, as Flagger */
+    assert_null(cdk_router_find("gatewayapi", &err));
+    assert_non_null(strstr(err.msg, "use gatewayapi:v1 (or gatewayapi:v1beta1)"));
+    assert_null(cdk_router_find("istio", &err));
+    assert_non_null(strstr(err.msg, "gatewayapi:v1, gatewayapi:v1beta1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1082,6 +1099,7 @@ int main(void)
         cmocka_unit_test(test_bg_mirror),         cmocka_unit_test(test_update),
         cmocka_unit_test(test_parents_ready),     cmocka_unit_test(test_get_weights_errors),
         cmocka_unit_test(test_refusals),          cmocka_unit_test(test_all_routes_valid),
+        cmocka_unit_test(test_providers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
