@@ -1,5 +1,6 @@
 """test_kube_deploy.py - deploy/kubernetes: `kubectl kustomize` renders the
-base and the App Mesh overlay (the seed's Helm values); the base applies
+base, the App Mesh overlay (the seed's Helm values) and the Gateway API
+overlay; the base applies
 cleanly to the fake cluster (CRDs, RBAC, Deployment, Service); and the
 ClusterRole is enough for canaryd: a real `canaryd kube` run (leader
 election, a blue/green release with a ConfigMap, an HPA and an alert
@@ -16,6 +17,7 @@ from operator_env import KUBECTL, SRC, Checker, Cluster, rbac_check, wait_until 
 
 BASE = os.path.join(SRC, "deploy/kubernetes/base")
 APPMESH = os.path.join(SRC, "deploy/kubernetes/overlays/appmesh")
+GATEWAYAPI = os.path.join(SRC, "deploy/kubernetes/overlays/gatewayapi")
 
 APP = """
 apiVersion: v1
@@ -138,6 +140,18 @@ def main():
     t.check("appmesh: no Namespace object (the App Mesh install creates it)", find(mesh, "Namespace") is None)
     t.check("appmesh: read-only root filesystem kept",
             mctr.get("securityContext", {}).get("readOnlyRootFilesystem") is True)
+
+    rc, gwapi = render(GATEWAYAPI)
+    t.check("kubectl kustomize renders the Gateway API overlay", rc == 0, gwapi if rc else None)
+    if isinstance(gwapi, list):
+        gctr = find(gwapi, "Deployment", "canaryd")["spec"]["template"]["spec"]["containers"][0]
+        t.check("gatewayapi: meshProvider gatewayapi:v1, metrics server of docs/gateway-api.md",
+                "-mesh-provider=gatewayapi:v1" in gctr["args"] and
+                "-metrics-server=http://prometheus-server.monitoring" in gctr["args"], gctr["args"])
+        grole = find(gwapi, "ClusterRole", "canaryd")
+        t.check("gatewayapi: the ClusterRole lets canaryd get, create and update HTTPRoutes",
+                any("gateway.networking.k8s.io" in r["apiGroups"] and "httproutes" in r["resources"] and
+                    {"get", "create", "update"} <= set(r["verbs"]) for r in grole["rules"]), grole["rules"])
 
     c = Cluster()
     try:

@@ -104,7 +104,7 @@ static cd_rc reconcile_router(cdk_ctx *x, const char *name, int canary_weight, c
     return rc;
 }
 
-static cd_rc reconcile(cdk_ctx *x, cd_err *err)
+static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 {
     if (!cdk_target_metadata(x, err))
         return CD_ERROR;

@@ -1,8 +1,9 @@
 /* builders.h - the routing objects of a canary as pure functions: the
  * Kubernetes Services <svc>, <svc>-primary and <svc>-canary (reference
- * §7.1, Flagger's KubernetesDefaultRouter) and the App Mesh v1beta2
- * VirtualNodes, VirtualRouters and VirtualServices (§7.3), plus how an
- * existing object is brought in line and how weights are read and set.
+ * §7.1, Flagger's KubernetesDefaultRouter), the App Mesh v1beta2
+ * VirtualNodes, VirtualRouters and VirtualServices (§7.3) and the Gateway
+ * API HTTPRoute (§7.4), plus how an existing object is brought in line and
+ * how weights are read and set.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * can be checked against the real CRD schemas. */
 #ifndef CD_KUBE_ROUTER_BUILDERS_H
@@ -68,5 +69,67 @@ bool cdk_appmesh_get_weights(const json_t *vr, const char *svc, int *primary, in
 /* Sets the first route's targets to [<svc>-canary: canary, <svc>-primary:
  * primary] (in place); false when the router has no route. */
 bool cdk_appmesh_set_weights(json_t *vr, const char *svc, int primary, int canary);
+
+/* ---- Gateway API HTTPRoute -------------------------------------------------- */
+
+#define CDK_GATEWAY_GROUP "gateway.networking.k8s.io"
+
+typedef struct cdk_route_in {
+    const cd_canary_spec *spec;
+    const cd_object_meta *meta;      /* the canary (namespace) */
+    const json_t *owner_ref;         /* may be NULL */
+    bool v1beta1;                    /* gatewayapi:v1beta1: no timeouts, no CORS filter */
+    /* Fills out[0..n-1] with random ASCII letters (session cookie values);
+     * NULL: OpenSSL's RAND_bytes. Tests make it deterministic. */
+    bool (*random_letters)(char *out, size_t n);
+} cdk_route_in;
+
+/* The HTTPRoute's spec for a routing state: parentRefs from
+ * service.gatewayRefs, hostnames from service.hosts, the weighted rule to
+ * <svc>-primary and <svc>-canary (matches, filters, timeouts from the
+ * service), a RequestMirror filter to <svc>-canary when mirrored, the
+ * session-affinity rules, the A/B rules of analysis.match. With
+ * session affinity it sets, moves or clears the cookies in *st (the
+ * canary's status, persisted by the next status write). NULL with err
+ * when the canary asks for something Gateway API cannot express (err says
+ * what); *st is then unchanged. */
+json_t *cdk_httproute_spec(const cdk_route_in *in, int primary, int canary, bool mirrored,
+                           cd_canary_status *st, cd_err *err);
+/* The HTTPRoute <svc> to create around spec (stolen): service.apex labels
+ * and annotations, the Flux opt-out annotations, the owner reference. */
+json_t *cdk_httproute_object(const cdk_route_in *in, json_t *spec);
+/* The live route brought in line with desired (an object from
+ * cdk_httproute_object): spec compared as the API server stores it
+ * (defaults applied, empty lists equal to absent ones), ignoring backend
+ * weights, and with session affinity the sticky-cookie rules and backend
+ * filters, and with analysis.mirror during phase Waiting, Progressing or
+ * WaitingPromotion the rule filters; labels replaced by desired's;
+ * annotations desired's plus the live ones other controllers set. NULL
+ * when nothing is to change. */
+json_t *cdk_httproute_update(const json_t *live, const json_t *desired, const cdk_route_in *in,
+                             cd_phase phase);
+/* A copy of an HTTPRoute spec with the CRD's defaults applied and empty
+ * lists dropped (what the API server would store, for comparisons). */
+json_t *cdk_httproute_normalize(const json_t *spec);
+
+/* False with err ("HTTPRoute <svc>.<ns> parent <name> is not ready ...")
+ * when a parent that reported status has an Accepted condition that is
+ * not True or was observed for an older generation of the route. */
+bool cdk_httproute_parents_ready(const json_t *route, cd_err *err);
+/* Weights of the rule sending traffic to <svc>-primary and <svc>-canary
+ * (with session affinity: the one whose backends carry filters), and
+ * whether a rule mirrors requests to <svc>-canary. False with err when no
+ * rule routes to both. */
+bool cdk_httproute_get_weights(const json_t *route, const char *svc, bool session_affinity,
+                               int *primary, int *canary, bool *mirrored, cd_err *err);
+
+/* The Cookie header regex canaryd matches a session cookie "<name>=<value>"
+ * with: `.*<name>.*<value>.*`, regex metacharacters escaped. */
+void cdk_cookie_regex(const char *cookie, char *out, size_t outlen);
+
+/* A Go duration (service.timeout) as a Gateway API Duration (GEP-2257:
+ * "1h30m", "1s500ms"): kept as written when it is one already. False when
+ * s is no duration or does not fit (negative, more than 99999 hours). */
+bool cdk_gateway_duration(const char *s, char *out, size_t outlen, int64_t *ms);
 
 #endif

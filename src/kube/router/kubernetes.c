@@ -5,7 +5,7 @@
  * (0, 100) after it. Never writes anything. */
 #include "kube/router/router.h"
 
-static cd_rc reconcile(cdk_ctx *x, cd_err *err) { return CD_OK; }
+static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err) { return CD_OK; }
 
 static cd_rc get_routes(cdk_ctx *x, const cd_canary_ref *c, int *primary, int *canary,
                         bool *mirrored, cd_err *err)

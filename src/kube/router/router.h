@@ -1,7 +1,7 @@
 /* router.h - traffic routing on Kubernetes: the Services every canary gets
  * (services.c, Flagger's KubernetesDefaultRouter) and one file per mesh or
  * ingress router behind a table of function pointers (appmesh_v1beta2.c,
- * kubernetes.c; routers.c lists them). Adding a router = one file with a
+ * gatewayapi.c, kubernetes.c; routers.c lists them). Adding a router = one file with a
  * cdk_mesh_router and one line in routers.c. */
 #ifndef CD_KUBE_ROUTER_ROUTER_H
 #define CD_KUBE_ROUTER_ROUTER_H
@@ -11,8 +11,10 @@ typedef struct cdk_mesh_router {
     const char *provider;           /* spec.provider / -mesh-provider value */
     /* App Mesh: the mesh objects must exist before the primary's pods */
     bool reconcile_first;
-    /* Creates or updates the routing objects, keeping current weights. */
-    cd_rc (*reconcile)(cdk_ctx *x, cd_err *err);
+    /* Creates or updates the routing objects, keeping current weights (c:
+     * the canary being ticked; a router may keep state in c->status, such
+     * as session-affinity cookies, persisted by the next status write). */
+    cd_rc (*reconcile)(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
     cd_rc (*get_routes)(cdk_ctx *x, const cd_canary_ref *c, int *primary, int *canary,
                         bool *mirrored, cd_err *err);
     cd_rc (*set_routes)(cdk_ctx *x, const cd_canary_ref *c, int primary, int canary, bool mirrored,
@@ -21,7 +23,8 @@ typedef struct cdk_mesh_router {
     cd_rc (*finalize)(cdk_ctx *x, cd_err *err);
 } cdk_mesh_router;
 
-extern const cdk_mesh_router cdk_router_appmesh_v1beta2, cdk_router_kubernetes;
+extern const cdk_mesh_router cdk_router_appmesh_v1beta2, cdk_router_gatewayapi_v1,
+    cdk_router_gatewayapi_v1beta1, cdk_router_kubernetes;
 
 /* The router for a provider, or NULL with err naming what is supported. */
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err);

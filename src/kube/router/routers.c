@@ -8,10 +8,12 @@
 
 static const cdk_mesh_router *const routers[] = {
     &cdk_router_appmesh_v1beta2,
+    &cdk_router_gatewayapi_v1,
+    &cdk_router_gatewayapi_v1beta1,
     &cdk_router_kubernetes,
 };
 
-const char *cdk_router_names(void) { return "appmesh:v1beta2, kubernetes"; }
+const char *cdk_router_names(void) { return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, kubernetes"; }
 
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
 {
@@ -22,6 +24,9 @@ const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
     if (!strcmp(p, "appmesh"))
         cd_errfmt(err, "provider appmesh (App Mesh v1beta1) is not supported by canaryd kube: use "
                        "appmesh:v1beta2");
+    else if (!strcmp(p, "gatewayapi"))
+        cd_errfmt(err, "provider gatewayapi needs the API version: use gatewayapi:v1 (or "
+                       "gatewayapi:v1beta1)");
     else
         cd_errfmt(err, "provider \"%s\" is not supported by canaryd kube (supported: %s)", p,
                   cdk_router_names());
@@ -41,7 +46,7 @@ static cd_rc reconcile_apex(void *ctx, const cd_canary_ref *c, cd_err *err)
 static cd_rc reconcile_mesh(void *ctx, const cd_canary_ref *c, cd_err *err)
 {
     cdk_ctx *x = ctx;
-    return x->router->reconcile(x, err);
+    return x->router->reconcile(x, c, err);
 }
 
 static cd_rc get_routes(void *ctx, const cd_canary_ref *c, int *primary, int *canary, bool *mirrored,
