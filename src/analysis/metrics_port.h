@@ -34,4 +34,31 @@ void cd_metrics_port_release(cd_metrics_port *p);
 bool cd_metrics_describe(const cd_metrics_config *cfg, const cd_canary_ref *c, const cd_metric *m,
                          char provider[32], char address[512], char **query, cd_err *err);
 
+/* What the statistical judge reads for one side of a judged metric: the
+ * provider and its address, and the queries, rendered with {{ target }}
+ * as the canary's (T) or the primary's (T-primary) workload (builtin
+ * metrics: docs/metrics.md "Judged metrics"). */
+typedef struct cd_judged_description {
+    char provider[32], address[512];
+    bool latency;               /* queries[0] is a range query (per-step values) */
+    char *queries[2];           /* errors: requests and failed requests over the window,
+                                   instant queries; latency: the series, queries[1] NULL */
+    int64_t window_ms;          /* the window that ends at the tick */
+    int64_t step_ms;            /* latency: the range query's step ({{ interval }}) */
+} cd_judged_description;
+
+/* Fills d without running anything (which: "canary" or "primary"). False
+ * with err when the metric cannot be judged from its provider: a
+ * MetricTemplate or query under the errors test, a template of another
+ * provider than Prometheus, an observer whose series cannot tell the
+ * primary apart, a missing template, a render error. */
+bool cd_metrics_describe_judged(const cd_metrics_config *cfg, const cd_canary_ref *c,
+                                const cd_metric *m, const char *which, cd_judged_description *d,
+                                cd_err *err);
+void cd_judged_description_free(cd_judged_description *d);
+
+/* The step of a judged latency metric's range query: judge.step, else
+ * 15s, never longer than the metric's window. */
+int64_t cd_metrics_judge_step_ms(const cd_metric *m);
+
 #endif
