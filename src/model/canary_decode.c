@@ -367,6 +367,13 @@ static const cd_judge_spec *decode_judge(cd_dec *d, const cd_node *n, const char
         j->alpha = CD_JUDGE_DEFAULT_ALPHA;
     decode_judge_step(d, jn, jpath, j, cd_map_get(n, "interval") ? m->interval_ms
                                                                   : analysis_interval_ms);
+    if (j->test == CD_JUDGE_ERRORS && ((m->template_name && *m->template_name) ||
+                                       (m->query && *m->query)))
+        cd_dec_warn(d, jn, jpath,
+                    "the errors test needs request and failure counts, which canaryd reads only "
+                    "for the builtin request-success-rate: with a templateRef or a query this "
+                    "metric's check fails on Kubernetes and on the local platform (canaryctl "
+                    "simulate can still simulate it); judge its values with test: latency");
     /* the sequential test counts each request once: windows must not overlap */
     const cd_node *iv = cd_map_get(n, "interval");
     if (iv && m->interval_ms > analysis_interval_ms)
