@@ -305,7 +305,7 @@ static void decode_judge_step(cd_dec *d, const cd_node *jn, const char *jpath, c
     if (j->test == CD_JUDGE_ERRORS)
         cd_dec_warn(d, sn, path, "only the latency test reads per-step values; the errors test "
                                  "counts requests over the whole window");
-    j->step = sn->str;
+    j->step = cd_dec_str(d, jn, "step");   /* the object's arena outlives the stream's */
     j->step_ms = ms;
 }
 
