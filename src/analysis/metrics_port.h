@@ -1,12 +1,17 @@
 /* metrics_port.h - canaryd's cd_metrics_port (ports.h): evaluates one
  * analysis metric of a canary by rendering its query (builtin, inline or
  * MetricTemplate) and running it on the right provider, and runs the
- * provider availability check (§3.6). Platform lookups (templates,
- * secrets) come in through cd_store and cd_secret_source.
+ * provider availability check (§3.6). For the statistical judge it also
+ * reads the canary's and the primary's counts and per-step values
+ * (ports.h samples/counts; docs/metrics.md "Judged metrics"). Platform
+ * lookups (templates, secrets) come in through cd_store and
+ * cd_secret_source. Must not keep pointers into the canary.
  *
- * Error texts are Flagger's event texts ("Metric template x.ns error: ...",
- * "Prometheus query failed: ...", "Halt advancement no values found for
- * ..."), so the engine can record err->msg as the event as is. */
+ * Error texts of query() are Flagger's event texts ("Metric template x.ns
+ * error: ...", "Prometheus query failed: ...", "Halt advancement no values
+ * found for ..."), so the engine can record err->msg as the event as is;
+ * those of samples() and counts() are the reason the engine words into
+ * its event ("running the primary's requests query failed: ..."). */
 #ifndef CD_ANALYSIS_METRICS_PORT_H
 #define CD_ANALYSIS_METRICS_PORT_H
 #include "lookup/secrets.h"
@@ -23,7 +28,8 @@ typedef struct cd_metrics_config {
     const char *ca_file;            /* extra trusted CA for every provider; may be NULL */
 } cd_metrics_config;
 
-/* Builds the port. The config and what it points to must outlive it. */
+/* Builds the port. The config and what it points to must outlive it;
+ * release it with cd_metrics_port_release (it owns the last samples). */
 cd_metrics_port cd_metrics_port_make(const cd_metrics_config *cfg);
 void cd_metrics_port_release(cd_metrics_port *p);
 

@@ -103,7 +103,7 @@ static void print_judged_queries(const char *key, const cd_metric *m,
         for (int i = 0; i < 2 && d[s].queries[i]; i++)
             printf("## %s%s\n%s\n", sides[s],
                    d[s].latency ? " series" : i ? " failed requests" : " requests",
-                   d[s].queries[i]);
+                   d[s].queries[i] + strspn(d[s].queries[i], "\n"));
     printf("\n");
 }
 
