@@ -10,10 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Skipper's route name pattern, declared before its queries. */
-#define SKIPPER_ROUTE                                                                    \
-    "{{- $route := printf \"kube(ew)?_%s__%s_canary__.*__%s_canary(_[0-9]+)?\" "          \
-    "namespace ingress service }}"
+#define SKIPPER_ROUTE CD_SKIPPER_ROUTE
 
 /* Each template starts with a newline, as Flagger's do, so that the query
  * on the wire begins with one space. */
@@ -239,6 +236,12 @@ char *cd_builtin_query(const cd_observer *o, const char *metric, const cd_templa
         cd_errfmt(err, "\"%s\" is not a builtin metric", metric ? metric : "");
         return NULL;
     }
+    return cd_observer_render(o, tmpl, m, err);
+}
+
+char *cd_observer_render(const cd_observer *o, const char *tmpl, const cd_template_model *m,
+                         cd_err *err)
+{
     if (!o->skipper_encoding)
         return cd_template_render(tmpl, m, err);
     cd_template_model e = *m;

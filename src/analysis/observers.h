@@ -9,6 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Skipper's route name pattern, declared before its queries. */
+#define CD_SKIPPER_ROUTE                                                                 \
+    "{{- $route := printf \"kube(ew)?_%s__%s_canary__.*__%s_canary(_[0-9]+)?\" "          \
+    "namespace ingress service }}"
+
 typedef struct cd_observer {
     const char *name;           /* appmesh, istio, linkerd, http, nginx, ... */
     const char *success_rate;   /* template of request-success-rate (percent) */
@@ -38,6 +43,11 @@ const cd_observer *cd_observer_at(size_t i);
  * malloc'd; NULL with err for another metric name or a render error. */
 char *cd_builtin_query(const cd_observer *o, const char *metric, const cd_template_model *m,
                        cd_err *err);
+
+/* Renders any template tmpl as the observer's builtin queries are
+ * rendered: Skipper's model encoding applied. malloc'd; NULL with err. */
+char *cd_observer_render(const cd_observer *o, const char *tmpl, const cd_template_model *m,
+                         cd_err *err);
 
 /* Result of request-duration in whole milliseconds (Flagger truncates). */
 double cd_observer_duration_ms(const cd_observer *o, double value);

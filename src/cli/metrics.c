@@ -1,16 +1,23 @@
 /* metrics.c - `canaryctl metrics -f PATH...`: renders every analysis metric
  * of the Canaries given (builtin, inline query, MetricTemplate) exactly as
  * canaryd sends it, runs it against its provider and prints the value and
- * the verdict, with Flagger's event texts. Changes nothing. Exit 0 when
- * every metric passes, 1 otherwise, 2 on a usage or manifest error. */
+ * the verdict, with Flagger's event texts. A judged metric shows the
+ * canary's and the primary's queries and the statistical judge's verdict
+ * on the window that ends now (what a first tick would conclude).
+ * Changes nothing. Exit 0 when every metric passes (or the judge waits),
+ * 1 otherwise, 2 on a usage or manifest error. */
 #include "engine/engine.h"
 #include "analysis/metrics_port.h"
 #include "cli/commands.h"
+#include "judge/judge.h"
+#include "util/duration.h"
+#include "util/timeutil.h"
 #include "lookup/secrets.h"
 #include "lookup/store.h"
 #include "model/object.h"
 #include "util/log.h"
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +29,9 @@ static void usage(FILE *out)
             "\n"
             "Renders each Canary's analysis metrics as canaryd sends them (builtin\n"
             "queries, inline queries, MetricTemplates), runs them and prints the values\n"
-            "and verdicts. Nothing is changed.\n"
+            "and verdicts. A judged metric (judge: ...) shows the canary's and the\n"
+            "primary's queries and the statistical judge's verdict on the window that\n"
+            "ends now. Nothing is changed.\n"
             "\n"
             "  -f, --filename PATH        manifests: Canaries and MetricTemplates (repeatable)\n"
             "  -n, --namespace NS         namespace for objects that set none (default: default)\n"
@@ -35,7 +44,8 @@ static void usage(FILE *out)
             "      --check-providers      run the provider availability check first\n"
             "  -o, --output json          one JSON document instead of a table\n"
             "\n"
-            "Exit status: 0 every metric passes, 1 a metric fails, has no data or errors,\n"
+            "Exit status: 0 every metric passes (or its judge waits), 1 a metric fails,\n"
+            "has no data or errors,\n"
             "2 usage error or invalid manifests.\n");
 }
 
@@ -52,6 +62,123 @@ static const char *verdict_of(cd_metric_rc rc, bool passed)
     if (rc == CD_METRIC_ERROR)
         return "error";
     return passed ? "pass" : "fail";
+}
+
+static const char *const sides[2] = {"canary", "primary"};
+
+/* "errors over 1m" or "latency, per-step values every 15s over 1m" */
+static void judged_what(const cd_metric *m, const cd_judged_description *d, char *out, size_t n)
+{
+    char w[32], s[32];
+    cd_duration_format_ms(d->window_ms, w, sizeof w);
+    if (d->latency)
+        snprintf(out, n, "latency, per-step values every %s over %s",
+                 cd_duration_format_ms(d->step_ms, s, sizeof s), w);
+    else
+        snprintf(out, n, "errors, requests and failed requests over %s", w);
+}
+
+/* The queries of both sides; false with err when the metric cannot be
+ * judged from its provider. */
+static bool describe_sides(const cd_metrics_config *cfg, const cd_canary_ref *ref,
+                           const cd_metric *m, cd_judged_description d[2], cd_err *err)
+{
+    memset(d, 0, 2 * sizeof *d);
+    if (!cd_metrics_describe_judged(cfg, ref, m, sides[0], &d[0], err))
+        return false;
+    if (!cd_metrics_describe_judged(cfg, ref, m, sides[1], &d[1], err)) {
+        cd_judged_description_free(&d[0]);
+        return false;
+    }
+    return true;
+}
+
+static void print_judged_queries(const char *key, const cd_metric *m,
+                                 const cd_judged_description d[2])
+{
+    char what[128];
+    judged_what(m, &d[0], what, sizeof what);
+    printf("# %s %s (judged: %s; %s %s)\n", key, m->name, what, d[0].provider, d[0].address);
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < 2 && d[s].queries[i]; i++)
+            printf("## %s%s\n%s\n", sides[s],
+                   d[s].latency ? " series" : i ? " failed requests" : " requests",
+                   d[s].queries[i] + strspn(d[s].queries[i], "\n"));
+    printf("\n");
+}
+
+static json_t *judged_queries_json(const cd_judged_description d[2])
+{
+    json_t *q = json_object();
+    for (int s = 0; s < 2; s++) {
+        json_t *list = json_array();
+        for (int i = 0; i < 2 && d[s].queries[i]; i++)
+            json_array_append_new(list, json_string(d[s].queries[i]));
+        json_object_set_new(q, sides[s], list);
+    }
+    return q;
+}
+
+/* A judged metric: its queries, and the judge's verdict on one window.
+ * Returns whether it passes (a wait counts as passing, as in the engine). */
+static bool run_judged(const opts *o, const cd_metrics_config *cfg, const cd_metrics_port *port,
+                       const cd_canary_ref *ref, const char *key, const cd_metric *m, json_t *row)
+{
+    cd_judged_description d[2];
+    cd_err err = {""};
+    bool described = describe_sides(cfg, ref, m, d, &err);
+    json_object_set_new(row, "test", json_string(cd_judge_test_name(m->judge->test)));
+    if (described) {
+        json_object_set_new(row, "provider", json_string(d[0].provider));
+        json_object_set_new(row, "address", json_string(d[0].address));
+        json_object_set_new(row, "queries", judged_queries_json(d));
+        if (d[0].latency)
+            json_object_set_new(row, "stepSeconds", json_real(d[0].step_ms / 1000.0));
+    }
+    bool ok = described;
+    if (o->render_only) {
+        if (!described) {
+            json_object_set_new(row, "status", json_string("error"));
+            json_object_set_new(row, "message", json_string(err.msg));
+            if (!o->output)
+                printf("# %s %s (judged)\n%s\n\n", key, m->name, err.msg);
+        } else if (!o->output) {
+            print_judged_queries(key, m, d);
+        }
+    } else {
+        cd_judge_verdict v;
+        cd_metric_rc rc = described ? cd_judge_metric(NULL, port, ref, m, cd_wall_ms(), &v, &err)
+                                    : CD_METRIC_ERROR;
+        const cd_judge_state *st = rc == CD_METRIC_OK
+                                       ? cd_status_judge_find(ref->status, m->name)
+                                       : NULL;
+        const char *status = !st ? (rc == CD_METRIC_NO_DATA ? "no-data" : "error")
+                             : st->verdict == CD_VERDICT_PASS ? "pass"
+                             : st->verdict == CD_VERDICT_WAIT ? "wait"
+                                                              : "fail";
+        ok = st && st->verdict != CD_VERDICT_FAIL;
+        json_object_set_new(row, "status", json_string(status));
+        if (st) {
+            json_t *j = cd_judge_state_to_json(st);
+            json_object_del(j, "state");
+            json_object_set_new(row, "judge", j);
+            json_object_set_new(row, "message", json_string(st->reason));
+        } else {
+            json_object_set_new(row, "message", json_string(err.msg));
+        }
+        if (!o->output) {
+            char val[64] = "-";
+            if (st && isfinite(st->estimate))
+                snprintf(val, sizeof val, "%+.3g%s", st->estimate, st->unit);
+            printf("%-28s %-24s %-11s %-12s %-8s %s\n", key, m->name,
+                   described ? d[0].provider : "-", val, status, st ? st->reason : err.msg);
+        }
+    }
+    if (described) {
+        cd_judged_description_free(&d[0]);
+        cd_judged_description_free(&d[1]);
+    }
+    return ok;
 }
 
 /* Evaluates one canary; appends JSON rows or prints table lines. */
@@ -83,6 +210,15 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
     const cd_analysis *a = &obj->spec.canary.analysis;
     for (size_t i = 0; i < a->n_metrics; i++) {
         const cd_metric *m = &a->metrics[i];
+        if (m->judge) {
+            json_t *row = json_pack("{s:s, s:s}", "canary", key, "metric", m->name);
+            all_ok = run_judged(o, cfg, &port, &ref, key, m, row) && all_ok;
+            if (rows)
+                json_array_append_new(rows, row);
+            else
+                json_decref(row);
+            continue;
+        }
         char provider[32] = "", address[512] = "";
         char *query = NULL;
         cd_err err = {""};

@@ -274,6 +274,41 @@ static void check_effects(cd_dec *d, const cd_node *jn, const char *jpath, const
                  "change bigger than the one it lets pass");
 }
 
+/* judge.step: the step of the range query that reads a latency metric's
+ * per-step values from Prometheus. The window must hold at least one
+ * step, and no more than Prometheus answers (11,000 points per series). */
+static void decode_judge_step(cd_dec *d, const cd_node *jn, const char *jpath, cd_judge_spec *j,
+                              int64_t window_ms)
+{
+    const cd_node *sn = cd_map_get(jn, "step");
+    if (!sn || sn->type != CD_N_STR)
+        return;
+    const char *path = cd_dec_path(d, jpath, "step");
+    int64_t ms;
+    char buf[32];
+    if (!cd_duration_parse_ms(sn->str, &ms) || ms <= 0) {
+        cd_dec_error(d, sn, path, "\"%s\" is not a positive duration (e.g. 15s)", sn->str);
+        return;
+    }
+    if (ms > window_ms) {
+        cd_dec_error(d, sn, path,
+                     "longer than the metric's window (%s): the window would hold no step",
+                     cd_duration_format_ms(window_ms, buf, sizeof buf));
+        return;
+    }
+    if (window_ms / ms > 11000) {
+        cd_dec_error(d, sn, path,
+                     "too short: the window (%s) would hold more than 11000 steps, which "
+                     "Prometheus refuses", cd_duration_format_ms(window_ms, buf, sizeof buf));
+        return;
+    }
+    if (j->test == CD_JUDGE_ERRORS)
+        cd_dec_warn(d, sn, path, "only the latency test reads per-step values; the errors test "
+                                 "counts requests over the whole window");
+    j->step = cd_dec_str(d, jn, "step");   /* the object's arena outlives the stream's */
+    j->step_ms = ms;
+}
+
 /* analysis.metrics[].judge (canaryd's extension): the schema checked the
  * shapes and enums; this fills defaults and checks what depends on the
  * metric (its test, its units, its window). */
@@ -330,6 +365,15 @@ static const cd_judge_spec *decode_judge(cd_dec *d, const cd_node *n, const char
                                                        : CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY);
     if (!cd_dec_num(jn, "alpha", &j->alpha))
         j->alpha = CD_JUDGE_DEFAULT_ALPHA;
+    decode_judge_step(d, jn, jpath, j, cd_map_get(n, "interval") ? m->interval_ms
+                                                                  : analysis_interval_ms);
+    if (j->test == CD_JUDGE_ERRORS && ((m->template_name && *m->template_name) ||
+                                       (m->query && *m->query)))
+        cd_dec_warn(d, jn, jpath,
+                    "the errors test needs request and failure counts, which canaryd reads only "
+                    "for the builtin request-success-rate: with a templateRef or a query this "
+                    "metric's check fails on Kubernetes and on the local platform (canaryctl "
+                    "simulate can still simulate it); judge its values with test: latency");
     /* the sequential test counts each request once: windows must not overlap */
     const cd_node *iv = cd_map_get(n, "interval");
     if (iv && m->interval_ms > analysis_interval_ms)

@@ -131,7 +131,7 @@ static const char *effect_text(const cd_effect *e, cd_judge_test test, char *buf
 json_t *cd_judge_spec_json(const cd_judge_spec *j)
 {
     char ai[32], ad[32], di[32], dd[32];
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:I,s:f}", "test",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:I,s:f}", "test",
                      cd_judge_test_name(j->test), "direction",
                      cd_judge_direction_name(j->direction), "allowedIncrease",
                      effect_text(&j->allowed_increase, j->test, ai, sizeof ai), "allowedDecrease",
@@ -140,6 +140,9 @@ json_t *cd_judge_spec_json(const cd_judge_spec *j)
                      effect_text(&j->detect_decrease, j->test, dd, sizeof dd), "critical",
                      j->critical, "noData", cd_judge_no_data_name(j->no_data), "minSamples",
                      (json_int_t)j->min_samples, "alpha", j->alpha);
+    if (o && j->step)
+        json_object_set_new(o, "step", json_string(j->step));
+    return o;
 }
 
 /* ---- status entries ----------------------------------------------------------- */

@@ -44,6 +44,9 @@ struct cd_judge_spec {
     int64_t min_samples;
     double alpha;               /* bound on false rollbacks (and on promotions of canaries
                                    worse by the detect effect) over the whole rollout */
+    const char *step;           /* latency from Prometheus: the range query's step as
+                                   written; NULL: the default (docs/judge.md) */
+    int64_t step_ms;            /* 0 when not written */
 };
 
 #define CD_JUDGE_DEFAULT_ALPHA 0.005

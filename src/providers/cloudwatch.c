@@ -322,5 +322,9 @@ static bool cw_online(cd_provider *p, cd_err *err)
 }
 
 const cd_provider_type cd_provider_cloudwatch = {
-    "cloudwatch", cw_open, cw_query, cw_online, cw_close,
+    .name = "cloudwatch",
+    .open = cw_open,
+    .query = cw_query,
+    .is_online = cw_online,
+    .close = cw_close,
 };

@@ -161,5 +161,9 @@ static bool dd_online(cd_provider *p, cd_err *err)
 }
 
 const cd_provider_type cd_provider_datadog = {
-    "datadog", dd_open, dd_query, dd_online, dd_close,
+    .name = "datadog",
+    .open = dd_open,
+    .query = dd_query,
+    .is_online = dd_online,
+    .close = dd_close,
 };

@@ -144,5 +144,9 @@ static bool dt_online(cd_provider *p, cd_err *err)
 }
 
 const cd_provider_type cd_provider_dynatrace = {
-    "dynatrace", dt_open, dt_query, dt_online, dt_close,
+    .name = "dynatrace",
+    .open = dt_open,
+    .query = dt_query,
+    .is_online = dt_online,
+    .close = dt_close,
 };

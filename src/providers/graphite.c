@@ -154,5 +154,9 @@ static bool gr_online(cd_provider *p, cd_err *err)
 }
 
 const cd_provider_type cd_provider_graphite = {
-    "graphite", gr_open, gr_query, gr_online, gr_close,
+    .name = "graphite",
+    .open = gr_open,
+    .query = gr_query,
+    .is_online = gr_online,
+    .close = gr_close,
 };

@@ -319,5 +319,9 @@ static bool ix_online(cd_provider *p, cd_err *err)
 }
 
 const cd_provider_type cd_provider_influxdb = {
-    "influxdb", ix_open, ix_query, ix_online, ix_close,
+    .name = "influxdb",
+    .open = ix_open,
+    .query = ix_query,
+    .is_online = ix_online,
+    .close = ix_close,
 };

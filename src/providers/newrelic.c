@@ -144,5 +144,9 @@ static bool nr_online(cd_provider *p, cd_err *err)
 }
 
 const cd_provider_type cd_provider_newrelic = {
-    "newrelic", nr_open, nr_query, nr_online, nr_close,
+    .name = "newrelic",
+    .open = nr_open,
+    .query = nr_query,
+    .is_online = nr_online,
+    .close = nr_close,
 };

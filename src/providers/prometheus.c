@@ -2,7 +2,10 @@
  * <address>/api/v1/query?query=<collapsed query>, template headers, bearer
  * or basic auth from the secret, TLS verification with an opt-out; the last
  * sample of an instant vector is the value; empty or NaN is "no data"; a
- * range vector is an error. Online check: vector(1) must be 1. */
+ * range vector is an error. Online check: vector(1) must be 1.
+ * Range queries (/api/v1/query_range, for the statistical judge) go out
+ * the same way and return the per-step values of exactly one series.
+ * Keeps no state between queries besides its configuration. */
 #include "analysis/template.h"
 #include "net/url.h"
 #include "providers/provider.h"
@@ -107,49 +110,98 @@ static bool prom_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err
     return true;
 }
 
-static cd_metric_rc prom_run(cd_provider *p, const char *query, double *value, cd_err *err)
+/* GET <address>/<path>?<rawquery> with the template's headers and the
+ * secret's credentials; false with err when the request failed. The
+ * caller frees rs. */
+static bool prom_get(cd_provider *p, const char *path, const char *rawquery,
+                     cd_http_response *rs, cd_err *err)
 {
     prom *s = p->state;
-    char *collapsed = cd_collapse_whitespace(query);
-    cd_buf q = CD_BUF_INIT;
-    cd_buf_puts(&q, "query=");
-    cd_url_query_escape(&q, collapsed);
-    free(collapsed);
-    char *url = cd_url_join(s->address, "api/v1/query", q.data, err);
-    cd_buf_free(&q);
+    memset(rs, 0, sizeof *rs);
+    char *url = cd_url_join(s->address, path, rawquery, err);
     if (!url)
-        return CD_METRIC_ERROR;
-
+        return false;
     cd_http_request rq;
     cd_http_request_init(&rq, "GET", url);
-    cd_metric_rc rc = CD_METRIC_ERROR;
     bool ok = true;
     for (size_t i = 0; ok && i < s->n_headers; i++)
         for (size_t j = 0; ok && j < s->headers[i].values.n; j++)
             ok = cd_http_add_header(&rq, s->headers[i].name, s->headers[i].values.items[j], err);
     if (!ok) {
         cd_errprefix(err, "invalid header in the metric template");
-        goto out;
+    } else {
+        if (s->token)
+            rq.bearer = s->token;
+        else if (s->username)
+            rq.username = s->username, rq.password = s->password;
+        ok = cd_provider_http(p, &rq, rs, err);
+        if (!ok)
+            cd_errprefix(err, "request failed");
     }
-    if (s->token)
-        rq.bearer = s->token;
-    else if (s->username)
-        rq.username = s->username, rq.password = s->password;
-
-    cd_http_response rs;
-    if (!cd_provider_http(p, &rq, &rs, err)) {
-        cd_errprefix(err, "request failed");
-        cd_http_response_free(&rs);
-        goto out;
-    }
-    if (rs.status >= 400)
-        cd_provider_error_response(&rs, err);
-    else
-        rc = cd_prometheus_parse(rs.body.data, rs.body.len, value, err);
-    cd_http_response_free(&rs);
-out:
     cd_http_request_free(&rq);
     free(url);
+    return ok;
+}
+
+/* "query=<collapsed, escaped>" */
+static void put_query(cd_buf *q, const char *query)
+{
+    char *collapsed = cd_collapse_whitespace(query);
+    cd_buf_puts(q, "query=");
+    cd_url_query_escape(q, collapsed);
+    free(collapsed);
+}
+
+static cd_metric_rc prom_run(cd_provider *p, const char *query, double *value, cd_err *err)
+{
+    cd_buf q = CD_BUF_INIT;
+    put_query(&q, query);
+    cd_http_response rs;
+    cd_metric_rc rc = CD_METRIC_ERROR;
+    if (prom_get(p, "api/v1/query", q.data, &rs, err)) {
+        if (rs.status >= 400)
+            cd_provider_error_response(&rs, err);
+        else
+            rc = cd_prometheus_parse(rs.body.data, rs.body.len, value, err);
+    }
+    cd_http_response_free(&rs);
+    cd_buf_free(&q);
+    return rc;
+}
+
+/* Unix seconds with milliseconds, as Prometheus accepts them: "1700000000.5" */
+static void put_seconds(cd_buf *q, const char *key, int64_t ms)
+{
+    long long s = ms / 1000, frac = ms % 1000;
+    if (frac < 0) {
+        s -= 1;
+        frac += 1000;
+    }
+    if (frac)
+        cd_buf_printf(q, "&%s=%lld.%03lld", key, s, frac);
+    else
+        cd_buf_printf(q, "&%s=%lld", key, s);
+}
+
+static cd_metric_rc prom_range(cd_provider *p, const char *query, int64_t start_ms,
+                               int64_t end_ms, int64_t step_ms, double **values, size_t *n,
+                               cd_err *err)
+{
+    cd_buf q = CD_BUF_INIT;
+    put_query(&q, query);
+    put_seconds(&q, "start", start_ms);
+    put_seconds(&q, "end", end_ms);
+    put_seconds(&q, "step", step_ms);
+    cd_http_response rs;
+    cd_metric_rc rc = CD_METRIC_ERROR;
+    if (prom_get(p, "api/v1/query_range", q.data, &rs, err)) {
+        if (rs.status >= 400)
+            cd_provider_error_response(&rs, err);
+        else
+            rc = cd_prometheus_parse_range(rs.body.data, rs.body.len, values, n, err);
+    }
+    cd_http_response_free(&rs);
+    cd_buf_free(&q);
     return rc;
 }
 
@@ -242,6 +294,84 @@ cd_metric_rc cd_prometheus_parse(const char *body, size_t len, double *value, cd
     return rc;
 }
 
+/* The values of a matrix's series: [[t, "v"], ...]; NaN steps dropped. */
+static cd_metric_rc series_values(const json_t *vals, double **values, size_t *n, cd_err *err)
+{
+    if (!json_is_array(vals)) {
+        cd_errfmt(err, "invalid response: a series has no list of values");
+        return CD_METRIC_ERROR;
+    }
+    size_t k = json_array_size(vals);
+    double *out = k ? malloc(k * sizeof *out) : NULL;
+    if (k && !out)
+        abort();
+    size_t i, got = 0;
+    const json_t *pair;
+    json_array_foreach(vals, i, pair) {
+        double v;
+        cd_metric_rc r = parse_sample(pair, &v, err);
+        if (r == CD_METRIC_ERROR) {
+            free(out);
+            return r;
+        }
+        if (r == CD_METRIC_OK && !isnan(v))
+            out[got++] = v;
+    }
+    if (!got) {
+        free(out);
+        out = NULL;
+    }
+    *values = out;
+    *n = got;
+    return got ? CD_METRIC_OK : CD_METRIC_NO_DATA;
+}
+
+cd_metric_rc cd_prometheus_parse_range(const char *body, size_t len, double **values, size_t *n,
+                                       cd_err *err)
+{
+    *values = NULL;
+    *n = 0;
+    json_error_t je;
+    json_t *root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &je);
+    char ex[200];
+    if (!root || !json_is_object(root)) {
+        cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
+        cd_errfmt(err, "error unmarshaling result: %s, '%s'", root ? "not a JSON object" : je.text,
+                  ex);
+        json_decref(root);
+        return CD_METRIC_ERROR;
+    }
+    cd_metric_rc rc = CD_METRIC_ERROR;
+    const char *status = json_string_value(json_object_get(root, "status"));
+    const json_t *data = json_object_get(root, "data");
+    const char *type = json_string_value(json_object_get(data, "resultType"));
+    const json_t *result = json_object_get(data, "result");
+    if (status && !strcmp(status, "error")) {
+        cd_errfmt(err, "error response: %s: %s",
+                  json_string_value(json_object_get(root, "errorType")) ?: "error",
+                  json_string_value(json_object_get(root, "error")) ?: "(no message)");
+    } else if (!type || strcmp(type, "matrix")) {
+        cd_errfmt(err, "invalid response: a range query must return a matrix, not %s",
+                  type ? type : "(no resultType)");
+    } else if (!json_is_array(result)) {
+        cd_errfmt(err, "invalid response: data.result is not a list");
+    } else if (json_array_size(result) > 1) {
+        cd_errfmt(err, "the query returned %zu series; the statistical judge needs one "
+                       "(aggregate it, e.g. with sum() or histogram_quantile(..., sum(...) by (le)))",
+                  json_array_size(result));
+    } else if (json_array_size(result) == 0) {
+        rc = CD_METRIC_NO_DATA;
+    } else {
+        const json_t *el = json_array_get(result, 0);
+        rc = series_values(json_is_object(el) ? json_object_get(el, "values") : NULL, values, n,
+                           err);
+    }
+    if (rc == CD_METRIC_NO_DATA)
+        cd_errfmt(err, "no values found");
+    json_decref(root);
+    return rc;
+}
+
 static bool prom_online(cd_provider *p, cd_err *err)
 {
     double v = 0;
@@ -258,5 +388,10 @@ static bool prom_online(cd_provider *p, cd_err *err)
 }
 
 const cd_provider_type cd_provider_prometheus = {
-    "prometheus", prom_open, prom_run, prom_online, prom_close,
+    .name = "prometheus",
+    .open = prom_open,
+    .query = prom_run,
+    .is_online = prom_online,
+    .close = prom_close,
+    .query_range = prom_range,
 };

@@ -83,6 +83,30 @@ cd_metric_rc cd_provider_query(cd_provider *p, const char *query, double *value,
     return p->type->query(p, query ? query : "", value, err);
 }
 
+bool cd_provider_has_range(const cd_provider *p)
+{
+    return p && p->type->query_range;
+}
+
+cd_metric_rc cd_provider_query_range(cd_provider *p, const char *query, int64_t start_ms,
+                                     int64_t end_ms, int64_t step_ms, double **values, size_t *n,
+                                     cd_err *err)
+{
+    *values = NULL;
+    *n = 0;
+    if (!p->type->query_range) {
+        cd_errfmt(err, "the %s provider has no range queries (per-step values come from "
+                       "Prometheus only)", p->type->name);
+        return CD_METRIC_ERROR;
+    }
+    if (step_ms <= 0 || end_ms < start_ms) {
+        cd_errfmt(err, "invalid range: start %lld, end %lld, step %lld ms", (long long)start_ms,
+                  (long long)end_ms, (long long)step_ms);
+        return CD_METRIC_ERROR;
+    }
+    return p->type->query_range(p, query ? query : "", start_ms, end_ms, step_ms, values, n, err);
+}
+
 bool cd_provider_is_online(cd_provider *p, cd_err *err)
 {
     return p->type->is_online(p, err);

@@ -3,6 +3,8 @@
  * graphite, dynatrace, influxdb, cloudwatch. A provider is built from a
  * MetricTemplate's provider section plus its credentials, runs one query
  * returning one number, and answers the availability check (§3.5, §3.6).
+ * Prometheus also answers range queries (the per-step values of one
+ * series), which the statistical judge's latency test reads.
  *
  * Adding a provider = one file defining a cd_provider_type and one line in
  * provider.c's table. Providers do blocking HTTP with a timeout; they never
@@ -42,6 +44,13 @@ typedef struct cd_provider_type {
     cd_metric_rc (*query)(cd_provider *p, const char *query, double *value, cd_err *err);
     bool (*is_online)(cd_provider *p, cd_err *err);
     void (*close)(cd_provider *p);
+    /* The values of one series at start, start + step, ... up to end (ms
+     * since the epoch), NaN steps dropped; *values malloc'd (NULL when *n
+     * is 0). NO_DATA when no series or no value is left; ERROR for more
+     * than one series and everything else. NULL: no range queries. */
+    cd_metric_rc (*query_range)(cd_provider *p, const char *query, int64_t start_ms,
+                                int64_t end_ms, int64_t step_ms, double **values, size_t *n,
+                                cd_err *err);
 } cd_provider_type;
 
 struct cd_provider {
@@ -69,10 +78,21 @@ cd_provider *cd_provider_open(const cd_provider_config *cfg, cd_err *err);
 cd_metric_rc cd_provider_query(cd_provider *p, const char *query, double *value, cd_err *err);
 bool cd_provider_is_online(cd_provider *p, cd_err *err);
 void cd_provider_close(cd_provider *p);
+/* A range query (see query_range above); ERROR with a clear message for a
+ * provider type without range queries, or when step or the range is not
+ * positive. */
+cd_metric_rc cd_provider_query_range(cd_provider *p, const char *query, int64_t start_ms,
+                                     int64_t end_ms, int64_t step_ms, double **values, size_t *n,
+                                     cd_err *err);
+bool cd_provider_has_range(const cd_provider *p);
 
 /* Pure response parsers, exported for tests and fuzzing. Each returns OK
  * with *value, NO_DATA, or ERROR with err. */
 cd_metric_rc cd_prometheus_parse(const char *body, size_t len, double *value, cd_err *err);
+/* A /api/v1/query_range answer: the values of its one series, NaN steps
+ * dropped; *values malloc'd (NULL when *n is 0). */
+cd_metric_rc cd_prometheus_parse_range(const char *body, size_t len, double **values, size_t *n,
+                                       cd_err *err);
 cd_metric_rc cd_datadog_parse(const char *body, size_t len, double *value, cd_err *err);
 cd_metric_rc cd_newrelic_parse(const char *body, size_t len, double *value, cd_err *err);
 cd_metric_rc cd_graphite_parse(const char *body, size_t len, double *value, cd_err *err);

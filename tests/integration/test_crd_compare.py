@@ -29,6 +29,7 @@ EXTENSIONS = {
         ".spec.analysis.metrics[].judge.noData",
         ".spec.analysis.metrics[].judge.minSamples",
         ".spec.analysis.metrics[].judge.alpha",
+        ".spec.analysis.metrics[].judge.step",
         ".status.judge",
         ".status.judge[]",
     } | {".status.judge[]." + f for f in (

@@ -176,6 +176,7 @@ static int teardown(void **state)
     snprintf(cmd, sizeof cmd, "rm -rf %s", secrets_dir);
     if (system(cmd) != 0)
         return -1;
+    cd_metrics_port_release(&fx.port);
     cd_object_list_free(&fx.objs);
     cd_status_free(&fx.status);
     testsrv_stop(&prom);

@@ -379,7 +379,8 @@ static void test_spec_fields(void **state)
                                  "        critical: false\n        noData: fail\n"
                                  "        minSamples: 300\n        alpha: 0.01\n"
                                  "    - name: p95\n      templateRef: {name: p95}\n"
-                                 "      judge: {test: latency, allowedIncrease: 0.2s, detectIncrease: 1s}\n"
+                                 "      judge: {test: latency, allowedIncrease: 0.2s, detectIncrease: 1s,"
+                                 " step: 7500ms}\n"
                                  "    - name: queue\n      templateRef: {name: q}\n"
                                  "      judge: {test: latency, allowedIncrease: 7, detectIncrease: 20}\n"),
                           &objs, &d), 0);
@@ -395,6 +396,18 @@ static void test_spec_fields(void **state)
     assert_true(j->alpha == 0.01);
     assert_true(m[1].judge->allowed_increase.kind == CD_EFFECT_ABSOLUTE &&
                 m[1].judge->allowed_increase.value == 200);
+    assert_int_equal(m[1].judge->step_ms, 7500);
+    json_t *js = cd_judge_spec_json(m[1].judge);
+    assert_string_equal(json_string_value(json_object_get(js, "step")), "7500ms");
+    json_decref(js);
+    js = cd_judge_spec_json(m[2].judge);   /* not written: not shown (the default applies) */
+    assert_null(json_object_get(js, "step"));
+    assert_int_equal(m[2].judge->step_ms, 0);
+    json_decref(js);
+    /* a template judged as errors: counted only by canaryctl simulate, and said so */
+    assert_true(has_diag(&d, "spec.analysis.metrics[0].judge", "errors test needs request and "
+                                                              "failure counts", 0));
+    assert_false(cd_diags_errors(&d));
     assert_true(m[2].judge->allowed_increase.value == 7);
     cd_object_list_free(&objs);
     cd_diags_free(&d);
@@ -434,6 +447,18 @@ static void test_spec_errors(void **state)
          "spec.analysis.metrics[0].judge.detectDecrease", "must be larger than the allowed", 13},
         {"    - name: request-success-rate\n      interval: 1m\n      judge: {}\n",
          "spec.analysis.metrics[0].interval", "overlapping windows", 13},
+        {"    - name: request-duration\n      judge: {step: 1m}\n",
+         "spec.analysis.metrics[0].judge.step", "longer than the metric's window (30s)", 13},
+        {"    - name: request-duration\n      interval: 10s\n      judge: {step: 15s}\n",
+         "spec.analysis.metrics[0].judge.step", "longer than the metric's window (10s)", 14},
+        {"    - name: request-duration\n      judge: {step: 1ms}\n",
+         "spec.analysis.metrics[0].judge.step", "more than 11000 steps", 13},
+        {"    - name: request-duration\n      judge: {step: 0s}\n",
+         "spec.analysis.metrics[0].judge.step", "not a positive duration", 13},
+        {"    - name: request-duration\n      judge: {step: 5sec}\n",
+         "spec.analysis.metrics[0].judge.step", "not a positive duration", 13},
+        {"    - name: request-duration\n      judge: {step: soon}\n",
+         "spec.analysis.metrics[0].judge.step", "", 13},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char yaml[2048];

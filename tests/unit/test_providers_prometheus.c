@@ -2,7 +2,8 @@
  * HTTP(S) server answering in Prometheus' API format: the request (path,
  * escaping, headers, auth), value picking, no data, range vectors, error
  * bodies, garbage, a server that is down or slow, TLS verification and
- * the online check. */
+ * the online check; range queries (the statistical judge's per-step
+ * values): their request, one series' values, NaN steps, errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -332,6 +333,127 @@ static void test_online(void **state)
     cd_provider_close(p);
 }
 
+#define MATRIX(values) "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[" \
+    "{\"metric\":{\"a\":\"1\"},\"values\":[" values "]}]}}"
+
+static cd_metric_rc run_range(const cd_provider_config *c, const char *query, int64_t start,
+                              int64_t end, int64_t step, double **v, size_t *n, cd_err *err)
+{
+    cd_provider *p = cd_provider_open(c, err);
+    if (!p)
+        fail_msg("open failed: %s", err->msg);
+    cd_metric_rc rc = cd_provider_query_range(p, query, start, end, step, v, n, err);
+    cd_provider_close(p);
+    return rc;
+}
+
+static void test_range_request_and_values(void **state)
+{
+    testsrv_push(&srv, 200,
+                 MATRIX("[1700000000,\"12.5\"],[1700000005,\"NaN\"],[1700000010,\"13\"],"
+                        "[1700000015,\"+Inf\"]"),
+                 0, NULL, NULL);
+    cd_provider_config c = config(testsrv_url(&srv, "/prom"));
+    cd_secret s;
+    cd_secret_init(&s, "prom");
+    cd_secret_put(&s, "username", "u", 1);
+    cd_secret_put(&s, "password", "p", 1);
+    c.secret = &s;
+    double *v = NULL;
+    size_t n = 0;
+    cd_err err = {""};
+    cd_metric_rc rc = run_range(&c, " histogram_quantile(0.99,\n  x[5s])", 1699999950500,
+                                1700000010500, 5000, &v, &n, &err);
+    cd_secret_free(&s);
+    if (rc != CD_METRIC_OK)
+        fail_msg("range: %s", err.msg);
+    /* NaN steps (no requests in the step) are dropped; the rest in order */
+    assert_int_equal(n, 3);
+    assert_true(v[0] == 12.5 && v[1] == 13 && isinf(v[2]));
+    free(v);
+    const ts_request *r = &srv.req[0];
+    assert_string_equal(r->method, "GET");
+    assert_string_equal(r->uri, "/prom/api/v1/query_range?query=+histogram_quantile%280.99%2C+x%5B5s%5D%29"
+                                "&start=1699999950.500&end=1700000010.500&step=5");
+    assert_string_equal(ts_header(r, "Authorization"), "Basic dTpw");
+}
+
+static void test_range_no_data_and_errors(void **state)
+{
+    cd_provider_config c = config(testsrv_url(&srv, ""));
+    struct { int status; const char *body; cd_metric_rc rc; const char *text; } cases[] = {
+        {200, "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}",
+         CD_METRIC_NO_DATA, "no values found"},
+        {200, MATRIX("[1,\"NaN\"],[2,\"NaN\"]"), CD_METRIC_NO_DATA, "no values found"},
+        {200, MATRIX(""), CD_METRIC_NO_DATA, "no values found"},
+        {200, "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+              "{\"metric\":{\"pod\":\"a\"},\"values\":[[1,\"1\"]]},"
+              "{\"metric\":{\"pod\":\"b\"},\"values\":[[1,\"2\"]]}]}}",
+         CD_METRIC_ERROR, "the query returned 2 series; the statistical judge needs one"},
+        {200, VECTOR("1"), CD_METRIC_ERROR, "must return a matrix, not vector"},
+        {200, MATRIX("[1,\"abc\"]"), CD_METRIC_ERROR, "invalid syntax"},
+        {200, MATRIX("[1]"), CD_METRIC_ERROR, "not a [timestamp, \"value\"] pair"},
+        {200, "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+              "{\"metric\":{}}]}}",
+         CD_METRIC_ERROR, "no list of values"},
+        {200, "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":7}}",
+         CD_METRIC_ERROR, "data.result is not a list"},
+        {200, "garbage", CD_METRIC_ERROR, "error unmarshaling result"},
+        {422, "{\"status\":\"error\",\"errorType\":\"execution\",\"error\":\"exceeded maximum "
+              "resolution of 11,000 points per timeseries\"}",
+         CD_METRIC_ERROR, "HTTP 422"},
+        {200, "{\"status\":\"error\",\"errorType\":\"timeout\",\"error\":\"query timed out\"}",
+         CD_METRIC_ERROR, "error response: timeout: query timed out"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        testsrv_reset(&srv);
+        testsrv_push(&srv, cases[i].status, cases[i].body, 0, NULL, NULL);
+        double *v = (double *)1;
+        size_t n = 99;
+        cd_err err = {""};
+        cd_metric_rc rc = run_range(&c, "x", 0, 60000, 5000, &v, &n, &err);
+        if (rc != cases[i].rc || !strstr(err.msg, cases[i].text))
+            fail_msg("case %zu: rc %d, \"%s\"", i, rc, err.msg);
+        assert_null(v);
+        assert_int_equal(n, 0);
+    }
+    /* nonsense ranges never reach the server */
+    testsrv_reset(&srv);
+    double *v;
+    size_t n;
+    cd_err err = {""};
+    assert_int_equal(run_range(&c, "x", 0, 60000, 0, &v, &n, &err), CD_METRIC_ERROR);
+    assert_int_equal(run_range(&c, "x", 60000, 0, 5000, &v, &n, &err), CD_METRIC_ERROR);
+    assert_non_null(strstr(err.msg, "invalid range"));
+    assert_int_equal(testsrv_count(&srv), 0);
+    /* a server that is too slow */
+    testsrv_push(&srv, 200, MATRIX("[1,\"1\"]"), 1500, NULL, NULL);
+    c.timeout_ms = 200;
+    assert_int_equal(run_range(&c, "x", 0, 60000, 5000, &v, &n, &err), CD_METRIC_ERROR);
+    assert_non_null(strstr(err.msg, "timed out after 200 ms"));
+}
+
+static void test_range_only_on_prometheus(void **state)
+{
+    cd_provider_config c = config("http://127.0.0.1:1");
+    c.type = "graphite";
+    cd_err err = {""};
+    cd_provider *p = cd_provider_open(&c, &err);
+    assert_non_null(p);
+    assert_false(cd_provider_has_range(p));
+    double *v;
+    size_t n;
+    assert_int_equal(cd_provider_query_range(p, "x", 0, 60000, 5000, &v, &n, &err),
+                     CD_METRIC_ERROR);
+    assert_string_equal(err.msg, "the graphite provider has no range queries (per-step values "
+                                 "come from Prometheus only)");
+    cd_provider_close(p);
+    c.type = "prometheus";
+    p = cd_provider_open(&c, &err);
+    assert_true(cd_provider_has_range(p));
+    cd_provider_close(p);
+}
+
 static void test_unknown_types(void **state)
 {
     cd_provider_config c = config("http://127.0.0.1:1");
@@ -361,6 +483,9 @@ int main(void)
         cmocka_unit_test_setup(test_tls, reset),
         cmocka_unit_test_setup(test_online, reset),
         cmocka_unit_test_setup(test_unknown_types, reset),
+        cmocka_unit_test_setup(test_range_request_and_values, reset),
+        cmocka_unit_test_setup(test_range_no_data_and_errors, reset),
+        cmocka_unit_test_setup(test_range_only_on_prometheus, reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

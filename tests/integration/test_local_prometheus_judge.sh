@@ -1,0 +1,92 @@
+#!/bin/bash
+# test_local_prometheus_judge.sh - the statistical judge on Prometheus, end
+# to end: a real Prometheus (Debian's) scrapes the built-in router; a local
+# canary with metricsServer judges request-success-rate and request-duration
+# from it (the canary's requests and the primary's, T and T-primary, over
+# the same windows; per-step latencies by range queries). A healthy release
+# is promoted by the judge, a faulty one (10 % errors, +300 ms) is rolled
+# back by the judge, and Prometheus' query log shows the judge's queries.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/local_lib.sh"
+
+PROM_PORT=$(free_port)
+ROUTER_METRICS=127.0.0.1:$(free_port)
+mkdir -p "$TEST_TMP/prom"
+cat >"$TEST_TMP/prom/prometheus.yml" <<EOF
+global: {scrape_interval: 500ms, evaluation_interval: 1s, query_log_file: $TEST_TMP/prom/queries.log}
+scrape_configs:
+  - job_name: canaryd-router
+    static_configs: [{targets: ["$ROUTER_METRICS"]}]
+EOF
+/usr/bin/prometheus --config.file="$TEST_TMP/prom/prometheus.yml" \
+  --storage.tsdb.path="$TEST_TMP/prom/data" --web.listen-address="127.0.0.1:$PROM_PORT" \
+  >"$TEST_TMP/prom/log" 2>&1 &
+track $!
+check "Prometheus starts" wait_http "http://127.0.0.1:$PROM_PORT/-/ready" 30
+
+# the demo canary, reading its metrics from Prometheus and judged against
+# the primary instead of thresholds (step 1s: twice the scrape interval)
+/usr/bin/python3 - "$W/podinfo-canary.yaml" "http://127.0.0.1:$PROM_PORT" <<'EOF'
+import sys
+path, prom = sys.argv[1], sys.argv[2]
+s = open(path).read()
+s = s.replace("spec:\n", "spec:\n  metricsServer: %s\n" % prom, 1)
+s = s.replace("""        thresholdRange:
+          min: 99
+""", """        thresholdRange:
+          min: 99
+        judge: {allowedIncrease: 0.5pp, detectIncrease: 2pp}
+""")
+s = s.replace("""        thresholdRange:
+          max: 200
+""", """        thresholdRange:
+          max: 200
+        judge: {step: 1s, minSamples: 10, allowedIncrease: 50%, detectIncrease: 100%}
+""")
+s = s.replace("        interval: 10s\n", "")
+open(path, "w").write(s)
+EOF
+check "the judged canary validates" canaryctl validate -f "$W/podinfo-canary.yaml"
+check "both metrics are judged" bash -c \
+  "[ \$(canaryctl validate -f '$W/podinfo-canary.yaml' -o json | grep -c '\"judge\"') -ge 2 ]"
+start_canaryd --router-metrics "$ROUTER_METRICS"
+check "v1 initializes" wait_phase Initialized 60
+
+canaryctl load "$URL" --rate 40 --concurrency 64 --duration 0 -o json >/dev/null &
+track $!
+
+judge_json() { canaryctl describe canary podinfo -o json; }
+
+set_version --version v2 --latency 20
+check "healthy v2 is promoted by the judge on Prometheus data" bash -c \
+  "$(declare -f phase wait_done); [ \"\$(wait_done 240)\" = Succeeded ]"
+judge_json >"$TEST_TMP/v2.json"
+/usr/bin/python3 - "$TEST_TMP/v2.json" >"$TEST_TMP/v2.txt" <<'EOF'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st = st.get("status", st)
+for j in st.get("judge", []):
+    print(j["metric"], j["verdict"], int(j["canary"]["samples"]), int(j["primary"]["samples"]),
+          j["windows"], "|", j["reason"])
+EOF
+cat "$TEST_TMP/v2.txt"
+check "the judge passed both metrics of v2" bash -c \
+  "grep -q '^request-success-rate Pass ' '$TEST_TMP/v2.txt' && grep -q '^request-duration Pass ' '$TEST_TMP/v2.txt'"
+check "the errors test counted both sides' requests" \
+  awk '$1 == "request-success-rate" { exit !($3 >= 100 && $4 >= 100) }' "$TEST_TMP/v2.txt"
+check "the latency test read per-step values of both sides" \
+  awk '$1 == "request-duration" { exit !($3 >= 10 && $4 >= 10) }' "$TEST_TMP/v2.txt"
+check "Prometheus answered the judge's queries for the primary (T-primary)" \
+  grep -q 'increase( envoy_cluster_upstream_rq{ kubernetes_namespace=\\"default\\", kubernetes_pod_name=~\\"podinfo-primary-' \
+  "$TEST_TMP/prom/queries.log"
+check "... and its range queries at a 1s step" bash -c \
+  "grep 'query_range\|\"step\":1' '$TEST_TMP/prom/queries.log' | grep -q 'envoy_cluster_upstream_rq_time_bucket'"
+
+set_version --version v3 --latency 320 --error-rate 0.10
+check "faulty v3 is rolled back" bash -c \
+  "$(declare -f phase wait_done); [ \"\$(wait_done 240)\" = Failed ]"
+check "the rollback came from the judge" bash -c \
+  "canaryctl events podinfo --limit 400 | grep -q 'Rolling back podinfo.default the statistical judge found'"
+check "no metric check failed for lack of Prometheus data" bash -c \
+  "! canaryctl events podinfo --limit 400 | grep -q 'gives no samples\|query failed'"
+finish
