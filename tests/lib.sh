@@ -46,6 +46,16 @@ check() {
   else echo "FAIL $name"; _failed=$((_failed + 1)); fi
 }
 
+# require NAME CONDITION...: a check the rest of the test depends on; when
+# it fails the test stops there (printing its summary) instead of running
+# every later wait to its timeout.
+require() {
+  check "$@" && return 0
+  echo "(stopping: the checks after this one depend on it)"
+  finish
+  exit 1
+}
+
 # finish: prints "N passed, N failed" and exits non-zero on failures
 finish() {
   echo "$_passed passed, $_failed failed"

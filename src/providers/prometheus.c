@@ -228,29 +228,41 @@ static cd_metric_rc parse_sample(const json_t *pair, double *value, cd_err *err)
     return CD_METRIC_NO_DATA;    /* Flagger ignores non-string values */
 }
 
-cd_metric_rc cd_prometheus_parse(const char *body, size_t len, double *value, cd_err *err)
+/* The response's JSON object, or NULL (err set) when the body is not one or
+ * Prometheus answered with status "error". */
+static json_t *load_response(const char *body, size_t len, cd_err *err)
 {
     json_error_t je;
     json_t *root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &je);
-    char ex[200];
     if (!root || !json_is_object(root)) {
+        char ex[200];
         cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
         cd_errfmt(err, "error unmarshaling result: %s, '%s'", root ? "not a JSON object" : je.text,
                   ex);
         json_decref(root);
-        return CD_METRIC_ERROR;
+        return NULL;
     }
-    cd_metric_rc rc = CD_METRIC_NO_DATA;
     const char *status = json_string_value(json_object_get(root, "status"));
-    const json_t *data = json_object_get(root, "data");
-    const char *type = json_string_value(json_object_get(data, "resultType"));
-    const json_t *result = json_object_get(data, "result");
     if (status && !strcmp(status, "error")) {
         cd_errfmt(err, "error response: %s: %s",
                   json_string_value(json_object_get(root, "errorType")) ?: "error",
                   json_string_value(json_object_get(root, "error")) ?: "(no message)");
-        rc = CD_METRIC_ERROR;
-    } else if (type && !strcmp(type, "scalar")) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+cd_metric_rc cd_prometheus_parse(const char *body, size_t len, double *value, cd_err *err)
+{
+    json_t *root = load_response(body, len, err);
+    if (!root)
+        return CD_METRIC_ERROR;
+    cd_metric_rc rc = CD_METRIC_NO_DATA;
+    const json_t *data = json_object_get(root, "data");
+    const char *type = json_string_value(json_object_get(data, "resultType"));
+    const json_t *result = json_object_get(data, "result");
+    if (type && !strcmp(type, "scalar")) {
         /* canaryd accepts a scalar result ([t, "v"]); Flagger fails to decode it */
         rc = parse_sample(result, value, err);
     } else if (type && !strcmp(type, "string")) {
@@ -331,26 +343,14 @@ cd_metric_rc cd_prometheus_parse_range(const char *body, size_t len, double **va
 {
     *values = NULL;
     *n = 0;
-    json_error_t je;
-    json_t *root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &je);
-    char ex[200];
-    if (!root || !json_is_object(root)) {
-        cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
-        cd_errfmt(err, "error unmarshaling result: %s, '%s'", root ? "not a JSON object" : je.text,
-                  ex);
-        json_decref(root);
+    json_t *root = load_response(body, len, err);
+    if (!root)
         return CD_METRIC_ERROR;
-    }
     cd_metric_rc rc = CD_METRIC_ERROR;
-    const char *status = json_string_value(json_object_get(root, "status"));
     const json_t *data = json_object_get(root, "data");
     const char *type = json_string_value(json_object_get(data, "resultType"));
     const json_t *result = json_object_get(data, "result");
-    if (status && !strcmp(status, "error")) {
-        cd_errfmt(err, "error response: %s: %s",
-                  json_string_value(json_object_get(root, "errorType")) ?: "error",
-                  json_string_value(json_object_get(root, "error")) ?: "(no message)");
-    } else if (!type || strcmp(type, "matrix")) {
+    if (!type || strcmp(type, "matrix")) {
         cd_errfmt(err, "invalid response: a range query must return a matrix, not %s",
                   type ? type : "(no resultType)");
     } else if (!json_is_array(result)) {

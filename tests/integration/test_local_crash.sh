@@ -10,7 +10,7 @@
 
 RANDOM=42   # reproducible kill moments
 start_canaryd
-check "v1 initializes" wait_phase Initialized 60
+require "v1 initializes" wait_phase Initialized 60
 
 canaryctl load "$URL" --rate 30 --concurrency 64 --duration 0 -o json >"$TEST_TMP/load.json" &
 LOAD=$!

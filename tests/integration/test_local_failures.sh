@@ -9,7 +9,7 @@
 
 sed -i 's/progressDeadlineSeconds: 60/progressDeadlineSeconds: 12/' "$W/podinfo-canary.yaml"
 start_canaryd
-check "v1 initializes" wait_phase Initialized 60
+require "v1 initializes" wait_phase Initialized 60
 canaryctl load "$URL" --rate 20 --concurrency 32 --duration 0 -o json >"$TEST_TMP/load.json" &
 track $!
 

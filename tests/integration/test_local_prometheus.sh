@@ -26,7 +26,7 @@ check "Prometheus starts" wait_http "http://127.0.0.1:$PROM_PORT/-/ready" 30
 sed -i "s|^spec:$|spec:\n  metricsServer: http://127.0.0.1:$PROM_PORT|" "$W/podinfo-canary.yaml"
 check "the canary validates with metricsServer" canaryctl validate -f "$W/podinfo-canary.yaml"
 start_canaryd --router-metrics "$ROUTER_METRICS"
-check "v1 initializes" wait_phase Initialized 60
+require "v1 initializes" wait_phase Initialized 60
 check "the router's metrics pass promtool" bash -c \
   "curl -s http://$ROUTER_METRICS/metrics | promtool check metrics"
 

@@ -50,7 +50,7 @@ check "the judged canary validates" canaryctl validate -f "$W/podinfo-canary.yam
 check "both metrics are judged" bash -c \
   "[ \$(canaryctl validate -f '$W/podinfo-canary.yaml' -o json | grep -c '\"judge\"') -ge 2 ]"
 start_canaryd --router-metrics "$ROUTER_METRICS"
-check "v1 initializes" wait_phase Initialized 60
+require "v1 initializes" wait_phase Initialized 60
 
 canaryctl load "$URL" --rate 40 --concurrency 64 --duration 0 -o json >/dev/null &
 track $!
