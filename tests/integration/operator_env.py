@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,31 +23,15 @@ BUILD = os.environ.get("CANARYD_BUILD", os.path.join(SRC, "build"))
 SHARED = os.environ.get("CANARYD_SHARED", os.path.join(SRC, "../shared"))
 CANARYD = os.path.join(BUILD, "canaryd")
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 APPMESH_CRDS = os.path.join(SHARED, "conformance/crds/appmesh")
 VALIDATE = os.path.join(SRC, "tests/fake-apiserver/validate_crd.py")
 
 sys.path.insert(0, os.path.join(SRC, "tests/fake-apiserver"))
 from fakekube.testing import Checker, FakeApiServer  # noqa: E402
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_until(fn, timeout, interval=0.1):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    return last
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+from testlib import free_port, wait_until  # noqa: E402,F401
 
 
 # ---- the exporter: Envoy's series for the pods the test names ----------------
@@ -114,41 +97,12 @@ class EnvoyExporter:
         self.server.shutdown()
 
 
-class Prometheus:
+class Prometheus(testlib.Prometheus):
+    """The real Prometheus scraping the Envoy-style exporters (their labels
+    kept as exported)."""
+
     def __init__(self, tmp, targets):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        cfg = os.path.join(tmp, "prometheus.yml")
-        with open(cfg, "w") as f:
-            f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                    "scrape_configs:\n- job_name: envoy\n  honor_labels: true\n  static_configs:\n"
-                    "  - targets: [%s]\n" % ", ".join("'127.0.0.1:%d'" % t for t in targets))
-        self.log = open(os.path.join(tmp, "prometheus.log"), "w")
-        self.proc = subprocess.Popen([PROMETHEUS, "--config.file=" + cfg,
-                                      "--storage.tsdb.path=" + os.path.join(tmp, "prom-data"),
-                                      "--web.listen-address=127.0.0.1:%d" % self.port,
-                                      "--log.level=warn"], stdout=self.log, stderr=self.log)
-
-    def query(self, q):
-        u = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": q})
-        with urllib.request.urlopen(u, timeout=5) as r:
-            return json.loads(r.read())["data"]["result"]
-
-    def wait_series(self, q, timeout=60):
-        def ok():
-            try:
-                return bool(self.query(q))
-            except OSError:
-                return False
-        return wait_until(ok, timeout, 0.2)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        super().__init__(tmp, targets, job="envoy", honor_labels=True)
 
 
 # ---- the cluster and the operator -----------------------------------------------

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, free_port, summary  # noqa: E402,F401
 
 BUILD = os.environ.get("CANARYD_BUILD") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
@@ -21,7 +23,6 @@ BACKEND = os.path.join(BUILD, "rt_testbackend")
 TMP = tempfile.mkdtemp(prefix="canaryd-rt-")
 _procs = []
 _routers = []
-_results = {"passed": 0, "failed": 0}
 
 
 def _cleanup():
@@ -42,16 +43,6 @@ atexit.register(_cleanup)
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 
 
-def check(name, cond, detail=""):
-    if cond:
-        print("ok   " + name, flush=True)
-        _results["passed"] += 1
-    else:
-        print("FAIL " + name + (": " + str(detail) if detail else ""), flush=True)
-        _results["failed"] += 1
-    return cond
-
-
 def finish():
     # every router still running must stop cleanly: exit 0 and, in the
     # sanitizer build, no AddressSanitizer/LeakSanitizer report
@@ -67,8 +58,7 @@ def finish():
         check("router %s: no sanitizer report" % os.path.basename(r.log),
               "Sanitizer" not in text and "runtime error" not in text,
               text[text.find("Sanitizer") - 200:][:2000])
-    print("%d passed, %d failed" % (_results["passed"], _results["failed"]), flush=True)
-    sys.exit(0 if _results["failed"] == 0 and _results["passed"] > 0 else 1)
+    sys.exit(summary())
 
 
 def wait_for(cond, timeout=10.0, step=0.05):
@@ -79,14 +69,6 @@ def wait_for(cond, timeout=10.0, step=0.05):
             return True
         time.sleep(step)
     return bool(cond())
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_port(port, timeout=10):

@@ -17,39 +17,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
-import urllib.request
 
 BUILD = os.environ.get("CANARYD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 CANARYCTL = os.path.join(BUILD, "canaryctl")
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + ("  (" + str(detail) + ")" if detail else ""))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Prometheus, check, free_port, serve, summary  # noqa: E402
 
 START = time.time()
 
@@ -148,13 +125,6 @@ class Garbage(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
-
-
-def serve(handler):
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
 
 
 CANARIES = """
@@ -280,42 +250,18 @@ def run_canaryctl(*args, timeout=60):
     return p.returncode, {(r["canary"], r.get("metric")): r for r in rows}, time.time() - t0
 
 
-def query(prom, q):
-    u = prom + "/api/v1/query?" + urllib.parse.urlencode({"query": q})
-    with urllib.request.urlopen(u, timeout=5) as r:
-        return json.load(r)["data"]["result"]
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="canaryd-prom.")
-    procs, servers = [], []
+    servers, prometheus = [], None
     try:
         exporter = serve(Exporter)
         servers.append(exporter)
-        prom_port = free_port()
-        prom = "http://127.0.0.1:%d" % prom_port
-        with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
-            f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                    "scrape_configs:\n- job_name: exporter\n  static_configs:\n"
-                    "  - targets: ['127.0.0.1:%d']\n" % exporter.server_address[1])
-        log = open(os.path.join(tmp, "prometheus.log"), "w")
-        p = subprocess.Popen([PROMETHEUS, "--config.file=" + os.path.join(tmp, "prometheus.yml"),
-                              "--storage.tsdb.path=" + os.path.join(tmp, "data"),
-                              "--web.listen-address=127.0.0.1:%d" % prom_port,
-                              "--log.level=warn"], stdout=log, stderr=log)
-        procs.append(p)
+        prometheus = Prometheus(tmp, [exporter.server_address[1]])
+        prom = prometheus.url
         # Prometheus ready and holding enough samples for rate() over 10s
-        ready = False
-        for _ in range(600):   # up to a minute on a busy machine
-            try:
-                r = query(prom, "count_over_time(envoy_cluster_upstream_rq"
-                                '{envoy_response_code="503"}[10s])')
-                if r and float(r[0]["value"][1]) >= 4:
-                    ready = True
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        # (up to a minute on a busy machine)
+        ready = prometheus.wait_series("count_over_time(envoy_cluster_upstream_rq"
+                                       '{envoy_response_code="503"}[10s])', 60, at_least=4)
         check("prometheus scrapes the exporter", ready)
         if not ready:
             return
@@ -407,8 +353,8 @@ def main():
                   len([k for k in rows if k[0] == "podinfo.test"]) == 4, rows.keys())
 
         # the real Prometheus going away mid-run
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=20)
+        prometheus.proc.send_signal(signal.SIGTERM)
+        prometheus.proc.wait(timeout=20)
         rc, rows, _ = run_canaryctl("-f", manifests, "--canary", "web", "--check-providers")
         r = rows.get(("web.test", None), {})
         check("availability check fails once Prometheus is gone",
@@ -416,14 +362,11 @@ def main():
     finally:
         for s in servers:
             s.shutdown()
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        if prometheus:
+            prometheus.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
     main()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(0 if failed == 0 and passed > 0 else 1)
+    sys.exit(summary())

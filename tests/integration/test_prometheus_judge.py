@@ -21,37 +21,16 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-import urllib.parse
-import urllib.request
-import socket
 
 BUILD = os.environ.get("CANARYD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 CANARYCTL = os.path.join(BUILD, "canaryctl")
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + ("  (" + str(detail) + ")" if detail else ""))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Prometheus, check, free_port, serve, summary  # noqa: E402
 
 BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000]
 
@@ -176,13 +155,6 @@ class Exporter(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve(handler):
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
-
-
 WINDOW_S = 30       # analysis.interval: the judged window
 STEP_S = 1          # judge.step: at least twice the scrape interval
 SCRAPE_S = 0.5
@@ -267,12 +239,6 @@ def canaryctl_metrics(*args, timeout=120):
         rows = []
         print(p.stdout, p.stderr)
     return p.returncode, {(r["canary"], r.get("metric")): r for r in rows}
-
-
-def query(prom, q):
-    u = prom + "/api/v1/query?" + urllib.parse.urlencode({"query": q})
-    with urllib.request.urlopen(u, timeout=5) as r:
-        return json.load(r)["data"]["result"]
 
 
 def near(x, want, rel):
@@ -419,51 +385,28 @@ def check_down(mf, prom):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="canaryd-promjudge.")
-    procs = []
+    prometheus = None
     try:
         exporter = serve(Exporter)
-        prom_port = free_port()
-        prom = "http://127.0.0.1:%d" % prom_port
-        with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
-            f.write("global: {scrape_interval: %dms, evaluation_interval: 1s}\n"
-                    "scrape_configs:\n- job_name: exporter\n  static_configs:\n"
-                    "  - targets: ['127.0.0.1:%d']\n" % (SCRAPE_S * 1000, exporter.server_address[1]))
-        log = open(os.path.join(tmp, "prometheus.log"), "w")
-        procs.append(subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + os.path.join(tmp, "prometheus.yml"),
-             "--storage.tsdb.path=" + os.path.join(tmp, "data"),
-             "--web.listen-address=127.0.0.1:%d" % prom_port, "--log.level=warn"],
-            stdout=log, stderr=log))
+        prometheus = Prometheus(tmp, [exporter.server_address[1]], scrape_ms=int(SCRAPE_S * 1000))
+        prom = prometheus.url
         mf = os.path.join(tmp, "canaries.yaml")
         with open(mf, "w") as f:
             f.write(manifests(prom))
         check_render(mf, prom)
         # a full window of scrapes (and one more step) before judging it
-        ready = False
-        for _ in range(900):
-            try:
-                r = query(prom, "count_over_time(envoy_cluster_upstream_rq"
-                                '{envoy_response_code="503"}[%ds])' % (WINDOW_S + STEP_S))
-                if r and float(r[0]["value"][1]) >= (WINDOW_S + STEP_S) / SCRAPE_S:
-                    ready = True
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        ready = prometheus.wait_series("count_over_time(envoy_cluster_upstream_rq"
+                                       '{envoy_response_code="503"}[%ds])' % (WINDOW_S + STEP_S),
+                                       90, at_least=(WINDOW_S + STEP_S) / SCRAPE_S)
         check("prometheus holds a full window of the exporter's series", ready)
         if ready:
             check_counts(mf, prom)
             check_down(mf, prom)
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        if prometheus:
+            prometheus.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":
