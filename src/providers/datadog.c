@@ -121,22 +121,10 @@ cd_metric_rc cd_datadog_parse(const char *body, size_t len, double *value, cd_er
     json_t *root = cd_provider_parse_json(body, len, false, err);
     if (!root)
         return CD_METRIC_ERROR;
-    char ex[200];   /* quoted in the errors below */
-    cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
-    cd_metric_rc rc = CD_METRIC_NO_DATA;
     const json_t *series = json_object_get(root, "series");
     const json_t *pl = json_object_get(json_array_get(series, 0), "pointlist");
-    const json_t *pt = json_array_get(pl, 0);
-    const json_t *v = json_array_get(pt, 1);
-    if (json_is_number(v)) {
-        *value = json_number_value(v);
-        rc = CD_METRIC_OK;
-    } else if (v && !json_is_null(v)) {
-        cd_errfmt(err, "invalid response: point value is not a number: '%s'", ex);
-        rc = CD_METRIC_ERROR;
-    }
-    if (rc == CD_METRIC_NO_DATA)
-        cd_errfmt(err, "invalid response: %s: no values found", ex);
+    const json_t *v = json_array_get(json_array_get(pl, 0), 1);
+    cd_metric_rc rc = cd_provider_json_number(v, "point value", body, len, value, err);
     json_decref(root);
     return rc;
 }

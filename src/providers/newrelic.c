@@ -108,25 +108,18 @@ cd_metric_rc cd_newrelic_parse(const char *body, size_t len, double *value, cd_e
     json_t *root = cd_provider_parse_json(body, len, false, err);
     if (!root)
         return CD_METRIC_ERROR;
-    char ex[200];   /* quoted in the errors below */
-    cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
-    cd_metric_rc rc = CD_METRIC_NO_DATA;
     const json_t *results = json_object_get(root, "results");
+    const json_t *v = NULL;
     if (json_is_array(results) && json_array_size(results) == 1) {
         const json_t *r0 = json_array_get(results, 0);
-        const json_t *v = json_object_get(r0, "result");
+        v = json_object_get(r0, "result");
         if (!v && json_is_object(r0) && json_object_size(r0) == 1) {
             const char *k;
             const json_t *only;
             json_object_foreach((json_t *)r0, k, only) v = only;
         }
-        if (json_is_number(v)) {
-            *value = json_number_value(v);
-            rc = CD_METRIC_OK;
-        }
     }
-    if (rc == CD_METRIC_NO_DATA)
-        cd_errfmt(err, "invalid response: %s: no values found", ex);
+    cd_metric_rc rc = cd_provider_json_number(v, NULL, body, len, value, err);
     json_decref(root);
     return rc;
 }

@@ -232,16 +232,9 @@ static cd_metric_rc parse_sample(const json_t *pair, double *value, cd_err *err)
  * Prometheus answered with status "error". */
 static json_t *load_response(const char *body, size_t len, cd_err *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &je);
-    if (!root || !json_is_object(root)) {
-        char ex[200];
-        cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
-        cd_errfmt(err, "error unmarshaling result: %s, '%s'", root ? "not a JSON object" : je.text,
-                  ex);
-        json_decref(root);
+    json_t *root = cd_provider_parse_json(body, len, false, err);
+    if (!root)
         return NULL;
-    }
     const char *status = json_string_value(json_object_get(root, "status"));
     if (status && !strcmp(status, "error")) {
         cd_errfmt(err, "error response: %s: %s",

@@ -209,3 +209,20 @@ json_t *cd_provider_parse_json(const char *body, size_t len, bool array, cd_err 
     json_decref(root);
     return NULL;
 }
+
+cd_metric_rc cd_provider_json_number(const json_t *v, const char *what, const char *body,
+                                     size_t len, double *value, cd_err *err)
+{
+    if (json_is_number(v)) {
+        *value = json_number_value(v);
+        return CD_METRIC_OK;
+    }
+    char ex[200];   /* quoted in the errors */
+    cd_http_excerpt(body ? body : "", len, ex, sizeof ex);
+    if (v && !json_is_null(v) && what) {
+        cd_errfmt(err, "invalid response: %s is not a number: '%s'", what, ex);
+        return CD_METRIC_ERROR;
+    }
+    cd_errfmt(err, "invalid response: %s: no values found", ex);
+    return CD_METRIC_NO_DATA;
+}

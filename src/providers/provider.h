@@ -66,6 +66,13 @@ struct cd_provider {
  * when array); NULL with err "error unmarshaling result: <why>, '<excerpt>'"
  * (Flagger's words) otherwise. */
 json_t *cd_provider_parse_json(const char *body, size_t len, bool array, cd_err *err);
+/* The one value a response carries, v (found in the body of len bytes):
+ * OK with *value when v is a JSON number; NO_DATA with err "invalid
+ * response: <excerpt>: no values found" when v is absent or null; a value
+ * of another type is ERROR "invalid response: <what> is not a number:
+ * '<excerpt>'", or NO_DATA when what is NULL. */
+cd_metric_rc cd_provider_json_number(const json_t *v, const char *what, const char *body,
+                                     size_t len, double *value, cd_err *err);
 
 /* The type for a name; NULL when canaryd has no such provider. */
 const cd_provider_type *cd_provider_type_find(const char *name);
