@@ -10,9 +10,12 @@ profile=${1:-build}
 build_pkgs="build-essential pkg-config cmake ninja-build clang-14 libclang-rt-14-dev
 libjansson-dev libfyaml-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev
 node-llhttp libcmocka-dev curl ca-certificates"
-test_pkgs="prometheus haproxy nginx socat openssl python3 python3-jsonschema
+# servers and tools the tests run: Prometheus (promtool too), nginx (load
+# tester, TLS), HAProxy and wrk (test_router_bench.sh), openssl (test
+# certificates), pgrep (procps), kubectl, the fake API server's Python
+test_pkgs="prometheus haproxy nginx wrk openssl procps python3 python3-jsonschema
 python3-scipy python3-yaml python3-numpy kubectl-or-kubernetes-client"
-bench_pkgs="wrk hyperfine valgrind"
+bench_pkgs="hyperfine valgrind"
 
 case "$profile" in
   build) want="$build_pkgs" ;;
