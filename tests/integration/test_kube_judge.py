@@ -21,7 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from operator_env import (Checker, Cluster, EnvoyExporter, Prometheus, image_of,  # noqa: E402
                           router_weights, wait_until)
-from test_kube_seed_appmesh import CANARY, DEPLOYMENT, IMAGE, MESH, NS  # noqa: E402
+from test_kube_seed_appmesh import CANARY, DEPLOYMENT, IMAGE, MESH, NS, watch_rollout  # noqa: E402
 
 PRIMARY_POD = "webapp-primary-7d4b9c6f5-p1pod"
 JUDGED = CANARY.replace("    interval: 1m\n    # max number", "    interval: 10s\n    # max number")
@@ -31,22 +31,6 @@ JUDGED = JUDGED.replace("""      thresholdRange:
 """, """      judge: {allowedIncrease: 0.5pp, detectIncrease: 2pp}
 """)
 JUDGED = JUDGED.replace("      interval: 30s\n", "")
-
-
-def rollout(c, until, timeout):
-    """(phases seen, apex canary weights seen) until the phase is in until."""
-    phases, weights = [], []
-
-    def step():
-        p = c.phase(NS, "webapp")
-        w = router_weights(c, NS, "webapp")
-        if p and (not phases or phases[-1] != p):
-            phases.append(p)
-        if w and (not weights or weights[-1] != w[0]):
-            weights.append(w[0])
-        return p in until
-    wait_until(step, timeout, 0.1)
-    return phases, weights
 
 
 def judge_entry(c, metric):
@@ -78,7 +62,7 @@ def main():
         t.check("Prometheus scrapes both sides' Envoy series",
                 prom.wait_series('count(count_over_time(envoy_cluster_upstream_rq[20s]) > 10) >= 4', 60))
         c.kubectl("-n", NS, "set", "image", "deployment/webapp", "webapp=%s:v2" % IMAGE)
-        phases, weights = rollout(c, ("Succeeded", "Failed"), 300)
+        phases, weights = watch_rollout(c, ("Succeeded", "Failed"), 300)
         t.check("v2: Succeeded", phases and phases[-1] == "Succeeded", phases)
         t.check("v2: weights stepped 10, 20, 30, 40, 50", weights[1:6] == [10, 20, 30, 40, 50], weights)
         t.check("v2: webapp-primary runs v2",
@@ -98,7 +82,7 @@ def main():
         prom.wait_series('count_over_time(envoy_cluster_upstream_rq{kubernetes_pod_name='
                          '"webapp-5c9d7f8b6-v3pod"}[20s]) > 10', 60)
         c.kubectl("-n", NS, "set", "image", "deployment/webapp", "webapp=%s:v3" % IMAGE)
-        phases, weights = rollout(c, ("Failed",), 300)
+        phases, weights = watch_rollout(c, ("Failed",), 300)
         t.check("v3: rolled back, Failed", phases and phases[-1] == "Failed", phases)
         t.check("v3: rolled back at its first weight", max(weights or [0]) <= 10, weights)
         t.check("v3: all traffic back on the primary (v2)",

@@ -521,6 +521,45 @@ static void test_parsers_reject_garbage(void **state)
     assert_int_equal(cd_influxdb_parse_csv("\"unterminated", 13, &v, &err), CD_METRIC_ERROR);
 }
 
+/* The single-value reader the JSON providers share: a number is the value,
+ * null or absent is no data, another type is an error naming the field
+ * (New Relic: no data, as its result may be any member). */
+static void test_single_value_types(void **state)
+{
+    (void)state;
+    static const struct {
+        cd_metric_rc (*parse)(const char *, size_t, double *, cd_err *);
+        const char *body;
+        cd_metric_rc want;
+        const char *msg;
+    } cases[] = {
+        {cd_datadog_parse, "{\"series\":[{\"pointlist\":[[1,2.5]]}]}", CD_METRIC_OK, ""},
+        {cd_datadog_parse, "{\"series\":[{\"pointlist\":[[1,\"2.5\"]]}]}", CD_METRIC_ERROR,
+         "invalid response: point value is not a number: '{\"series\""},
+        {cd_datadog_parse, "{\"series\":[]}", CD_METRIC_NO_DATA,
+         "invalid response: {\"series\":[]}: no values found"},
+        {cd_dynatrace_parse, "{\"result\":[{\"data\":[{\"values\":[true]}]}]}", CD_METRIC_ERROR,
+         "invalid response: value is not a number: "},
+        {cd_dynatrace_parse, "{\"result\":[{\"data\":[]}]}", CD_METRIC_NO_DATA, "no values found"},
+        {cd_cloudwatch_parse, "{\"MetricDataResults\":[{\"Values\":[null]}]}", CD_METRIC_NO_DATA,
+         "no values found"},
+        {cd_cloudwatch_parse, "{\"MetricDataResults\":[{\"Values\":[{}]}]}", CD_METRIC_ERROR,
+         "invalid response: value is not a number: "},
+        {cd_newrelic_parse, "{\"results\":[{\"average\":\"7\"}]}", CD_METRIC_NO_DATA,
+         "no values found"},
+        {cd_newrelic_parse, "{\"results\":[{\"average\":7}]}", CD_METRIC_OK, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double v = -1;
+        cd_err err = {""};
+        cd_metric_rc rc = cases[i].parse(cases[i].body, strlen(cases[i].body), &v, &err);
+        if (rc != cases[i].want || !strstr(err.msg, cases[i].msg))
+            fail_msg("case %zu: rc %d (want %d), \"%s\"", i, rc, cases[i].want, err.msg);
+        if (rc == CD_METRIC_OK)
+            assert_true(v == 2.5 || v == 7);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -531,6 +570,7 @@ int main(void)
         cmocka_unit_test_setup(test_influxdb, reset),
         cmocka_unit_test_setup(test_cloudwatch, reset),
         cmocka_unit_test(test_parsers_reject_garbage),
+        cmocka_unit_test(test_single_value_types),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
