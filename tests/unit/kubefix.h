@@ -5,6 +5,9 @@
 #define CD_KUBEFIX_H
 #include "kube/kjson.h"
 #include "model/object.h"
+#include "model/schema.h"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline json_t *obj(const char *json)
@@ -33,5 +36,26 @@ static inline cd_object *canary(const char *yaml)
 }
 
 static inline const char *S(const json_t *o, const char *path) { return kj_str(o, path); }
+
+/* o is valid against crd, and holds nothing the API server would prune
+ * (unknown fields are warnings, counted too); o and the diagnostics are
+ * printed otherwise. */
+static inline void assert_schema_valid(const cd_crd_version *crd, const json_t *o)
+{
+    assert_non_null(crd);
+    cd_stream *s = cd_stream_from_json("generated", (json_t *)o);
+    cd_diags d;
+    cd_diags_init(&d);
+    cd_schema_validate(crd->schema, s->docs[0].root, NULL, "", &d);
+    if (d.n) {
+        cd_diags_print(&d, stderr);
+        char *dump = json_dumps(o, JSON_INDENT(1));
+        fprintf(stderr, "%s\n", dump);
+        free(dump);
+    }
+    assert_int_equal(d.n, 0);
+    cd_diags_free(&d);
+    cd_stream_free(s);
+}
 
 #endif
