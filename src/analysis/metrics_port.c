@@ -59,6 +59,19 @@ static cd_provider *open_prometheus(const cd_metrics_config *cfg, const char *ad
     return cd_provider_open(&pc, err);
 }
 
+/* The canary's Prometheus server as a provider; NULL with Flagger's event
+ * text in err when no client could be built for it. */
+static cd_provider *open_server(const cd_metrics_config *cfg, const cd_canary_ref *c,
+                                const cd_metric *m, cd_err *err)
+{
+    const char *server = server_of(cfg, c);
+    cd_err e = {""};
+    cd_provider *p = open_prometheus(cfg, server, interval_of(m), &e);
+    if (!p)
+        cd_errfmt(err, "Error building Prometheus client for %s %s", server, e.msg);
+    return p;
+}
+
 static void builtin_provider_name(const cd_metrics_config *cfg, const cd_canary_ref *c, char *out,
                                   size_t n)
 {
@@ -81,10 +94,8 @@ static cd_metric_rc query_builtin(const cd_metrics_config *cfg, const cd_canary_
         cd_errfmt(err, "Prometheus query failed: rendering query failed: %s", e.msg);
         return CD_METRIC_ERROR;
     }
-    const char *server = server_of(cfg, c);
-    cd_provider *p = open_prometheus(cfg, server, interval_of(m), &e);
+    cd_provider *p = open_server(cfg, c, m, err);
     if (!p) {
-        cd_errfmt(err, "Error building Prometheus client for %s %s", server, e.msg);
         free(q);
         return CD_METRIC_ERROR;
     }
@@ -122,10 +133,8 @@ static cd_metric_rc query_inline(const cd_metrics_config *cfg, const cd_canary_r
         cd_errfmt(err, "Prometheus query failed for %s: %s", m->name, e.msg);
         return CD_METRIC_ERROR;
     }
-    const char *server = server_of(cfg, c);
-    cd_provider *p = open_prometheus(cfg, server, interval_of(m), &e);
+    cd_provider *p = open_server(cfg, c, m, err);
     if (!p) {
-        cd_errfmt(err, "Error building Prometheus client for %s %s", server, e.msg);
         free(q);
         return CD_METRIC_ERROR;
     }
@@ -410,17 +419,12 @@ static bool plan_judged(const cd_metrics_config *cfg, const cd_canary_ref *c, co
 static cd_provider *open_judged(const cd_metrics_config *cfg, const cd_canary_ref *c,
                                 const cd_metric *m, cd_err *err)
 {
-    cd_err e = {""};
     if (m->template_name && *m->template_name) {
         const cd_metric_template_spec *t;
         const char *ns;
         return open_template_provider(cfg, c, m, &t, &ns, false, err);
     }
-    const char *server = server_of(cfg, c);
-    cd_provider *p = open_prometheus(cfg, server, interval_of(m), &e);
-    if (!p)
-        cd_errfmt(err, "Error building Prometheus client for %s %s", server, e.msg);
-    return p;
+    return open_server(cfg, c, m, err);
 }
 
 /* Rounds a Prometheus increase() to a count; false when it is none. */

@@ -275,6 +275,32 @@ static void test_counts_errors(void **state)
     free((char *)spec.metrics_server);
 }
 
+/* No Prometheus client for the metrics server: counts and samples fail
+ * with Flagger's event text, and hand out nothing. */
+static void test_no_client(void **state)
+{
+    cd_canary_spec spec = fx.canary->spec.canary;
+    spec.metrics_server = "not a url";
+    cd_canary_ref ref = fx.ref;
+    ref.spec = &spec;
+    uint64_t t = 7, f = 7;
+    cd_err err = {""};
+    assert_int_equal(fx.port.counts(fx.port.ctx, &ref, metric("request-success-rate"), "canary",
+                                    &t, &f, &err),
+                     CD_METRIC_ERROR);
+    assert_true(t == 0 && f == 0);
+    assert_non_null(strstr(err.msg, "Error building Prometheus client for not a url"));
+    double *v = (double *)&t;
+    size_t n = 7;
+    err.msg[0] = '\0';
+    assert_int_equal(fx.port.samples(fx.port.ctx, &ref, metric("request-duration"), "primary", &v,
+                                     &n, &err),
+                     CD_METRIC_ERROR);
+    assert_null(v);
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(err.msg, "Error building Prometheus client for not a url"));
+}
+
 /* start, end and step of a range request, in seconds */
 static void range_params(const ts_request *r, double *start, double *end, double *step)
 {
@@ -443,6 +469,7 @@ int main(void)
         cmocka_unit_test_setup(test_counts_of_each_side, reset),
         cmocka_unit_test_setup(test_counts_without_series, reset),
         cmocka_unit_test_setup(test_counts_errors, reset),
+        cmocka_unit_test_setup(test_no_client, reset),
         cmocka_unit_test_setup(test_samples_of_each_side, reset),
         cmocka_unit_test_setup(test_samples_of_templates_and_queries, reset),
         cmocka_unit_test_setup(test_what_cannot_be_judged, reset),

@@ -13,22 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analysis/judged.h"
+#include "util/fsutil.h"
 
 static char *read_docs(void)
 {
     const char *src = getenv("CANARYD_SRC");
     char path[1024];
     snprintf(path, sizeof path, "%s/docs/metrics.md", src ? src : ".");
-    FILE *f = fopen(path, "r");
-    if (!f)
+    char *s = cd_read_file(path, NULL);
+    if (!s)
         fail_msg("cannot read %s (set CANARYD_SRC)", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
     return s;
 }
 

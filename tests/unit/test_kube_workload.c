@@ -15,33 +15,7 @@
 #include "kube/workload/builders.h"
 #include "model/object.h"
 #include "util/timeutil.h"
-
-static json_t *obj(const char *json)
-{
-    json_error_t e;
-    json_t *j = json_loads(json, 0, &e);
-    if (!j)
-        fail_msg("bad JSON in test: %s (%s)", e.text, json);
-    return j;
-}
-
-static cd_object *canary(const char *yaml)
-{
-    cd_object_list l = {0};
-    cd_diags d;
-    cd_diags_init(&d);
-    size_t errs = cd_manifest_load_buffer("test.yaml", yaml, strlen(yaml), false, "test", &l, &d);
-    if (errs || l.n != 1) {
-        cd_diags_print(&d, stderr);
-        fail_msg("canary did not decode");
-    }
-    cd_object *o = cd_object_retain(l.items[0]);
-    cd_object_list_free(&l);
-    cd_diags_free(&d);
-    return o;
-}
-
-static const char *S(const json_t *o, const char *path) { return kj_str(o, path); }
+#include "kubefix.h"
 
 static const char *labels_default[] = {"app", "name", "app.kubernetes.io/name"};
 static const cd_strlist selector_labels = {labels_default, 3};

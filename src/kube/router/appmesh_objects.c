@@ -75,16 +75,6 @@ static json_t *apex_labels(const cd_service *s)
     return s->has_apex ? kj_strmap(&s->apex.labels) : json_object();
 }
 
-static json_t *apex_annotations(const cd_service *s)
-{
-    json_t *raw = s->has_apex ? kj_strmap(&s->apex.annotations) : json_object();
-    json_t *a = cdk_without_toolkit(raw);
-    json_decref(raw);
-    json_object_set_new(a, "kustomize.toolkit.fluxcd.io/reconcile", json_string("disabled"));
-    json_object_set_new(a, "helm.toolkit.fluxcd.io/driftDetection", json_string("disabled"));
-    return a;
-}
-
 static json_t *object(const cdk_mesh_in *in, const char *kind, const char *name)
 {
     json_t *o = json_object();
@@ -123,7 +113,7 @@ json_t *cdk_appmesh_virtual_node(const cdk_mesh_in *in, const char *name, const 
         json_object_set_new(md, "labels", labels);
     else
         json_decref(labels);
-    json_object_set_new(md, "annotations", apex_annotations(s));
+    json_object_set_new(md, "annotations", cdk_router_annotations(s->has_apex ? &s->apex : NULL));
 
     json_t *spec = kj_obj(o, "spec");
     json_t *listener = json_pack("{s:o}", "portMapping", port_mapping(s));

@@ -25,6 +25,11 @@ typedef struct cdk_svc_in {
     const json_t *owner_ref;              /* the Canary's controller reference */
 } cdk_svc_in;
 
+/* The annotations of a routing object canaryd writes: md's (NULL: none)
+ * without Flux's toolkit ones, and Flux's reconcile and drift detection
+ * disabled. */
+json_t *cdk_router_annotations(const cd_metadata *md);
+
 /* The Service to create. */
 json_t *cdk_service_build(const cdk_svc_in *in);
 /* The live Service brought in line (ports and selector; labels and

@@ -311,7 +311,7 @@ static json_t *header_pairs(const cd_strmap *m)
         return a;
     cd_kv *kv = malloc(m->n * sizeof *kv);
     if (!kv)
-        return a;
+        abort();   /* as everywhere else: never a route without its headers */
     memcpy(kv, m->items, m->n * sizeof *kv);
     qsort(kv, m->n, sizeof *kv, cmp_kv);
     for (size_t i = 0; i < m->n; i++)
@@ -763,16 +763,6 @@ json_t *cdk_httproute_spec(const cdk_route_in *in, int primary, int canary, bool
 
 /* ---- the object ---------------------------------------------------------------------- */
 
-static json_t *apex_annotations(const cd_service *s)
-{
-    json_t *raw = s->has_apex ? kj_strmap(&s->apex.annotations) : json_object();
-    json_t *a = cdk_without_toolkit(raw);
-    json_decref(raw);
-    json_object_set_new(a, "kustomize.toolkit.fluxcd.io/reconcile", json_string("disabled"));
-    json_object_set_new(a, "helm.toolkit.fluxcd.io/driftDetection", json_string("disabled"));
-    return a;
-}
-
 json_t *cdk_httproute_object(const cdk_route_in *in, json_t *spec)
 {
     const cd_service *s = &in->spec->service;
@@ -785,7 +775,7 @@ json_t *cdk_httproute_object(const cdk_route_in *in, json_t *spec)
     json_object_set_new(md, "namespace",
                         json_string(in->meta && in->meta->namespace_ ? in->meta->namespace_ : "default"));
     set_nonempty(md, "labels", s->has_apex ? kj_strmap(&s->apex.labels) : json_object());
-    json_object_set_new(md, "annotations", apex_annotations(s));
+    json_object_set_new(md, "annotations", cdk_router_annotations(s->has_apex ? &s->apex : NULL));
     if (in->owner_ref)
         json_object_set_new(md, "ownerReferences", json_pack("[O]", in->owner_ref));
     json_object_set_new(o, "spec", spec ? spec : json_object());

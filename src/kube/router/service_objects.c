@@ -17,9 +17,9 @@ static json_t *metadata_labels(const cdk_svc_in *in)
     return l;
 }
 
-static json_t *metadata_annotations(const cdk_svc_in *in)
+json_t *cdk_router_annotations(const cd_metadata *md)
 {
-    json_t *raw = in->md ? kj_strmap(&in->md->annotations) : json_object();
+    json_t *raw = md ? kj_strmap(&md->annotations) : json_object();
     json_t *a = cdk_without_toolkit(raw);
     json_decref(raw);
     json_object_set_new(a, "kustomize.toolkit.fluxcd.io/reconcile", json_string("disabled"));
@@ -65,7 +65,7 @@ json_t *cdk_service_build(const cdk_svc_in *in)
     json_object_set_new(md, "name", json_string(in->name));
     json_object_set_new(md, "namespace", json_string(in->ns));
     json_object_set_new(md, "labels", metadata_labels(in));
-    json_object_set_new(md, "annotations", metadata_annotations(in));
+    json_object_set_new(md, "annotations", cdk_router_annotations(in->md));
     if (in->owner_ref)
         json_object_set_new(md, "ownerReferences", json_pack("[O]", in->owner_ref));
     json_t *spec = kj_obj(o, "spec");
@@ -211,7 +211,7 @@ json_t *cdk_service_update(const json_t *live, const cdk_svc_in *in, const char 
     if (owned_by(live, canary_name)) {
         json_t *md = kj_obj(out, "metadata");
         changed |= reconcile_map(md, "labels", metadata_labels(in), &s->unmanaged.labels);
-        changed |= reconcile_map(md, "annotations", metadata_annotations(in),
+        changed |= reconcile_map(md, "annotations", cdk_router_annotations(in->md),
                                  &s->unmanaged.annotations);
     }
     if (!changed) {
