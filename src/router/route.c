@@ -211,19 +211,9 @@ static bool has_cookie(const rt_reqview *q, const char *name, const char *value)
 
 static const char *previous_cookie_line(const rt_affinity *a, const rt_reqview *q)
 {
-    for (size_t i = 0; i < a->nprevious; i++) {
-        const char *eq = strchr(a->previous[i], '=');
-        if (!eq)
-            continue;
-        char name[256];
-        size_t nl = (size_t)(eq - a->previous[i]);
-        if (nl >= sizeof name)
-            continue;
-        memcpy(name, a->previous[i], nl);
-        name[nl] = 0;
-        if (has_cookie(q, name, eq + 1))
+    for (size_t i = 0; i < a->nprevious; i++)
+        if (has_cookie(q, a->previous_names[i], a->previous_values[i]))
             return a->set_expire[i];
-    }
     return NULL;
 }
 

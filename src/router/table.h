@@ -50,6 +50,7 @@ typedef struct rt_affinity {
     int64_t primary_max_age;
     char **previous;        /* "name=value" cookies to expire */
     size_t nprevious;
+    char **previous_names, **previous_values; /* previous[] split at '=' */
     /* prebuilt "Set-Cookie: ...\r\n" lines */
     char *set_canary, *set_primary;
     char **set_expire;      /* one per previous cookie, and the current one */
