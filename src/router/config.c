@@ -869,6 +869,7 @@ static void decode_route(dec *d, const json_t *v, rt_route *r)
         pop(d, m);
     }
     r->path_prefix = dup_str(d, pp);
+    r->path_prefix_len = strlen(pp);
     const char *ns = get_str(d, v, "namespace", "default");
     const char *target = get_str(d, v, "target", NULL);
     if (!is_name(ns, 63)) {

@@ -53,7 +53,7 @@ const rt_route *rt_route_find(const rt_snapshot *s, const rt_reqview *q)
         const rt_route *r = &s->routes[i];
         if (!on_listener(r, q->listener_id))
             continue;
-        size_t pl = strlen(r->path_prefix);
+        size_t pl = r->path_prefix_len;
         if (pl > q->path_len || memcmp(r->path_prefix, q->path, pl))
             continue;
         int hs = host_score(r, q);

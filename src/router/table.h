@@ -102,6 +102,7 @@ typedef struct rt_route {
     char **hosts;           /* lower-case; "*.example.com"; none = any */
     size_t nhosts;
     char *path_prefix;
+    size_t path_prefix_len;
     char *ns, *target;
     int weight;             /* canary share 0..100 */
     bool mirror;
