@@ -336,6 +336,8 @@ void rt_admin_add_inherited(const char *addr, int fd)
         return;
     }
     A.inh[A.ninh].address = strdup(addr);
+    if (!A.inh[A.ninh].address)
+        abort();
     A.inh[A.ninh].fd = fd;
     A.inh[A.ninh].used = false;
     A.ninh++;
@@ -381,6 +383,8 @@ bool rt_admin_listen(rt_loop *l, const char *addr, char *err, size_t errlen)
     x->io.fd = fd;
     x->io.cb = on_admin_accept;
     x->address = strdup(addr);
+    if (!x->address)
+        abort();
     A.loop = l;
     if (rt_loop_add(l, &x->io, EPOLLIN) < 0) {
         snprintf(err, errlen, "epoll: %s", strerror(errno));

@@ -40,6 +40,8 @@ cd_router_client *cd_router_client_new(const char *admin, long timeout_ms, cd_er
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
     if (!strncmp(admin, "unix:", 5)) {
         c->unix_path = strdup(admin + 5);
+        if (!c->unix_path)
+            abort();
         snprintf(c->base, sizeof c->base, "http://localhost");
     } else if (!strncmp(admin, "http://", 7)) {
         snprintf(c->base, sizeof c->base, "%s", admin);

@@ -566,11 +566,15 @@ static void decode_affinity(dec *d, const json_t *v, const char *route, rt_affin
                                          a->primary_max_age);
     a->expire_current = set_cookie_line(d, a, a->cookie_name, a->cookie_value, -1);
     a->set_expire = cd_arena_alloc(d->a, (a->nprevious + 1) * sizeof *a->set_expire);
+    a->previous_names = cd_arena_alloc(d->a, (a->nprevious + 1) * sizeof *a->previous_names);
+    a->previous_values = cd_arena_alloc(d->a, (a->nprevious + 1) * sizeof *a->previous_values);
     for (size_t i = 0; i < a->nprevious; i++) {
-        const char *eq = strchr(a->previous[i], '=');
+        char *eq = strchr(a->previous[i], '=');
         if (!eq)
             continue;
         char *nm = cd_arena_strndup(d->a, a->previous[i], (size_t)(eq - a->previous[i]));
+        a->previous_names[i] = nm;
+        a->previous_values[i] = eq + 1;
         a->set_expire[i] = set_cookie_line(d, a, nm, eq + 1, -1);
     }
 }
@@ -865,6 +869,7 @@ static void decode_route(dec *d, const json_t *v, rt_route *r)
         pop(d, m);
     }
     r->path_prefix = dup_str(d, pp);
+    r->path_prefix_len = strlen(pp);
     const char *ns = get_str(d, v, "namespace", "default");
     const char *target = get_str(d, v, "target", NULL);
     if (!is_name(ns, 63)) {

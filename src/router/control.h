@@ -36,7 +36,6 @@ typedef struct rt_runtime {
 } rt_runtime;
 extern rt_runtime rt_rt;
 
-rt_loop *rt_control_loop(void);
 /* Starts draining and ends the process when done (SIGTERM). */
 void rt_control_shutdown(const char *why);
 

@@ -127,7 +127,7 @@ static void send_sockets(int fd)
     json_t *msg = json_pack("{s:O,s:o}", "config", s ? s->doc : json_null(), "sockets", socks);
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
-    uint32_t len = (uint32_t)strlen(text);
+    uint32_t len = text ? (uint32_t)strlen(text) : 0;
     unsigned char hdr[4] = {len >> 24, len >> 16, len >> 8, len};
     char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
     memset(cbuf, 0, sizeof cbuf);
@@ -142,7 +142,7 @@ static void send_sockets(int fd)
         cm->cmsg_len = CMSG_LEN(sizeof(int) * nf);
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * nf);
     }
-    bool ok = sendmsg(fd, &mh, MSG_NOSIGNAL) == 4 && write_all(fd, text, len);
+    bool ok = text && sendmsg(fd, &mh, MSG_NOSIGNAL) == 4 && write_all(fd, text, len);
     free(text);
     for (size_t i = 0; i < nl; i++)
         rt_listener_release(ls[i]);

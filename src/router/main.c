@@ -56,8 +56,6 @@ static struct {
     int64_t retention_ms;
 } C;
 
-rt_loop *rt_control_loop(void) { return &C.loop; }
-
 static void usage(FILE *out)
 {
     fprintf(out,

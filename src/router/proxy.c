@@ -385,20 +385,27 @@ static unsigned failure_status(rt_failure f)
     }
 }
 
+/* Makes the request ready to be sent again from its first byte. */
+static void rewind_request(rt_exchange *ex)
+{
+    ex->hsent = 0;
+    ex->msent = 0;
+    ex->req_sent = false;
+    ex->nh = 0;
+    ex->hstate = 0;
+    if (ex->c && ex->c->in)
+        ex->c->in->r = ex->body_o;
+}
+
 static int rewind_and_retry(rt_exchange *ex)
 {
     const rt_backend *failed = ex->be;
     ex->attempt++;
-    ex->hsent = 0;
-    ex->req_sent = false;
-    ex->nh = 0;
-    ex->hstate = 0;
+    rewind_request(ex);
     ex->reason_l = 0;
     ex->interim = 0;
     ex->bytes_rx = 0;
     ex->bytes_tx = 0;
-    if (ex->c && ex->c->in)
-        ex->c->in->r = ex->body_o;
     return start_attempt(ex, failed);
 }
 
@@ -430,22 +437,14 @@ static int attempt_failed(rt_exchange *ex, rt_failure f)
     if (stale && !ex->resp_started && rt_method_idempotent(ex->method) && ex->replayable &&
         ex->attempt <= (ex->route ? ex->route->retry_attempts : 0)) {
         set_active(ex, -1);
-        const rt_backend *same = NULL;
-        ex->hsent = 0;
-        ex->req_sent = false;
-        ex->nh = 0;
-        ex->hstate = 0;
-        if (ex->c && ex->c->in)
-            ex->c->in->r = ex->body_o;
-        ex->msent = 0;
-        start_attempt(ex, same);
+        rewind_request(ex);
+        start_attempt(ex, NULL);
         return -1;
     }
     if (retry_allowed(ex, f)) {
         if (bs)
             rt_ctr_add(&bs->shards[w->id].retries, 1);
         set_active(ex, -1);
-        ex->msent = 0;
         rewind_and_retry(ex);
         return -1;
     }

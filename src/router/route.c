@@ -53,7 +53,7 @@ const rt_route *rt_route_find(const rt_snapshot *s, const rt_reqview *q)
         const rt_route *r = &s->routes[i];
         if (!on_listener(r, q->listener_id))
             continue;
-        size_t pl = strlen(r->path_prefix);
+        size_t pl = r->path_prefix_len;
         if (pl > q->path_len || memcmp(r->path_prefix, q->path, pl))
             continue;
         int hs = host_score(r, q);
@@ -211,19 +211,9 @@ static bool has_cookie(const rt_reqview *q, const char *name, const char *value)
 
 static const char *previous_cookie_line(const rt_affinity *a, const rt_reqview *q)
 {
-    for (size_t i = 0; i < a->nprevious; i++) {
-        const char *eq = strchr(a->previous[i], '=');
-        if (!eq)
-            continue;
-        char name[256];
-        size_t nl = (size_t)(eq - a->previous[i]);
-        if (nl >= sizeof name)
-            continue;
-        memcpy(name, a->previous[i], nl);
-        name[nl] = 0;
-        if (has_cookie(q, name, eq + 1))
+    for (size_t i = 0; i < a->nprevious; i++)
+        if (has_cookie(q, a->previous_names[i], a->previous_values[i]))
             return a->set_expire[i];
-    }
     return NULL;
 }
 

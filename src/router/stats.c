@@ -54,8 +54,6 @@ void rt_stats_setup(int nworkers, uint32_t window_seconds, uint32_t reservoir)
     g_reservoir = reservoir;
 }
 
-int rt_stats_nworkers(void) { return g_nworkers; }
-
 /* ---- get-or-create ---- */
 
 rt_endpoint *rt_endpoint_get(const char *name, const rt_addr *a)
@@ -265,14 +263,6 @@ void rt_registry_each_gstats(void (*fn)(void *ctx, rt_gstats *g), void *ctx)
     pthread_mutex_lock(&R.mu);
     for (size_t i = 0; i < R.gs.n; i++)
         fn(ctx, R.gs.v[i]);
-    pthread_mutex_unlock(&R.mu);
-}
-
-void rt_registry_each_endpoint(void (*fn)(void *ctx, rt_endpoint *e), void *ctx)
-{
-    pthread_mutex_lock(&R.mu);
-    for (size_t i = 0; i < R.eps.n; i++)
-        fn(ctx, R.eps.v[i]);
     pthread_mutex_unlock(&R.mu);
 }
 

@@ -89,7 +89,6 @@ typedef struct rt_gstats {
 
 /* Once, before any worker starts. */
 void rt_stats_setup(int nworkers, uint32_t window_seconds, uint32_t reservoir);
-int rt_stats_nworkers(void);
 
 /* Get-or-create, each returning a new reference. Control thread. */
 rt_endpoint *rt_endpoint_get(const char *name, const rt_addr *a);
@@ -111,7 +110,6 @@ void rt_registry_shutdown(void);
  * back into the registry). */
 void rt_registry_each_bstats(void (*fn)(void *ctx, rt_bstats *b), void *ctx);
 void rt_registry_each_gstats(void (*fn)(void *ctx, rt_gstats *g), void *ctx);
-void rt_registry_each_endpoint(void (*fn)(void *ctx, rt_endpoint *e), void *ctx);
 rt_gstats *rt_registry_find_gstats(const char *route, const char *group);   /* new ref or NULL */
 
 /* Sums of all shards. */

@@ -84,6 +84,8 @@ void rt_table_add_inherited_fd(const char *address, int fd)
         abort();
     T.inherited = v;
     T.inherited[T.ninherited].address = strdup(address);
+    if (!T.inherited[T.ninherited].address)
+        abort();
     T.inherited[T.ninherited].fd = fd;
     T.inherited[T.ninherited].used = false;
     T.ninherited++;

@@ -50,6 +50,7 @@ typedef struct rt_affinity {
     int64_t primary_max_age;
     char **previous;        /* "name=value" cookies to expire */
     size_t nprevious;
+    char **previous_names, **previous_values; /* previous[] split at '=' */
     /* prebuilt "Set-Cookie: ...\r\n" lines */
     char *set_canary, *set_primary;
     char **set_expire;      /* one per previous cookie, and the current one */
@@ -101,6 +102,7 @@ typedef struct rt_route {
     char **hosts;           /* lower-case; "*.example.com"; none = any */
     size_t nhosts;
     char *path_prefix;
+    size_t path_prefix_len;
     char *ns, *target;
     int weight;             /* canary share 0..100 */
     bool mirror;
