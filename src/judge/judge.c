@@ -249,7 +249,12 @@ static int cmp_double(const void *a, const void *b)
  * they are dropped like NaN, which keeps every difference finite. */
 #define MAX_SAMPLE 1e12
 
-/* Finite values, optionally on the log scale; sorted. */
+/* The values the tests compare, optionally on the log scale; sorted. +Inf
+ * counts as the largest value there can be (MAX_SAMPLE): it is what
+ * Prometheus' histogram_quantile answers when the quantile lies above the
+ * largest bucket, the slowest a side can be, so it must rank last, not
+ * vanish. NaN (no requests in the step), -Inf and absurd values are
+ * dropped. */
 static double *prepared(const double *v, size_t n, bool logscale, size_t *out)
 {
     *out = 0;
@@ -257,9 +262,10 @@ static double *prepared(const double *v, size_t n, bool logscale, size_t *out)
     if (!s)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(v[i]) || fabs(v[i]) > MAX_SAMPLE)
+        double x = isinf(v[i]) && v[i] > 0 ? MAX_SAMPLE : v[i];
+        if (!isfinite(x) || fabs(x) > MAX_SAMPLE)
             continue;
-        s[(*out)++] = logscale ? log(v[i] > 1e-9 ? v[i] : 1e-9) : v[i];
+        s[(*out)++] = logscale ? log(x > 1e-9 ? x : 1e-9) : x;
     }
     qsort(s, *out, sizeof *s, cmp_double);
     return s;

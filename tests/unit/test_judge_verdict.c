@@ -233,6 +233,30 @@ static void test_latency(void **state)
     assert_true(st.estimate > 10 && st.estimate < 60);
 }
 
+/* A canary whose p99 lies above the largest histogram bucket: Prometheus
+ * answers +Inf for each step, which ranks as the slowest value there is
+ * (not as no data), and the verdict is Fail with finite numbers. */
+static void test_latency_above_the_largest_bucket(void **state)
+{
+    cd_judge_spec s = spec_latency();
+    s.min_samples = 10;
+    uint64_t seed = 11;
+    double c[20], p[20];
+    cd_judge_state st = fresh("request-duration");
+    for (int k = 0; k < 4 && st.verdict != CD_VERDICT_FAIL; k++) {
+        for (int i = 0; i < 20; i++) {
+            c[i] = i % 4 ? INFINITY : NAN;   /* NaN steps: no requests, dropped */
+            p[i] = lognormal(&seed, 100, 0.3);
+        }
+        cd_judge_window w = {.canary = c, .n_canary = 20, .primary = p, .n_primary = 20};
+        cd_judge_update(&s, &st, &w, k);
+    }
+    assert_int_equal(st.verdict, CD_VERDICT_FAIL);
+    assert_true(st.canary.samples >= 15 && st.canary.samples <= 60);
+    assert_true(isfinite(st.estimate) && st.estimate > 30);
+    assert_true(isfinite(st.canary.p50) && st.canary.p50 > st.primary.p50);
+}
+
 /* A restart in the middle of a rollout: the status goes to JSON (the
  * status subresource, the state file) and back, and the judge carries on
  * exactly as if nothing had happened. */
@@ -485,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_no_data_policies),
         cmocka_unit_test(test_directions),
         cmocka_unit_test(test_latency),
+        cmocka_unit_test(test_latency_above_the_largest_bucket),
         cmocka_unit_test(test_state_survives_restart),
         cmocka_unit_test(test_foreign_state_restarts),
         cmocka_unit_test(test_spec_defaults),
