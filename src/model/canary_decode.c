@@ -5,6 +5,8 @@
 #include "model/canary_codec.h"
 #include "model/judge.h"
 #include "util/duration.h"
+#include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #define DEFAULT_INTERVAL_MS 60000
@@ -489,6 +491,19 @@ static void decode_session_affinity(cd_dec *d, const cd_node *n, const char *pat
                      "must differ from cookieName (\"%s\")", s->cookie_name);
 }
 
+/* A weight read as a double, as an int: truncated, and clamped to int's
+ * range (NaN is 0) so that no input converts out of range. */
+static int weight_as_int(double f)
+{
+    if (!(f == f))
+        return 0;
+    if (f >= (double)INT_MAX)
+        return INT_MAX;
+    if (f <= (double)INT_MIN)
+        return INT_MIN;
+    return (int)f;
+}
+
 static void decode_analysis(cd_dec *d, const cd_node *n, const char *path, cd_analysis *a)
 {
     memset(a, 0, sizeof *a);
@@ -518,10 +533,12 @@ static void decode_analysis(cd_dec *d, const cd_node *n, const char *path, cd_an
         for (size_t i = 0; i < sw->nitems; i++) {
             const cd_node *x = sw->items[i];
             double f = x->type == CD_N_INT ? (double)x->v.i : x->v.f;
-            if (x->type == CD_N_FLOAT && f != (double)(int)f)
+            if (x->type == CD_N_FLOAT && f != floor(f))
                 cd_dec_error(d, x, cd_path_index(&d->tmp, swpath, i),
                              "must be a whole number, got %s", x->str);
-            a->step_weights[a->n_step_weights++] = (int)f;
+            /* out-of-range weights are the schema's errors (0-100); the
+             * value kept must still be a valid int */
+            a->step_weights[a->n_step_weights++] = weight_as_int(f);
             if (i > 0 && a->step_weights[i] <= a->step_weights[i - 1])
                 cd_dec_warn(d, x, cd_path_index(&d->tmp, swpath, i),
                             "weights should increase: %d follows %d", a->step_weights[i],

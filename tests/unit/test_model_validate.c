@@ -110,6 +110,9 @@ static void test_weight_range(void **state)
            "canary.yaml:18:16: spec.analysis.maxWeight: must be between 0 and 100, got -1\n");
     expect(17, "    stepWeights: [10, 200]\n",
            "canary.yaml:17:23: spec.analysis.stepWeights[1]: must be between 0 and 100, got 200\n");
+    /* beyond int (and int64): an error, never an out-of-range conversion */
+    expect(17, "    stepWeights: [10, 1e40]\n",
+           "canary.yaml:17:23: spec.analysis.stepWeights[1]: must be between 0 and 100, got 1e40\n");
     expect(18, "    mirrorWeight: 101\n",
            "canary.yaml:18:19: spec.analysis.mirrorWeight: must be between 0 and 100, got 101\n");
     expect(18, "    primaryReadyThreshold: 150\n",
