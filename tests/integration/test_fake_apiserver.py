@@ -173,10 +173,15 @@ def deployments(s):
     code, _, inv = s.post(D, bad)
     t.check("selector not matching template labels: 422 Invalid", code == 422 and inv["reason"] == "Invalid"
             and inv["details"]["causes"][0]["field"] == "spec.template.metadata.labels", inv)
-    sel = json.loads(json.dumps(s.get(D + "/podinfo")[2]))
-    sel["spec"]["selector"] = {"matchLabels": {"app": "podinfo", "x": "y"}}
-    sel["spec"]["template"]["metadata"]["labels"]["x"] = "y"
-    code, _, inv = s.put(D + "/podinfo", sel)
+    # the fake's Deployment controller may write the status in between:
+    # re-read on 409 Conflict and try again, as every client does
+    for _ in range(10):
+        sel = json.loads(json.dumps(s.get(D + "/podinfo")[2]))
+        sel["spec"]["selector"] = {"matchLabels": {"app": "podinfo", "x": "y"}}
+        sel["spec"]["template"]["metadata"]["labels"]["x"] = "y"
+        code, _, inv = s.put(D + "/podinfo", sel)
+        if code != 409:
+            break
     t.check("selector is immutable", code == 422 and "field is immutable" in inv["message"], inv)
     code, _, inv = s.post(D, dict(DEPLOY, metadata={"name": "Bad_Name"}))
     t.check("invalid object name: 422 with the RFC 1123 message", code == 422 and
