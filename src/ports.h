@@ -93,6 +93,15 @@ typedef enum {
     CD_METRIC_ERROR,        /* query failed, template missing, ... */
 } cd_metric_rc;
 
+/* The primary's history for the statistical judge (cd_metrics_port.history). */
+typedef struct cd_metric_history {
+    uint64_t requests, failed;      /* errors test; latency: requests behind p50/p99 */
+    double *values;                 /* latency test: sample values, or NULL with ... */
+    size_t n_values;
+    double p50, p99;                /* ... a summary (a router's histogram) */
+    int64_t covered_ms;             /* how much of the span the source had data for */
+} cd_metric_history;
+
 /* Where metric values come from: builtin queries (request-success-rate,
  * request-duration) rendered for the provider, inline queries, and
  * MetricTemplates. The provider returns one number; the engine compares
@@ -127,6 +136,15 @@ typedef struct cd_metrics_port {
      * non-zero for a failure. */
     cd_metric_rc (*counts)(void *ctx, const cd_canary_ref *c, const cd_metric *m,
                            const char *which, uint64_t *total, uint64_t *failed, cd_err *err);
+    /* history: what the primary did before the release, the judge's
+     * baseline (docs/judge.md#history): the primary's requests over the
+     * span_ms that ended ago_ms before now (the start of the first judged
+     * window). Errors: requests and failed requests; latency: sample
+     * values, owned by the port until its next call. NO_DATA: the source
+     * has none (a new service). May be NULL (no history anywhere). */
+    cd_metric_rc (*history)(void *ctx, const cd_canary_ref *c, const cd_metric *m,
+                            int64_t ago_ms, int64_t span_ms, cd_metric_history *out,
+                            cd_err *err);
 } cd_metrics_port;
 
 /* Webhooks (§4). call returns true on success (HTTP status <= 202). */

@@ -328,7 +328,8 @@ static char *render_side(const char *tmpl, const cd_template_model *m, bool prim
 /* Fills d for one side of judged metric m (no I/O besides the template
  * lookup). *scale multiplies the values (builtin durations to ms). */
 static bool plan_judged(const cd_metrics_config *cfg, const cd_canary_ref *c, const cd_metric *m,
-                        const char *which, cd_judged_description *d, double *scale, cd_err *err)
+                        const char *which, int64_t interval_ms, cd_judged_description *d,
+                        double *scale, cd_err *err)
 {
     memset(d, 0, sizeof *d);
     *scale = 1;
@@ -342,8 +343,11 @@ static bool plan_judged(const cd_metrics_config *cfg, const cd_canary_ref *c, co
     d->latency = m->judge->test == CD_JUDGE_LATENCY;
     d->window_ms = judged_window_ms(m);
     d->step_ms = d->latency ? cd_metrics_judge_step_ms(m) : 0;
+    if (interval_ms > 0 && d->latency)
+        d->step_ms = interval_ms;
     char interval[32];
-    cd_duration_format_ms(d->latency ? d->step_ms : d->window_ms, interval, sizeof interval);
+    cd_duration_format_ms(interval_ms > 0 ? interval_ms : d->latency ? d->step_ms : d->window_ms,
+                          interval, sizeof interval);
     cd_template_model model;
     cd_template_model_for_canary(&model, c->meta, c->spec, interval, &m->template_variables);
     cd_err e = {""};
@@ -444,7 +448,7 @@ static cd_metric_rc port_counts(void *ctx, const cd_canary_ref *c, const cd_metr
     *total = *failed = 0;
     cd_judged_description d;
     double scale;
-    if (!plan_judged(cfg, c, m, which, &d, &scale, err))
+    if (!plan_judged(cfg, c, m, which, 0, &d, &scale, err))
         return CD_METRIC_ERROR;
     if (d.latency) {
         cd_errfmt(err, "metric %s is judged by the latency test: it has samples, not counts",
@@ -496,7 +500,7 @@ static cd_metric_rc port_samples(void *ctx, const cd_canary_ref *c, const cd_met
     *n = 0;
     cd_judged_description d;
     double scale;
-    if (!plan_judged(x->cfg, c, m, which, &d, &scale, err))
+    if (!plan_judged(x->cfg, c, m, which, 0, &d, &scale, err))
         return CD_METRIC_ERROR;
     if (!d.latency) {
         cd_errfmt(err, "metric %s is judged by the errors test: it has counts, not samples",
@@ -534,12 +538,113 @@ static cd_metric_rc port_samples(void *ctx, const cd_canary_ref *c, const cd_met
     return rc;
 }
 
+/* The step of a history's range queries: the window (counts) or the
+ * judge's step (latency), doubled until the span holds at most 10000 of
+ * them (Prometheus answers at most 11000 points per series). */
+static int64_t history_step_ms(const cd_metric *m, int64_t span_ms)
+{
+    int64_t step = m->judge && m->judge->test == CD_JUDGE_LATENCY ? cd_metrics_judge_step_ms(m)
+                                                                   : judged_window_ms(m);
+    if (step <= 0)
+        step = 60000;
+    while (span_ms / step > 10000)
+        step *= 2;
+    return step;
+}
+
+/* Sums a range query's per-step increases into a count. */
+static cd_metric_rc history_count(cd_provider *p, const char *q, int64_t start, int64_t end,
+                                  int64_t step, uint64_t *count, int64_t *covered, cd_err *err)
+{
+    double *v = NULL, sum = 0;
+    size_t k = 0;
+    cd_metric_rc rc = cd_provider_query_range(p, q, start, end, step, &v, &k, err);
+    for (size_t i = 0; rc == CD_METRIC_OK && i < k; i++)
+        if (isfinite(v[i]) && v[i] > 0)
+            sum += v[i];
+    free(v);
+    if (rc == CD_METRIC_OK && !to_count(sum, count)) {
+        cd_errfmt(err, "the query summed to %g, not a count", sum);
+        rc = CD_METRIC_ERROR;
+    }
+    if (covered)
+        *covered = (int64_t)k * step;
+    return rc;
+}
+
+/* The primary before the release: the judged queries of the primary as
+ * range queries over the span that ended ago_ms before Prometheus' now. */
+static cd_metric_rc port_history(void *ctx, const cd_canary_ref *c, const cd_metric *m,
+                                 int64_t ago_ms, int64_t span_ms, cd_metric_history *out,
+                                 cd_err *err)
+{
+    port_ctx *x = ctx;
+    free(x->samples);
+    x->samples = NULL;
+    memset(out, 0, sizeof *out);
+    out->p50 = out->p99 = NAN;
+    int64_t step = history_step_ms(m, span_ms);
+    cd_judged_description d;
+    double scale;
+    if (!plan_judged(x->cfg, c, m, "primary", step, &d, &scale, err))
+        return CD_METRIC_ERROR;
+    cd_provider *p = open_judged(x->cfg, c, m, err);
+    if (!p) {
+        cd_judged_description_free(&d);
+        return CD_METRIC_ERROR;
+    }
+    int64_t end = cd_provider_now_ms(p) - ago_ms, start = end - span_ms + step;
+    if (start > end)
+        start = end;
+    cd_err e = {""};
+    cd_metric_rc rc;
+    cd_logf(CD_LOG_DEBUG, NULL, "judged %s history range query (step %lld ms) for the primary "
+            "of %s.%s: %s", m->name, (long long)step, c->meta->name, ns_of(c), d.queries[0]);
+    if (d.latency) {
+        double *v = NULL;
+        size_t k = 0;
+        rc = cd_provider_query_range(p, d.queries[0], start, end, step, &v, &k, &e);
+        if (rc == CD_METRIC_OK) {
+            for (size_t i = 0; i < k; i++)
+                v[i] *= scale;
+            x->samples = v;
+            out->values = v;
+            out->n_values = k;
+            out->requests = k;
+            out->covered_ms = (int64_t)k * step;
+        } else {
+            free(v);
+        }
+    } else {
+        rc = history_count(p, d.queries[0], start, end, step, &out->requests, &out->covered_ms, &e);
+        if (rc == CD_METRIC_OK) {
+            cd_metric_rc r2 = history_count(p, d.queries[1], start, end, step, &out->failed, NULL,
+                                            &e);
+            if (r2 == CD_METRIC_ERROR)
+                rc = r2;
+            else if (r2 == CD_METRIC_NO_DATA)
+                out->failed = 0;   /* no failure series: none failed */
+            if (out->failed > out->requests)
+                out->failed = out->requests;
+        }
+        if (rc == CD_METRIC_OK && out->requests == 0)
+            rc = CD_METRIC_NO_DATA;
+    }
+    cd_provider_close(p);
+    cd_judged_description_free(&d);
+    if (rc == CD_METRIC_ERROR)
+        cd_errfmt(err, "running the primary's history range query failed: %s", e.msg);
+    else if (rc == CD_METRIC_NO_DATA)
+        cd_errfmt(err, "%s", e.msg);
+    return rc;
+}
+
 bool cd_metrics_describe_judged(const cd_metrics_config *cfg, const cd_canary_ref *c,
                                 const cd_metric *m, const char *which, cd_judged_description *d,
                                 cd_err *err)
 {
     double scale;
-    return plan_judged(cfg, c, m, which, d, &scale, err);
+    return plan_judged(cfg, c, m, which, 0, d, &scale, err);
 }
 
 void cd_judged_description_free(cd_judged_description *d)
@@ -562,6 +667,7 @@ cd_metrics_port cd_metrics_port_make(const cd_metrics_config *cfg)
     p.check_providers = port_check_providers;
     p.samples = port_samples;
     p.counts = port_counts;
+    p.history = port_history;
     return p;
 }
 

@@ -1,6 +1,7 @@
 /* explain.c - status.judge as text (cd_judge_describe in judge.h): what
- * `canaryctl describe` and `canaryctl simulate` print under "Judge". Only
- * formats what the status holds; decides nothing. */
+ * `canaryctl describe` and `canaryctl simulate` print under "Judge", with
+ * the baseline each metric used (its history, or why none). Only formats
+ * what the status holds; decides nothing. */
 #include "judge/judge.h"
 #include <math.h>
 #include <stdio.h>
@@ -70,5 +71,11 @@ void cd_judge_describe(const cd_canary_status *st, cd_buf *out)
         cd_buf_printf(out, "  %s: %s (%s after %d window%s, alpha %g)\n", s->metric, s->reason,
                       cd_verdict_name(s->verdict), s->windows, s->windows == 1 ? "" : "s",
                       s->alpha);
+    }
+    for (size_t i = 0; i < st->n_judge; i++) {
+        const cd_judge_history *h = &st->judge[i].history;
+        if (h->reason[0])
+            cd_buf_printf(out, "  %s baseline (%s): %s\n", st->judge[i].metric,
+                          cd_history_status_name(h->status), h->reason);
     }
 }

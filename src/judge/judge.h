@@ -14,7 +14,7 @@
 #include "model/judge.h"
 #include "util/buf.h"
 
-#define CD_JUDGE_STATE_VERSION 1
+#define CD_JUDGE_STATE_VERSION 2
 
 /* One window (the analysis interval just ended) of a judged metric. */
 typedef struct cd_judge_window {
@@ -23,7 +23,25 @@ typedef struct cd_judge_window {
     /* latency: sample values of each side (non-finite values are dropped) */
     const double *canary, *primary;
     size_t n_canary, n_primary;
+    /* The primary before the release (docs/judge.md#history), read with the
+     * first window of a rollout and used only when the test starts over:
+     * history_ms is what judge.history asks for (0: off); with_history
+     * tells whether the source answered; history_note says why not. */
+    int64_t history_ms;
+    bool with_history;
+    cd_metric_history history;
+    const char *history_note;
 } cd_judge_window;
+
+/* The budgets of the errors test when it uses a history (docs/judge.md):
+ * the same-window test gets this share of alpha, the history test the
+ * rest; the history test's step guard rejects at 1/CD_JUDGE_STEP_BETA;
+ * the drift monitor retires the history at this evidence; the primary's
+ * lower bound in the promotion test takes this share of alpha. */
+#define CD_JUDGE_SAME_WINDOW_SHARE 0.5
+#define CD_JUDGE_STEP_BETA 0.02
+#define CD_JUDGE_DRIFT_EVIDENCE 20.0
+#define CD_JUDGE_PROMOTE_LOWER_SHARE 0.1
 
 /* Adds the window to st (the metric's status.judge entry; a zeroed entry,
  * or one written for another test or state layout, starts over) and sets

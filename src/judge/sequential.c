@@ -68,6 +68,15 @@ double cd_odds_log_e(const double log_lr[CD_ODDS_STATE], int direction)
     return acc;
 }
 
+double cd_odds_log_e_weighted(const double log_lr[CD_ODDS_STATE], const double *w)
+{
+    double acc = -INFINITY;
+    for (size_t i = 0; i < CD_ODDS_GRID; i++)
+        if (w[i] > 0)
+            acc = cd_log_add(acc, log(w[i]) + log_lr[i]);
+    return acc;
+}
+
 /* log of the mixture likelihood ratio against p0 (Jeffreys prior). */
 static double binom_log_m(double x, double n, double p0)
 {

@@ -41,6 +41,10 @@ bool cd_odds_update(double log_lr[CD_ODDS_STATE], double n_c, double x_c, double
 /* log of the mixture e-value for a direction: 0 = increase (odds above
  * 1), 1 = decrease, 2 = either (half the prior on each side). */
 double cd_odds_log_e(const double log_lr[CD_ODDS_STATE], int direction);
+/* The same for direction 0 (increase) with a prior w over its
+ * CD_ODDS_GRID grid points (weights summing to 1) instead of a uniform
+ * one. */
+double cd_odds_log_e_weighted(const double log_lr[CD_ODDS_STATE], const double *w);
 
 /* An always-valid confidence sequence for a proportion: x successes in n
  * trials, confidence 1 - alpha at every n simultaneously (Robbins'

@@ -114,6 +114,10 @@ cd_metric_rc lc_router_counts(cd_local *L, lc_canary *c, const cd_metric *m, con
 /* *values is malloc'd (the caller frees it). */
 cd_metric_rc lc_router_samples(cd_local *L, lc_canary *c, const cd_metric *m, const char *which,
                                double **values, size_t *n, cd_err *err);
+/* The primary's requests over the span_ms that ended ago_ms ago (the
+ * judge's history): counts, and p50/p99 of its latency. */
+cd_metric_rc lc_router_history(cd_local *L, lc_canary *c, const cd_metric *m, int64_t ago_ms,
+                               int64_t span_ms, cd_metric_history *out, cd_err *err);
 const char *lc_router_admin(const cd_local *L);
 pid_t lc_router_pid(const lc_router *r);
 

@@ -167,6 +167,23 @@ static cd_metric_rc metrics_counts(void *ctx, const cd_canary_ref *ref, const cd
     return t->providers.counts(t->providers.ctx, ref, m, which, total, failed, err);
 }
 
+/* The primary before the release: the router's own windows for builtin
+ * metrics (it keeps an hour and five minutes of them), else the
+ * providers (Prometheus range queries). */
+static cd_metric_rc metrics_history(void *ctx, const cd_canary_ref *ref, const cd_metric *m,
+                                    int64_t ago_ms, int64_t span_ms, cd_metric_history *out,
+                                    cd_err *err)
+{
+    lc_tick *t = ctx;
+    if (router_native(t, m))
+        return lc_router_history(t->c->L, t->c, m, ago_ms, span_ms, out, err);
+    if (!t->providers.history) {
+        snprintf(err->msg, sizeof err->msg, "the metrics provider keeps no history");
+        return CD_METRIC_ERROR;
+    }
+    return t->providers.history(t->providers.ctx, ref, m, ago_ms, span_ms, out, err);
+}
+
 /* ---- webhooks and local gates ------------------------------------------ */
 
 static bool gate_call(lc_tick *t, const char *gate, cd_err *err)
@@ -296,7 +313,7 @@ lc_tick *lc_tick_begin(lc_canary *c, cd_ports *ports, cd_canary_ref *ref)
     cd_local_workload_port(&ports->workload, &t->wctx);
     lc_router_port(&ports->router, c);
     ports->metrics = (cd_metrics_port){t, metrics_query, metrics_check, metrics_samples,
-                                       metrics_counts};
+                                       metrics_counts, metrics_history};
     ports->hooks = (cd_hooks_port){t, hooks_call, hooks_send_event};
     ports->notifier = cd_notifier_port_make(&t->ncfg);
     ports->events = (cd_events_port){t, event_record};

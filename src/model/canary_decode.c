@@ -311,6 +311,40 @@ static void decode_judge_step(cd_dec *d, const cd_node *jn, const char *jpath, c
     j->step_ms = ms;
 }
 
+/* judge.history: how much of the primary's past the judge reads before
+ * the release (docs/judge.md#history). 0 turns it off; it must cover at
+ * least one analysis interval and at most a day (what a Prometheus range
+ * query at the interval's step and the router's windows can answer). */
+static void decode_judge_history(cd_dec *d, const cd_node *jn, const char *jpath,
+                                 cd_judge_spec *j, int64_t interval_ms)
+{
+    j->history_ms = CD_JUDGE_DEFAULT_HISTORY_MS;
+    const cd_node *hn = cd_map_get(jn, "history");
+    if (!hn || hn->type == CD_N_NULL)
+        return;
+    const char *path = cd_dec_path(d, jpath, "history");
+    int64_t ms;
+    char buf[32], lim[32];
+    if (hn->type != CD_N_STR || !cd_duration_parse_ms(hn->str, &ms) || ms < 0) {
+        cd_dec_error(d, hn, path, "must be a duration such as 1h or 30m, or 0s to turn it off");
+        return;
+    }
+    if (ms > 0 && ms < interval_ms) {
+        cd_dec_error(d, hn, path,
+                     "shorter than one analysis interval (%s): the judge reads the primary's "
+                     "history one interval at a time; write 0s to turn it off",
+                     cd_duration_format_ms(interval_ms, buf, sizeof buf));
+        return;
+    }
+    if (ms > CD_JUDGE_MAX_HISTORY_MS) {
+        cd_dec_error(d, hn, path, "longer than %s, which is more than the judge reads",
+                     cd_duration_format_ms(CD_JUDGE_MAX_HISTORY_MS, lim, sizeof lim));
+        return;
+    }
+    j->history_ms = ms;
+    j->history = cd_dec_str(d, jn, "history");
+}
+
 /* analysis.metrics[].judge (canaryd's extension): the schema checked the
  * shapes and enums; this fills defaults and checks what depends on the
  * metric (its test, its units, its window). */
@@ -369,6 +403,7 @@ static const cd_judge_spec *decode_judge(cd_dec *d, const cd_node *n, const char
         j->alpha = CD_JUDGE_DEFAULT_ALPHA;
     decode_judge_step(d, jn, jpath, j, cd_map_get(n, "interval") ? m->interval_ms
                                                                   : analysis_interval_ms);
+    decode_judge_history(d, jn, jpath, j, analysis_interval_ms);
     if (j->test == CD_JUDGE_ERRORS && ((m->template_name && *m->template_name) ||
                                        (m->query && *m->query)))
         cd_dec_warn(d, jn, jpath,

@@ -3,6 +3,7 @@
  * manifest lives in canary_decode.c next to the other metric fields. No
  * statistics and no I/O here. */
 #include "model/judge.h"
+#include "util/duration.h"
 #include "util/timeutil.h"
 #include <errno.h>
 #include <math.h>
@@ -20,6 +21,33 @@ const char *cd_judge_direction_name(cd_judge_direction d)
 const char *cd_judge_no_data_name(cd_judge_no_data n)
 {
     return n == CD_NODATA_PASS ? "pass" : n == CD_NODATA_FAIL ? "fail" : "wait";
+}
+
+const char *cd_history_status_name(cd_history_status s)
+{
+    switch (s) {
+    case CD_HISTORY_MISSING:
+        return "Missing";
+    case CD_HISTORY_USED:
+        return "Used";
+    case CD_HISTORY_FELL_BACK:
+        return "FellBack";
+    case CD_HISTORY_UNUSED:
+        return "Unused";
+    case CD_HISTORY_OFF:
+        break;
+    }
+    return "Off";
+}
+
+static cd_history_status history_status_parse(const char *s)
+{
+    static const cd_history_status all[] = {CD_HISTORY_MISSING, CD_HISTORY_USED,
+                                            CD_HISTORY_FELL_BACK, CD_HISTORY_UNUSED};
+    for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(s, cd_history_status_name(all[i])))
+            return all[i];
+    return CD_HISTORY_OFF;
 }
 
 const char *cd_verdict_name(cd_verdict v)
@@ -142,6 +170,12 @@ json_t *cd_judge_spec_json(const cd_judge_spec *j)
                      (json_int_t)j->min_samples, "alpha", j->alpha);
     if (o && j->step)
         json_object_set_new(o, "step", json_string(j->step));
+    char h[32];
+    if (o)
+        json_object_set_new(o, "history",
+                            json_string(j->history ? j->history
+                                                   : cd_duration_format_ms(j->history_ms, h,
+                                                                           sizeof h)));
     return o;
 }
 
@@ -179,6 +213,62 @@ static void side_from(cd_judge_side *s, const json_t *o)
     s->p99 = num_of(json_object_get(o, "p99"));
 }
 
+static json_t *duration_json(int64_t ms)
+{
+    char buf[32];
+    return json_string(cd_duration_format_ms(ms, buf, sizeof buf));
+}
+
+static int64_t duration_of(const json_t *v)
+{
+    int64_t ms = 0;
+    if (!json_is_string(v) || !cd_duration_parse_ms(json_string_value(v), &ms) || ms < 0)
+        return 0;
+    return ms;
+}
+
+static json_t *history_json(const cd_judge_history *h, cd_judge_test test)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(cd_history_status_name(h->status)));
+    json_object_set_new(o, "window", duration_json(h->window_ms));
+    json_object_set_new(o, "covered", duration_json(h->covered_ms));
+    json_object_set_new(o, "samples", num(h->samples));
+    if (test == CD_JUDGE_ERRORS) {
+        json_object_set_new(o, "errors", num(h->bad));
+        json_object_set_new(o, "rate", num(h->rate));
+        json_object_set_new(o, "reference", num(h->reference));
+    } else {
+        json_object_set_new(o, "p50", num(h->p50));
+        json_object_set_new(o, "p99", num(h->p99));
+    }
+    if (h->fell_back_window)
+        json_object_set_new(o, "fellBackAtWindow", json_integer(h->fell_back_window));
+    json_object_set_new(o, "reason", json_string(h->reason));
+    return o;
+}
+
+static void history_from(cd_judge_history *h, const json_t *o)
+{
+    memset(h, 0, sizeof *h);
+    if (!json_is_object(o))
+        return;
+    h->status = history_status_parse(json_string_value(json_object_get(o, "status")));
+    h->window_ms = duration_of(json_object_get(o, "window"));
+    h->covered_ms = duration_of(json_object_get(o, "covered"));
+    h->samples = num_of(json_object_get(o, "samples"));
+    h->bad = num_of(json_object_get(o, "errors"));
+    h->rate = num_of(json_object_get(o, "rate"));
+    h->reference = num_of(json_object_get(o, "reference"));
+    h->p50 = num_of(json_object_get(o, "p50"));
+    h->p99 = num_of(json_object_get(o, "p99"));
+    const json_t *fb = json_object_get(o, "fellBackAtWindow");
+    h->fell_back_window = json_is_integer(fb) ? (int)json_integer_value(fb) : 0;
+    const json_t *r = json_object_get(o, "reason");
+    if (json_is_string(r))
+        snprintf(h->reason, sizeof h->reason, "%s", json_string_value(r));
+}
+
 json_t *cd_judge_state_to_json(const cd_judge_state *s)
 {
     char ts[32];
@@ -200,6 +290,8 @@ json_t *cd_judge_state_to_json(const cd_judge_state *s)
     json_object_set_new(o, "alpha", num(s->alpha));
     if (s->updated_ms)
         json_object_set_new(o, "lastUpdateTime", json_string(cd_rfc3339(s->updated_ms, ts)));
+    if (s->history.status != CD_HISTORY_OFF || s->history.reason[0])
+        json_object_set_new(o, "history", history_json(&s->history, s->test));
     json_t *values = json_array();
     for (size_t i = 0; i < s->n_acc && i < CD_JUDGE_ACC_MAX; i++)
         json_array_append_new(values, num(s->acc[i]));
@@ -241,6 +333,7 @@ bool cd_judge_state_from_json(cd_judge_state *s, const json_t *j)
     const json_t *t = json_object_get(j, "lastUpdateTime");
     if (json_is_string(t))
         cd_parse_rfc3339(json_string_value(t), &s->updated_ms);
+    history_from(&s->history, json_object_get(j, "history"));
     const json_t *st = json_object_get(j, "state");
     const json_t *ver = json_object_get(st, "version"), *vals = json_object_get(st, "values");
     s->version = json_is_integer(ver) ? (int)json_integer_value(ver) : 0;
@@ -269,6 +362,18 @@ static bool side_equal(const cd_judge_side *a, const cd_judge_side *b, cd_judge_
                                    : same(a->p50, b->p50) && same(a->p99, b->p99);
 }
 
+static bool history_equal(const cd_judge_history *a, const cd_judge_history *b,
+                          cd_judge_test test)
+{
+    bool numbers = test == CD_JUDGE_ERRORS
+                       ? same(a->bad, b->bad) && same(a->rate, b->rate) &&
+                             same(a->reference, b->reference)
+                       : same(a->p50, b->p50) && same(a->p99, b->p99);
+    return a->status == b->status && a->window_ms / 1000 == b->window_ms / 1000 &&
+           a->covered_ms / 1000 == b->covered_ms / 1000 && same(a->samples, b->samples) &&
+           numbers && a->fell_back_window == b->fell_back_window && !strcmp(a->reason, b->reason);
+}
+
 bool cd_judge_state_equal(const cd_judge_state *a, const cd_judge_state *b)
 {
     if (strcmp(a->metric, b->metric) || a->test != b->test || a->verdict != b->verdict ||
@@ -279,7 +384,7 @@ bool cd_judge_state_equal(const cd_judge_state *a, const cd_judge_state *b)
         !same(a->upper, b->upper) || strcmp(a->statistic_name, b->statistic_name) ||
         !same(a->statistic, b->statistic) || !same(a->p_value, b->p_value) ||
         !same(a->alpha, b->alpha) || a->updated_ms / 1000 != b->updated_ms / 1000 ||
-        a->version != b->version || a->n_acc != b->n_acc)
+        a->version != b->version || a->n_acc != b->n_acc || !history_equal(&a->history, &b->history, a->test))
         return false;
     for (size_t i = 0; i < a->n_acc && i < CD_JUDGE_ACC_MAX; i++)
         if (!same(a->acc[i], b->acc[i]))

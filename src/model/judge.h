@@ -47,11 +47,16 @@ struct cd_judge_spec {
     const char *step;           /* latency from Prometheus: the range query's step as
                                    written; NULL: the default (docs/judge.md) */
     int64_t step_ms;            /* 0 when not written */
+    const char *history;        /* the primary's history read before the release, as
+                                   written; NULL: the default (1h) */
+    int64_t history_ms;         /* 0: off (same-window comparison only) */
 };
 
 #define CD_JUDGE_DEFAULT_ALPHA 0.005
 #define CD_JUDGE_DEFAULT_MIN_SAMPLES_ERRORS 100
 #define CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY 50
+#define CD_JUDGE_DEFAULT_HISTORY_MS (3600 * 1000LL)
+#define CD_JUDGE_MAX_HISTORY_MS (24 * 3600 * 1000LL)
 
 const char *cd_judge_test_name(cd_judge_test t);           /* errors, latency */
 const char *cd_judge_direction_name(cd_judge_direction d); /* increase, decrease, either */
@@ -79,6 +84,32 @@ typedef struct cd_judge_side {
     double p50, p99;            /* latency: of the last window (NaN when none) */
 } cd_judge_side;
 
+/* What the judge knew about the primary before the release (its
+ * "history", docs/judge.md#history) and whether it still trusts it. */
+typedef enum {
+    CD_HISTORY_OFF = 0,         /* judge.history: 0s, or no window judged yet */
+    CD_HISTORY_MISSING,         /* asked for, but the metrics source had none (a new service) */
+    CD_HISTORY_USED,            /* the baseline comes from the history and the primary agrees */
+    CD_HISTORY_FELL_BACK,       /* the primary moved during the release: same-window only */
+    CD_HISTORY_UNUSED,          /* read, but this test cannot use it (reason says why) */
+} cd_history_status;
+const char *cd_history_status_name(cd_history_status s);   /* Off, Missing, Used, FellBack, Unused */
+
+#define CD_JUDGE_HISTORY_REASON_MAX 240
+
+typedef struct cd_judge_history {
+    cd_history_status status;
+    int64_t window_ms;          /* asked for (judge.history) */
+    int64_t covered_ms;         /* what the source had of it */
+    double samples;             /* errors: requests; latency: sample values */
+    double bad;                 /* errors: failed requests */
+    double rate;                /* errors: the baseline error rate (a fraction) */
+    double reference;           /* errors: the rate the canary is tested against */
+    double p50, p99;            /* latency: of the history */
+    int fell_back_window;       /* the window at which the judge stopped trusting it (0: never) */
+    char reason[CD_JUDGE_HISTORY_REASON_MAX];
+} cd_judge_history;
+
 typedef struct cd_judge_state {
     char metric[CD_JUDGE_METRIC_MAX];
     cd_judge_test test;
@@ -93,6 +124,7 @@ typedef struct cd_judge_state {
     double p_value;             /* always valid: holds whenever it is read */
     double alpha;
     int64_t updated_ms;
+    cd_judge_history history;   /* the primary before the release */
     int version;                /* layout of acc; a mismatch restarts the test */
     double acc[CD_JUDGE_ACC_MAX];
     size_t n_acc;
@@ -100,7 +132,7 @@ typedef struct cd_judge_state {
 
 /* {"metric", "test", "verdict", "reason", "windows", "canary", "primary",
  *  "estimate", "lower", "upper", "unit", "statistic", "statisticName",
- *  "pValue", "alpha", "lastUpdateTime", "state": {"version", "values"}};
+ *  "pValue", "alpha", "lastUpdateTime", "history": {...}, "state": {"version", "values"}};
  * numbers that are not finite are written as null. */
 json_t *cd_judge_state_to_json(const cd_judge_state *s);
 /* Lenient like the rest of the status: unknown keys are ignored and

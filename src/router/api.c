@@ -94,6 +94,29 @@ static bool parse_window(const char *q, uint32_t *out, char *err, size_t errlen)
     return true;
 }
 
+/* offset: the window ends this many seconds ago (seconds or a duration);
+ * at most a day. */
+static bool parse_offset(const char *q, uint32_t *out, char *err, size_t errlen)
+{
+    char v[64];
+    *out = 0;
+    if (!query_param(q, "offset", v, sizeof v))
+        return true;
+    char *end;
+    long n = strtol(v, &end, 10);
+    int64_t ms;
+    if (*v && !*end && n >= 0 && n <= 86400)
+        *out = (uint32_t)n;
+    else if (cd_duration_parse_ms(v, &ms) && ms >= 0 && ms <= 86400000LL)
+        *out = (uint32_t)(ms / 1000);
+    else {
+        snprintf(err, errlen, "offset: expected seconds or a duration such as 60s or 5m (at most "
+                              "a day)");
+        return false;
+    }
+    return true;
+}
+
 static size_t parse_quantiles(const char *q, double *out, size_t max, bool *ok)
 {
     char v[256];
@@ -363,8 +386,9 @@ static void get_measurements(const rt_admin_req *req, rt_admin_resp *r)
         reply_error(r, 400, "group must be primary, canary or mirror", NULL);
         return;
     }
-    uint32_t window;
-    if (!parse_window(req->query, &window, err, sizeof err)) {
+    uint32_t window, offset;
+    if (!parse_window(req->query, &window, err, sizeof err) ||
+        !parse_offset(req->query, &offset, err, sizeof err)) {
         reply_error(r, 400, err, NULL);
         return;
     }
@@ -375,7 +399,7 @@ static void get_measurements(const rt_admin_req *req, rt_admin_resp *r)
         reply_error(r, 400, "quantiles: comma-separated numbers between 0 and 1", NULL);
         return;
     }
-    json_t *m = rt_report_measure(route, has_group ? group : NULL, window, qs, nq,
+    json_t *m = rt_report_measure(route, has_group ? group : NULL, window, offset, qs, nq,
                                   rt_wall_ms_now(), err, sizeof err);
     if (!m)
         reply_error(r, 404, err, NULL);

@@ -309,17 +309,23 @@ static bool valid_group(const char *g)
 
 static double num_or_nan(const json_t *v) { return json_is_number(v) ? json_number_value(v) : NAN; }
 
-bool cd_router_measure(cd_router_client *c, const char *route, const char *group,
-                       unsigned window_s, cd_router_measurement *out, cd_err *err)
+bool cd_router_measure_at(cd_router_client *c, const char *route, const char *group,
+                          unsigned window_s, unsigned offset_s, cd_router_measurement *out,
+                          unsigned *covered_s, cd_err *err)
 {
     memset(out, 0, sizeof *out);
+    if (covered_s)
+        *covered_s = 0;
     if (!valid_name(route) || !valid_group(group) || window_s == 0) {
         seterr(err, "router client: invalid route, group or window");
         return false;
     }
-    char path[256];
-    snprintf(path, sizeof path, "/measurements?route=%s&group=%s&window=%u&quantiles=0.5,0.9,0.99",
-             route, group, window_s);
+    char path[256], offset[32] = "";
+    if (offset_s)
+        snprintf(offset, sizeof offset, "&offset=%u", offset_s);
+    snprintf(path, sizeof path,
+             "/measurements?route=%s&group=%s&window=%u%s&quantiles=0.5,0.9,0.99", route, group,
+             window_s, offset);
     json_t *j;
     if (!get_json(c, path, &j, err))
         return false;
@@ -334,11 +340,22 @@ bool cd_router_measure(cd_router_client *c, const char *route, const char *group
     out->p50_ms = num_or_nan(json_object_get(lat, "p50"));
     out->p90_ms = num_or_nan(json_object_get(lat, "p90"));
     out->p99_ms = num_or_nan(json_object_get(lat, "p99"));
+    json_t *cov = json_object_get(j, "coveredSeconds");
+    if (covered_s)
+        *covered_s = json_is_integer(cov) && json_integer_value(cov) > 0
+                         ? (unsigned)json_integer_value(cov)
+                         : 0;
     bool good = g != NULL;
     if (!good)
         seterr(err, "router admin GET %s: group %s missing", path, group);
     json_decref(j);
     return good;
+}
+
+bool cd_router_measure(cd_router_client *c, const char *route, const char *group,
+                       unsigned window_s, cd_router_measurement *out, cd_err *err)
+{
+    return cd_router_measure_at(c, route, group, window_s, 0, out, NULL, err);
 }
 
 bool cd_router_samples(cd_router_client *c, const char *route, const char *group,

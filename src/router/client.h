@@ -51,6 +51,12 @@ typedef struct cd_router_measurement {
 /* group: "primary", "canary" or "mirror"; window in seconds. */
 bool cd_router_measure(cd_router_client *c, const char *route, const char *group,
                        unsigned window_s, cd_router_measurement *out, cd_err *err);
+/* The same over the window_s seconds that ended offset_s seconds ago;
+ * *covered_s: how many of them the router was measuring (it keeps
+ * --window seconds, none from before it started). */
+bool cd_router_measure_at(cd_router_client *c, const char *route, const char *group,
+                          unsigned window_s, unsigned offset_s, cd_router_measurement *out,
+                          unsigned *covered_s, cd_err *err);
 /* Latencies (ms) of the most recent requests (at most limit) of the last
  * window_s seconds, oldest first; *lat is malloc'd (free it). */
 bool cd_router_samples(cd_router_client *c, const char *route, const char *group,

@@ -220,15 +220,15 @@ json_t *rt_report_status(void)
 
 /* ---- measurements ---- */
 
-static json_t *measure_group(rt_gstats *g, uint32_t window_s, const double *qs, size_t nq,
-                             int64_t now_wall_ms)
+static json_t *measure_group(rt_gstats *g, uint32_t window_s, uint32_t offset_s,
+                             const double *qs, size_t nq, int64_t now_wall_ms)
 {
     uint64_t *hist = calloc(RT_LH_N, sizeof *hist);
     if (!hist)
         abort();
     rt_measure m = {.hist = hist};
-    /* the window ends with the last complete second */
-    rt_window_measure(&g->win, now_wall_ms / 1000 - 1, window_s, &m);
+    /* the window ends with the last complete second, offset_s before it */
+    rt_window_measure(&g->win, now_wall_ms / 1000 - 1 - (int64_t)offset_s, window_s, &m);
     json_t *st = json_pack("{s:I,s:I,s:I,s:I,s:I}", "1xx", (json_int_t)m.cls[1], "2xx",
                            (json_int_t)m.cls[2], "3xx", (json_int_t)m.cls[3], "4xx",
                            (json_int_t)m.cls[4], "5xx", (json_int_t)m.cls[5]);
@@ -261,9 +261,22 @@ static json_t *measure_group(rt_gstats *g, uint32_t window_s, const double *qs, 
     return o;
 }
 
+/* Seconds of [from, to] the router measured: after it started and within
+ * the --window seconds it keeps. */
+static int64_t covered_seconds(int64_t from_sec, int64_t to_sec, int64_t now_sec)
+{
+    int64_t first = rt_rt.started_wall_ms / 1000 + 1;
+    int64_t kept = now_sec - (int64_t)rt_stats_window_seconds() + 1;
+    if (kept > first)
+        first = kept;
+    if (from_sec < first)
+        from_sec = first;
+    return to_sec >= from_sec ? to_sec - from_sec + 1 : 0;
+}
+
 json_t *rt_report_measure(const char *route, const char *group, uint32_t window_s,
-                          const double *qs, size_t nq, int64_t now_wall_ms, char *err,
-                          size_t errlen)
+                          uint32_t offset_s, const double *qs, size_t nq, int64_t now_wall_ms,
+                          char *err, size_t errlen)
 {
     json_t *groups = json_object();
     for (int role = RT_PRIMARY; role <= RT_MIRROR; role++) {
@@ -273,7 +286,7 @@ json_t *rt_report_measure(const char *route, const char *group, uint32_t window_
         rt_gstats *g = rt_registry_find_gstats(route, gn);
         if (!g)
             continue;
-        json_object_set_new(groups, gn, measure_group(g, window_s, qs, nq, now_wall_ms));
+        json_object_set_new(groups, gn, measure_group(g, window_s, offset_s, qs, nq, now_wall_ms));
         rt_gstats_release(g);
     }
     if (!json_object_size(groups)) {
@@ -283,11 +296,17 @@ json_t *rt_report_measure(const char *route, const char *group, uint32_t window_
         return NULL;
     }
     char from[32], to[32];
-    int64_t end_s = now_wall_ms / 1000;
+    int64_t end_s = now_wall_ms / 1000 - (int64_t)offset_s;
     cd_rfc3339((end_s - window_s) * 1000, from);
     cd_rfc3339(end_s * 1000, to);
-    return json_pack("{s:s,s:i,s:s,s:s,s:o}", "route", route, "windowSeconds", (int)window_s,
-                     "from", from, "to", to, "groups", groups);
+    json_t *o = json_pack("{s:s,s:i,s:s,s:s,s:o}", "route", route, "windowSeconds", (int)window_s,
+                          "from", from, "to", to, "groups", groups);
+    if (offset_s)
+        json_object_set_new(o, "offsetSeconds", json_integer(offset_s));
+    json_object_set_new(o, "coveredSeconds",
+                        json_integer(covered_seconds(end_s - window_s, end_s - 1,
+                                                     now_wall_ms / 1000 - 1)));
+    return o;
 }
 
 json_t *rt_report_samples(const char *route, const char *group, uint32_t window_s, size_t limit,

@@ -15,11 +15,14 @@
 json_t *rt_report_stats(void);
 json_t *rt_report_status(void);
 
-/* group NULL: every group of the route. Returns NULL (and a 404 message)
- * when the route has no measurements. */
+/* group NULL: every group of the route. The window ends offset_s seconds
+ * before the last complete second (0: with it); "coveredSeconds" says how
+ * much of it the router was measuring (it keeps --window seconds, and none
+ * from before it started). Returns NULL (and a 404 message) when the route
+ * has no measurements. */
 json_t *rt_report_measure(const char *route, const char *group, uint32_t window_s,
-                          const double *quantiles, size_t nq, int64_t now_wall_ms,
-                          char *err, size_t errlen);
+                          uint32_t offset_s, const double *quantiles, size_t nq,
+                          int64_t now_wall_ms, char *err, size_t errlen);
 json_t *rt_report_samples(const char *route, const char *group, uint32_t window_s, size_t limit,
                           int64_t now_wall_ms, char *err, size_t errlen);
 

@@ -47,6 +47,8 @@ static void *xcalloc(size_t n)
     return p;
 }
 
+uint32_t rt_stats_window_seconds(void) { return g_window_seconds; }
+
 void rt_stats_setup(int nworkers, uint32_t window_seconds, uint32_t reservoir)
 {
     g_nworkers = nworkers < 1 ? 1 : nworkers > RT_MAX_WORKERS ? RT_MAX_WORKERS : nworkers;

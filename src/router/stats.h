@@ -89,6 +89,8 @@ typedef struct rt_gstats {
 
 /* Once, before any worker starts. */
 void rt_stats_setup(int nworkers, uint32_t window_seconds, uint32_t reservoir);
+/* Seconds of per-second measurements each group keeps (--window). */
+uint32_t rt_stats_window_seconds(void);
 
 /* Get-or-create, each returning a new reference. Control thread. */
 rt_endpoint *rt_endpoint_get(const char *name, const rt_addr *a);

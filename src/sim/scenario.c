@@ -19,6 +19,8 @@ typedef struct dec {
     cd_scenario *sc;
     cd_diags *diags;
     size_t errors;
+    int64_t earliest_ms;    /* traffic steps may start this far before 0 (traffic.history) */
+    bool in_traffic;        /* decoding traffic (its steps may start before 0) */
 } dec;
 
 static void err_at(dec *d, const cd_node *n, const char *path, const char *fmt, ...)
@@ -58,9 +60,18 @@ static bool decode_time(dec *d, const cd_node *n, const char *path, int64_t *ms)
         err_at(d, n, path, "\"%s\" is not a duration (write 30s, 4m or 1h30m)", n->str);
         return false;
     }
+    if (*ms < 0 && d->earliest_ms < 0 && *ms >= d->earliest_ms)
+        return true;   /* a traffic step within traffic.history */
     if (*ms < 0) {
-        err_at(d, n, path, "\"%s\" is negative: times count from the start of the simulation",
-               n->str);
+        if (d->earliest_ms < 0)
+            err_at(d, n, path, "\"%s\" is before traffic.history starts", n->str);
+        else if (d->in_traffic)
+            err_at(d, n, path,
+                   "\"%s\" is negative: times count from the start of the simulation (traffic "
+                   "steps may start before it within traffic.history)", n->str);
+        else
+            err_at(d, n, path, "\"%s\" is negative: times count from the start of the simulation",
+                   n->str);
         return false;
     }
     return true;
@@ -378,11 +389,25 @@ void cd_scenario_default_traffic(cd_sim_traffic *t)
     t->n_primary = t->n_canary = 1;
 }
 
+/* traffic.history: how long the primary served this traffic before the
+ * simulation started (what the statistical judge reads as its history). */
+static void decode_history(dec *d, const cd_node *v, cd_sim_traffic *t)
+{
+    int64_t ms;
+    if (!decode_time(d, v, "traffic.history", &ms))
+        return;
+    if (ms > CD_SIM_MAX_HISTORY_MS) {
+        err_at(d, v, "traffic.history", "longer than 24h");
+        return;
+    }
+    t->history_ms = ms;
+}
+
 static void decode_traffic(dec *d, const cd_node *n)
 {
-    if (!is_map(d, n, "traffic", "seed, rate, primary, canary"))
+    if (!is_map(d, n, "traffic", "seed, rate, history, primary, canary"))
         return;
-    static const char *const keys[] = {"seed", "rate", "primary", "canary", NULL};
+    static const char *const keys[] = {"seed", "rate", "history", "primary", "canary", NULL};
     check_keys(d, n, "traffic", keys);
     cd_sim_traffic *t = &d->sc->traffic;
     cd_sim_traffic def;
@@ -390,6 +415,10 @@ static void decode_traffic(dec *d, const cd_node *n)
     t->set = true;
     t->seed = 1;
     const cd_node *v;
+    if ((v = cd_map_get(n, "history")))
+        decode_history(d, v, t);
+    d->earliest_ms = -t->history_ms;   /* steps may start within the history */
+    d->in_traffic = true;
     if ((v = cd_map_get(n, "seed"))) {
         if (v->type != CD_N_INT || v->v.i < 0)
             err_at(d, v, "traffic.seed", "must be a whole number from 0");
@@ -424,6 +453,8 @@ static void decode_traffic(dec *d, const cd_node *n)
         t->canary = t->primary;
         t->n_canary = t->n_primary;
     }
+    d->earliest_ms = 0;
+    d->in_traffic = false;
 }
 
 const cd_sim_profile *cd_sim_profile_at(const cd_sim_profile *p, size_t n, int64_t t_ms)
@@ -499,7 +530,7 @@ static void decode_root(dec *d, const cd_node *root)
 cd_scenario *cd_scenario_parse(const char *file, const char *data, size_t len, cd_diags *diags)
 {
     cd_scenario *sc = new_scenario(file);
-    dec d = {sc, diags, 0};
+    dec d = {sc, diags, 0, 0, false};
     size_t before = diags->errors;
     cd_stream *st = cd_stream_parse(sc->file, data, len, false, diags);
     if (!st) {

@@ -42,10 +42,14 @@ typedef struct cd_sim_profile {
 } cd_sim_profile;
 
 #define CD_SIM_MAX_RATE 10000.0     /* requests per second */
+#define CD_SIM_MAX_HISTORY_MS (24 * 3600 * 1000LL)
 
 typedef struct cd_sim_traffic {
     bool set;                   /* written in the scenario */
     uint64_t seed;
+    int64_t history_ms;         /* the primary served this traffic for this long before t=0
+                                   (the judge's history); 0: a new service, no history.
+                                   Steps of rate, primary and canary may start at -history_ms */
     cd_sim_series rate;         /* requests per second (CD_SIM_VALUE steps) */
     cd_sim_profile *primary, *canary;
     size_t n_primary, n_canary;

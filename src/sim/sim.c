@@ -4,6 +4,7 @@
  * router, which reports weights from the iteration count), metrics,
  * webhooks and readiness follow the scenario's step functions. Must stay
  * deterministic and free of I/O: what it prints is the caller's business. */
+#include "model/judge.h"
 #include "sim/sim.h"
 #include "sim/traffic.h"
 #include "util/hash.h"
@@ -47,6 +48,7 @@ struct cd_sim {
     size_t n_weights, cap_weights;
     cd_sim_requests window;
     bool window_valid;
+    cd_sim_requests history;        /* the last history read (the judge's) */
     /* this tick's events and alerts: texts in one pool */
     char *pool;
     size_t pool_len, pool_cap;
@@ -391,6 +393,38 @@ static cd_metric_rc mx_counts(void *ctx, const cd_canary_ref *c, const cd_metric
     return *total ? CD_METRIC_OK : CD_METRIC_NO_DATA;
 }
 
+/* The judge's history: the primary's requests of the span that ended
+ * ago_ms before now, as far as the scenario's traffic.history reaches
+ * back (none without it: a new service). At most 20000 latencies, as a
+ * router's sample reservoir or a Prometheus range query would give. */
+static cd_metric_rc mx_history(void *ctx, const cd_canary_ref *c, const cd_metric *m,
+                               int64_t ago_ms, int64_t span_ms, cd_metric_history *out,
+                               cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    memset(out, 0, sizeof *out);
+    out->p50 = out->p99 = NAN;
+    if (!s->traffic || s->traffic->history_ms <= 0) {
+        snprintf(err->msg, sizeof err->msg, "the scenario gives the primary no history "
+                                            "(traffic.history)");
+        return CD_METRIC_NO_DATA;
+    }
+    int64_t to = s->now_ms - ago_ms, from = to - span_ms;
+    if (from < -s->traffic->history_ms)
+        from = -s->traffic->history_ms;
+    if (to <= from)
+        return CD_METRIC_NO_DATA;
+    bool latency = m->judge && m->judge->test == CD_JUDGE_LATENCY;
+    cd_sim_history_window(s->traffic, s->weights, s->n_weights, from, to, latency, 20000,
+                          &s->history);
+    out->requests = (uint64_t)s->history.total[CD_SIDE_PRIMARY];
+    out->failed = (uint64_t)s->history.failed[CD_SIDE_PRIMARY];
+    out->values = s->history.latency[CD_SIDE_PRIMARY];
+    out->n_values = latency ? s->history.n_latency[CD_SIDE_PRIMARY] : 0;
+    out->covered_ms = to - from;
+    return out->requests ? CD_METRIC_OK : CD_METRIC_NO_DATA;
+}
+
 static bool has_judged_metric(const cd_canary_spec *spec)
 {
     for (size_t i = 0; i < spec->analysis.n_metrics; i++)
@@ -506,7 +540,8 @@ cd_sim *cd_sim_new(const cd_object_meta *meta, const cd_canary_spec *spec, const
     p->router = (cd_router_port){.ctx = s, .get_routes = rt_get_routes, .set_routes = rt_set_routes};
     p->metrics = (cd_metrics_port){.ctx = s, .query = mx_query,
                                    .check_providers = mx_check_providers,
-                                   .samples = mx_samples, .counts = mx_counts};
+                                   .samples = mx_samples, .counts = mx_counts,
+                                   .history = mx_history};
     if (sc->traffic.set) {
         s->traffic = &sc->traffic;
     } else if (has_judged_metric(spec)) {
@@ -540,6 +575,7 @@ void cd_sim_free(cd_sim *s)
     free(s->al_out);
     free(s->weights);
     cd_sim_requests_free(&s->window);
+    cd_sim_requests_free(&s->history);
     free(s);
 }
 

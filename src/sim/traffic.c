@@ -150,6 +150,52 @@ void cd_sim_requests_window(const cd_sim_traffic *t, const cd_sim_weight *weight
     }
 }
 
+void cd_sim_history_window(const cd_sim_traffic *t, const cd_sim_weight *weights, size_t nw,
+                           int64_t from_ms, int64_t to_ms, bool with_latency, size_t max_latency,
+                           cd_sim_requests *out)
+{
+    out->from_ms = from_ms;
+    out->to_ms = to_ms;
+    out->with_latency = with_latency;
+    for (int s = 0; s < 2; s++) {
+        out->total[s] = out->failed[s] = 0;
+        out->n_latency[s] = 0;
+    }
+    int64_t first = from_ms >= 0 ? from_ms / 1000 : -((-from_ms + 999) / 1000);
+    int64_t last = to_ms >= 0 ? to_ms / 1000 : -((-to_ms + 999) / 1000);
+    /* keep every k-th latency: at most max_latency of the expected requests */
+    double expected = 0;
+    for (int64_t sec = first; with_latency && sec < last; sec += 60)
+        expected += rate_at(t, sec * 1000) * (double)(last - sec < 60 ? last - sec : 60);
+    double every = max_latency && expected > (double)max_latency ? ceil(expected / (double)max_latency)
+                                                                 : 1;
+    double seen = 0;
+    for (int64_t sec = first; sec < last; sec++) {
+        int64_t at = sec * 1000;
+        const cd_sim_weight *w = weight_at(weights, nw, at);
+        int canary_w = w ? w->canary : 0;
+        const cd_sim_profile *pp = cd_sim_profile_at(t->primary, t->n_primary, at);
+        if (!pp)
+            continue;
+        uint64_t rng = second_seed(t->seed, sec);
+        double k = cd_sim_rand_poisson(&rng, rate_at(t, at));
+        for (double i = 0; i < k; i += 1) {
+            double u_route = cd_sim_rand_uniform(&rng), u_fail = cd_sim_rand_uniform(&rng);
+            double u_latency = cd_sim_rand_uniform(&rng);
+            cd_sim_rand_next(&rng);   /* the mirrored copy's draws, as in requests_window */
+            cd_sim_rand_next(&rng);
+            if (u_route * 100.0 < (double)canary_w)
+                continue;   /* the canary's: not the primary's history */
+            out->total[CD_SIDE_PRIMARY] += 1;
+            if (u_fail < pp->error_rate)
+                out->failed[CD_SIDE_PRIMARY] += 1;
+            if (with_latency && fmod(seen++, every) == 0)
+                push_latency(out, CD_SIDE_PRIMARY,
+                             pp->median_ms * exp(sigma_of(pp) * cd_norm_quantile(u_latency)));
+        }
+    }
+}
+
 void cd_sim_requests_free(cd_sim_requests *r)
 {
     for (int s = 0; s < 2; s++) {

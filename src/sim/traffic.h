@@ -37,6 +37,14 @@ typedef struct cd_sim_requests {
 void cd_sim_requests_window(const cd_sim_traffic *t, const cd_sim_weight *weights, size_t nw,
                             int64_t from_ms, int64_t to_ms, bool with_latency,
                             cd_sim_requests *out);
+/* The primary's requests of [from_ms, to_ms), which may start before 0
+ * (traffic.history: all traffic on the primary then): the same requests
+ * cd_sim_requests_window generates for those seconds, the canary's left
+ * out; with_latency keeps the latencies of an even subset of at most
+ * about max_latency of them (0: all). */
+void cd_sim_history_window(const cd_sim_traffic *t, const cd_sim_weight *weights, size_t nw,
+                           int64_t from_ms, int64_t to_ms, bool with_latency, size_t max_latency,
+                           cd_sim_requests *out);
 void cd_sim_requests_free(cd_sim_requests *r);
 
 /* Prometheus' histogram_quantile(q) over Envoy's default latency buckets

@@ -45,7 +45,8 @@ o = o[0] if isinstance(o, list) else o
 ms = o["spec"]["analysis"]["metrics"]
 assert ms[0]["judge"] == {"test": "errors", "direction": "increase", "allowedIncrease": "0.5pp",
     "allowedDecrease": "0.5pp", "detectIncrease": "2pp", "detectDecrease": "2pp",
-    "critical": True, "noData": "wait", "minSamples": 100, "alpha": 0.005}, ms[0]["judge"]
+    "critical": True, "noData": "wait", "minSamples": 100, "alpha": 0.005,
+    "history": "1h"}, ms[0]["judge"]
 assert ms[1]["judge"]["test"] == "latency" and ms[1]["judge"]["minSamples"] == 300
 assert ms[0]["interval"] == "1m"
 ' <<<"$out"

@@ -368,6 +368,9 @@ static void test_spec_defaults(void **state)
     assert_true(l->allowed_increase.kind == CD_EFFECT_RELATIVE && l->allowed_increase.value == 0.1);
     assert_true(l->detect_decrease.kind == CD_EFFECT_RELATIVE && l->detect_decrease.value == 0.3);
     assert_int_equal(l->min_samples, CD_JUDGE_DEFAULT_MIN_SAMPLES_LATENCY);
+    /* the primary's last hour is read before the release */
+    assert_int_equal(e->history_ms, CD_JUDGE_DEFAULT_HISTORY_MS);
+    assert_null(e->history);
     /* a judged metric's window is the analysis interval */
     assert_int_equal(a->metrics[0].interval_ms, 30000);
     assert_string_equal(a->metrics[0].interval, "30s");
@@ -379,7 +382,8 @@ static void test_spec_defaults(void **state)
     assert_string_equal(text, "{\"allowedDecrease\":\"10%\",\"allowedIncrease\":\"10%\",\"alpha\":"
                               "0.0050000000000000001,\"critical\":true,\"detectDecrease\":\"30%\","
                               "\"detectIncrease\":\"30%\",\"direction\":\"increase\","
-                              "\"minSamples\":50,\"noData\":\"wait\",\"test\":\"latency\"}");
+                              "\"history\":\"1h\",\"minSamples\":50,\"noData\":\"wait\","
+                              "\"test\":\"latency\"}");
     free(text);
     json_decref(j);
     cd_object_list_free(&objs);
