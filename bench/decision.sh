@@ -2,14 +2,20 @@
 # bench/decision.sh [BUILD_DIR] [RELEASES] - decision quality of canaryd's
 # statistical judge next to Flagger's fixed thresholds (seed configuration:
 # interval 1m, threshold 5, stepWeight 10, maxWeight 50, success rate >= 99%,
-# p99 <= 500ms) on the same simulated releases: healthy with 0.1% and 0.8%
-# error baselines, +2pp errors, +30% p99 latency, at 100, 10, 2 and 0.2 req/s.
+# p99 <= 500ms) and next to the floor (an SPRT that knows the baseline), on
+# the same simulated releases: healthy with 0.1% and 0.8% error baselines,
+# +2pp errors, +30% p99 latency, and baselines that move on both sides (a
+# step from 0.1% to 0.8% errors at the release, a daily cycle of traffic and
+# errors, +30% latency at the release), at 100, 10, 2 and 0.2 req/s. The
+# judge runs twice: over the same windows only (judge.history: 0s) and with
+# the primary's last hour (the default).
 # Prints a table, then the line
-#   judge: caught_2rps=.. minutes_2rps=.. false_rollbacks=.. flagger_caught_2rps=..
+#   judge: caught_2rps=.. minutes_2rps=.. promote_minutes_2rps=.. false_rollbacks=..
+#          floor_minutes_2rps=.. floor_promote_minutes_2rps=.. flagger_caught_2rps=..
 #          flagger_minutes_2rps=.. flagger_false_rollbacks=..
 # (docs/benchmarks.md explains the figures). Extra arguments go to the
-# program (bench/decision.c): --metrics both, --rates 10,2, --judge-errors
-# 'minSamples: 2000', ...
+# program (bench/decision.c): --metrics both, --rates 10,2, --cases step,
+# --judge-errors 'minSamples: 2000', ...
 set -eu
 build=${1:-build}
 releases=${2:-1000}

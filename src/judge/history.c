@@ -1,11 +1,14 @@
 /* history.c - the history tests (history.h). The calibration integrates
- * over every history a service at rate p0 could have produced, on a grid
- * of baselines; everything else is closed-form arithmetic on counts.
- * Pure: no state, no I/O, no allocation. */
+ * over every history a service at rate p0 could have produced, for every
+ * p0 (intervals of baselines, each bounded at its worst); everything else
+ * is closed-form arithmetic on counts. Pure functions, no I/O; the
+ * calibration allocates scratch memory and remembers its results (a memo
+ * of a pure function, under a mutex). */
 #include "judge/history.h"
 #include "judge/sequential.h"
 #include "judge/stats.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #define TINY 1e-12
@@ -48,88 +51,163 @@ static double alt_of(double r, double detect) { return fmin(r + detect, 1 - 1e-9
  * to detect: above it, the history says too little about the baseline. */
 static bool usable(double r, double detect) { return r < detect; }
 
-/* For one baseline p0: the histories (x failures of n) whose reference
- * understates p0, as groups of consecutive x each charged the exponent of
- * its lowest x (the smallest r: the worst case), and the probability of
- * the used histories that do not understate it. */
-#define GROUPS 160
-
-typedef struct tail_groups {
-    double mass[GROUPS];
-    double lambda[GROUPS];
-    int n;
-    double rest;            /* used histories with r >= p0: charged the level */
-} tail_groups;
-
-static void tail_of(double n, double p0, double detect, tail_groups *t)
+/* P(Bin(n, p) <= x) = I_{1-p}(n - x, x + 1). */
+static double binom_cdf(double x, double n, double p)
 {
-    t->n = 0;
-    t->rest = 0;
-    double mean = n * p0, sd = sqrt(n * p0 * (1 - p0)) + 1;
-    double x0 = fmax(0, floor(mean - 40 * sd)), x1 = fmin(n, ceil(mean + 40 * sd));
-    /* the first x whose reference reaches p0 (r is increasing in x) */
-    double lo = -1, hi = x1 + 1;
+    if (x < 0)
+        return 0;
+    if (x >= n || p <= 0)
+        return 1;
+    if (p >= 1)
+        return 0;
+    return cd_beta_inc(n - x, x + 1, 1 - p);
+}
+
+/* One interval of baselines [pa, pb]. The histories that understate some
+ * baseline in it (r(x) < pb) are cut into groups of consecutive x, the
+ * most understating first; a group is charged the exponent of its lowest
+ * x at pb (the smallest reference against the largest baseline: the
+ * worst), and Abel summation turns the charges into differences times
+ * P(X <= x), each of which is largest at pa. So the bound holds for every
+ * baseline of the interval. */
+#define GROUPS 32
+
+typedef struct interval {
+    int n;
+    double used;            /* P_pa(r(X) < detect): the histories the test uses at all */
+    double below[GROUPS];   /* P_pa(X <= the group's last x) */
+    double lambda[GROUPS];  /* the group's exponent */
+} interval;
+
+/* The last x with r(x) < limit (-1: none). */
+static double last_below(double limit, double n)
+{
+    if (cd_history_reference(0, n) >= limit)
+        return -1;
+    double lo = 0, hi = n + 1;   /* r(lo) < limit <= r(hi) */
     while (hi - lo > 1) {
         double mid = floor(0.5 * (lo + hi));
-        if (cd_history_reference(mid, n) >= p0)
-            hi = mid;
-        else
+        if (cd_history_reference(mid, n) < limit)
             lo = mid;
+        else
+            hi = mid;
     }
-    double xt = hi;   /* x < xt understate p0 */
-    double lq = log(p0), lr = log1p(-p0);
+    return lo;
+}
+
+static void interval_of(double n, double pa, double pb, double detect, interval *iv)
+{
+    iv->n = 0;
+    iv->used = binom_cdf(last_below(detect, n), n, pa);
+    /* the histories used (r < detect) that understate pb: x <= xt */
+    double xt = last_below(fmin(pb, detect), n);
+    if (xt < 0)
+        return;
+    double mean = n * pa, sd = sqrt(n * pa * (1 - pa)) + 1;
+    double x0 = fmax(0, floor(mean - 12 * sd));   /* below: under 1e-30 */
+    if (x0 > xt) {   /* every understating x is negligible at pa */
+        iv->below[0] = binom_cdf(xt, n, pa);
+        iv->lambda[0] = lambda_star(cd_history_reference(0, n), pb,
+                                    alt_of(cd_history_reference(0, n), detect));
+        iv->n = 1;
+        return;
+    }
+    double stride = fmax(1, ceil((xt - x0 + 1) / GROUPS));
+    double cdf = x0 > 0 ? binom_cdf(x0 - 1, n, pa) : 0;
+    double lq = log(pa), lr = log1p(-pa);
     double lpmf = cd_log_choose(n, x0) + x0 * lq + (n - x0) * lr;
-    double stride = fmax(1, ceil((fmin(xt, x1 + 1) - x0) / GROUPS));
-    double group_mass = 0, group_lambda = 1;
-    int in_group = 0;
-    for (double x = x0; x <= x1; x += 1) {
-        double pmf = exp(lpmf);
-        double r = cd_history_reference(x, n);
-        if (usable(r, detect)) {
-            if (x < xt) {
-                if (!in_group)
-                    group_lambda = lambda_star(r, p0, alt_of(r, detect));
-                group_mass += pmf;
-                if (++in_group >= stride || x + 1 >= xt) {
-                    if (t->n == GROUPS) {   /* (the stride keeps below this) merge */
-                        t->mass[GROUPS - 1] += group_mass;
-                        t->lambda[GROUPS - 1] = fmin(t->lambda[GROUPS - 1], group_lambda);
-                    } else {
-                        t->mass[t->n] = group_mass;
-                        t->lambda[t->n++] = group_lambda;
-                    }
-                    group_mass = 0;
-                    in_group = 0;
-                }
-            } else {
-                t->rest += pmf;
-            }
+    for (double x = x0; x <= xt; x += 1) {
+        if (fmod(x - x0, stride) == 0) {   /* a group starts: its smallest reference */
+            double r = cd_history_reference(x, n);
+            iv->lambda[iv->n] = lambda_star(r, pb, alt_of(r, detect));
+            iv->below[iv->n] = 0;
+            iv->n++;
         }
-        if (x < n)
-            lpmf += log(n - x) - log(x + 1) + lq - lr;
+        cdf += exp(lpmf);
+        iv->below[iv->n - 1] = fmin(1, cdf);
+        lpmf += log(n - x) - log(x + 1) + lq - lr;
     }
 }
 
-/* A history that understates p0 leaves the history test exposed, but the
- * step guard is not: the shared rate p0 is one of the rates >= r it
- * rules out, so such a history costs at most beta. */
-static double bound_of(const tail_groups *t, double level, double beta)
+/* The bound on an interval at a level: level for the histories that do
+ * not understate, each group's charge min(beta, level^lambda) above it. */
+static double interval_bound(const interval *iv, double level, double beta)
 {
-    double b = level * fmin(1, t->rest);
-    for (int k = 0; k < t->n; k++)
-        b += t->mass[k] * fmin(beta, pow(level, t->lambda[k]));
+    /* charges, least understating (last group) first: each at least the
+     * one after it; the used histories that do not understate: level; the
+     * unused ones: nothing */
+    double b = level * iv->used, next = level;
+    for (int g = iv->n - 1; g >= 0; g--) {
+        double t = fmax(next, fmin(beta, pow(level, iv->lambda[g])));
+        b += (t - next) * iv->below[g];
+        next = t;
+    }
     return b;
 }
 
 double cd_history_bound(double n, double p0, double detect, double level, double beta)
 {
-    tail_groups t;
-    tail_of(floor(n), p0, detect, &t);
-    return bound_of(&t, level, beta);
+    interval iv;
+    interval_of(floor(n), p0, p0, detect, &iv);
+    return interval_bound(&iv, level, beta);
 }
 
-/* Baselines the calibration checks: log-spaced from 1e-6 to 0.9. */
-#define BASELINES 48
+/* The baselines are covered by intervals of 2 %, from the smallest
+ * reference (below it nothing is understated: the bound is the level) up
+ * to where histories used at all become negligible. */
+#define RATIO 1.02
+#define MAX_INTERVALS 1200
+
+static double calibrate(double n, double detect, double alpha_h, double beta)
+{
+    interval *iv = malloc(MAX_INTERVALS * sizeof *iv);
+    if (!iv)
+        return 0;
+    int count = 0;
+    for (double pa = cd_history_reference(0, n); pa < 1 && count < MAX_INTERVALS; pa *= RATIO) {
+        double pb = fmin(pa * RATIO, 1 - 1e-9);
+        interval_of(n, pa, pb, detect, &iv[count]);
+        count++;
+        if (iv[count - 1].n && iv[count - 1].below[iv[count - 1].n - 1] < 1e-12 * alpha_h)
+            break;   /* beyond: a used history is vanishingly rare */
+    }
+    double lo = 0, hi = alpha_h;
+    for (int it = 0; it < 30; it++) {   /* to 1e-9 of alpha_h */
+        double mid = 0.5 * (lo + hi), worst = 0;
+        for (int i = 0; i < count && worst <= alpha_h; i++)
+            worst = fmax(worst, interval_bound(&iv[i], mid, beta));
+        if (worst <= alpha_h)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    free(iv);
+    return lo;
+}
+
+/* The level depends on the history's size and the configuration only:
+ * remembered per process (a rollout, or a benchmark's thousands of them,
+ * often asks again). */
+#define MEMO 2048
+static struct memo {
+    double n, detect, alpha_h, beta, level;
+} memo[MEMO];
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static double level_for(double n, double detect, double alpha_h, double beta)
+{
+    size_t slot = (size_t)fmod(n * 2654435761.0 + detect * 1e6 + alpha_h * 1e7, MEMO);
+    pthread_mutex_lock(&memo_lock);
+    struct memo m = memo[slot];
+    pthread_mutex_unlock(&memo_lock);
+    if (m.n == n && m.detect == detect && m.alpha_h == alpha_h && m.beta == beta)
+        return m.level;
+    double level = calibrate(n, detect, alpha_h, beta);
+    pthread_mutex_lock(&memo_lock);
+    memo[slot] = (struct memo){n, detect, alpha_h, beta, level};
+    pthread_mutex_unlock(&memo_lock);
+    return level;
+}
 
 bool cd_history_plan_errors(double n, double x, double detect, double alpha_h, double beta,
                             cd_history_plan *out)
@@ -147,25 +225,8 @@ bool cd_history_plan_errors(double n, double x, double detect, double alpha_h, d
     out->level = 0;
     if (!usable(out->reference, detect))
         return false;
-    /* the level: the largest that keeps the bound <= alpha_h at every baseline */
-    tail_groups *g = malloc(BASELINES * sizeof *g);
-    if (!g)
-        return false;
-    for (int i = 0; i < BASELINES; i++)
-        tail_of(n, 1e-6 * pow(0.9 / 1e-6, (double)i / (BASELINES - 1)), detect, &g[i]);
-    double lo = 0, hi = alpha_h;
-    for (int it = 0; it < 40; it++) {
-        double mid = 0.5 * (lo + hi), worst = 0;
-        for (int i = 0; i < BASELINES && worst <= alpha_h; i++)
-            worst = fmax(worst, bound_of(&g[i], mid, beta));
-        if (worst <= alpha_h)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    free(g);
-    out->level = lo;
-    return lo > 0;
+    out->level = level_for(n, detect, alpha_h, beta);
+    return out->level > 0;
 }
 
 static double ll(double x, double n, double p)

@@ -308,7 +308,12 @@ static void history_window(const cd_judge_spec *spec, cd_judge_state *st,
                            const cd_history_plan *plan, double nc, double xc)
 {
     double detect = spec->detect_increase.value;
-    st->acc[E_H_LOG] += cd_history_lr(nc, xc, plan->alt, plan->reference);
+    /* no window may bring more than a share of the evidence a rollback
+     * needs: an incident hitting both sides shows on the primary within
+     * a window or two, while a bad canary keeps failing (a capped
+     * likelihood ratio is still a supermartingale factor) */
+    double inc = cd_history_lr(nc, xc, plan->alt, plan->reference);
+    st->acc[E_H_LOG] += fmin(inc, CD_JUDGE_WINDOW_CAP * -log(plan->level));
     st->acc[E_H_MAX] = fmax(st->acc[E_H_MAX], st->acc[E_H_LOG]);
     double ui = cd_history_ui_log(plan, detect, st->canary.samples, st->canary.bad,
                                   st->primary.samples, st->primary.bad);

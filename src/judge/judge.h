@@ -37,11 +37,14 @@ typedef struct cd_judge_window {
  * the same-window test gets this share of alpha, the history test the
  * rest; the history test's step guard rejects at 1/CD_JUDGE_STEP_BETA;
  * the drift monitor retires the history at this evidence; the primary's
- * lower bound in the promotion test takes this share of alpha. */
+ * lower bound in the promotion test takes this share of alpha ... */
 #define CD_JUDGE_SAME_WINDOW_SHARE 0.5
-#define CD_JUDGE_STEP_BETA 0.02
+#define CD_JUDGE_STEP_BETA 0.01
 #define CD_JUDGE_DRIFT_EVIDENCE 20.0
-#define CD_JUDGE_PROMOTE_LOWER_SHARE 0.1
+#define CD_JUDGE_PROMOTE_LOWER_SHARE 0.02
+/* ... and one window brings the history test at most this share of the
+ * evidence it needs. */
+#define CD_JUDGE_WINDOW_CAP 0.5
 
 /* Adds the window to st (the metric's status.judge entry; a zeroed entry,
  * or one written for another test or state layout, starts over) and sets
