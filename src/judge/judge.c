@@ -555,27 +555,36 @@ static void start_latency_history(const cd_judge_spec *spec, cd_judge_state *st,
     cd_judge_history *h = &st->history;
     char win[32];
     span(w->history_ms, win, sizeof win);
-    bool relative = spec_relative(spec);
     size_t n = 0;
     double *v = prepared(w->history.values, w->history.n_values, false, &n);
     h->covered_ms = w->history.covered_ms;
-    h->samples = (double)n;
-    if (n == 0) {
-        free(v);
+    if (n) {
+        h->samples = (double)n;
+        h->p50 = quantile(v, n, 0.5);
+        h->p99 = quantile(v, n, 0.99);
+    } else if (w->history.requests && isfinite(w->history.p50) && isfinite(w->history.p99)) {
+        h->samples = (double)w->history.requests;   /* a router's histogram: its quantiles */
+        h->p50 = w->history.p50;
+        h->p99 = w->history.p99;
+    }
+    free(v);
+    if (!(h->samples > 0)) {
+        h->samples = 0;
         h->status = CD_HISTORY_MISSING;
         say_history(h, "no samples of the primary in the %s before the release (a new "
                        "service?): nothing to watch the baseline with", win);
         return;
     }
-    h->p50 = quantile(v, n, 0.5);
-    h->p99 = quantile(v, n, 0.99);
     st->acc[L_HMEDIAN] = h->p50;
-    free(v);
-    (void)relative;
+    char cov[48] = "";
+    if (h->covered_ms > 0 && h->covered_ms + 1000 < w->history_ms) {
+        char c[32];
+        snprintf(cov, sizeof cov, " (the source had %s of it)", span(h->covered_ms, c, sizeof c));
+    }
     h->status = CD_HISTORY_USED;
-    say_history(h, "primary p50 %.4g p99 %.4g (n=%zu) over the %s before the release: the "
+    say_history(h, "primary p50 %.4g p99 %.4g (n=%.0f) over the %s before the release%s: the "
                    "primary is watched for a move; latency is judged over the same windows",
-                h->p50, h->p99, n, win);
+                h->p50, h->p99, h->samples, win, cov);
 }
 
 /* The drift monitor of latency: a sign test of the primary's samples

@@ -12,6 +12,12 @@ windows) instead of a fixed threshold.
    judge at its first weight, with the judge's words in the events, not
    Flagger's failed-checks count.
 
+Each rollout's judge first reads the primary's history (judge.history,
+default 1h) from Prometheus with range queries: status.judge[].history
+carries what it read (the primary's requests since Prometheus started
+scraping, less than the hour asked for, and said so) through the API
+server, whose CRD schema must keep it.
+
 The analysis interval is 10s (the judged window); Prometheus scrapes every
 second.
 """
@@ -73,6 +79,16 @@ def main():
         t.check("v2: ... counted from both sides' series (>= 300 requests each)",
                 j.get("canary", {}).get("samples", 0) >= 300 and
                 j.get("primary", {}).get("samples", 0) >= 300, j)
+        h = j.get("history", {})
+        t.check("v2: status.judge[].history: the primary's requests before the release, "
+                "read from Prometheus (>= 10 s at 40 req/s)",
+                h.get("status") in ("Used", "FellBack") and h.get("samples", 0) >= 400 and
+                h.get("window") == "1h", h)
+        t.check("v2: ... less than the hour asked for, and the reason says how much",
+                h.get("covered") not in (None, "", "1h") and "(the source had" in h.get("reason", ""),
+                h)
+        t.check("v2: ... the baseline it learned is the primary's (~0.1 %)",
+                h.get("rate") is not None and h["rate"] < 0.01, h)
         ev = c.events(NS, "webapp")
         t.check("v2: no failed check", not any(e.startswith("Halt") for e in ev),
                 [e for e in ev if e.startswith("Halt")])
@@ -96,6 +112,8 @@ def main():
                 not any("failed checks threshold reached" in e for e in ev))
         j = judge_entry(c, "request-success-rate")
         t.check("v3: status.judge holds the judge's Fail", j.get("verdict") == "Fail", j)
+        t.check("v3: the new rollout read the history again",
+                j.get("history", {}).get("samples", 0) > h.get("samples", 0), j.get("history"))
         rc = c.stop_operator()
         t.check("canaryd kube exits 0 on SIGTERM", rc == 0, rc)
     finally:

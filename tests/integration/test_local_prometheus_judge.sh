@@ -6,6 +6,11 @@
 # the same windows; per-step latencies by range queries). A healthy release
 # is promoted by the judge, a faulty one (10 % errors, +300 ms) is rolled
 # back by the judge, and Prometheus' query log shows the judge's queries.
+# Before each rollout the judge reads the primary's history
+# (judge.history, 1h by default): from Prometheus by range queries, then,
+# once the canary reads the router itself (no metricsServer), from the
+# router's own windows; status.judge[].history and canaryctl describe show
+# what it read.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/local_lib.sh"
 
@@ -66,8 +71,10 @@ import json, sys
 st = json.load(open(sys.argv[1]))
 st = st.get("status", st)
 for j in st.get("judge", []):
+    h = j.get("history", {})
     print(j["metric"], j["verdict"], int(j["canary"]["samples"]), int(j["primary"]["samples"]),
-          j["windows"], "|", j["reason"])
+          j["windows"], h.get("status"), int(h.get("samples") or 0), h.get("window"),
+          h.get("covered"), "|", j["reason"], "|", h.get("reason"))
 EOF
 cat "$TEST_TMP/v2.txt"
 check "the judge passed both metrics of v2" bash -c \
@@ -81,6 +88,17 @@ check "Prometheus answered the judge's queries for the primary (T-primary)" \
   "$TEST_TMP/prom/queries.log"
 check "... and its range queries at a 1s step" bash -c \
   "grep 'query_range\|\"step\":1' '$TEST_TMP/prom/queries.log' | grep -q 'envoy_cluster_upstream_rq_time_bucket'"
+# the history: the primary's requests before v2's first window, by range queries
+check "the judge read the primary's history from Prometheus (Used, >= 100 requests: the load started just before v2)" \
+  awk '$1 == "request-success-rate" { exit !(($6 == "Used" || $6 == "FellBack") && $7 >= 100 && $8 == "1h") }' "$TEST_TMP/v2.txt"
+check "... less than the hour asked for: it says how much Prometheus had" \
+  grep -q '^request-success-rate .*(the source had ' "$TEST_TMP/v2.txt"
+check "... and the latency history: the primary's per-step values" \
+  awk '$1 == "request-duration" { exit !(($6 == "Used" || $6 == "FellBack") && $7 >= 5) }' "$TEST_TMP/v2.txt"
+check "... read with range queries of the primary's requests at the window's step" bash -c \
+  "grep 'query_range' '$TEST_TMP/prom/queries.log' | grep 'podinfo-primary-' | grep -q 'increase( envoy_cluster_upstream_rq{'"
+check "canaryctl describe shows the baseline" bash -c \
+  "canaryctl describe canary podinfo | grep -q 'request-success-rate baseline (\\(Used\\|FellBack\\)): primary '"
 
 set_version --version v3 --latency 320 --error-rate 0.10
 check "faulty v3 is rolled back" bash -c \
@@ -89,4 +107,28 @@ check "the rollback came from the judge" bash -c \
   "canaryctl events podinfo --limit 400 | grep -q 'Rolling back podinfo.default the statistical judge found'"
 check "no metric check failed for lack of Prometheus data" bash -c \
   "! canaryctl events podinfo --limit 400 | grep -q 'gives no samples\|query failed'"
+
+# the router's own windows: the same canary without metricsServer reads the
+# router (it keeps 65 minutes per second), history included
+sed -i '/^  metricsServer: /d' "$W/podinfo-canary.yaml"
+set_version --version v4 --latency 20
+check "healthy v4 is promoted by the judge on the router's data" bash -c \
+  "$(declare -f phase wait_done); [ \"\$(wait_done 240)\" = Succeeded ]"
+judge_json >"$TEST_TMP/v4.json"
+/usr/bin/python3 - "$TEST_TMP/v4.json" >"$TEST_TMP/v4.txt" <<'EOF'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st = st.get("status", st)
+for j in st.get("judge", []):
+    h = j.get("history", {})
+    print(j["metric"], j["verdict"], h.get("status"), int(h.get("samples") or 0), h.get("covered"),
+          h.get("p50"), "|", h.get("reason"))
+EOF
+cat "$TEST_TMP/v4.txt"
+check "the history came from the router: the primary's requests since it started (>= 2000)" \
+  awk '$1 == "request-success-rate" { exit !(($3 == "Used" || $3 == "FellBack") && $4 >= 2000) }' "$TEST_TMP/v4.txt"
+check "... the router covered less than the hour, and the reason says so" \
+  grep -q '^request-success-rate .*(the source had ' "$TEST_TMP/v4.txt"
+check "... and the latency history: the router's p50 of the primary (v2 after v3's rollback: ~20 ms)" \
+  awk '$1 == "request-duration" { exit !(($3 == "Used" || $3 == "FellBack") && $4 >= 2000 && $6 > 5 && $6 < 200) }' "$TEST_TMP/v4.txt"
 finish

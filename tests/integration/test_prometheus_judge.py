@@ -369,6 +369,68 @@ def check_counts(mf, prom):
           [(k, r.get("status"), r.get("message")) for k, r in rows.items()])
 
 
+HISTORY = """
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {{name: {name}, namespace: test}}
+spec:
+  provider: appmesh:v1beta2
+  metricsServer: {prom}
+  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: {name}}}
+  service: {{port: 9898}}
+  analysis:
+    interval: {window}s
+    threshold: 5
+    stepWeight: 10
+    metrics:
+    - name: request-success-rate
+      judge: {{history: {history}}}
+    - name: request-duration
+      judge: {{step: {step}s, minSamples: 8, history: {history}}}
+"""
+
+
+def history(row):
+    return (row.get("judge") or {}).get("history") or {}
+
+
+def check_history(tmp, prom):
+    mf = os.path.join(tmp, "history.yaml")
+    with open(mf, "w") as f:
+        f.write("---\n".join([
+            HISTORY.format(name="good", prom=prom, window=WINDOW_S, step=STEP_S, history="30s"),
+            HISTORY.format(name="podinfo", prom=prom, window=WINDOW_S, step=STEP_S, history="1h")]))
+    rc, rows = canaryctl_metrics("-f", mf)
+    r = rows.get(("good.test", "request-success-rate"), {})
+    h = history(r)
+    print("good history: %s" % json.dumps(h))
+    check("the primary's history: its requests over the 30s before the window (~%d)"
+          % (120 * 30), h.get("window") == "30s" and near(h.get("samples"), 120 * 30, 0.2), h)
+    check("... its failures (~0.1 %%) and the baseline the judge uses",
+          h.get("errors") is not None and h["errors"] / max(1, h.get("samples", 1)) < 0.006 and
+          h.get("status") == "Used" and "over the 30s before the release" in h.get("reason", ""),
+          h)
+    check("... the canary is tested against a reference above the baseline",
+          h.get("reference") and h.get("rate") is not None and h["reference"] > h["rate"], h)
+    check("the good canary still passes (or waits)", r.get("status") in ("pass", "wait"), r)
+    r = rows.get(("good.test", "request-duration"), {})
+    h = history(r)
+    print("good latency history: %s" % json.dumps(h))
+    check("the latency history: the primary's per-step values over 30s (~%d of them)"
+          % (30 // STEP_S), h.get("samples") and 30 // STEP_S - 2 <= h["samples"] <= 30 // STEP_S,
+          h)
+    check("... with the primary's p99 per step (lognormal 20 ms: 25-100 ms)",
+          h.get("p50") and 25 < h["p50"] <= 100 and h.get("status") == "Used", h)
+    r = rows.get(("podinfo.test", "request-success-rate"), {})
+    h = history(r)
+    print("podinfo history (1h asked): %s" % json.dumps(h))
+    covered = h.get("covered", "")
+    check("a history longer than Prometheus holds: what it covered, said in the reason",
+          h.get("window") == "1h" and covered not in ("", "1h") and
+          "(the source had" in h.get("reason", "") and h.get("samples", 0) > 0, h)
+    check("... and the bad canary is still rolled back", r.get("status") == "fail", r)
+
+
 def check_down(mf, prom):
     dead = "http://127.0.0.1:%d" % free_port()
     down = mf + ".down"
@@ -402,6 +464,14 @@ def main():
         if ready:
             check_counts(mf, prom)
             check_down(mf, prom)
+            # a window and 30 s of history before it, and a step more
+            ready = prometheus.wait_series("count_over_time(envoy_cluster_upstream_rq"
+                                           '{envoy_response_code="503"}[%ds])'
+                                           % (2 * WINDOW_S + 2 * STEP_S), 120,
+                                           at_least=(2 * WINDOW_S + STEP_S) / SCRAPE_S)
+            check("prometheus holds a window and the history before it", ready)
+            if ready:
+                check_history(tmp, prom)
     finally:
         if prometheus:
             prometheus.close()
