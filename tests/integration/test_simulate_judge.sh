@@ -116,7 +116,62 @@ PY
 }
 check "JSON rows carry the judge's verdicts" check_rows
 
+# ---- the primary's history (traffic.history) ---------------------------------------------
+# without it the primary is a new service: the judge says so and compares
+# over the same windows only
+out=$("$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/quiet.yaml")
+check "no traffic.history: the baseline is Missing, and why" grep -q "^  request-success-rate baseline (Missing): no data of the primary in the 1h before the release (a new service?): the scenario gives the primary no history (traffic.history): compared over the same windows only$" <<<"$out"
+# an hour before the simulation: the judge learns the baseline and uses it
+cat > "$TEST_TMP/history.yaml" <<'YAML'
+traffic:
+  seed: 1
+  rate: 2
+  history: 1h
+YAML
+out=$("$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/history.yaml"); rc=$?
+check "a scenario with an hour of history exits 0" [ $rc -eq 0 ]
+check "the baseline comes from the history" grep -Eq "^  request-success-rate baseline \(Used\): primary [0-9.]+% \([0-9]+/7[0-9]{3}\) over the 1h before the release: the canary is tested against [0-9.]+% and the primary watched for a move$" <<<"$out"
+check "...and the latency history is watched" grep -q "^  request-duration baseline (Used): primary p50 .* over the 1h before the release: the primary is watched for a move" <<<"$out"
+check "the healthy release is promoted sooner than without history" bash -c '
+  w=$(grep -c "Halt podinfo.test promotion" <<<"$1"); wo=$(grep -c "Halt podinfo.test promotion" <<<"$2")
+  [ "$w" -lt "$wo" ]' _ "$out" "$("$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/quiet.yaml")"
+# the primary's error rate steps up on both sides when the release starts:
+# the judge sees the primary move, falls back, and does not blame the canary
+cat > "$TEST_TMP/step.yaml" <<'YAML'
+traffic:
+  seed: 1
+  rate: 2
+  history: 1h
+  primary:
+  - {at: -1h, errorRate: 0.1}
+  - {at: 2m, errorRate: 0.8}
+YAML
+out=$("$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/step.yaml")
+check "a step on both sides at the release: promoted, not rolled back" grep -q "^final phase: Succeeded" <<<"$out"
+check "...the judge fell back to the same windows, and says when and why" grep -Eq "^  request-success-rate baseline \(FellBack\): the primary's error rate moved up during the release: .* compared over the same windows only from window [0-9]+$" <<<"$out"
+"$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/step.yaml" -o json >"$TEST_TMP/step.json"
+check "JSON rows carry the history" "$PY" -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+h = [r for r in rows if "judge" in r][-1]["judge"][0]["history"]
+assert h["status"] == "FellBack" and h["window"] == "1h" and h["samples"] > 6000, h
+assert h["fellBackAtWindow"] >= 1 and 0 < h["rate"] < 0.005, h
+' "$TEST_TMP/step.json"
+
 # ---- bad traffic scenarios ----------------------------------------------------------------
+printf 'traffic:\n  rate: 2\n  history: 25h\n' > "$TEST_TMP/s.yaml"
+"$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/s.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "a history over a day is refused (exit 1)" [ $rc -eq 1 ]
+check "...with its position" grep -q "s.yaml:3:12: traffic.history: longer than 24h" "$TEST_TMP/err"
+printf 'traffic:\n  history: 30m\n  primary:\n  - {at: -1h, errorRate: 1}\n' > "$TEST_TMP/s.yaml"
+"$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/s.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "a step before the history starts is refused" [ $rc -eq 1 ]
+check "...with its position" grep -q 's.yaml:4:10: traffic.primary\[0\].at: "-1h" is before traffic.history starts' "$TEST_TMP/err"
+printf 'traffic:\n  primary:\n  - {at: -1m, errorRate: 1}\n' > "$TEST_TMP/s.yaml"
+"$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/s.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
+check "a step before 0 without traffic.history is refused, with a hint" bash -c \
+  "[ $rc -eq 1 ] && grep -q 's.yaml:3:10: traffic.primary\[0\].at: \"-1m\" is negative: times count from the start of the simulation (traffic steps may start before it within traffic.history)' '$TEST_TMP/err'"
+
 printf 'traffic:\n  rate: 2\n  canary: {errorRate: 2, latency: {median: 300, p99: 100}}\n' > "$TEST_TMP/s.yaml"
 "$CANARYCTL" simulate -f "$TEST_TMP/canary.yaml" -s "$TEST_TMP/s.yaml" >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
 check "an impossible latency profile is refused (exit 1)" [ $rc -eq 1 ]
