@@ -531,6 +531,8 @@ def main():
     everything = "\n".join(outputs.values())
     check("the outputs show the failures (what was redacted is marked REDACTED)",
           "REDACTED" in everything and "sending notification failed" in everything, "")
+    bad = [w for w, t in outputs.items() if "Sanitizer" in t or "runtime error" in t]
+    check("no sanitizer report in any output", not bad, bad[:5])
     found = hits(outputs)
     for name in S:
         where = [w for n, w in found if n == name]
