@@ -14,7 +14,7 @@ import json
 import threading
 import time
 
-from . import defaults, errors, schema
+from . import defaults, errors, fieldvalidation, schema
 from .errors import ApiError
 from .patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 from .resources import crd_types
@@ -75,6 +75,7 @@ class Store:
         self._ip = 10
         self._node_port = 30000
         self.write_hooks = []       # fn(rt, verb, ns, name) -> None|raise ApiError (fault injection)
+        self.openapi = None         # openapi.OpenAPI: the built-in kinds' definitions
 
     # ---- helpers -----------------------------------------------------------------
     def alloc_cluster_ip(self):
@@ -190,19 +191,46 @@ class Store:
             raise errors.bad_request("the name of the object (%s) does not match the name on the "
                                      "URL (%s)" % (md["name"], name))
 
-    def _prepare(self, rt, obj, old, field_validation, warnings):
+    # -- field validation ------------------------------------------------------------
+    def _definition(self, rt):
+        if self.openapi is None or not rt.builtin:
+            return None
+        return self.openapi.definition_name(rt.group, rt.version, rt.kind)
+
+    def unknown_fields(self, rt, body):
+        """(body as the API server decodes it, paths of the fields it
+        loses): a built-in kind against its OpenAPI definition, a custom
+        resource against its structural schema and ObjectMeta."""
+        d = self._definition(rt)
+        if d is not None:
+            return fieldvalidation.builtin(body, d, self.openapi.definitions())
+        if rt.schema and isinstance(body, dict):
+            pruned = schema.Walker().prepare(body, rt.schema, root=True)
+            paths = fieldvalidation.pruned_paths(body, pruned)
+            if self.openapi is not None:
+                paths = fieldvalidation.object_meta(body.get("metadata"), self.openapi.definitions()) \
+                    + paths
+            return body, paths
+        return body, []
+
+    def _field_check(self, rt, body, check, patch_value=None):
+        """Reports body's unknown fields (plus check.pre) as check's
+        directive says; raises for Strict."""
+        if check is None:
+            return
+        _, paths = self.unknown_fields(rt, body)
+        fieldvalidation.apply(check, rt, [fieldvalidation.unknown(p) for p in paths], patch_value)
+
+    def _prepare(self, rt, obj, old):
         """Defaults, schema, validation; returns the object to store."""
+        d = self._definition(rt)
+        if d is not None:      # a Go struct has no room for unknown fields
+            obj, _ = fieldvalidation.builtin(obj, d, self.openapi.definitions())
         defaults.apply_defaults(rt, obj, self)
         causes = []
         if rt.schema:
             w = schema.Walker()
             pruned = w.prepare(obj, rt.schema, root=True)
-            unknown = _pruned_paths(obj, pruned, "")
-            if unknown and field_validation == "Strict":
-                raise errors.bad_request("strict decoding error: " + ", ".join(
-                    'unknown field "%s"' % p for p in unknown))
-            if unknown and field_validation == "Warn":
-                warnings.extend('unknown field "%s"' % p for p in unknown)
             w.validate(pruned, rt.schema, "", root=True)
             causes += sorted(w.causes, key=lambda c: c[1])
             obj = pruned
@@ -307,9 +335,10 @@ class Store:
             h(self, rt, verb, ns, name, sub)
 
     def create(self, rt, ns, body, dry_run=False, field_validation=None, warnings=None):
-        warnings = [] if warnings is None else warnings
+        check = _as_check(field_validation, warnings)
         body = clone(body)
         self._check_body(rt, body, ns)
+        self._field_check(rt, body, check)
         md = body["metadata"]
         if md.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
@@ -340,7 +369,7 @@ class Store:
                 if rt.builtin and rt.kind in ("Deployment", "DaemonSet", "ReplicaSet", "StatefulSet",
                                               "HorizontalPodAutoscaler"):
                     body["status"] = {}
-            obj, causes = self._prepare(rt, body, None, field_validation, warnings)
+            obj, causes = self._prepare(rt, body, None)
             if gen_name and not (rt.group == "" and rt.kind == "Event"):
                 causes = defaults.validate_name(rt, gen_name, "metadata.generateName", prefix=True) + causes
             else:
@@ -365,10 +394,11 @@ class Store:
             return self.external(rt, res)
 
     def update(self, rt, ns, name, body, subresource=None, dry_run=False, field_validation=None,
-               warnings=None, verb="update"):
-        warnings = [] if warnings is None else warnings
+               warnings=None, verb="update", patch_value=None):
+        check = _as_check(field_validation, warnings)
         body = clone(body)
         self._check_body(rt, body, ns, name)
+        self._field_check(rt, body, check, patch_value)
         with self.lock:
             key_ns = ns if rt.namespaced else None
             cur_stored = self.bucket(rt.storage).get((key_ns, name))
@@ -412,7 +442,7 @@ class Store:
                         "FieldValueForbidden", "metadata.finalizers",
                         "Forbidden: no new finalizers can be added if the object is being deleted, "
                         "found new finalizers %s" % json.dumps(sorted(added)))])
-            obj, causes = self._prepare(rt, new, cur, field_validation, warnings)
+            obj, causes = self._prepare(rt, new, cur)
             if causes:
                 raise errors.invalid(rt, name, causes)
             obj["metadata"].pop("resourceVersion", None)
@@ -472,8 +502,14 @@ class Store:
             new["metadata"]["name"] = name
             if rt.namespaced:
                 new["metadata"]["namespace"] = ns
-            return self.update(rt, ns, name, new, subresource, dry_run, field_validation, warnings,
-                               verb="patch")
+            check = _as_check(field_validation, warnings)
+            if check is not None:
+                pv = fieldvalidation.go_fmt(patch) if ptype == "strategic" else \
+                    fieldvalidation.go_json(new)
+            else:
+                pv = None
+            return self.update(rt, ns, name, new, subresource, dry_run, check, warnings,
+                               verb="patch", patch_value=pv)
 
     # -- scale subresource ---------------------------------------------------------
     def _scale_paths(self, rt):
@@ -726,6 +762,14 @@ class Store:
     def wake_all(self):
         with self.lock:
             self.cond.notify_all()
+
+
+def _as_check(field_validation, warnings):
+    """A fieldvalidation.Check from what callers pass: a Check, a directive
+    name (Strict, Warn, Ignore) or None (internal writes: no check)."""
+    if field_validation is None or isinstance(field_validation, fieldvalidation.Check):
+        return field_validation
+    return fieldvalidation.Check(field_validation, warnings=warnings)
 
 
 def _pruned_paths(before, after, path):
