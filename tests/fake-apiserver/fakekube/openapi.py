@@ -79,6 +79,45 @@ def _version_tuple(v):
     return (int(m.group(1)), int(m.group(2))) if m else (1, 24)
 
 
+# Fields added since v1.24 to the types a CRD is made of (the recorded
+# document is v1.24's): a server of a later version knows them, so strict
+# field validation must not call them unknown.
+_AX = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1."
+NEWER_FIELDS = [
+    ((1, 26), _AX + "ValidationRule", "messageExpression", {"type": "string"}),
+    ((1, 28), _AX + "ValidationRule", "reason", {"type": "string"}),
+    ((1, 28), _AX + "ValidationRule", "fieldPath", {"type": "string"}),
+    ((1, 29), _AX + "ValidationRule", "optionalOldSelf", {"type": "boolean"}),
+    ((1, 30), _AX + "CustomResourceDefinitionVersion", "selectableFields",
+     {"type": "array", "items": {"$ref": "#/definitions/" + _AX + "SelectableField"},
+      "x-kubernetes-list-type": "atomic"}),
+]
+NEWER_DEFINITIONS = [
+    ((1, 30), _AX + "SelectableField",
+     {"description": "SelectableField specifies the JSON path of a field that may be used with "
+                     "field selectors.", "type": "object", "required": ["jsonPath"],
+      "properties": {"jsonPath": {"type": "string"}}}),
+]
+
+
+def with_newer_fields(static, kube_version):
+    """static with NEWER_FIELDS of versions up to kube_version (a copy of
+    what changes; static itself is not modified)."""
+    v = _version_tuple(kube_version)
+    defs = dict(static["definitions"])
+    for since, name, d in NEWER_DEFINITIONS:
+        if v >= since and name not in defs:
+            defs[name] = d
+    for since, name, prop, sch in NEWER_FIELDS:
+        if v >= since and name in defs and prop not in defs[name].get("properties", {}):
+            d = dict(defs[name])
+            d["properties"] = dict(d.get("properties", {}), **{prop: sch})
+            defs[name] = d
+    out = dict(static)
+    out["definitions"] = defs
+    return out
+
+
 def field_validation_served(kube_version):
     """Server-side field validation is on by default from Kubernetes 1.25."""
     return _version_tuple(kube_version) >= (1, 25)
@@ -160,7 +199,7 @@ class OpenAPI:
     not serve (their paths are left out)."""
 
     def __init__(self, static, kube_version="v1.24.0", disabled=()):
-        self.static = static
+        self.static = with_newer_fields(static, kube_version)
         self.kube_version = kube_version
         self.field_validation = field_validation_served(kube_version)
         self.disabled = set(disabled)

@@ -56,6 +56,8 @@ class App:
         self.request_seq = 0
         self.seq_lock = threading.Lock()
         self.fields_lost = []        # writes that succeeded but lost fields (unknown, duplicate)
+        self.pf_flowschema_uid = str(uuid.uuid4())      # API Priority and Fairness headers
+        self.pf_prioritylevel_uid = str(uuid.uuid4())
 
     @property
     def auth_required(self):
@@ -180,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.dumps(obj, separators=(",", ":")).encode()
         self.status_code = code
         self.send_response(code)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_api_headers()
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Type", "application/json")
         for k, v in (headers or {}).items():
@@ -191,6 +193,15 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def send_api_headers(self):
+        """What kube-apiserver adds to every API response: the audit id and
+        the API Priority and Fairness classification."""
+        app = self.server.app
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        if self.path.startswith(("/api", "/openapi", "/version")):
+            self.send_header("X-Kubernetes-Pf-Flowschema-Uid", app.pf_flowschema_uid)
+            self.send_header("X-Kubernetes-Pf-Prioritylevel-Uid", app.pf_prioritylevel_uid)
 
     def send_text(self, code, text, ctype="text/plain; charset=utf-8"):
         body = text.encode()
@@ -534,7 +545,7 @@ class Handler(BaseHTTPRequestHandler):
     def send_bytes(self, code, body, ctype, headers=None):
         self.status_code = code
         self.send_response(code)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_api_headers()
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.send_header("Content-Type", ctype)
@@ -546,7 +557,7 @@ class Handler(BaseHTTPRequestHandler):
     def not_modified(self, etag, headers):
         self.status_code = 304
         self.send_response(304)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_api_headers()
         self.send_header("Etag", etag)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -667,7 +678,7 @@ class Handler(BaseHTTPRequestHandler):
             expired = e
         self.status_code = 200
         self.send_response(200)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_api_headers()
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")

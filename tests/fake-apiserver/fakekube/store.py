@@ -226,6 +226,10 @@ class Store:
         d = self._definition(rt)
         if d is not None:      # a Go struct has no room for unknown fields
             obj, _ = fieldvalidation.builtin(obj, d, self.openapi.definitions())
+        elif self.openapi is not None and isinstance(obj.get("metadata"), dict):
+            obj["metadata"] = fieldvalidation.prune_typed(     # a custom resource's ObjectMeta
+                obj["metadata"], {"$ref": "#/definitions/" + fieldvalidation.OBJECT_META},
+                self.openapi.definitions(), "metadata", [])
         defaults.apply_defaults(rt, obj, self)
         causes = []
         if rt.schema:

@@ -101,7 +101,10 @@ class FakeApiServer:
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
         data = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        hdrs = {}
+        for k, v in r.getheaders():     # repeated headers (Warning) joined as HTTP allows
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
         c.close()
         if raw:
             return r.status, hdrs, data
