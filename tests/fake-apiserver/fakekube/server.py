@@ -17,7 +17,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors, fieldvalidation, openapi
+from . import errors, fieldvalidation, openapi, protobuf
 from .errors import ApiError
 from .selectors import FieldSelector, LabelSelector
 from .table import to_table
@@ -389,6 +389,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise errors.bad_request("the body of the request is empty")
             return None
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            try:
+                return protobuf.decode(body)
+            except protobuf.ProtobufError as e:
+                if str(e).startswith("fake-apiserver"):
+                    raise ApiError(415, "UnsupportedMediaType", str(e), {})
+                raise errors.bad_request("couldn't decode the protobuf body: %s" % e)
         try:
             if ctype in ("application/yaml", "application/x-yaml", "text/yaml") and yaml:
                 return yaml.safe_load(body.decode())
