@@ -104,7 +104,7 @@ def main(argv=None):
     node_rt = registry.get("", "v1", "nodes")
     for i in range(1, a.nodes + 1):
         name = "fake-node-%d" % i
-        store.internal_create(node_rt, {
+        store.internal_create(node_rt, manager="kubelet", obj={
             "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
                                                   "kubernetes.io/os": "linux",
                                                   "kubernetes.io/arch": "amd64"}},
@@ -118,7 +118,7 @@ def main(argv=None):
             if doc.get("kind") == "CustomResourceDefinition":
                 try:
                     store.create(crd_rt, None, doc, field_validation=Check(
-                        "Strict" if oa.field_validation else "Ignore"))
+                        "Strict" if oa.field_validation else "Ignore", manager="fake-apiserver"))
                 except ApiError as e:
                     print("fake-apiserver: --crd %s: %s" % (path, e.message), file=sys.stderr)
                     return 2

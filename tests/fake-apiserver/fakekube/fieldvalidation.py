@@ -37,11 +37,12 @@ class Check:
     error of the request (for the request log); warnings: the Warning
     headers to send."""
 
-    def __init__(self, directive="Ignore", pre=(), warnings=None):
+    def __init__(self, directive="Ignore", pre=(), warnings=None, manager=None):
         self.directive = directive
         self.pre = list(pre)
         self.found = []
         self.warnings = [] if warnings is None else warnings
+        self.manager = manager      # the field manager the write is recorded under
 
 
 def directive(value, served, options_kind):

@@ -17,7 +17,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors, fieldvalidation, openapi, protobuf
+from . import errors, fieldvalidation, managedfields, openapi, protobuf
 from .errors import ApiError
 from .selectors import FieldSelector, LabelSelector
 from .table import to_table
@@ -460,7 +460,8 @@ class Handler(BaseHTTPRequestHandler):
             served = app.openapi is not None and app.openapi.field_validation
             fv = self.check = fieldvalidation.Check(
                 fieldvalidation.directive(q.get("fieldValidation"), served, options),
-                warnings=self.warnings)
+                warnings=self.warnings, manager=managedfields.manager_name(
+                    q.get("fieldManager"), self.headers.get("User-Agent", "")))
         if method == "GET":
             fmt, tv = self.wants()
             if verb == "watch":
