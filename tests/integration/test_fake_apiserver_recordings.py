@@ -14,9 +14,8 @@ What cannot be the same is named where the test allows it (ALLOWED): the
 groups and versions the fake does not serve (03), the order of a CRD
 group's resources (05: a real server lists them in its informer's map
 order), the ReplicaSet hash in a condition message (08, 13, 15) and a
-Table's AGE column. 14 (pods by field selector) needs a kubelet's pods,
-which the fake has not: test_fake_apiserver.py checks field selectors on
-pods it creates; 28's watch framing is checked there too."""
+Table's AGE column, and the pods of 14 (a kubelet's; compared by shape).
+28's watch framing is checked by test_fake_apiserver.py."""
 import json
 import os
 import re
@@ -173,6 +172,13 @@ def session(s):
     s.control("controllers", {"paused": True})
     compare("12-get-missing-404", req(s, "GET", D + "/nope"))
     compare("13-list-label-selector", req(s, "GET", D + "?labelSelector=app%3Dpodinfo&limit=10"))
+    for name, phase in (("podinfo-running", "Running"), ("podinfo-pending", "Pending")):
+        req(s, "POST", "/api/v1/namespaces/rec/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": name}, "spec": {"containers": [{"name": "podinfo", "image": "i"}]}})
+        req(s, "PATCH", "/api/v1/namespaces/rec/pods/%s/status" % name, {"status": {"phase": phase}},
+            "application/merge-patch+json")
+    compare("14-list-field-selector", req(s, "GET", "/api/v1/namespaces/rec/pods?fieldSelector="
+                                                    "status.phase%3DRunning"), pod_list)
     compare("15-table", req(s, "GET", D + "?labelSelector=app%3Dpodinfo", headers={
         "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;"
                   "g=meta.k8s.io,application/json"}), lambda w, h: (w, h))
@@ -233,6 +239,20 @@ def served_groups(want, have):
     w = dict(want, groups=[dict(g, versions=[v for v in g["versions"] if v["version"] in mine[g["name"]]])
                            for g in want["groups"] if g["name"] in mine])
     return w, have
+
+
+def pod_list(want, have):
+    """ALLOWED: the recorded pods were made by a ReplicaSet and a kubelet;
+    the fake has neither. Compared: the List envelope, that only Running
+    pods are listed, and that each item has the keys of a real pod."""
+    def shape(lst):
+        return {"kind": lst["kind"], "apiVersion": lst["apiVersion"], "metadata": sorted(lst["metadata"]),
+                "phases": sorted({i["status"]["phase"] for i in lst["items"]}),
+                "item keys": sorted({k for i in lst["items"] for k in i}),
+                "item metadata has": sorted({k for i in lst["items"] for k in i["metadata"]} &
+                                            {"name", "namespace", "uid", "resourceVersion",
+                                             "creationTimestamp", "managedFields"})}
+    return shape(want), shape(have)
 
 
 GROUPS = ("apps", "events.k8s.io", "coordination.k8s.io", "apiextensions.k8s.io", "flagger.app",
