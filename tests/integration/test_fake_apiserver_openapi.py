@@ -271,7 +271,9 @@ def raw_api(s):
             code == 201 and hdr.get("warning") == '299 - "unknown field \\"spec.foo\\"", 299 - '
             '"unknown field \\"spec.template.spec.containers[0].imagee\\""' and "foo" not in body["spec"],
             (code, hdr.get("warning")))
-    lost = s.control("fields-lost", method="GET")["writes"]
+    # the request log is written once the answer is out: wait for it
+    lost = s.wait_for(lambda: canaryd_fields_lost(s.control("fields-lost", method="GET")["writes"]) and
+                      s.control("fields-lost", method="GET")["writes"], 10) or []
     t.check("the write that lost fields is listed by /fake/fields-lost (and counts against canaryd)",
             len(canaryd_fields_lost(lost)) == 1 and lost[-1]["errors"] == [
                 'unknown field "spec.foo"', 'unknown field "spec.template.spec.containers[0].imagee"'], lost)

@@ -390,12 +390,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
         if ctype == "application/vnd.kubernetes.protobuf":
-            try:
-                return protobuf.decode(body)
-            except protobuf.ProtobufError as e:
-                if str(e).startswith("fake-apiserver"):
-                    raise ApiError(415, "UnsupportedMediaType", str(e), {})
-                raise errors.bad_request("couldn't decode the protobuf body: %s" % e)
+            return protobuf.decode(body)
         try:
             if ctype in ("application/yaml", "application/x-yaml", "text/yaml") and yaml:
                 return yaml.safe_load(body.decode())
