@@ -1,7 +1,8 @@
 /* log.h - canaryd's logger: one line per record on stderr, JSON with
  * Flagger's keys (ts, level, logger, caller, msg, canary) or plain text.
  * Thread-safe (one write per line). Must never allocate unboundedly or
- * block on anything but stderr. */
+ * block on anything but stderr. Every message goes through
+ * cd_redact_text (util/redact.h) on its way out. */
 #ifndef CD_LOG_H
 #define CD_LOG_H
 #include <stdbool.h>
@@ -10,7 +11,8 @@ typedef enum { CD_LOG_DEBUG, CD_LOG_INFO, CD_LOG_WARN, CD_LOG_ERROR, CD_LOG_OFF 
 
 void cd_log_set_level(cd_log_level l);
 cd_log_level cd_log_get_level(void);
-/* "debug", "info", "warn", "error"; anything else -> info, as Flagger. */
+/* "debug", "info", "warn" (or "warning"), "error" ("fatal", "panic");
+ * anything else -> info, as Flagger. */
 cd_log_level cd_log_parse_level(const char *s);
 void cd_log_set_json(bool json);
 void cd_log_set_logger(const char *name);   /* "logger" key, default "canaryd" */
