@@ -165,6 +165,25 @@ rtlib.check("samples: the 50 most recent canary requests with timestamps",
             st == 200 and smp["count"] == 50 and smp["fields"] == ["timestampMs", "latencyMs", "status"]
             and all(x[2] in (200, 503) for x in smp["samples"]) and
             smp["samples"] == sorted(smp["samples"], key=lambda x: x[0]), smp.get("count"))
+# offset: a window that ended in the past (the judge's history); the traffic
+# above is all more than 2 s old, so a window ending 2 s ago still holds it
+st, mo, _ = router.admin("GET", "/measurements?route=meas&window=60&offset=2s")
+go = mo.get("groups", {})
+rtlib.check("offset: a window that ended 2 s ago holds the traffic sent before it",
+            st == 200 and mo.get("offsetSeconds") == 2 and
+            go["primary"]["requests"] + go["canary"]["requests"] == 400 and
+            go["primary"]["status"]["5xx"] + go["canary"]["status"]["5xx"] == 100, mo)
+import calendar    # noqa: E402
+started = calendar.timegm(time.strptime(router.admin("GET", "/status")[1]["started"][:19],
+                                        "%Y-%m-%dT%H:%M:%S"))
+want = max(0, min(60, time.time() - 3 - started))   # 2 s of offset, 1 incomplete second
+rtlib.check("... it says how much of the window the router measured (none before it started)",
+            abs(mo.get("coveredSeconds", -9) - want) <= 2, (mo.get("coveredSeconds"), want))
+st, mo, _ = router.admin("GET", "/measurements?route=meas&window=30&offset=3600")
+rtlib.check("an offset before the router started: empty, nothing covered",
+            st == 200 and mo["coveredSeconds"] == 0 and mo["groups"]["canary"]["requests"] == 0, mo)
+st, e, _ = router.admin("GET", "/measurements?route=meas&offset=2d")
+rtlib.check("an offset over a day: 400, saying so", st == 400 and "offset" in e.get("error", ""), e)
 st, e, _ = router.admin("GET", "/measurements?route=nope")
 rtlib.check("measurements of an unknown route: 404", st == 404, e)
 st, e, _ = router.admin("GET", "/measurements?route=app&window=abc")
