@@ -3,10 +3,12 @@
  *  - even: a Canary status document (JSON, as read back from the API
  *    server or the state directory): it must decode leniently, and encode
  *    and decode again to an equal status;
- *  - odd: a judge spec and a sequence of windows (counts for the errors
+ *  - odd: a judge spec, the primary's history (counts, sample values or a
+ *    summary, or none) and a sequence of windows (counts for the errors
  *    test, raw doubles - NaN, infinities, huge values - for the latency
  *    test), fed to cd_judge_update: no crash, no hang, a p-value in [0, 1],
- *    a valid verdict, and a state that survives the JSON round trip. */
+ *    a valid verdict, a known history status, and a state that survives
+ *    the JSON round trip. */
 #include "judge/judge.h"
 #include "model/judge.h"
 #include <math.h>
@@ -87,6 +89,28 @@ static void judge_windows(const uint8_t *data, size_t size)
                                         byte(&r) / 100.0, NULL};
     spec.min_samples = byte(&r) * 10;
     spec.alpha = (1 + byte(&r)) / 512.0;
+    spec.detect_increase = (cd_effect){byte(&r) & 1 ? CD_EFFECT_RELATIVE : CD_EFFECT_ABSOLUTE,
+                                       (1 + byte(&r)) / 256.0, NULL};
+    spec.detect_decrease = spec.detect_increase;
+    /* the history: none, counts (any), sample values, or a summary */
+    uint8_t hist = byte(&r);
+    spec.history_ms = hist % 4 ? 3600000 : 0;
+    cd_metric_history h;
+    memset(&h, 0, sizeof h);
+    double hv[32];
+    if (hist % 4 >= 2) {
+        double n = count(&r), x = count(&r);
+        h.requests = isfinite(n) && n >= 0 && n < 1e15 ? (uint64_t)n : 0;
+        h.failed = isfinite(x) && x >= 0 && x < 1e15 ? (uint64_t)x : 0;
+        h.covered_ms = (int64_t)byte(&r) * 60000;
+        h.p50 = raw_double(&r);
+        h.p99 = raw_double(&r);
+        size_t k = byte(&r) % 33;
+        for (size_t i = 0; i < k; i++)
+            hv[i] = byte(&r) == 0 ? raw_double(&r) : byte(&r) * (1 + byte(&r));
+        h.values = k ? hv : NULL;
+        h.n_values = hist % 4 == 3 ? k : 0;
+    }
     cd_canary_status st;
     cd_status_init(&st);
     cd_judge_state *js = cd_status_judge_add(&st, "fuzzed");
@@ -94,6 +118,10 @@ static void judge_windows(const uint8_t *data, size_t size)
     for (int k = 0; r.n && k < 64; k++) {
         cd_judge_window w;
         memset(&w, 0, sizeof w);
+        w.history_ms = spec.history_ms;
+        w.with_history = hist % 4 >= 2;
+        w.history = h;
+        w.history_note = hist % 4 == 1 ? "fuzzed: no history" : NULL;
         if (spec.test == CD_JUDGE_ERRORS) {
             w.canary_total = count(&r);
             w.canary_bad = count(&r);
@@ -110,7 +138,8 @@ static void judge_windows(const uint8_t *data, size_t size)
             w.n_primary = n[1];
         }
         cd_judge_update(&spec, js, &w, 1735689600000LL + k * 60000LL);
-        if (!(js->p_value >= 0 && js->p_value <= 1) || js->verdict > CD_VERDICT_FAIL)
+        if (!(js->p_value >= 0 && js->p_value <= 1) || js->verdict > CD_VERDICT_FAIL ||
+            js->history.status > CD_HISTORY_UNUSED)
             abort();
         if (js->verdict == CD_VERDICT_FAIL && js->p_value > spec.alpha &&
             spec.no_data != CD_NODATA_FAIL)

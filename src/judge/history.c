@@ -104,28 +104,17 @@ static void interval_of(double n, double pa, double pb, double detect, interval 
     if (xt < 0)
         return;
     double mean = n * pa, sd = sqrt(n * pa * (1 - pa)) + 1;
-    double x0 = fmax(0, floor(mean - 12 * sd));   /* below: under 1e-30 */
-    if (x0 > xt) {   /* every understating x is negligible at pa */
-        iv->below[0] = binom_cdf(xt, n, pa);
-        iv->lambda[0] = lambda_star(cd_history_reference(0, n), pb,
-                                    alt_of(cd_history_reference(0, n), detect));
-        iv->n = 1;
-        return;
-    }
+    double x0 = fmax(0, floor(mean - 12 * sd));   /* below: under 1e-30, in the first group */
+    if (x0 > xt)
+        x0 = xt;
+    /* at most GROUPS groups, each one distribution function evaluation:
+     * the work does not grow with the history's size */
     double stride = fmax(1, ceil((xt - x0 + 1) / GROUPS));
-    double cdf = x0 > 0 ? binom_cdf(x0 - 1, n, pa) : 0;
-    double lq = log(pa), lr = log1p(-pa);
-    double lpmf = cd_log_choose(n, x0) + x0 * lq + (n - x0) * lr;
-    for (double x = x0; x <= xt; x += 1) {
-        if (fmod(x - x0, stride) == 0) {   /* a group starts: its smallest reference */
-            double r = cd_history_reference(x, n);
-            iv->lambda[iv->n] = lambda_star(r, pb, alt_of(r, detect));
-            iv->below[iv->n] = 0;
-            iv->n++;
-        }
-        cdf += exp(lpmf);
-        iv->below[iv->n - 1] = fmin(1, cdf);
-        lpmf += log(n - x) - log(x + 1) + lq - lr;
+    for (double x = x0; x <= xt && iv->n < GROUPS; x += stride) {
+        double r = cd_history_reference(x, n), last = fmin(x + stride - 1, xt);
+        iv->lambda[iv->n] = lambda_star(r, pb, alt_of(r, detect));
+        iv->below[iv->n] = binom_cdf(last, n, pa);
+        iv->n++;
     }
 }
 
