@@ -19,7 +19,7 @@
  * decides for canaryd.
  *
  * Usage: decision [-n RELEASES] [--metrics case|both] [--rates 100,10,2,0.2]
- *                 [--cases SUBSTRING] [--judge-errors 'minSamples: 1000']
+ *                 [--cases SUBSTRING] [--history 1h] [--judge-errors 'minSamples: 1000']
  *                 [--judge-latency '...']
  * Prints a table and ends with the line
  *   judge: caught_2rps=.. minutes_2rps=.. promote_minutes_2rps=.. false_rollbacks=..
@@ -92,6 +92,7 @@ typedef struct tally {
 } tally;
 
 static const char *judge_errors = "", *judge_latency = "";   /* --judge-errors / --judge-latency */
+static const char *history = "1h";   /* --history: the judge with history's judge.history */
 static int64_t release_ms;   /* when the canary first gets traffic (found by a dry run) */
 
 /* ---- the baseline over time ------------------------------------------------------ */
@@ -126,10 +127,12 @@ static const char *canary_yaml(algo a, metric_set set)
 {
     bool with_errors = set & M_ERRORS, with_latency = set & M_LATENCY;
     bool judged = a != A_FLAGGER;
-    const char *off = a == A_SAME ? "history: 0s, " : "";
-    static char buf[4096], je[600], jl[600];
-    snprintf(je, sizeof je, "      judge: {%s%s}\n", off, judge_errors);
-    snprintf(jl, sizeof jl, "      judge: {%s%s}\n", off, judge_latency);
+    static char buf[4096], je[700], jl[700], hist[64];
+    snprintf(hist, sizeof hist, "history: %s", a == A_SAME ? "0s" : history);
+    snprintf(je, sizeof je, "      judge: {%s%s%s}\n", hist, *judge_errors ? ", " : "",
+             judge_errors);
+    snprintf(jl, sizeof jl, "      judge: {%s%s%s}\n", hist, *judge_latency ? ", " : "",
+             judge_latency);
     snprintf(buf, sizeof buf,
              "apiVersion: flagger.app/v1beta1\n"
              "kind: Canary\n"
@@ -363,6 +366,8 @@ int main(int argc, char **argv)
             judge_latency = argv[++i];
         } else if (!strcmp(argv[i], "--cases") && i + 1 < argc) {
             only = argv[++i];
+        } else if (!strcmp(argv[i], "--history") && i + 1 < argc) {
+            history = argv[++i];
         } else if (!strcmp(argv[i], "--rates") && i + 1 < argc) {
             n_rates = 0;
             for (char *p = strtok(argv[++i], ","); p && n_rates < 8; p = strtok(NULL, ","))
@@ -370,13 +375,18 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s [-n RELEASES] [--metrics case|both] [--rates A,B,..]\n"
-                    "       [--cases SUBSTRING] [--judge-errors 'FIELDS'] [--judge-latency "
-                    "'FIELDS']\n", argv[0]);
+                    "       [--cases SUBSTRING] [--history DURATION] [--judge-errors 'FIELDS']\n"
+                    "       [--judge-latency 'FIELDS']\n", argv[0]);
             return 2;
         }
     }
     if (n < 1)
         n = 1;
+    if (strstr(judge_errors, "history") || strstr(judge_latency, "history")) {
+        fprintf(stderr, "%s: judge.history is the benchmark's own (0s for the same-window "
+                        "judge): use --history DURATION for the judge with history\n", argv[0]);
+        return 2;
+    }
     const cd_object *canaries[N_ALGOS][4];
     for (int set = M_ERRORS; set <= M_BOTH; set++)
         for (int a = 0; a < N_ALGOS; a++)
@@ -384,14 +394,14 @@ int main(int argc, char **argv)
     release_ms = find_release(canaries[A_FLAGGER][M_ERRORS]);
     printf("decision quality: %d releases per case and rate, each rolled out on the same\n"
            "simulated requests by Flagger's thresholds, by canaryd's judge over the same\n"
-           "windows only (judge.history: 0s), by the judge with the primary's last hour\n"
-           "(the default), and by an SPRT that knows the baseline exactly (the floor;\n"
+           "windows only (judge.history: 0s), by the judge with the primary's history\n"
+           "(judge.history: %s), and by an SPRT that knows the baseline exactly (the floor;\n"
            "alpha = beta = %g)\n"
            "(interval 1m, threshold 5, stepWeight 10, maxWeight 50; Flagger checks\n"
            " request-success-rate >= 99%% over 1m and/or request-duration p99 <= 500ms over 30s,\n"
            " canaryd judges the same metrics with the judge's defaults%s%s%s%s;\n"
            " metrics: %s; the release starts at %lldm, the primary has served an hour before)\n\n",
-           n, FLOOR_ALPHA, *judge_errors ? "; errors: " : "", judge_errors,
+           n, history, FLOOR_ALPHA, *judge_errors ? "; errors: " : "", judge_errors,
            *judge_latency ? "; latency: " : "", judge_latency,
            both ? "both on every case" : "the one each case is about",
            (long long)(release_ms / 60000));
