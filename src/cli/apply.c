@@ -4,7 +4,9 @@
  * applied, 1 refused, 2 usage or unreachable server. */
 #include "cli/commands.h"
 #include "cli/local_client.h"
+#include "model/object.h"
 #include "util/fsutil.h"
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: canaryctl apply -f FILE [-f FILE...] [--server ADDR]\n"
+    fprintf(out, "Usage: canaryctl apply -f FILE [-f FILE...] [--server ADDR] [--token-file FILE]\n"
                  "\nValidates and applies manifests through canaryd local's API ('-' reads stdin).\n");
 }
 
@@ -23,7 +25,7 @@ static char *read_stdin(size_t *len)
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
     size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n, stdin)) > 0) {
+    while (buf && n <= CD_MANIFEST_MAX_BYTES && (r = fread(buf + n, 1, cap - n, stdin)) > 0) {
         n += r;
         if (n == cap) {
             char *p = realloc(buf, cap *= 2);
@@ -41,9 +43,15 @@ static char *read_stdin(size_t *len)
 static int apply_one(const cd_api_client *c, const char *path)
 {
     size_t len = 0;
-    char *text = strcmp(path, "-") ? cd_read_file(path, &len) : read_stdin(&len);
-    if (!text) {
-        fprintf(stderr, "canaryctl apply: cannot read %s\n", path);
+    char *text = strcmp(path, "-") ? cd_read_file_max(path, CD_MANIFEST_MAX_BYTES, &len)
+                                   : read_stdin(&len);
+    if (!text || len > CD_MANIFEST_MAX_BYTES) {
+        if (text || errno == EFBIG)
+            fprintf(stderr, "canaryctl apply: %s: larger than %u bytes (4 MiB), the limit for "
+                            "a manifest\n", path, CD_MANIFEST_MAX_BYTES);
+        else
+            fprintf(stderr, "canaryctl apply: cannot read %s: %s\n", path, strerror(errno));
+        free(text);
         return 2;
     }
     char *copy = strdup(path);

@@ -5,45 +5,102 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-bool cd_api_client_init(cd_api_client *c, int *argc, char **argv)
+/* Removes "--NAME VALUE", "--NAME=VALUE" (and short, when given) from
+ * argv; *value is the last one. False when a value is missing. */
+static bool take_flag(int *argc, char **argv, const char *name, const char *short_name,
+                      const char **value)
 {
-    memset(c, 0, sizeof *c);
-    const char *addr = getenv("CANARYD_API");
+    size_t nl = strlen(name);
     for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--server") && strcmp(argv[i], "-s") && strncmp(argv[i], "--server=", 9))
+        bool eq = !strncmp(argv[i], name, nl) && argv[i][nl] == '=';
+        if (!eq && strcmp(argv[i], name) && (!short_name || strcmp(argv[i], short_name)))
             continue;
         const char *v = NULL;
         int drop = 1;
-        if (!strncmp(argv[i], "--server=", 9)) {
-            v = argv[i] + 9;
+        if (eq) {
+            v = argv[i] + nl + 1;
         } else if (i + 1 < *argc) {
             v = argv[i + 1];
             drop = 2;
         }
         if (!v) {
-            fprintf(stderr, "canaryctl: --server needs an address\n");
+            fprintf(stderr, "canaryctl: %s needs a value\n", name);
             return false;
         }
-        addr = v;
+        *value = v;
         memmove(&argv[i], &argv[i + drop], (size_t)(*argc - i - drop + 1) * sizeof *argv);
         *argc -= drop;
         i--;
     }
-    if (!addr || !*addr)
-        addr = "127.0.0.1:9797";
+    return true;
+}
+
+/* The token for a TCP server: --token-file, $CANARYD_TOKEN, or the file
+ * canaryd local published for this address. */
+static bool find_token(cd_api_client *c, const char *hostport, const char *token_file)
+{
+    char err[400] = "";
+    if (token_file) {
+        if (!cd_token_read_file(token_file, c->token, sizeof c->token, NULL, err, sizeof err)) {
+            fprintf(stderr, "canaryctl: --token-file: %s\n", err);
+            return false;
+        }
+        snprintf(c->token_hint, sizeof c->token_hint, "the token in %.250s", token_file);
+        return true;
+    }
+    if (cd_token_from_env(CD_ENV_TOKEN, c->token, sizeof c->token, err, sizeof err)) {
+        snprintf(c->token_hint, sizeof c->token_hint, "$%s", CD_ENV_TOKEN);
+        return true;
+    }
+    if (err[0]) {
+        fprintf(stderr, "canaryctl: %s\n", err);
+        return false;
+    }
+    char path[4200];
+    if (cd_local_token_path(hostport, path, sizeof path, err, sizeof err) &&
+        access(path, F_OK) == 0) {
+        if (!cd_token_read_file(path, c->token, sizeof c->token, NULL, err, sizeof err)) {
+            fprintf(stderr, "canaryctl: %s\n", err);
+            return false;
+        }
+        snprintf(c->token_hint, sizeof c->token_hint, "the token in %.250s", path);
+    }
+    return true;
+}
+
+bool cd_api_client_init(cd_api_client *c, int *argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    const char *addr = getenv("CANARYD_API"), *token_file = NULL;
+    if (!take_flag(argc, argv, "--server", "-s", &addr) ||
+        !take_flag(argc, argv, "--token-file", NULL, &token_file))
+        return false;
+    char def[256];
+    if (!addr || !*addr) {
+        char err[400];
+        if (!cd_default_local_socket(def, sizeof def, err, sizeof err)) {
+            fprintf(stderr, "canaryctl: %s (pass --server ADDR or set $CANARYD_API)\n", err);
+            return false;
+        }
+        snprintf(c->unix_socket, sizeof c->unix_socket, "%.255s", def);
+        snprintf(c->base, sizeof c->base, "http://localhost");
+        return true;
+    }
     if (!strncmp(addr, "unix:", 5)) {
         snprintf(c->unix_socket, sizeof c->unix_socket, "%s", addr + 5);
         snprintf(c->base, sizeof c->base, "http://localhost");
-    } else if (!strncmp(addr, "http://", 7)) {
-        snprintf(c->base, sizeof c->base, "%s", addr);
-    } else {
-        snprintf(c->base, sizeof c->base, "http://%s", addr);
+        return true;
     }
+    if (!strncmp(addr, "http://", 7))
+        snprintf(c->base, sizeof c->base, "%s", addr);
+    else
+        snprintf(c->base, sizeof c->base, "http://%s", addr);
     size_t n = strlen(c->base);
     if (n && c->base[n - 1] == '/')
         c->base[n - 1] = '\0';
-    return true;
+    return find_token(c, c->base + 7, token_file);
 }
 
 json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path,
@@ -57,9 +114,19 @@ json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path
     rq.body_len = body_len;
     rq.unix_socket = c->unix_socket[0] ? c->unix_socket : NULL;
     rq.timeout_ms = 10000;
+    if (c->token[0] && !rq.unix_socket)
+        rq.bearer = c->token;
     cd_err err = {{0}};
-    if (body)
-        cd_http_add_header(&rq, "Content-Type", "application/yaml", &err);
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        /* the server refuses state changes without a JSON (or, for a
+         * manifest, YAML) media type: a browser cannot send either across
+         * origins without asking first */
+        bool manifest = !strncmp(path, "/api/v1/apply", 13);
+        cd_http_add_header(&rq, "Content-Type", manifest ? "application/yaml" : "application/json",
+                           &err);
+        if (!rq.body)
+            rq.body = "";
+    }
     cd_http_response rs;
     bool ok = cd_http_perform(&rq, &rs, &err);
     *status = ok ? rs.status : 0;
@@ -68,6 +135,18 @@ json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path
         j = json_loadb(cd_buf_str(&rs.body), rs.body.len, 0, NULL);
         if (!j && error)
             snprintf(error, errlen, "the server answered %ld without JSON", rs.status);
+        if (rs.status == 401 && error) {
+            const char *why = json_string_value(json_object_get(j, "error"));
+            if (c->token[0])
+                snprintf(error, errlen, "canaryd at %s refused %s: %s", c->base, c->token_hint,
+                         why ? why : "unauthorized");
+            else
+                snprintf(error, errlen, "canaryd at %s needs a token: set $%s or pass "
+                                        "--token-file FILE (canaryd local writes it to its "
+                                        "runtime directory)", c->base, CD_ENV_TOKEN);
+            json_decref(j);
+            j = json_pack("{s:s}", "error", error);
+        }
     } else if (error) {
         snprintf(error, errlen, "cannot reach canaryd at %s%s%s: %s", c->base,
                  c->unix_socket[0] ? " via " : "", c->unix_socket, err.msg);

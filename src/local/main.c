@@ -3,6 +3,7 @@
  * ...); both -flag and --flag are accepted. */
 #include "local/controller.h"
 #include "mains.h"
+#include "util/access.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include <limits.h>
@@ -21,12 +22,16 @@ static void usage(FILE *out)
             "\n"
             "  --dir DIR                manifests (*.yaml, *.yml, *.json); required\n"
             "  --state-dir DIR          status, journals, process records (default DIR/.canaryd)\n"
-            "  --api ADDR               HTTP API for canaryctl: host:port or unix:/path\n"
-            "                           (default 127.0.0.1:9797; \"\" disables it)\n"
+            "  --api ADDR               HTTP API for canaryctl: unix:/path or host:port\n"
+            "                           (default unix:$XDG_RUNTIME_DIR/canaryd/local.sock, else\n"
+            "                           unix:/tmp/canaryd-UID/local.sock; \"\" disables it)\n"
+            "  --api-socket-mode MODE   mode of the API's Unix socket (default 0600)\n"
+            "  --api-token-file FILE    token a TCP API requires (default $CANARYD_TOKEN, else\n"
+            "                           generated); published for canaryctl in the runtime dir\n"
             "  --namespace NS           namespace of manifests that set none (default default)\n"
             "  --router-host ADDR       address the services' ports listen on (default 127.0.0.1)\n"
-            "  --router-metrics ADDR    also serve the router's admin API (and /metrics) on this\n"
-            "                           TCP address, for Prometheus (e.g. 127.0.0.1:9901)\n"
+            "  --router-metrics ADDR    serve the router's /metrics (read-only) on this TCP\n"
+            "                           address, for Prometheus (e.g. 127.0.0.1:9901)\n"
             "  --workers N              analysis threads (default 4)\n"
             "  --stop-on-exit           stop workloads and the router on SIGTERM/SIGINT\n"
             "                           (default: leave them running for the next canaryd local)\n"
@@ -51,7 +56,7 @@ int cd_main_local(int argc, char **argv)
 {
     cd_local_options o;
     memset(&o, 0, sizeof o);
-    o.api = "127.0.0.1:9797";
+    o.api = NULL;   /* the default socket, below */
     o.namespace_ = "default";
     o.router_host = "127.0.0.1";
     o.workers = 4;
@@ -92,6 +97,20 @@ int cd_main_local(int argc, char **argv)
             state_dir = val;
         else if (!strcmp(name, "api"))
             o.api = val;
+        else if (!strcmp(name, "api-token-file"))
+            o.api_token_file = val;
+        else if (!strcmp(name, "api-socket-mode")) {
+            mode_t m;
+            if (!cd_parse_socket_mode(val, &m)) {
+                fprintf(stderr, "canaryd local: --api-socket-mode: \"%s\" is not an octal mode "
+                                "such as 0600\n", val);
+                return 2;
+            }
+            o.api_socket_mode = m ? (unsigned)m : 0600;
+            if (m & 0006)
+                fprintf(stderr, "canaryd local: warning: --api-socket-mode %s lets every user "
+                                "of this host drive canaryd (and run commands as you)\n", val);
+        }
         else if (!strcmp(name, "namespace"))
             o.namespace_ = val;
         else if (!strcmp(name, "router-host"))
@@ -140,6 +159,16 @@ int cd_main_local(int argc, char **argv)
     if (o.workers < 1 || o.workers > 64) {
         fprintf(stderr, "canaryd local: --workers must be between 1 and 64\n");
         return 2;
+    }
+    char api_default[600];
+    if (!o.api) {
+        char err[600];
+        if (!cd_default_local_socket(api_default + 5, sizeof api_default - 5, err, sizeof err)) {
+            fprintf(stderr, "canaryd local: %s; pass --api unix:/path\n", err);
+            return 2;
+        }
+        memcpy(api_default, "unix:", 5);
+        o.api = api_default;
     }
     cd_buf sd = CD_BUF_INIT;
     if (state_dir)

@@ -14,6 +14,7 @@
 typedef void (*cd_metrics_writer)(void *ctx, cd_buf *out);
 
 #define CD_METRICS_MAX_WRITERS 4
+#define CD_METRICS_MAX_CONNECTIONS 128
 
 typedef struct cd_metrics_endpoint_config {
     const char *address;            /* bind address; NULL: every interface */

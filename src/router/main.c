@@ -11,6 +11,7 @@
 #include "router/health.h"
 #include "router/proxy.h"
 #include "router/workers.h"
+#include "util/access.h"
 #include "util/duration.h"
 #include "util/log.h"
 #include "version.h"
@@ -34,6 +35,10 @@ typedef struct flags {
     int nlisten;
     const char *admin[8];
     int nadmin;
+    const char *metrics[4];
+    int nmetrics;
+    const char *admin_token_file;
+    unsigned admin_socket_mode;
     const char *config;
     const char *handover;
     const char *takeover;
@@ -66,7 +71,13 @@ static void usage(FILE *out)
         "  --listen [NAME=]ADDR      serve traffic on ADDR (repeatable); ADDR is host:port,\n"
         "                            [ipv6]:port or unix:/path; NAME defaults to \"default\",\n"
         "                            \"default-1\", ...\n"
-        "  --admin ADDR              admin API on ADDR: unix:/path or 127.0.0.1:port (repeatable)\n"
+        "  --admin ADDR              admin API on ADDR (repeatable): unix:/path (see\n"
+        "                            --admin-socket-mode) or host:port, which needs a token\n"
+        "  --admin-token-file FILE   the token TCP admin listeners require (Authorization:\n"
+        "                            Bearer); default $CANARYD_ROUTER_TOKEN\n"
+        "  --admin-socket-mode MODE  mode of unix: admin sockets (default 0600)\n"
+        "  --metrics ADDR            read-only listener: GET /metrics, /healthz, /readyz and\n"
+        "                            nothing else, no token (repeatable; for Prometheus)\n"
         "  --config FILE             configuration loaded at start and on SIGHUP (JSON)\n"
         "  --workers N               worker threads (default 1)\n"
         "  --handover PATH           offer the listening sockets to a successor on this unix socket\n"
@@ -159,6 +170,24 @@ static int parse_flags(int argc, char **argv, flags *f)
                 return 2;
             }
             f->admin[f->nadmin++] = x;
+        } else if (!strcmp(a, "--metrics")) {
+            const char *x = VALUE();
+            if (!x || f->nmetrics == 4) {
+                fprintf(stderr, "canaryd router: --metrics needs an address (at most 4)\n");
+                return 2;
+            }
+            f->metrics[f->nmetrics++] = x;
+        } else if (!strcmp(a, "--admin-token-file")) {
+            if (!(f->admin_token_file = VALUE()))
+                goto missing;
+        } else if (!strcmp(a, "--admin-socket-mode")) {
+            const char *x = VALUE();
+            mode_t m;
+            if (!x || !cd_parse_socket_mode(x, &m)) {
+                fprintf(stderr, "canaryd router: --admin-socket-mode: an octal mode such as 0600\n");
+                return 2;
+            }
+            f->admin_socket_mode = m;
         } else if (!strcmp(a, "--config")) {
             if (!(f->config = VALUE()))
                 goto missing;
@@ -353,6 +382,31 @@ static bool apply_empty(void)
     if (res.rc != RT_APPLY_OK)
         fprintf(stderr, "canaryd router: %s\n", res.message);
     return res.rc == RT_APPLY_OK;
+}
+
+/* The admin token: --admin-token-file, else $CANARYD_ROUTER_TOKEN. */
+static bool load_admin_token(const flags *f)
+{
+    char tok[CD_TOKEN_MAX + 1], err[600];
+    bool loose = false;
+    if (f->admin_token_file) {
+        if (!cd_token_read_file(f->admin_token_file, tok, sizeof tok, &loose, err, sizeof err)) {
+            fprintf(stderr, "canaryd router: --admin-token-file: %s\n", err);
+            return false;
+        }
+        if (loose)
+            cd_warn("router: %s is readable by other users; anyone who reads it can change "
+                    "the routes", f->admin_token_file);
+    } else if (!cd_token_from_env(CD_ENV_ROUTER_TOKEN, tok, sizeof tok, err, sizeof err)) {
+        if (err[0]) {
+            fprintf(stderr, "canaryd router: %s\n", err);
+            return false;
+        }
+        return true;
+    }
+    rt_admin_set_token(tok);
+    memset(tok, 0, sizeof tok);
+    return true;
 }
 
 /* ---- lifecycle ---- */
@@ -558,10 +612,16 @@ int cd_main_router(int argc, char **argv)
     }
     if (!configured && !apply_empty())
         goto fail;
-    for (int i = 0; i < f->nadmin; i++) {
-        char err[256];
-        if (!rt_admin_listen(&C.loop, f->admin[i], err, sizeof err)) {
-            fprintf(stderr, "canaryd router: --admin %s: %s\n", f->admin[i], err);
+    if (!load_admin_token(f))
+        goto fail;
+    for (int i = 0; i < f->nadmin + f->nmetrics; i++) {
+        char err[300];
+        bool metrics = i >= f->nadmin;
+        const char *addr = metrics ? f->metrics[i - f->nadmin] : f->admin[i];
+        rt_admin_listen_opts lo = {.metrics_only = metrics, .socket_mode = f->admin_socket_mode};
+        if (!rt_admin_listen(&C.loop, addr, &lo, err, sizeof err)) {
+            fprintf(stderr, "canaryd router: %s %s: %s\n", metrics ? "--metrics" : "--admin",
+                    addr, err);
             goto fail;
         }
     }
