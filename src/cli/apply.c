@@ -47,7 +47,7 @@ static int apply_one(const cd_api_client *c, const char *path)
                                    : read_stdin(&len);
     if (!text || len > CD_MANIFEST_MAX_BYTES) {
         if (text || errno == EFBIG)
-            fprintf(stderr, "canaryctl apply: %s: larger than %u bytes (4 MiB), the limit for "
+            fprintf(stderr, "canaryctl apply: %s: larger than %u bytes (1 MiB), the limit for "
                             "a manifest\n", path, CD_MANIFEST_MAX_BYTES);
         else
             fprintf(stderr, "canaryctl apply: cannot read %s: %s\n", path, strerror(errno));

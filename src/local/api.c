@@ -29,6 +29,7 @@
 #include "util/timeutil.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,7 @@ static enum MHD_Result apply(lc_api *api, struct MHD_Connection *conn, request *
         json_array_append_new(d.dropped_errors ? errs : warns, json_string(omitted));
     free(omitted);
     cd_diags_free(&d);
+    malloc_trim(0);   /* a large manifest's parse trees go back to the system */
     json_t *j = json_pack("{s:b,s:o,s:o}", "applied", errors == 0, "errors", errs, "warnings",
                           warns);
     return cd_httpd_reply_json(conn, errors ? 422 : 200, j);

@@ -124,8 +124,8 @@ static bool load_file(cd_manifest_dir *d, const char *name, cd_diags *diags)
         f->hash = 0;
         f->rejected = true;
         cd_diags_add(diags, CD_DIAG_ERROR, path, 0, 0, "",
-                     "larger than %u bytes (4 MiB), the limit for a manifest", CD_MANIFEST_MAX_BYTES);
-        cd_warn("manifests: %s rejected (larger than 4 MiB); its previous objects stay", name);
+                     "larger than %u bytes (1 MiB), the limit for a manifest", CD_MANIFEST_MAX_BYTES);
+        cd_warn("manifests: %s rejected (larger than 1 MiB); its previous objects stay", name);
         free(path);
         refresh_rejections(d);
         return false;
@@ -188,7 +188,7 @@ static void refresh_rejections(cd_manifest_dir *d)
         char *text = cd_read_file_max(path, CD_MANIFEST_MAX_BYTES, &len);
         if (!text && errno == EFBIG)
             cd_diags_add(&d->rejections, CD_DIAG_ERROR, path, 0, 0, "",
-                         "larger than %u bytes (4 MiB), the limit for a manifest",
+                         "larger than %u bytes (1 MiB), the limit for a manifest",
                          CD_MANIFEST_MAX_BYTES);
         if (text) {
             cd_object_list tmp = {0};

@@ -541,6 +541,36 @@ static const char *find_unprintable(const char *data, size_t len, int *line, int
     return NULL;
 }
 
+/* libfyaml's scanner reads ahead across every open flow collection before
+ * it hands out the first event (each "[" may start a key), so "[[[[..."
+ * costs memory in proportion to its length, whatever the depth limit of
+ * the tree. Counting brackets bounds it first: an over-estimate (brackets
+ * inside strings count too), so only inputs with hundreds of unbalanced
+ * brackets are refused. Returns the offset where the depth is exceeded,
+ * or len. */
+static size_t flow_depth_exceeded(const char *data, size_t len, int max, int *line, int *col)
+{
+    int depth = 0;
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (c == '[' || c == '{') {
+            if (++depth > max)
+                return i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+        if (c == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+    return len;
+}
+
 cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool json,
                            cd_diags *diags)
 {
@@ -583,6 +613,12 @@ cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool 
          * 0.7.12 can also loop forever on such bytes in a directive */
         cd_diags_add(diags, CD_DIAG_ERROR, s->file, bad_line, bad_col, "", "YAML syntax error: %s",
                      why);
+        len = 0;
+    }
+    if (len && flow_depth_exceeded(data, len, CD_NODE_MAX_DEPTH, &bad_line, &bad_col) < len) {
+        cd_diags_add(diags, CD_DIAG_ERROR, s->file, bad_line, bad_col, "",
+                     "more than %d nested [ or { (a document nests at most %d levels); not read",
+                     CD_NODE_MAX_DEPTH, CD_NODE_MAX_DEPTH);
         len = 0;
     }
     cd_node *root = NULL;

@@ -212,7 +212,7 @@ size_t cd_manifest_load_buffer(const char *name, const char *data, size_t len, b
     size_t before = diags->errors;
     if (len > CD_MANIFEST_MAX_BYTES) {
         cd_diags_add(diags, CD_DIAG_ERROR, name, 0, 0, "",
-                     "%zu bytes: manifests are limited to %u bytes (4 MiB)", len,
+                     "%zu bytes: manifests are limited to %u bytes (1 MiB)", len,
                      CD_MANIFEST_MAX_BYTES);
         return 1;
     }
@@ -278,7 +278,7 @@ static long load_file(const char *path, const char *display, const char *ns, cd_
     if (len > CD_MANIFEST_MAX_BYTES) {
         free(data);
         cd_diags_add(diags, CD_DIAG_ERROR, display, 0, 0, "",
-                     "larger than %u bytes (4 MiB), the limit for a manifest", CD_MANIFEST_MAX_BYTES);
+                     "larger than %u bytes (1 MiB), the limit for a manifest", CD_MANIFEST_MAX_BYTES);
         return 1;
     }
     size_t e = cd_manifest_load_buffer(display, data, len, is_json_name(path), ns, out, diags);

@@ -85,9 +85,11 @@ cd_object *cd_object_decode(const cd_node *root, const char *file, int line,
                             const char *default_namespace, cd_diags *diags);
 
 /* The largest manifest input (one file, one API body, stdin) accepted:
- * 4 MiB, above the 3 MiB a Kubernetes API server takes in one request.
- * Larger inputs are refused with an error saying so, before parsing. */
-#define CD_MANIFEST_MAX_BYTES (4u << 20)
+ * 1 MiB, as much as etcd stores in one Kubernetes object (1.5 MB) allows
+ * for. Parsing costs up to about 40 times the input in memory, so this
+ * bounds a parse to some 40 MiB. Larger inputs are refused with an error
+ * saying so, before parsing. */
+#define CD_MANIFEST_MAX_BYTES (1u << 20)
 
 /* Decodes every document of a YAML/JSON buffer (an error, and nothing
  * else, when it is longer than CD_MANIFEST_MAX_BYTES). Objects without errors are
