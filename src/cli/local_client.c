@@ -145,7 +145,8 @@ json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path
                                         "--token-file FILE (canaryd local writes it to its "
                                         "runtime directory)", c->base, CD_ENV_TOKEN);
             json_decref(j);
-            j = json_pack("{s:s}", "error", error);
+            j = NULL;
+            *status = 0;   /* as unreachable: every command prints error and exits 2 */
         }
     } else if (error) {
         snprintf(error, errlen, "cannot reach canaryd at %s%s%s: %s", c->base,

@@ -27,8 +27,8 @@ bool cd_api_client_init(cd_api_client *c, int *argc, char **argv);
 /* Performs the request; *status is the HTTP status (0 when unreachable,
  * with *error set). Returns the parsed JSON body or NULL. A state-changing
  * request carries "Content-Type: application/json" (a manifest for
- * /api/v1/apply: application/yaml); a 401 sets *error to how to pass the
- * token. */
+ * /api/v1/apply: application/yaml); a 401 is *status 0 with *error saying
+ * how to pass the token. */
 json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path,
                     const char *body, size_t body_len, long *status, char *error, size_t errlen);
 /* The canary path "/api/v1/namespaces/NS/canaries/NAME" (URL-escaped). */

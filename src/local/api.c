@@ -15,8 +15,8 @@
  * explicit mode (0600 unless --api-socket-mode); a TCP listener needs the
  * token; every state change needs a JSON (or YAML manifest) Content-Type
  * and no foreign Origin, and over TCP a Host naming this machine. At most
- * LC_API_MAX_CONNECTIONS connections, 30 s to send a request, bodies up to
- * CD_MANIFEST_MAX_BYTES.
+ * LC_API_MAX_CONNECTIONS connections, 10 s to send a request, 30 s idle,
+ * bodies up to CD_MANIFEST_MAX_BYTES.
  *
  * Handlers hold the controller lock only while they read or change its
  * state; nothing here blocks on other network calls. */
@@ -37,8 +37,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* A slow or idle client holds one of these; canaryctl needs one at a time. */
-#define LC_API_MAX_CONNECTIONS 64
+/* A slow or idle client holds one of these (a descriptor, no thread)
+ * until the read deadline; canaryctl needs one at a time. */
+#define LC_API_MAX_CONNECTIONS 1024
 
 typedef struct gate_entry {
     char key[600];          /* "name.namespace" or "rollback.name.namespace" */
@@ -479,7 +480,7 @@ lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err)
         .name = "local API",
         .listen_fd = fd,
         .max_connections = LC_API_MAX_CONNECTIONS,
-        .read_timeout_s = 30,
+        .read_timeout_s = 10,
         .idle_timeout_s = 30,
         .max_body = CD_MANIFEST_MAX_BYTES,
         .json_errors = true,

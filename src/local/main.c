@@ -3,6 +3,7 @@
  * ...); both -flag and --flag are accepted. */
 #include "local/controller.h"
 #include "mains.h"
+#include "net/httpd.h"
 #include "util/access.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -177,6 +178,7 @@ int cd_main_local(int argc, char **argv)
         cd_buf_printf(&sd, "%s/.canaryd", o.dir);
     o.state_dir = sd.data;
     cd_log_set_logger("canaryd-local");
+    cd_raise_fd_limit();   /* the API's connection cap needs descriptors */
     int rc = cd_local_run(&o);
     cd_buf_free(&sd);
     return rc;

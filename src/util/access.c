@@ -394,8 +394,10 @@ int cd_access_check(const cd_access_policy *p, const cd_access_request *r, char 
         for (size_t i = 0; !ok && p->extra_types && p->extra_types[i]; i++)
             ok = cd_media_type_is(r->content_type, p->extra_types[i]);
         if (!ok) {
-            snprintf(why, whylen, "a %s request needs \"Content-Type: application/json\"%s",
-                     r->method, p->extra_types && p->extra_types[0] ? " (or another listed type)" : "");
+            int n = snprintf(why, whylen, "a %s request needs \"Content-Type: application/json\"",
+                             r->method);
+            for (size_t i = 0; p->extra_types && p->extra_types[i] && n > 0 && (size_t)n < whylen; i++)
+                n += snprintf(why + n, whylen - (size_t)n, " or \"%s\"", p->extra_types[i]);
             return 415;
         }
     }
