@@ -7,36 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Removes "--NAME VALUE", "--NAME=VALUE" (and short, when given) from
- * argv; *value is the last one. False when a value is missing. */
-static bool take_flag(int *argc, char **argv, const char *name, const char *short_name,
-                      const char **value)
-{
-    size_t nl = strlen(name);
-    for (int i = 1; i < *argc; i++) {
-        bool eq = !strncmp(argv[i], name, nl) && argv[i][nl] == '=';
-        if (!eq && strcmp(argv[i], name) && (!short_name || strcmp(argv[i], short_name)))
-            continue;
-        const char *v = NULL;
-        int drop = 1;
-        if (eq) {
-            v = argv[i] + nl + 1;
-        } else if (i + 1 < *argc) {
-            v = argv[i + 1];
-            drop = 2;
-        }
-        if (!v) {
-            fprintf(stderr, "canaryctl: %s needs a value\n", name);
-            return false;
-        }
-        *value = v;
-        memmove(&argv[i], &argv[i + drop], (size_t)(*argc - i - drop + 1) * sizeof *argv);
-        *argc -= drop;
-        i--;
-    }
-    return true;
-}
-
 /* The token for a TCP server: --token-file, $CANARYD_TOKEN, or the file
  * canaryd local published for this address. */
 static bool find_token(cd_api_client *c, const char *hostport, const char *token_file)
@@ -70,16 +40,11 @@ static bool find_token(cd_api_client *c, const char *hostport, const char *token
     return true;
 }
 
-bool cd_api_client_init(cd_api_client *c, int *argc, char **argv)
+bool cd_api_client_init(cd_api_client *c, const char *addr, const char *token_file)
 {
     memset(c, 0, sizeof *c);
-    const char *addr = getenv("CANARYD_API"), *token_file = NULL;
-    if (!take_flag(argc, argv, "--server", "-s", &addr) ||
-        !take_flag(argc, argv, "--token-file", NULL, &token_file))
-        return false;
-    char def[256];
     if (!addr || !*addr) {
-        char err[400];
+        char def[256], err[400];
         if (!cd_default_local_socket(def, sizeof def, err, sizeof err)) {
             fprintf(stderr, "canaryctl: %s (pass --server ADDR or set $CANARYD_API)\n", err);
             return false;

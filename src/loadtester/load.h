@@ -18,6 +18,8 @@
  * tolerates. */
 #define CD_LOAD_DEFAULT_MAX_ERROR_RATE 1.0
 
+struct cd_load_report;
+
 typedef struct cd_load_spec {
     char *url;
     char *method;                   /* default GET */
@@ -31,6 +33,10 @@ typedef struct cd_load_spec {
     int64_t timeout_ms;             /* per request; default 10 s */
     bool insecure;                  /* skip TLS verification */
     double max_error_rate;          /* percent; the run fails above it (tasks: default 1) */
+    /* called every progress_every_ms with the counts so far (NULL: never) */
+    void (*progress)(void *ctx, const struct cd_load_report *so_far, double elapsed_s);
+    void *progress_ctx;
+    int64_t progress_every_ms;
 } cd_load_spec;
 
 typedef struct cd_load_report {

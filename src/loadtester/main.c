@@ -1,121 +1,110 @@
 /* main.c - `canaryd loadtester`: flagger-loadtester's command line (-port,
  * -timeout, -namespace-regexp, -log-level, -zap-encoding,
- * -zap-replace-globals; Go-style single-dash flags) plus -address,
- * -token-file, -allow-commands and -allow-any-command. Serves until
- * SIGINT or SIGTERM, then kills running tasks and exits. */
+ * -zap-replace-globals; Go-style single-dash flags, --flag too) plus
+ * -address, -log-format, -token-file, -allow-commands and
+ * -allow-any-command (util/flags.h). Serves until SIGINT or SIGTERM, then
+ * kills running tasks and exits. */
 #include "loadtester/loadtester.h"
 #include "loadtester/policy.h"
 #include "net/httpd.h"
 #include "util/access.h"
+#include "util/buf.h"
 #include "mains.h"
 #include "util/duration.h"
+#include "util/flags.h"
 #include "util/log.h"
 #include "version.h"
-#include <getopt.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: canaryd loadtester [flags]\n"
-            "\n"
-            "A webhook service compatible with flagger-loadtester: gates, rollback gates,\n"
-            "commands (cmd, bash, helm, kubectl) and canaryd's native load generator.\n"
-            "\n"
-            "  -port string              port to listen on (default \"9090\")\n"
-            "  -address string           address to bind (default: every interface)\n"
-            "  -timeout duration         command and load task timeout (default 1h0m0s)\n"
-            "  -namespace-regexp string  only canaries whose namespace matches may use the API,\n"
-            "                            and kubectl/helm may act only in matching namespaces\n"
-            "  -token-file string        require \"Authorization: Bearer TOKEN\" (or Basic with the\n"
-            "                            token as password) for everything but /healthz and\n"
-            "                            /metrics (default $CANARYD_LOADTESTER_TOKEN; none: open)\n"
-            "  -allow-commands string    programs cmd/bash/helm/kubectl tasks may run besides\n"
-            "                            the defaults, comma-separated (defaults: see below)\n"
-            "  -allow-any-command        run any command line, as flagger-loadtester does\n"
-            "  -log-level string         debug, info, warn or error (default \"debug\")\n"
-            "  -zap-encoding string      json or console (default \"json\")\n"
-            "  -zap-replace-globals      accepted for compatibility; no effect\n"
-            "\n"
-            "Allowed by default: ");
-    for (size_t i = 0; cd_default_allowed_commands[i]; i++)
-        fprintf(out, "%s%s", i ? ", " : "", cd_default_allowed_commands[i]);
-    fprintf(out, ".\nSee docs/loadtester.md for the API and the task types, docs/security.md for\n"
-                 "who can reach what.\n");
-}
-
-static bool parse_port(const char *s, int *port)
+/* -port as Flagger's: "9090" or ":9090" */
+static bool set_port(void *target, const char *s, char *err, size_t errlen)
 {
     char *end;
-    long p = strtol(s, &end, 10);
-    if (*s == ':')
-        p = strtol(s + 1, &end, 10);
-    if (*end || p < 0 || p > 65535)
+    const char *p = *s == ':' ? s + 1 : s;
+    long n = strtol(p, &end, 10);
+    if (!*p || *end || n < 0 || n > 65535) {
+        snprintf(err, errlen, "expected a port from 0 to 65535");
         return false;
-    *port = (int)p;
+    }
+    *(int *)target = (int)n;
+    return true;
+}
+
+static bool set_regexp(void *target, const char *s, char *err, size_t errlen)
+{
+    regex_t re;
+    int rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        regerror(rc, &re, err, errlen);
+        return false;
+    }
+    regfree(&re);
+    *(const char **)target = s;
     return true;
 }
 
 int cd_main_loadtester(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},
-        {"address", required_argument, NULL, 'a'},
-        {"timeout", required_argument, NULL, 't'},
-        {"namespace-regexp", required_argument, NULL, 'n'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"zap-encoding", required_argument, NULL, 'z'},
-        {"zap-replace-globals", optional_argument, NULL, 'g'},
-        {"token-file", required_argument, NULL, 'k'},
-        {"allow-commands", required_argument, NULL, 'c'},
-        {"allow-any-command", no_argument, NULL, 'y'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     cd_loadtester_config cfg = {.port = 9090, .timeout_ms = 3600000};
-    const char *level = "debug", *encoding = "json", *token_file = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long_only(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            if (!parse_port(optarg, &cfg.port)) {
-                fprintf(stderr, "canaryd loadtester: invalid -port \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'a': cfg.address = optarg; break;
-        case 't':
-            if (!cd_duration_parse_ms(optarg, &cfg.timeout_ms) || cfg.timeout_ms <= 0) {
-                fprintf(stderr, "canaryd loadtester: invalid -timeout \"%s\" (a duration like 1h)\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'n': cfg.namespace_regexp = optarg; break;
-        case 'l': level = optarg; break;
-        case 'z': encoding = optarg; break;
-        case 'g': break;
-        case 'k': token_file = optarg; break;
-        case 'c': cfg.allow_commands = optarg; break;
-        case 'y': cfg.allow_any_command = true; break;
-        case 'h': usage(stdout); return 0;
-        default:
-            fprintf(stderr, "canaryd loadtester: unknown flag %s\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "canaryd loadtester: unexpected argument \"%s\"\n", argv[optind]);
-        return 2;
-    }
+    const char *level = "debug", *token_file = NULL;
+    bool json = true;
+    const cd_flag flags[] = {
+        {.name = "port", .type = CD_FLAG_FUNC, .target = &cfg.port, .set = set_port,
+         .arg = "PORT", .def = "9090", .help = "port to listen on (0: any free port)"},
+        CD_FLAG_STR("address", 0, &cfg.address, "ADDR", "address to bind (default: every interface)"),
+        CD_FLAG_DUR("timeout", &cfg.timeout_ms, 1, 7 * 86400000.0,
+                    "command and load task timeout"),
+        {.name = "namespace-regexp", .type = CD_FLAG_FUNC, .target = &cfg.namespace_regexp,
+         .set = set_regexp, .arg = "REGEXP",
+         .help = "only canaries whose namespace matches may use the API, and kubectl and helm "
+                 "may act only in matching namespaces (POSIX extended)"},
+        {.name = "token-file", .type = CD_FLAG_STRING, .target = &token_file, .arg = "FILE",
+         .help = "require \"Authorization: Bearer TOKEN\" (or Basic with the token as the "
+                 "password) for everything but /healthz and /metrics (default "
+                 "$CANARYD_LOADTESTER_TOKEN; neither: no token)"},
+        {.name = "allow-commands", .type = CD_FLAG_STRING, .target = &cfg.allow_commands,
+         .arg = "LIST", .help = "programs cmd, bash, helm and kubectl tasks may run besides the "
+                                "defaults (below), comma-separated"},
+        CD_FLAG_SWITCH("allow-any-command", 0, &cfg.allow_any_command,
+                       "run any command line, as flagger-loadtester does"),
+        {.name = "log-level", .type = CD_FLAG_ENUM, .target = &level, .choices = cd_flag_log_levels,
+         .arg = "LEVEL", .help = "log level"},
+        {.name = "zap-encoding", .type = CD_FLAG_FUNC, .target = &json,
+         .choices = cd_flag_zap_encodings, .set = cd_flag_set_log_json, .def = "json",
+         .help = "log format (Flagger's flag)"},
+        {.name = "log-format", .type = CD_FLAG_FUNC, .target = &json,
+         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json, .def = "json",
+         .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
+        {.name = "zap-replace-globals", .type = CD_FLAG_IGNORED_BOOL},
+    };
+    cd_buf footer = CD_BUF_INIT;
+    cd_buf_puts(&footer, "Commands allowed by default: ");
+    for (size_t i = 0; cd_default_allowed_commands[i]; i++)
+        cd_buf_printf(&footer, "%s%s", i ? ", " : "", cd_default_allowed_commands[i]);
+    cd_buf_puts(&footer, ".\nSee docs/loadtester.md for the API and the task types, "
+                         "docs/security.md for who can reach what.");
+    cd_flag_cmd cmd = {
+        .prog = "canaryd loadtester",
+        .synopsis = "[flags]",
+        .about = "A webhook service compatible with flagger-loadtester: gates, rollback gates,\n"
+                 "commands (cmd, bash, helm, kubectl) and canaryd's native load generator.\n"
+                 "Every flag may be spelled -flag or --flag.",
+        .footer = footer.data,
+        .go_style = true,
+        .flags = flags,
+        .nflags = sizeof flags / sizeof flags[0],
+        .version = CANARYD_VERSION,
+    };
+    int rc = cd_flags_parse(&cmd, argc, argv, NULL, stdout, stderr);
+    cd_buf_free(&footer);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
     cd_log_set_level(cd_log_parse_level(level));
-    cd_log_set_json(strcmp(encoding, "console") != 0);
+    cd_log_set_json(json);
     cd_log_set_logger("loadtester");
 
     char token[CD_TOKEN_MAX + 1], terr[600] = "";
