@@ -88,6 +88,7 @@ int cmd_apply(int argc, char **argv)
         CD_API_TOKEN_FLAG(&token_file),
     };
     cd_flag_cmd cmd = {
+        .env = cd_api_env_docs,
         .prog = "canaryctl apply",
         .synopsis = "-f FILE [-f FILE...] [flags]",
         .about = "Validates manifests and writes them into canaryd local's manifest directory\n"

@@ -55,7 +55,7 @@ static int parse(common *o, const char *prog, const char *synopsis, const char *
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!bit[i] || (which & bit[i]))
             t[n++] = all[i];
-    cd_flag_cmd cmd = {.prog = prog, .synopsis = synopsis, .about = about,
+    cd_flag_cmd cmd = {.prog = prog, .synopsis = synopsis, .about = about, .env = cd_api_env_docs,
                        .footer = EXIT_STATUS, .flags = t, .nflags = n,
                        .min_args = nargs, .max_args = nargs};
     int rc = cd_flags_parse(&cmd, argc, argv, &o->nargs, stdout, stderr);

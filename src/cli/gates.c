@@ -27,6 +27,7 @@ static int act(const char *cmd_name, const char *action, const char *about, int 
                        "hold new revisions (they wait in Initialized) until resume"),
     };
     cd_flag_cmd fc = {
+        .env = cd_api_env_docs,
         .prog = prog,
         .synopsis = hold ? "NAME [-n NS] [--rollout] [flags]" : "NAME [-n NS] [flags]",
         .about = about,

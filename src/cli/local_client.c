@@ -7,6 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+const cd_flag_env_doc cd_api_env_docs[] = {
+    {"CANARYD_TOKEN", "the token of a TCP API when --token-file is not given"},
+    {"XDG_RUNTIME_DIR", "where the default socket and published tokens are (else /tmp/canaryd-UID)"},
+    {NULL, NULL},
+};
+
 /* The token for a TCP server: --token-file, $CANARYD_TOKEN, or the file
  * canaryd local published for this address. */
 static bool find_token(cd_api_client *c, const char *hostport, const char *token_file)

@@ -39,6 +39,10 @@ typedef struct cd_api_client {
     {.name = "namespace", .alias = 'n', .type = CD_FLAG_STRING, .target = (ns), .arg = "NS",     \
      .help = "the canary's namespace"}
 
+/* The environment these commands read besides --server's: for a
+ * cd_flag_cmd's .env. */
+extern const cd_flag_env_doc cd_api_env_docs[];
+
 /* addr: --server's value (NULL or "": the default socket); token_file:
  * --token-file's (may be NULL). False with a message on stderr when the
  * default socket's directory or a token cannot be used. */
