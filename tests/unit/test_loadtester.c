@@ -16,6 +16,7 @@
 #include "loadtester/loadtester.h"
 #include "loadtester/proc.h"
 #include "net/http.h"
+#include "hooks/hooks.h"
 #include "util/timeutil.h"
 #include <sys/wait.h>
 #include <unistd.h>
@@ -380,6 +381,17 @@ static void test_token_and_default_policy(void **state)
                          .status, 200);
     assert_int_equal(on_port(p, "POST", "/", PAYLOAD("test", ",\"metadata\":{\"cmd\":\"id\"}"),
                              NULL).status, 401);
+    /* canaryd's own webhooks (the engine's port) carry it the same way */
+    char url[200];
+    snprintf(url, sizeof url, "http://flagger:s3cret-token@127.0.0.1:%d/gate/check", p);
+    json_t *pl = json_pack("{s:s,s:s}", "name", "podinfo", "namespace", "test");
+    cd_webhook_result wr;
+    assert_true(cd_webhook_post(NULL, url, 5000, 0, false, pl, &wr, &err));
+    assert_int_equal(wr.status, 200);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/gate/check", p);
+    assert_false(cd_webhook_post(NULL, url, 5000, 0, false, pl, &wr, &err));
+    assert_int_equal(wr.status, 401);
+    json_decref(pl);
     const char *tok = "Bearer s3cret-token";
     /* commands off the list, shell tricks, other namespaces: 403 */
     static const char *const refused[] = {
