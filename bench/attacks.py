@@ -146,8 +146,8 @@ def request(where, method, path, body=None, headers=None, timeout=10):
 def slow_loris(port, n, seconds, probe):
     """n connections that send a request head one header at a time (each
     reconnecting when the server cuts it); meanwhile probe() runs every
-    0.25 s. Returns (max probe latency in s, failed probes, probes, peak
-    connections held)."""
+    0.25 s. Returns (max probe latency in s, failed probes, probes, the
+    most connections open at once)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     stop = time.time() + seconds
@@ -180,7 +180,7 @@ def slow_loris(port, n, seconds, probe):
 
     t = threading.Thread(target=prober)
     t.start()
-    held = 0
+    peak = 0
     step = 0
     while time.time() < stop:
         held = 0
@@ -199,11 +199,12 @@ def slow_loris(port, n, seconds, probe):
                 s.close()
                 c[0], c[1] = open_one()[0], 0
         step += 1
+        peak = max(peak, held)
         time.sleep(1.0)
     t.join()
     for c in conns:
         c[0].close()
-    return results["max"], results["failed"], results["probes"], held
+    return results["max"], results["failed"], results["probes"], peak
 
 
 def health_probe(where, path="/healthz", expect=200):

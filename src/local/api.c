@@ -389,7 +389,7 @@ static int listen_tcp(const char *address, cd_err *err)
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, SOMAXCONN) != 0) {
         cd_errfmt(err, "%s: %s", address, strerror(errno));
         close(fd);
         return -1;
@@ -462,7 +462,7 @@ lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err)
     if (!strncmp(address, "unix:", 5)) {
         mode_t mode = L->opt.api_socket_mode ? (mode_t)L->opt.api_socket_mode : 0600;
         char e[600];
-        fd = cd_listen_unix(address + 5, mode, 64, false, e, sizeof e);
+        fd = cd_listen_unix(address + 5, mode, SOMAXCONN, false, e, sizeof e);
         if (fd < 0)
             cd_errfmt(err, "%s", e);
         else if (!(api->unix_path = strdup(address + 5)))

@@ -528,10 +528,10 @@ bool rt_admin_listen(rt_loop *l, const char *addr, const rt_admin_listen_opts *o
         }
     }
     if (fd < 0 && is_unix)
-        fd = cd_listen_unix(addr + 5, o->socket_mode ? o->socket_mode : 0600, 64, true, err,
+        fd = cd_listen_unix(addr + 5, o->socket_mode ? o->socket_mode : 0600, SOMAXCONN, true, err,
                             errlen);
     else if (fd < 0)
-        fd = rt_listen(&a, 64, err, errlen);
+        fd = rt_listen(&a, SOMAXCONN, err, errlen);
     if (fd < 0)
         return false;
     if (o->metrics_only && !rt_addr_is_local(&a))
