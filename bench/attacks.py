@@ -46,6 +46,8 @@ succeeded = 0
 
 
 def cleanup():
+    """Stops every process; returns the logs holding a sanitizer report
+    (in a sanitizer build a process reports at exit)."""
     for p in procs:
         if p.poll() is None:
             p.terminate()
@@ -56,7 +58,17 @@ def cleanup():
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+    bad = []
+    for f in os.listdir(TMP):
+        if f.endswith(".log"):
+            with open(os.path.join(TMP, f), errors="replace") as fh:
+                text = fh.read()
+            if "Sanitizer" in text or "runtime error" in text:
+                bad.append(f)
+                i = text.find("Sanitizer")
+                print(text[max(0, i - 300):][:3000])
     shutil.rmtree(TMP, ignore_errors=True)
+    return bad
 
 
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
@@ -517,6 +529,8 @@ try:
     router_attacks()
     loadtester_attacks()
 finally:
-    cleanup()
+    reports = cleanup()
+if reports:
+    print("sanitizer reports in: %s" % " ".join(reports))
 print("attacks tried: %d, succeeded: %d" % (tried, succeeded))
-sys.exit(1 if succeeded else 0)
+sys.exit(1 if succeeded or reports else 0)
