@@ -23,6 +23,9 @@ out=$(canaryd local --dir "$W" --state-dir "$TEST_TMP/other-state" --log-format 
 check "a second canaryd local does not take the socket over" \
   bash -c '[ "$0" != 0 ] && grep -q "another process is listening on" <<<"$1"' "$rc" "$out"
 check "... and the first still answers" bash -c 'canaryctl get canaries >/dev/null'
+# pgrep never lists itself; the path is this test's own
+check "... and the one that failed left no router behind" \
+  bash -c '! pgrep -f "$0/other-state/" >/dev/null' "$TEST_TMP"
 stop_canaryd
 check "the socket is removed on exit" [ ! -e "$SOCK" ]
 
