@@ -25,6 +25,12 @@ case "$profile" in
   *) echo "usage: $0 [build|test|demo|bench]" >&2; exit 2 ;;
 esac
 
+# Debian's own kubectl (1.20), unpacked into the project's cache for
+# tests/integration/test_kubectl_debian.sh, never installed on the system
+debian_kubectl() {
+  case "$profile" in test|bench) "$(dirname "$0")/debian-kubectl.sh" ;; esac
+}
+
 missing=""
 for p in $want; do
   if [ "$p" = kubectl-or-kubernetes-client ]; then
@@ -36,7 +42,10 @@ for p in $want; do
   fi
 done
 
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+  debian_kubectl
+  exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "deps: missing packages:$missing" >&2
@@ -55,3 +64,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
+debian_kubectl
