@@ -83,7 +83,7 @@ cat > "$TMP/router.json" <<EOF
   "primary": {"backends": ["127.0.0.1:$P_PORT"]},
   "canary": {"backends": ["127.0.0.1:$C_PORT"]}}]}
 EOF
-"$BUILD/canaryd" router --workers 1 --listen "127.0.0.1:$R_PORT" --admin "127.0.0.1:$A_PORT" \
+"$BUILD/canaryd" router --workers 1 --listen "127.0.0.1:$R_PORT" --metrics "127.0.0.1:$A_PORT" \
   --config "$TMP/router.json" --log-level warn > "$TMP/router.log" 2>&1 & ROUTER=$!
 pids="$pids $ROUTER"
 for p in $P_PORT $C_PORT $H_PORT $R_PORT $A_PORT; do wait_port "$p"; done

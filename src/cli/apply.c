@@ -4,7 +4,9 @@
  * applied, 1 refused, 2 usage or unreachable server. */
 #include "cli/commands.h"
 #include "cli/local_client.h"
+#include "model/object.h"
 #include "util/fsutil.h"
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@ static char *read_stdin(size_t *len)
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
     size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n, stdin)) > 0) {
+    while (buf && n <= CD_MANIFEST_MAX_BYTES && (r = fread(buf + n, 1, cap - n, stdin)) > 0) {
         n += r;
         if (n == cap) {
             char *p = realloc(buf, cap *= 2);
@@ -34,9 +36,15 @@ static char *read_stdin(size_t *len)
 static int apply_one(const cd_api_client *c, const char *path)
 {
     size_t len = 0;
-    char *text = strcmp(path, "-") ? cd_read_file(path, &len) : read_stdin(&len);
-    if (!text) {
-        fprintf(stderr, "canaryctl apply: cannot read %s\n", path);
+    char *text = strcmp(path, "-") ? cd_read_file_max(path, CD_MANIFEST_MAX_BYTES, &len)
+                                   : read_stdin(&len);
+    if (!text || len > CD_MANIFEST_MAX_BYTES) {
+        if (text || errno == EFBIG)
+            fprintf(stderr, "canaryctl apply: %s: larger than %u bytes (1 MiB), the limit for "
+                            "a manifest\n", path, CD_MANIFEST_MAX_BYTES);
+        else
+            fprintf(stderr, "canaryctl apply: cannot read %s: %s\n", path, strerror(errno));
+        free(text);
         return 2;
     }
     char *copy = strdup(path);
@@ -70,15 +78,17 @@ static int apply_one(const cd_api_client *c, const char *path)
 
 int cmd_apply(int argc, char **argv)
 {
-    const char *server = NULL;
+    const char *server = NULL, *token_file = NULL;
     const char *files_v[64];
     cd_flag_list files = {files_v, 0, 64};
     const cd_flag flags[] = {
         {.name = "filename", .alias = 'f', .type = CD_FLAG_LIST, .target = &files, .arg = "FILE",
          .help = "a manifest file, or - for stdin (repeatable)"},
         CD_API_SERVER_FLAG(&server),
+        CD_API_TOKEN_FLAG(&token_file),
     };
     cd_flag_cmd cmd = {
+        .env = cd_api_env_docs,
         .prog = "canaryctl apply",
         .synopsis = "-f FILE [-f FILE...] [flags]",
         .about = "Validates manifests and writes them into canaryd local's manifest directory\n"
@@ -95,7 +105,8 @@ int cmd_apply(int argc, char **argv)
     if (files.n == 0)
         return cd_flags_fail(&cmd, stderr, "no manifest given (-f FILE)");
     cd_api_client client;
-    cd_api_client_init(&client, server);
+    if (!cd_api_client_init(&client, server, token_file))
+        return 2;
     const char **files_list = files.items;
     int n = files.n;
     int worst = 0;

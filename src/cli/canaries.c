@@ -16,7 +16,7 @@
 
 typedef struct common {
     cd_api_client client;
-    const char *server, *ns, *output;
+    const char *server, *token_file, *ns, *output;
     bool all_ns, until_done;
     int limit;
     char **args;
@@ -47,21 +47,23 @@ static int parse(common *o, const char *prog, const char *synopsis, const char *
         CD_FLAG_SWITCH("until-done", 0, &o->until_done,
                        "exit when the canary is done: 0 on Succeeded, 1 on Failed"),
         CD_API_SERVER_FLAG(&o->server),
+        CD_API_TOKEN_FLAG(&o->token_file),
     };
-    static const unsigned bit[] = {0, F_ALL_NS, F_OUTPUT, F_LIMIT, F_UNTIL_DONE, 0};
+    static const unsigned bit[] = {0, F_ALL_NS, F_OUTPUT, F_LIMIT, F_UNTIL_DONE, 0, 0};
     cd_flag t[sizeof all / sizeof all[0]];
     size_t n = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!bit[i] || (which & bit[i]))
             t[n++] = all[i];
-    cd_flag_cmd cmd = {.prog = prog, .synopsis = synopsis, .about = about,
+    cd_flag_cmd cmd = {.prog = prog, .synopsis = synopsis, .about = about, .env = cd_api_env_docs,
                        .footer = EXIT_STATUS, .flags = t, .nflags = n,
                        .min_args = nargs, .max_args = nargs};
     int rc = cd_flags_parse(&cmd, argc, argv, &o->nargs, stdout, stderr);
     if (rc != CD_FLAGS_OK)
         return rc;
     o->args = argv + 1;
-    cd_api_client_init(&o->client, o->server);
+    if (!cd_api_client_init(&o->client, o->server, o->token_file))
+        return CD_FLAGS_USAGE;
     return CD_FLAGS_OK;
 }
 

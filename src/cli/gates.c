@@ -14,7 +14,7 @@
 static int act(const char *cmd_name, const char *action, const char *about, int argc,
                char **argv)
 {
-    const char *server = NULL, *ns = "default";
+    const char *server = NULL, *token_file = NULL, *ns = "default";
     bool rollout = false;
     char prog[64];
     snprintf(prog, sizeof prog, "canaryctl %s", cmd_name);
@@ -22,17 +22,19 @@ static int act(const char *cmd_name, const char *action, const char *about, int 
     cd_flag flags[] = {
         CD_API_NAMESPACE_FLAG(&ns),
         CD_API_SERVER_FLAG(&server),
+        CD_API_TOKEN_FLAG(&token_file),
         CD_FLAG_SWITCH("rollout", 0, &rollout,
                        "hold new revisions (they wait in Initialized) until resume"),
     };
     cd_flag_cmd fc = {
+        .env = cd_api_env_docs,
         .prog = prog,
         .synopsis = hold ? "NAME [-n NS] [--rollout] [flags]" : "NAME [-n NS] [flags]",
         .about = about,
         .footer = "Exit status: 0 done, 1 no such canary, 2 usage error, refused or canaryd "
                   "unreachable.",
         .flags = flags,
-        .nflags = hold ? 3 : 2,
+        .nflags = hold ? 4 : 3,
         .min_args = 1,
         .max_args = 1,
     };
@@ -42,7 +44,8 @@ static int act(const char *cmd_name, const char *action, const char *about, int 
         return cd_flags_exit(rc);
     const char *name = argv[1];
     cd_api_client client;
-    cd_api_client_init(&client, server);
+    if (!cd_api_client_init(&client, server, token_file))
+        return 2;
     if (rollout && !strcmp(action, "hold"))
         action = "hold-rollout";
     char path[800];

@@ -5,23 +5,73 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-void cd_api_client_init(cd_api_client *c, const char *addr)
+const cd_flag_env_doc cd_api_env_docs[] = {
+    {"CANARYD_TOKEN", "the token of a TCP API when --token-file is not given"},
+    {"XDG_RUNTIME_DIR", "where the default socket and published tokens are (else /tmp/canaryd-UID)"},
+    {NULL, NULL},
+};
+
+/* The token for a TCP server: --token-file, $CANARYD_TOKEN, or the file
+ * canaryd local published for this address. */
+static bool find_token(cd_api_client *c, const char *hostport, const char *token_file)
+{
+    char err[400] = "";
+    if (token_file) {
+        if (!cd_token_read_file(token_file, c->token, sizeof c->token, NULL, err, sizeof err)) {
+            fprintf(stderr, "canaryctl: --token-file: %s\n", err);
+            return false;
+        }
+        snprintf(c->token_hint, sizeof c->token_hint, "the token in %.250s", token_file);
+        return true;
+    }
+    if (cd_token_from_env(CD_ENV_TOKEN, c->token, sizeof c->token, err, sizeof err)) {
+        snprintf(c->token_hint, sizeof c->token_hint, "$%s", CD_ENV_TOKEN);
+        return true;
+    }
+    if (err[0]) {
+        fprintf(stderr, "canaryctl: %s\n", err);
+        return false;
+    }
+    char path[4200];
+    if (cd_local_token_path(hostport, path, sizeof path, err, sizeof err) &&
+        access(path, F_OK) == 0) {
+        if (!cd_token_read_file(path, c->token, sizeof c->token, NULL, err, sizeof err)) {
+            fprintf(stderr, "canaryctl: %s\n", err);
+            return false;
+        }
+        snprintf(c->token_hint, sizeof c->token_hint, "the token in %.250s", path);
+    }
+    return true;
+}
+
+bool cd_api_client_init(cd_api_client *c, const char *addr, const char *token_file)
 {
     memset(c, 0, sizeof *c);
-    if (!addr || !*addr)
-        addr = CD_API_DEFAULT;
+    if (!addr || !*addr) {
+        char def[256], err[400];
+        if (!cd_default_local_socket(def, sizeof def, err, sizeof err)) {
+            fprintf(stderr, "canaryctl: %s (pass --server ADDR or set $CANARYD_API)\n", err);
+            return false;
+        }
+        snprintf(c->unix_socket, sizeof c->unix_socket, "%.255s", def);
+        snprintf(c->base, sizeof c->base, "http://localhost");
+        return true;
+    }
     if (!strncmp(addr, "unix:", 5)) {
         snprintf(c->unix_socket, sizeof c->unix_socket, "%s", addr + 5);
         snprintf(c->base, sizeof c->base, "http://localhost");
-    } else if (!strncmp(addr, "http://", 7)) {
-        snprintf(c->base, sizeof c->base, "%s", addr);
-    } else {
-        snprintf(c->base, sizeof c->base, "http://%s", addr);
+        return true;
     }
+    if (!strncmp(addr, "http://", 7))
+        snprintf(c->base, sizeof c->base, "%s", addr);
+    else
+        snprintf(c->base, sizeof c->base, "http://%s", addr);
     size_t n = strlen(c->base);
     if (n && c->base[n - 1] == '/')
         c->base[n - 1] = '\0';
+    return find_token(c, c->base + 7, token_file);
 }
 
 json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path,
@@ -35,9 +85,19 @@ json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path
     rq.body_len = body_len;
     rq.unix_socket = c->unix_socket[0] ? c->unix_socket : NULL;
     rq.timeout_ms = 10000;
+    if (c->token[0] && !rq.unix_socket)
+        rq.bearer = c->token;
     cd_err err = {{0}};
-    if (body)
-        cd_http_add_header(&rq, "Content-Type", "application/yaml", &err);
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        /* the server refuses state changes without a JSON (or, for a
+         * manifest, YAML) media type: a browser cannot send either across
+         * origins without asking first */
+        bool manifest = !strncmp(path, "/api/v1/apply", 13);
+        cd_http_add_header(&rq, "Content-Type", manifest ? "application/yaml" : "application/json",
+                           &err);
+        if (!rq.body)
+            rq.body = "";
+    }
     cd_http_response rs;
     bool ok = cd_http_perform(&rq, &rs, &err);
     *status = ok ? rs.status : 0;
@@ -46,6 +106,19 @@ json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path
         j = json_loadb(cd_buf_str(&rs.body), rs.body.len, 0, NULL);
         if (!j && error)
             snprintf(error, errlen, "the server answered %ld without JSON", rs.status);
+        if (rs.status == 401 && error) {
+            const char *why = json_string_value(json_object_get(j, "error"));
+            if (c->token[0])
+                snprintf(error, errlen, "canaryd at %s refused %s: %s", c->base, c->token_hint,
+                         why ? why : "unauthorized");
+            else
+                snprintf(error, errlen, "canaryd at %s needs a token: set $%s or pass "
+                                        "--token-file FILE (canaryd local writes it to its "
+                                        "runtime directory)", c->base, CD_ENV_TOKEN);
+            json_decref(j);
+            j = NULL;
+            *status = 0;   /* as unreachable: every command prints error and exits 2 */
+        }
     } else if (error) {
         snprintf(error, errlen, "cannot reach canaryd at %s%s%s: %s", c->base,
                  c->unix_socket[0] ? " via " : "", c->unix_socket, err.msg);

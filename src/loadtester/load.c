@@ -155,7 +155,7 @@ bool cd_load_spec_from_metadata(const json_t *md, cd_load_spec *s, cd_err *err)
     memset(s, 0, sizeof *s);
     s->concurrency = 10;
     s->timeout_ms = 10000;
-    s->max_error_rate = 100;
+    s->max_error_rate = CD_LOAD_DEFAULT_MAX_ERROR_RATE;
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)md, k, v) {
@@ -399,8 +399,8 @@ bool cd_load_run(const cd_load_spec *s, volatile sig_atomic_t *stop, cd_load_rep
 
 bool cd_load_passed(const cd_load_spec *s, const cd_load_report *r)
 {
-    if (!r->sent)
-        return false;
+    if (!r->sent || !r->succeeded)
+        return false;   /* nothing got through: nothing was tested */
     return 100.0 * (double)r->failed / (double)r->sent <= s->max_error_rate;
 }
 

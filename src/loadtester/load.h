@@ -13,6 +13,10 @@
 #include <stdint.h>
 
 #define CD_LOAD_MAX_HEADERS 16
+/* A load task's maxErrorRate when its metadata sets none: the share of
+ * failed requests Flagger's usual request-success-rate check (min 99)
+ * tolerates. */
+#define CD_LOAD_DEFAULT_MAX_ERROR_RATE 1.0
 
 struct cd_load_report;
 
@@ -28,7 +32,7 @@ typedef struct cd_load_spec {
     int64_t requests;               /* stop after this many; 0: no limit */
     int64_t timeout_ms;             /* per request; default 10 s */
     bool insecure;                  /* skip TLS verification */
-    double max_error_rate;          /* percent; the run fails above it (default 100) */
+    double max_error_rate;          /* percent; the run fails above it (tasks: default 1) */
     /* called every progress_every_ms with the counts so far (NULL: never) */
     void (*progress)(void *ctx, const struct cd_load_report *so_far, double elapsed_s);
     void *progress_ctx;
@@ -46,14 +50,16 @@ typedef struct cd_load_report {
 /* Reads a spec from a load tester task's metadata (a JSON object of
  * strings): url, method, body, header.<Name> or headers ("A: 1\nB: 2"),
  * rate ("50" or "50/s"), concurrency, duration, requests, timeout,
- * insecure, maxErrorRate. False with err on a bad value. */
+ * insecure, maxErrorRate (default CD_LOAD_DEFAULT_MAX_ERROR_RATE). False
+ * with err on a bad value. */
 bool cd_load_spec_from_metadata(const json_t *metadata, cd_load_spec *s, cd_err *err);
 void cd_load_spec_free(cd_load_spec *s);
 
 /* Runs the load; false with err when it could not start (bad URL). */
 bool cd_load_run(const cd_load_spec *s, volatile sig_atomic_t *stop, cd_load_report *r,
                  cd_err *err);
-/* True when the run's error rate is within max_error_rate. */
+/* True when at least one request succeeded and the run's error rate is
+ * within max_error_rate. */
 bool cd_load_passed(const cd_load_spec *s, const cd_load_report *r);
 /* The report as JSON (for the task's answer and logs). New reference. */
 json_t *cd_load_report_json(const cd_load_report *r);

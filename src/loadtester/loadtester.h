@@ -1,9 +1,14 @@
 /* loadtester.h - `canaryd loadtester`, a drop-in for flagger-loadtester
  * (reference §4.4): gates (/gate/..., /rollback/...), /healthz, /metrics, and
  * webhook tasks on / (cmd, bash, helm, helmv3, kubectl, and canaryd's
- * native `load`), with namespace-regexp protection, a task timeout and
- * deduplication of running tasks. The server runs on libmicrohttpd with a
- * thread per connection (synchronous tasks block only their caller). */
+ * native `load`), with namespace-regexp protection (of the payload and of
+ * what kubectl and helm would act on), a command allowlist, an optional
+ * bearer token, a task timeout and deduplication of running tasks.
+ *
+ * The server is event-driven (libmicrohttpd on epoll, net/httpd.h): slow
+ * or idle clients cost a descriptor, not a thread, and lose their
+ * connection after the read timeout; a synchronous task suspends its
+ * connection and runs on its own thread. */
 #ifndef CD_LOADTESTER_LOADTESTER_H
 #define CD_LOADTESTER_LOADTESTER_H
 #include "ports.h"
@@ -18,12 +23,19 @@ typedef struct cd_loadtester_config {
     int64_t timeout_ms;             /* task timeout; 0: 1 h */
     const char *namespace_regexp;   /* POSIX ERE; NULL/"": every namespace */
     int max_tasks;                  /* background tasks running at once; 0: 256 */
+    const char *token;              /* required for everything but /healthz, /metrics; NULL: none */
+    const char *allow_commands;     /* programs allowed besides the defaults, comma-separated */
+    bool allow_any_command;         /* no allowlist, no shell subset (Flagger's behaviour) */
+    unsigned max_connections;       /* 0: 8192 (clamped to the fd limit) */
+    unsigned read_timeout_s;        /* a request within, and idle after; 0: 5 */
 } cd_loadtester_config;
 
 typedef struct cd_loadtester cd_loadtester;
 
 cd_loadtester *cd_loadtester_start(const cd_loadtester_config *cfg, cd_err *err);
 int cd_loadtester_port(const cd_loadtester *lt);
+/* The connection cap in force (after clamping to the fd limit). */
+unsigned cd_loadtester_max_connections(const cd_loadtester *lt);
 /* Commands started so far (Flagger's TotalExecs). */
 uint64_t cd_loadtester_execs(cd_loadtester *lt);
 /* Background tasks still running. */
@@ -48,7 +60,12 @@ typedef struct cd_task_reply {
 } cd_task_reply;
 
 typedef struct cd_tasks cd_tasks;
-cd_tasks *cd_tasks_new(int64_t timeout_ms, int max_tasks);
+struct cd_cmd_policy;
+/* policy (kept, not copied) decides which commands may run. */
+cd_tasks *cd_tasks_new(int64_t timeout_ms, int max_tasks, const struct cd_cmd_policy *policy);
+/* True when the task answers only once done (bash, helm, helmv3,
+ * kubectl, load with wait): the server runs it off its event thread. */
+bool cd_tasks_blocks(const json_t *metadata);
 /* Refuses new tasks and kills running ones (does not wait). */
 void cd_tasks_cancel_all(cd_tasks *t);
 /* Kills running tasks, waits for them, frees. */

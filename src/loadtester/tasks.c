@@ -3,10 +3,12 @@
  * runs), `bash` runs `bash -c` and answers with its result, `helm`,
  * `helmv3` and `kubectl` run those programs when installed, and `load`
  * runs canaryd's native load generator (background, or synchronous with
- * wait: "true"). Every task is bounded by the task timeout and killed on
- * shutdown. */
+ * wait: "true"). A command runs only if the policy (policy.h) allows it;
+ * a refused one is a 403 and is counted. Every task is bounded by the
+ * task timeout and killed on shutdown. */
 #include "loadtester/load.h"
 #include "loadtester/loadtester.h"
+#include "loadtester/policy.h"
 #include "loadtester/proc.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -17,9 +19,10 @@
 #include <strings.h>
 
 enum { T_CMD, T_BASH, T_HELM, T_HELMV3, T_KUBECTL, T_LOAD, T_COUNT };
-enum { R_STARTED, R_SKIPPED, R_SUCCEEDED, R_FAILED, R_COUNT };
+enum { R_STARTED, R_SKIPPED, R_SUCCEEDED, R_FAILED, R_REFUSED, R_COUNT };
 static const char *const type_names[T_COUNT] = {"cmd", "bash", "helm", "helmv3", "kubectl", "load"};
-static const char *const result_names[R_COUNT] = {"started", "skipped", "succeeded", "failed"};
+static const char *const result_names[R_COUNT] = {"started", "skipped", "succeeded", "failed",
+                                                   "refused"};
 
 typedef struct job {
     struct cd_tasks *owner;
@@ -39,6 +42,7 @@ struct cd_tasks {
     pthread_cond_t cv;
     int64_t timeout_ms;
     int max_tasks;
+    const cd_cmd_policy *policy;
     job *running;
     int n_background;
     uint64_t execs;
@@ -47,7 +51,7 @@ struct cd_tasks {
     bool stopping;
 };
 
-cd_tasks *cd_tasks_new(int64_t timeout_ms, int max_tasks)
+cd_tasks *cd_tasks_new(int64_t timeout_ms, int max_tasks, const cd_cmd_policy *policy)
 {
     cd_tasks *t = calloc(1, sizeof *t);
     if (!t)
@@ -56,6 +60,7 @@ cd_tasks *cd_tasks_new(int64_t timeout_ms, int max_tasks)
     pthread_cond_init(&t->cv, NULL);
     t->timeout_ms = timeout_ms > 0 ? timeout_ms : 3600000;
     t->max_tasks = max_tasks > 0 ? max_tasks : 256;
+    t->policy = policy;
     return t;
 }
 
@@ -213,6 +218,27 @@ static void reply_text(cd_task_reply *out, unsigned status, const char *text)
     cd_buf_puts(&out->body, text ? text : "");
 }
 
+/* A command the policy refuses: 403 with the reason, logged, counted. */
+static void refuse(cd_tasks *t, int type, const char *canary, const char *why, cd_task_reply *out)
+{
+    cd_logf(CD_LOG_WARN, canary, "%s task refused: %s", type_names[type], why);
+    count(t, type, R_REFUSED);
+    char msg[600];
+    snprintf(msg, sizeof msg, "refused: %s", why);
+    reply_text(out, 403, msg);
+}
+
+bool cd_tasks_blocks(const json_t *md)
+{
+    const char *type = md_str(md, "type");
+    if (!type)
+        return false;
+    if (!strcmp(type, "load"))
+        return parse_bool(md_str(md, "wait"));
+    return !strcmp(type, "bash") || !strcmp(type, "helm") || !strcmp(type, "helmv3") ||
+           !strcmp(type, "kubectl");
+}
+
 /* Runs a command job to completion in the calling thread. */
 static bool run_command(job *j, char *const argv[], cd_proc_result *r)
 {
@@ -339,15 +365,47 @@ static char **fields(const char *prog, const char *cmd, size_t *n)
     return v;
 }
 
+static char **task_argv(int type, const char *prog, const char *command, size_t *n)
+{
+    if (type != T_BASH)
+        return fields(prog, command, n);
+    char **argv = malloc(4 * sizeof *argv);
+    if (!argv)
+        abort();
+    argv[0] = strdup("bash");
+    argv[1] = strdup("-c");
+    argv[2] = strdup(command);
+    argv[3] = NULL;
+    *n = 3;
+    return argv;
+}
+
+static void free_argv(char **argv, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(argv[i]);
+    free(argv);
+}
+
 static void run_sync(cd_tasks *t, int type, const char *canary, const json_t *md, cd_task_reply *out)
 {
     const char *cmd = md_str(md, "cmd");
     const char *prog = type == T_BASH ? "bash" : type == T_KUBECTL ? "kubectl" : "helm";
+    size_t n = 0;
+    char **argv = task_argv(type, prog, cmd ? cmd : "", &n);
+    char why[400];
+    if (!(type == T_BASH ? cd_cmd_policy_check_shell(t->policy, argv[2], why, sizeof why)
+                         : cd_cmd_policy_check_argv(t->policy, argv, why, sizeof why))) {
+        refuse(t, type, canary, why, out);
+        free_argv(argv, n);
+        return;
+    }
     if (type != T_BASH && !cd_proc_in_path(prog)) {
         char msg[160];
         snprintf(msg, sizeof msg, "task type %s needs the %s program, which is not installed on "
                                   "this host", type_names[type], prog);
         reply_text(out, 400, msg);
+        free_argv(argv, n);
         return;
     }
     job *j = new_job(t, type, canary, false);
@@ -358,20 +416,9 @@ static void run_sync(cd_tasks *t, int type, const char *canary, const json_t *md
     bool unused;
     if (!register_job(t, j, &unused)) {
         reply_text(out, 503, "shutting down");
+        free_argv(argv, n);
         job_free(j);
         return;
-    }
-    size_t n = 0;
-    char **argv;
-    if (type == T_BASH) {
-        argv = malloc(4 * sizeof *argv);
-        argv[0] = strdup("bash");
-        argv[1] = strdup("-c");
-        argv[2] = strdup(j->command);
-        argv[3] = NULL;
-        n = 3;
-    } else {
-        argv = fields(prog, j->command, &n);
     }
     cd_proc_result r;
     bool ok = run_command(j, argv, &r);
@@ -391,9 +438,7 @@ static void run_sync(cd_tasks *t, int type, const char *canary, const json_t *md
         out->content_type = NULL;
     }
     cd_proc_result_free(&r);
-    for (size_t i = 0; i < n; i++)
-        free(argv[i]);
-    free(argv);
+    free_argv(argv, n);
     unregister_job(t, j);
     job_free(j);
 }
@@ -444,8 +489,13 @@ void cd_tasks_handle(cd_tasks *t, const char *canary, const json_t *md, cd_task_
         type = "cmd";
     if (!strcmp(type, "cmd")) {
         const char *cmd = md_str(md, "cmd");
+        char why[400];
         if (!cmd) {
             reply_text(out, 400, "cmd not found in metadata");
+            return;
+        }
+        if (!cd_cmd_policy_check_shell(t->policy, cmd, why, sizeof why)) {
+            refuse(t, T_CMD, canary, why, out);
             return;
         }
         job *j = new_job(t, T_CMD, canary, true);

@@ -11,15 +11,25 @@
  *   POST /gate/check|open|close|approve|halt, /rollback/check|open|close
  *                                                   flagger-loadtester's gate API, for webhooks
  *
+ * Who may call it (docs/security.md): a Unix socket is created with an
+ * explicit mode (0600 unless --api-socket-mode); a TCP listener needs the
+ * token; every state change needs a JSON (or YAML manifest) Content-Type
+ * and no foreign Origin, and over TCP a Host naming this machine. At most
+ * LC_API_MAX_CONNECTIONS connections, 10 s to send a request, 30 s idle,
+ * bodies up to CD_MANIFEST_MAX_BYTES.
+ *
  * Handlers hold the controller lock only while they read or change its
  * state; nothing here blocks on other network calls. */
 #include "local/local.h"
 #include "net/httpd.h"
+#include "util/access.h"
+#include "util/errfmt.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +37,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_BODY (1u << 20)
+/* A slow or idle client holds one of these (a descriptor, no thread)
+ * until the read deadline; canaryctl needs one at a time. */
+#define LC_API_MAX_CONNECTIONS 1024
 
 typedef struct gate_entry {
     char key[600];          /* "name.namespace" or "rollback.name.namespace" */
@@ -35,8 +47,9 @@ typedef struct gate_entry {
 
 struct lc_api {
     cd_local *L;
-    struct MHD_Daemon *d;
-    int fd;
+    cd_httpd *srv;
+    cd_access_policy policy;
+    char token[CD_TOKEN_MAX + 1];   /* of a TCP listener */
     char *unix_path;
     gate_entry *open_gates;   /* flagger-loadtester gate state (default closed) */
     size_t ngates;
@@ -169,7 +182,12 @@ static enum MHD_Result apply(lc_api *api, struct MHD_Connection *conn, request *
         json_array_append_new(d.items[i].severity == CD_DIAG_ERROR ? errs : warns, json_string(s));
         free(s);
     }
+    char *omitted = cd_diags_omitted(&d);
+    if (omitted)
+        json_array_append_new(d.dropped_errors ? errs : warns, json_string(omitted));
+    free(omitted);
     cd_diags_free(&d);
+    malloc_trim(0);   /* a large manifest's parse trees go back to the system */
     json_t *j = json_pack("{s:b,s:o,s:o}", "applied", errors == 0, "errors", errs, "warnings",
                           warns);
     return cd_httpd_reply_json(conn, errors ? 422 : 200, j);
@@ -307,17 +325,10 @@ static enum MHD_Result canary_route(lc_api *api, struct MHD_Connection *conn, co
     return cd_httpd_reply_json(conn, 200, j);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **state)
+static enum MHD_Result handle(void *ctx, struct MHD_Connection *conn, const char *url,
+                              const char *method, request *rq)
 {
-    lc_api *api = cls;
-    request *rq;
-    enum MHD_Result ret;
-    if (cd_httpd_collect(state, upload, upload_size, MAX_BODY, &rq, &ret))
-        return ret;
-    if (rq->too_big)
-        return send_error(conn, 413, "body too large (1 MiB at most)");
+    lc_api *api = ctx;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     bool post = !strcmp(method, "POST");
     if (!strcmp(url, "/healthz"))
@@ -340,50 +351,104 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return send_error(conn, 404, "not found");
 }
 
-static int listen_on(const char *address, char **unix_path, cd_err *err)
+/* Who may send this request (util/access.h): the socket's mode already
+ * decided for a Unix socket; a TCP listener needs the token; every
+ * state change needs a JSON (or, for a manifest, YAML) media type and no
+ * foreign Origin. /healthz is open to probes. */
+static unsigned admit(void *ctx, struct MHD_Connection *conn, const char *url, const char *method,
+                      char *why, size_t whylen)
 {
-    int fd;
-    if (!strncmp(address, "unix:", 5)) {
-        struct sockaddr_un a = {.sun_family = AF_UNIX};
-        if (strlen(address + 5) >= sizeof a.sun_path) {
-            snprintf(err->msg, sizeof err->msg, "socket path too long");
-            return -1;
-        }
-        strcpy(a.sun_path, address + 5);
-        unlink(a.sun_path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
-            snprintf(err->msg, sizeof err->msg, "%s: %s", address, strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            return -1;
-        }
-        *unix_path = strdup(a.sun_path);
-        return fd;
-    }
+    static const char *const manifest_types[] = {"application/yaml", "application/x-yaml", NULL};
+    lc_api *api = ctx;
+    cd_access_policy p = api->policy;
+    if (!strcmp(url, "/healthz") && !cd_method_changes_state(method))
+        p.token = NULL;
+    if (!strcmp(url, "/api/v1/apply"))
+        p.extra_types = manifest_types;
+    return cd_httpd_check_access(conn, method, &p, why, whylen);
+}
+
+static int listen_tcp(const char *address, cd_err *err)
+{
     char host[128] = "127.0.0.1";
-    int port = 0;
     const char *colon = strrchr(address, ':');
-    if (colon) {
+    const char *port_s = colon ? colon + 1 : address;
+    if (colon && colon > address)
         snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
-        port = atoi(colon + 1);
-    } else {
-        port = atoi(address);
-    }
+    char *end;
+    long port = strtol(port_s, &end, 10);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, *host ? host : "127.0.0.1", &a.sin_addr) != 1) {
-        snprintf(err->msg, sizeof err->msg, "%s: not an IPv4 address and port", address);
+    if (!*port_s || *end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+        cd_errfmt(err, "%s: not unix:/path or an IPv4 address and port", address);
         return -1;
     }
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
+    if (fd < 0) {
+        cd_errfmt(err, "socket: %s", strerror(errno));
+        return -1;
+    }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
-        snprintf(err->msg, sizeof err->msg, "%s: %s", address, strerror(errno));
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, SOMAXCONN) != 0) {
+        cd_errfmt(err, "%s: %s", address, strerror(errno));
         close(fd);
         return -1;
     }
     return fd;
+}
+
+/* The token of a TCP API: --api-token-file, $CANARYD_TOKEN, or the one
+ * published for this address by an earlier run, or a new one. Always
+ * published (0600, in the user's private runtime directory) so that
+ * canaryctl on this host finds it. */
+static bool api_token(lc_api *api, const char *address, cd_err *err)
+{
+    const cd_local_options *o = &api->L->opt;
+    char e[600] = "", published[4200], where[300];
+    bool have = false, loose = false;
+    if (o->api_token_file) {
+        if (!cd_token_read_file(o->api_token_file, api->token, sizeof api->token, &loose, e, sizeof e)) {
+            cd_errfmt(err, "--api-token-file: %s", e);
+            return false;
+        }
+        if (loose)
+            cd_warn("local: %s is readable by other users; anyone who reads it can use the API",
+                    o->api_token_file);
+        snprintf(where, sizeof where, "%.280s", o->api_token_file);
+        have = true;
+    } else if (cd_token_from_env(CD_ENV_TOKEN, api->token, sizeof api->token, e, sizeof e)) {
+        snprintf(where, sizeof where, "$%s", CD_ENV_TOKEN);
+        have = true;
+    } else if (e[0]) {
+        cd_errfmt(err, "%s", e);
+        return false;
+    }
+    if (!cd_local_token_path(address, published, sizeof published, e, sizeof e)) {
+        if (!have) {
+            cd_errfmt(err, "no token for the API on %s (%s); pass --api-token-file FILE or set $%s",
+                      address, e, CD_ENV_TOKEN);
+            return false;
+        }
+        cd_warn("local: cannot publish the API token for canaryctl: %s", e);
+        cd_info("local: API on %s needs the token in %s", address, where);
+        return true;
+    }
+    char old[CD_TOKEN_MAX + 1];
+    bool reuse = !have && cd_token_read_file(published, old, sizeof old, &loose, e, sizeof e) && !loose;
+    if (reuse)
+        snprintf(api->token, sizeof api->token, "%s", old);
+    else if (!have && !cd_token_generate(api->token, sizeof api->token)) {
+        cd_errfmt(err, "cannot generate a token: %s", strerror(errno));
+        return false;
+    }
+    memset(old, 0, sizeof old);
+    if (!reuse && !cd_token_write_file(published, api->token, e, sizeof e)) {
+        cd_errfmt(err, "cannot write the API token: %s", e);
+        return false;
+    }
+    cd_info("local: API on %s needs a token; canaryctl on this host reads it from %s%s%s",
+            address, published, have ? ", copied from " : "", have ? where : "");
+    return true;
 }
 
 lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err)
@@ -392,18 +457,41 @@ lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err)
     if (!api)
         abort();
     api->L = L;
-    api->fd = listen_on(address, &api->unix_path, err);
-    if (api->fd < 0) {
+    api->policy.require_json = true;
+    int fd;
+    if (!strncmp(address, "unix:", 5)) {
+        mode_t mode = L->opt.api_socket_mode ? (mode_t)L->opt.api_socket_mode : 0600;
+        char e[600];
+        fd = cd_listen_unix(address + 5, mode, SOMAXCONN, false, e, sizeof e);
+        if (fd < 0)
+            cd_errfmt(err, "%s", e);
+        else if (!(api->unix_path = strdup(address + 5)))
+            abort();
+    } else {
+        fd = api_token(api, address, err) ? listen_tcp(address, err) : -1;
+        api->policy.check_host = true;
+        api->policy.token = api->token;
+    }
+    if (fd < 0) {
         free(api);
         return NULL;
     }
-    api->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                              0, NULL, NULL, handle, api, MHD_OPTION_LISTEN_SOCKET, api->fd,
-                              MHD_OPTION_NOTIFY_COMPLETED, cd_httpd_completed, api,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    if (!api->d) {
-        snprintf(err->msg, sizeof err->msg, "cannot start the HTTP server");
-        close(api->fd);
+    cd_httpd_options o = {
+        .name = "local API",
+        .listen_fd = fd,
+        .max_connections = LC_API_MAX_CONNECTIONS,
+        .read_timeout_s = 10,
+        .idle_timeout_s = 30,
+        .max_body = CD_MANIFEST_MAX_BYTES,
+        .json_errors = true,
+        .admit = admit,
+        .handler = handle,
+        .ctx = api,
+    };
+    api->srv = cd_httpd_start(&o, err);
+    if (!api->srv) {
+        if (api->unix_path)
+            unlink(api->unix_path);
         free(api->unix_path);
         free(api);
         return NULL;
@@ -415,12 +503,12 @@ void lc_api_stop(lc_api *api)
 {
     if (!api)
         return;
-    MHD_stop_daemon(api->d);
-    close(api->fd);
+    cd_httpd_stop(api->srv);
     if (api->unix_path) {
         unlink(api->unix_path);
         free(api->unix_path);
     }
+    memset(api->token, 0, sizeof api->token);
     free(api->open_gates);
     free(api);
 }

@@ -517,6 +517,15 @@ int cd_local_run(const cd_local_options *opt)
     cd_notify_config_env(&L->opt.notify);
 
     cd_err err = {{0}};
+    /* the API first: when its address is taken (another canaryd local),
+     * nothing has been started yet that would be left behind */
+    if (opt->api && *opt->api) {
+        api = lc_api_start(L, opt->api, &err);
+        if (!api) {
+            cd_error("local: cannot serve the API on %s: %s", opt->api, err.msg);
+            goto out;
+        }
+    }
     L->router = lc_router_start(L, &err);
     if (!L->router) {
         cd_error("local: cannot start the router: %s", err.msg);
@@ -526,13 +535,6 @@ int cd_local_run(const cd_local_options *opt)
     reconcile(L);
     reap_orphans(L);
     pthread_mutex_unlock(&L->lock);
-    if (opt->api && *opt->api) {
-        api = lc_api_start(L, opt->api, &err);
-        if (!api) {
-            cd_error("local: cannot serve the API on %s: %s", opt->api, err.msg);
-            goto out;
-        }
-    }
     int workers = opt->workers > 0 ? opt->workers : 4;
     L->threads = calloc((size_t)workers, sizeof *L->threads);
     for (int i = 0; i < workers; i++)

@@ -4,6 +4,8 @@
  * --flag. */
 #include "local/controller.h"
 #include "mains.h"
+#include "net/httpd.h"
+#include "util/access.h"
 #include "util/buf.h"
 #include "util/flags.h"
 #include "util/log.h"
@@ -23,7 +25,24 @@ static const char *self_path(char *buf, size_t n)
     return buf;
 }
 
+/* --api-socket-mode: octal permission bits */
+static bool set_socket_mode(void *target, const char *s, char *err, size_t errlen)
+{
+    mode_t m;
+    if (!cd_parse_socket_mode(s, &m)) {
+        snprintf(err, errlen, "\"%s\" is not an octal mode such as 0600", s);
+        return false;
+    }
+    if (m & 0006)
+        fprintf(stderr, "canaryd local: warning: --api-socket-mode %s lets every user of this "
+                        "host drive canaryd (and run commands as you)\n", s);
+    *(unsigned *)target = m ? (unsigned)m : 0600;
+    return true;
+}
+
 static const cd_flag_env_doc env_docs[] = {
+    {"CANARYD_TOKEN", "the token of a TCP --api when --api-token-file is not given (processes "
+                      "canaryd starts do not inherit it)"},
     {"EVENT_WEBHOOK_URL", "the event webhook; wins over --event-webhook"},
     {"SLACK_URL", "and SLACK_TOKEN, SLACK_PROXY_URL, SLACK_USER, SLACK_CHANNEL, MSTEAMS_URL, "
                   "MSTEAMS_PROXY_URL: the notifier settings whose flag is not given"},
@@ -34,7 +53,8 @@ int cd_main_local(int argc, char **argv)
 {
     cd_local_options o;
     memset(&o, 0, sizeof o);
-    o.api = "127.0.0.1:9797";
+    o.api = NULL;   /* below: the default socket */
+    o.api_socket_mode = 0600;
     o.namespace_ = "default";
     o.router_host = "127.0.0.1";
     o.workers = 4;
@@ -44,14 +64,22 @@ int cd_main_local(int argc, char **argv)
         CD_FLAG_STR("dir", 0, &o.dir, "DIR", "manifests (*.yaml, *.yml, *.json); required"),
         CD_FLAG_STR("state-dir", 0, &state_dir, "DIR",
                     "status, journals, process records (default DIR/.canaryd)"),
-        CD_FLAG_STR("api", 0, &o.api, "ADDR",
-                    "HTTP API for canaryctl: host:port or unix:/path (\"\" disables it)"),
+        {.name = "api", .type = CD_FLAG_STRING, .target = &o.api, .arg = "ADDR",
+         .def = "unix:$XDG_RUNTIME_DIR/canaryd/local.sock, or unix:/tmp/canaryd-UID/local.sock",
+         .help = "HTTP API for canaryctl: unix:/path or host:port, which needs a token (\"\" "
+                 "disables it)"},
+        {.name = "api-socket-mode", .type = CD_FLAG_FUNC, .target = &o.api_socket_mode,
+         .set = set_socket_mode, .arg = "MODE", .def = "0600",
+         .help = "permissions of the API's Unix socket"},
+        CD_FLAG_STR("api-token-file", 0, &o.api_token_file, "FILE",
+                    "the token a TCP API requires (default $CANARYD_TOKEN, else one generated "
+                    "and kept); published 0600 in the runtime directory for canaryctl"),
         CD_FLAG_STR("namespace", 0, &o.namespace_, "NS", "namespace of manifests that set none"),
         CD_FLAG_STR("router-host", 0, &o.router_host, "ADDR",
                     "address the services' ports listen on"),
         CD_FLAG_STR("router-metrics", 0, &o.router_metrics, "ADDR",
-                    "also serve the router's admin API (and /metrics) on this TCP address, for "
-                    "Prometheus (e.g. 127.0.0.1:9901)"),
+                    "serve the router's /metrics and health, read-only and without a token, on "
+                    "this TCP address, for Prometheus (e.g. 127.0.0.1:9901)"),
         CD_FLAG_NUM("workers", &o.workers, "N", 1, 64, "analysis threads"),
         CD_FLAG_SWITCH("stop-on-exit", 0, &o.stop_on_exit,
                        "stop workloads and the router on SIGTERM/SIGINT (default: leave them "
@@ -103,7 +131,18 @@ int cd_main_local(int argc, char **argv)
     else
         cd_buf_printf(&sd, "%s/.canaryd", o.dir);
     o.state_dir = sd.data;
+    char api_default[600];
+    if (!o.api) {
+        char err[600];
+        if (!cd_default_local_socket(api_default + 5, sizeof api_default - 5, err, sizeof err)) {
+            cd_buf_free(&sd);
+            return cd_flags_fail(&cmd, stderr, "%s; pass --api unix:/path", err);
+        }
+        memcpy(api_default, "unix:", 5);
+        o.api = api_default;
+    }
     cd_log_set_logger("canaryd-local");
+    cd_raise_fd_limit();   /* the API's connection cap needs descriptors */
     rc = cd_local_run(&o);
     cd_buf_free(&sd);
     return rc;

@@ -116,8 +116,20 @@ static bool load_file(cd_manifest_dir *d, const char *name, cd_diags *diags)
 {
     char *path = full_path(d, name);
     size_t len = 0;
-    char *text = cd_read_file(path, &len);
+    char *text = cd_read_file_max(path, CD_MANIFEST_MAX_BYTES, &len);
     mfile *f = find_file(d, name);
+    if (!text && errno == EFBIG) {
+        if (!f)
+            f = add_file(d, name);
+        f->hash = 0;
+        f->rejected = true;
+        cd_diags_add(diags, CD_DIAG_ERROR, path, 0, 0, "",
+                     "larger than %u bytes (1 MiB), the limit for a manifest", CD_MANIFEST_MAX_BYTES);
+        cd_warn("manifests: %s rejected (larger than 1 MiB); its previous objects stay", name);
+        free(path);
+        refresh_rejections(d);
+        return false;
+    }
     if (!text) {
         free(path);
         if (!f)
@@ -173,7 +185,11 @@ static void refresh_rejections(cd_manifest_dir *d)
             continue;
         char *path = full_path(d, d->files[i].name);
         size_t len;
-        char *text = cd_read_file(path, &len);
+        char *text = cd_read_file_max(path, CD_MANIFEST_MAX_BYTES, &len);
+        if (!text && errno == EFBIG)
+            cd_diags_add(&d->rejections, CD_DIAG_ERROR, path, 0, 0, "",
+                         "larger than %u bytes (1 MiB), the limit for a manifest",
+                         CD_MANIFEST_MAX_BYTES);
         if (text) {
             cd_object_list tmp = {0};
             cd_diags local;

@@ -12,6 +12,7 @@
  * stopped process. */
 #include "local/local.h"
 #include "router/client.h"
+#include "util/access.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
@@ -90,7 +91,7 @@ static bool spawn_router(lc_router *r, cd_err *err)
     char *argv[] = {(char *)L->opt.canaryd_path, "router", "--admin", r->admin, "--log-format",
                     "json", "--window", LC_ROUTER_WINDOW_SECONDS, NULL, NULL, NULL};
     if (L->opt.router_metrics && *L->opt.router_metrics) {
-        argv[8] = "--admin";   /* a TCP admin listener Prometheus can scrape */
+        argv[8] = "--metrics";   /* read-only: /metrics and health, for Prometheus */
         argv[9] = (char *)L->opt.router_metrics;
     }
     posix_spawn_file_actions_t fa;
@@ -115,7 +116,7 @@ static bool spawn_router(lc_router *r, cd_err *err)
         abort();
     size_t e = 0;
     for (size_t i = 0; i < nenv; i++)
-        if (strncmp(environ[i], "CANARYD_OWNER=", 14))
+        if (strncmp(environ[i], "CANARYD_OWNER=", 14) && !cd_env_is_secret(environ[i]))
             envp[e++] = environ[i];
     cd_buf owner = CD_BUF_INIT;
     cd_buf_printf(&owner, "CANARYD_OWNER=%s", L->owner ? L->owner : "");

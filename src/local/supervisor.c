@@ -3,6 +3,7 @@
  * threaded program), pidfd to watch processes that are not our children,
  * and libcurl's multi interface so that probes never block a step. */
 #include "local/supervisor.h"
+#include "util/access.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -440,7 +441,7 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     size_t plen = strlen(t->port_env);
     for (size_t i = 0; i < nenv; i++)   /* inherit, minus what we set */
         if ((strncmp(environ[i], t->port_env, plen) || environ[i][plen] != '=') &&
-            strncmp(environ[i], "CANARYD_OWNER=", 14))
+            strncmp(environ[i], "CANARYD_OWNER=", 14) && !cd_env_is_secret(environ[i]))
             envp[e++] = xstrdup(environ[i]);
     for (size_t i = 0; i < t->nenv; i++)
         envp[e++] = xstrdup(t->env[i]);

@@ -1,5 +1,6 @@
 /* endpoint.c - /metrics and /healthz on libmicrohttpd (see endpoint.h).
- * One polling thread; each request is answered from memory at once. */
+ * One event thread; each request is answered from memory at once; at most
+ * CD_METRICS_MAX_CONNECTIONS connections, 10 s to send a request, 15 s idle. */
 #include "metrics/endpoint.h"
 #include "net/httpd.h"
 #include "util/errfmt.h"
@@ -10,24 +11,15 @@
 #include <string.h>
 
 struct cd_metrics_endpoint {
-    struct MHD_Daemon *d;
+    cd_httpd *s;
     cd_metrics_endpoint_config cfg;
     int port;
 };
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const char *url,
+                                  const char *method, cd_httpd_request *rq)
 {
-    cd_metrics_endpoint *e = cls;
-    if (!*con_cls) {            /* first call: headers only */
-        *con_cls = e;
-        return MHD_YES;
-    }
-    if (*upload_size) {         /* ignore request bodies */
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    cd_metrics_endpoint *e = ctx;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!strcmp(url, "/healthz")) {
         bool ok = !e->cfg.healthy || e->cfg.healthy(e->cfg.health_ctx);
@@ -60,28 +52,24 @@ cd_metrics_endpoint *cd_metrics_endpoint_start(const cd_metrics_endpoint_config 
     if (!e)
         abort();
     e->cfg = *cfg;
-    struct sockaddr_storage ss;
-    const struct sockaddr *sa = NULL;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-    if (!cd_httpd_address(cfg->address, cfg->port, &ss, &sa, &flags, err)) {
+    cd_httpd_options o = {
+        .name = "metrics endpoint",
+        .listen_fd = -1,
+        .address = cfg->address,
+        .port = cfg->port,
+        .max_connections = CD_METRICS_MAX_CONNECTIONS,
+        .read_timeout_s = 10,
+        .idle_timeout_s = 15,
+        .max_body = 4096,           /* it reads no bodies */
+        .handler = on_request,
+        .ctx = e,
+    };
+    e->s = cd_httpd_start(&o, err);
+    if (!e->s) {
         free(e);
         return NULL;
     }
-    if (sa)
-        e->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, e,
-                                MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned)15, MHD_OPTION_END);
-    else
-        e->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, e,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_END);
-    if (!e->d) {
-        cd_errfmt(err, "cannot listen on %s:%d (port in use?)",
-                  cfg->address && *cfg->address ? cfg->address : "*", cfg->port);
-        free(e);
-        return NULL;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(e->d, MHD_DAEMON_INFO_BIND_PORT);
-    e->port = info ? info->port : cfg->port;
+    e->port = cd_httpd_port(e->s);
     return e;
 }
 
@@ -94,6 +82,6 @@ void cd_metrics_endpoint_stop(cd_metrics_endpoint *e)
 {
     if (!e)
         return;
-    MHD_stop_daemon(e->d);
+    cd_httpd_stop(e->s);
     free(e);
 }

@@ -14,6 +14,9 @@
 typedef void (*cd_metrics_writer)(void *ctx, cd_buf *out);
 
 #define CD_METRICS_MAX_WRITERS 4
+/* Kubernetes probes this port: a few thousand slow clients must not
+ * starve them (clamped to the fd limit). */
+#define CD_METRICS_MAX_CONNECTIONS 4096
 
 typedef struct cd_metrics_endpoint_config {
     const char *address;            /* bind address; NULL: every interface */

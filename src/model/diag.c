@@ -23,6 +23,16 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 void cd_diags_vadd(cd_diags *d, cd_diag_severity sev, const char *file, int line, int col,
                    const char *path, const char *fmt, va_list ap)
 {
+    if (d->n >= CD_DIAGS_KEEP) {
+        if (sev == CD_DIAG_ERROR) {
+            d->errors++;
+            d->dropped_errors++;
+        } else {
+            d->warnings++;
+            d->dropped_warnings++;
+        }
+        return;
+    }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
         cd_diag *p = realloc(d->items, cap * sizeof *p);
@@ -61,6 +71,10 @@ void cd_diags_move(cd_diags *dst, cd_diags *src)
         cd_diag *s = &src->items[i];
         cd_diags_add(dst, s->severity, s->file, s->line, s->col, s->path, "%s", s->message);
     }
+    dst->errors += src->dropped_errors;
+    dst->dropped_errors += src->dropped_errors;
+    dst->warnings += src->dropped_warnings;
+    dst->dropped_warnings += src->dropped_warnings;
     cd_diags_free(src);
 }
 
@@ -105,4 +119,24 @@ void cd_diags_print(const cd_diags *d, FILE *out)
         fprintf(out, "%s\n", s);
         free(s);
     }
+    char *o = cd_diags_omitted(d);
+    if (o)
+        fprintf(out, "%s\n", o);
+    free(o);
+}
+
+char *cd_diags_omitted(const cd_diags *d)
+{
+    if (!d->dropped_errors && !d->dropped_warnings)
+        return NULL;
+    cd_buf b = CD_BUF_INIT;
+    cd_buf_puts(&b, "...");
+    if (d->dropped_errors)
+        cd_buf_printf(&b, " and %zu more error%s", d->dropped_errors,
+                      d->dropped_errors == 1 ? "" : "s");
+    if (d->dropped_warnings)
+        cd_buf_printf(&b, " and %zu more warning%s", d->dropped_warnings,
+                      d->dropped_warnings == 1 ? "" : "s");
+    cd_buf_printf(&b, " (only the first %d are listed)", CD_DIAGS_KEEP);
+    return cd_buf_steal(&b);
 }

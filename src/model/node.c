@@ -35,6 +35,7 @@ typedef struct {
     anchor_def *anchors;
     size_t nanchors, cap_anchors;
     bool failed;
+    bool stop;              /* nesting beyond CD_NODE_MAX_DEPTH: the rest is not read */
 } builder;
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -50,6 +51,9 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
     *cap = c;
     return q;
 }
+
+#define CD_STR_(x) #x
+#define CD_STR(x) CD_STR_(x)
 
 static void error_at(builder *b, int line, int col, const char *fmt, const char *arg)
 {
@@ -418,7 +422,9 @@ static void handle_event(builder *b, struct fy_event *e, cd_node **root, int *do
         bool map = e->type == FYET_MAPPING_START;
         if (b->depth >= CD_NODE_MAX_DEPTH) {
             error_at(b, m ? m->line + 1 : 0, m ? m->column + 1 : 0, "%s",
-                     "document nests too deeply");
+                     "document nests more than " CD_STR(CD_NODE_MAX_DEPTH)
+                     " levels deep; the rest is not read");
+            b->stop = true;
             break;
         }
         cd_node *n = new_node(b, map ? CD_N_MAP : CD_N_SEQ, m);
@@ -535,6 +541,36 @@ static const char *find_unprintable(const char *data, size_t len, int *line, int
     return NULL;
 }
 
+/* libfyaml's scanner reads ahead across every open flow collection before
+ * it hands out the first event (each "[" may start a key), so "[[[[..."
+ * costs memory in proportion to its length, whatever the depth limit of
+ * the tree. Counting brackets bounds it first: an over-estimate (brackets
+ * inside strings count too), so only inputs with hundreds of unbalanced
+ * brackets are refused. Returns the offset where the depth is exceeded,
+ * or len. */
+static size_t flow_depth_exceeded(const char *data, size_t len, int max, int *line, int *col)
+{
+    int depth = 0;
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (c == '[' || c == '{') {
+            if (++depth > max)
+                return i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+        if (c == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+    return len;
+}
+
 cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool json,
                            cd_diags *diags)
 {
@@ -579,16 +615,22 @@ cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool 
                      why);
         len = 0;
     }
+    if (len && flow_depth_exceeded(data, len, CD_NODE_MAX_DEPTH, &bad_line, &bad_col) < len) {
+        cd_diags_add(diags, CD_DIAG_ERROR, s->file, bad_line, bad_col, "",
+                     "more than %d nested [ or { (a document nests at most %d levels); not read",
+                     CD_NODE_MAX_DEPTH, CD_NODE_MAX_DEPTH);
+        len = 0;
+    }
     cd_node *root = NULL;
     int doc_line = 1;
 
     if (len == 0 || fy_parser_set_string(fyp, data, len) == 0) {
         struct fy_event *e;
-        while (len > 0 && (e = fy_parser_parse(fyp))) {
+        while (len > 0 && !b.stop && (e = fy_parser_parse(fyp))) {
             handle_event(&b, e, &root, &doc_line);
             fy_parser_event_free(fyp, e);
         }
-        if (fy_parser_get_stream_error(fyp))
+        if (!b.stop && fy_parser_get_stream_error(fyp))
             collect_syntax_errors(&b, diag);
     } else {
         cd_diags_add(diags, CD_DIAG_ERROR, s->file, 0, 0, "", "cannot read input");

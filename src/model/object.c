@@ -210,6 +210,12 @@ size_t cd_manifest_load_buffer(const char *name, const char *data, size_t len, b
                                cd_diags *diags)
 {
     size_t before = diags->errors;
+    if (len > CD_MANIFEST_MAX_BYTES) {
+        cd_diags_add(diags, CD_DIAG_ERROR, name, 0, 0, "",
+                     "%zu bytes: manifests are limited to %u bytes (1 MiB)", len,
+                     CD_MANIFEST_MAX_BYTES);
+        return 1;
+    }
     cd_stream *s = cd_stream_parse(name, data, len, json, diags);
     if (!s)
         return diags->errors - before + 1;
@@ -235,12 +241,14 @@ static bool is_json_name(const char *name)
     return dot && !strcmp(dot, ".json");
 }
 
+/* At most CD_MANIFEST_MAX_BYTES (+1, so that a longer input is seen
+ * without reading the rest of it). */
 static char *read_stream(FILE *f, size_t *len)
 {
     cd_buf b = CD_BUF_INIT;
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while (b.len <= CD_MANIFEST_MAX_BYTES && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
         cd_buf_append(&b, chunk, n);
     if (ferror(f)) {
         cd_buf_free(&b);
@@ -266,6 +274,12 @@ static long load_file(const char *path, const char *display, const char *ns, cd_
     if (!data) {
         cd_diags_add(diags, CD_DIAG_ERROR, display, 0, 0, "", "cannot read: %s", strerror(err));
         return -1;
+    }
+    if (len > CD_MANIFEST_MAX_BYTES) {
+        free(data);
+        cd_diags_add(diags, CD_DIAG_ERROR, display, 0, 0, "",
+                     "larger than %u bytes (1 MiB), the limit for a manifest", CD_MANIFEST_MAX_BYTES);
+        return 1;
     }
     size_t e = cd_manifest_load_buffer(display, data, len, is_json_name(path), ns, out, diags);
     free(data);

@@ -84,7 +84,15 @@ void cd_object_free(cd_object *o);
 cd_object *cd_object_decode(const cd_node *root, const char *file, int line,
                             const char *default_namespace, cd_diags *diags);
 
-/* Decodes every document of a YAML/JSON buffer. Objects without errors are
+/* The largest manifest input (one file, one API body, stdin) accepted:
+ * 1 MiB, as much as etcd stores in one Kubernetes object (1.5 MB) allows
+ * for. Parsing costs up to about 40 times the input in memory, so this
+ * bounds a parse to some 40 MiB. Larger inputs are refused with an error
+ * saying so, before parsing. */
+#define CD_MANIFEST_MAX_BYTES (1u << 20)
+
+/* Decodes every document of a YAML/JSON buffer (an error, and nothing
+ * else, when it is longer than CD_MANIFEST_MAX_BYTES). Objects without errors are
  * appended to out; returns the number of errors added. */
 size_t cd_manifest_load_buffer(const char *name, const char *data, size_t len, bool json,
                                const char *default_namespace, cd_object_list *out,

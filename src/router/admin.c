@@ -1,12 +1,22 @@
 /* admin.c - the admin API's HTTP server (see admin.h): accepts on its
- * listeners, reads one request at a time (head and body up to 16 MiB)
- * with llhttp, answers through rt_api_handle, keeps connections alive.
- * Runs on the control thread; never touches the data path. */
+ * listeners, reads one request at a time with llhttp, decides on the
+ * headers whether the client may send it (token, Host, Origin,
+ * Content-Type: util/access.h; a Unix socket's mode decided who could
+ * connect at all) before reading any body, answers through rt_api_handle
+ * (or, on a metrics-only listener, only /metrics and health), keeps
+ * connections alive.
+ *
+ * Bounded: ADMIN_MAX_CONNS connections in all, a request head within
+ * ADMIN_HEAD_MS, a whole request within ADMIN_REQUEST_MS, keep-alive idle
+ * ADMIN_IDLE_MS, bodies up to ADMIN_MAX_BODY each and ADMIN_BODY_BUDGET
+ * in all. Runs on the control thread; never touches the data path. */
 #include "router/admin.h"
 #include "router/addr.h"
 #include "router/http.h"
+#include "util/access.h"
 #include "util/log.h"
 #include <errno.h>
+#include <jansson.h>
 #include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,25 +27,40 @@
 #include <unistd.h>
 
 #define ADMIN_MAX_BODY (16u << 20)
+#define ADMIN_BODY_BUDGET (64u << 20)
 #define ADMIN_MAX_HEAD (64u << 10)
-#define ADMIN_IDLE_MS 60000
+#define ADMIN_MAX_CONNS 1024
+#define ADMIN_HEAD_MS 10000
+#define ADMIN_REQUEST_MS 30000
+#define ADMIN_IDLE_MS 30000
+#define ADMIN_HDR_MAX 1024          /* each header access control reads */
 
 typedef struct admin_listener {
     rt_io io;
     char *address;
+    bool metrics_only;
+    cd_access_policy policy;
 } admin_listener;
+
+/* the request headers kept */
+enum { H_NONE, H_IF_MATCH, H_HOST, H_ORIGIN, H_CTYPE, H_AUTHZ, H_COUNT };
 
 typedef struct admin_conn {
     rt_io io;
     rt_timer timer;
+    admin_listener *ls;
     llhttp_t parser;
     cd_buf in;              /* unparsed bytes */
     size_t in_off;
-    cd_buf url, body, field, if_match;
+    cd_buf url, body, field;
+    cd_buf hdr[H_COUNT];
+    bool has_hdr[H_COUNT];
+    int cur_hdr;
     size_t head_bytes;
-    bool in_if_match;
     bool complete;
-    bool too_large;
+    bool too_large, over_budget;
+    int refused;            /* status the headers were refused with; 0: admitted */
+    char why[300];
     cd_buf out;
     size_t out_off;
     bool close_after;
@@ -49,6 +74,9 @@ static struct {
     struct { char *address; int fd; bool used; } inh[16];
     size_t ninh;
     admin_conn *conns;
+    size_t nconns;
+    size_t body_bytes;      /* request bodies buffered, all connections */
+    char token[CD_TOKEN_MAX + 1];
 } A;
 
 /* ---- parser callbacks ---- */
@@ -71,8 +99,19 @@ static int on_field(llhttp_t *p, const char *at, size_t n)
 
 static int on_field_done(llhttp_t *p)
 {
+    static const char *const names[H_COUNT] = {"", "if-match", "host", "origin", "content-type",
+                                               "authorization"};
     admin_conn *c = p->data;
-    c->in_if_match = !strcasecmp(cd_buf_str(&c->field), "if-match");
+    c->cur_hdr = H_NONE;
+    for (int i = 1; i < H_COUNT; i++)
+        if (!strcasecmp(cd_buf_str(&c->field), names[i]))
+            c->cur_hdr = i;
+    if (c->cur_hdr != H_NONE) {
+        if (c->has_hdr[c->cur_hdr])
+            c->cur_hdr = H_NONE;   /* a repeated header keeps its first value */
+        else
+            c->has_hdr[c->cur_hdr] = true;
+    }
     cd_buf_reset(&c->field);
     return 0;
 }
@@ -81,21 +120,63 @@ static int on_value(llhttp_t *p, const char *at, size_t n)
 {
     admin_conn *c = p->data;
     c->head_bytes += n;
-    if (c->in_if_match) {
-        if (!c->if_match.data)
-            cd_buf_puts(&c->if_match, "");
-        cd_buf_append(&c->if_match, at, n);
+    if (c->cur_hdr != H_NONE) {
+        if (c->hdr[c->cur_hdr].len + n > ADMIN_HDR_MAX)
+            return HPE_USER;
+        cd_buf_append(&c->hdr[c->cur_hdr], at, n);
     }
     return c->head_bytes > ADMIN_MAX_HEAD ? HPE_USER : 0;
+}
+
+static const char *hdr(admin_conn *c, int h)
+{
+    return c->has_hdr[h] ? cd_buf_str(&c->hdr[h]) : NULL;
+}
+
+static bool is_health_path(const char *url)
+{
+    return !strcmp(url, "/healthz") || !strcmp(url, "/readyz");
+}
+
+/* The headers are in: may this client send this request? */
+static int on_headers_complete(llhttp_t *p)
+{
+    admin_conn *c = p->data;
+    const char *method = llhttp_method_name(p->method);
+    cd_access_request r = {
+        .method = method,
+        .host = hdr(c, H_HOST),
+        .origin = hdr(c, H_ORIGIN),
+        .content_type = hdr(c, H_CTYPE),
+        .authorization = hdr(c, H_AUTHZ),
+    };
+    cd_access_policy pol = c->ls->policy;
+    if (is_health_path(cd_buf_str(&c->url)) && !cd_method_changes_state(method))
+        pol.token = NULL;   /* probes need no token */
+    c->refused = cd_access_check(&pol, &r, c->why, sizeof c->why);
+    if (!c->refused && c->ls->metrics_only && cd_method_changes_state(method)) {
+        c->refused = 405;
+        snprintf(c->why, sizeof c->why, "this listener serves only GET /metrics, /healthz and "
+                                        "/readyz");
+    }
+    if (c->refused)
+        return -1;
+    rt_timer_set(A.loop, &c->timer, A.loop->now + ADMIN_REQUEST_MS);
+    return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     admin_conn *c = p->data;
-    if (c->body.len + n > ADMIN_MAX_BODY) {
+    if (c->ls->metrics_only || c->body.len + n > ADMIN_MAX_BODY) {
         c->too_large = true;
         return HPE_USER;
     }
+    if (A.body_bytes + n > ADMIN_BODY_BUDGET) {
+        c->over_budget = true;
+        return HPE_USER;
+    }
+    A.body_bytes += n;
     cd_buf_append(&c->body, at, n);
     return 0;
 }
@@ -112,20 +193,27 @@ static const llhttp_settings_t admin_settings = {
     .on_header_field = on_field,
     .on_header_field_complete = on_field_done,
     .on_header_value = on_value,
+    .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_complete,
 };
 
 /* ---- connections ---- */
 
+static void release_body(admin_conn *c)
+{
+    A.body_bytes -= c->body.len <= A.body_bytes ? c->body.len : A.body_bytes;
+    cd_buf_free(&c->body);
+}
+
 static void conn_free(void *p)
 {
     admin_conn *c = p;
     cd_buf_free(&c->in);
     cd_buf_free(&c->url);
-    cd_buf_free(&c->body);
     cd_buf_free(&c->field);
-    cd_buf_free(&c->if_match);
+    for (int i = 0; i < H_COUNT; i++)
+        cd_buf_free(&c->hdr[i]);
     cd_buf_free(&c->out);
     free(c);
 }
@@ -136,6 +224,7 @@ static void conn_close(admin_conn *c)
         return;
     close(c->io.fd);
     c->io.fd = -1;
+    release_body(c);
     rt_timer_clear(A.loop, &c->timer);
     if (c->prev)
         c->prev->next = c->next;
@@ -143,6 +232,7 @@ static void conn_close(admin_conn *c)
         A.conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    A.nconns--;
     rt_loop_defer(A.loop, conn_free, c);
 }
 
@@ -152,6 +242,8 @@ static const char *status_text(int s)
     case 200: return "OK";
     case 201: return "Created";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
@@ -170,6 +262,8 @@ static void queue_response(admin_conn *c, rt_admin_resp *r, bool head_only)
                   r->content_type ? r->content_type : "application/json", r->body.len);
     if (r->etag[0])
         cd_buf_printf(&c->out, "ETag: \"%s\"\r\n", r->etag);
+    if (r->status == 401)
+        cd_buf_puts(&c->out, "WWW-Authenticate: Bearer realm=\"canaryd\"\r\n");
     cd_buf_puts(&c->out, "Cache-Control: no-store\r\n");
     cd_buf_puts(&c->out, c->close_after ? "Connection: close\r\n\r\n" : "\r\n");
     if (!head_only && r->body.len)
@@ -180,20 +274,39 @@ static void queue_response(admin_conn *c, rt_admin_resp *r, bool head_only)
 static void reset_request(admin_conn *c)
 {
     cd_buf_reset(&c->url);
-    cd_buf_reset(&c->body);
+    release_body(c);
     cd_buf_reset(&c->field);
-    cd_buf_free(&c->if_match);
+    for (int i = 0; i < H_COUNT; i++) {
+        cd_buf_reset(&c->hdr[i]);
+        c->has_hdr[i] = false;
+    }
+    c->cur_hdr = H_NONE;
     c->head_bytes = 0;
-    c->in_if_match = false;
     c->complete = false;
 }
 
 static void answer_error(admin_conn *c, int status, const char *msg)
 {
     rt_admin_resp r = {.status = status, .content_type = "application/json"};
-    cd_buf_printf(&r.body, "{\"error\":\"%s\"}\n", msg);
+    json_t *j = json_pack("{s:s}", "error", msg);
+    char *t = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    cd_buf_printf(&r.body, "%s\n", t ? t : "{}");
+    free(t);
     c->close_after = true;
     queue_response(c, &r, false);
+}
+
+/* A metrics-only listener: GET /metrics and health, nothing else. */
+static void handle_metrics_only(const rt_admin_req *req, rt_admin_resp *resp)
+{
+    if (!strcmp(req->path, "/metrics") || is_health_path(req->path)) {
+        rt_api_handle(req, resp);
+        return;
+    }
+    resp->status = 404;
+    cd_buf_puts(&resp->body, "{\"error\":\"not found: this listener serves only /metrics, "
+                             "/healthz and /readyz\"}\n");
 }
 
 static void dispatch(admin_conn *c)
@@ -214,12 +327,16 @@ static void dispatch(admin_conn *c)
         .query = q ? q + 1 : "",
         .body = c->body.data ? c->body.data : "",
         .body_len = c->body.len,
-        .if_match = c->if_match.data ? cd_buf_str(&c->if_match) : NULL,
+        .if_match = hdr(c, H_IF_MATCH),
     };
     rt_admin_resp resp = {.status = 200, .content_type = "application/json"};
-    rt_api_handle(&req, &resp);
+    if (c->ls->metrics_only)
+        handle_metrics_only(&req, &resp);
+    else
+        rt_api_handle(&req, &resp);
     c->close_after = !llhttp_should_keep_alive(&c->parser);
     queue_response(c, &resp, head);
+    rt_timer_set(A.loop, &c->timer, A.loop->now + ADMIN_IDLE_MS);
 }
 
 static bool flush_out(admin_conn *c)
@@ -247,11 +364,26 @@ static bool flush_out(admin_conn *c)
     return true;
 }
 
+static void answer_parse_error(admin_conn *c)
+{
+    if (c->refused)
+        answer_error(c, c->refused, c->why);
+    else if (c->too_large)
+        answer_error(c, 413, c->ls->metrics_only ? "this listener takes no request bodies"
+                                                 : "request body larger than 16 MiB");
+    else if (c->over_budget)
+        answer_error(c, 503, "the admin API is buffering too many request bodies; retry");
+    else
+        answer_error(c, 400, "malformed HTTP request");
+}
+
 static void process(admin_conn *c)
 {
     for (;;) {
         if (c->out.len && !flush_out(c))
             return;
+        if (c->close_after)
+            return;   /* an error answer is on its way; read nothing more */
         if (c->in_off < c->in.len) {
             const char *start = c->in.data + c->in_off;
             llhttp_errno_t err = llhttp_execute(&c->parser, start, c->in.len - c->in_off);
@@ -262,12 +394,10 @@ static void process(admin_conn *c)
                 dispatch(c);
                 llhttp_resume(&c->parser);
                 reset_request(c);
+                rt_timer_set(A.loop, &c->timer, A.loop->now + ADMIN_IDLE_MS);
                 continue;
             } else {
-                if (c->too_large)
-                    answer_error(c, 413, "request body larger than 16 MiB");
-                else
-                    answer_error(c, 400, "malformed HTTP request");
+                answer_parse_error(c);
                 c->in_off = c->in.len;
                 continue;
             }
@@ -280,7 +410,6 @@ static void process(admin_conn *c)
         ssize_t n = recv(c->io.fd, buf, sizeof buf, 0);
         if (n > 0) {
             cd_buf_append(&c->in, buf, (size_t)n);
-            rt_timer_set(A.loop, &c->timer, A.loop->now + ADMIN_IDLE_MS);
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -299,10 +428,19 @@ static void on_conn_timer(rt_loop *l, rt_timer *t)
 
 static void on_admin_accept(rt_loop *l, rt_io *io, uint32_t ev)
 {
+    admin_listener *ls = (admin_listener *)io;
     for (int i = 0; i < 16; i++) {
         int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        if (A.nconns >= ADMIN_MAX_CONNS) {
+            static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                       "Connection: close\r\n\r\n";
+            ssize_t w = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)w;
+            close(fd);
+            continue;
+        }
         admin_conn *c = calloc(1, sizeof *c);
         if (!c) {
             close(fd);
@@ -311,6 +449,7 @@ static void on_admin_accept(rt_loop *l, rt_io *io, uint32_t ev)
         c->io.fd = fd;
         c->io.cb = on_conn_event;
         c->timer.cb = on_conn_timer;
+        c->ls = ls;
         llhttp_init(&c->parser, HTTP_REQUEST, &admin_settings);
         c->parser.data = c;
         if (rt_loop_add(l, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
@@ -322,7 +461,8 @@ static void on_admin_accept(rt_loop *l, rt_io *io, uint32_t ev)
         if (A.conns)
             A.conns->prev = c;
         A.conns = c;
-        rt_timer_set(l, &c->timer, l->now + ADMIN_IDLE_MS);
+        A.nconns++;
+        rt_timer_set(l, &c->timer, l->now + ADMIN_HEAD_MS);
         process(c);
     }
 }
@@ -353,15 +493,30 @@ void rt_admin_close_unused_inherited(void)
     A.ninh = 0;
 }
 
-bool rt_admin_listen(rt_loop *l, const char *addr, char *err, size_t errlen)
+void rt_admin_set_token(const char *token)
+{
+    snprintf(A.token, sizeof A.token, "%s", token ? token : "");
+}
+
+bool rt_admin_has_token(void) { return A.token[0] != 0; }
+
+bool rt_admin_listen(rt_loop *l, const char *addr, const rt_admin_listen_opts *o, char *err,
+                     size_t errlen)
 {
     if (A.nls == 16) {
-        snprintf(err, errlen, "at most 16 admin listeners");
+        snprintf(err, errlen, "at most 16 admin and metrics listeners");
         return false;
     }
     rt_addr a;
     if (!rt_addr_parse(addr, &a, err, errlen))
         return false;
+    bool is_unix = a.family == AF_UNIX;
+    if (!is_unix && !o->metrics_only && !A.token[0]) {
+        snprintf(err, errlen, "an admin API on a TCP address needs a token: pass "
+                              "--admin-token-file FILE or set $%s (or use unix:/path)",
+                 CD_ENV_ROUTER_TOKEN);
+        return false;
+    }
     int fd = -1;
     for (size_t i = 0; i < A.ninh && fd < 0; i++) {
         rt_addr ia;
@@ -372,11 +527,15 @@ bool rt_admin_listen(rt_loop *l, const char *addr, char *err, size_t errlen)
             fd = A.inh[i].fd;
         }
     }
-    if (fd < 0 && (fd = rt_listen(&a, 64, err, errlen)) < 0)
+    if (fd < 0 && is_unix)
+        fd = cd_listen_unix(addr + 5, o->socket_mode ? o->socket_mode : 0600, SOMAXCONN, true, err,
+                            errlen);
+    else if (fd < 0)
+        fd = rt_listen(&a, SOMAXCONN, err, errlen);
+    if (fd < 0)
         return false;
-    if (!rt_addr_is_local(&a))
-        cd_warn("router: the admin API on %s is reachable from other hosts and has no "
-                "authentication; prefer a unix socket or a loopback address", addr);
+    if (o->metrics_only && !rt_addr_is_local(&a))
+        cd_info("router: metrics on %s are readable from other hosts (read-only)", addr);
     admin_listener *x = calloc(1, sizeof *x);
     if (!x)
         abort();
@@ -385,6 +544,12 @@ bool rt_admin_listen(rt_loop *l, const char *addr, char *err, size_t errlen)
     x->address = strdup(addr);
     if (!x->address)
         abort();
+    x->metrics_only = o->metrics_only;
+    x->policy.require_json = true;
+    if (!is_unix && !o->metrics_only) {
+        x->policy.check_host = true;
+        x->policy.token = A.token;
+    }
     A.loop = l;
     if (rt_loop_add(l, &x->io, EPOLLIN) < 0) {
         snprintf(err, errlen, "epoll: %s", strerror(errno));
@@ -420,4 +585,5 @@ void rt_admin_close_all(void)
     }
     A.nls = 0;
     rt_admin_close_unused_inherited();
+    memset(A.token, 0, sizeof A.token);
 }

@@ -1,8 +1,11 @@
-/* admin.h - the admin API's HTTP/1.1 server: listens on unix sockets or
- * loopback ports, runs on the control thread's event loop, parses
+/* admin.h - the admin API's HTTP/1.1 server: listens on Unix sockets
+ * (created with an explicit mode) or TCP ports (which need the token),
+ * and serves metrics-only listeners (GET /metrics and health, nothing
+ * that changes state); runs on the control thread's event loop, parses
  * requests with llhttp and hands them to the API (api.c). Kept on the
  * router's own HTTP stack (rather than libmicrohttpd) so that the data
- * plane process maps no TLS library: see docs/router.md. */
+ * plane process maps no TLS library: see docs/router.md and
+ * docs/security.md. */
 #ifndef CD_ROUTER_ADMIN_H
 #define CD_ROUTER_ADMIN_H
 #include "router/loop.h"
@@ -10,7 +13,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-bool rt_admin_listen(rt_loop *l, const char *addr, char *err, size_t errlen);
+typedef struct rt_admin_listen_opts {
+    bool metrics_only;          /* GET /metrics, /healthz, /readyz only; no token */
+    unsigned socket_mode;       /* a Unix socket's mode; 0: 0600 */
+} rt_admin_listen_opts;
+
+/* The token TCP admin listeners require (set before rt_admin_listen). */
+void rt_admin_set_token(const char *token);
+bool rt_admin_has_token(void);
+/* Listens on addr; a TCP admin listener without a token is refused. */
+bool rt_admin_listen(rt_loop *l, const char *addr, const rt_admin_listen_opts *o, char *err,
+                     size_t errlen);
 /* A listening socket received at takeover, used by rt_admin_listen when
  * the address matches. */
 void rt_admin_add_inherited(const char *addr, int fd);

@@ -1,6 +1,7 @@
 /* client.c - the admin API client (see client.h), on libcurl. Never part
  * of the router process itself (canaryd-router links no libcurl). */
 #include "router/client.h"
+#include "util/access.h"
 #include "util/buf.h"
 #include <curl/curl.h>
 #include <math.h>
@@ -15,6 +16,7 @@ struct cd_router_client {
     char base[256];         /* "http://host:port" or "http://localhost" */
     char *unix_path;
     long timeout_ms;
+    char auth[CD_TOKEN_MAX + 32];   /* "Authorization: Bearer T" or "" */
 };
 
 static void seterr(cd_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -51,6 +53,12 @@ cd_router_client *cd_router_client_new(const char *admin, long timeout_ms, cd_er
     } else {
         snprintf(c->base, sizeof c->base, "http://%s", admin);
     }
+    if (!c->unix_path) {   /* a TCP admin API needs the token */
+        char tok[CD_TOKEN_MAX + 1], e[300];
+        if (cd_token_from_env(CD_ENV_ROUTER_TOKEN, tok, sizeof tok, e, sizeof e))
+            cd_router_client_set_token(c, tok);
+        memset(tok, 0, sizeof tok);
+    }
     c->h = curl_easy_init();
     if (!c->h) {
         seterr(err, "router client: curl_easy_init failed");
@@ -60,12 +68,21 @@ cd_router_client *cd_router_client_new(const char *admin, long timeout_ms, cd_er
     return c;
 }
 
+void cd_router_client_set_token(cd_router_client *c, const char *token)
+{
+    if (token && *token)
+        snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", token);
+    else
+        c->auth[0] = 0;
+}
+
 void cd_router_client_free(cd_router_client *c)
 {
     if (!c)
         return;
     if (c->h)
         curl_easy_cleanup(c->h);
+    memset(c->auth, 0, sizeof c->auth);
     free(c->unix_path);
     free(c);
 }
@@ -107,8 +124,10 @@ static long call(cd_router_client *c, const char *method, const char *path, cons
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     struct curl_slist *headers = NULL;
     char im[96];
-    if (payload)
+    if (payload || strcmp(method, "GET"))
         headers = curl_slist_append(headers, "Content-Type: application/json");
+    if (c->auth[0])
+        headers = curl_slist_append(headers, c->auth);
     if (if_match) {
         snprintf(im, sizeof im, "If-Match: \"%s\"", if_match);
         headers = curl_slist_append(headers, im);

@@ -15,8 +15,11 @@
 typedef struct cd_router_client cd_router_client;
 
 /* admin: "unix:/path/to/admin.sock", "127.0.0.1:9901" or
- * "http://127.0.0.1:9901". timeout_ms bounds every call (0: 5000). */
+ * "http://127.0.0.1:9901". timeout_ms bounds every call (0: 5000). Over
+ * TCP the client sends $CANARYD_ROUTER_TOKEN unless set_token says
+ * otherwise. */
 cd_router_client *cd_router_client_new(const char *admin, long timeout_ms, cd_err *err);
+void cd_router_client_set_token(cd_router_client *c, const char *token);
 void cd_router_client_free(cd_router_client *c);
 
 /* The configuration and its version (ETag). */

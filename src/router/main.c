@@ -11,6 +11,7 @@
 #include "router/health.h"
 #include "router/proxy.h"
 #include "router/workers.h"
+#include "util/access.h"
 #include "util/flags.h"
 #include "util/log.h"
 #include "version.h"
@@ -34,6 +35,10 @@ typedef struct flags {
     cd_flag_list listen;
     const char *admin_v[8];
     cd_flag_list admin;
+    const char *metrics_v[4];
+    cd_flag_list metrics;
+    const char *admin_token_file;
+    unsigned admin_socket_mode;
     const char *config;
     const char *handover;
     const char *takeover;
@@ -60,6 +65,17 @@ static struct {
 
 #define MS_DAY 86400000.0
 
+static bool set_socket_mode(void *target, const char *s, char *err, size_t errlen)
+{
+    mode_t m;
+    if (!cd_parse_socket_mode(s, &m)) {
+        snprintf(err, errlen, "\"%s\" is not an octal mode such as 0600", s);
+        return false;
+    }
+    *(unsigned *)target = m ? (unsigned)m : 0600;
+    return true;
+}
+
 /* The flags' table: defaults are the values f and rt_cfg hold before
  * parsing (rt_settings_defaults, flags_defaults). */
 static size_t flag_table(flags *f, cd_flag *t)
@@ -69,7 +85,17 @@ static size_t flag_table(flags *f, cd_flag *t)
          .help = "serve traffic on ADDR (repeatable); ADDR is host:port, [ipv6]:port or "
                  "unix:/path; NAME defaults to \"default\", \"default-1\", ..."},
         {.name = "admin", .type = CD_FLAG_LIST, .target = &f->admin, .arg = "ADDR",
-         .help = "admin API on ADDR: unix:/path or 127.0.0.1:port (repeatable)"},
+         .help = "admin API on ADDR (repeatable): unix:/path (see --admin-socket-mode) or "
+                 "host:port, which needs the token"},
+        CD_FLAG_STR("admin-token-file", 0, &f->admin_token_file, "FILE",
+                    "the token TCP admin listeners require (Authorization: Bearer; default "
+                    "$CANARYD_ROUTER_TOKEN)"),
+        {.name = "admin-socket-mode", .type = CD_FLAG_FUNC, .target = &f->admin_socket_mode,
+         .set = set_socket_mode, .arg = "MODE", .def = "0600",
+         .help = "permissions of unix: admin sockets"},
+        {.name = "metrics", .type = CD_FLAG_LIST, .target = &f->metrics, .arg = "ADDR",
+         .help = "a read-only listener: GET /metrics, /healthz and /readyz, nothing else, no "
+                 "token (repeatable; for Prometheus)"},
         CD_FLAG_STR("config", 0, &f->config, "FILE",
                     "configuration loaded at start and on SIGHUP (JSON)"),
         CD_FLAG_NUM("workers", &f->workers, "N", 1, RT_MAX_WORKERS, "worker threads"),
@@ -124,6 +150,8 @@ static void flags_defaults(flags *f)
     memset(f, 0, sizeof *f);
     f->listen = (cd_flag_list){f->listen_v, 0, 64};
     f->admin = (cd_flag_list){f->admin_v, 0, 8};
+    f->metrics = (cd_flag_list){f->metrics_v, 0, 4};
+    f->admin_socket_mode = 0600;
     f->workers = 1;
     f->window_s = RT_WINDOW_DEFAULT_S;
     f->samples = RT_SAMPLES_DEFAULT;
@@ -253,6 +281,31 @@ static bool apply_empty(void)
     if (res.rc != RT_APPLY_OK)
         fprintf(stderr, "canaryd router: %s\n", res.message);
     return res.rc == RT_APPLY_OK;
+}
+
+/* The admin token: --admin-token-file, else $CANARYD_ROUTER_TOKEN. */
+static bool load_admin_token(const flags *f)
+{
+    char tok[CD_TOKEN_MAX + 1], err[600];
+    bool loose = false;
+    if (f->admin_token_file) {
+        if (!cd_token_read_file(f->admin_token_file, tok, sizeof tok, &loose, err, sizeof err)) {
+            fprintf(stderr, "canaryd router: --admin-token-file: %s\n", err);
+            return false;
+        }
+        if (loose)
+            cd_warn("router: %s is readable by other users; anyone who reads it can change "
+                    "the routes", f->admin_token_file);
+    } else if (!cd_token_from_env(CD_ENV_ROUTER_TOKEN, tok, sizeof tok, err, sizeof err)) {
+        if (err[0]) {
+            fprintf(stderr, "canaryd router: %s\n", err);
+            return false;
+        }
+        return true;
+    }
+    rt_admin_set_token(tok);
+    memset(tok, 0, sizeof tok);
+    return true;
 }
 
 /* ---- lifecycle ---- */
@@ -458,10 +511,16 @@ int cd_main_router(int argc, char **argv)
     }
     if (!configured && !apply_empty())
         goto fail;
-    for (int i = 0; i < f->admin.n; i++) {
-        char err[256];
-        if (!rt_admin_listen(&C.loop, f->admin.items[i], err, sizeof err)) {
-            fprintf(stderr, "canaryd router: --admin %s: %s\n", f->admin.items[i], err);
+    if (!load_admin_token(f))
+        goto fail;
+    for (int i = 0; i < f->admin.n + f->metrics.n; i++) {
+        char err[300];
+        bool metrics = i >= f->admin.n;
+        const char *addr = metrics ? f->metrics.items[i - f->admin.n] : f->admin.items[i];
+        rt_admin_listen_opts lo = {.metrics_only = metrics, .socket_mode = f->admin_socket_mode};
+        if (!rt_admin_listen(&C.loop, addr, &lo, err, sizeof err)) {
+            fprintf(stderr, "canaryd router: %s %s: %s\n", metrics ? "--metrics" : "--admin",
+                    addr, err);
             goto fail;
         }
     }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ int cd_append_durable(const char *path, const void *data, size_t len)
     return rc;
 }
 
-char *cd_read_file(const char *path, size_t *len)
+char *cd_read_file_max(const char *path, size_t max, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -94,8 +95,8 @@ char *cd_read_file(const char *path, size_t *len)
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int e = errno;
+        if (n < 0 || (n > 0 && b.len + (size_t)n > max)) {
+            int e = n < 0 ? errno : EFBIG;
             close(fd);
             cd_buf_free(&b);
             errno = e;
@@ -109,6 +110,11 @@ char *cd_read_file(const char *path, size_t *len)
     if (len)
         *len = b.len;
     return cd_buf_steal(&b);
+}
+
+char *cd_read_file(const char *path, size_t *len)
+{
+    return cd_read_file_max(path, SIZE_MAX, len);
 }
 
 int cd_mkdir_p(const char *path, unsigned mode)

@@ -16,6 +16,9 @@ int cd_write_file_atomic(const char *path, const void *data, size_t len);
 int cd_append_durable(const char *path, const void *data, size_t len);
 /* Whole file, NUL-terminated, malloc'd; NULL with errno set. */
 char *cd_read_file(const char *path, size_t *len);
+/* The same, but NULL with errno EFBIG (without reading further) when the
+ * file holds more than max bytes. */
+char *cd_read_file_max(const char *path, size_t max, size_t *len);
 int cd_mkdir_p(const char *path, unsigned mode);   /* 0 or -errno */
 
 /* The start time of a process (clock ticks after boot, /proc/PID/stat

@@ -21,6 +21,10 @@ BUILD = os.environ.get("CANARYD_BUILD") or os.path.join(
 CANARYD = os.path.join(BUILD, "canaryd")
 BACKEND = os.path.join(BUILD, "rt_testbackend")
 TMP = tempfile.mkdtemp(prefix="canaryd-rt-")
+# a TCP admin API needs a token: every router started here (and the C
+# admin client, tests/tools/rt_clientcheck) takes it from the environment
+TOKEN = os.urandom(24).hex()
+os.environ["CANARYD_ROUTER_TOKEN"] = TOKEN
 _procs = []
 _routers = []
 
@@ -114,12 +118,14 @@ class Router:
                  env=None):
         self.port = listen_port or free_port()
         self.admin_port = free_port()
+        self.metrics_port = free_port()
         self.config_path = os.path.join(TMP, name + ".json")
         self.log = os.path.join(TMP, name + ".log")
         with open(self.config_path, "w") as f:
             json.dump(config, f)
         args = [CANARYD, "router", "--listen", "127.0.0.1:%d" % self.port,
                 "--admin", "127.0.0.1:%d" % self.admin_port,
+                "--metrics", "127.0.0.1:%d" % self.metrics_port,
                 "--config", self.config_path, "--log-format", "text"] + list(extra)
         if admin_unix:
             self.admin_sock = os.path.join(TMP, name + ".sock")
@@ -129,11 +135,18 @@ class Router:
         wait_port(self.port)
         wait_port(self.admin_port)
 
-    def admin(self, method, path, body=None, headers=None):
-        """(status, parsed JSON or text, headers)"""
-        c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10)
+    def admin(self, method, path, body=None, headers=None, port=None, token=True):
+        """(status, parsed JSON or text, headers); sends the token and, for
+        a change, Content-Type: application/json unless headers say
+        otherwise"""
+        c = http.client.HTTPConnection("127.0.0.1", port or self.admin_port, timeout=10)
         data = json.dumps(body) if body is not None and not isinstance(body, (str, bytes)) else body
-        c.request(method, path, body=data, headers=headers or {})
+        hs = dict(headers or {})
+        if token:
+            hs.setdefault("Authorization", "Bearer " + TOKEN)
+        if method not in ("GET", "HEAD"):
+            hs.setdefault("Content-Type", "application/json")
+        c.request(method, path, body=data, headers=hs)
         r = c.getresponse()
         raw = r.read()
         c.close()
@@ -153,7 +166,8 @@ class Router:
         return self.admin("GET", "/stats")[1]
 
     def metrics(self):
-        return self.admin("GET", "/metrics")[1]
+        """/metrics from the metrics-only listener (no token)"""
+        return self.admin("GET", "/metrics", port=self.metrics_port, token=False)[1]
 
     def log_text(self):
         with open(self.log, errors="replace") as f:

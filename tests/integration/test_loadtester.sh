@@ -6,8 +6,11 @@
 . "$(dirname "$0")/../lib.sh"
 
 port=$(free_port)
+# echo, exit and sleep are not on the default allowlist: added for the
+# checks of failures and of background tasks
 "$CANARYD" loadtester -port="$port" -timeout 20s -log-level info \
-  -namespace-regexp '^test$' -zap-replace-globals > "$TEST_TMP/lt.log" 2>&1 &
+  -namespace-regexp '^test$' -zap-replace-globals -allow-commands echo,exit,sleep \
+  > "$TEST_TMP/lt.log" 2>&1 &
 lt=$!
 track $lt
 wait_http "http://127.0.0.1:$port/healthz"
@@ -29,6 +32,8 @@ check "gate approved" [ "$(post /gate/check "$(payload test)")" = "200 Approved"
 check "other namespaces are refused" [ "$(post /gate/open "$(payload prod)")" = "403 Forbidden" ]
 check "bash pre-rollout check passes" \
   [ "$(post / "$(payload test '{"type":"bash","cmd":"curl -sf http://127.0.0.1:'$port'/healthz","returnCmdOutput":"true"}')")" = "200 OK" ]
+check "a command off the allowlist is refused (403)" \
+  [ "$(post / "$(payload test '{"type":"bash","cmd":"id","returnCmdOutput":"true"}')")" = '403 refused: "id" is not an allowed command (allowed: see -allow-commands in docs/loadtester.md)' ]
 check "bash failure is a 500 with the output" \
   [ "$(post / "$(payload test '{"type":"bash","cmd":"echo nope; exit 2"}')")" = "500 command echo nope; exit 2 failed: nope
 : exit status 2" ]

@@ -3,8 +3,12 @@ configuration (with If-Match), routes, weights and backend groups;
 invalid input is rejected with field paths and changes nothing; a
 listener that cannot be bound rejects the change; listeners come and go
 with the configuration; the unix-socket admin; measurements and samples
-match the traffic that was sent."""
+match the traffic that was sent. Who may use it: the token over TCP,
+JSON for changes, no foreign Origin or Host, a read-only metrics listener,
+Unix sockets with their mode whatever the umask."""
 import json
+import os
+import subprocess
 import socket
 import time
 
@@ -204,4 +208,70 @@ st, rs, _ = router.admin("GET", "/routes")
 rtlib.check("an invalid file on SIGHUP changes nothing (and is logged)",
             [r["name"] for r in rs["routes"]] == ["from-file"] and
             "routes[0].weight" in router.log_text(), rs)
+
+# ---- who may use it (docs/security.md) ----
+st, _, hs = router.admin("GET", "/config", token=False)
+rtlib.check("a TCP admin API refuses a request without the token (401)",
+            st == 401 and "Bearer" in hs.get("WWW-Authenticate", ""), (st, hs))
+st, _, _ = router.admin("GET", "/config", headers={"Authorization": "Bearer nope"})
+rtlib.check("a wrong token is refused", st == 401, st)
+st, _, _ = router.admin("GET", "/healthz", token=False)
+rtlib.check("/healthz needs no token (probes)", st == 200, st)
+before = router.admin("GET", "/routes/from-file/weight")[1]["canaryWeight"]
+st, err, _ = router.admin("POST", "/routes/from-file/weight", '{"canaryWeight": 100}',
+                          {"Content-Type": "text/plain"})
+rtlib.check("a change sent as text/plain (a form or CSRF post) gets 415", st == 415, (st, err))
+st, err, _ = router.admin("PUT", "/routes/from-file/weight", {"canaryWeight": 100},
+                          {"Origin": "http://evil.example"})
+rtlib.check("a change from a foreign Origin gets 403", st == 403, (st, err))
+st, err, _ = router.admin("PUT", "/routes/from-file/weight", {"canaryWeight": 100},
+                          {"Host": "attacker.example:%d" % router.admin_port})
+rtlib.check("a request for a foreign Host (DNS rebinding) gets 403", st == 403, (st, err))
+rtlib.check("none of them moved traffic",
+            router.admin("GET", "/routes/from-file/weight")[1]["canaryWeight"] == before)
+st, _, _ = router.admin("PUT", "/routes/from-file/weight", {"canaryWeight": before},
+                        {"Host": "localhost:%d" % router.admin_port,
+                         "Origin": "http://localhost:%d" % router.admin_port})
+rtlib.check("a same-origin change with the token and JSON is accepted", st == 200, st)
+
+# the metrics-only listener: read-only, no token
+st, text, _ = router.admin("GET", "/metrics", port=router.metrics_port, token=False)
+rtlib.check("the metrics listener serves /metrics without a token",
+            st == 200 and "canaryd_router_requests_total" in text, st)
+st, _, _ = router.admin("PUT", "/routes/from-file/weight", {"canaryWeight": 100},
+                        port=router.metrics_port)
+rtlib.check("the metrics listener refuses changes (405)", st == 405, st)
+st, _, _ = router.admin("GET", "/config", port=router.metrics_port, token=False)
+rtlib.check("the metrics listener serves nothing else (404)", st == 404, st)
+
+# a TCP admin listener without a token does not start
+env = dict(os.environ)
+env.pop("CANARYD_ROUTER_TOKEN", None)
+p = subprocess.run([rtlib.CANARYD, "router", "--admin", "127.0.0.1:%d" % rtlib.free_port()],
+                   env=env, capture_output=True, text=True, timeout=30)
+rtlib.check("--admin host:port without a token exits 1 saying how to give one",
+            p.returncode == 1 and "needs a token" in p.stderr, (p.returncode, p.stderr))
+
+# Unix sockets get their mode whatever the umask
+sock = os.path.join(rtlib.TMP, "mode.sock")
+sock2 = os.path.join(rtlib.TMP, "mode2.sock")
+old = os.umask(0)
+try:
+    m = rtlib.start([rtlib.CANARYD, "router", "--admin", "unix:" + sock], os.path.join(rtlib.TMP, "m.log"))
+    m2 = rtlib.start([rtlib.CANARYD, "router", "--admin", "unix:" + sock2,
+                      "--admin-socket-mode", "0660"], os.path.join(rtlib.TMP, "m2.log"))
+finally:
+    os.umask(old)
+rtlib.wait_for(lambda: os.path.exists(sock) and os.path.exists(sock2))
+rtlib.check("under umask 000 the admin socket is 0600",
+            oct(os.stat(sock).st_mode & 0o777) == "0o600", oct(os.stat(sock).st_mode))
+rtlib.check("--admin-socket-mode 0660 gives 0660",
+            oct(os.stat(sock2).st_mode & 0o777) == "0o660", oct(os.stat(sock2).st_mode))
+p = subprocess.run([rtlib.CANARYD, "router", "--admin", "unix:" + sock], capture_output=True,
+                   text=True, timeout=30)
+rtlib.check("a second router does not steal a live admin socket",
+            p.returncode == 1 and "another process is listening" in p.stderr, p.stderr)
+for x in (m, m2):
+    x.terminate()
+    x.wait(30)
 rtlib.finish()

@@ -67,11 +67,12 @@ for t in threads:
 time.sleep(0.5)
 old_pid = a.proc.pid
 b = rtlib.Router.__new__(rtlib.Router)
-b.port, b.admin_port = a.port, a.admin_port
+b.port, b.admin_port, b.metrics_port = a.port, a.admin_port, a.metrics_port
 b.config_path, b.log = a.config_path, os.path.join(rtlib.TMP, "b.log")
 rtlib._routers.append(b)
 b.proc = rtlib.start([rtlib.CANARYD, "router", "--listen", "127.0.0.1:%d" % a.port,
                       "--admin", "127.0.0.1:%d" % a.admin_port, "--admin", "unix:" + a.admin_sock,
+                      "--metrics", "127.0.0.1:%d" % a.metrics_port,
                       "--config", a.config_path, "--log-format", "text"] + flags, b.log)
 rc = a.proc.wait(30)
 time.sleep(0.5)

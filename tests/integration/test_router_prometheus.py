@@ -40,7 +40,7 @@ os.makedirs(d)
 with open(os.path.join(d, "prometheus.yml"), "w") as f:
     f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
             "scrape_configs:\n- job_name: router\n  static_configs:\n"
-            "  - targets: ['127.0.0.1:%d']\n" % router.admin_port)
+            "  - targets: ['127.0.0.1:%d']\n" % router.metrics_port)
 rtlib.start(["prometheus", "--config.file=" + os.path.join(d, "prometheus.yml"),
              "--storage.tsdb.path=" + os.path.join(d, "data"),
              "--web.listen-address=127.0.0.1:%d" % prom_port], os.path.join(d, "prom.log"))

@@ -2,7 +2,10 @@
  * port: health, gates and rollback gates, namespace protection, payload
  * errors, bash/cmd/kubectl tasks (results, output, timeout, deduplication,
  * kill on stop), the native load task against a local server, and
- * /metrics accepted by promtool. */
+ * /metrics accepted by promtool. The task mechanics run with
+ * allow_any_command (their commands are shell snippets); the default
+ * policy, the token and the event-driven server have tests of their own
+ * (a second load tester). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,13 +16,18 @@
 #include "loadtester/loadtester.h"
 #include "loadtester/proc.h"
 #include "net/http.h"
+#include "hooks/hooks.h"
+#include "util/timeutil.h"
+#include <sys/wait.h>
+#include <unistd.h>
 
 static cd_loadtester *lt;
 static int port;
 
 static int setup(void **state)
 {
-    cd_loadtester_config cfg = {"127.0.0.1", 0, 3000, "^(test|prod)$", 0};
+    cd_loadtester_config cfg = {.address = "127.0.0.1", .timeout_ms = 3000,
+                                .namespace_regexp = "^(test|prod)$", .allow_any_command = true};
     cd_err err = {""};
     lt = cd_loadtester_start(&cfg, &err);
     if (!lt) {
@@ -41,6 +49,8 @@ typedef struct resp {
     char body[4096];
 } resp;
 
+static const char *call_auth;       /* "Authorization" value, or NULL */
+
 static resp call(const char *method, const char *path, const char *body)
 {
     char url[256];
@@ -50,6 +60,9 @@ static resp call(const char *method, const char *path, const char *body)
     rq.body = body;
     rq.body_len = body ? strlen(body) : 0;
     rq.timeout_ms = 20000;
+    cd_err herr = {""};
+    if (call_auth)
+        cd_http_add_header(&rq, "Authorization", call_auth, &herr);
     cd_http_response rs;
     cd_err err = {""};
     resp r = {0, ""};
@@ -153,12 +166,12 @@ static void test_kubectl_and_helm(void **state)
 {
     if (cd_proc_in_path("kubectl")) {
         resp r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"kubectl\",\"cmd\":\"version "
-                                           "--client\",\"returnCmdOutput\":\"true\"}"));
+                                           "--client -n test\",\"returnCmdOutput\":\"true\"}"));
         assert_int_equal(r.status, 200);
         assert_non_null(strstr(r.body, "Client Version"));
     }
     if (!cd_proc_in_path("helm")) {
-        resp r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"helm\",\"cmd\":\"test x\"}"));
+        resp r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"helm\",\"cmd\":\"test x -n test\"}"));
         assert_int_equal(r.status, 400);
         assert_non_null(strstr(r.body, "needs the helm program"));
     }
@@ -275,7 +288,8 @@ static void test_metrics_pass_promtool(void **state)
 
 static void test_stop_kills_running_tasks(void **state)
 {
-    cd_loadtester_config cfg = {"127.0.0.1", 0, 60000, NULL, 0};
+    cd_loadtester_config cfg = {.address = "127.0.0.1", .timeout_ms = 60000,
+                                .allow_any_command = true};
     cd_err err = {""};
     cd_loadtester *other = cd_loadtester_start(&cfg, &err);
     assert_non_null(other);
@@ -311,7 +325,7 @@ static void test_stop_kills_running_tasks(void **state)
 
 static void test_bad_config(void **state)
 {
-    cd_loadtester_config cfg = {"127.0.0.1", 0, 0, "([unclosed", 0};
+    cd_loadtester_config cfg = {.address = "127.0.0.1", .namespace_regexp = "([unclosed"};
     cd_err err = {""};
     assert_null(cd_loadtester_start(&cfg, &err));
     assert_non_null(strstr(err.msg, "invalid -namespace-regexp"));
@@ -322,6 +336,131 @@ static void test_bad_config(void **state)
     cfg.address = "nowhere";
     cfg.port = 0;
     assert_null(cd_loadtester_start(&cfg, &err));
+    cfg.address = "127.0.0.1";
+    cfg.allow_commands = "hey,/bin/sh";
+    assert_null(cd_loadtester_start(&cfg, &err));
+    assert_non_null(strstr(err.msg, "\"/bin/sh\" is not a program name"));
+}
+
+/* ---- a load tester as shipped: default allowlist, a token --------------- */
+
+static resp on_port(int p, const char *method, const char *path, const char *body,
+                    const char *auth)
+{
+    int saved = port;
+    const char *saved_auth = call_auth;
+    port = p;
+    call_auth = auth;
+    resp r = call(method, path, body);
+    port = saved;
+    call_auth = saved_auth;
+    return r;
+}
+
+static void test_token_and_default_policy(void **state)
+{
+    cd_loadtester_config cfg = {.address = "127.0.0.1", .timeout_ms = 5000,
+                                .namespace_regexp = "^test$", .token = "s3cret-token"};
+    cd_err err = {""};
+    cd_loadtester *sec = cd_loadtester_start(&cfg, &err);
+    assert_non_null(sec);
+    int p = cd_loadtester_port(sec);
+    const char *gate = PAYLOAD("test", "");
+    /* probes and scrapes need no token; the API does, gates included */
+    assert_int_equal(on_port(p, "GET", "/healthz", NULL, NULL).status, 200);
+    assert_int_equal(on_port(p, "GET", "/metrics", NULL, NULL).status, 200);
+    resp r = on_port(p, "POST", "/gate/open", gate, NULL);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "needs a token"));
+    assert_int_equal(on_port(p, "POST", "/gate/open", gate, "Bearer wrong").status, 401);
+    assert_int_equal(on_port(p, "POST", "/gate/approve", gate, NULL).status, 401);
+    assert_int_equal(on_port(p, "POST", "/gate/check", gate, "Bearer s3cret-token").status, 403);
+    assert_int_equal(on_port(p, "POST", "/gate/open", gate, "Bearer s3cret-token").status, 202);
+    /* Flagger's webhooks send http://user:TOKEN@host/ as Basic auth */
+    assert_int_equal(on_port(p, "POST", "/gate/check", gate, "Basic dG9rZW46czNjcmV0LXRva2Vu")
+                         .status, 200);
+    assert_int_equal(on_port(p, "POST", "/", PAYLOAD("test", ",\"metadata\":{\"cmd\":\"id\"}"),
+                             NULL).status, 401);
+    /* canaryd's own webhooks (the engine's port) carry it the same way */
+    char url[200];
+    snprintf(url, sizeof url, "http://flagger:s3cret-token@127.0.0.1:%d/gate/check", p);
+    json_t *pl = json_pack("{s:s,s:s}", "name", "podinfo", "namespace", "test");
+    cd_webhook_result wr;
+    assert_true(cd_webhook_post(NULL, url, 5000, 0, false, pl, &wr, &err));
+    assert_int_equal(wr.status, 200);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/gate/check", p);
+    assert_false(cd_webhook_post(NULL, url, 5000, 0, false, pl, &wr, &err));
+    assert_int_equal(wr.status, 401);
+    json_decref(pl);
+    const char *tok = "Bearer s3cret-token";
+    /* commands off the list, shell tricks, other namespaces: 403 */
+    static const char *const refused[] = {
+        "{\"cmd\":\"id>/tmp/x\"}",
+        "{\"type\":\"bash\",\"cmd\":\"cat /etc/shadow\",\"returnCmdOutput\":\"true\"}",
+        "{\"cmd\":\"curl -s http://x/ $(id)\"}",
+        "{\"cmd\":\"hey http://x/; sh -c id\"}",
+        "{\"type\":\"kubectl\",\"cmd\":\"delete ns prod\"}",
+        "{\"type\":\"kubectl\",\"cmd\":\"-n prod delete deploy x\"}",
+        "{\"type\":\"helmv3\",\"cmd\":\"uninstall x -A\"}",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        char body[512];
+        snprintf(body, sizeof body, "{\"name\":\"podinfo\",\"namespace\":\"test\",\"metadata\":%s}",
+                 refused[i]);
+        r = on_port(p, "POST", "/", body, tok);
+        if (r.status != 403 || !strstr(r.body, "refused: "))
+            fail_msg("%s: got %ld %s", refused[i], r.status, r.body);
+    }
+    r = on_port(p, "GET", "/metrics", NULL, NULL);
+    assert_non_null(strstr(r.body, "loadtester_tasks_total{result=\"refused\",type=\"cmd\"} 3"));
+    assert_int_equal(cd_loadtester_execs(sec), 0);
+    cd_loadtester_stop(sec);
+}
+
+/* A synchronous task runs off the event thread: /healthz answers while
+ * it runs. */
+static void test_blocking_task_does_not_block_health(void **state)
+{
+    int64_t t0 = cd_mono_ms();
+    pid_t child = fork();
+    if (child == 0) {
+        resp r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"bash\",\"cmd\":\"sleep 1.5\"}"));
+        _exit(r.status == 200 ? 0 : 1);
+    }
+    usleep(300000);
+    resp h = call("GET", "/healthz", NULL);
+    assert_int_equal(h.status, 200);
+    assert_true(cd_mono_ms() - t0 < 1200);
+    int st;
+    waitpid(child, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* wait: "true" with every request failed never passes, whatever
+ * maxErrorRate says; the default maxErrorRate is 1 %. */
+static void test_load_all_failed_fails(void **state)
+{
+    assert_true(testsrv_start(&target, false) > 0);
+    char down[256], body[1024];
+    snprintf(down, sizeof down, "%s", testsrv_url(&target, "/"));
+    testsrv_stop(&target);
+    snprintf(body, sizeof body,
+             PAYLOAD("test", ",\"metadata\":{\"type\":\"load\",\"url\":\"%s\",\"requests\":\"4\","
+                             "\"wait\":\"true\",\"maxErrorRate\":\"100\"}"),
+             down);
+    resp r = post("/", body);
+    assert_int_equal(r.status, 500);
+    assert_non_null(strstr(r.body, "\"passed\":false"));
+    /* 1 of 3 failing is over the default 1 % */
+    assert_true(testsrv_start(&target, false) > 0);
+    target.handler = every_third_fails;
+    snprintf(body, sizeof body,
+             PAYLOAD("test", ",\"metadata\":{\"type\":\"load\",\"url\":\"%s\",\"requests\":\"9\","
+                             "\"wait\":\"true\"}"),
+             testsrv_url(&target, "/"));
+    r = post("/", body);
+    assert_int_equal(r.status, 500);
+    testsrv_stop(&target);
 }
 
 int main(void)
@@ -338,6 +477,9 @@ int main(void)
         cmocka_unit_test(test_metrics_pass_promtool),
         cmocka_unit_test(test_stop_kills_running_tasks),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_token_and_default_policy),
+        cmocka_unit_test(test_blocking_task_does_not_block_health),
+        cmocka_unit_test(test_load_all_failed_fails),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

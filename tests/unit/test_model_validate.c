@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/object.h"
+#include "model/node.h"
+#include "util/buf.h"
 
 /* A valid canary; each test breaks one thing in a copy of it. */
 static const char *BASE =
@@ -369,6 +371,57 @@ static void test_all_errors_reported(void **state)
     done(&r);
 }
 
+
+/* Hostile inputs stay cheap and give a bounded report: over the size
+ * limit, one error before parsing; deep flow nesting, one error (no
+ * libfyaml read-ahead); thousands of findings, the first CD_DIAGS_KEEP and
+ * a count. */
+static void test_input_limits(void **state)
+{
+    size_t n = CD_MANIFEST_MAX_BYTES + 1;
+    char *big = malloc(n + 1);
+    memset(big, '#', n);
+    big[n] = 0;
+    cd_object_list objs = {0};
+    cd_diags d;
+    cd_diags_init(&d);
+    assert_int_equal(cd_manifest_load_buffer("big.yaml", big, n, false, "default", &objs, &d), 1);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.items[0].message, "manifests are limited to 1048576 bytes"));
+    cd_diags_free(&d);
+
+    memset(big, '[', CD_MANIFEST_MAX_BYTES);
+    cd_diags_init(&d);
+    assert_int_equal(cd_manifest_load_buffer("brackets.yaml", big, CD_MANIFEST_MAX_BYTES, false,
+                                             "default", &objs, &d), 1);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.items[0].col, CD_NODE_MAX_DEPTH + 1);
+    assert_non_null(strstr(d.items[0].message, "nested [ or {"));
+    cd_diags_free(&d);
+    free(big);
+
+    cd_buf y = CD_BUF_INIT;
+    cd_buf_puts(&y, BASE);
+    for (int i = 0; i < 3000; i++)
+        cd_buf_printf(&y, "  bogus%d: 1\n", i);
+    cd_diags_init(&d);
+    cd_manifest_load_buffer("many.yaml", y.data, y.len, false, "default", &objs, &d);
+    assert_int_equal(d.n, CD_DIAGS_KEEP);
+    assert_int_equal(d.warnings, 3000);
+    assert_int_equal(d.dropped_warnings, 3000 - CD_DIAGS_KEEP);
+    char *o = cd_diags_omitted(&d);
+    assert_string_equal(o, "... and 2900 more warnings (only the first 100 are listed)");
+    free(o);
+    cd_diags moved;
+    cd_diags_init(&moved);
+    cd_diags_move(&moved, &d);
+    assert_int_equal(moved.warnings, 3000);
+    assert_int_equal(moved.dropped_warnings, 2900);
+    cd_diags_free(&moved);
+    cd_object_list_free(&objs);
+    cd_buf_free(&y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_syntax_errors_keep_position),
         cmocka_unit_test(test_alert_provider_and_template_rules),
         cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_input_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  * Nothing else lives here. */
 #include "kube/operator/operator.h"
 #include "mains.h"
+#include "net/httpd.h"
 #include "util/log.h"
 #include <stdio.h>
 
@@ -18,5 +19,6 @@ int cd_main_kube(int argc, char **argv)
     cd_log_set_json(o.log_json);
     cd_log_set_level(cd_log_parse_level(o.log_level));
     cd_log_set_logger("canaryd");
+    cd_raise_fd_limit();   /* the HTTP port's connection cap needs descriptors */
     return cdk_operator_run(&o);
 }
