@@ -30,6 +30,7 @@ EXTENSIONS = {
         ".spec.analysis.metrics[].judge.minSamples",
         ".spec.analysis.metrics[].judge.alpha",
         ".spec.analysis.metrics[].judge.step",
+        ".spec.analysis.metrics[].judge.history",
         ".status.judge",
         ".status.judge[]",
     } | {".status.judge[]." + f for f in (
@@ -37,7 +38,10 @@ EXTENSIONS = {
         "canary.errors", "canary.p50", "canary.p99", "primary", "primary.samples",
         "primary.errors", "primary.p50", "primary.p99", "estimate", "lower", "upper", "unit",
         "statistic", "statisticName", "pValue", "alpha", "lastUpdateTime", "state",
-        "state.version", "state.values", "state.values[]")},
+        "state.version", "state.values", "state.values[]", "history", "history.status",
+        "history.window", "history.covered", "history.samples", "history.errors", "history.rate",
+        "history.reference", "history.p50", "history.p99", "history.fellBackAtWindow",
+        "history.reason")},
 }
 # Types canaryd may use in place of Flagger's: (flagger, canaryd) pairs that
 # accept at least the same values.
