@@ -16,7 +16,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors, openapi
+from . import errors, openapi, protobuf
 from .errors import ApiError
 from .selectors import FieldSelector, LabelSelector
 from .table import to_table
@@ -356,6 +356,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise errors.bad_request("the body of the request is empty")
             return None
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if ctype == protobuf.MEDIA_TYPE:
+            try:
+                return protobuf.decode(body)
+            except LookupError:
+                raise errors.unsupported_media_type(["application/json", "application/yaml"])
+            except (protobuf.DecodeError, UnicodeDecodeError) as e:
+                raise errors.bad_request("the body of the request could not be decoded as protobuf: %s" % e)
         try:
             if ctype in ("application/yaml", "application/x-yaml", "text/yaml") and yaml:
                 return yaml.safe_load(body.decode())
@@ -538,6 +545,15 @@ class Handler(BaseHTTPRequestHandler):
                 timeout = min(float(q["timeoutSeconds"]), timeout)
             except ValueError:
                 raise errors.bad_request("timeoutSeconds: invalid value")
+        if q.get("resourceVersionMatch"):
+            # what a v1.24 server answers (streaming lists, sendInitialEvents
+            # with resourceVersionMatch=NotOlderThan, came in 1.27); client-go
+            # falls back to LIST then WATCH
+            raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
+                           'Forbidden: resourceVersionMatch is forbidden for watch',
+                           {"group": "meta.k8s.io", "kind": "ListOptions",
+                            "causes": [{"reason": "FieldValueForbidden", "field": "resourceVersionMatch",
+                                        "message": "Forbidden: resourceVersionMatch is forbidden for watch"}]})
         bookmarks = _truthy(q.get("allowWatchBookmarks", ""))
         initial, index, expired = [], None, None
         try:
