@@ -5,18 +5,11 @@
 #include "cli/commands.h"
 #include "cli/local_client.h"
 #include "util/fsutil.h"
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void usage(FILE *out)
-{
-    fprintf(out, "Usage: canaryctl apply -f FILE [-f FILE...] [--server ADDR]\n"
-                 "\nValidates and applies manifests through canaryd local's API ('-' reads stdin).\n");
-}
 
 static char *read_stdin(size_t *len)
 {
@@ -77,33 +70,37 @@ static int apply_one(const cd_api_client *c, const char *path)
 
 int cmd_apply(int argc, char **argv)
 {
+    const char *server = NULL;
+    const char *files_v[64];
+    cd_flag_list files = {files_v, 0, 64};
+    const cd_flag flags[] = {
+        {.name = "filename", .alias = 'f', .type = CD_FLAG_LIST, .target = &files, .arg = "FILE",
+         .help = "a manifest file, or - for stdin (repeatable)"},
+        CD_API_SERVER_FLAG(&server),
+    };
+    cd_flag_cmd cmd = {
+        .prog = "canaryctl apply",
+        .synopsis = "-f FILE [-f FILE...] [flags]",
+        .about = "Validates manifests and writes them into canaryd local's manifest directory\n"
+                 "through its API. An invalid manifest is refused with every error and changes\n"
+                 "nothing.",
+        .footer = "Exit status: 0 applied, 1 refused (invalid), 2 usage error, unreadable file "
+                  "or canaryd unreachable.",
+        .flags = flags,
+        .nflags = sizeof flags / sizeof flags[0],
+    };
+    int rc = cd_flags_parse(&cmd, argc, argv, NULL, stdout, stderr);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
+    if (files.n == 0)
+        return cd_flags_fail(&cmd, stderr, "no manifest given (-f FILE)");
     cd_api_client client;
-    if (!cd_api_client_init(&client, &argc, argv))
-        return 2;
-    static const struct option opts[] = {{"filename", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *files[64];
-    int n = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
-        if (c == 'f' && n < 64)
-            files[n++] = optarg;
-        else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (n == 0) {
-        usage(stderr);
-        return 2;
-    }
+    cd_api_client_init(&client, server);
+    const char **files_list = files.items;
+    int n = files.n;
     int worst = 0;
     for (int i = 0; i < n; i++) {
-        int rc = apply_one(&client, files[i]);
+        int rc = apply_one(&client, files_list[i]);
         if (rc > worst)
             worst = rc;
     }

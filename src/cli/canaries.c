@@ -8,7 +8,6 @@
 #include "cli/commands.h"
 #include "cli/local_client.h"
 #include "cli/view.h"
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,47 +16,59 @@
 
 typedef struct common {
     cd_api_client client;
-    const char *ns;
-    bool all_ns, json, until_done;
+    const char *server, *ns, *output;
+    bool all_ns, until_done;
     int limit;
-    const char *positional[4];
-    int npos;
+    char **args;
+    int nargs;
 } common;
 
-static bool parse(common *o, int argc, char **argv, const char *usage)
+enum { F_ALL_NS = 1, F_OUTPUT = 2, F_LIMIT = 4, F_UNTIL_DONE = 8 };
+
+static const char *const outputs[] = {"json", NULL};
+
+#define EXIT_STATUS "Exit status: 0 done, 1 no such canary, 2 usage error or canaryd unreachable."
+
+/* Parses a read command's flags (those in `which`) and connects the
+ * client. Returns CD_FLAGS_OK or what cd_flags_exit turns into the exit
+ * status. */
+static int parse(common *o, const char *prog, const char *synopsis, const char *about,
+                 unsigned which, int nargs, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
-    if (!cd_api_client_init(&o->client, &argc, argv))
-        return false;
-    static const struct option opts[] = {
-        {"namespace", required_argument, NULL, 'n'}, {"all-namespaces", no_argument, NULL, 'A'},
-        {"output", required_argument, NULL, 'o'},    {"limit", required_argument, NULL, 'l'},
-        {"until-done", no_argument, NULL, 'u'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     o->ns = "default";
     o->limit = 50;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "n:Ao:l:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': o->ns = optarg; break;
-        case 'A': o->all_ns = true; break;
-        case 'o':
-            if (strcmp(optarg, "json")) {
-                fprintf(stderr, "canaryctl: unsupported output \"%s\" (json)\n", optarg);
-                return false;
-            }
-            o->json = true;
-            break;
-        case 'l': o->limit = atoi(optarg); break;
-        case 'u': o->until_done = true; break;
-        case 'h': printf("%s", usage); exit(0);
-        default: fprintf(stderr, "%s", usage); return false;
-        }
-    }
-    for (int i = optind; i < argc && o->npos < 4; i++)
-        o->positional[o->npos++] = argv[i];
-    return true;
+    cd_flag all[] = {
+        CD_API_NAMESPACE_FLAG(&o->ns),
+        CD_FLAG_SWITCH("all-namespaces", 'A', &o->all_ns, "canaries of every namespace"),
+        {.name = "output", .alias = 'o', .type = CD_FLAG_ENUM, .target = &o->output,
+         .choices = outputs, .help = "print JSON instead of a table"},
+        CD_FLAG_NUM("limit", &o->limit, "N", 1, 10000, "the most recent N events"),
+        CD_FLAG_SWITCH("until-done", 0, &o->until_done,
+                       "exit when the canary is done: 0 on Succeeded, 1 on Failed"),
+        CD_API_SERVER_FLAG(&o->server),
+    };
+    static const unsigned bit[] = {0, F_ALL_NS, F_OUTPUT, F_LIMIT, F_UNTIL_DONE, 0};
+    cd_flag t[sizeof all / sizeof all[0]];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!bit[i] || (which & bit[i]))
+            t[n++] = all[i];
+    cd_flag_cmd cmd = {.prog = prog, .synopsis = synopsis, .about = about,
+                       .footer = EXIT_STATUS, .flags = t, .nflags = n,
+                       .min_args = nargs, .max_args = nargs};
+    int rc = cd_flags_parse(&cmd, argc, argv, &o->nargs, stdout, stderr);
+    if (rc != CD_FLAGS_OK)
+        return rc;
+    o->args = argv + 1;
+    cd_api_client_init(&o->client, o->server);
+    return CD_FLAGS_OK;
+}
+
+static bool is_canary_resource(const char *s)
+{
+    return !strcmp(s, "canaries") || !strcmp(s, "canary") || !strcmp(s, "canaries.flagger.app") ||
+           !strcmp(s, "canary.flagger.app");
 }
 
 static json_t *fetch(const common *o, const char *path, int *rc)
@@ -90,16 +101,18 @@ static void print(cd_buf *b)
 
 int cmd_get(int argc, char **argv)
 {
-    const char *usage = "Usage: canaryctl get canaries [-n NS | -A] [-o json] [--server ADDR]\n";
     common o;
-    if (!parse(&o, argc, argv, usage))
-        return 2;
-    if (o.npos < 1 || (strcmp(o.positional[0], "canaries") && strcmp(o.positional[0], "canary") &&
-                       strcmp(o.positional[0], "canaries.flagger.app"))) {
-        fprintf(stderr, "%s", usage);
+    int rc = parse(&o, "canaryctl get", "canaries [-n NS | -A] [-o json] [flags]",
+                   "Lists the canaries of canaryd local: NAME, STATUS, WEIGHT, FAILEDCHECKS,\n"
+                   "LASTTRANSITIONTIME (as kubectl get canaries).",
+                   F_ALL_NS | F_OUTPUT, 1, argc, argv);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
+    if (!is_canary_resource(o.args[0])) {
+        fprintf(stderr, "canaryctl get: unknown resource \"%s\" (canaryctl gets canaries)\n",
+                o.args[0]);
         return 2;
     }
-    int rc;
     json_t *j = fetch(&o, "/api/v1/canaries", &rc);
     if (!j)
         return rc;
@@ -110,7 +123,7 @@ int cmd_get(int argc, char **argv)
         if (o.all_ns || !strcmp(json_string_value(json_object_get(c, "namespace")) ?: "", o.ns))
             json_array_append(items, c);
     cd_buf b = CD_BUF_INIT;
-    if (o.json) {
+    if (o.output) {
         json_t *list = json_pack("{s:s,s:s,s:O}", "apiVersion", "v1", "kind", "List", "items",
                                  items);
         char *s = json_dumps(list, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -138,21 +151,24 @@ static json_t *fetch_canary(const common *o, const char *name, int *rc)
 
 int cmd_describe(int argc, char **argv)
 {
-    const char *usage = "Usage: canaryctl describe canary NAME [-n NS] [-o json] [--server ADDR]\n";
     common o;
-    if (!parse(&o, argc, argv, usage))
-        return 2;
-    const char *name = o.npos == 2 ? o.positional[1] : NULL;
-    if (!name || (strcmp(o.positional[0], "canary") && strcmp(o.positional[0], "canaries"))) {
-        fprintf(stderr, "%s", usage);
+    int rc = parse(&o, "canaryctl describe", "canary NAME [-n NS] [-o json] [flags]",
+                   "A canary's spec summary, status, processes, each metric's last value beside\n"
+                   "its limit, and its recent events.",
+                   F_OUTPUT, 2, argc, argv);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
+    const char *name = o.args[1];
+    if (!is_canary_resource(o.args[0])) {
+        fprintf(stderr, "canaryctl describe: unknown resource \"%s\" (usage: canaryctl describe "
+                        "canary NAME)\n", o.args[0]);
         return 2;
     }
-    int rc;
     json_t *j = fetch_canary(&o, name, &rc);
     if (!j)
         return rc;
     cd_buf b = CD_BUF_INIT;
-    if (o.json) {
+    if (o.output) {
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         cd_buf_printf(&b, "%s\n", s);
         free(s);
@@ -166,26 +182,23 @@ int cmd_describe(int argc, char **argv)
 
 int cmd_events(int argc, char **argv)
 {
-    const char *usage = "Usage: canaryctl events NAME [-n NS] [--limit N] [-o json] [--server ADDR]\n";
     common o;
-    if (!parse(&o, argc, argv, usage))
-        return 2;
-    if (o.npos != 1) {
-        fprintf(stderr, "%s", usage);
-        return 2;
-    }
+    int rc = parse(&o, "canaryctl events", "NAME [-n NS] [--limit N] [-o json] [flags]",
+                   "A canary's event journal, oldest first (one JSON object per line with -o json).",
+                   F_OUTPUT | F_LIMIT, 1, argc, argv);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
     char path[800];
-    cd_api_canary_path(path, sizeof path, o.ns, o.positional[0]);
+    cd_api_canary_path(path, sizeof path, o.ns, o.args[0]);
     size_t n = strlen(path);
     snprintf(path + n, sizeof path - n, "/events?limit=%d", o.limit);
-    int rc;
     json_t *j = fetch(&o, path, &rc);
     if (!j)
         return rc;
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(j, "items"), i, e) {
-        if (o.json) {
+        if (o.output) {
             char *s = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
             printf("%s\n", s);
             free(s);
@@ -205,23 +218,18 @@ static void on_int(int sig) { g_stop = 1; }
 
 int cmd_watch(int argc, char **argv)
 {
-    const char *usage = "Usage: canaryctl watch NAME [-n NS] [--until-done] [--server ADDR]\n"
-                        "  Live view; in place on a terminal, one line per change when piped.\n"
-                        "  --until-done  exit 0 when the canary reaches Succeeded, 1 on Failed\n";
     common o;
-    if (!parse(&o, argc, argv, usage))
-        return 2;
-    if (o.npos != 1) {
-        fprintf(stderr, "%s", usage);
-        return 2;
-    }
+    int rc = parse(&o, "canaryctl watch", "NAME [-n NS] [--until-done] [flags]",
+                   "Follows a canary live: in place on a terminal, one line per change when piped.",
+                   F_UNTIL_DONE, 1, argc, argv);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
     signal(SIGINT, on_int);
     signal(SIGTERM, on_int);
     bool tty = isatty(STDOUT_FILENO);
     char last[1024] = "";
     while (!g_stop) {
-        int rc;
-        json_t *j = fetch_canary(&o, o.positional[0], &rc);
+        json_t *j = fetch_canary(&o, o.args[0], &rc);
         if (!j)
             return rc;
         cd_buf b = CD_BUF_INIT;

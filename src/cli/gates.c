@@ -11,30 +11,38 @@
 #include <stdio.h>
 #include <string.h>
 
-static int act(const char *cmd, const char *action, int argc, char **argv)
+static int act(const char *cmd_name, const char *action, const char *about, int argc,
+               char **argv)
 {
-    cd_api_client client;
-    if (!cd_api_client_init(&client, &argc, argv))
-        return 2;
-    const char *ns = "default", *name = NULL;
+    const char *server = NULL, *ns = "default";
     bool rollout = false;
-    for (int i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) && i + 1 < argc)
-            ns = argv[++i];
-        else if (!strcmp(argv[i], "--rollout"))
-            rollout = true;
-        else if (argv[i][0] != '-' && !name)
-            name = argv[i];
-        else {
-            name = NULL;
-            break;
-        }
-    }
-    if (!name) {
-        fprintf(stderr, "Usage: canaryctl %s NAME [-n NS]%s [--server ADDR]\n", cmd,
-                !strcmp(cmd, "hold") ? " [--rollout]" : "");
-        return 2;
-    }
+    char prog[64];
+    snprintf(prog, sizeof prog, "canaryctl %s", cmd_name);
+    bool hold = !strcmp(cmd_name, "hold");
+    cd_flag flags[] = {
+        CD_API_NAMESPACE_FLAG(&ns),
+        CD_API_SERVER_FLAG(&server),
+        CD_FLAG_SWITCH("rollout", 0, &rollout,
+                       "hold new revisions (they wait in Initialized) until resume"),
+    };
+    cd_flag_cmd fc = {
+        .prog = prog,
+        .synopsis = hold ? "NAME [-n NS] [--rollout] [flags]" : "NAME [-n NS] [flags]",
+        .about = about,
+        .footer = "Exit status: 0 done, 1 no such canary, 2 usage error, refused or canaryd "
+                  "unreachable.",
+        .flags = flags,
+        .nflags = hold ? 3 : 2,
+        .min_args = 1,
+        .max_args = 1,
+    };
+    int nargs = 0;
+    int rc = cd_flags_parse(&fc, argc, argv, &nargs, stdout, stderr);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
+    const char *name = argv[1];
+    cd_api_client client;
+    cd_api_client_init(&client, server);
     if (rollout && !strcmp(action, "hold"))
         action = "hold-rollout";
     char path[800];
@@ -44,14 +52,14 @@ static int act(const char *cmd, const char *action, int argc, char **argv)
     long status;
     char err[600] = "";
     json_t *j = cd_api_call(&client, "POST", path, "", 0, &status, err, sizeof err);
-    int rc = 0;
+    rc = 0;
     if (!status) {
-        fprintf(stderr, "canaryctl %s: %s\n", cmd, err);
+        fprintf(stderr, "%s: %s\n", prog, err);
         rc = 2;
     } else if (status == 202) {
         printf("canary %s.%s: %s\n", name, ns, json_string_value(json_object_get(j, "result")) ?: "done");
     } else {
-        fprintf(stderr, "canaryctl %s: %s\n", cmd,
+        fprintf(stderr, "%s: %s\n", prog,
                 json_string_value(json_object_get(j, "error")) ?: "refused");
         rc = status == 404 ? 1 : 2;
     }
@@ -59,7 +67,32 @@ static int act(const char *cmd, const char *action, int argc, char **argv)
     return rc;
 }
 
-int cmd_promote(int argc, char **argv) { return act("promote", "promote", argc, argv); }
-int cmd_abort(int argc, char **argv) { return act("abort", "abort", argc, argv); }
-int cmd_hold(int argc, char **argv) { return act("hold", "hold", argc, argv); }
-int cmd_resume(int argc, char **argv) { return act("resume", "resume", argc, argv); }
+int cmd_promote(int argc, char **argv)
+{
+    return act("promote", "promote",
+               "Opens the canary's promotion gate once: a canary held by `hold` (or waiting in\n"
+               "WaitingPromotion on a confirm-promotion gate) is promoted.",
+               argc, argv);
+}
+
+int cmd_abort(int argc, char **argv)
+{
+    return act("abort", "abort",
+               "Rolls the canary's current release back now, through a rollback gate\n"
+               "(\"Rolling back ... manual webhook invoked\").",
+               argc, argv);
+}
+
+int cmd_hold(int argc, char **argv)
+{
+    return act("hold", "hold",
+               "Holds the canary's next promotion until `promote` (it waits in WaitingPromotion),\n"
+               "or with --rollout holds new revisions until `resume`.",
+               argc, argv);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+    return act("resume", "resume", "Releases the canary's holds (hold, hold --rollout).", argc,
+               argv);
+}

@@ -6,8 +6,9 @@
  * 2 for usage errors. */
 #include "cli/commands.h"
 #include "loadtester/load.h"
+#include "net/http.h"
 #include "util/duration.h"
-#include <getopt.h>
+#include "util/flags.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,84 +17,103 @@
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { g_stop = 1; }
 
-static void usage(FILE *out)
+static const char *const outputs[] = {"text", "json", NULL};
+
+static bool add_header(void *target, const char *v, char *err, size_t errlen)
 {
-    fprintf(out,
-            "Usage: canaryctl load URL [--rate N] [--concurrency N] [--duration D] [--requests N]\n"
-            "                          [--timeout D] [-H 'Name: value']... [-X METHOD] [-d BODY]\n"
-            "                          [--max-error-rate PCT] [-o json]\n"
-            "  --rate N          requests per second (default: closed loop at --concurrency)\n"
-            "  --concurrency N   requests in flight at most (default 10)\n"
-            "  --duration D      how long (default 10s; 0 = until interrupted)\n"
-            "A request fails when it gets no response or a 5xx.\n");
+    cd_load_spec *s = target;
+    const char *colon = strchr(v, ':');
+    if (!colon || colon == v) {
+        snprintf(err, errlen, "expected 'Name: value'");
+        return false;
+    }
+    if (s->n_headers >= CD_LOAD_MAX_HEADERS) {
+        snprintf(err, errlen, "at most %d headers", CD_LOAD_MAX_HEADERS);
+        return false;
+    }
+    if (!(s->headers[s->n_headers++] = strdup(v)))
+        abort();
+    return true;
+}
+
+/* a progress line of an open-ended run: "12s: sent 1200, failed 0 (0.00%), 100.0 req/s" */
+static void on_progress(void *ctx, const cd_load_report *r, double elapsed_s)
+{
+    fprintf(stderr, "canaryctl load: %.0fs: sent %llu, failed %llu (%.2f%%), %.1f req/s\n",
+            elapsed_s, (unsigned long long)r->sent, (unsigned long long)r->failed,
+            r->sent ? 100.0 * (double)r->failed / (double)r->sent : 0,
+            elapsed_s > 0 ? (double)r->sent / elapsed_s : 0);
 }
 
 int cmd_load(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"rate", required_argument, NULL, 'r'},        {"concurrency", required_argument, NULL, 'c'},
-        {"duration", required_argument, NULL, 'D'},    {"requests", required_argument, NULL, 'n'},
-        {"timeout", required_argument, NULL, 't'},     {"header", required_argument, NULL, 'H'},
-        {"method", required_argument, NULL, 'X'},      {"data", required_argument, NULL, 'd'},
-        {"max-error-rate", required_argument, NULL, 'e'}, {"output", required_argument, NULL, 'o'},
-        {"insecure", no_argument, NULL, 'k'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     cd_load_spec s;
     memset(&s, 0, sizeof s);
     s.concurrency = 10;
     s.duration_ms = 10000;
     s.timeout_ms = 10000;
     s.max_error_rate = 100;
-    bool json = false, forever = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "r:c:D:n:t:H:X:d:e:o:kh", opts, NULL)) != -1) {
-        int64_t ms;
-        switch (c) {
-        case 'r': s.rate = atof(optarg); break;
-        case 'c': s.concurrency = atoi(optarg); break;
-        case 'D':
-            if (!strcmp(optarg, "0")) {
-                forever = true;
-                break;
-            }
-            if (!cd_duration_parse_ms(optarg, &ms) || ms <= 0) {
-                fprintf(stderr, "canaryctl load: bad --duration %s\n", optarg);
-                return 2;
-            }
-            s.duration_ms = ms;
-            break;
-        case 'n': s.requests = atoll(optarg); break;
-        case 't':
-            if (!cd_duration_parse_ms(optarg, &ms) || ms <= 0) {
-                fprintf(stderr, "canaryctl load: bad --timeout %s\n", optarg);
-                return 2;
-            }
-            s.timeout_ms = ms;
-            break;
-        case 'H':
-            if (s.n_headers < CD_LOAD_MAX_HEADERS)
-                s.headers[s.n_headers++] = strdup(optarg);
-            break;
-        case 'X': free(s.method); s.method = strdup(optarg); break;
-        case 'd': s.body = strdup(optarg); break;
-        case 'e': s.max_error_rate = atof(optarg); break;
-        case 'o': json = !strcmp(optarg, "json"); break;
-        case 'k': s.insecure = true; break;
-        case 'h': usage(stdout); cd_load_spec_free(&s); return 0;
-        default: usage(stderr); cd_load_spec_free(&s); return 2;
-        }
+    const char *method = "GET", *body = NULL, *output = "text";
+    const cd_flag flags[] = {
+        {.name = "rate", .alias = 'r', .type = CD_FLAG_DOUBLE, .target = &s.rate, .lo = 0,
+         .hi = 1e6, .def = "0: a closed loop at --concurrency", .help = "requests per second"},
+        CD_FLAG_NUM("concurrency", &s.concurrency, "N", 1, 10000, "requests in flight at most"),
+        {.name = "duration", .type = CD_FLAG_DURATION, .target = &s.duration_ms, .lo = 0,
+         .hi = 365 * 86400000.0,
+         .help = "how long; 0: until interrupted (progress every 10s on stderr)"},
+        {.name = "requests", .type = CD_FLAG_I64, .target = &s.requests, .lo = 0, .hi = 1e12,
+         .def = "0: no limit", .help = "stop after this many requests"},
+        CD_FLAG_DUR("timeout", &s.timeout_ms, 1, 3600000, "per request"),
+        {.name = "header", .alias = 'H', .type = CD_FLAG_FUNC, .target = &s, .set = add_header,
+         .arg = "'NAME: VALUE'", .help = "a request header (repeatable)"},
+        CD_FLAG_STR("method", 'X', &method, "METHOD", "the request method"),
+        CD_FLAG_STR("data", 'd', &body, "BODY", "the request body"),
+        {.name = "max-error-rate", .type = CD_FLAG_DOUBLE, .target = &s.max_error_rate,
+         .arg = "PCT", .lo = 0, .hi = 100,
+         .help = "the run fails (exit 1) when more than PCT % of the requests failed"},
+        {.name = "output", .alias = 'o', .type = CD_FLAG_ENUM, .target = &output,
+         .choices = outputs, .help = "the report's format"},
+        CD_FLAG_SWITCH("insecure", 'k', &s.insecure, "skip TLS certificate verification"),
+    };
+    cd_flag_cmd cmd = {
+        .prog = "canaryctl load",
+        .synopsis = "URL [flags]",
+        .about = "Sends steady HTTP load (canaryd's built-in load generator, the load tester's\n"
+                 "`type: load` task) until --duration, --requests or SIGINT/SIGTERM, then prints\n"
+                 "its report. A request fails when it gets no response or a 5xx.",
+        .footer = "Exit status: 0 the error rate stayed within --max-error-rate, 1 it did not (or\n"
+                  "nothing was sent), 2 usage error or a URL that cannot be used.",
+        .flags = flags,
+        .nflags = sizeof flags / sizeof flags[0],
+        .min_args = 1,
+        .max_args = 1,
+    };
+    int rc = cd_flags_parse(&cmd, argc, argv, NULL, stdout, stderr);
+    if (rc != CD_FLAGS_OK) {
+        cd_load_spec_free(&s);
+        return cd_flags_exit(rc);
     }
-    if (optind != argc - 1 || s.rate < 0 || s.concurrency < 1) {
-        usage(stderr);
+    bool json = !strcmp(output, "json");
+    bool forever = s.duration_ms == 0 && s.requests == 0;
+    s.url = strdup(argv[1]);
+    s.method = strdup(method);
+    if (body)
+        s.body = strdup(body);
+    if (!s.url || !s.method || (body && !s.body))
+        abort();
+    if (s.duration_ms == 0 && s.requests)
+        s.duration_ms = 365LL * 24 * 3600 * 1000;
+    if (!cd_http_url_valid(s.url)) {
+        fprintf(stderr, "canaryctl load: \"%s\" is not an http:// or https:// URL\n", s.url);
         cd_load_spec_free(&s);
         return 2;
     }
-    s.url = strdup(argv[optind]);
-    if (!s.method)
-        s.method = strdup("GET");
-    if (forever)
-        s.duration_ms = 365LL * 24 * 3600 * 1000;
+    if (forever) {
+        fprintf(stderr, "canaryctl load: sending to %s until interrupted (Ctrl-C stops and prints "
+                        "the report)\n", s.url);
+        s.progress = on_progress;
+        s.progress_every_ms = 10000;
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     cd_load_report r;

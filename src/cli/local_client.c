@@ -6,32 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool cd_api_client_init(cd_api_client *c, int *argc, char **argv)
+void cd_api_client_init(cd_api_client *c, const char *addr)
 {
     memset(c, 0, sizeof *c);
-    const char *addr = getenv("CANARYD_API");
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--server") && strcmp(argv[i], "-s") && strncmp(argv[i], "--server=", 9))
-            continue;
-        const char *v = NULL;
-        int drop = 1;
-        if (!strncmp(argv[i], "--server=", 9)) {
-            v = argv[i] + 9;
-        } else if (i + 1 < *argc) {
-            v = argv[i + 1];
-            drop = 2;
-        }
-        if (!v) {
-            fprintf(stderr, "canaryctl: --server needs an address\n");
-            return false;
-        }
-        addr = v;
-        memmove(&argv[i], &argv[i + drop], (size_t)(*argc - i - drop + 1) * sizeof *argv);
-        *argc -= drop;
-        i--;
-    }
     if (!addr || !*addr)
-        addr = "127.0.0.1:9797";
+        addr = CD_API_DEFAULT;
     if (!strncmp(addr, "unix:", 5)) {
         snprintf(c->unix_socket, sizeof c->unix_socket, "%s", addr + 5);
         snprintf(c->base, sizeof c->base, "http://localhost");
@@ -43,7 +22,6 @@ bool cd_api_client_init(cd_api_client *c, int *argc, char **argv)
     size_t n = strlen(c->base);
     if (n && c->base[n - 1] == '/')
         c->base[n - 1] = '\0';
-    return true;
 }
 
 json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path,

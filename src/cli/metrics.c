@@ -16,38 +16,11 @@
 #include "lookup/store.h"
 #include "model/object.h"
 #include "util/log.h"
-#include <getopt.h>
+#include "util/flags.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: canaryctl metrics -f PATH [-f PATH...] [flags]\n"
-            "\n"
-            "Renders each Canary's analysis metrics as canaryd sends them (builtin\n"
-            "queries, inline queries, MetricTemplates), runs them and prints the values\n"
-            "and verdicts. A judged metric (judge: ...) shows the canary's and the\n"
-            "primary's queries and the statistical judge's verdict on the window that\n"
-            "ends now. Nothing is changed.\n"
-            "\n"
-            "  -f, --filename PATH        manifests: Canaries and MetricTemplates (repeatable)\n"
-            "  -n, --namespace NS         namespace for objects that set none (default: default)\n"
-            "      --canary NAME          only this canary\n"
-            "      --metrics-server URL   global Prometheus (default http://prometheus:9090)\n"
-            "      --mesh-provider NAME   global provider for builtin metrics (default istio)\n"
-            "      --secrets-dir DIR      secrets as DIR/<namespace>/<name>/<key> files\n"
-            "      --timeout DURATION     Prometheus timeout (default 5s)\n"
-            "      --render-only          print the queries, do not run them\n"
-            "      --check-providers      run the provider availability check first\n"
-            "  -o, --output json          one JSON document instead of a table\n"
-            "\n"
-            "Exit status: 0 every metric passes (or its judge waits), 1 a metric fails,\n"
-            "has no data or errors,\n"
-            "2 usage error or invalid manifests.\n");
-}
 
 typedef struct opts {
     const char *ns, *only, *server, *mesh, *secrets_dir, *output;
@@ -274,63 +247,58 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
     return all_ok;
 }
 
+static const char *const outputs[] = {"json", NULL};
+
 int cmd_metrics(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"filename", required_argument, NULL, 'f'},
-        {"namespace", required_argument, NULL, 'n'},
-        {"canary", required_argument, NULL, 'c'},
-        {"metrics-server", required_argument, NULL, 's'},
-        {"mesh-provider", required_argument, NULL, 'm'},
-        {"secrets-dir", required_argument, NULL, 'd'},
-        {"timeout", required_argument, NULL, 't'},
-        {"render-only", no_argument, NULL, 'r'},
-        {"check-providers", no_argument, NULL, 'C'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    opts o = {"default", NULL, NULL, "istio", NULL, NULL, 0, false, false};
+    opts o = {"default", NULL, NULL, "istio", NULL, NULL, 5000, false, false};
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
-    size_t npaths = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:n:o:h", lopts, NULL)) != -1) {
-        switch (c) {
-        case 'f': paths[npaths++] = optarg; break;
-        case 'n': o.ns = optarg; break;
-        case 'c': o.only = optarg; break;
-        case 's': o.server = optarg; break;
-        case 'm': o.mesh = optarg; break;
-        case 'd': o.secrets_dir = optarg; break;
-        case 't': {
-            char *end;
-            long ms = strtol(optarg, &end, 10);
-            if (!strcmp(end, "s"))
-                ms *= 1000;
-            else if (strcmp(end, "ms")) {
-                fprintf(stderr, "canaryctl metrics: --timeout takes e.g. 5s or 500ms\n");
-                free(paths);
-                return 2;
-            }
-            o.timeout_ms = ms;
-            break;
-        }
-        case 'r': o.render_only = true; break;
-        case 'C': o.check_providers = true; break;
-        case 'o': o.output = optarg; break;
-        case 'h': usage(stdout); free(paths); return 0;
-        default: usage(stderr); free(paths); return 2;
-        }
-    }
-    for (int i = optind; i < argc; i++)
-        paths[npaths++] = argv[i];
-    if (!npaths || (o.output && strcmp(o.output, "json"))) {
-        fprintf(stderr, "canaryctl metrics: %s\n",
-                npaths ? "unsupported output format (json)" : "no manifest given (-f PATH)");
-        usage(stderr);
+    if (!paths)
+        abort();
+    cd_flag_list list = {paths, 0, argc};
+    const cd_flag flags[] = {
+        {.name = "filename", .alias = 'f', .type = CD_FLAG_LIST, .target = &list, .arg = "PATH",
+         .help = "manifests: Canaries and MetricTemplates (repeatable; bare paths work too)"},
+        CD_FLAG_STR("namespace", 'n', &o.ns, "NS", "namespace for objects that set none"),
+        CD_FLAG_STR("canary", 0, &o.only, "NAME", "only this canary"),
+        CD_FLAG_STR("metrics-server", 0, &o.server, "URL",
+                    "global Prometheus (default http://prometheus:9090)"),
+        CD_FLAG_STR("mesh-provider", 0, &o.mesh, "NAME", "global provider for builtin metrics"),
+        CD_FLAG_STR("secrets-dir", 0, &o.secrets_dir, "DIR",
+                    "secrets as DIR/<namespace>/<name>/<key> files"),
+        CD_FLAG_DUR("timeout", &o.timeout_ms, 1, 3600000, "query timeout"),
+        CD_FLAG_SWITCH("render-only", 0, &o.render_only, "print the queries, do not run them"),
+        CD_FLAG_SWITCH("check-providers", 0, &o.check_providers,
+                       "run the provider availability check first"),
+        {.name = "output", .alias = 'o', .type = CD_FLAG_ENUM, .target = &o.output,
+         .choices = outputs, .help = "one JSON document instead of a table"},
+    };
+    cd_flag_cmd cmd = {
+        .prog = "canaryctl metrics",
+        .synopsis = "-f PATH [-f PATH...] [flags]",
+        .about = "Renders each Canary's analysis metrics as canaryd sends them (builtin\n"
+                 "queries, inline queries, MetricTemplates), runs them and prints the values\n"
+                 "and verdicts. A judged metric (judge: ...) shows the canary's and the\n"
+                 "primary's queries and the statistical judge's verdict on the window that\n"
+                 "ends now. Nothing is changed.",
+        .footer = "Exit status: 0 every metric passes (or its judge waits), 1 a metric fails, has\n"
+                  "no data or errors, 2 usage error or invalid manifests.",
+        .flags = flags,
+        .nflags = sizeof flags / sizeof flags[0],
+        .max_args = -1,
+    };
+    int nargs = 0;
+    int prc = cd_flags_parse(&cmd, argc, argv, &nargs, stdout, stderr);
+    if (prc != CD_FLAGS_OK) {
         free(paths);
-        return 2;
+        return cd_flags_exit(prc);
+    }
+    for (int i = 0; i < nargs; i++)
+        paths[list.n++] = argv[1 + i];
+    size_t npaths = (size_t)list.n;
+    if (!npaths) {
+        free(paths);
+        return cd_flags_fail(&cmd, stderr, "no manifest given (-f PATH)");
     }
     cd_log_set_level(CD_LOG_WARN);
     cd_object_list objs = {0};

@@ -9,87 +9,55 @@
 #include "model/object.h"
 #include "sim/report.h"
 #include "util/duration.h"
-#include <getopt.h>
+#include "util/flags.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: canaryctl simulate -f CANARY.yaml [--scenario SCENARIO.yaml] [-o table|json]\n"
-            "                          [--name NAME] [-n NAMESPACE] [--mesh-provider PROVIDER]\n"
-            "\n"
-            "Plays a Canary's rollout on a virtual clock: one row per analysis tick with the\n"
-            "phase, weights, failed checks, iterations and events, then a summary.\n"
-            "\n"
-            "  -f, --filename PATH     the Canary manifest (- for stdin); other kinds in it\n"
-            "                          are ignored\n"
-            "  -s, --scenario PATH     how revisions, metrics, webhooks and readiness behave\n"
-            "                          over time (default: everything passes, one release)\n"
-            "  -o, --output FORMAT     table (default) or json (one object per line)\n"
-            "      --name NAME         which Canary, when the file holds several\n"
-            "  -n, --namespace NS      namespace for a Canary that sets none (default: default)\n"
-            "      --mesh-provider P   the global provider for canaries without spec.provider\n"
-            "                          (kubernetes forces blue/green, as in Flagger)\n"
-            "\n"
-            "Exit status: 0 simulated (whatever the outcome), 1 invalid canary or scenario,\n"
-            "2 usage error or unreadable file.\n");
-}
 
 typedef struct sim_args {
     const char *canary_path, *scenario_path, *name, *ns, *mesh_provider;
     cd_sim_format format;
 } sim_args;
 
+static const char *const formats[] = {"table", "json", NULL};
+
+/* -1: parsed; otherwise the exit status (help shown, or a usage error). */
 static int parse_args(int argc, char **argv, sim_args *a)
 {
-    static const struct option opts[] = {
-        {"filename", required_argument, NULL, 'f'},
-        {"scenario", required_argument, NULL, 's'},
-        {"output", required_argument, NULL, 'o'},
-        {"name", required_argument, NULL, 'N'},
-        {"namespace", required_argument, NULL, 'n'},
-        {"mesh-provider", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     memset(a, 0, sizeof *a);
     a->ns = "default";
-    a->format = CD_SIM_FORMAT_TABLE;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:s:o:n:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': a->canary_path = optarg; break;
-        case 's': a->scenario_path = optarg; break;
-        case 'N': a->name = optarg; break;
-        case 'n': a->ns = optarg; break;
-        case 'P': a->mesh_provider = optarg; break;
-        case 'o':
-            if (!strcmp(optarg, "table")) {
-                a->format = CD_SIM_FORMAT_TABLE;
-            } else if (!strcmp(optarg, "json")) {
-                a->format = CD_SIM_FORMAT_JSON;
-            } else {
-                fprintf(stderr, "canaryctl simulate: unsupported output \"%s\" (table, json)\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "canaryctl simulate: unexpected argument \"%s\"\n", argv[optind]);
-        return 2;
-    }
-    if (!a->canary_path) {
-        fprintf(stderr, "canaryctl simulate: no canary given (-f CANARY.yaml)\n");
-        usage(stderr);
-        return 2;
-    }
+    const char *format = "table";
+    const cd_flag flags[] = {
+        CD_FLAG_STR("filename", 'f', &a->canary_path, "PATH",
+                    "the Canary manifest (- for stdin); other kinds in it are ignored"),
+        CD_FLAG_STR("scenario", 's', &a->scenario_path, "PATH",
+                    "how revisions, metrics, webhooks and readiness behave over time (default: "
+                    "everything passes, one release)"),
+        {.name = "output", .alias = 'o', .type = CD_FLAG_ENUM, .target = &format,
+         .choices = formats, .help = "a table, or one JSON object per line"},
+        CD_FLAG_STR("name", 0, &a->name, "NAME", "which Canary, when the file holds several"),
+        CD_FLAG_STR("namespace", 'n', &a->ns, "NS", "namespace for a Canary that sets none"),
+        CD_FLAG_STR("mesh-provider", 0, &a->mesh_provider, "PROVIDER",
+                    "the global provider for canaries without spec.provider (kubernetes forces "
+                    "blue/green, as in Flagger)"),
+    };
+    cd_flag_cmd cmd = {
+        .prog = "canaryctl simulate",
+        .synopsis = "-f CANARY.yaml [--scenario SCENARIO.yaml] [-o table|json] [flags]",
+        .about = "Plays a Canary's rollout on a virtual clock: one row per analysis tick with the\n"
+                 "phase, weights, failed checks, iterations and events, then a summary.\n"
+                 "Changes nothing and talks to nothing (docs/simulate.md).",
+        .footer = "Exit status: 0 simulated (whatever the outcome), 1 invalid canary or scenario,\n"
+                  "2 usage error or unreadable file.",
+        .flags = flags,
+        .nflags = sizeof flags / sizeof flags[0],
+    };
+    int rc = cd_flags_parse(&cmd, argc, argv, NULL, stdout, stderr);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
+    if (!a->canary_path)
+        return cd_flags_fail(&cmd, stderr, "no canary given (-f CANARY.yaml)");
+    a->format = !strcmp(format, "json") ? CD_SIM_FORMAT_JSON : CD_SIM_FORMAT_TABLE;
     return -1;
 }
 

@@ -3,64 +3,53 @@
  * unreadable path. Diagnostics go to stderr, results to stdout. */
 #include "cli/commands.h"
 #include "model/object.h"
-#include <getopt.h>
+#include "util/flags.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: canaryctl validate -f PATH [-f PATH...] [-o json] [-n NAMESPACE] [--strict]\n"
-            "\n"
-            "Checks Canary, MetricTemplate, AlertProvider and LocalWorkload manifests\n"
-            "against canaryd's CRD schemas and Flagger's rules.\n"
-            "\n"
-            "  -f, --filename PATH   a file, a directory (recursive *.yaml, *.yml, *.json)\n"
-            "                        or - for stdin; repeatable\n"
-            "  -o, --output json     print each object as decoded, defaults applied\n"
-            "  -n, --namespace NS    namespace for objects that set none (default: default)\n"
-            "      --strict          treat warnings as errors\n"
-            "\n"
-            "Exit status: 0 all valid, 1 something is invalid, 2 usage error or unreadable path.\n");
-}
+static const char *const outputs[] = {"json", NULL};
 
 int cmd_validate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"filename", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"namespace", required_argument, NULL, 'n'},
-        {"strict", no_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
-    size_t npaths = 0;
+    if (!paths)
+        abort();
+    cd_flag_list list = {paths, 0, argc};
     const char *output = NULL, *ns = "default";
     bool strict = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:o:n:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': paths[npaths++] = optarg; break;
-        case 'o': output = optarg; break;
-        case 'n': ns = optarg; break;
-        case 'S': strict = true; break;
-        case 'h': usage(stdout); free(paths); return 0;
-        default: usage(stderr); free(paths); return 2;
-        }
-    }
-    for (int i = optind; i < argc; i++)   /* also accept bare paths */
-        paths[npaths++] = argv[i];
-    if (npaths == 0 || (output && strcmp(output, "json"))) {
-        if (output && strcmp(output, "json"))
-            fprintf(stderr, "canaryctl validate: unsupported output format \"%s\" (json)\n", output);
-        else
-            fprintf(stderr, "canaryctl validate: no manifest given (-f PATH)\n");
-        usage(stderr);
+    const cd_flag flags[] = {
+        {.name = "filename", .alias = 'f', .type = CD_FLAG_LIST, .target = &list, .arg = "PATH",
+         .help = "a file, a directory (recursive *.yaml, *.yml, *.json) or - for stdin; "
+                 "repeatable (bare paths work too)"},
+        {.name = "output", .alias = 'o', .type = CD_FLAG_ENUM, .target = &output,
+         .choices = outputs, .help = "print each object as decoded, defaults applied"},
+        CD_FLAG_STR("namespace", 'n', &ns, "NS", "namespace for objects that set none"),
+        CD_FLAG_SWITCH("strict", 0, &strict, "treat warnings as errors"),
+    };
+    cd_flag_cmd cmd = {
+        .prog = "canaryctl validate",
+        .synopsis = "-f PATH [-f PATH...] [-o json] [-n NAMESPACE] [--strict]",
+        .about = "Checks Canary, MetricTemplate, AlertProvider and LocalWorkload manifests\n"
+                 "against canaryd's CRD schemas and Flagger's rules. Changes nothing.",
+        .footer = "Exit status: 0 all valid, 1 something is invalid, 2 usage error or unreadable "
+                  "path.",
+        .flags = flags,
+        .nflags = sizeof flags / sizeof flags[0],
+        .max_args = -1,
+    };
+    int nargs = 0;
+    int rc = cd_flags_parse(&cmd, argc, argv, &nargs, stdout, stderr);
+    if (rc != CD_FLAGS_OK) {
         free(paths);
-        return 2;
+        return cd_flags_exit(rc);
+    }
+    for (int i = 0; i < nargs; i++)   /* bare paths */
+        paths[list.n++] = argv[1 + i];
+    size_t npaths = (size_t)list.n;
+    if (npaths == 0) {
+        free(paths);
+        return cd_flags_fail(&cmd, stderr, "no manifest given (-f PATH)");
     }
 
     cd_object_list objs = {0};
@@ -95,7 +84,7 @@ int cmd_validate(int argc, char **argv)
         printf("%zu valid, %zu error%s, %zu warning%s\n", objs.n, diags.errors,
                diags.errors == 1 ? "" : "s", diags.warnings, diags.warnings == 1 ? "" : "s");
     }
-    int rc = unreadable ? 2 : (diags.errors || (strict && diags.warnings)) ? 1 : 0;
+    rc = unreadable ? 2 : (diags.errors || (strict && diags.warnings)) ? 1 : 0;
     cd_object_list_free(&objs);
     cd_diags_free(&diags);
     free(paths);

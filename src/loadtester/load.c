@@ -333,8 +333,14 @@ bool cd_load_run(const cd_load_spec *s, volatile sig_atomic_t *stop, cd_load_rep
         abort();
     int64_t start = cd_mono_ns();
     int64_t end = s->duration_ms > 0 ? start + s->duration_ms * CD_NS_PER_MS : INT64_MAX;
+    int64_t every = s->progress && s->progress_every_ms > 0 ? s->progress_every_ms * CD_NS_PER_MS : 0;
+    int64_t next_progress = every ? start + every : INT64_MAX;
     for (;;) {
         int64_t now = cd_mono_ns();
+        if (now >= next_progress) {
+            s->progress(s->progress_ctx, r, (double)(now - start) / 1e9);
+            next_progress += every;
+        }
         bool more = !(stop && *stop) && now < end && (!s->requests || (int64_t)r->sent < s->requests);
         int64_t wait_ms = 50;
         if (more && s->rate > 0) {

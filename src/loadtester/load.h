@@ -14,6 +14,8 @@
 
 #define CD_LOAD_MAX_HEADERS 16
 
+struct cd_load_report;
+
 typedef struct cd_load_spec {
     char *url;
     char *method;                   /* default GET */
@@ -27,6 +29,10 @@ typedef struct cd_load_spec {
     int64_t timeout_ms;             /* per request; default 10 s */
     bool insecure;                  /* skip TLS verification */
     double max_error_rate;          /* percent; the run fails above it (default 100) */
+    /* called every progress_every_ms with the counts so far (NULL: never) */
+    void (*progress)(void *ctx, const struct cd_load_report *so_far, double elapsed_s);
+    void *progress_ctx;
+    int64_t progress_every_ms;
 } cd_load_spec;
 
 typedef struct cd_load_report {

@@ -1,100 +1,88 @@
 /* main.c - `canaryd loadtester`: flagger-loadtester's command line (-port,
  * -timeout, -namespace-regexp, -log-level, -zap-encoding,
- * -zap-replace-globals; Go-style single-dash flags) plus -address. Serves
+ * -zap-replace-globals; Go-style single-dash flags, --flag too) plus
+ * -address and -log-format (util/flags.h). Serves
  * until SIGINT or SIGTERM, then kills running tasks and exits. */
 #include "loadtester/loadtester.h"
 #include "mains.h"
 #include "util/duration.h"
+#include "util/flags.h"
 #include "util/log.h"
 #include "version.h"
-#include <getopt.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: canaryd loadtester [flags]\n"
-            "\n"
-            "A webhook service compatible with flagger-loadtester: gates, rollback gates,\n"
-            "commands (cmd, bash, helm, kubectl) and canaryd's native load generator.\n"
-            "\n"
-            "  -port string              port to listen on (default \"9090\")\n"
-            "  -address string           address to bind (default: every interface)\n"
-            "  -timeout duration         command and load task timeout (default 1h0m0s)\n"
-            "  -namespace-regexp string  only canaries whose namespace matches may use the API\n"
-            "  -log-level string         debug, info, warn or error (default \"debug\")\n"
-            "  -zap-encoding string      json or console (default \"json\")\n"
-            "  -zap-replace-globals      accepted for compatibility; no effect\n"
-            "\n"
-            "See docs/loadtester.md for the API and the task types.\n");
-}
-
-static bool parse_port(const char *s, int *port)
+/* -port as Flagger's: "9090" or ":9090" */
+static bool set_port(void *target, const char *s, char *err, size_t errlen)
 {
     char *end;
-    long p = strtol(s, &end, 10);
-    if (*s == ':')
-        p = strtol(s + 1, &end, 10);
-    if (*end || p < 0 || p > 65535)
+    const char *p = *s == ':' ? s + 1 : s;
+    long n = strtol(p, &end, 10);
+    if (!*p || *end || n < 0 || n > 65535) {
+        snprintf(err, errlen, "expected a port from 0 to 65535");
         return false;
-    *port = (int)p;
+    }
+    *(int *)target = (int)n;
+    return true;
+}
+
+static bool set_regexp(void *target, const char *s, char *err, size_t errlen)
+{
+    regex_t re;
+    int rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        regerror(rc, &re, err, errlen);
+        return false;
+    }
+    regfree(&re);
+    *(const char **)target = s;
     return true;
 }
 
 int cd_main_loadtester(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},
-        {"address", required_argument, NULL, 'a'},
-        {"timeout", required_argument, NULL, 't'},
-        {"namespace-regexp", required_argument, NULL, 'n'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"zap-encoding", required_argument, NULL, 'z'},
-        {"zap-replace-globals", optional_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     cd_loadtester_config cfg = {NULL, 9090, 3600000, NULL, 0};
-    const char *level = "debug", *encoding = "json";
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long_only(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            if (!parse_port(optarg, &cfg.port)) {
-                fprintf(stderr, "canaryd loadtester: invalid -port \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'a': cfg.address = optarg; break;
-        case 't':
-            if (!cd_duration_parse_ms(optarg, &cfg.timeout_ms) || cfg.timeout_ms <= 0) {
-                fprintf(stderr, "canaryd loadtester: invalid -timeout \"%s\" (a duration like 1h)\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'n': cfg.namespace_regexp = optarg; break;
-        case 'l': level = optarg; break;
-        case 'z': encoding = optarg; break;
-        case 'g': break;
-        case 'h': usage(stdout); return 0;
-        default:
-            fprintf(stderr, "canaryd loadtester: unknown flag %s\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "canaryd loadtester: unexpected argument \"%s\"\n", argv[optind]);
-        return 2;
-    }
+    const char *level = "debug";
+    bool json = true;
+    const cd_flag flags[] = {
+        {.name = "port", .type = CD_FLAG_FUNC, .target = &cfg.port, .set = set_port,
+         .arg = "PORT", .def = "9090", .help = "port to listen on (0: any free port)"},
+        CD_FLAG_STR("address", 0, &cfg.address, "ADDR", "address to bind (default: every interface)"),
+        CD_FLAG_DUR("timeout", &cfg.timeout_ms, 1, 7 * 86400000.0,
+                    "command and load task timeout"),
+        {.name = "namespace-regexp", .type = CD_FLAG_FUNC, .target = &cfg.namespace_regexp,
+         .set = set_regexp, .arg = "REGEXP",
+         .help = "only canaries whose namespace matches may use the API (POSIX extended)"},
+        {.name = "log-level", .type = CD_FLAG_ENUM, .target = &level, .choices = cd_flag_log_levels,
+         .arg = "LEVEL", .help = "log level"},
+        {.name = "zap-encoding", .type = CD_FLAG_FUNC, .target = &json,
+         .choices = cd_flag_zap_encodings, .set = cd_flag_set_log_json, .def = "json",
+         .help = "log format (Flagger's flag)"},
+        {.name = "log-format", .type = CD_FLAG_FUNC, .target = &json,
+         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json, .def = "json",
+         .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
+        {.name = "zap-replace-globals", .type = CD_FLAG_IGNORED_BOOL},
+    };
+    cd_flag_cmd cmd = {
+        .prog = "canaryd loadtester",
+        .synopsis = "[flags]",
+        .about = "A webhook service compatible with flagger-loadtester: gates, rollback gates,\n"
+                 "commands (cmd, bash, helm, kubectl) and canaryd's native load generator.\n"
+                 "Every flag may be spelled -flag or --flag.",
+        .footer = "See docs/loadtester.md for the API and the task types.",
+        .go_style = true,
+        .flags = flags,
+        .nflags = sizeof flags / sizeof flags[0],
+        .version = CANARYD_VERSION,
+    };
+    int rc = cd_flags_parse(&cmd, argc, argv, NULL, stdout, stderr);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
     cd_log_set_level(cd_log_parse_level(level));
-    cd_log_set_json(strcmp(encoding, "console") != 0);
+    cd_log_set_json(json);
     cd_log_set_logger("loadtester");
 
     /* signals are taken synchronously; worker threads inherit the mask */

@@ -1,42 +1,18 @@
-/* main.c - `canaryd local`: flags, then cd_local_run. Flag names follow
- * Flagger's where they mean the same thing (-metrics-server, -slack-url,
- * ...); both -flag and --flag are accepted. */
+/* main.c - `canaryd local`: flags (one table, util/flags.h), then
+ * cd_local_run. Flag names follow Flagger's where they mean the same thing
+ * (-metrics-server, -slack-url, ...); every flag may be spelled -flag or
+ * --flag. */
 #include "local/controller.h"
 #include "mains.h"
 #include "util/buf.h"
+#include "util/flags.h"
 #include "util/log.h"
+#include "version.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: canaryd local --dir DIR [flags]\n"
-            "\n"
-            "Runs the canaries of a manifest directory on this host: LocalWorkload processes,\n"
-            "the built-in router, analysis and promotion. Editing a file is applying it.\n"
-            "\n"
-            "  --dir DIR                manifests (*.yaml, *.yml, *.json); required\n"
-            "  --state-dir DIR          status, journals, process records (default DIR/.canaryd)\n"
-            "  --api ADDR               HTTP API for canaryctl: host:port or unix:/path\n"
-            "                           (default 127.0.0.1:9797; \"\" disables it)\n"
-            "  --namespace NS           namespace of manifests that set none (default default)\n"
-            "  --router-host ADDR       address the services' ports listen on (default 127.0.0.1)\n"
-            "  --router-metrics ADDR    also serve the router's admin API (and /metrics) on this\n"
-            "                           TCP address, for Prometheus (e.g. 127.0.0.1:9901)\n"
-            "  --workers N              analysis threads (default 4)\n"
-            "  --stop-on-exit           stop workloads and the router on SIGTERM/SIGINT\n"
-            "                           (default: leave them running for the next canaryd local)\n"
-            "  --secrets-dir DIR        local secrets (DIR/<namespace>/<name>/<key>)\n"
-            "  -metrics-server URL      Prometheus for templates and metricsServer-less queries\n"
-            "  -event-webhook URL       global event webhook (EVENT_WEBHOOK_URL wins)\n"
-            "  -slack-url URL -slack-token T -slack-proxy-url URL -slack-user U -slack-channel C\n"
-            "  -msteams-url URL -msteams-proxy-url URL -cluster-name NAME\n"
-            "  -log-level debug|info|warn|error  (default info)   -log-format json|text\n");
-}
 
 static const char *self_path(char *buf, size_t n)
 {
@@ -47,6 +23,13 @@ static const char *self_path(char *buf, size_t n)
     return buf;
 }
 
+static const cd_flag_env_doc env_docs[] = {
+    {"EVENT_WEBHOOK_URL", "the event webhook; wins over --event-webhook"},
+    {"SLACK_URL", "and SLACK_TOKEN, SLACK_PROXY_URL, SLACK_USER, SLACK_CHANNEL, MSTEAMS_URL, "
+                  "MSTEAMS_PROXY_URL: the notifier settings whose flag is not given"},
+    {NULL, NULL},
+};
+
 int cd_main_local(int argc, char **argv)
 {
     cd_local_options o;
@@ -55,92 +38,65 @@ int cd_main_local(int argc, char **argv)
     o.namespace_ = "default";
     o.router_host = "127.0.0.1";
     o.workers = 4;
+    const char *state_dir = NULL, *log_level = "info";
+    bool log_json = !isatty(STDERR_FILENO);
+    const cd_flag flags[] = {
+        CD_FLAG_STR("dir", 0, &o.dir, "DIR", "manifests (*.yaml, *.yml, *.json); required"),
+        CD_FLAG_STR("state-dir", 0, &state_dir, "DIR",
+                    "status, journals, process records (default DIR/.canaryd)"),
+        CD_FLAG_STR("api", 0, &o.api, "ADDR",
+                    "HTTP API for canaryctl: host:port or unix:/path (\"\" disables it)"),
+        CD_FLAG_STR("namespace", 0, &o.namespace_, "NS", "namespace of manifests that set none"),
+        CD_FLAG_STR("router-host", 0, &o.router_host, "ADDR",
+                    "address the services' ports listen on"),
+        CD_FLAG_STR("router-metrics", 0, &o.router_metrics, "ADDR",
+                    "also serve the router's admin API (and /metrics) on this TCP address, for "
+                    "Prometheus (e.g. 127.0.0.1:9901)"),
+        CD_FLAG_NUM("workers", &o.workers, "N", 1, 64, "analysis threads"),
+        CD_FLAG_SWITCH("stop-on-exit", 0, &o.stop_on_exit,
+                       "stop workloads and the router on SIGTERM/SIGINT (default: leave them "
+                       "running for the next canaryd local)"),
+        CD_FLAG_STR("secrets-dir", 0, &o.secrets_dir, "DIR",
+                    "local secrets (DIR/<namespace>/<name>/<key>)"),
+        CD_FLAG_STR("metrics-server", 0, &o.metrics_server, "URL",
+                    "Prometheus for templates and metricsServer-less queries"),
+        CD_FLAG_STR("event-webhook", 0, &o.event_webhook, "URL",
+                    "global event webhook ($EVENT_WEBHOOK_URL wins)"),
+        CD_FLAG_STR("slack-url", 0, &o.notify.slack_url, "URL", "Slack incoming webhook"),
+        CD_FLAG_STR("slack-token", 0, &o.notify.slack_token, "TOKEN", "Slack API token"),
+        CD_FLAG_STR("slack-proxy-url", 0, &o.notify.slack_proxy, "URL", "proxy for Slack"),
+        CD_FLAG_STR("slack-user", 0, &o.notify.slack_user, "NAME", "Slack user name (default flagger)"),
+        CD_FLAG_STR("slack-channel", 0, &o.notify.slack_channel, "NAME", "Slack channel"),
+        CD_FLAG_STR("msteams-url", 0, &o.notify.msteams_url, "URL", "MS Teams incoming webhook"),
+        CD_FLAG_STR("msteams-proxy-url", 0, &o.notify.msteams_proxy, "URL", "proxy for MS Teams"),
+        CD_FLAG_STR("cluster-name", 0, &o.notify.cluster_name, "NAME", "cluster name shown in alerts"),
+        {.name = "log-level", .type = CD_FLAG_ENUM, .target = &log_level,
+         .choices = cd_flag_log_levels, .arg = "LEVEL", .help = "log level"},
+        {.name = "log-format", .type = CD_FLAG_FUNC, .target = &log_json,
+         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json,
+         .def = "text on a terminal, json otherwise", .help = "log format"},
+    };
+    cd_flag_cmd cmd = {
+        .prog = "canaryd local",
+        .synopsis = "--dir DIR [flags]",
+        .about = "Runs the canaries of a manifest directory on this host: LocalWorkload processes,\n"
+                 "the built-in router, analysis and promotion. Editing a file is applying it.\n"
+                 "Every flag may be spelled -flag or --flag (Flagger's -metrics-server, ...).",
+        .footer = "See docs/local.md.",
+        .flags = flags,
+        .nflags = sizeof flags / sizeof flags[0],
+        .env = env_docs,
+        .version = CANARYD_VERSION,
+    };
+    int rc = cd_flags_parse(&cmd, argc, argv, NULL, stdout, stderr);
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
+    if (!o.dir || !*o.dir)
+        return cd_flags_fail(&cmd, stderr, "--dir is required");
+    cd_log_set_level(cd_log_parse_level(log_level));
+    cd_log_set_json(log_json);
     char exe[PATH_MAX];
     o.canaryd_path = self_path(exe, sizeof exe);
-    const char *state_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        while (*a == '-')
-            a++;
-        char name[64];
-        const char *val = NULL;
-        const char *eq = strchr(a, '=');
-        if (eq) {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a);
-        }
-        if (!strcmp(name, "h") || !strcmp(name, "help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(name, "stop-on-exit")) {
-            o.stop_on_exit = true;
-            continue;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "canaryd local: %s needs a value\n", argv[i]);
-                return 2;
-            }
-            val = argv[++i];
-        }
-        if (!strcmp(name, "dir"))
-            o.dir = val;
-        else if (!strcmp(name, "state-dir"))
-            state_dir = val;
-        else if (!strcmp(name, "api"))
-            o.api = val;
-        else if (!strcmp(name, "namespace"))
-            o.namespace_ = val;
-        else if (!strcmp(name, "router-host"))
-            o.router_host = val;
-        else if (!strcmp(name, "router-metrics"))
-            o.router_metrics = val;
-        else if (!strcmp(name, "workers"))
-            o.workers = atoi(val);
-        else if (!strcmp(name, "secrets-dir"))
-            o.secrets_dir = val;
-        else if (!strcmp(name, "metrics-server"))
-            o.metrics_server = val;
-        else if (!strcmp(name, "event-webhook"))
-            o.event_webhook = val;
-        else if (!strcmp(name, "slack-url"))
-            o.notify.slack_url = val;
-        else if (!strcmp(name, "slack-token"))
-            o.notify.slack_token = val;
-        else if (!strcmp(name, "slack-proxy-url"))
-            o.notify.slack_proxy = val;
-        else if (!strcmp(name, "slack-user"))
-            o.notify.slack_user = val;
-        else if (!strcmp(name, "slack-channel"))
-            o.notify.slack_channel = val;
-        else if (!strcmp(name, "msteams-url"))
-            o.notify.msteams_url = val;
-        else if (!strcmp(name, "msteams-proxy-url"))
-            o.notify.msteams_proxy = val;
-        else if (!strcmp(name, "cluster-name"))
-            o.notify.cluster_name = val;
-        else if (!strcmp(name, "log-level"))
-            cd_log_set_level(cd_log_parse_level(val));
-        else if (!strcmp(name, "log-format"))
-            cd_log_set_json(strcmp(val, "text") != 0);
-        else {
-            fprintf(stderr, "canaryd local: unknown flag %s\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!o.dir) {
-        fprintf(stderr, "canaryd local: --dir is required\n");
-        usage(stderr);
-        return 2;
-    }
-    if (o.workers < 1 || o.workers > 64) {
-        fprintf(stderr, "canaryd local: --workers must be between 1 and 64\n");
-        return 2;
-    }
     cd_buf sd = CD_BUF_INIT;
     if (state_dir)
         cd_buf_puts(&sd, state_dir);
@@ -148,7 +104,7 @@ int cd_main_local(int argc, char **argv)
         cd_buf_printf(&sd, "%s/.canaryd", o.dir);
     o.state_dir = sd.data;
     cd_log_set_logger("canaryd-local");
-    int rc = cd_local_run(&o);
+    rc = cd_local_run(&o);
     cd_buf_free(&sd);
     return rc;
 }

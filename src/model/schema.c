@@ -1,7 +1,10 @@
 /* schema.c - structural openAPIV3Schema validation over cd_node trees, and
- * the registry of CRDs compiled into the binary. Must not change the value
- * it validates; defaults are applied by the decoders, not here. */
+ * the registry of CRDs compiled into the binary (each checked by
+ * schema_check.c when loaded: a CRD an API server would refuse is never
+ * registered). Must not change the value it validates; defaults are
+ * applied by the decoders, not here. */
 #include "model/schema.h"
+#include "model/schema_check.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
@@ -51,9 +54,16 @@ static const char *str_at(const cd_node *n, const char *key) { return cd_node_st
 
 int cd_schema_load_text(const char *name, const char *text, size_t len, cd_diags *diags)
 {
+    size_t errors_before = diags->errors;
     cd_stream *s = cd_stream_parse(name, text, len, false, diags);
     if (!s)
         return -1;
+    /* a schema the API server would refuse is refused whole: nothing of the
+     * file is registered */
+    if (diags->errors > errors_before || cd_schema_check_stream(s, diags) > 0) {
+        cd_stream_free(s);
+        return -1;
+    }
     int added = 0;
     pthread_mutex_lock(&g_lock);
     for (size_t d = 0; d < s->ndocs; d++) {

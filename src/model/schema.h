@@ -22,7 +22,10 @@ const cd_crd_version *cd_schema_find_kind(const char *group, const char *kind);
 const cd_crd_version *cd_schema_at(size_t i);
 
 /* Loads CRDs from YAML text; used by tests and by cd_schema_find's loader.
- * Returns the number of versions added, -1 on error (diags filled). */
+ * A file that does not parse, or holds a CRD an API server would refuse
+ * (cd_schema_check_crd: an unknown schema keyword, a value of the wrong
+ * kind), adds nothing. Returns the number of versions added, -1 on error
+ * (diags filled with file, line, column and path). */
 int cd_schema_load_text(const char *name, const char *text, size_t len, cd_diags *diags);
 
 /* Validates value against schema; path is the path of value ("" for the

@@ -11,7 +11,7 @@
 #include "router/health.h"
 #include "router/proxy.h"
 #include "router/workers.h"
-#include "util/duration.h"
+#include "util/flags.h"
 #include "util/log.h"
 #include "version.h"
 #include <errno.h>
@@ -30,10 +30,10 @@
 rt_runtime rt_rt;
 
 typedef struct flags {
-    const char *listen[64];
-    int nlisten;
-    const char *admin[8];
-    int nadmin;
+    const char *listen_v[64];
+    cd_flag_list listen;
+    const char *admin_v[8];
+    cd_flag_list admin;
     const char *config;
     const char *handover;
     const char *takeover;
@@ -42,6 +42,8 @@ typedef struct flags {
     uint32_t window_s;
     uint32_t samples;
     int64_t retention_ms;
+    const char *log_level;
+    bool log_json;
 } flags;
 
 static struct {
@@ -56,204 +58,102 @@ static struct {
     int64_t retention_ms;
 } C;
 
-static void usage(FILE *out)
+#define MS_DAY 86400000.0
+
+/* The flags' table: defaults are the values f and rt_cfg hold before
+ * parsing (rt_settings_defaults, flags_defaults). */
+static size_t flag_table(flags *f, cd_flag *t)
 {
-    fprintf(out,
-        "Usage: canaryd router [FLAGS]\n\n"
-        "The built-in data plane: an HTTP/1.1 traffic splitter reconfigured live\n"
-        "through its admin API (see docs/router.md).\n\n"
-        "Flags:\n"
-        "  --listen [NAME=]ADDR      serve traffic on ADDR (repeatable); ADDR is host:port,\n"
-        "                            [ipv6]:port or unix:/path; NAME defaults to \"default\",\n"
-        "                            \"default-1\", ...\n"
-        "  --admin ADDR              admin API on ADDR: unix:/path or 127.0.0.1:port (repeatable)\n"
-        "  --config FILE             configuration loaded at start and on SIGHUP (JSON)\n"
-        "  --workers N               worker threads (default 1)\n"
-        "  --handover PATH           offer the listening sockets to a successor on this unix socket\n"
-        "  --takeover PATH           take the sockets and configuration of the router serving\n"
-        "                            PATH (its --handover), then let it drain; starts fresh when\n"
-        "                            nothing answers there\n"
-        "  --pid-file FILE           write the process id\n"
-        "  --connect-timeout D       backend connect timeout (default 2s)\n"
-        "  --read-timeout D          backend inactivity timeout (default 60s)\n"
-        "  --header-timeout D        time allowed for a request head (default 10s)\n"
-        "  --idle-timeout D          keep-alive client idle timeout (default 60s)\n"
-        "  --client-timeout D        client inactivity during a request (default 30s)\n"
-        "  --pool-idle-timeout D     idle backend connections are closed after (default 4s)\n"
-        "  --pool-max-idle N         idle backend connections kept per backend and worker (256)\n"
-        "  --drain-timeout D         longest drain on SIGTERM or takeover (default 30s)\n"
-        "  --buffer-size BYTES       per-direction buffer; also the request head limit (16384)\n"
-        "  --max-headers N           request headers allowed (default 100, at most 128)\n"
-        "  --eject-after N           consecutive connection failures before a backend is\n"
-        "                            ejected (default 3; 0 never)\n"
-        "  --eject-for D             ejection time (default 10s)\n"
-        "  --mirror-max-body BYTES   larger request bodies are not mirrored (default 1048576)\n"
-        "  --window SECONDS          seconds kept for windowed measurements (default 900)\n"
-        "  --samples N               recent latency samples kept per route group (default 8192)\n"
-        "  --stats-retention D       series of removed backends stay visible for (default 5m)\n"
-        "  --log-level LEVEL         debug, info, warn, error (default info)\n"
-        "  --log-format FORMAT       json or text (default json)\n"
-        "  -h, --help                this help\n\n"
-        "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads --config.\n");
+    const cd_flag table[] = {
+        {.name = "listen", .type = CD_FLAG_LIST, .target = &f->listen, .arg = "[NAME=]ADDR",
+         .help = "serve traffic on ADDR (repeatable); ADDR is host:port, [ipv6]:port or "
+                 "unix:/path; NAME defaults to \"default\", \"default-1\", ..."},
+        {.name = "admin", .type = CD_FLAG_LIST, .target = &f->admin, .arg = "ADDR",
+         .help = "admin API on ADDR: unix:/path or 127.0.0.1:port (repeatable)"},
+        CD_FLAG_STR("config", 0, &f->config, "FILE",
+                    "configuration loaded at start and on SIGHUP (JSON)"),
+        CD_FLAG_NUM("workers", &f->workers, "N", 1, RT_MAX_WORKERS, "worker threads"),
+        CD_FLAG_STR("handover", 0, &f->handover, "PATH",
+                    "offer the listening sockets to a successor on this unix socket"),
+        CD_FLAG_STR("takeover", 0, &f->takeover, "PATH",
+                    "take the sockets and configuration of the router serving PATH (its "
+                    "--handover), then let it drain; starts fresh when nothing answers there"),
+        CD_FLAG_STR("pid-file", 0, &f->pid_file, "FILE", "write the process id"),
+        CD_FLAG_DUR("connect-timeout", &rt_cfg.connect_timeout_ms, 1, MS_DAY, "backend connect timeout"),
+        CD_FLAG_DUR("read-timeout", &rt_cfg.read_timeout_ms, 1, MS_DAY, "backend inactivity timeout"),
+        CD_FLAG_DUR("header-timeout", &rt_cfg.header_timeout_ms, 1, MS_DAY,
+                    "time allowed for a request head"),
+        CD_FLAG_DUR("idle-timeout", &rt_cfg.idle_timeout_ms, 1, MS_DAY,
+                    "keep-alive client idle timeout"),
+        CD_FLAG_DUR("client-timeout", &rt_cfg.client_timeout_ms, 1, MS_DAY,
+                    "client inactivity during a request"),
+        CD_FLAG_DUR("pool-idle-timeout", &rt_cfg.pool_idle_ms, 1, MS_DAY,
+                    "idle backend connections are closed after"),
+        {.name = "pool-max-idle", .type = CD_FLAG_U32, .target = &rt_cfg.pool_max_idle, .lo = 0,
+         .hi = 100000, .help = "idle backend connections kept per backend and worker"},
+        CD_FLAG_DUR("drain-timeout", &rt_cfg.drain_timeout_ms, 1, MS_DAY,
+                    "longest drain on SIGTERM or takeover"),
+        {.name = "buffer-size", .type = CD_FLAG_U32, .target = &rt_cfg.buf_size, .arg = "BYTES",
+         .lo = 1024, .hi = 1 << 24, .help = "per-direction buffer; also the request head limit"},
+        {.name = "max-headers", .type = CD_FLAG_U32, .target = &rt_cfg.max_headers, .lo = 1,
+         .hi = RT_HDR_CAP, .help = "request headers allowed"},
+        {.name = "eject-after", .type = CD_FLAG_U32, .target = &rt_cfg.eject_after, .lo = 0,
+         .hi = 1000,
+         .help = "consecutive connection failures before a backend is ejected (0: never)"},
+        CD_FLAG_DUR("eject-for", &rt_cfg.eject_ms, 1, MS_DAY, "ejection time"),
+        {.name = "mirror-max-body", .type = CD_FLAG_U32, .target = &rt_cfg.mirror_max_body,
+         .arg = "BYTES", .lo = 0, .hi = 1 << 30, .help = "larger request bodies are not mirrored"},
+        {.name = "window", .type = CD_FLAG_U32, .target = &f->window_s, .arg = "SECONDS", .lo = 60,
+         .hi = 86400, .help = "seconds kept for windowed measurements"},
+        {.name = "samples", .type = CD_FLAG_U32, .target = &f->samples, .lo = 0, .hi = 10000000,
+         .help = "recent latency samples kept per route group"},
+        CD_FLAG_DUR("stats-retention", &f->retention_ms, 1, 7 * MS_DAY,
+                    "series of removed backends stay visible for"),
+        {.name = "log-level", .type = CD_FLAG_ENUM, .target = &f->log_level,
+         .choices = cd_flag_log_levels, .arg = "LEVEL", .help = "log level"},
+        {.name = "log-format", .type = CD_FLAG_FUNC, .target = &f->log_json,
+         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json, .def = "json",
+         .help = "log format"},
+    };
+    memcpy(t, table, sizeof table);
+    return sizeof table / sizeof table[0];
 }
 
-static bool parse_ms(const char *flag, const char *v, int64_t *out)
-{
-    int64_t ms;
-    if (!v || !cd_duration_parse_ms(v, &ms) || ms <= 0) {
-        fprintf(stderr, "canaryd router: %s: invalid duration \"%s\"\n", flag, v ? v : "");
-        return false;
-    }
-    *out = ms;
-    return true;
-}
-
-static bool parse_num(const char *flag, const char *v, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long n = v ? strtoll(v, &end, 10) : 0;
-    if (!v || !*v || *end || errno || n < lo || n > hi) {
-        fprintf(stderr, "canaryd router: %s: expected a number from %lld to %lld\n", flag, lo, hi);
-        return false;
-    }
-    *out = n;
-    return true;
-}
-
-/* Returns 0 ok, 1 help shown, 2 error. */
-static int parse_flags(int argc, char **argv, flags *f)
+static void flags_defaults(flags *f)
 {
     memset(f, 0, sizeof *f);
+    f->listen = (cd_flag_list){f->listen_v, 0, 64};
+    f->admin = (cd_flag_list){f->admin_v, 0, 8};
     f->workers = 1;
-    f->window_s = 900;
-    f->samples = 8192;
+    f->window_s = RT_WINDOW_DEFAULT_S;
+    f->samples = RT_SAMPLES_DEFAULT;
     f->retention_ms = 300000;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = NULL;
-        char name[64];
-        const char *eq = strchr(a, '=');
-        if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = 0;
-            v = eq + 1;
-            a = name;
-        }
-#define VALUE() (v ? v : (i + 1 < argc ? argv[++i] : NULL))
-        long long n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-help")) {
-            usage(stdout);
-            return 1;
-        } else if (!strcmp(a, "--listen")) {
-            const char *x = VALUE();
-            if (!x || f->nlisten == 64) {
-                fprintf(stderr, "canaryd router: --listen needs [NAME=]ADDR\n");
-                return 2;
-            }
-            f->listen[f->nlisten++] = x;
-        } else if (!strcmp(a, "--admin")) {
-            const char *x = VALUE();
-            if (!x || f->nadmin == 8) {
-                fprintf(stderr, "canaryd router: --admin needs an address\n");
-                return 2;
-            }
-            f->admin[f->nadmin++] = x;
-        } else if (!strcmp(a, "--config")) {
-            if (!(f->config = VALUE()))
-                goto missing;
-        } else if (!strcmp(a, "--handover")) {
-            if (!(f->handover = VALUE()))
-                goto missing;
-        } else if (!strcmp(a, "--takeover")) {
-            if (!(f->takeover = VALUE()))
-                goto missing;
-        } else if (!strcmp(a, "--pid-file")) {
-            if (!(f->pid_file = VALUE()))
-                goto missing;
-        } else if (!strcmp(a, "--workers")) {
-            if (!parse_num(a, VALUE(), 1, RT_MAX_WORKERS, &n))
-                return 2;
-            f->workers = (int)n;
-        } else if (!strcmp(a, "--connect-timeout")) {
-            if (!parse_ms(a, VALUE(), &rt_cfg.connect_timeout_ms))
-                return 2;
-        } else if (!strcmp(a, "--read-timeout")) {
-            if (!parse_ms(a, VALUE(), &rt_cfg.read_timeout_ms))
-                return 2;
-        } else if (!strcmp(a, "--header-timeout")) {
-            if (!parse_ms(a, VALUE(), &rt_cfg.header_timeout_ms))
-                return 2;
-        } else if (!strcmp(a, "--idle-timeout")) {
-            if (!parse_ms(a, VALUE(), &rt_cfg.idle_timeout_ms))
-                return 2;
-        } else if (!strcmp(a, "--client-timeout")) {
-            if (!parse_ms(a, VALUE(), &rt_cfg.client_timeout_ms))
-                return 2;
-        } else if (!strcmp(a, "--pool-idle-timeout")) {
-            if (!parse_ms(a, VALUE(), &rt_cfg.pool_idle_ms))
-                return 2;
-        } else if (!strcmp(a, "--drain-timeout")) {
-            if (!parse_ms(a, VALUE(), &rt_cfg.drain_timeout_ms))
-                return 2;
-        } else if (!strcmp(a, "--eject-for")) {
-            if (!parse_ms(a, VALUE(), &rt_cfg.eject_ms))
-                return 2;
-        } else if (!strcmp(a, "--stats-retention")) {
-            if (!parse_ms(a, VALUE(), &f->retention_ms))
-                return 2;
-        } else if (!strcmp(a, "--pool-max-idle")) {
-            if (!parse_num(a, VALUE(), 0, 100000, &n))
-                return 2;
-            rt_cfg.pool_max_idle = (uint32_t)n;
-        } else if (!strcmp(a, "--buffer-size")) {
-            if (!parse_num(a, VALUE(), 1024, 1 << 24, &n))
-                return 2;
-            rt_cfg.buf_size = (uint32_t)n;
-        } else if (!strcmp(a, "--max-headers")) {
-            if (!parse_num(a, VALUE(), 1, RT_HDR_CAP, &n))
-                return 2;
-            rt_cfg.max_headers = (uint32_t)n;
-        } else if (!strcmp(a, "--eject-after")) {
-            if (!parse_num(a, VALUE(), 0, 1000, &n))
-                return 2;
-            rt_cfg.eject_after = (unsigned)n;
-        } else if (!strcmp(a, "--mirror-max-body")) {
-            if (!parse_num(a, VALUE(), 0, 1LL << 30, &n))
-                return 2;
-            rt_cfg.mirror_max_body = (uint32_t)n;
-        } else if (!strcmp(a, "--window")) {
-            if (!parse_num(a, VALUE(), 60, 86400, &n))
-                return 2;
-            f->window_s = (uint32_t)n;
-        } else if (!strcmp(a, "--samples")) {
-            if (!parse_num(a, VALUE(), 0, 10000000, &n))
-                return 2;
-            f->samples = (uint32_t)n;
-        } else if (!strcmp(a, "--log-level")) {
-            const char *x = VALUE();
-            if (!x)
-                goto missing;
-            cd_log_set_level(cd_log_parse_level(x));
-        } else if (!strcmp(a, "--log-format")) {
-            const char *x = VALUE();
-            if (!x || (strcmp(x, "json") && strcmp(x, "text"))) {
-                fprintf(stderr, "canaryd router: --log-format is json or text\n");
-                return 2;
-            }
-            cd_log_set_json(!strcmp(x, "json"));
-        } else {
-            fprintf(stderr, "canaryd router: unknown flag \"%s\" (see canaryd router --help)\n",
-                    argv[i]);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "canaryd router: %s needs a value\n", a);
-        return 2;
-#undef VALUE
-    }
-    return 0;
+    f->log_level = "info";
+    f->log_json = true;
+}
+
+/* Returns CD_FLAGS_OK, CD_FLAGS_DONE (help shown) or CD_FLAGS_USAGE. */
+static int parse_flags(int argc, char **argv, flags *f)
+{
+    flags_defaults(f);
+    cd_flag t[40];
+    size_t n = flag_table(f, t);
+    cd_flag_cmd cmd = {
+        .prog = "canaryd router",
+        .synopsis = "[flags]",
+        .about = "The built-in data plane: an HTTP/1.1 traffic splitter reconfigured live\n"
+                 "through its admin API (see docs/router.md).",
+        .footer = "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads --config.",
+        .flags = t,
+        .nflags = n,
+        .version = CANARYD_VERSION,
+    };
+    int rc = cd_flags_parse(&cmd, argc, argv, NULL, stdout, stderr);
+    if (rc != CD_FLAGS_OK)
+        return rc;
+    cd_log_set_level(cd_log_parse_level(f->log_level));
+    cd_log_set_json(f->log_json);
+    return CD_FLAGS_OK;
 }
 
 /* ---- configuration ---- */
@@ -451,9 +351,9 @@ static void raise_fd_limit(void)
 /* Flag listeners: NAME=ADDR, or ADDR named "default", "default-1", ... */
 static bool bind_flag_listeners(const flags *f)
 {
-    for (int i = 0; i < f->nlisten; i++) {
+    for (int i = 0; i < f->listen.n; i++) {
         char name[64];
-        const char *spec = f->listen[i], *addr = spec;
+        const char *spec = f->listen.items[i], *addr = spec;
         const char *eq = strchr(spec, '=');
         if (eq && strncmp(spec, "unix:", 5) && (size_t)(eq - spec) < sizeof name) {
             memcpy(name, spec, (size_t)(eq - spec));
@@ -503,8 +403,8 @@ int cd_main_router(int argc, char **argv)
 {
     rt_settings_defaults(&rt_cfg);
     int rc = parse_flags(argc, argv, &C.f);
-    if (rc)
-        return rc == 1 ? 0 : 2;
+    if (rc != CD_FLAGS_OK)
+        return cd_flags_exit(rc);
     exec_small_binary(argc, argv);
     cd_log_set_logger("router");
     const flags *f = &C.f;
@@ -521,7 +421,7 @@ int cd_main_router(int argc, char **argv)
         fprintf(stderr, "canaryd router: cannot set up the event loop: %s\n", strerror(errno));
         return 1;
     }
-    rt_stats_setup(f->workers, f->window_s + 1, f->samples);
+    rt_stats_setup(f->workers, f->window_s, f->samples);
     rt_table_set_publish_hook(on_publish);
 
     rt_takeover tk;
@@ -558,10 +458,10 @@ int cd_main_router(int argc, char **argv)
     }
     if (!configured && !apply_empty())
         goto fail;
-    for (int i = 0; i < f->nadmin; i++) {
+    for (int i = 0; i < f->admin.n; i++) {
         char err[256];
-        if (!rt_admin_listen(&C.loop, f->admin[i], err, sizeof err)) {
-            fprintf(stderr, "canaryd router: --admin %s: %s\n", f->admin[i], err);
+        if (!rt_admin_listen(&C.loop, f->admin.items[i], err, sizeof err)) {
+            fprintf(stderr, "canaryd router: --admin %s: %s\n", f->admin.items[i], err);
             goto fail;
         }
     }

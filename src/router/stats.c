@@ -7,8 +7,8 @@
 #include <string.h>
 
 static int g_nworkers = 1;
-static uint32_t g_window_seconds = 901;
-static uint32_t g_reservoir = 8192;
+static uint32_t g_window_seconds = RT_WINDOW_DEFAULT_S;
+static uint32_t g_reservoir = RT_SAMPLES_DEFAULT;
 
 typedef struct objvec { void **v; size_t n, cap; } objvec;
 
@@ -135,7 +135,8 @@ rt_gstats *rt_gstats_get(const char *route, const char *group)
     g->key = key;
     g->route = xstrdup(route);
     g->group = xstrdup(group);
-    rt_window_init(&g->win, g_window_seconds, g_reservoir);
+    /* one slot more than the window: the current second is still filling */
+    rt_window_init(&g->win, g_window_seconds + 1, g_reservoir);
     vec_push(&R.gs, g);
     pthread_mutex_unlock(&R.mu);
     return g;

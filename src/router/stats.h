@@ -87,7 +87,12 @@ typedef struct rt_gstats {
     rt_gstats_shard shards[];
 } rt_gstats;
 
-/* Once, before any worker starts. */
+/* --window and --samples of `canaryd router`: written here only. */
+#define RT_WINDOW_DEFAULT_S 900
+#define RT_SAMPLES_DEFAULT 8192
+
+/* Once, before any worker starts: window_seconds of complete seconds are
+ * kept for windowed measurements, reservoir latency samples per group. */
 void rt_stats_setup(int nworkers, uint32_t window_seconds, uint32_t reservoir);
 
 /* Get-or-create, each returning a new reference. Control thread. */

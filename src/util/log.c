@@ -23,7 +23,7 @@ cd_log_level cd_log_parse_level(const char *s)
         return CD_LOG_INFO;
     if (!strcmp(s, "debug"))
         return CD_LOG_DEBUG;
-    if (!strcmp(s, "warn"))
+    if (!strcmp(s, "warn") || !strcmp(s, "warning"))
         return CD_LOG_WARN;
     if (!strcmp(s, "error") || !strcmp(s, "fatal") || !strcmp(s, "panic"))
         return CD_LOG_ERROR;

@@ -10,7 +10,8 @@ typedef enum { CD_LOG_DEBUG, CD_LOG_INFO, CD_LOG_WARN, CD_LOG_ERROR, CD_LOG_OFF 
 
 void cd_log_set_level(cd_log_level l);
 cd_log_level cd_log_get_level(void);
-/* "debug", "info", "warn", "error"; anything else -> info, as Flagger. */
+/* "debug", "info", "warn" (or "warning"), "error" ("fatal", "panic");
+ * anything else -> info, as Flagger. */
 cd_log_level cd_log_parse_level(const char *s);
 void cd_log_set_json(bool json);
 void cd_log_set_logger(const char *name);   /* "logger" key, default "canaryd" */

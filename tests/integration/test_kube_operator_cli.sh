@@ -15,7 +15,7 @@ check "-h lists the flags" [ "$(run -h)" = 0 ]
 check "-h mentions -mesh-provider" grep -q -- "-mesh-provider" "$out"
 check "-version prints the version" [ "$(run -version)" = 0 ]
 check "unknown flag: exit 2" [ "$(run -no-such-flag)" = 2 ]
-check "unknown flag: says which" grep -q "unknown flag -no-such-flag" "$out"
+check "unknown flag: says which" grep -q "unknown flag \"-no-such-flag\"" "$out"
 check "bad duration: exit 2" [ "$(run -control-loop-interval soon)" = 2 ]
 check "bad duration: says which" grep -q "invalid duration \"soon\" for -control-loop-interval" "$out"
 check "bad leader timings: exit 2" [ "$(run -leader-election-renew-deadline 90s)" = 2 ]

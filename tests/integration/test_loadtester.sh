@@ -93,5 +93,7 @@ check "exits 0 on SIGTERM" [ "$rc" = 0 ]
 check "no sleep 30 left behind" bash -c '! pgrep -f "^sleep 30$" -P '$lt' >/dev/null'
 
 check "bad flags are a usage error" bash -c '"$0" loadtester -nope >/dev/null 2>&1; [ $? = 2 ]' "$CANARYD"
-check "a bad regexp is refused" bash -c '"$0" loadtester -port 0 -namespace-regexp "(" >/dev/null 2>&1; [ $? = 1 ]' "$CANARYD"
+check "a bad regexp is a usage error (exit 2)" bash -c '"$0" loadtester -port 0 -namespace-regexp "(" >/dev/null 2>&1; [ $? = 2 ]' "$CANARYD"
+"$CANARYD" loadtester -port 0 -namespace-regexp "(" >"$TEST_TMP/re.out" 2>&1
+check "... naming the flag and the value" grep -q 'invalid value "(" for -namespace-regexp' "$TEST_TMP/re.out"
 finish

@@ -85,7 +85,7 @@ check "... the right one" grep -q 'Initialization done! backend.test' <<<"$out"
 check "no -f is a usage error (exit 2)" [ $rc -eq 2 ]
 "$CANARYCTL" simulate -f "$ISTIO" -o yaml >"$TEST_TMP/out" 2>"$TEST_TMP/err"; rc=$?
 check "an unknown output is a usage error (exit 2)" [ $rc -eq 2 ]
-check "... named in the message" grep -q 'unsupported output "yaml" (table, json)' "$TEST_TMP/err"
+check "... named in the message" grep -q 'invalid value "yaml" for -o: expected table or json' "$TEST_TMP/err"
 "$CANARYCTL" simulate -f /does/not/exist >"$TEST_TMP/out" 2>&1; rc=$?
 check "an unreadable canary exits 2" [ $rc -eq 2 ]
 "$CANARYCTL" simulate -f "$ISTIO" --scenario /does/not/exist >"$TEST_TMP/out" 2>&1; rc=$?

@@ -70,7 +70,7 @@ static void test_errors(void **state)
     char *a1[] = {"kube", "-nope"};
     memset(out, 0, sizeof out);
     assert_int_equal(parse(&o, out, sizeof out, 2, a1), 2);
-    assert_non_null(strstr(out, "unknown flag -nope"));
+    assert_non_null(strstr(out, "unknown flag \"-nope\""));
     char *a2[] = {"kube", "-threadiness", "zero"};
     memset(out, 0, sizeof out);
     assert_int_equal(parse(&o, out, sizeof out, 3, a2), 2);

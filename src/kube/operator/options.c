@@ -1,66 +1,12 @@
-/* options.c - parsing `canaryd kube` flags (options.h): a table of flags,
- * each a string, integer, duration or boolean, Go's flag syntax. Flagger
+/* options.c - `canaryd kube` flags (options.h): one table for the parser
+ * and the usage text (util/flags.h), Go's flag syntax as Flagger's. Flagger
  * flags canaryd has no use for are accepted and reported, so that a
  * Flagger Deployment's arguments work unchanged. Pure. */
 #include "kube/operator/options.h"
-#include "util/duration.h"
+#include "util/flags.h"
 #include "version.h"
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
-
-typedef enum { F_STR, F_INT, F_DOUBLE, F_DURATION, F_BOOL, F_IGNORED, F_IGNORED_BOOL } flag_type;
-
-typedef struct flag_def {
-    const char *name;
-    flag_type type;
-    size_t offset;
-    const char *help;
-} flag_def;
-
-#define O(f) offsetof(cdk_options, f)
-
-static const flag_def flags[] = {
-    {"kubeconfig", F_STR, O(kubeconfig), "path to a kubeconfig (default: in-cluster, $KUBECONFIG, ~/.kube/config)"},
-    {"master", F_STR, O(master), "Kubernetes API server address (overrides the kubeconfig's)"},
-    {"context", F_STR, O(context), "kubeconfig context (default: the current context)"},
-    {"kubeconfig-qps", F_DOUBLE, O(qps), "requests per second to the API server (default 100)"},
-    {"kubeconfig-burst", F_INT, O(burst), "request burst to the API server (default 250)"},
-    {"metrics-server", F_STR, O(metrics_server), "Prometheus URL (default http://prometheus:9090)"},
-    {"control-loop-interval", F_DURATION, O(control_loop_ms), "scheduler period (default 10s)"},
-    {"log-level", F_STR, O(log_level), "debug, info, warn or error (default debug)"},
-    {"zap-encoding", F_STR, 0, "log format: json (default) or console"},
-    {"port", F_INT, O(port), "port of /metrics and /healthz (default 8080)"},
-    {"slack-url", F_STR, O(slack_url), "Slack incoming webhook"},
-    {"slack-token", F_STR, O(slack_token), "Slack API token"},
-    {"slack-proxy-url", F_STR, O(slack_proxy), "proxy for Slack"},
-    {"slack-user", F_STR, O(slack_user), "Slack user name (default flagger)"},
-    {"slack-channel", F_STR, O(slack_channel), "Slack channel"},
-    {"msteams-url", F_STR, O(msteams_url), "MS Teams incoming webhook"},
-    {"msteams-proxy-url", F_STR, O(msteams_proxy), "proxy for MS Teams"},
-    {"event-webhook", F_STR, O(event_webhook), "webhook for every event (EVENT_WEBHOOK_URL wins)"},
-    {"include-label-prefix", F_STR, O(include_label_prefix), "label/annotation prefixes copied to primaries (comma list, * = all)"},
-    {"threadiness", F_INT, O(threadiness), "worker threads for syncs and analysis ticks (default 2)"},
-    {"namespace", F_STR, O(namespace_), "watch only this namespace (default: all)"},
-    {"mesh-provider", F_STR, O(mesh_provider), "provider of canaries that set none (default istio)"},
-    {"selector-labels", F_STR, O(selector_labels), "selector labels, in search order (default app,name,app.kubernetes.io/name)"},
-    {"enable-leader-election", F_BOOL, O(leader_election), "one active replica at a time (a Lease)"},
-    {"leader-election-namespace", F_STR, O(leader_election_namespace), "namespace of the Lease (default kube-system; -namespace wins)"},
-    {"leader-election-lease", F_STR, O(lease_name), "name of the Lease (default canaryd-leader-election)"},
-    {"leader-election-lease-duration", F_DURATION, O(lease_duration_ms), "how long a leader's lease lasts (default 60s)"},
-    {"leader-election-renew-deadline", F_DURATION, O(renew_deadline_ms), "how long the leader keeps trying to renew (default 15s)"},
-    {"leader-election-retry-period", F_DURATION, O(retry_period_ms), "between two election attempts (default 5s)"},
-    {"enable-config-tracking", F_BOOL, O(config_tracking), "track ConfigMaps and Secrets (default true)"},
-    {"cluster-name", F_STR, O(cluster_name), "cluster name shown in alerts"},
-    {"no-cross-namespace-refs", F_BOOL, O(no_cross_namespace_refs), "refuse templates, alert providers and upstreams in other namespaces"},
-    {"interval-override", F_DURATION, O(interval_override_ms), "analyse every canary at this period instead of analysis.interval (demos, tests)"},
-    {"shutdown-grace", F_DURATION, O(shutdown_grace_ms), "time running ticks get to finish on SIGTERM (default 15s)"},
-    /* Flagger flags without a meaning in canaryd: accepted, reported */
-    {"kubeconfig-service-mesh", F_IGNORED, 0, NULL},
-    {"ingress-annotations-prefix", F_IGNORED, 0, NULL},
-    {"ingress-class", F_IGNORED, 0, NULL},
-    {"zap-replace-globals", F_IGNORED_BOOL, 0, NULL},
-};
 
 void cdk_options_defaults(cdk_options *o)
 {
@@ -77,6 +23,7 @@ void cdk_options_defaults(cdk_options *o)
     o->mesh_provider = "istio";
     o->selector_labels = "app,name,app.kubernetes.io/name";
     o->leader_election_namespace = "kube-system";
+    o->lease_name = "canaryd-leader-election";
     o->config_tracking = true;
     o->shutdown_grace_ms = 15000;
     o->lease_duration_ms = 60000;
@@ -84,174 +31,135 @@ void cdk_options_defaults(cdk_options *o)
     o->retry_period_ms = 5000;
 }
 
+#define MS_DAY 86400000.0
+
+static const cd_flag_env_doc env_docs[] = {
+    {"KUBECONFIG", "kubeconfig files (colon-separated) when -kubeconfig is not given"},
+    {"KUBERNETES_SERVICE_HOST", "with KUBERNETES_SERVICE_PORT: the in-cluster API server"},
+    {"EVENT_WEBHOOK_URL", "the event webhook; wins over -event-webhook"},
+    {"SLACK_URL", "and SLACK_TOKEN, SLACK_PROXY_URL, SLACK_USER, SLACK_CHANNEL, MSTEAMS_URL, "
+                  "MSTEAMS_PROXY_URL: the notifier settings whose flag is not given"},
+    {NULL, NULL},
+};
+
+/* The table, pointing into o; returns the number of flags. */
+static size_t table(cdk_options *o, cd_flag *t)
+{
+    const cd_flag flags[] = {
+        CD_FLAG_STR("kubeconfig", 0, &o->kubeconfig, "PATH",
+                    "path to a kubeconfig (default: in-cluster, $KUBECONFIG, ~/.kube/config)"),
+        CD_FLAG_STR("master", 0, &o->master, "URL",
+                    "Kubernetes API server address (overrides the kubeconfig's)"),
+        CD_FLAG_STR("context", 0, &o->context, "NAME", "kubeconfig context (default: the current context)"),
+        {.name = "kubeconfig-qps", .type = CD_FLAG_DOUBLE, .target = &o->qps, .lo = 0.1, .hi = 100000,
+         .help = "requests per second to the API server"},
+        CD_FLAG_NUM("kubeconfig-burst", &o->burst, "N", 1, 100000, "request burst to the API server"),
+        CD_FLAG_STR("metrics-server", 0, &o->metrics_server, "URL", "Prometheus URL"),
+        CD_FLAG_DUR("control-loop-interval", &o->control_loop_ms, 100, MS_DAY, "scheduler period"),
+        {.name = "log-level", .type = CD_FLAG_ENUM, .target = &o->log_level, .choices = cd_flag_log_levels, .arg = "LEVEL", .help = "log level"},
+        {.name = "zap-encoding", .type = CD_FLAG_FUNC, .target = &o->log_json,
+         .choices = cd_flag_zap_encodings, .set = cd_flag_set_log_json,
+         .def = "json", .help = "log format (Flagger's flag)"},
+        {.name = "log-format", .type = CD_FLAG_FUNC, .target = &o->log_json,
+         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json,
+         .def = "json", .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
+        CD_FLAG_NUM("port", &o->port, "PORT", 0, 65535, "port of /metrics and /healthz (0: any free port)"),
+        CD_FLAG_STR("slack-url", 0, &o->slack_url, "URL", "Slack incoming webhook"),
+        CD_FLAG_STR("slack-token", 0, &o->slack_token, "TOKEN", "Slack API token"),
+        CD_FLAG_STR("slack-proxy-url", 0, &o->slack_proxy, "URL", "proxy for Slack"),
+        CD_FLAG_STR("slack-user", 0, &o->slack_user, "NAME", "Slack user name (default flagger)"),
+        CD_FLAG_STR("slack-channel", 0, &o->slack_channel, "NAME", "Slack channel"),
+        CD_FLAG_STR("msteams-url", 0, &o->msteams_url, "URL", "MS Teams incoming webhook"),
+        CD_FLAG_STR("msteams-proxy-url", 0, &o->msteams_proxy, "URL", "proxy for MS Teams"),
+        CD_FLAG_STR("event-webhook", 0, &o->event_webhook, "URL",
+                    "webhook for every event ($EVENT_WEBHOOK_URL wins)"),
+        CD_FLAG_STR("include-label-prefix", 0, &o->include_label_prefix, "LIST",
+                    "label/annotation prefixes copied to primaries (comma list, * = all)"),
+        CD_FLAG_NUM("threadiness", &o->threadiness, "N", 1, 256,
+                    "worker threads for syncs and analysis ticks"),
+        CD_FLAG_STR("namespace", 0, &o->namespace_, "NS", "watch only this namespace (default: all)"),
+        CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
+                    "provider of canaries that set none: appmesh, appmesh:v1beta2, gatewayapi:v1, "
+                    "gatewayapi:v1beta1, kubernetes, ..."),
+        CD_FLAG_STR("selector-labels", 0, &o->selector_labels, "LIST",
+                    "selector labels, in search order"),
+        CD_FLAG_SWITCH("enable-leader-election", 0, &o->leader_election,
+                       "one active replica at a time (a Lease)"),
+        CD_FLAG_STR("leader-election-namespace", 0, &o->leader_election_namespace, "NS",
+                    "namespace of the Lease (-namespace wins)"),
+        CD_FLAG_STR("leader-election-lease", 0, &o->lease_name, "NAME", "name of the Lease"),
+        CD_FLAG_DUR("leader-election-lease-duration", &o->lease_duration_ms, 1, MS_DAY,
+                    "how long a leader's lease lasts"),
+        CD_FLAG_DUR("leader-election-renew-deadline", &o->renew_deadline_ms, 1, MS_DAY,
+                    "how long the leader keeps trying to renew"),
+        CD_FLAG_DUR("leader-election-retry-period", &o->retry_period_ms, 1, MS_DAY,
+                    "between two election attempts"),
+        CD_FLAG_SWITCH("enable-config-tracking", 0, &o->config_tracking,
+                       "track ConfigMaps and Secrets"),
+        CD_FLAG_STR("cluster-name", 0, &o->cluster_name, "NAME", "cluster name shown in alerts"),
+        CD_FLAG_SWITCH("no-cross-namespace-refs", 0, &o->no_cross_namespace_refs,
+                       "refuse templates, alert providers and upstreams in other namespaces"),
+        {.name = "interval-override", .type = CD_FLAG_DURATION, .target = &o->interval_override_ms,
+         .lo = 0, .hi = MS_DAY, .def = "0s: analysis.interval",
+         .help = "analyse every canary at this period instead of analysis.interval (demos, "
+                 "tests; at least 100ms)"},
+        CD_FLAG_DUR("shutdown-grace", &o->shutdown_grace_ms, 0, MS_DAY,
+                    "time running ticks get to finish on SIGTERM"),
+        /* Flagger flags without a meaning in canaryd: accepted, reported */
+        {.name = "kubeconfig-service-mesh", .type = CD_FLAG_IGNORED},
+        {.name = "ingress-annotations-prefix", .type = CD_FLAG_IGNORED},
+        {.name = "ingress-class", .type = CD_FLAG_IGNORED},
+        {.name = "zap-replace-globals", .type = CD_FLAG_IGNORED_BOOL},
+    };
+    memcpy(t, flags, sizeof flags);
+    return sizeof flags / sizeof flags[0];
+}
+
+static cd_flag_cmd command(const cd_flag *t, size_t n)
+{
+    cd_flag_cmd c = {
+        .prog = "canaryd kube",
+        .synopsis = "[flags]",
+        .about = "The Kubernetes operator: Flagger's Canary, MetricTemplate and AlertProvider on a\n"
+                 "cluster, routed by AWS App Mesh (appmesh:v1beta2), the Gateway API\n"
+                 "(gatewayapi:v1, gatewayapi:v1beta1) or plain-Kubernetes blue/green.\n"
+                 "Every flag may be spelled -flag or --flag.",
+        .footer = "See docs/kubernetes.md and docs/gateway-api.md.",
+        .go_style = true,
+        .flags = t,
+        .nflags = n,
+        .env = env_docs,
+        .version = CANARYD_VERSION,
+        .max_args = 0,
+    };
+    return c;
+}
+
 void cdk_options_usage(FILE *out)
 {
-    fprintf(out, "Usage: canaryd kube [flags]\n\n"
-                 "The Kubernetes operator: Flagger's Canary, MetricTemplate and AlertProvider on a\n"
-                 "cluster, with App Mesh v1beta2 and plain-Kubernetes blue/green routing.\n\n");
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        if (!flags[i].help)
-            continue;
-        const char *arg = flags[i].type == F_BOOL       ? ""
-                          : flags[i].type == F_DURATION ? " duration"
-                          : flags[i].type == F_STR      ? " string"
-                                                        : " number";
-        fprintf(out, "  -%s%s\n        %s\n", flags[i].name, arg, flags[i].help);
-    }
-    fprintf(out, "  -version\n        print the version and exit\n\nSee docs/kubernetes.md.\n");
-}
-
-static const flag_def *find(const char *name)
-{
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-        if (!strcmp(flags[i].name, name))
-            return &flags[i];
-    return NULL;
-}
-
-static bool parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
-    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        if (!strcmp(s, yes[i])) {
-            *out = true;
-            return true;
-        }
-        if (!strcmp(s, no[i])) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool set_value(cdk_options *o, const flag_def *f, const char *v, FILE *err)
-{
-    char *base = (char *)o + f->offset;
-    char *end;
-    switch (f->type) {
-    case F_STR:
-        if (!strcmp(f->name, "zap-encoding")) {
-            if (strcmp(v, "json") && strcmp(v, "console")) {
-                fprintf(err, "canaryd kube: -zap-encoding must be json or console\n");
-                return false;
-            }
-            o->log_json = !strcmp(v, "json");
-            return true;
-        }
-        *(const char **)base = v;
-        return true;
-    case F_INT: {
-        long n = strtol(v, &end, 10);
-        if (!*v || *end || n < 0 || n > 1000000) {
-            fprintf(err, "canaryd kube: invalid value \"%s\" for -%s\n", v, f->name);
-            return false;
-        }
-        *(int *)base = (int)n;
-        return true;
-    }
-    case F_DOUBLE: {
-        double d = strtod(v, &end);
-        if (!*v || *end) {
-            fprintf(err, "canaryd kube: invalid value \"%s\" for -%s\n", v, f->name);
-            return false;
-        }
-        *(double *)base = d;
-        return true;
-    }
-    case F_DURATION: {
-        int64_t ms;
-        if (!cd_duration_parse_ms(v, &ms) || ms < 0) {
-            fprintf(err, "canaryd kube: invalid duration \"%s\" for -%s (e.g. 10s, 1m)\n", v, f->name);
-            return false;
-        }
-        *(int64_t *)base = ms;
-        return true;
-    }
-    case F_BOOL:
-        if (!parse_bool(v, (bool *)base)) {
-            fprintf(err, "canaryd kube: invalid boolean \"%s\" for -%s\n", v, f->name);
-            return false;
-        }
-        return true;
-    case F_IGNORED:
-    case F_IGNORED_BOOL:
-        fprintf(err, "canaryd kube: -%s has no effect in canaryd (accepted for Flagger compatibility)\n",
-                f->name);
-        return true;
-    }
-    return false;
+    cdk_options o;
+    cdk_options_defaults(&o);
+    cd_flag t[64];
+    size_t n = table(&o, t);
+    cd_flag_cmd c = command(t, n);
+    cd_flags_usage(&c, out);
 }
 
 int cdk_options_parse(cdk_options *o, int argc, char **argv, FILE *out, FILE *err)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || !a[1]) {
-            fprintf(err, "canaryd kube: unexpected argument \"%s\"\n", a);
-            return 2;
-        }
-        a += a[1] == '-' ? 2 : 1;
-        char name[64];
-        const char *val = NULL;
-        const char *eq = strchr(a, '=');
-        size_t n = eq ? (size_t)(eq - a) : strlen(a);
-        if (n >= sizeof name) {
-            fprintf(err, "canaryd kube: unknown flag %s\n", argv[i]);
-            return 2;
-        }
-        memcpy(name, a, n);
-        name[n] = '\0';
-        if (eq)
-            val = eq + 1;
-        if (!strcmp(name, "h") || !strcmp(name, "help")) {
-            cdk_options_usage(out);
-            return 1;
-        }
-        if (!strcmp(name, "version")) {
-            fprintf(out, "%s\n", CANARYD_VERSION);
-            return 1;
-        }
-        const flag_def *f = find(name);
-        if (!f) {
-            fprintf(err, "canaryd kube: unknown flag -%s (see canaryd kube -h)\n", name);
-            return 2;
-        }
-        bool is_bool = f->type == F_BOOL || f->type == F_IGNORED_BOOL;
-        if (!val && is_bool)
-            val = "true";
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(err, "canaryd kube: flag needs an argument: -%s\n", name);
-                return 2;
-            }
-            val = argv[++i];
-        }
-        if (!set_value(o, f, val, err))
-            return 2;
-    }
-    if (o->threadiness < 1 || o->threadiness > 256) {
-        fprintf(err, "canaryd kube: -threadiness must be between 1 and 256\n");
-        return 2;
-    }
-    if (o->port > 65535) {
-        fprintf(err, "canaryd kube: -port must be below 65536\n");
-        return 2;
-    }
-    if (o->control_loop_ms < 100) {
-        fprintf(err, "canaryd kube: -control-loop-interval must be at least 100ms\n");
-        return 2;
-    }
+    cd_flag t[64];
+    size_t n = table(o, t);
+    cd_flag_cmd c = command(t, n);
+    int rc = cd_flags_parse(&c, argc, argv, NULL, out, err);
+    if (rc != CD_FLAGS_OK)
+        return rc;
+    if (o->control_loop_ms < 100)
+        return cd_flags_fail(&c, err, "-control-loop-interval must be at least 100ms");
     if (!(o->retry_period_ms > 0 && o->retry_period_ms < o->renew_deadline_ms &&
-          o->renew_deadline_ms < o->lease_duration_ms)) {
-        fprintf(err, "canaryd kube: leader election needs retry period < renew deadline < lease "
-                     "duration\n");
-        return 2;
-    }
-    if (o->interval_override_ms && o->interval_override_ms < 100) {
-        fprintf(err, "canaryd kube: -interval-override must be at least 100ms\n");
-        return 2;
-    }
+          o->renew_deadline_ms < o->lease_duration_ms))
+        return cd_flags_fail(&c, err, "leader election needs retry period < renew deadline < "
+                                      "lease duration");
+    if (o->interval_override_ms && o->interval_override_ms < 100)
+        return cd_flags_fail(&c, err, "-interval-override must be at least 100ms");
     return 0;
 }
