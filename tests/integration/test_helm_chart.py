@@ -166,6 +166,19 @@ def check_render(t, helm):
     compare_deployments(t, "gatewayapi", chart, kustomize("deploy/kubernetes/overlays/gatewayapi"))
 
 
+def check_flow_values(t, helm):
+    """What the templates render has no flow value split by an unquoted
+    comma or colon (tests/tools/yaml_flow_check.py; the templates
+    themselves are not YAML)."""
+    sys.path.insert(0, os.path.join(SRC, "tests/tools"))
+    import yaml_flow_check
+    for what, args in (("defaults", ("--include-crds",)), ("crd.create", ("--set", "crd.create=true"))):
+        r, _ = helm.template(*args)
+        probs = yaml_flow_check.check_text("helm template (%s)" % what, r.stdout)
+        t.check("helm template (%s): no flow value split by an unquoted comma or colon" % what,
+                r.returncode == 0 and not probs, probs or r.stderr)
+
+
 def args_of(docs):
     return find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
 
@@ -384,6 +397,7 @@ def main():
         helm = Helm(tmp)
         check_render(t, helm)
         check_values(t, helm)
+        check_flow_values(t, helm)
         check_install(t, helm, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
