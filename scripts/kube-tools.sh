@@ -78,6 +78,8 @@ if command -v flock >/dev/null 2>&1; then flock 9; fi
 if [ "$mode" = install ] && installed; then
   exit 0
 fi
+# what an installer killed in the middle left (we hold the lock: none runs)
+rm -rf "$dir"/tmp.* "$dir/bin.old" "$dir"/dl/*.tmp
 
 work=$(mktemp -d "$dir/tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT

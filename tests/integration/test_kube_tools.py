@@ -12,8 +12,8 @@ that guards them:
   kubectl and an old helm; tests/lib.sh's require_kubectl stops a bash
   test at once with that message;
 - scripts/kube-tools.sh, against a registry on loopback: installs the
-  pinned tarball (the one kept in .cache/tools/dl) into an empty directory,
-  refuses a tarball whose SHA-256 differs and a registry that answers 404,
+  pinned tarball (the one kept in .cache/tools/dl) into an empty directory
+  (cleaning up after an installer killed in the middle), refuses a tarball whose SHA-256 differs and a registry that answers 404,
   installing nothing;
 - docs/kubernetes.md states the minimum kubectl and helm versions of the
   lock file.
@@ -216,8 +216,14 @@ def test_installer(tmp):
     reg = Registry(kept)
     try:
         dest = tempfile.mkdtemp(dir=tmp)
+        # what an installer killed with -9 in the middle leaves behind
+        os.makedirs(os.path.join(dest, "tmp.killed"))
+        with open(os.path.join(dest, "tmp.killed", "pkg.tgz"), "wb") as f:
+            f.write(b"half a download")
         r = run_installer(dest, reg.url)
         check("the pinned tarball installs into an empty directory", r.returncode == 0, r.stderr)
+        check("... removing what a killed installer left",
+              sorted(os.listdir(dest)) == [".lock", "bin", "dl"], os.listdir(dest))
         kubectl = os.path.join(dest, "bin", "kubectl")
         check("... kubectl and helm there (their sums checked by the installer), and the check "
               "accepts them", kubetools.check_kubectl(kubectl)[0] and
