@@ -272,6 +272,9 @@ def check_values(t, helm):
     r, _ = helm.template("--set", "metricsServer=prometheus:9090")
     t.check("a metricsServer that is not a URL is refused", r.returncode != 0 and "metricsServer" in r.stderr,
             r.stderr)
+    r, _ = helm.template("--set", "leaderElection.enabled=false", "--set", "leaderElection.replicaCount=2")
+    t.check("two replicas without leader election are refused",
+            r.returncode != 0 and "needs leaderElection.enabled=true" in r.stderr, r.stderr)
     r, _ = helm.template("--set", "serviceAccount.create=false")
     t.check("serviceAccount.create=false without a name is refused, saying what to set",
             r.returncode != 0 and "serviceAccount.name" in r.stderr, r.stderr)

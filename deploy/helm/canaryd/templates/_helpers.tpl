@@ -65,6 +65,9 @@ reason, never silently ignored. */}}
 {{- with .Values.controlplane }}{{ with .kubeconfig }}{{ if .secretName }}
 {{- fail "controlplane.kubeconfig.secretName: canaryd has no multi-cluster service mesh support" -}}
 {{- end }}{{ end }}{{ end -}}
+{{- if and (not .Values.leaderElection.enabled) (gt (int .Values.leaderElection.replicaCount) 1) -}}
+{{- fail "leaderElection.replicaCount: more than one replica needs leaderElection.enabled=true (two operators must never work at once)" -}}
+{{- end -}}
 {{- if or .Values.ingressClass .Values.ingressAnnotationsPrefix -}}
 {{- fail "ingressClass, ingressAnnotationsPrefix: canaryd routes no Ingress (NGINX, Contour, ...); see docs/kubernetes.md#routing" -}}
 {{- end -}}
