@@ -2,7 +2,8 @@
 # Installs the Debian packages canaryd needs, only those that are missing,
 # and (test and bench) the pinned kubectl and helm in the project's cache
 # (scripts/kube-tools.sh: .cache/tools/bin, not on the system; Debian 12's
-# kubectl is 1.20, too old for deploy/).
+# kubectl is 1.20, too old for deploy/; scripts/debian-kubectl.sh unpacks
+# that one into the cache too, for the test that checks it against the fake).
 # Usage: scripts/deps.sh [build|test|demo|bench]   (default: build)
 # It never starts system services: it makes sure /usr/sbin/policy-rc.d
 # refuses them before installing servers (prometheus, haproxy, nginx).
@@ -36,6 +37,12 @@ kube_tools() {
   "$(dirname "$0")/kube-tools.sh"
 }
 
+# Debian's own kubectl (1.20), unpacked into the project's cache for
+# tests/integration/test_kubectl_debian.sh, never installed on the system
+debian_kubectl() {
+  case "$profile" in test|bench) "$(dirname "$0")/debian-kubectl.sh" ;; esac
+}
+
 missing=""
 for p in $want; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -45,6 +52,7 @@ done
 
 if [ -z "$missing" ]; then
   kube_tools
+  debian_kubectl
   exit 0
 fi
 
@@ -66,3 +74,4 @@ apt-get update -qq >&2
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
 kube_tools
+debian_kubectl

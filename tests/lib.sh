@@ -81,6 +81,9 @@ require_tool() {
 
 # finish: prints "N passed, N failed" and exits non-zero on failures
 finish() {
+  local h
+  for h in ${_finish_hooks:-}; do "${h%%:*}" "${h#*:}"; done   # NAME:ARG, added by helpers
+  _finish_hooks=
   echo "$_passed passed, $_failed failed"
   [ "$_failed" -eq 0 ] && [ "$_passed" -gt 0 ]
 }

@@ -9,6 +9,7 @@
 #include "net/http.h"
 #include "util/duration.h"
 #include "util/flags.h"
+#include "util/redact.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,9 @@ int cmd_load(int argc, char **argv)
     if (s.duration_ms == 0 && s.requests)
         s.duration_ms = 365LL * 24 * 3600 * 1000;
     if (!cd_http_url_valid(s.url)) {
-        fprintf(stderr, "canaryctl load: \"%s\" is not an http:// or https:// URL\n", s.url);
+        char shown[256];
+        cd_redact_url(s.url, 0, shown, sizeof shown);
+        fprintf(stderr, "canaryctl load: \"%s\" is not an http:// or https:// URL\n", shown);
         cd_load_spec_free(&s);
         return 2;
     }

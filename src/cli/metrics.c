@@ -10,6 +10,7 @@
 #include "analysis/metrics_port.h"
 #include "cli/commands.h"
 #include "judge/judge.h"
+#include "util/redact.h"
 #include "util/duration.h"
 #include "util/timeutil.h"
 #include "lookup/secrets.h"
@@ -66,6 +67,17 @@ static bool describe_sides(const cd_metrics_config *cfg, const cd_canary_ref *re
     return true;
 }
 
+/* Addresses are shown, never their credentials (util/redact.h). */
+static void redact_address(char *address, size_t n)
+{
+    char *raw = strdup(address);
+    if (raw)
+        cd_redact_url(raw, 0, address, n);
+    else
+        snprintf(address, n, "%s", CD_REDACTED);
+    free(raw);
+}
+
 static void print_judged_queries(const char *key, const cd_metric *m,
                                  const cd_judged_description d[2])
 {
@@ -100,6 +112,9 @@ static bool run_judged(const opts *o, const cd_metrics_config *cfg, const cd_met
     cd_judged_description d[2];
     cd_err err = {""};
     bool described = describe_sides(cfg, ref, m, d, &err);
+    if (described)
+        for (int i = 0; i < 2; i++)
+            redact_address(d[i].address, sizeof d[i].address);
     json_object_set_new(row, "test", json_string(cd_judge_test_name(m->judge->test)));
     if (described) {
         json_object_set_new(row, "provider", json_string(d[0].provider));
@@ -196,6 +211,7 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
         char *query = NULL;
         cd_err err = {""};
         bool described = cd_metrics_describe(cfg, &ref, m, provider, address, &query, &err);
+        redact_address(address, sizeof address);
         json_t *row = json_pack("{s:s, s:s, s:s, s:s}", "canary", key, "metric", m->name,
                                 "provider", provider, "address", address);
         if (query)

@@ -2,6 +2,7 @@
 #include "cli/view.h"
 #include "judge/judge.h"
 #include "model/status.h"
+#include "util/redact.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,8 +66,9 @@ static void metric_line(cd_buf *out, const json_t *m)
     const char *verdict = !json_object_get(m, "passed") ? ""
                           : json_is_true(json_object_get(m, "passed")) ? "ok"
                                                                        : "FAIL";
-    cd_buf_printf(out, "  %-24s %-14s %-16s %-5s %s\n", str(m, "name"), val, limit, verdict,
-                  str(m, "message"));
+    char msg[512];
+    cd_redact_text(str(m, "message"), NULL, 0, msg, sizeof msg);
+    cd_buf_printf(out, "  %-24s %-14s %-16s %-5s %s\n", str(m, "name"), val, limit, verdict, msg);
 }
 
 static void events_of(cd_buf *out, const json_t *c, int limit)
@@ -75,7 +77,9 @@ static void events_of(cd_buf *out, const json_t *c, int limit)
     size_t n = json_array_size(ev), start = limit > 0 && n > (size_t)limit ? n - (size_t)limit : 0;
     for (size_t i = start; i < n; i++) {
         json_t *e = json_array_get(ev, i);
-        cd_buf_printf(out, "  %-24s %-8s %s\n", str(e, "ts"), str(e, "type"), str(e, "message"));
+        char msg[1024];   /* a journal written before redaction existed, too */
+        cd_redact_text(str(e, "message"), NULL, 0, msg, sizeof msg);
+        cd_buf_printf(out, "  %-24s %-8s %s\n", str(e, "ts"), str(e, "type"), msg);
     }
 }
 

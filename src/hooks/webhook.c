@@ -3,6 +3,7 @@
  * errors, 429 and 5xx except 501; wait min * 2^attempt capped at max, or
  * Retry-After on 429/503; everything within the hook's timeout. */
 #include "hooks/hooks.h"
+#include "util/redact.h"
 #include "model/object.h"
 #include "net/http.h"
 #include "util/errfmt.h"
@@ -126,14 +127,12 @@ static int64_t backoff_ms(const cd_hooks_config *cfg, int attempt, const cd_http
     return w > max ? max : w;
 }
 
+/* The URL as messages show it: redacted (util/redact.h), without its
+ * query (Flagger's messages show none). */
 static void url_for_message(const char *url, char *out, size_t n)
 {
-    /* drop the query: it may carry tokens */
-    size_t len = strcspn(url, "?#");
-    if (len >= n)
-        len = n - 1;
-    memcpy(out, url, len);
-    out[len] = '\0';
+    cd_redact_url(url, 0, out, n);
+    out[strcspn(out, "?#")] = '\0';
 }
 
 bool cd_webhook_post(const cd_hooks_config *cfg, const char *url, int64_t timeout_ms, int retries,
@@ -219,5 +218,11 @@ bool cd_webhook_post(const cd_hooks_config *cfg, const char *url, int64_t timeou
     }
 #undef NOW
     free(body);
+    if (!ok && err) {
+        /* an answer may quote the URL it was sent to */
+        char raw[sizeof err->msg];
+        snprintf(raw, sizeof raw, "%s", err->msg);
+        cd_redact_text(raw, url, 0, err->msg, sizeof err->msg);
+    }
     return ok;
 }

@@ -4,6 +4,7 @@
  * resolved under the client's lock just before each request. Must not
  * block without a timeout, and must not hold the lock during a transfer. */
 #include "kube/client.h"
+#include "util/redact.h"
 #include "kube/exec.h"
 #include "kube/ratelimit.h"
 #include "util/buf.h"
@@ -559,8 +560,11 @@ static long exchange(cd_kube_client *c, const req *r, bool force_auth, xfer *x, 
         if (x->too_big)
             return cd_kube_fail(err, CD_KR_DECODE, (int)code, "%s %s: answer larger than %u MiB",
                                 r->method, r->path, MAX_BODY >> 20), 0;
-        cd_kube_fail(err, CD_KR_TRANSPORT, 0, "%s %s%s: %s", r->method, c->cfg.server, r->path,
-                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        char server[256], why[CURL_ERROR_SIZE + 64];
+        cd_redact_url(c->cfg.server, 0, server, sizeof server);
+        cd_redact_text(errbuf[0] ? errbuf : curl_easy_strerror(rc), c->cfg.server, 0, why,
+                       sizeof why);
+        cd_kube_fail(err, CD_KR_TRANSPORT, 0, "%s %s%s: %s", r->method, server, r->path, why);
         if (rc == CURLE_OPERATION_TIMEDOUT && err)
             err->reason = CD_KR_TIMEOUT;
         return 0;

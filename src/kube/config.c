@@ -2,6 +2,7 @@
  * YAML through src/model/node.h (libfyaml), base64 through OpenSSL. Must
  * not contact the API server. */
 #include "kube/config.h"
+#include "util/redact.h"
 #include "model/node.h"
 #include "util/buf.h"
 #include <errno.h>
@@ -400,9 +401,12 @@ static bool check_server(cd_kube_config *c, cd_kube_err *err)
     if (!c->server)
         return cd_kube_fail(err, CD_KR_CONFIG, 0, "%s: cluster \"%s\" has no server",
                             c->source, c->cluster ? c->cluster : "");
-    if (strncmp(c->server, "https://", 8) && strncmp(c->server, "http://", 7))
+    if (strncmp(c->server, "https://", 8) && strncmp(c->server, "http://", 7)) {
+        char shown[256];
+        cd_redact_url(c->server, 0, shown, sizeof shown);
         return cd_kube_fail(err, CD_KR_CONFIG, 0, "%s: server \"%s\" is not an http:// or https:// URL",
-                            c->source, c->server);
+                            c->source, shown);
+    }
     size_t n = strlen(c->server);
     while (n > 8 && c->server[n - 1] == '/')
         c->server[--n] = 0;

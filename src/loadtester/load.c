@@ -4,6 +4,7 @@
  * Never sends past the duration or request count, and never waits on a
  * request longer than its timeout. */
 #include "loadtester/load.h"
+#include "util/redact.h"
 #include "net/http.h"
 #include "util/duration.h"
 #include "util/errfmt.h"
@@ -35,11 +36,21 @@ void cd_load_spec_free(cd_load_spec *s)
     memset(s, 0, sizeof *s);
 }
 
+/* err = the URL is not usable, shown redacted: it may carry credentials. */
+static void bad_url(const char *url, cd_err *err)
+{
+    char shown[256];
+    cd_redact_url(url ? url : "", 0, shown, sizeof shown);
+    cd_errfmt(err, "url \"%s\" is not an http:// or https:// URL", shown);
+}
+
 static bool add_header(cd_load_spec *s, const char *line, cd_err *err)
 {
     const char *colon = strchr(line, ':');
     if (!colon || colon == line || strpbrk(line, "\r\n")) {
-        cd_errfmt(err, "header \"%.60s\" is not \"Name: value\"", line);
+        char shown[128];
+        cd_redact_text(line, NULL, 0, shown, sizeof shown);
+        cd_errfmt(err, "header \"%.60s\" is not \"Name: value\"", shown);
         return false;
     }
     if (s->n_headers >= CD_LOAD_MAX_HEADERS) {
@@ -156,7 +167,7 @@ bool cd_load_spec_from_metadata(const json_t *md, cd_load_spec *s, cd_err *err)
         }
     }
     if (!s->url || !cd_http_url_valid(s->url)) {
-        cd_errfmt(err, "url \"%s\" is not an http:// or https:// URL", s->url ? s->url : "");
+        bad_url(s->url, err);
         cd_load_spec_free(s);
         return false;
     }
@@ -313,7 +324,7 @@ bool cd_load_run(const cd_load_spec *s, volatile sig_atomic_t *stop, cd_load_rep
 {
     memset(r, 0, sizeof *r);
     if (!cd_http_url_valid(s->url)) {
-        cd_errfmt(err, "url \"%s\" is not an http:// or https:// URL", s->url ? s->url : "");
+        bad_url(s->url, err);
         return false;
     }
     run u;

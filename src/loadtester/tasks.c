@@ -10,6 +10,7 @@
 #include "loadtester/proc.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/redact.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,7 +235,9 @@ static void run_load(job *j, cd_load_report *rep, bool *passed)
 {
     cd_tasks *t = j->owner;
     cd_err err = {""};
-    cd_logf(CD_LOG_INFO, j->canary, "load starting %s %s", j->load.method, j->load.url);
+    char shown[512];
+    cd_redact_url(j->load.url, 0, shown, sizeof shown);
+    cd_logf(CD_LOG_INFO, j->canary, "load starting %s %s", j->load.method, shown);
     *passed = cd_load_run(&j->load, &j->cancel, rep, &err) && cd_load_passed(&j->load, rep);
     pthread_mutex_lock(&t->mu);
     for (int i = 0; i < 6; i++)
@@ -375,9 +378,15 @@ static void run_sync(cd_tasks *t, int type, const char *canary, const json_t *md
     if (ok) {
         reply_text(out, 200, parse_bool(md_str(md, "returnCmdOutput")) ? r.output.data : "");
     } else {
-        cd_buf_reset(&out->body);
-        cd_buf_printf(&out->body, "command %s failed: %s: %s", j->command,
+        cd_buf raw = CD_BUF_INIT;
+        cd_buf_printf(&raw, "command %s failed: %s: %s", j->command,
                       r.output.data ? r.output.data : "", r.error);
+        /* this text becomes canaryd's event: no credentials of the command */
+        cd_buf_reset(&out->body);
+        cd_buf_reserve(&out->body, raw.len * 2 + 64);
+        cd_redact_text(cd_buf_str(&raw), NULL, 0, out->body.data, raw.len * 2 + 64);
+        out->body.len = strlen(out->body.data);
+        cd_buf_free(&raw);
         out->status = 500;
         out->content_type = NULL;
     }

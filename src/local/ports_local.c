@@ -9,6 +9,7 @@
  * taken at the start of the tick, so edits cannot pull them from under a
  * running tick. */
 #include "local/local.h"
+#include "util/redact.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -55,9 +56,11 @@ static cd_rc status_save(void *ctx, const cd_canary_ref *ref, cd_err *err)
 
 /* ---- events ------------------------------------------------------------- */
 
-static void event_record(void *ctx, const cd_canary_ref *ref, cd_event_type type, const char *msg)
+static void event_record(void *ctx, const cd_canary_ref *ref, cd_event_type type, const char *raw)
 {
     lc_tick *t = ctx;
+    char msg[1024];
+    cd_redact_text(raw, NULL, 0, msg, sizeof msg);     /* the journal is read by canaryctl */
     const char *ty = type == CD_EVENT_WARNING ? "Warning" : "Normal";
     cd_logf(type == CD_EVENT_WARNING ? CD_LOG_WARN : CD_LOG_INFO, t->key, "%s", msg);
     int rc = cd_state_append_event(t->c->L->state, t->c->ns, t->c->name, cd_wall_ms(), ty,
@@ -90,7 +93,8 @@ static void remember_metric(lc_tick *t, const cd_metric *m, cd_metric_rc rc, dou
         cd_metric_kind kind = CD_METRIC_KIND_QUERY;
         cd_engine_metric_kind(m, &kind);
         slot->passed = rc == CD_METRIC_OK && cd_engine_threshold_pass(m, kind, v, why, sizeof why);
-        snprintf(slot->message, sizeof slot->message, "%.255s", rc == CD_METRIC_OK ? why : msg);
+        cd_redact_text(rc == CD_METRIC_OK ? why : msg ? msg : "", NULL, 0, slot->message,
+                       sizeof slot->message);
     }
     pthread_mutex_unlock(&c->L->lock);
 }

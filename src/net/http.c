@@ -2,6 +2,7 @@
  * per request; no global state besides curl_global_init. Must never print
  * credentials: error texts name the URL without user info or query. */
 #include "net/http.h"
+#include "util/redact.h"
 #include "util/errfmt.h"
 #include "util/timeutil.h"
 #include <ctype.h>
@@ -100,26 +101,12 @@ bool cd_http_url_valid(const char *s)
     return ok;
 }
 
-/* scheme://host[:port]/path, without user info or query, for messages */
-static void url_for_message(const char *url, char *out, size_t n)
+/* The URL as messages show it: redacted (util/redact.h), without its
+ * query and fragment, whose values would all read REDACTED anyway. */
+static void url_for_message(const cd_http_request *rq, char *out, size_t n)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-        curl_url_get(u, CURLUPART_HOST, &host, 0);
-        curl_url_get(u, CURLUPART_PORT, &port, 0);
-        curl_url_get(u, CURLUPART_PATH, &path, 0);
-        snprintf(out, n, "%s://%s%s%s%s", scheme ? scheme : "http", host ? host : "",
-                 port ? ":" : "", port ? port : "", path ? path : "");
-    } else {
-        snprintf(out, n, "%.120s", url ? url : "(no URL)");
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_url_cleanup(u);
+    cd_redact_url(rq->url ? rq->url : "(no URL)", rq->secret_path ? CD_REDACT_PATH : 0, out, n);
+    out[strcspn(out, "?#")] = '\0';
 }
 
 typedef struct transfer {
@@ -239,19 +226,26 @@ void cd_http_excerpt(const char *body, size_t len, char *out, size_t max)
     out[o] = '\0';
     if (o + 1 >= max && len > o && max > 4)
         memcpy(out + max - 4, "...", 4);
+    char *raw = strdup(out);
+    if (raw) {
+        cd_redact_text(raw, NULL, 0, out, max);
+        free(raw);
+    }
 }
 
 static void describe_failure(const cd_http_request *rq, const transfer *t, CURLcode rc,
                              const char *errbuf, int64_t timeout_ms, cd_err *err)
 {
-    char where[256];
-    url_for_message(rq->url, where, sizeof where);
+    char where[256], why[CURL_ERROR_SIZE + 64];
+    url_for_message(rq, where, sizeof where);
+    cd_redact_text(*errbuf ? errbuf : curl_easy_strerror(rc), rq->url,
+                   rq->secret_path ? CD_REDACT_PATH : 0, why, sizeof why);
     if (t->too_large)
         cd_errfmt(err, "response from %s is larger than %zu bytes", where, t->max);
     else if (rc == CURLE_OPERATION_TIMEDOUT)
         cd_errfmt(err, "request to %s timed out after %lld ms", where, (long long)timeout_ms);
     else
-        cd_errfmt(err, "request to %s failed: %s", where, *errbuf ? errbuf : curl_easy_strerror(rc));
+        cd_errfmt(err, "request to %s failed: %s", where, why);
 }
 
 static void apply_auth(CURL *h, const cd_http_request *rq)
@@ -289,7 +283,9 @@ bool cd_http_perform(const cd_http_request *rq, cd_http_response *rs, cd_err *er
     memset(rs, 0, sizeof *rs);
     rs->retry_after_ms = -1;
     if (!cd_http_url_valid(rq->url)) {
-        cd_errfmt(err, "\"%.200s\" is not an http:// or https:// URL", rq->url ? rq->url : "");
+        char shown[256];
+        url_for_message(rq, shown, sizeof shown);
+        cd_errfmt(err, "\"%s\" is not an http:// or https:// URL", shown);
         rs->curl_code = CURLE_URL_MALFORMAT;
         return false;
     }

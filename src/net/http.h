@@ -36,6 +36,8 @@ typedef struct cd_http_request {
     const char *aws_sigv4;      /* "aws:amz:<region>:<service>": sign with username/password */
     size_t max_response;        /* 0: CD_HTTP_MAX_RESPONSE */
     bool follow_redirects;      /* at most 10, http/https only */
+    bool secret_path;           /* the URL's path is a credential (alert webhooks):
+                                   messages show scheme://host:port only */
 } cd_http_request;
 
 typedef struct cd_http_response {
@@ -55,7 +57,9 @@ void cd_http_request_free(cd_http_request *rq);
 
 /* Performs the request. Returns true when an HTTP response arrived (any
  * status); false on a transport error (connection refused, timeout, TLS,
- * DNS, response too large), with err explaining it. rs is always
+ * DNS, response too large), with err explaining it. Error texts show the
+ * URL redacted (util/redact.h): no userinfo, query values or token-like
+ * path segments; no path at all with secret_path. rs is always
  * initialised and must be freed with cd_http_response_free. */
 bool cd_http_perform(const cd_http_request *rq, cd_http_response *rs, cd_err *err);
 void cd_http_response_free(cd_http_response *rs);
@@ -66,7 +70,8 @@ void cd_http_response_free(cd_http_response *rs);
 bool cd_http_transport_retriable(int curl_code);
 
 /* A short, printable excerpt of a response body for events and logs:
- * control characters become spaces, at most max bytes (then "..."). */
+ * control characters become spaces, at most max bytes (then "..."),
+ * credentials in it redacted (cd_redact_text). */
 void cd_http_excerpt(const char *body, size_t len, char *out, size_t max);
 
 /* Parses a Retry-After value (delta seconds or an HTTP date) relative to

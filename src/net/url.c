@@ -1,6 +1,7 @@
 /* url.c - Go-compatible URL escaping, query handling and path joining (see
  * url.h). Pure; allocation failures abort. */
 #include "net/url.h"
+#include "util/redact.h"
 #include "net/http.h"
 #include "util/errfmt.h"
 #include <curl/curl.h>
@@ -195,8 +196,9 @@ static void clean_path(const char *in, cd_buf *out)
 char *cd_url_join(const char *address, const char *api_path, const char *rawquery, cd_err *err)
 {
     if (!cd_http_url_valid(address)) {
-        cd_errfmt(err, "address \"%.200s\" is not a valid http:// or https:// URL",
-                  address ? address : "");
+        char shown[256];
+        cd_redact_url(address ? address : "", 0, shown, sizeof shown);
+        cd_errfmt(err, "address \"%s\" is not a valid http:// or https:// URL", shown);
         return NULL;
     }
     CURLU *u = curl_url();
@@ -213,7 +215,9 @@ char *cd_url_join(const char *address, const char *api_path, const char *rawquer
     curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
     char *base = NULL;
     if (curl_url_get(u, CURLUPART_URL, &base, 0) != CURLUE_OK || !base) {
-        cd_errfmt(err, "address \"%.200s\" cannot be joined with %s", address, api_path);
+        char shown[256];
+        cd_redact_url(address, 0, shown, sizeof shown);
+        cd_errfmt(err, "address \"%s\" cannot be joined with %s", shown, api_path);
     } else {
         cd_buf r = CD_BUF_INIT;
         cd_buf_puts(&r, base);

@@ -1,8 +1,10 @@
 /* notify.c - the notifier table, target validation and the POST of one
  * notification. No vendor formats here (one file per notifier). */
 #include "notify/notify.h"
+#include "util/redact.h"
 #include "net/http.h"
 #include "util/errfmt.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,12 +51,14 @@ bool cd_notify_target_valid(const cd_notify_target *t, cd_err *err)
     }
     const char *dn = display_name(nt->name);
     if (!cd_http_url_valid(t->url)) {
+        char shown[256];
+        cd_redact_url(t->url ? t->url : "", CD_REDACT_PATH, shown, sizeof shown);
         cd_errfmt(err, "invalid %s %s URL %s", dn,
                   !strcmp(nt->name, "slack") || !strcmp(nt->name, "discord") ||
                           !strcmp(nt->name, "rocket")
                       ? "hook"
                       : "webhook",
-                  t->url ? t->url : "");
+                  shown);
         return false;
     }
     if (nt->needs_user_and_channel && (!t->username || !*t->username)) {
@@ -66,7 +70,9 @@ bool cd_notify_target_valid(const cd_notify_target *t, cd_err *err)
         return false;
     }
     if (t->proxy && *t->proxy && !cd_http_url_valid(t->proxy) && strncmp(t->proxy, "socks", 5)) {
-        cd_errfmt(err, "unable to parse proxy URL '%s'", t->proxy);
+        char shown[256];
+        cd_redact_url(t->proxy, 0, shown, sizeof shown);
+        cd_errfmt(err, "unable to parse proxy URL '%s'", shown);
         return false;
     }
     return true;
@@ -104,6 +110,7 @@ bool cd_notify_send(const cd_notify_target *t, const cd_alert_msg *m, int64_t ti
     rq.proxy = t->proxy && *t->proxy ? t->proxy : NULL;
     rq.ca_file = ca_file;
     rq.follow_redirects = true;
+    rq.secret_path = true;      /* the hook's token is in its path */
     bool is_slack = !strcmp(nt->name, "slack");
     if (is_slack && t->token && *t->token)
         rq.bearer = t->token;
@@ -120,6 +127,12 @@ bool cd_notify_send(const cd_notify_target *t, const cd_alert_msg *m, int64_t ti
         ok = false;
     } else if (is_slack && rq.bearer) {
         ok = slack_api_ok(&rs, err);
+    }
+    if (!ok && err) {
+        /* the answer may quote the URL it was sent to */
+        char raw[sizeof err->msg];
+        snprintf(raw, sizeof raw, "%s", err->msg);
+        cd_redact_text(raw, url ? url : t->url, CD_REDACT_PATH, err->msg, sizeof err->msg);
     }
     cd_http_response_free(&rs);
     cd_http_request_free(&rq);

@@ -171,7 +171,7 @@ static bool cw_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err)
     if (!cd_provider_interval_ms(cfg, &ms, err))
         return false;
     if (cfg->address && *cfg->address && !cd_http_url_valid(cfg->address)) {
-        cd_errfmt(err, "cloudwatch address \"%s\" is not a valid URL", cfg->address);
+        cd_provider_address_error(err, "cloudwatch", cfg->address);
         return false;
     }
     cloudwatch *s = calloc(1, sizeof *s);

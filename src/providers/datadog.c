@@ -56,7 +56,7 @@ static bool dd_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err)
     if (!cd_provider_interval_ms(cfg, &ms, err))
         return false;
     if (!cd_http_url_valid(address)) {
-        cd_errfmt(err, "datadog address \"%s\" is not a valid URL", address);
+        cd_provider_address_error(err, "datadog", address);
         return false;
     }
     datadog *s = calloc(1, sizeof *s);

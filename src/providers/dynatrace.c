@@ -35,7 +35,7 @@ static bool dt_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err)
         return false;
     }
     if (!cd_http_url_valid(cfg->address)) {
-        cd_errfmt(err, "dynatrace address \"%s\" is not a valid URL", cfg->address);
+        cd_provider_address_error(err, "dynatrace", cfg->address);
         return false;
     }
     const char *token = cd_provider_secret(cfg, "dynatrace_token");

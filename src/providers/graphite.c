@@ -32,7 +32,7 @@ static void gr_close(cd_provider *p)
 static bool gr_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err)
 {
     if (!cfg->address || !*cfg->address || !cd_http_url_valid(cfg->address)) {
-        cd_errfmt(err, "graphite address \"%s\" is not a valid URL", cfg->address ? cfg->address : "");
+        cd_provider_address_error(err, "graphite", cfg->address);
         return false;
     }
     graphite *s = calloc(1, sizeof *s);

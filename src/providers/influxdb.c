@@ -33,7 +33,7 @@ static void ix_close(cd_provider *p)
 static bool ix_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err)
 {
     if (!cfg->address || !*cfg->address || !cd_http_url_valid(cfg->address)) {
-        cd_errfmt(err, "influxdb address \"%s\" is not a valid URL", cfg->address ? cfg->address : "");
+        cd_provider_address_error(err, "influxdb", cfg->address);
         return false;
     }
     const char *token = NULL, *org = NULL;

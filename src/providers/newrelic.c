@@ -46,7 +46,7 @@ static bool nr_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err)
     if (!cd_provider_interval_ms(cfg, &ms, err))
         return false;
     if (!cd_http_url_valid(address)) {
-        cd_errfmt(err, "newrelic address \"%s\" is not a valid URL", address);
+        cd_provider_address_error(err, "newrelic", address);
         return false;
     }
     for (const char *c = account; *c; c++) {

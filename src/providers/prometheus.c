@@ -77,7 +77,7 @@ static bool prom_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err
 {
     const char *type = cfg->type && *cfg->type ? cfg->type : "prometheus";
     if (!cfg->address || !*cfg->address || !cd_http_url_valid(cfg->address)) {
-        cd_errfmt(err, "%s address \"%s\" is not a valid URL", type, cfg->address ? cfg->address : "");
+        cd_provider_address_error(err, type, cfg->address);
         return false;
     }
     prom *s = calloc(1, sizeof *s);

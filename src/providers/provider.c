@@ -1,6 +1,7 @@
 /* provider.c - the provider table, construction and the helpers every
  * provider file shares. No provider-specific logic here. */
 #include "providers/provider.h"
+#include "util/redact.h"
 #include "util/duration.h"
 #include "util/errfmt.h"
 #include "util/timeutil.h"
@@ -225,4 +226,11 @@ cd_metric_rc cd_provider_json_number(const json_t *v, const char *what, const ch
     }
     cd_errfmt(err, "invalid response: %s: no values found", ex);
     return CD_METRIC_NO_DATA;
+}
+
+void cd_provider_address_error(cd_err *err, const char *type, const char *address)
+{
+    char shown[256];
+    cd_redact_url(address ? address : "", 0, shown, sizeof shown);
+    cd_errfmt(err, "%s address \"%s\" is not a valid URL", type, shown);
 }

@@ -111,6 +111,9 @@ cd_metric_rc cd_cloudwatch_parse(const char *body, size_t len, double *value, cd
 
 /* The secret's value for key, or NULL. */
 const char *cd_provider_secret(const cd_provider_config *cfg, const char *key);
+/* err = "<type> address "<address>" is not a valid URL", the address
+ * redacted (util/redact.h): an address may carry credentials. */
+void cd_provider_address_error(cd_err *err, const char *type, const char *address);
 /* Parses the metric interval as Go's time.ParseDuration; err like Flagger's. */
 bool cd_provider_interval_ms(const cd_provider_config *cfg, int64_t *ms, cd_err *err);
 int64_t cd_provider_now_ms(const cd_provider *p);

@@ -6,6 +6,7 @@
  * keep-alive connection holds no buffer. Must not block. */
 #include "router/http.h"
 #include "router/proxy.h"
+#include "util/log.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,21 +191,34 @@ void rt_client_fail(rt_client *c, const char *response)
 
 /* ---- request heads ---- */
 
-static void head_error(rt_client *c, llhttp_errno_t err)
+void rt_client_refuse(rt_client *c, const char *response, const char *why)
 {
     __atomic_fetch_add(&c->w->parse_errors, 1, __ATOMIC_RELAXED);
+    if (cd_log_get_level() <= CD_LOG_DEBUG)
+        cd_debug("router: request from %s refused (%.3s): %s", c->ip, response + 9, why);
+    rt_client_fail(c, response);
+}
+
+static void head_error(rt_client *c, llhttp_errno_t err)
+{
+    const char *why = llhttp_get_error_reason(&c->parser);
+    if (!why || !*why)
+        why = llhttp_errno_name(err);
     if (err == HPE_PAUSED_H2_UPGRADE)
-        rt_client_fail(c, rt_resp_505);
+        rt_client_refuse(c, rt_resp_505, "HTTP/2 connection preface");
     else if (err == HPE_USER && c->ex && c->ex->hdr_overflow)
-        rt_client_fail(c, rt_resp_431);
-    else if (err == HPE_INVALID_VERSION)
-        rt_client_fail(c, rt_resp_505);
+        rt_client_refuse(c, rt_resp_431, "too many header fields");
+    else if (err == HPE_INVALID_VERSION &&
+             !rt_request_line_check(c->in->data + c->head_o, c->in->w - c->head_o))
+        rt_client_refuse(c, rt_resp_505, why);      /* well formed, a version not served */
     else
-        rt_client_fail(c, rt_resp_400);
+        rt_client_refuse(c, rt_resp_400, why);
 }
 
 /* Parses buffered bytes; returns true if the connection state changed
- * (an exchange started or the connection failed). */
+ * (an exchange started or the connection failed). The head llhttp
+ * accepted is then checked byte by byte (framing.c): llhttp lets some
+ * framing through that a proxy must not forward. */
 static bool parse_head(rt_client *c)
 {
     rt_iobuf *in = c->in;
@@ -221,6 +235,11 @@ static bool parse_head(rt_client *c)
     if (err == HPE_PAUSED && c->ex) {
         in->p = (uint32_t)(llhttp_get_error_pos(&c->parser) - in->data);
         llhttp_resume(&c->parser);
+        const char *why = rt_head_check(in->data + c->head_o, in->p - c->head_o);
+        if (why) {
+            rt_client_refuse(c, rt_resp_400, why);
+            return true;
+        }
         c->state = C_ACTIVE;
         rt_timer_clear(&c->w->loop, &c->timer);
         rt_exchange_start(c->ex);
@@ -237,6 +256,7 @@ static void read_heads(rt_client *c)
         if (c->in && c->in->p < c->in->w) {
             if (c->state == C_IDLE) {
                 c->state = C_HEAD;
+                c->head_o = c->in->p;
                 c->head_deadline = w->loop.now + rt_cfg.header_timeout_ms;
                 rt_client_arm_timer(c);
             }
@@ -249,8 +269,7 @@ static void read_heads(rt_client *c)
             c->in = rt_buf_get(w);
         rt_iobuf *in = c->in;
         if (in->w == rt_cfg.buf_size) {
-            __atomic_fetch_add(&w->parse_errors, 1, __ATOMIC_RELAXED);
-            rt_client_fail(c, rt_resp_431);
+            rt_client_refuse(c, rt_resp_431, "request head larger than --buffer-size");
             return;
         }
         size_t want = rt_cfg.buf_size - in->w;

@@ -10,6 +10,7 @@
  * returning -1. */
 #include "router/http.h"
 #include "router/proxy.h"
+#include "util/log.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,8 @@ static int span_field(rt_exchange *ex, const char *base, const char *at, size_t 
 
 static int span_value(rt_exchange *ex, const char *base, const char *at, size_t len)
 {
-    if (!ex || !ex->nh)
+    /* a value belongs to the field just read (never to an earlier one) */
+    if (!ex || !ex->nh || ex->hstate < 2)
         return HPE_USER;
     rt_hspan *h = &ex->h[ex->nh - 1];
     if (ex->hstate == 2) {
@@ -89,8 +91,18 @@ static int rq_url(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
-static int rq_field(llhttp_t *p, const char *at, size_t len) { return span_field(req_ex(p), req_base(p), at, len); }
-static int rq_value(llhttp_t *p, const char *at, size_t len) { return span_value(req_ex(p), req_base(p), at, len); }
+/* Request trailers are checked by the chunk scanner and forwarded as
+ * they are; the spans meanwhile hold the response's headers. */
+static bool trailing(const llhttp_t *p) { return (p->flags & F_TRAILING) != 0; }
+
+static int rq_field(llhttp_t *p, const char *at, size_t len)
+{
+    return trailing(p) ? 0 : span_field(req_ex(p), req_base(p), at, len);
+}
+static int rq_value(llhttp_t *p, const char *at, size_t len)
+{
+    return trailing(p) ? 0 : span_value(req_ex(p), req_base(p), at, len);
+}
 static int rp_field(llhttp_t *p, const char *at, size_t len) { return span_field(resp_ex(p), resp_base(p), at, len); }
 static int rp_value(llhttp_t *p, const char *at, size_t len) { return span_value(resp_ex(p), resp_base(p), at, len); }
 
@@ -109,8 +121,8 @@ static int value_done(rt_exchange *ex)
     }
     return 0;
 }
-static int rq_field_done(llhttp_t *p) { return field_done(req_ex(p)); }
-static int rq_value_done(llhttp_t *p) { return value_done(req_ex(p)); }
+static int rq_field_done(llhttp_t *p) { return trailing(p) ? 0 : field_done(req_ex(p)); }
+static int rq_value_done(llhttp_t *p) { return trailing(p) ? 0 : value_done(req_ex(p)); }
 static int rp_field_done(llhttp_t *p) { return field_done(resp_ex(p)); }
 static int rp_value_done(llhttp_t *p) { return value_done(resp_ex(p)); }
 
@@ -528,26 +540,58 @@ static void mirror_request_complete(rt_exchange *ex)
     pump(m);
 }
 
-/* Runs the request parser over buffered body bytes. */
+static void refused_log(const rt_exchange *ex, unsigned status, const char *why)
+{
+    __atomic_fetch_add(&ex->w->parse_errors, 1, __ATOMIC_RELAXED);
+    if (cd_log_get_level() <= CD_LOG_DEBUG)
+        cd_debug("router: request from %s refused (%u): %s", ex->c ? ex->c->ip : "?", status, why);
+}
+
+/* The request body is malformed: 400, or the connection closed when the
+ * response has started. Nothing of the bad bytes was forwarded; the
+ * backend connection is closed with the exchange. Returns -1. */
+static int body_error(rt_exchange *ex, const char *why)
+{
+    refused_log(ex, 400, why);
+    if (ex->resp_started)
+        abort_with(ex, 400);
+    else
+        respond_error(ex, 400);
+    return -1;
+}
+
+/* Runs the request parser over buffered body bytes. A chunked body goes
+ * through the chunk scanner first, which must agree with llhttp on where
+ * it ends; only checked bytes are marked for forwarding. */
 static int parse_req_body(rt_exchange *ex)
 {
     rt_client *c = ex->c;
     rt_iobuf *in = c->in;
     uint32_t from = in->p;
-    llhttp_errno_t err = llhttp_execute(&c->parser, in->data + in->p, in->w - in->p);
+    size_t n = in->w - in->p;
+    int scanned = 0;
+    if (ex->chunked) {
+        const char *why = NULL;
+        size_t used = n;
+        scanned = rt_chunk_scan_feed(&ex->cscan, in->data + from, n, &used, &why);
+        if (scanned < 0)
+            return body_error(ex, why);
+        n = used;
+    }
+    llhttp_errno_t err = llhttp_execute(&c->parser, in->data + from, n);
     if (err == HPE_OK) {
-        in->p = in->w;
+        if (scanned == 1)
+            return body_error(ex, "chunked body end seen differently by llhttp");
+        in->p = from + (uint32_t)n;
     } else if (err == HPE_PAUSED) {
         in->p = (uint32_t)(llhttp_get_error_pos(&c->parser) - in->data);
         llhttp_resume(&c->parser);
+        if (ex->chunked && (scanned != 1 || in->p != from + n))
+            return body_error(ex, "chunked body end seen differently by llhttp");
         ex->req_done = true;
     } else {
-        __atomic_fetch_add(&ex->w->parse_errors, 1, __ATOMIC_RELAXED);
-        if (ex->resp_started)
-            abort_with(ex, 400);
-        else
-            respond_error(ex, 400);
-        return -1;
+        const char *why = llhttp_get_error_reason(&c->parser);
+        return body_error(ex, why && *why ? why : llhttp_errno_name(err));
     }
     in->f = in->p;
     mirror_append(ex, in->data + from, in->p - from);
@@ -1144,6 +1188,7 @@ void rt_exchange_start(rt_exchange *ex)
     ex->replayable = true;
     ex->snap = rt_worker_hold(w);
     if (p->http_major != 1) {
+        refused_log(ex, 505, "an HTTP version other than 1.x");
         respond_error(ex, 505);
         return;
     }
@@ -1154,33 +1199,41 @@ void rt_exchange_start(rt_exchange *ex)
     p->upgrade = 0;     /* Upgrade is hop-by-hop: never switch protocols */
     rt_header hs[RT_HDR_CAP];
     collect_headers(ex, in->data, hs);
-    for (uint16_t i = 0; i < ex->nh; i++)
-        if (!rt_header_name_valid(hs[i].name, hs[i].nlen)) {
-            __atomic_fetch_add(&w->parse_errors, 1, __ATOMIC_RELAXED);
+    const char *url = in->data + ex->url_o, *target = url, *auth = NULL;
+    size_t url_l = ex->url_l, target_l = url_l, auth_l = 0;
+    if (url_l && url[0] != '/' && url[0] != '*') {
+        if (!rt_split_absolute(url, url_l, &auth, &auth_l, &target, &target_l)) {
+            refused_log(ex, 400, "request target neither origin nor absolute form");
             respond_error(ex, 400);
             return;
         }
+    }
+    rt_framing fr;
+    const char *why = NULL;
+    unsigned st = rt_framing_check(hs, ex->nh, ex->http_minor, auth, auth_l, &fr, &why);
+    /* llhttp must have read the same framing */
+    if (!st && (fr.chunked != ((p->flags & F_CHUNKED) != 0) ||
+                (!fr.chunked && fr.length != p->content_length))) {
+        st = 400;
+        why = "message framing seen differently by llhttp";
+    }
+    if (st) {
+        refused_log(ex, st, why);
+        respond_error(ex, st);
+        return;
+    }
+    ex->chunked = fr.chunked;
+    if (fr.chunked)
+        rt_chunk_scan_init(&ex->cscan, rt_cfg.buf_size);
     const rt_header *host = NULL, *expect = NULL;
     int nhost, nexpect;
     find_header(hs, ex->nh, "host", &host, &nhost);
-    if (nhost > 1 || (nhost == 0 && ex->http_minor >= 1)) {
-        respond_error(ex, 400);
-        return;
-    }
     if (find_header(hs, ex->nh, "expect", &expect, &nexpect)) {
         if (expect->vlen != 12 || strncasecmp(expect->value, "100-continue", 12)) {
             respond_error(ex, 417);
             return;
         }
         ex->send_continue = ex->has_body && ex->http_minor >= 1;
-    }
-    const char *url = in->data + ex->url_o, *target = url, *auth = NULL;
-    size_t url_l = ex->url_l, target_l = url_l, auth_l = 0;
-    if (url_l && url[0] != '/' && url[0] != '*') {
-        if (!rt_split_absolute(url, url_l, &auth, &auth_l, &target, &target_l)) {
-            respond_error(ex, 400);
-            return;
-        }
     }
     rt_reqview q = {.method = llhttp_method_name(p->method), .headers = hs, .nheaders = ex->nh,
                     .listener_id = c->listener_id};

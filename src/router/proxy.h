@@ -6,6 +6,7 @@
  * locked. Not for use outside src/router. */
 #ifndef CD_ROUTER_PROXY_H
 #define CD_ROUTER_PROXY_H
+#include "router/framing.h"
 #include "router/loop.h"
 #include "router/slab.h"
 #include "router/table.h"
@@ -90,6 +91,8 @@ typedef struct rt_exchange {
     bool replayable;                /* head and body still available for a retry */
     uint32_t body_o;                /* offset of the body in the client buffer */
     bool send_continue;
+    bool chunked;                   /* the request body is chunked ... */
+    rt_chunk_scan cscan;            /* ... and checked by this as it streams */
 
     /* upstream request head, then the response head */
     rt_iobuf *hb;
@@ -139,6 +142,7 @@ typedef struct rt_client {
     bool readable, writable, peer_closed;
     bool lingering;                 /* write side shut, discarding input */
     int64_t head_deadline;
+    uint32_t head_o;                /* where the request head being read starts in in */
     const char *sw;                 /* static bytes to write (errors, 100) */
     uint32_t swlen;
     bool close_after_sw;
@@ -236,6 +240,9 @@ void rt_client_close(rt_client *c);
 void rt_client_progress(rt_client *c);
 /* Queues a static response and closes the connection after it. */
 void rt_client_fail(rt_client *c, const char *response);
+/* Refuses a malformed request: counts it, logs why (debug), answers
+ * response and closes the connection. */
+void rt_client_refuse(rt_client *c, const char *response, const char *why);
 /* The exchange is finished: next request or close. */
 void rt_client_exchange_done(rt_client *c, bool close);
 void rt_client_drain(rt_client *c);

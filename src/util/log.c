@@ -1,5 +1,6 @@
 /* log.c - see log.h. */
 #include "util/log.h"
+#include "util/redact.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 #include <stdarg.h>
@@ -63,11 +64,15 @@ void cd_logf(cd_log_level l, const char *canary, const char *fmt, ...)
 {
     if ((int)l < g_level)
         return;
-    char msg[2048];
+    char raw[2048], msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* the last line of defence: callers redact what only they know is
+     * secret (a webhook's path), this catches credentials in URLs and
+     * headers whoever prints them */
+    cd_redact_text(raw, NULL, 0, msg, sizeof msg);
     char ts[32];
     cd_rfc3339_ms(cd_wall_ms(), ts);
     cd_buf b = CD_BUF_INIT;

@@ -1,7 +1,8 @@
 /* log.h - canaryd's logger: one line per record on stderr, JSON with
  * Flagger's keys (ts, level, logger, caller, msg, canary) or plain text.
  * Thread-safe (one write per line). Must never allocate unboundedly or
- * block on anything but stderr. */
+ * block on anything but stderr. Every message goes through
+ * cd_redact_text (util/redact.h) on its way out. */
 #ifndef CD_LOG_H
 #define CD_LOG_H
 #include <stdbool.h>

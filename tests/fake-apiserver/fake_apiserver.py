@@ -17,7 +17,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fakekube.controllers import Controllers  # noqa: E402
+from fakekube.errors import ApiError  # noqa: E402
 from fakekube.faults import Faults  # noqa: E402
+from fakekube.fieldvalidation import Check  # noqa: E402
+from fakekube.openapi import OpenAPI  # noqa: E402
 from fakekube.resources import Registry  # noqa: E402
 from fakekube.server import App, Server  # noqa: E402
 from fakekube.store import Store  # noqa: E402
@@ -52,7 +55,15 @@ def main(argv=None):
                    help="changes kept for watches; older ones are compacted (410 Expired)")
     p.add_argument("--disable", action="append", default=[],
                    help="do not serve GROUP/VERSION (e.g. events.k8s.io/v1), to test fallbacks")
-    p.add_argument("--kube-version", default="v1.24.0", help="gitVersion reported by /version")
+    p.add_argument("--kube-version", default="v1.32.0",
+                   help="gitVersion reported by /version; from v1.25 writes honour "
+                        "fieldValidation (default Warn) and the OpenAPI documents say so, "
+                        "before they ignore it and kubectl validates against /openapi/v2")
+    p.add_argument("--openapi-v2", default=os.path.join(
+        os.environ.get("CANARYD_SHARED") or os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                         "..", "..", "..", "shared"),
+        "conformance", "kube-api", "openapi-v2.json.gz"),
+        help="the recorded /openapi/v2 document of a real kube-apiserver (gzip JSON)")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
 
@@ -72,8 +83,16 @@ def main(argv=None):
                "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
                "buildDate": "2022-05-06T09:44:28Z", "goVersion": "go1.19.8", "compiler": "gc",
                "platform": "linux/amd64"}
+    try:
+        oa = OpenAPI.load(a.openapi_v2, version["gitVersion"],
+                          {tuple(gv.rpartition("/")[::2]) for gv in a.disable})
+    except OSError as e:
+        print("fake-apiserver: cannot read the OpenAPI document %s: %s" % (a.openapi_v2, e),
+              file=sys.stderr)
+        return 2
+    store.openapi = oa
     app = App(registry, store, faults, controllers, version, a.bookmark_interval, a.watch_timeout,
-              a.verbose)
+              a.verbose, oa)
     for t in a.token:
         tok, _, user = t.partition(":")
         app.tokens[tok] = user or "token-user"
@@ -85,7 +104,7 @@ def main(argv=None):
     node_rt = registry.get("", "v1", "nodes")
     for i in range(1, a.nodes + 1):
         name = "fake-node-%d" % i
-        store.internal_create(node_rt, {
+        store.internal_create(node_rt, manager="kubelet", obj={
             "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
                                                   "kubernetes.io/os": "linux",
                                                   "kubernetes.io/arch": "amd64"}},
@@ -94,10 +113,15 @@ def main(argv=None):
                                        "message": "kubelet is posting ready status"}],
                        "nodeInfo": {"kubeletVersion": a.kube_version}}})
     crd_rt = registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-    for path in a.crd:
+    for path in a.crd:      # as `kubectl apply` would send them: strict field validation
         for doc in load_yaml_docs(path):
             if doc.get("kind") == "CustomResourceDefinition":
-                store.create(crd_rt, None, doc)
+                try:
+                    store.create(crd_rt, None, doc, field_validation=Check(
+                        "Strict" if oa.field_validation else "Ignore", manager="fake-apiserver"))
+                except ApiError as e:
+                    print("fake-apiserver: --crd %s: %s" % (path, e.message), file=sys.stderr)
+                    return 2
 
     ssl_ctx = None
     if a.tls_cert:
@@ -135,4 +159,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

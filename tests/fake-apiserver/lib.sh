@@ -23,6 +23,7 @@ fake_apiserver_start() {
     sleep 0.05
   done
   FAKE_PORT=$(cat "$dir/port")
+  _finish_hooks="${_finish_hooks:-} fake_check_fields_lost:$FAKE_PORT"
   FAKE_URL=http://127.0.0.1:$FAKE_PORT
   FAKE_PID=$pid
   FAKE_LOG=$dir/log
@@ -52,4 +53,22 @@ fake_ctl() {
   else
     curl -s "$FAKE_URL/fake/$1"
   fi
+}
+
+# fake_check_fields_lost PORT: a check that no write canaryd made to the
+# fake at PORT lost a field (unknown or duplicate: what a real API server
+# drops silently or refuses under fieldValidation=Strict). Run by
+# tests/lib.sh's finish when canaryd wrote anything.
+fake_check_fields_lost() {
+  local url=http://127.0.0.1:$1 n lost
+  n=$(curl -s "$url/fake/requests" | /usr/bin/python3 -c 'import json,sys
+print(sum(1 for r in json.load(sys.stdin)["requests"] if r["userAgent"].startswith("canaryd")
+      and r["method"] in ("POST", "PUT", "PATCH")))' 2>/dev/null) || return 0
+  [ "${n:-0}" -gt 0 ] || return 0
+  lost=$(curl -s "$url/fake/fields-lost" | /usr/bin/python3 -c 'import json,sys
+for w in json.load(sys.stdin)["writes"]:
+    if w["userAgent"].startswith("canaryd"):
+        print("%s %s: %s" % (w["method"], w["path"], ", ".join(w["errors"])))')
+  [ -z "$lost" ] || echo "$lost" | head -10
+  check "the API server dropped no field of canaryd's $n writes (fieldValidation)" test -z "$lost"
 }

@@ -307,8 +307,7 @@ def leases_and_events(s):
     w = rec("26-create-event-events-v1")
     t.check("events.k8s.io/v1 Event as recorded", code == 201 and
             {k: v for k, v in e1.items() if k != "metadata"} ==
-            {k: v for k, v in w.items() if k not in ("metadata", "deprecatedSource", "deprecatedFirstTimestamp",
-                                                      "deprecatedLastTimestamp")}, e1)
+            {k: v for k, v in w.items() if k != "metadata"}, e1)
     core = {"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "podinfo."},
             "involvedObject": {"kind": "Canary", "namespace": "rec", "name": "podinfo",
                                "apiVersion": "flagger.app/v1beta1"},

@@ -142,6 +142,11 @@ check "delete the deployment" \
   bash -c "$K -n appmesh-demo delete deployment webapp --timeout=20s | grep -q deleted"
 check "get of a deleted object: NotFound from the server" \
   bash -c "! $K -n appmesh-demo get deploy webapp >'$out' 2>&1 && grep -q 'NotFound' '$out'"
+# kubectl's typed client sends protobuf for `kubectl create <kind>`
+check "kubectl create namespace / configmap / secret (protobuf bodies)" \
+  bash -c "$K create namespace proto-ns >/dev/null && $K -n proto-ns create configmap cm --from-literal=a=b >/dev/null && $K -n proto-ns create secret generic s --from-literal=k=v >/dev/null && [ \"\$($K -n proto-ns get cm cm -o jsonpath='{.data.a}')\$($K -n proto-ns get secret s -o jsonpath='{.data.k}')\$($K get ns proto-ns -o jsonpath='{.metadata.labels.kubernetes\.io/metadata\.name}')\" = bdg==proto-ns ]"
+check "a protobuf body of a kind the fake does not decode: 415 saying so, nothing created" \
+  bash -c "! $K -n proto-ns create deployment d --image=x >'$out' 2>&1 && grep -q 'reads protobuf bodies only for' '$out' && ! $K -n proto-ns get deploy d >/dev/null 2>&1"
 check "delete the namespace" \
   bash -c "$K delete namespace appmesh-demo --timeout=30s | grep -q deleted && ! $K get ns appmesh-demo 2>/dev/null"
 finish

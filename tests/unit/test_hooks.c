@@ -227,6 +227,36 @@ static void test_connection_errors_are_retried(void **state)
     json_decref(p);
 }
 
+/* Credentials in a webhook URL (userinfo, query values, token-like path
+ * segments) appear in no error, even when the answer quotes the URL. */
+static void test_secrets_redacted(void **state)
+{
+    char url[512], body[600];
+    snprintf(url, sizeof url, "http://bob:plainpass1@127.0.0.1:%d/gate/Zq8vR2mK9pL4xW7nC3hJ?token=plaintoken1",
+             srv.port);
+    snprintf(body, sizeof body, "refused %s", url);
+    testsrv_push(&srv, 403, body, 0, NULL, NULL);
+    json_t *p = simple_payload();
+    cd_err err = {""};
+    cd_webhook_result res;
+    assert_false(cd_webhook_post(&cfg, url, 5000, 0, false, p, &res, &err));
+    assert_int_equal(res.status, 403);
+    assert_string_equal(srv.req[0].uri, "/gate/Zq8vR2mK9pL4xW7nC3hJ?token=plaintoken1");
+    assert_non_null(strstr(err.msg, "refused http://REDACTED@127.0.0.1:"));
+    assert_null(strstr(err.msg, "plainpass1"));
+    assert_null(strstr(err.msg, "plaintoken1"));
+    assert_null(strstr(err.msg, "Zq8vR2mK9pL4xW7nC3hJ"));
+    /* retried to the end: "POST <url> giving up" shows the URL redacted */
+    testsrv_reset(&srv);
+    testsrv_push(&srv, 503, "busy", 0, NULL, NULL);
+    assert_false(cd_webhook_post(&cfg, url, 5000, 1, false, p, &res, &err));
+    assert_non_null(strstr(err.msg, "giving up after 2 attempt(s)"));
+    assert_non_null(strstr(err.msg, "/gate/REDACTED"));
+    assert_null(strstr(err.msg, "plainpass1"));
+    assert_null(strstr(err.msg, "plaintoken1"));
+    json_decref(p);
+}
+
 static void test_tls_and_disable_tls(void **state)
 {
     testsrv tls;
@@ -391,6 +421,7 @@ int main(void)
         cmocka_unit_test_setup(test_retry_after, reset),
         cmocka_unit_test_setup(test_timeout_bounds_the_call, reset),
         cmocka_unit_test_setup(test_connection_errors_are_retried, reset),
+        cmocka_unit_test_setup(test_secrets_redacted, reset),
         cmocka_unit_test_setup(test_tls_and_disable_tls, reset),
         cmocka_unit_test_setup(test_checksum, reset),
         cmocka_unit_test_setup(test_event_payload, reset),

@@ -145,6 +145,45 @@ static void test_validation(void **state)
     assert_int_equal(testsrv_count(&srv), 0);
 }
 
+/* A hook's token is in its path: no error text shows it, even when the
+ * receiver quotes the URL back or cannot be reached. */
+static void test_secrets_redacted(void **state)
+{
+    cd_alert_msg m = msg(CD_SEV_INFO);
+    cd_err err = {""};
+    const char *path = "/services/T0AA/B0BB/plainhooksecret1";
+    char body[256];
+    snprintf(body, sizeof body, "no such hook: %s", path);
+    testsrv_push(&srv, 404, body, 0, NULL, NULL);
+    cd_notify_target t = {"slack", testsrv_url(&srv, path), "flagger", "general", NULL,
+                          "xoxb-bearer-secret-1"};
+    assert_false(cd_notify_send(&t, &m, 5000, NULL, &err));
+    assert_int_equal(testsrv_count(&srv), 1);
+    assert_string_equal(srv.req[0].uri, path);       /* the real URL was used */
+    assert_non_null(strstr(err.msg, "sending notification failed: HTTP 404"));
+    assert_null(strstr(err.msg, "plainhooksecret1"));
+    assert_null(strstr(err.msg, "xoxb-bearer-secret-1"));
+    assert_non_null(strstr(err.msg, "REDACTED"));
+    /* a receiver that is down: the URL in curl's message is redacted too */
+    cd_notify_target down = {"rocket", "http://127.0.0.1:1/hooks/plainhookid2/plaintoken2",
+                             "flagger", "general", NULL, NULL};
+    assert_false(cd_notify_send(&down, &m, 2000, NULL, &err));
+    assert_non_null(strstr(err.msg, "http://127.0.0.1:1/REDACTED"));
+    assert_null(strstr(err.msg, "plainhookid2"));
+    assert_null(strstr(err.msg, "plaintoken2"));
+    /* an invalid URL and an invalid proxy URL: shown without their secrets */
+    cd_notify_target bad = {"discord", "discord.com/api/webhooks/1/plainsecret3", "flagger",
+                            "general", NULL, NULL};
+    assert_false(cd_notify_send(&bad, &m, 2000, NULL, &err));
+    assert_non_null(strstr(err.msg, "invalid Discord hook URL"));
+    assert_null(strstr(err.msg, "plainsecret3"));
+    cd_notify_target proxy = {"msteams", "http://127.0.0.1:1/x", NULL, NULL,
+                              "ht tp://user:plainproxypass4@proxy:3128", NULL};
+    assert_false(cd_notify_send(&proxy, &m, 2000, NULL, &err));
+    assert_non_null(strstr(err.msg, "unable to parse proxy URL"));
+    assert_null(strstr(err.msg, "plainproxypass4"));
+}
+
 static void test_proxy(void **state)
 {
     /* the receiver acts as the proxy: it sees the absolute target URL */
@@ -381,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup(test_msteams, reset),
         cmocka_unit_test_setup(test_gchat, reset),
         cmocka_unit_test_setup(test_validation, reset),
+        cmocka_unit_test_setup(test_secrets_redacted, reset),
         cmocka_unit_test_setup(test_proxy, reset),
         cmocka_unit_test_setup(test_severity_routing_and_resolution, reset),
         cmocka_unit_test_setup(test_global_notifier, reset),

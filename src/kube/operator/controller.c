@@ -17,6 +17,7 @@
 #include "providers/provider.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/redact.h"
 #include "util/timeutil.h"
 #include "version.h"
 #include <errno.h>
@@ -490,10 +491,13 @@ static void check_metrics_server(cdk_operator *op)
     cd_provider *p = cd_provider_open(&pc, &err);
     bool ok = p && cd_provider_is_online(p, &err);
     cd_provider_close(p);
+    char shown[256], why[sizeof err.msg];
+    cd_redact_url(op->opt.metrics_server, 0, shown, sizeof shown);
+    cd_redact_text(err.msg, op->opt.metrics_server, 0, why, sizeof why);
     if (ok)
-        cd_info("Connected to metrics server %s", op->opt.metrics_server);
+        cd_info("Connected to metrics server %s", shown);
     else
-        cd_error("Error connecting to metrics server %s: %s", op->opt.metrics_server, err.msg);
+        cd_error("Error connecting to metrics server %s: %s", shown, why);
 }
 
 /* ---- run ---------------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include "kube/operator/operator.h"
 #include "kube/router/router.h"
 #include "kube/workload/workload.h"
+#include "util/redact.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -47,8 +48,10 @@ cd_object *cdk_decode(const json_t *obj, const char *kind, cd_err *err)
 }
 
 void cdk_record_event(cdk_operator *op, const json_t *canary, const char *key, bool warning,
-                      const char *msg)
+                      const char *raw)
 {
+    char msg[1024];
+    cd_redact_text(raw, NULL, 0, msg, sizeof msg);     /* events are read by everyone */
     cd_logf(warning ? CD_LOG_WARN : CD_LOG_INFO, key, "%s", msg);
     cd_kube_err ke;
     if (op->events && !cd_kube_event(op->events, canary, warning ? "Warning" : "Normal", "Synced",

@@ -9,7 +9,6 @@ namespace deletion, and garbage-collects dependents by ownerReferences
 simulated with counters, one pod step at a time. A rollout stalls (new pods
 never become ready) when the Deployment carries the annotation
 fake-apiserver/stall: "true" or a /fake/stall rule matches it."""
-import hashlib
 import json
 import threading
 import time
@@ -33,9 +32,18 @@ def _int_or_percent(v, total, round_up):
         return 0
 
 
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+
+
 def template_hash(tpl):
-    h = hashlib.sha1(json.dumps(tpl, sort_keys=True).encode()).hexdigest()
-    return h[:10]
+    """A pod-template-hash shaped as the Deployment controller's: the
+    decimal digits of a 32-bit FNV-1a hash mapped onto apimachinery's
+    SafeEncodeString alphabet (the controller hashes Go's dump of the
+    template; this hashes its JSON, so values differ, forms do not)."""
+    h = 0x811c9dc5
+    for b in json.dumps(tpl, sort_keys=True).encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return "".join(_SAFE[ord(d) % len(_SAFE)] for d in str(h))
 
 
 class Rollout:
@@ -342,11 +350,11 @@ class Controllers(threading.Thread):
                 for dstorage, dkey in deps:
                     self.store.internal_delete(dstorage, dkey[0], dkey[1])
                 if not any(self.store.find(ds, dk[0], dk[1]) for ds, dk in deps):
-                    self.store.internal_update(storage, key[0], key[1], _drop_finalizer("foregroundDeletion"))
+                    self.store.internal_update(storage, key[0], key[1], _drop_finalizer("foregroundDeletion"), subresource=None)
             if "orphan" in fins:
                 for dstorage, dkey in dependents.get(uid, []):
-                    self.store.internal_update(dstorage, dkey[0], dkey[1], _drop_owner(uid))
-                self.store.internal_update(storage, key[0], key[1], _drop_finalizer("orphan"))
+                    self.store.internal_update(dstorage, dkey[0], dkey[1], _drop_owner(uid), subresource=None)
+                self.store.internal_update(storage, key[0], key[1], _drop_finalizer("orphan"), subresource=None)
 
 
 def _drop_finalizer(name):

@@ -86,8 +86,16 @@ def default_template(tpl):
     if not isinstance(tpl, dict):
         return
     md = tpl.setdefault("metadata", {})
-    if isinstance(md, dict):
-        md.setdefault("creationTimestamp", None)
+    if isinstance(md, dict) and "creationTimestamp" not in md:
+        # ObjectMeta's field order: creationTimestamp comes before labels
+        rest = dict(md)
+        md.clear()
+        for k in ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
+                  "generation"):
+            if k in rest:
+                md[k] = rest.pop(k)
+        md["creationTimestamp"] = None
+        md.update(rest)
     default_pod_spec(tpl.get("spec"))
 
 

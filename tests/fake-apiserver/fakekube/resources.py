@@ -11,6 +11,16 @@ import base64
 import hashlib
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+# apiextensions-apiserver lists a custom resource's verbs in this order
+CR_VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
+# kube-apiserver's order of the built-in groups in /apis (v1.24, as recorded);
+# custom resources' groups follow, in the order they were registered
+GROUP_ORDER = ["apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
+               "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
+               "networking.k8s.io", "policy", "rbac.authorization.k8s.io", "storage.k8s.io",
+               "admissionregistration.k8s.io", "apiextensions.k8s.io", "scheduling.k8s.io",
+               "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io",
+               "flowcontrol.apiserver.k8s.io"]
 SUB_VERBS = ["get", "patch", "update"]
 
 # Fields every resource accepts in field selectors.
@@ -62,7 +72,7 @@ class ResourceType:
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": list(VERBS),
+            "verbs": list(VERBS if self.builtin else CR_VERBS),
         }]
         if self.short_names:
             out[0]["shortNames"] = list(self.short_names)
@@ -277,7 +287,11 @@ class Registry:
 
     def api_group_list(self):
         groups = []
-        for g, _ in self.groups():
+        order = {g: i for i, g in enumerate(GROUP_ORDER)}
+        builtin = {t.group for t in self.types.values() if t.builtin}
+        first = {g: i for i, (g, _) in enumerate(self.groups())}
+        names = sorted(first, key=lambda g: (g not in builtin, order.get(g, len(order)), first[g]))
+        for g in names:
             if g == "":
                 continue
             d = self.api_group(g)

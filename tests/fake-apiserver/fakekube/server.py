@@ -9,6 +9,7 @@ every API semantic; holds no object state itself."""
 import json
 import socket
 import ssl
+import sys
 import threading
 import time
 import traceback
@@ -16,7 +17,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors, openapi, protobuf
+from . import errors, fieldvalidation, managedfields, openapi, protobuf
 from .errors import ApiError
 from .selectors import FieldSelector, LabelSelector
 from .table import to_table
@@ -38,8 +39,10 @@ class App:
     """Everything one server instance shares between request threads."""
 
     def __init__(self, registry, store, faults, controllers, version, bookmark_interval=1.0,
-                 watch_timeout=1800, verbose=False):
+                 watch_timeout=1800, verbose=False, openapi_docs=None):
         self.registry = registry
+        self.openapi = openapi_docs        # openapi.OpenAPI: /openapi/v2, /openapi/v3
+        self.openapi_modified = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
         self.store = store
         self.faults = faults
         self.controllers = controllers
@@ -52,6 +55,9 @@ class App:
         self.address = "127.0.0.1:0"
         self.request_seq = 0
         self.seq_lock = threading.Lock()
+        self.fields_lost = []        # writes that succeeded but lost fields (unknown, duplicate)
+        self.pf_flowschema_uid = str(uuid.uuid4())      # API Priority and Fairness headers
+        self.pf_prioritylevel_uid = str(uuid.uuid4())
 
     @property
     def auth_required(self):
@@ -176,17 +182,26 @@ class Handler(BaseHTTPRequestHandler):
             body = json.dumps(obj, separators=(",", ":")).encode()
         self.status_code = code
         self.send_response(code)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_api_headers()
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Type", "application/json")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         for w in getattr(self, "warnings", []):
-            self.send_header("Warning", '299 - %s' % json.dumps(w))
+            self.send_header("Warning", '299 - %s' % fieldvalidation.go_quote(w))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def send_api_headers(self):
+        """What kube-apiserver adds to every API response: the audit id and
+        the API Priority and Fairness classification."""
+        app = self.server.app
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        if self.path.startswith(("/api", "/openapi", "/version")):
+            self.send_header("X-Kubernetes-Pf-Flowschema-Uid", app.pf_flowschema_uid)
+            self.send_header("X-Kubernetes-Pf-Prioritylevel-Uid", app.pf_prioritylevel_uid)
 
     def send_text(self, code, text, ctype="text/plain; charset=utf-8"):
         body = text.encode()
@@ -229,6 +244,8 @@ class Handler(BaseHTTPRequestHandler):
         self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         self.status_code = 0
         self.warnings = []
+        self.body_dups = []
+        self.check = None
         user = None
         verb = method.lower()
         try:
@@ -267,6 +284,16 @@ class Handler(BaseHTTPRequestHandler):
                 with app.seq_lock:
                     app.request_seq += 1
                     seq = app.request_seq
+                    if self.check is not None and self.check.found and 200 <= self.status_code < 300:
+                        lost = {"seq": seq, "method": method, "path": url.path,
+                                "userAgent": self.headers.get("User-Agent", ""),
+                                "fieldValidation": self.check.directive,
+                                "errors": list(self.check.found)}
+                        if len(app.fields_lost) < 1000:
+                            app.fields_lost.append(lost)
+                        print("fake-apiserver: %s %s (%s, fieldValidation=%s) lost fields: %s"
+                              % (method, url.path, lost["userAgent"], lost["fieldValidation"],
+                                 "; ".join(lost["errors"])), file=sys.stderr, flush=True)
                 app.faults.log_request({
                     "seq": seq, "method": method, "path": url.path, "query": self.query,
                     "verb": verb, "code": self.status_code, "user": user,
@@ -274,7 +301,10 @@ class Handler(BaseHTTPRequestHandler):
                     "contentType": self.headers.get("Content-Type", ""),
                     "accept": self.headers.get("Accept", ""),
                     "protocol": self.request_version, "time": time.time(),
-                    "ms": round((time.monotonic() - t0) * 1000, 2)})
+                    "ms": round((time.monotonic() - t0) * 1000, 2),
+                    "fieldValidation": self.check.directive if self.check else None,
+                    "strictErrors": list(self.check.found) if self.check else [],
+                    "warnings": list(self.warnings)})
 
     def verb(self, method, route):
         if route.kind != "resource":
@@ -299,6 +329,9 @@ class Handler(BaseHTTPRequestHandler):
         r = Route()
         if parts == ["version"]:
             r.kind = "version"
+            return r
+        if parts == ["openapi", "v2"]:
+            r.kind = "openapi2"
             return r
         if parts[:2] == ["openapi", "v3"]:
             r.kind = "openapi"
@@ -356,17 +389,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise errors.bad_request("the body of the request is empty")
             return None
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
-        if ctype == protobuf.MEDIA_TYPE:
-            try:
-                return protobuf.decode(body)
-            except LookupError:
-                raise errors.unsupported_media_type(["application/json", "application/yaml"])
-            except (protobuf.DecodeError, UnicodeDecodeError) as e:
-                raise errors.bad_request("the body of the request could not be decoded as protobuf: %s" % e)
+        if ctype == "application/vnd.kubernetes.protobuf":
+            return protobuf.decode(body)
         try:
             if ctype in ("application/yaml", "application/x-yaml", "text/yaml") and yaml:
                 return yaml.safe_load(body.decode())
-            return json.loads(body.decode())
+            value, self.body_dups = fieldvalidation.loads(body.decode())
+            return value
         except (ValueError, UnicodeDecodeError) as e:
             if yaml is not None and ctype not in PATCH_TYPES:
                 try:
@@ -399,12 +428,10 @@ class Handler(BaseHTTPRequestHandler):
         store = app.store
         if r.kind == "version":
             return self.send_json(200, app.version)
+        if r.kind == "openapi2":
+            return self.serve_openapi_v2()
         if r.kind == "openapi":
-            doc = openapi.root(app.registry) if not r.name else \
-                openapi.group_version(app.registry, r.name)
-            if doc is None:
-                raise errors.resource_not_found()
-            return self.send_json(200, doc)
+            return self.serve_openapi_v3(r.name)
         if r.kind == "api":
             return self.send_json(200, app.registry.api_versions(app.address))
         if r.kind == "apis":
@@ -422,7 +449,14 @@ class Handler(BaseHTTPRequestHandler):
         rt = r.rt
         q = self.query
         dry = q.get("dryRun") == "All"
-        fv = q.get("fieldValidation")
+        fv = None
+        if method in ("POST", "PUT", "PATCH") and r.sub != "scale":
+            options = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}[method]
+            served = app.openapi is not None and app.openapi.field_validation
+            fv = self.check = fieldvalidation.Check(
+                fieldvalidation.directive(q.get("fieldValidation"), served, options),
+                warnings=self.warnings, manager=managedfields.manager_name(
+                    q.get("fieldManager"), self.headers.get("User-Agent", "")))
         if method == "GET":
             fmt, tv = self.wants()
             if verb == "watch":
@@ -448,7 +482,9 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST":
             if r.name is not None:
                 raise errors.method_not_allowed()
-            obj = store.create(rt, r.ns, self.parse_body(body), dry, fv, self.warnings)
+            data = self.parse_body(body)
+            fv.pre = list(self.body_dups)
+            obj = store.create(rt, r.ns, data, dry, fv, self.warnings)
             return self.send_json(201, obj)
         if method == "PUT":
             if r.name is None:
@@ -456,6 +492,7 @@ class Handler(BaseHTTPRequestHandler):
             data = self.parse_body(body)
             if r.sub == "scale":
                 return self.send_json(200, store.update_scale(rt, r.ns, r.name, data, dry))
+            fv.pre = list(self.body_dups)
             obj = store.update(rt, r.ns, r.name, data, r.sub, dry, fv, self.warnings)
             return self.send_json(200, obj)
         if method == "PATCH":
@@ -466,6 +503,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise errors.unsupported_media_type(sorted(PATCH_TYPES) if rt.smp else [
                     "application/json-patch+json", "application/merge-patch+json"])
             data = self.parse_body(body)
+            if fv is not None:
+                fv.pre = self.patch_strict_errors(PATCH_TYPES[ctype], data)
             obj = store.patch(rt, r.ns, r.name, PATCH_TYPES[ctype], data, r.sub, dry, fv, self.warnings)
             return self.send_json(200, obj)
         if method == "DELETE":
@@ -487,6 +526,93 @@ class Handler(BaseHTTPRequestHandler):
                                             "status": "Success", "details": d})
             return self.send_json(200, obj)
         raise errors.method_not_allowed()
+
+    def patch_strict_errors(self, ptype, data):
+        """What strict decoding finds in a patch body itself: duplicate
+        keys, and for a JSON patch keys an operation has no field for (each
+        prefixed "json patch", as kube-apiserver words them)."""
+        errs = list(self.body_dups)
+        if ptype != "json":
+            return errs
+        if isinstance(data, list):
+            for i, op in enumerate(data):
+                if isinstance(op, dict):
+                    errs += [fieldvalidation.unknown("[%d].%s" % (i, k)) for k in op
+                             if k not in ("op", "path", "from", "value")]
+        return ["json patch " + e for e in errs]
+
+    # ---- OpenAPI ------------------------------------------------------------------------
+    def _crds(self):
+        return self.server.app.store.all(("apiextensions.k8s.io", "customresourcedefinitions"))
+
+    def send_bytes(self, code, body, ctype, headers=None):
+        self.status_code = code
+        self.send_response(code)
+        self.send_api_headers()
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def not_modified(self, etag, headers):
+        self.status_code = 304
+        self.send_response(304)
+        self.send_api_headers()
+        self.send_header("Etag", etag)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def serve_openapi_v2(self):
+        """JSON or, for the protobuf media type every kubectl asks for, the
+        gnostic protocol buffer; ETag and If-None-Match as kube-openapi does."""
+        accept = self.headers.get("Accept", "") or "*/*"
+        want = None
+        for item in accept.split(","):
+            mtype = item.split(";")[0].strip()
+            if mtype in (openapi.PB_MIME, openapi.PB_MIME_RETURNED):
+                want = "pb"
+                break
+            if mtype in ("application/json", "*/*", "application/*"):
+                want = "json"
+                break
+        if want is None:
+            raise errors.not_acceptable(["application/json", openapi.PB_MIME])
+        body, ctype, etag = self.server.app.openapi.v2(self._crds(), want == "pb")
+        headers = {"Cache-Control": "no-cache, private", "Vary": "Accept"}
+        if self.headers.get("If-None-Match") == etag:
+            return self.not_modified(etag, headers)
+        headers["Etag"] = etag
+        headers["Last-Modified"] = self.server.app.openapi_modified
+        return self.send_bytes(200, body, ctype, headers)
+
+    def serve_openapi_v3(self, rel):
+        oa = self.server.app.openapi
+        if not rel:
+            return self.send_json(200, oa.v3_root(self._crds()))
+        parts = rel.strip("/").split("/")
+        if parts == ["api", "v1"]:
+            gv = ("", "v1")
+        elif len(parts) == 3 and parts[0] == "apis":
+            gv = (parts[1], parts[2])
+        else:
+            raise errors.resource_not_found()
+        got = oa.v3_gv(self._crds(), *gv)
+        if got is None:
+            raise errors.resource_not_found()
+        body, digest = got
+        etag = '"%s"' % digest
+        asked = self.query.get("hash")
+        headers = {"Cache-Control": "public, immutable" if asked == digest else "no-cache, private",
+                   "Vary": "Accept"}
+        if self.headers.get("If-None-Match") == etag:
+            return self.not_modified(etag, headers)
+        headers["Etag"] = etag
+        return self.send_bytes(200, body, "application/json", headers)
 
     def send_list(self, rt, lst, fmt, tv):
         if fmt == "table":
@@ -530,6 +656,50 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
+    def check_watch_list(self, q):
+        """A watch's sendInitialEvents / resourceVersionMatch (client-go's
+        streaming lists), validated as kube-apiserver does for the version
+        served: unknown before v1.27 (resourceVersionMatch forbidden on a
+        watch), behind the WatchList feature gate (off) until v1.32, on
+        from v1.32. True when the watch is a streaming list; an Invalid
+        ListOptions otherwise, so that clients fall back to LIST+WATCH."""
+        v = self.server.app.version
+        ver = (int(v["major"]), int("".join(ch for ch in v["minor"] if ch.isdigit()) or 0))
+        sie = q.get("sendInitialEvents") if ver >= (1, 27) else None
+        match = q.get("resourceVersionMatch")
+        causes = []
+
+        def forbid(path, msg):
+            causes.append({"reason": "FieldValueForbidden", "field": path, "message": "Forbidden: " + msg})
+        if ver < (1, 27):
+            if match:
+                forbid("resourceVersionMatch", "resourceVersionMatch is forbidden for watch")
+        else:
+            if sie is not None:
+                if match != "NotOlderThan":
+                    forbid("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch "
+                           "to NotOlderThan")
+                if ver < (1, 32):
+                    forbid("sendInitialEvents", "sendInitialEvents is forbidden for watch unless the "
+                           "WatchList feature gate is enabled")
+            if match:
+                if sie is None:
+                    forbid("resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless "
+                           "sendInitialEvents is provided")
+                if match != "NotOlderThan":
+                    causes.append({"reason": "FieldValueNotSupported", "field": "resourceVersionMatch",
+                                   "message": 'Unsupported value: "%s": supported values: "NotOlderThan"'
+                                   % match})
+                if not _truthy(q.get("allowWatchBookmarks", "")):
+                    forbid("allowWatchBookmarks", "allowWatchBookmarks must be set to true when "
+                           "sendInitialEvents is provided")
+        if causes:
+            parts = ["%s: %s" % (c["field"], c["message"]) for c in causes]
+            raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: %s'
+                           % (parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"),
+                           {"group": "meta.k8s.io", "kind": "ListOptions", "causes": causes})
+        return _truthy(sie or "")
+
     def serve_watch(self, rt, r, fmt="json", tv=None):
         app = self.server.app
         store = app.store
@@ -545,26 +715,23 @@ class Handler(BaseHTTPRequestHandler):
                 timeout = min(float(q["timeoutSeconds"]), timeout)
             except ValueError:
                 raise errors.bad_request("timeoutSeconds: invalid value")
-        if q.get("resourceVersionMatch"):
-            # what a v1.24 server answers (streaming lists, sendInitialEvents
-            # with resourceVersionMatch=NotOlderThan, came in 1.27); client-go
-            # falls back to LIST then WATCH
-            raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
-                           'Forbidden: resourceVersionMatch is forbidden for watch',
-                           {"group": "meta.k8s.io", "kind": "ListOptions",
-                            "causes": [{"reason": "FieldValueForbidden", "field": "resourceVersionMatch",
-                                        "message": "Forbidden: resourceVersionMatch is forbidden for watch"}]})
+        streaming = self.check_watch_list(q)
         bookmarks = _truthy(q.get("allowWatchBookmarks", ""))
         initial, index, expired = [], None, None
         try:
-            initial, index = store.watch_start(rt, r.ns, lsel, fsel, q.get("resourceVersion"))
+            # a streaming list starts with the current state, whatever
+            # resourceVersion (NotOlderThan) names
+            with store.lock:     # the state and its resourceVersion at once
+                initial, index = store.watch_start(rt, r.ns, lsel, fsel,
+                                                   None if streaming else q.get("resourceVersion"))
+                snapshot_rv = store.rv
         except ApiError as e:
             if e.code != 410:
                 raise
             expired = e
         self.status_code = 200
         self.send_response(200)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_api_headers()
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -591,6 +758,14 @@ class Handler(BaseHTTPRequestHandler):
                 return
             for etype, obj in initial:
                 emit(etype, obj)
+            if streaming:
+                # the end of a streaming list's initial events
+                bm = {"kind": rt.kind, "apiVersion": rt.api_version,
+                      "metadata": {"resourceVersion": str(snapshot_rv),
+                                   "annotations": {"k8s.io/initial-events-end": "true"}}}
+                if rt.builtin:
+                    bm["metadata"]["creationTimestamp"] = None
+                emit("BOOKMARK", bm)
             deadline = time.monotonic() + timeout
             next_bm = time.monotonic() + app.bookmark_interval
             while not conn.cut_flag:
@@ -674,6 +849,11 @@ class Handler(BaseHTTPRequestHandler):
                     "history": len(app.store.history), "objects": counts, "watches": len(f.watches),
                     "errorsInjected": f.errors_injected, "conflictsInjected": f.conflicts_injected,
                     "requests": app.request_seq})
+        if what == "fields-lost":
+            with app.seq_lock:
+                if method == "DELETE":
+                    app.fields_lost = []
+                return self.send_json(200, {"writes": list(app.fields_lost)})
         if what == "watches" and method == "GET":
             with f.lock:
                 return self.send_json(200, {"watches": sorted(w.path for w in f.watches)})

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 
-from . import defaults, errors, schema
+from . import defaults, errors, fieldvalidation, managedfields, schema
 from .errors import ApiError
 from .patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 from .resources import crd_types
@@ -37,8 +37,40 @@ class Change:
         self.old, self.new = old, new
 
 
+# Go's field order (and the zero values Go writes for fields without
+# omitempty) of the kinds whose fields are not spec/status
+KIND_FIELDS = {
+    ("v1", "Event"): (["involvedObject", "reason", "message", "source", "firstTimestamp",
+                       "lastTimestamp", "count", "type", "eventTime", "series", "action", "related",
+                       "reportingComponent", "reportingInstance"],
+                      {"involvedObject": {}, "source": {}, "firstTimestamp": None,
+                       "lastTimestamp": None, "eventTime": None, "reportingComponent": "",
+                       "reportingInstance": ""}),
+    ("events.k8s.io/v1", "Event"): (["eventTime", "series", "reportingController",
+                                     "reportingInstance", "action", "reason", "regarding",
+                                     "related", "note", "type", "deprecatedSource",
+                                     "deprecatedFirstTimestamp", "deprecatedLastTimestamp",
+                                     "deprecatedCount"],
+                                    {"eventTime": None, "regarding": {}, "deprecatedSource": {},
+                                     "deprecatedFirstTimestamp": None,
+                                     "deprecatedLastTimestamp": None}),
+}
+
+
 def order_builtin(obj):
     """Key order of Go structs: kind, apiVersion, metadata, then the rest."""
+    fields = KIND_FIELDS.get((obj.get("apiVersion"), obj.get("kind")))
+    if fields is not None:
+        order, zero = fields
+        rest = {k: obj[k] for k in order if k in obj}
+        for k, v in zero.items():
+            rest.setdefault(k, copy.deepcopy(v))
+        rest = {k: rest[k] for k in order if k in rest}
+        for k, v in obj.items():
+            if k not in rest and k not in ("kind", "apiVersion", "metadata"):
+                rest[k] = v
+        head = {k: obj[k] for k in ("kind", "apiVersion", "metadata") if k in obj}
+        obj = dict(head, **rest)
     out = {}
     for k in ("kind", "apiVersion"):
         if k in obj:
@@ -75,6 +107,7 @@ class Store:
         self._ip = 10
         self._node_port = 30000
         self.write_hooks = []       # fn(rt, verb, ns, name) -> None|raise ApiError (fault injection)
+        self.openapi = None         # openapi.OpenAPI: the built-in kinds' definitions
 
     # ---- helpers -----------------------------------------------------------------
     def alloc_cluster_ip(self):
@@ -128,11 +161,13 @@ class Store:
         if etype == "DELETED":
             final = clone(new if new is not None else old)
             final["metadata"]["resourceVersion"] = str(self.rv)
+            final["metadata"] = _meta_ordered(final["metadata"])
             b.pop((ns, name), None)
             ch = Change(self.rv, etype, storage, ns, name, old, final)
             result = final
         else:
             new["metadata"]["resourceVersion"] = str(self.rv)
+            new["metadata"] = _meta_ordered(new["metadata"])
             b[(ns, name)] = new
             ch = Change(self.rv, etype, storage, ns, name, old, new)
             result = new
@@ -190,19 +225,75 @@ class Store:
             raise errors.bad_request("the name of the object (%s) does not match the name on the "
                                      "URL (%s)" % (md["name"], name))
 
-    def _prepare(self, rt, obj, old, field_validation, warnings):
+    # -- field validation ------------------------------------------------------------
+    def _definition(self, rt):
+        if self.openapi is None or not rt.builtin:
+            return None
+        return self.openapi.definition_name(rt.group, rt.version, rt.kind)
+
+    def unknown_fields(self, rt, body):
+        """(body as the API server decodes it, paths of the fields it
+        loses): a built-in kind against its OpenAPI definition, a custom
+        resource against its structural schema and ObjectMeta."""
+        d = self._definition(rt)
+        if d is not None:
+            return fieldvalidation.builtin(body, d, self.openapi.definitions())
+        if rt.schema and isinstance(body, dict):
+            pruned = schema.Walker().prepare(body, rt.schema, root=True)
+            paths = fieldvalidation.pruned_paths(body, pruned)
+            if self.openapi is not None:
+                paths = fieldvalidation.object_meta(body.get("metadata"), self.openapi.definitions()) \
+                    + paths
+            return body, paths
+        return body, []
+
+    def _field_check(self, rt, body, check, patch_value=None):
+        """Reports body's unknown fields (plus check.pre) as check's
+        directive says; raises for Strict."""
+        if check is None:
+            return
+        _, paths = self.unknown_fields(rt, body)
+        fieldvalidation.apply(check, rt, [fieldvalidation.unknown(p) for p in paths], patch_value)
+
+    def _managed(self, rt, old, new, manager, subresource=None, status_meta=False):
+        """new's metadata.managedFields after a write by manager (old None:
+        a create); both are rt's external view."""
+        if self.openapi is None or not manager:
+            return ((old or {}).get("metadata") or {}).get("managedFields")
+        defs = self.openapi.definitions()
+        d = self._definition(rt)
+        if d is not None:
+            root = {"$ref": "#/definitions/" + d}
+        else:
+            root = dict(rt.schema or {})
+            root["properties"] = dict(root.get("properties") or {},
+                                      metadata={"$ref": "#/definitions/" + managedfields.OBJECT_META})
+        base = old if old is not None else managedfields.zero_object(rt.group, rt.kind, rt.builtin)
+        entries = ((old or {}).get("metadata") or {}).get("managedFields") or []
+        return managedfields.update(entries, base, new, root, managedfields.Schema(defs), manager,
+                                    rt.api_version, subresource, now_rfc3339(self.clock()),
+                                    rt.has_status, sort_keys=not rt.builtin, status_meta=status_meta)
+
+    def _set_managed(self, obj, mf):
+        if mf:
+            obj["metadata"]["managedFields"] = mf
+        else:
+            obj["metadata"].pop("managedFields", None)
+
+    def _prepare(self, rt, obj, old):
         """Defaults, schema, validation; returns the object to store."""
+        d = self._definition(rt)
+        if d is not None:      # a Go struct has no room for unknown fields
+            obj, _ = fieldvalidation.builtin(obj, d, self.openapi.definitions())
+        elif self.openapi is not None and isinstance(obj.get("metadata"), dict):
+            obj["metadata"] = fieldvalidation.prune_typed(     # a custom resource's ObjectMeta
+                obj["metadata"], {"$ref": "#/definitions/" + fieldvalidation.OBJECT_META},
+                self.openapi.definitions(), "metadata", [])
         defaults.apply_defaults(rt, obj, self)
         causes = []
         if rt.schema:
             w = schema.Walker()
             pruned = w.prepare(obj, rt.schema, root=True)
-            unknown = _pruned_paths(obj, pruned, "")
-            if unknown and field_validation == "Strict":
-                raise errors.bad_request("strict decoding error: " + ", ".join(
-                    'unknown field "%s"' % p for p in unknown))
-            if unknown and field_validation == "Warn":
-                warnings.extend('unknown field "%s"' % p for p in unknown)
             w.validate(pruned, rt.schema, "", root=True)
             causes += sorted(w.causes, key=lambda c: c[1])
             obj = pruned
@@ -307,9 +398,10 @@ class Store:
             h(self, rt, verb, ns, name, sub)
 
     def create(self, rt, ns, body, dry_run=False, field_validation=None, warnings=None):
-        warnings = [] if warnings is None else warnings
+        check = _as_check(field_validation, warnings)
         body = clone(body)
         self._check_body(rt, body, ns)
+        self._field_check(rt, body, check)
         md = body["metadata"]
         if md.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
@@ -340,7 +432,7 @@ class Store:
                 if rt.builtin and rt.kind in ("Deployment", "DaemonSet", "ReplicaSet", "StatefulSet",
                                               "HorizontalPodAutoscaler"):
                     body["status"] = {}
-            obj, causes = self._prepare(rt, body, None, field_validation, warnings)
+            obj, causes = self._prepare(rt, body, None)
             if gen_name and not (rt.group == "" and rt.kind == "Event"):
                 causes = defaults.validate_name(rt, gen_name, "metadata.generateName", prefix=True) + causes
             else:
@@ -354,6 +446,7 @@ class Store:
             md["creationTimestamp"] = now_rfc3339(self.clock())
             if rt.has_generation:
                 md["generation"] = 1
+            self._set_managed(obj, self._managed(rt, None, obj, check.manager if check else None))
             stored = self._normalize(rt, self.to_storage(rt, obj))
             if dry_run:
                 stored = clone(stored)
@@ -365,10 +458,11 @@ class Store:
             return self.external(rt, res)
 
     def update(self, rt, ns, name, body, subresource=None, dry_run=False, field_validation=None,
-               warnings=None, verb="update"):
-        warnings = [] if warnings is None else warnings
+               warnings=None, verb="update", patch_value=None):
+        check = _as_check(field_validation, warnings)
         body = clone(body)
         self._check_body(rt, body, ns, name)
+        self._field_check(rt, body, check, patch_value)
         with self.lock:
             key_ns = ns if rt.namespaced else None
             cur_stored = self.bucket(rt.storage).get((key_ns, name))
@@ -412,7 +506,7 @@ class Store:
                         "FieldValueForbidden", "metadata.finalizers",
                         "Forbidden: no new finalizers can be added if the object is being deleted, "
                         "found new finalizers %s" % json.dumps(sorted(added)))])
-            obj, causes = self._prepare(rt, new, cur, field_validation, warnings)
+            obj, causes = self._prepare(rt, new, cur)
             if causes:
                 raise errors.invalid(rt, name, causes)
             obj["metadata"].pop("resourceVersion", None)
@@ -422,10 +516,14 @@ class Store:
             cmp_cur = clone(cur)
             cmp_cur["metadata"].pop("resourceVersion", None)
             cmp_cur["metadata"].pop("managedFields", None)
+            obj["metadata"].pop("managedFields", None)
             stored = self._normalize(rt, self.to_storage(rt, obj))
             if json.dumps(self._normalize(rt, self.to_storage(rt, cmp_cur)), sort_keys=True) == \
                     json.dumps(stored, sort_keys=True):
                 return cur
+            self._set_managed(obj, self._managed(rt, cur, obj, check.manager if check else None,
+                                                 subresource))
+            stored = self._normalize(rt, self.to_storage(rt, obj))
             if dry_run:
                 stored["metadata"]["resourceVersion"] = cmd["resourceVersion"]
                 return self.external(rt, stored)
@@ -472,8 +570,14 @@ class Store:
             new["metadata"]["name"] = name
             if rt.namespaced:
                 new["metadata"]["namespace"] = ns
-            return self.update(rt, ns, name, new, subresource, dry_run, field_validation, warnings,
-                               verb="patch")
+            check = _as_check(field_validation, warnings)
+            if check is not None:
+                pv = fieldvalidation.go_fmt(patch) if ptype == "strategic" else \
+                    fieldvalidation.go_json(new)
+            else:
+                pv = None
+            return self.update(rt, ns, name, new, subresource, dry_run, check, warnings,
+                               verb="patch", patch_value=pv)
 
     # -- scale subresource ---------------------------------------------------------
     def _scale_paths(self, rt):
@@ -597,9 +701,12 @@ class Store:
         return False
 
     # ---- internal writes (fake controllers, GC) -----------------------------------
-    def internal_update(self, storage, ns, name, mutate):
-        """Applies mutate(copy) and commits if anything changed. Returns the
-        new object, or None when it is gone."""
+    def internal_update(self, storage, ns, name, mutate, manager="kcm", subresource="status"):
+        """Applies mutate(copy) and commits if anything changed, recording
+        the change under manager (the fake's controller manager, through
+        the status subresource, as the recordings show it; subresource None
+        for metadata writes such as finalizers). Returns the new object, or
+        None when it is gone."""
         with self.lock:
             cur = self.bucket(storage).get((ns, name))
             if cur is None:
@@ -612,6 +719,8 @@ class Store:
                 return cur
             rt = self.storage_type(storage)
             if rt is not None:
+                self._set_managed(new, self._managed(rt, cur, new, manager, subresource,
+                                                     status_meta=True))
                 new = self._normalize(rt, new)
             if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") \
                     and not (storage == ("", "namespaces")):
@@ -629,19 +738,20 @@ class Store:
                     def mark(o):
                         o["metadata"]["deletionTimestamp"] = now_rfc3339(self.clock())
                         o["metadata"]["deletionGracePeriodSeconds"] = 0
-                    self.internal_update(storage, ns, name, mark)
+                    self.internal_update(storage, ns, name, mark, subresource=None)
                 return
             self._commit("DELETED", storage, ns, name, cur, None)
             if storage == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self._unregister_crd(cur)
 
-    def internal_create(self, rt, obj):
+    def internal_create(self, rt, obj, manager="kube-apiserver"):
         with self.lock:
             md = obj["metadata"]
             md.setdefault("uid", new_uid())
             md.setdefault("creationTimestamp", now_rfc3339(self.clock()))
             obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
             defaults.apply_defaults(rt, obj, self)
+            self._set_managed(obj, self._managed(rt, None, obj, manager))
             key = (md.get("namespace") if rt.namespaced else None, md["name"])
             if key in self.bucket(rt.storage):
                 return self.bucket(rt.storage)[key]
@@ -669,7 +779,7 @@ class Store:
             prev = st.get("storedVersions") or []
             st["storedVersions"] = prev + [v for v in storage_versions if v not in prev]
         res = self.internal_update(("apiextensions.k8s.io", "customresourcedefinitions"), None,
-                                   crd["metadata"]["name"], set_status)
+                                   crd["metadata"]["name"], set_status, manager="kube-apiserver")
         return res or crd
 
     def _unregister_crd(self, crd):
@@ -726,6 +836,24 @@ class Store:
     def wake_all(self):
         with self.lock:
             self.cond.notify_all()
+
+
+def _meta_ordered(md):
+    """ObjectMeta's keys in Go's field order (custom resources are sorted
+    again when served)."""
+    out = {k: md[k] for k in META_ORDER if k in md}
+    for k in md:
+        if k not in out:
+            out[k] = md[k]
+    return out
+
+
+def _as_check(field_validation, warnings):
+    """A fieldvalidation.Check from what callers pass: a Check, a directive
+    name (Strict, Warn, Ignore) or None (internal writes: no check)."""
+    if field_validation is None or isinstance(field_validation, fieldvalidation.Check):
+        return field_validation
+    return fieldvalidation.Check(field_validation, warnings=warnings)
 
 
 def _pruned_paths(before, after, path):

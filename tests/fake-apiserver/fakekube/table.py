@@ -234,7 +234,7 @@ def to_table(rt, objects, list_rv=None, include="Metadata"):
             r["object"] = o
         elif include != "None":
             r["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                           "metadata": {k: v for k, v in o["metadata"].items() if k != "managedFields"}}
+                           "metadata": o["metadata"]}
         rows.append(r)
     meta = {}
     if list_rv is not None:

@@ -14,6 +14,14 @@ import time
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.path.join(HERE, "fake_apiserver.py")
+_started = []       # every FakeApiServer of this process, for Checker.finish
+
+
+def canaryd_fields_lost(writes):
+    """The writes made by canaryd (its user agent) that an API server
+    accepted only by dropping fields (unknown or duplicate): canaryd must
+    write nothing a real cluster would silently lose."""
+    return [w for w in writes if w.get("userAgent", "").startswith("canaryd")]
 
 
 class FakeApiServer:
@@ -25,6 +33,8 @@ class FakeApiServer:
         self.proc = None
         self.port = None
         self.dir = tempfile.mkdtemp(prefix="fake-apiserver-")
+        self.fields_lost = None     # /fake/fields-lost, read when stopped
+        self.writes_by_canaryd = 0
 
     def start(self, timeout=20):
         port_file = os.path.join(self.dir, "port")
@@ -37,14 +47,28 @@ class FakeApiServer:
         while time.time() < deadline:
             if os.path.exists(port_file):
                 self.port = int(open(port_file).read())
+                _started.append(self)
                 return self
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
         raise RuntimeError("fake-apiserver did not start: " + open(os.path.join(self.dir, "log")).read())
 
+    def read_fields_lost(self):
+        """Keeps what the server says about lost fields and canaryd's writes
+        (before it stops)."""
+        try:
+            self.fields_lost = self.control("fields-lost", method="GET").get("writes", [])
+            reqs = self.control("requests", method="GET").get("requests", [])
+            self.writes_by_canaryd = max(self.writes_by_canaryd, sum(
+                1 for r in reqs if r.get("userAgent", "").startswith("canaryd")
+                and r.get("method") in ("POST", "PUT", "PATCH")))
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
+            self.read_fields_lost()
             self.proc.terminate()
             try:
                 self.proc.wait(5)
@@ -77,7 +101,10 @@ class FakeApiServer:
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
         data = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        hdrs = {}
+        for k, v in r.getheaders():     # repeated headers (Warning) joined as HTTP allows
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
         c.close()
         if raw:
             return r.status, hdrs, data
@@ -162,7 +189,23 @@ class Checker:
             self.failed += 1
         return bool(cond)
 
+    def check_fields_lost(self):
+        """One check per fake API server canaryd wrote to: none of its
+        writes lost a field (see canaryd_fields_lost)."""
+        for srv in _started:
+            if srv.proc is not None and srv.proc.poll() is None:
+                srv.read_fields_lost()
+            if not srv.writes_by_canaryd:
+                continue
+            lost = canaryd_fields_lost(srv.fields_lost or [])
+            self.check("the API server dropped no field of canaryd's %d writes (fieldValidation)"
+                       % srv.writes_by_canaryd, not lost,
+                       "; ".join("%s %s: %s" % (w["method"], w["path"], ", ".join(w["errors"]))
+                                 for w in lost[:10]))
+        _started.clear()
+
     def finish(self):
+        self.check_fields_lost()
         print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
         sys.exit(0 if self.failed == 0 and self.passed > 0 else 1)
 
