@@ -125,7 +125,7 @@ def main():
         status, _, body = api.request("POST", "/api/v1/namespaces/shop/pods", pod, ctype=PB)
         t.check("a kind the fake cannot read in protobuf: 415, naming the media types it reads",
                 status == 415 and body.get("reason") == "UnsupportedMediaType" and
-                "application/json" in body.get("message", ""), (status, body))
+                "JSON" in body.get("message", ""), (status, body))
         for what, data in (("no envelope", b"\x0a\x03abc"),
                            ("a truncated field", b"k8s\x00\x0a\x7f"),
                            ("a truncated varint", b"k8s\x00\x08\xff"),

@@ -310,6 +310,14 @@ def check_install(t, helm, tmp):
                      "--server-side=false", "--wait", "--timeout", "60s", kubeconfig=kc)
         t.check("helm install --wait succeeds on the fake API server", r.returncode == 0, r.stdout + r.stderr)
         t.check("helm install: the notes say where canaryd runs", "installed in canaryd-system" in r.stdout, r.stdout)
+        def streams():
+            # a watch is logged once the server sees the client gone
+            _, _, log = api.get("/fake/requests")
+            return [e for e in log.get("requests", log) if "Helm" in e.get("userAgent", "") and
+                    (e.get("query") or {}).get("sendInitialEvents") == "true"]
+        streams = wait_until(streams, 15) or []
+        t.check("helm --wait watched with streaming lists (sendInitialEvents), which the v1.32 fake served",
+                streams and all(e["code"] == 200 for e in streams), [(e["path"], e["code"]) for e in streams])
         for path in ("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/canaries.flagger.app",
                      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/metrictemplates.flagger.app",
                      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/alertproviders.flagger.app",
