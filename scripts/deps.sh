@@ -1,5 +1,9 @@
 #!/bin/sh
-# Installs the Debian packages canaryd needs, only those that are missing.
+# Installs the Debian packages canaryd needs, only those that are missing,
+# and (test and bench) the pinned kubectl and helm in the project's cache
+# (scripts/kube-tools.sh: .cache/tools/bin, not on the system; Debian 12's
+# kubectl is 1.20, too old for deploy/; scripts/debian-kubectl.sh unpacks
+# that one into the cache too, for the test that checks it against the fake).
 # Usage: scripts/deps.sh [build|test|demo|bench]   (default: build)
 # It never starts system services: it makes sure /usr/sbin/policy-rc.d
 # refuses them before installing servers (prometheus, haproxy, nginx).
@@ -12,18 +16,26 @@ libjansson-dev libfyaml-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev
 node-llhttp libcmocka-dev curl ca-certificates"
 # servers and tools the tests run: Prometheus (promtool too), nginx (load
 # tester, TLS), HAProxy and wrk (test_router_bench.sh), openssl (test
-# certificates), pgrep (procps), kubectl, the fake API server's Python
+# certificates), pgrep (procps), the fake API server's Python (python3 also
+# unzips kubectl and helm for scripts/kube-tools.sh)
 test_pkgs="prometheus haproxy nginx wrk openssl procps python3 python3-jsonschema
-python3-scipy python3-yaml python3-numpy kubectl-or-kubernetes-client"
+python3-scipy python3-yaml python3-numpy"
 bench_pkgs="hyperfine valgrind"
 
+kube_tools=no
 case "$profile" in
   build) want="$build_pkgs" ;;
   demo)  want="$build_pkgs python3" ;;
-  test)  want="$build_pkgs $test_pkgs" ;;
-  bench) want="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  test)  want="$build_pkgs $test_pkgs"; kube_tools=yes ;;
+  bench) want="$build_pkgs $test_pkgs $bench_pkgs"; kube_tools=yes ;;
   *) echo "usage: $0 [build|test|demo|bench]" >&2; exit 2 ;;
 esac
+
+# kubectl and helm for the tests, once the packages are there (curl, python3)
+kube_tools() {
+  [ "$kube_tools" = yes ] || return 0
+  "$(dirname "$0")/kube-tools.sh"
+}
 
 # Debian's own kubectl (1.20), unpacked into the project's cache for
 # tests/integration/test_kubectl_debian.sh, never installed on the system
@@ -33,16 +45,13 @@ debian_kubectl() {
 
 missing=""
 for p in $want; do
-  if [ "$p" = kubectl-or-kubernetes-client ]; then
-    command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
-    continue
-  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing="$missing $p"
   fi
 done
 
 if [ -z "$missing" ]; then
+  kube_tools
   debian_kubectl
   exit 0
 fi
@@ -64,4 +73,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
+kube_tools
 debian_kubectl

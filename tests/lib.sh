@@ -6,6 +6,11 @@ set -u
 : "${CANARYD_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${CANARYD_BUILD:=$CANARYD_SRC/build}"
 : "${CANARYD_SHARED:=$CANARYD_SRC/../shared}"
+# the pinned kubectl and helm (scripts/kube-tools.sh) come first on PATH
+case "$PATH:" in
+  "${CANARYD_TOOLS_DIR:-$CANARYD_SRC/.cache/tools}/bin:"*) ;;
+  *) PATH=${CANARYD_TOOLS_DIR:-$CANARYD_SRC/.cache/tools}/bin:$PATH; export PATH ;;
+esac
 CANARYD=$CANARYD_BUILD/canaryd
 CANARYCTL=$CANARYD_BUILD/canaryctl
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/canaryd-test.XXXXXX")
@@ -52,6 +57,24 @@ check() {
 require() {
   check "$@" && return 0
   echo "(stopping: the checks after this one depend on it)"
+  finish
+  exit 1
+}
+
+# require_kubectl / require_helm: the one check a test makes before it
+# runs kubectl (or helm): is the one on PATH recent enough for deploy/ (see
+# tests/integration/kubetools.py)? If not, the test stops at once with one
+# FAIL naming the version found and the version needed.
+require_kubectl() { require_tool kubectl; }
+require_helm() { require_tool helm; }
+require_tool() {
+  local msg
+  if msg=$(/usr/bin/python3 "$CANARYD_SRC/tests/integration/kubetools.py" "$1"); then
+    echo "# $msg"
+    return 0
+  fi
+  echo "FAIL $1: $msg"
+  _failed=$((_failed + 1))
   finish
   exit 1
 }

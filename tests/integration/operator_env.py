@@ -22,7 +22,6 @@ SRC = os.environ.get("CANARYD_SRC", os.path.abspath(os.path.join(os.path.dirname
 BUILD = os.environ.get("CANARYD_BUILD", os.path.join(SRC, "build"))
 SHARED = os.environ.get("CANARYD_SHARED", os.path.join(SRC, "../shared"))
 CANARYD = os.path.join(BUILD, "canaryd")
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 APPMESH_CRDS = os.path.join(SHARED, "conformance/crds/appmesh")
 VALIDATE = os.path.join(SRC, "tests/fake-apiserver/validate_crd.py")
 
@@ -32,6 +31,9 @@ from fakekube.testing import Checker, FakeApiServer  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import testlib  # noqa: E402
 from testlib import free_port, wait_until  # noqa: E402,F401
+
+# the pinned kubectl (.cache/tools/bin), first on PATH since testlib's import
+KUBECTL = shutil.which("kubectl") or "kubectl"
 
 
 # ---- the exporter: Envoy's series for the pods the test names ----------------
@@ -109,6 +111,9 @@ class Prometheus(testlib.Prometheus):
 
 class Cluster:
     def __init__(self, *fake_args):
+        # tests drive the cluster with kubectl: a kubectl too old for
+        # deploy/ stops the test here with one message saying so
+        testlib.require_kubectl()
         self.tmp = tempfile.mkdtemp(prefix="canaryd-kube-test.")
         crds = [os.path.join(SRC, "deploy/crds", f)
                 for f in ("canaries.yaml", "metrictemplates.yaml", "alertproviders.yaml")]

@@ -7,7 +7,7 @@
 # delete (with --wait), and errors from the server (422 on a bad Canary).
 . "$(dirname "$0")/../lib.sh"
 . "$CANARYD_SRC/tests/fake-apiserver/lib.sh"
-command -v kubectl >/dev/null || { echo "kubectl missing (scripts/deps.sh test)"; exit 1; }
+require_kubectl
 
 fake_apiserver_start --step 0.05 || exit 1
 K="kubectl --request-timeout=20s"

@@ -14,6 +14,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from operator_env import KUBECTL, SRC, Checker, Cluster, rbac_check, wait_until  # noqa: E402
+from testlib import require_kubectl  # noqa: E402
 
 BASE = os.path.join(SRC, "deploy/kubernetes/base")
 APPMESH = os.path.join(SRC, "deploy/kubernetes/overlays/appmesh")
@@ -90,6 +91,7 @@ def find(docs, kind, name=None):
 
 
 def main():
+    require_kubectl()
     t = Checker()
     rc, base = render(BASE)
     t.check("kubectl kustomize renders the base", rc == 0, base if rc else None)

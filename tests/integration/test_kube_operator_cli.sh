@@ -6,6 +6,7 @@
 # -version answer; a healthy start serves /healthz and /metrics.
 . "$(dirname "$0")/../lib.sh"
 . "$CANARYD_SRC/tests/fake-apiserver/lib.sh"
+require_kubectl
 
 out=$TEST_TMP/out
 run() { "$CANARYD" kube "$@" >"$out" 2>&1; echo $?; }

@@ -1,7 +1,10 @@
 """testlib.py - what the Python integration tests share (Debian python3
 only): ok/FAIL bookkeeping ending in "N passed, N failed", free loopback
 ports, polling, a small HTTP server on a thread, and a real Prometheus
-(Debian package) scraping targets the test names, on a port picked here.
+(Debian package) scraping targets the test names, on a port picked here,
+and require_kubectl()/require_helm(), the check a test makes before it runs
+kubectl or helm (kubetools.py). On import it puts the pinned kubectl and
+helm (scripts/kube-tools.sh, .cache/tools/bin) first on PATH.
 Not a test itself (no test_ prefix); it starts nothing on import."""
 import http.server
 import json
@@ -14,6 +17,9 @@ import time
 import urllib.parse
 import urllib.request
 
+import kubetools
+
+kubetools.put_tools_first()
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 results = {"passed": 0, "failed": 0}
 
@@ -34,6 +40,27 @@ def summary():
     and nothing failed."""
     print("%d passed, %d failed" % (results["passed"], results["failed"]), flush=True)
     return 0 if results["failed"] == 0 and results["passed"] > 0 else 1
+
+
+def _require(check, tool):
+    ok, msg = check()
+    if ok:
+        print("# " + msg, flush=True)
+        return shutil.which(tool)
+    print("FAIL %s: %s" % (tool, msg), flush=True)
+    results["failed"] += 1
+    raise SystemExit(summary() or 1)
+
+
+def require_kubectl():
+    """The check before a test runs kubectl: returns its path, or stops the
+    test with one FAIL naming the kubectl found and the version needed."""
+    return _require(kubetools.check_kubectl, "kubectl")
+
+
+def require_helm():
+    """The same for helm (the chart in deploy/helm/canaryd)."""
+    return _require(kubetools.check_helm, "helm")
 
 
 def free_port():

@@ -72,8 +72,21 @@ MESSAGES = {
                4: ("stringData", "map"), 5: ("immutable", "bool")},
     "ConfigMap": {1: ("metadata", "ObjectMeta"), 2: ("data", "map"), 3: ("binaryData", "bytesmap"),
                   4: ("immutable", "bool")},
+    # kubectl create serviceaccount; Helm's typed clients send DeleteOptions
+    # with every delete (helm uninstall, release history pruning)
+    "ServiceAccount": {1: ("metadata", "ObjectMeta"), 2: ("secrets", ["ObjectReference"]),
+                       3: ("imagePullSecrets", ["LocalObjectReference"]),
+                       4: ("automountServiceAccountToken", "bool")},
+    "ObjectReference": {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string")},
+    "LocalObjectReference": {1: ("name", "string")},
+    "DeleteOptions": {1: ("gracePeriodSeconds", "int"), 2: ("preconditions", "Preconditions"),
+                      3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "string"),
+                      5: ("dryRun", ["string"])},
+    "Preconditions": {1: ("uid", "string"), 2: ("resourceVersion", "string")},
 }
-KINDS = {("v1", "Namespace"): "Namespace", ("v1", "Secret"): "Secret", ("v1", "ConfigMap"): "ConfigMap"}
+KINDS = {("v1", "Namespace"): "Namespace", ("v1", "Secret"): "Secret", ("v1", "ConfigMap"): "ConfigMap",
+         ("v1", "ServiceAccount"): "ServiceAccount", ("v1", "DeleteOptions"): "DeleteOptions",
+         ("meta.k8s.io/v1", "DeleteOptions"): "DeleteOptions"}
 
 
 def _time(buf):

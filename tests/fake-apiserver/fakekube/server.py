@@ -656,6 +656,50 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
+    def check_watch_list(self, q):
+        """A watch's sendInitialEvents / resourceVersionMatch (client-go's
+        streaming lists), validated as kube-apiserver does for the version
+        served: unknown before v1.27 (resourceVersionMatch forbidden on a
+        watch), behind the WatchList feature gate (off) until v1.32, on
+        from v1.32. True when the watch is a streaming list; an Invalid
+        ListOptions otherwise, so that clients fall back to LIST+WATCH."""
+        v = self.server.app.version
+        ver = (int(v["major"]), int("".join(ch for ch in v["minor"] if ch.isdigit()) or 0))
+        sie = q.get("sendInitialEvents") if ver >= (1, 27) else None
+        match = q.get("resourceVersionMatch")
+        causes = []
+
+        def forbid(path, msg):
+            causes.append({"reason": "FieldValueForbidden", "field": path, "message": "Forbidden: " + msg})
+        if ver < (1, 27):
+            if match:
+                forbid("resourceVersionMatch", "resourceVersionMatch is forbidden for watch")
+        else:
+            if sie is not None:
+                if match != "NotOlderThan":
+                    forbid("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch "
+                           "to NotOlderThan")
+                if ver < (1, 32):
+                    forbid("sendInitialEvents", "sendInitialEvents is forbidden for watch unless the "
+                           "WatchList feature gate is enabled")
+            if match:
+                if sie is None:
+                    forbid("resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless "
+                           "sendInitialEvents is provided")
+                if match != "NotOlderThan":
+                    causes.append({"reason": "FieldValueNotSupported", "field": "resourceVersionMatch",
+                                   "message": 'Unsupported value: "%s": supported values: "NotOlderThan"'
+                                   % match})
+                if not _truthy(q.get("allowWatchBookmarks", "")):
+                    forbid("allowWatchBookmarks", "allowWatchBookmarks must be set to true when "
+                           "sendInitialEvents is provided")
+        if causes:
+            parts = ["%s: %s" % (c["field"], c["message"]) for c in causes]
+            raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: %s'
+                           % (parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"),
+                           {"group": "meta.k8s.io", "kind": "ListOptions", "causes": causes})
+        return _truthy(sie or "")
+
     def serve_watch(self, rt, r, fmt="json", tv=None):
         app = self.server.app
         store = app.store
@@ -671,10 +715,16 @@ class Handler(BaseHTTPRequestHandler):
                 timeout = min(float(q["timeoutSeconds"]), timeout)
             except ValueError:
                 raise errors.bad_request("timeoutSeconds: invalid value")
+        streaming = self.check_watch_list(q)
         bookmarks = _truthy(q.get("allowWatchBookmarks", ""))
         initial, index, expired = [], None, None
         try:
-            initial, index = store.watch_start(rt, r.ns, lsel, fsel, q.get("resourceVersion"))
+            # a streaming list starts with the current state, whatever
+            # resourceVersion (NotOlderThan) names
+            with store.lock:     # the state and its resourceVersion at once
+                initial, index = store.watch_start(rt, r.ns, lsel, fsel,
+                                                   None if streaming else q.get("resourceVersion"))
+                snapshot_rv = store.rv
         except ApiError as e:
             if e.code != 410:
                 raise
@@ -708,6 +758,14 @@ class Handler(BaseHTTPRequestHandler):
                 return
             for etype, obj in initial:
                 emit(etype, obj)
+            if streaming:
+                # the end of a streaming list's initial events
+                bm = {"kind": rt.kind, "apiVersion": rt.api_version,
+                      "metadata": {"resourceVersion": str(snapshot_rv),
+                                   "annotations": {"k8s.io/initial-events-end": "true"}}}
+                if rt.builtin:
+                    bm["metadata"]["creationTimestamp"] = None
+                emit("BOOKMARK", bm)
             deadline = time.monotonic() + timeout
             next_bm = time.monotonic() + app.bookmark_interval
             while not conn.cut_flag:
