@@ -176,12 +176,12 @@ static void test_kubectl_and_helm(void **state)
         assert_non_null(strstr(r.body, "needs the helm program"));
     } else {
         /* the pinned helm (scripts/kube-tools.sh) is on the tests' PATH */
-        resp r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"helmv3\",\"cmd\":\"version "
+        resp r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"helmv3\",\"cmd\":\"version -n test "
                                            "--template {{.Version}}\",\"returnCmdOutput\":\"true\"}"));
         assert_int_equal(r.status, 200);
         assert_true(strstr(r.body, "v3.") || strstr(r.body, "v4."));
         /* a helm command that fails answers 500 with helm's own error */
-        r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"helm\",\"cmd\":\"no-such-command\"}"));
+        r = post("/", PAYLOAD("test", ",\"metadata\":{\"type\":\"helm\",\"cmd\":\"no-such-command -n test\"}"));
         assert_int_equal(r.status, 500);
         assert_non_null(strstr(r.body, "unknown command"));
     }
