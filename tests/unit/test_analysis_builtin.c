@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analysis/observers.h"
+#include "util/buf.h"
 #include "util/fsutil.h"
 
 static char *read_reference(void)
