@@ -7,7 +7,7 @@
  * The shapes follow Flagger's Go interfaces (canary.Controller,
  * router.Interface, router.KubernetesRouter, observers/providers, the
  * webhook caller and the notifier) so that the engine can follow
- * reference/flagger-behaviour.md §2 step by step.
+ * docs/flagger-behaviour.md §2 step by step.
  *
  * Conventions: every call gets the canary being ticked (cd_canary_ref)
  * and, when it can fail, a cd_err to explain why (its text ends up in
