@@ -173,6 +173,22 @@ static cd_rc reconcile_vs(cdk_ctx *x, const cdk_istio_in *in, const cd_canary_re
     return CD_ERROR;
 }
 
+/* A VirtualService <svc> the canary may write, or none yet. */
+static bool vs_writable(cdk_ctx *x, const cdk_istio_in *in, cd_err *err)
+{
+    json_t *vs = NULL;
+    cd_kube_err ke;
+    if (!cd_kube_get(x->kc, &VIRTUAL_SERVICES, x->ns, x->svc, &vs, &ke)) {
+        if (cd_kube_is_not_found(&ke))
+            return true;
+        cdk_err_from_kube(err, &ke, "VirtualService %s.%s get query error", x->svc, x->ns);
+        return false;
+    }
+    bool ok = cdk_istio_vs_writable(vs, in, err);
+    json_decref(vs);
+    return ok;
+}
+
 static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 {
     cdk_istio_in in;
@@ -182,8 +198,8 @@ static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
     snprintf(pname, sizeof pname, "%s-primary", x->svc);
     snprintf(cname, sizeof cname, "%s-canary", x->svc);
     /* refused before anything is written: nothing half-applied */
-    if (cdk_istio_check(&in, err) && reconcile_dr(x, &in, cname, err) == CD_OK &&
-        reconcile_dr(x, &in, pname, err) == CD_OK)
+    if (cdk_istio_check(&in, err) && vs_writable(x, &in, err) &&
+        reconcile_dr(x, &in, cname, err) == CD_OK && reconcile_dr(x, &in, pname, err) == CD_OK)
         rc = reconcile_vs(x, &in, c, err);
     json_decref((json_t *)in.spec_json);
     return rc;
