@@ -10,7 +10,8 @@ operator_env.py and gateway_env.py:
   what the builtin metrics of provider istio read (reference §3.3);
 - StandInMesh: a stand-in Istio data plane. Its "pilot" reads every
   VirtualService (networking.istio.io/v1beta1) and it routes real HTTP
-  requests by them as Envoy would: hosts (short name, FQDN, "*"), the
+  requests by them as Envoy would: hosts (a short name qualified with the
+  VirtualService's namespace, FQDN, "*"), the
   first HTTP route whose match (uri, headers exact/prefix/regex; sourceLabels
   from the x-source-app header) fits, destinations picked by weight,
   mirror with mirrorPercentage, response headers of the route and of the
@@ -146,9 +147,12 @@ def _http_match(m, method, path, headers):
 
 
 def _host_matches(hosts, host, ns):
+    """A short name is the Service's in the VirtualService's namespace, so
+    it matches <name>.<ns>.svc.cluster.local (as Istio qualifies it)."""
     for h in hosts or []:
-        if h == "*" or h == host or "%s.%s.svc.cluster.local" % (h, ns) == host or \
-                (h.startswith("*.") and host.endswith(h[1:])):
+        if "." not in h and h != "*":
+            h = "%s.%s.svc.cluster.local" % (h, ns)
+        if h == "*" or h == host or (h.startswith("*.") and host.endswith(h[1:])):
             return True
     return False
 

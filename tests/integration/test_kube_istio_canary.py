@@ -19,8 +19,8 @@ istio is its default, as Flagger's, and the Canary sets no provider.
    every request answered by v2;
 4. side by side: a Canary whose VirtualService the user created (no owner
    reference) and which does not set revertOnDeletion is halted with a
-   Warning event saying so, and nothing is written (no DestinationRule,
-   the user's VirtualService untouched); one with revertOnDeletion takes
+   Warning event saying so, and nothing is written (no Service, primary or
+   DestinationRule; the user's VirtualService untouched); one with revertOnDeletion takes
    the user's VirtualService over (its spec kept in
    flagger.kubernetes.io/original-configuration) and gives it back when the
    Canary is deleted.
@@ -168,14 +168,19 @@ def main():
                 owner)
         t.check("every request answered by podinfo-primary on v1",
                 wait_until(lambda: served(mesh, 20) == {V1: 20}, 10), served(mesh, 20))
-        t.check("the short name podinfo is routed too", served(mesh, 5, "podinfo") == {V1: 5})
+        short = served(mesh, 5, "podinfo.test.svc.cluster.local")
+        t.check("the host podinfo (podinfo.test.svc.cluster.local in the mesh) is routed too",
+                short == {V1: 5}, short)
 
         # 4a. the user's VirtualService without revertOnDeletion: refused, nothing written
         t.check("own: Warning event: the VirtualService is not owned by the canary",
                 wait_until(lambda: any("VirtualService podinfo.own is not owned by canary podinfo" in e and
                                        "revertOnDeletion" in e for e in c.events("own", "podinfo")), 30),
                 c.events("own", "podinfo"))
-        t.check("own: no DestinationRule written, the user's VirtualService untouched",
+        t.check("own: nothing written: no Service, no primary, no DestinationRule, the user's VirtualService "
+                "untouched",
+                c.get("service", "own", "podinfo-canary") is None and
+                c.get("deployment", "own", "podinfo-primary") is None and
                 destinationrule(c, "own", "podinfo-canary") is None and
                 destinationrule(c, "own", "podinfo-primary") is None and
                 (virtualservice(c, "own", "podinfo") or {}).get("spec") ==
@@ -254,7 +259,8 @@ def main():
         t.check("v3: VirtualService back at 100/0", vs_weights(c, NS, "podinfo") == (0, 100),
                 vs_weights(c, NS, "podinfo"))
         t.check("v3: the canary got traffic before the rollback", max(weights3 or [0]) >= 10, weights3)
-        t.check("v3: every request answered by v2", served(mesh, 20) == {V2: 20})
+        t.check("v3: every request answered by v2", wait_until(lambda: served(mesh, 20) == {V2: 20}, 10),
+                served(mesh, 20))
         ev = c.events(NS, "podinfo")
         t.check("v3: events Halt ... success rate, Rolling back, Canary failed",
                 any("success rate" in e and e.startswith("Halt podinfo.test advancement") for e in ev) and

@@ -189,6 +189,18 @@ static bool vs_writable(cdk_ctx *x, const cdk_istio_in *in, cd_err *err)
     return ok;
 }
 
+/* Before the Services and the primary: what Istio cannot be given, and a
+ * VirtualService the canary may not write. */
+static cd_rc precheck(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
+{
+    (void)c;
+    cdk_istio_in in;
+    istio_in(x, &in);
+    bool ok = cdk_istio_check(&in, err) && vs_writable(x, &in, err);
+    json_decref((json_t *)in.spec_json);
+    return ok ? CD_OK : CD_ERROR;
+}
+
 static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 {
     cdk_istio_in in;
@@ -281,6 +293,7 @@ static cd_rc finalize(cdk_ctx *x, cd_err *err)
 const cdk_mesh_router cdk_router_istio = {
     .provider = "istio",
     .reconcile_first = false,
+    .precheck = precheck,
     .reconcile = reconcile,
     .get_routes = get_routes,
     .set_routes = set_routes,

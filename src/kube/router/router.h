@@ -11,6 +11,9 @@ typedef struct cdk_mesh_router {
     const char *provider;           /* spec.provider / -mesh-provider value */
     /* App Mesh: the mesh objects must exist before the primary's pods */
     bool reconcile_first;
+    /* Optional: refuses the canary before anything (Services, primary) is
+     * written, e.g. a routing object someone else owns. */
+    cd_rc (*precheck)(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
     /* Creates or updates the routing objects, keeping current weights (c:
      * the canary being ticked; a router may keep state in c->status, such
      * as session-affinity cookies, persisted by the next status write). */

@@ -36,6 +36,12 @@ const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
 
 static cd_rc initialize_services(void *ctx, const cd_canary_ref *c, cd_err *err)
 {
+    cdk_ctx *x = ctx;
+    if (x->router->precheck) {
+        cd_rc rc = x->router->precheck(x, c, err);
+        if (rc != CD_OK)
+            return rc;
+    }
     return cdk_services_initialize(ctx, err);
 }
 
