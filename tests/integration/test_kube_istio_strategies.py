@@ -1,7 +1,7 @@
 """test_kube_istio_strategies.py - A/B testing, blue/green with traffic
 mirroring and session affinity through Istio VirtualServices, end to end on
 the fake cluster with Istio's CRDs and the stand-in Istio data plane of
-istio_env.py routing real requests. Three Canaries (provider istio) run
+istio_env.py routing real requests. Four Canaries (provider istio) run
 side by side, one per namespace, each releasing podinfo 6.0.0 -> 6.0.1 with
 healthy Istio metrics:
 
@@ -11,6 +11,9 @@ healthy Istio metrics:
   runs, v1 answers every request and about half of them are mirrored to
   podinfo-canary (answered there by v2); at the last iteration v2 answers
   every request, unmirrored -> Succeeded;
+- mc (the canary strategy with analysis.mirror, mirrorWeight 100): one
+  mirror step at weight 0 (v1 answers, every request copied to v2), then
+  the weights 25 and 50 unmirrored -> Succeeded;
 - sa (session affinity, cookie and primary cookie): a client that drew the
   canary gets the canary cookie and sticks to v2 with it, a client that drew
   the primary sticks to v1 with the primary cookie; on promotion the cookie
@@ -78,6 +81,11 @@ CANARIES = {
     "bg": """    iterations: 6
     mirror: true
     mirrorWeight: 50
+""",
+    "mc": """    stepWeight: 25
+    maxWeight: 50
+    mirror: true
+    mirrorWeight: 100
 """,
     "sa": """    stepWeight: 10
     maxWeight: 50
@@ -148,6 +156,17 @@ class Probes:
             self.done["bg-switch"] = {"served": served, "mirrored": mesh.mirrored[before:],
                                       "still_mirroring": mirror_of(virtualservice(c, "bg", "podinfo") or {})}
 
+    def mc(self):
+        c, mesh = self.c, self.mesh
+        if "mc" in self.done or c.phase("mc", "podinfo") != "Progressing":
+            return
+        v = virtualservice(c, "mc", "podinfo") or {}
+        if mirror_of(v) and vs_weights(c, "mc", "podinfo") == (0, 100):
+            self.settle()
+            before = len(mesh.mirrored)
+            served = images(mesh, "mc.example.com", 10)
+            self.done["mc"] = {"mirror": mirror_of(v), "served": served, "mirrored": mesh.mirrored[before:]}
+
     def sa(self):
         c, mesh = self.c, self.mesh
         if "sa" in self.done or c.phase("sa", "podinfo") != "Progressing":
@@ -191,14 +210,14 @@ def main():
             c.apply(HEAD % {"ns": ns} + analysis)
             exporter.set_workloads(ns, {"podinfo": (20.0, 0.0, 20)})
         c.start_operator("-metrics-server", prom.url, "-interval-override", "2s")
-        t.check("the three canaries Initialized",
+        t.check("the four canaries Initialized",
                 wait_until(lambda: all(c.phase(ns, "podinfo") == "Initialized" for ns in CANARIES), 90) is True,
                 {ns: c.phase(ns, "podinfo") for ns in CANARIES})
         t.check("their VirtualServices at 100/0", all(vs_weights(c, ns, "podinfo") == (0, 100) for ns in CANARIES),
                 {ns: vs_weights(c, ns, "podinfo") for ns in CANARIES})
         t.check("Prometheus scrapes the canaries' istio_requests_total",
                 prom.wait_series('count(count_over_time(istio_requests_total{destination_workload="podinfo",'
-                                 'response_code="200"}[1m]) > 3) == 3', 60))
+                                 'response_code="200"}[1m]) > 3) == 4', 60))
         for ns in CANARIES:
             c.kubectl("-n", ns, "set", "image", "deployment/podinfo", "podinfod=" + V2)
         probes = Probes(c, mesh)
@@ -207,6 +226,7 @@ def main():
             probes.ab()
             probes.bg()
             probes.sa()
+            probes.mc()
             return all(c.phase(ns, "podinfo") in ("Succeeded", "Failed") for ns in CANARIES)
         wait_until(step, 300, 0.05)
         phases = {ns: c.phase(ns, "podinfo") for ns in CANARIES}
@@ -242,6 +262,17 @@ def main():
         t.check("bg: at the last iteration v2 answers every request, unmirrored",
                 switch.get("served") == {V2: 10} and switch.get("mirrored") == [] and
                 switch.get("still_mirroring") is None, switch)
+
+        # the canary strategy's mirror step
+        mc = probes.done.get("mc") or {}
+        t.check("mc: the mirror step: mirror to podinfo-canary at 100 %, v1 answers, each request copied to v2",
+                mc.get("mirror") == ("podinfo-canary", 100) and mc.get("served") == {V1: 10} and
+                len(mc.get("mirrored") or []) == 10 and all(m == ("podinfo-canary", V2) for m in mc["mirrored"]), mc)
+        ev = c.events("mc", "podinfo")
+        t.check("mc: then weights 25 and 50, unmirrored",
+                any("Advance podinfo.mc canary weight 25" in e for e in ev) and
+                any("Advance podinfo.mc canary weight 50" in e for e in ev) and
+                mirror_of(virtualservice(c, "mc", "podinfo") or {}) is None, ev)
 
         # session affinity
         sa = probes.done.get("sa") or {}
