@@ -18,7 +18,7 @@ operator_env.py and gateway_env.py:
   destination (Set-Cookie). A destination Service answers for the ready
   Deployment it selects, so a response says which version served it;
 - vs_errors(): every VirtualService version seen, validated against the
-  CRDs (validate_crd.py).
+  CRDs (validate_crd.py) and their CEL rules, re-stated here.
 Not a test itself (no test_ prefix)."""
 import copy
 import http.server
@@ -267,6 +267,49 @@ def vs_weights(cluster, ns, name):
     return found
 
 
+# the CRDs' CEL rules, re-stated (no validator here evaluates CEL): every
+# duration field holds `duration(self) >= duration('1ms')`, and a
+# DestinationRule's host and workloadSelector labels have no "*"
+DURATION_KEYS = {"VirtualService": {"timeout", "perTryTimeout", "maxAge", "backoff", "fixedDelay",
+                                    "exponentialDelay"},
+                 "DestinationRule": {"baseEjectionTime", "connectTimeout", "duration", "idleTimeout", "interval",
+                                     "maxConnectionDuration", "time", "warmupDurationSecs"}}
+_UNITS = {"ns": 1e-6, "us": 1e-3, "\u00b5s": 1e-3, "ms": 1, "s": 1e3, "m": 6e4, "h": 3.6e6}
+
+
+def go_duration_ms(v):
+    """Milliseconds of a Go duration, None when it is not one."""
+    if not isinstance(v, str):
+        return None
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)", v)
+    if v in ("0",):
+        return 0
+    if not parts or "".join(a + b for a, b in parts) != v.lstrip("+"):
+        return None
+    return sum(float(a) * _UNITS[b] for a, b in parts)
+
+
+def cel_errors(obj):
+    errs = []
+    keys = DURATION_KEYS.get(obj.get("kind"), set())
+
+    def walk(v, path):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in keys and isinstance(x, str):
+                    ms = go_duration_ms(x)
+                    if ms is None or ms < 1:
+                        errs.append("%s.%s: %r must be a valid duration greater than 1ms" % (path, k, x))
+                walk(x, path + "." + k)
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, "%s[%d]" % (path, i))
+    walk(obj.get("spec") or {}, "spec")
+    if obj.get("kind") == "DestinationRule" and "*" in ((obj.get("spec") or {}).get("host") or ""):
+        errs.append("spec.host: wildcard")
+    return errs
+
+
 def vs_errors(tmpdir, objects):
     """Validates every object (VirtualServices, DestinationRules) against
     Istio's CRDs; returns (number checked, errors)."""
@@ -281,4 +324,8 @@ def vs_errors(tmpdir, objects):
     with open(path, "w") as f:
         f.write("\n---\n".join(json.dumps(d) for d in docs))
     r = subprocess.run(["/usr/bin/python3", VALIDATE, ISTIO_CRDS, "--", path], capture_output=True, text=True)
-    return len(docs), ([] if r.returncode == 0 else [r.stdout[-4000:] + r.stderr[-2000:]])
+    errs = [] if r.returncode == 0 else [r.stdout[-4000:] + r.stderr[-2000:]]
+    for d in docs:
+        errs += ["%s %s rv %s: %s" % (d.get("kind"), d["metadata"]["name"], d["metadata"].get("resourceVersion"), e)
+                 for e in cel_errors(d)]
+    return len(docs), errs

@@ -501,6 +501,43 @@ static void test_update(void **state)
     json_decref(owner);
 }
 
+/* Istio's CRDs refuse durations under 1ms (CEL): refused before writing,
+ * naming the field. */
+static void test_durations(void **state)
+{
+    static const struct {
+        const char *yaml, *path;
+    } cases[] = {
+        {"    timeout: 0s\n", "spec.service.timeout: \"0s\""},
+        {"    timeout: soon\n", "spec.service.timeout: \"soon\""},
+        {"    retries: {attempts: 2, perTryTimeout: 500us}\n", "spec.service.retries.perTryTimeout"},
+        {"    corsPolicy: {allowOrigins: [{exact: a}], maxAge: 0.5ms}\n", "spec.service.corsPolicy.maxAge"},
+        {"    trafficPolicy: {outlierDetection: {interval: 0s}}\n",
+         "spec.service.trafficPolicy.outlierDetection.interval"},
+        {"    trafficPolicy: {portLevelSettings: [{port: {number: 80}, connectionPool: {tcp: {connectTimeout: x}}}]}\n",
+         "spec.service.trafficPolicy.portLevelSettings[0].connectionPool.tcp.connectTimeout"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[2048];
+        snprintf(yaml, sizeof yaml, "%s%s%s%s", HEAD, SERVICE, cases[i].yaml, ANALYSIS);
+        fx f;
+        fx_init(&f, yaml, NULL);
+        cd_err err = {{0}};
+        cd_canary_status st = {0};
+        assert_null(cdk_istio_vs_spec(&f.in, 100, 0, false, &st, &err));
+        if (!strstr(err.msg, cases[i].path))
+            fail_msg("case %zu: %s", i, err.msg);
+        assert_non_null(strstr(err.msg, "is not a duration of at least 1ms"));
+        fx_free(&f);
+    }
+    fx f;
+    fx_init(&f, HEAD SERVICE "    timeout: 1m30s\n    retries: {perTryTimeout: 1ms}\n"
+                             "    trafficPolicy: {outlierDetection: {interval: 1.5s}}\n" ANALYSIS, NULL);
+    cd_err err = {{0}};
+    assert_true(cdk_istio_check(&f.in, &err));
+    fx_free(&f);
+}
+
 static void test_providers(void **state)
 {
     cd_err err = {{0}};
@@ -520,7 +557,7 @@ int main(void)
         cmocka_unit_test(test_steps_and_mirror),  cmocka_unit_test(test_ab),
         cmocka_unit_test(test_session_affinity),  cmocka_unit_test(test_delegation_tcp),
         cmocka_unit_test(test_destination_rules), cmocka_unit_test(test_update),
-        cmocka_unit_test(test_providers),
+        cmocka_unit_test(test_durations),         cmocka_unit_test(test_providers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/router/builders.h"
+#include "util/duration.h"
 #include "util/errfmt.h"
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -57,8 +58,71 @@ static void copy_nonempty(json_t *dst, const char *key, const json_t *src, const
 
 /* ---- checks ------------------------------------------------------------------------ */
 
+/* Istio's CRDs hold every duration to `duration(self) >= duration('1ms')`
+ * (CEL, Go syntax): the fields named so, anywhere under v. */
+static bool durations_ok(const json_t *v, const char *const *keys, char *path, size_t len,
+                         cd_err *err)
+{
+    size_t at = strlen(path);
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            snprintf(path + at, len - at, ".%s", k);
+            bool is_duration = false;
+            for (size_t i = 0; keys[i]; i++)
+                is_duration |= !strcmp(keys[i], k);
+            int64_t ns = 0;
+            if (is_duration && json_is_string(x) &&
+                (!cd_duration_parse(json_string_value(x), &ns) || ns < CD_NS_PER_MS)) {
+                cd_errfmt(err, "%s: \"%.60s\" is not a duration of at least 1ms (Istio refuses it)",
+                          path, json_string_value(x));
+                return false;
+            }
+            if (!durations_ok(x, keys, path, len, err))
+                return false;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            snprintf(path + at, len - at, "[%zu]", i);
+            if (!durations_ok(x, keys, path, len, err))
+                return false;
+        }
+    }
+    path[at] = '\0';
+    return true;
+}
+
+static bool service_durations_ok(const cdk_istio_in *in, cd_err *err)
+{
+    static const char *const route_keys[] = {"timeout", "perTryTimeout", "maxAge", "backoff",
+                                             "fixedDelay", "exponentialDelay", NULL};
+    static const char *const policy_keys[] = {"baseEjectionTime", "connectTimeout", "duration",
+                                              "idleTimeout", "interval", "maxConnectionDuration",
+                                              "time", "warmupDurationSecs", NULL};
+    const json_t *svc = kj_at(in->spec_json, "service");
+    json_t *route = json_object();
+    static const char *const fields[] = {"timeout", "retries", "corsPolicy"};
+    for (size_t i = 0; i < 3; i++)
+        copy_nonempty(route, fields[i], svc, NULL);
+    char path[512] = "spec.service";
+    bool ok = durations_ok(route, route_keys, path, sizeof path, err);
+    json_decref(route);
+    if (!ok)
+        return false;
+    json_t *tp = json_object();
+    copy_nonempty(tp, "trafficPolicy", svc, NULL);
+    ok = durations_ok(tp, policy_keys, path, sizeof path, err);
+    json_decref(tp);
+    return ok;
+}
+
 bool cdk_istio_check(const cdk_istio_in *in, cd_err *err)
 {
+    if (!service_durations_ok(in, err))
+        return false;
     const cd_service *s = &in->spec->service;
     if (s->delegation && (s->hosts.n || s->gateways.n)) {
         cd_errfmt(err, "VirtualService %s.%s cannot have hosts and gateways when delegation enabled "
