@@ -79,8 +79,8 @@ static size_t table(cdk_options *o, cd_flag *t)
                     "worker threads for syncs and analysis ticks"),
         CD_FLAG_STR("namespace", 0, &o->namespace_, "NS", "watch only this namespace (default: all)"),
         CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
-                    "provider of canaries that set none: appmesh, appmesh:v1beta2, gatewayapi:v1, "
-                    "gatewayapi:v1beta1, kubernetes, ..."),
+                    "provider of canaries that set none: appmesh:v1beta2, gatewayapi:v1, "
+                    "gatewayapi:v1beta1, istio (default), kubernetes"),
         CD_FLAG_STR("selector-labels", 0, &o->selector_labels, "LIST",
                     "selector labels, in search order"),
         CD_FLAG_SWITCH("enable-leader-election", 0, &o->leader_election,
