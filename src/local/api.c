@@ -24,6 +24,7 @@
 #include "net/httpd.h"
 #include "util/access.h"
 #include "util/errfmt.h"
+#include "util/redact.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -155,11 +156,39 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned code, co
 
 /* ---- handlers ------------------------------------------------------------ */
 
+/* Secrets out of an object shown to canaryctl (util/redact.h): values
+ * under a credential-like key, and the secrets of every URL or text. */
+static void redact_json(json_t *j, unsigned depth)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (depth > 64)
+        return;
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v) redact_json(v, depth + 1);
+        return;
+    }
+    json_object_foreach(j, k, v) {
+        if (json_is_string(v)) {
+            char out[4096];
+            if (cd_redact_name_secret(k, strlen(k)))
+                snprintf(out, sizeof out, "%s", CD_REDACTED);
+            else
+                cd_redact_text(json_string_value(v), NULL, 0, out, sizeof out);
+            json_object_set_new(j, k, json_string(out));
+        } else {
+            redact_json(v, depth + 1);
+        }
+    }
+}
+
 /* As kubectl get -o json shows it: the manifest's object, its status
- * the live one. */
+ * the live one; secrets redacted. */
 static json_t *canary_object(lc_canary *c)
 {
     json_t *o = cd_object_to_json(c->obj);
+    redact_json(o, 0);
     json_object_set_new(o, "status", cd_status_to_json(&c->status));
     return o;
 }
