@@ -143,7 +143,7 @@ static bool run_judged(const opts *o, const cd_metrics_config *cfg, const cd_met
         cd_judge_verdict v;
         cd_metric_rc rc = described || local
                               ? cd_judge_metric(NULL, port, ref, m, cd_wall_ms(), &v, &err)
-                                    : CD_METRIC_ERROR;
+                              : CD_METRIC_ERROR;
         const cd_judge_state *st = rc == CD_METRIC_OK
                                        ? cd_status_judge_find(ref->status, m->name)
                                        : NULL;
@@ -475,8 +475,8 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
             described = true;
         } else {
             described = cd_metrics_describe(cfg, &ref, m, provider, address, &query, &err);
+            redact_address(address, sizeof address);   /* a local socket's path is no secret */
         }
-        redact_address(address, sizeof address);
         json_t *row = json_pack("{s:s, s:s, s:s, s:s}", "canary", key, "metric", m->name,
                                 "provider", provider, "address", address);
         if (query)
