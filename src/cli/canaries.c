@@ -107,7 +107,10 @@ int cmd_get(int argc, char **argv)
     common o;
     int rc = parse(&o, "canaryctl get", "canaries [-n NS | -A] [-o json] [flags]",
                    "Lists the canaries of canaryd local: NAME, STATUS, WEIGHT, FAILEDCHECKS,\n"
-                   "LASTTRANSITIONTIME (as kubectl get canaries).",
+                   "LASTTRANSITIONTIME (as kubectl get canaries). With -o json, a v1 List of the\n"
+                   "Canary objects (apiVersion, kind, metadata, spec, status; secrets redacted),\n"
+                   "as kubectl get canaries -o json prints it; describe canary NAME -o json has\n"
+                   "canaryd's summary of one (phase, weights, processes, metrics, events).",
                    F_ALL_NS | F_OUTPUT, 1, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
