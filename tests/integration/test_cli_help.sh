@@ -53,6 +53,9 @@ for p in kube loadtester; do
     bash -c "[ $rc -eq 2 ] && grep -q 'invalid value \"xml\" for -zap-encoding: expected json or console' '$TEST_TMP/zap.err'"
 done
 
+check "canaryd kube -h names the Gateway API routers" bash -c \
+  "'$CANARYD' kube -h | tr -s ' \n' '  ' | grep -q 'the Gateway API (gatewayapi:v1, gatewayapi:v1beta1)'"
+
 # --- logs on a terminal are text -------------------------------------------
 mkdir -p "$TEST_TMP/tty"
 /usr/bin/python3 - "$CANARYD" "$TEST_TMP/tty" >"$TEST_TMP/tty.out" <<'PY'
