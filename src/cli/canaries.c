@@ -3,7 +3,6 @@
  *   describe canary NAME [-n NS]
  *   events NAME [-n NS] [--limit N]
  *   watch NAME [-n NS] [--until-done]
- * (cd_watch_outcome is exported for the unit tests; see view.h.)
  * Exit 0, 1 when the canary does not exist, 2 for usage errors or an
  * unreachable server. */
 #include "cli/commands.h"
@@ -224,25 +223,6 @@ int cmd_events(int argc, char **argv)
 
 static volatile sig_atomic_t g_stop;
 static void on_int(int sig) { g_stop = 1; }
-
-/* --until-done: the canary has finished the release of its current spec.
- * A Succeeded or Failed phase only counts when the status is about the
- * revision the workload has now: right after an edit, the previous run's
- * outcome is still shown until canaryd starts the new one. 0 Succeeded,
- * 1 Failed, -1 not done. */
-int cd_watch_outcome(const json_t *canary)
-{
-    const char *phase = json_string_value(json_object_get(canary, "phase"));
-    if (!phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed")))
-        return -1;
-    const char *rev = json_string_value(
-        json_object_get(json_object_get(canary, "workload"), "revision"));
-    const char *applied = json_string_value(
-        json_object_get(json_object_get(canary, "status"), "lastAppliedSpec"));
-    if (rev && *rev && applied && *applied && strcmp(rev, applied))
-        return -1;   /* a new revision waits for its analysis */
-    return strcmp(phase, "Succeeded") ? 1 : 0;
-}
 
 int cmd_watch(int argc, char **argv)
 {

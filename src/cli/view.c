@@ -243,3 +243,22 @@ void cd_view_line(cd_buf *out, const json_t *c)
     }
     cd_buf_putc(out, '\n');
 }
+
+/* --until-done: the canary has finished the release of its current spec.
+ * A Succeeded or Failed phase only counts when the status is about the
+ * revision the workload has now: right after an edit, the previous run's
+ * outcome is still shown until canaryd starts the new one. 0 Succeeded,
+ * 1 Failed, -1 not done. */
+int cd_watch_outcome(const json_t *canary)
+{
+    const char *phase = json_string_value(json_object_get(canary, "phase"));
+    if (!phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed")))
+        return -1;
+    const char *rev = json_string_value(
+        json_object_get(json_object_get(canary, "workload"), "revision"));
+    const char *applied = json_string_value(
+        json_object_get(json_object_get(canary, "status"), "lastAppliedSpec"));
+    if (rev && *rev && applied && *applied && strcmp(rev, applied))
+        return -1;   /* a new revision waits for its analysis */
+    return strcmp(phase, "Succeeded") ? 1 : 0;
+}

@@ -27,7 +27,7 @@ void cd_view_watch(cd_buf *out, const json_t *canary, int events);
 /* One line for piped watch output. */
 void cd_view_line(cd_buf *out, const json_t *canary);
 
-/* watch --until-done's verdict on one detail (canaries.c): 0 the current
+/* watch --until-done's verdict on one canary detail: 0 the current
  * revision's release Succeeded, 1 it Failed, -1 not done. */
 int cd_watch_outcome(const json_t *canary);
 
