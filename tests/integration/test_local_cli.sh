@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_local_cli.sh - canaryctl against a running `canaryd local`, as a
 # newcomer uses it (issue 12):
-#   - get canaries -o json prints kubectl's shape (a v1 List of Canary
+#   - get canaries -o json prints the Kubernetes List shape (a v1 List of Canary
 #     objects with metadata, spec and status), secrets redacted;
 #   - abort on a canary with no release in progress is refused and arms
 #     nothing: describe shows no gate, resume says there was nothing to
@@ -19,7 +19,7 @@
 start_canaryd
 require "v1 initializes" wait_phase Initialized 60
 
-# --- get canaries -o json: kubectl's shape ---------------------------------
+# --- get canaries -o json: a List of Canary objects ------------------------
 canaryctl get canaries -o json >"$TEST_TMP/get.json"
 check "get -o json is a v1 List of flagger.app/v1beta1 Canaries with metadata, spec and status" \
   /usr/bin/python3 -c '
