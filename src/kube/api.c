@@ -63,6 +63,13 @@ static bool list_pages(cd_kube_client *c, const cd_kube_resource *r, const char 
             free(last_rv);
             return false;
         }
+        if (o->strip_managed_fields) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(its, i, v) {
+                json_object_del(json_object_get(v, "metadata"), "managedFields");
+            }
+        }
         json_array_extend(all, its);
         json_decref(its);
         free(last_rv);
