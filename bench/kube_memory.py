@@ -50,6 +50,7 @@ STEADY = float(os.environ.get("CANARYD_BENCH_STEADY", "65"))
 QPS = os.environ.get("CANARYD_BENCH_QPS", "2000")
 BURST = os.environ.get("CANARYD_BENCH_BURST", "2000")
 CLK = os.sysconf("SC_CLK_TCK")
+WORKERS = 4                         # canaryd's -threadiness
 
 
 def rss(pid):
@@ -139,6 +140,7 @@ class RequestLog:
         self.api = api
         self.seq = 0
         self.counts = collections.Counter()
+        self.server_ms = 0.0        # the fake's time answering canaryd (watches excluded)
         self.total = 0
         self.lost = 0
         self.lock = threading.Lock()
@@ -158,6 +160,8 @@ class RequestLog:
                 self.total += 1
                 if r.get("userAgent", "").startswith("canaryd"):
                     self.counts[(r["verb"], kind_of(r))] += 1
+                    if r["verb"] != "watch":
+                        self.server_ms += r.get("ms", 0.0)
 
     def run(self):
         while not self.stop.wait(0.5):
@@ -169,12 +173,12 @@ class RequestLog:
     def snapshot(self):
         self.poll()
         with self.lock:
-            return collections.Counter(self.counts), self.total, self.lost
+            return collections.Counter(self.counts), self.server_ms, self.lost
 
 
 def start_canaryd(kubeconfig, log):
     return subprocess.Popen([CANARYD, "kube", "-kubeconfig", kubeconfig, "-port", "0",
-                             "-log-level", "warn", "-threadiness", "4", "-kubeconfig-qps", QPS,
+                             "-log-level", "warn", "-threadiness", str(WORKERS), "-kubeconfig-qps", QPS,
                              "-kubeconfig-burst", BURST, "-metrics-server", "http://127.0.0.1:1"],
                             stdout=log, stderr=subprocess.STDOUT)
 
@@ -226,6 +230,7 @@ def main():
         rl = RequestLog(api)
         rl.snapshot()
         rl.counts.clear()
+        rl.server_ms = 0.0
         rl.th.start()
         api_cpu0 = cpu(api.proc.pid)
         p = start_canaryd(kc, log)
@@ -253,7 +258,7 @@ def main():
         wall_init = time.time() - t0
         cpu_init = cpu(p.pid)
         api_cpu_init = cpu(api.proc.pid) - api_cpu0
-        init_counts, _, lost_init = rl.snapshot()
+        init_counts, init_server_ms, _ = rl.snapshot()
         initialized = rss(p.pid)
         ph = phases(api)
         n_init = ph.get("Initialized", 0)
@@ -264,7 +269,7 @@ def main():
         # steady state: every canary ticks at least twice more
         c1, a1, w1 = cpu(p.pid), cpu(api.proc.pid), time.time()
         time.sleep(STEADY)
-        steady_counts, _, lost = rl.snapshot()
+        steady_counts, steady_server_ms, lost = rl.snapshot()
         wall_steady = time.time() - w1
         cpu_steady = cpu(p.pid) - c1
         api_cpu_steady = cpu(api.proc.pid) - a1
@@ -295,11 +300,21 @@ def main():
                                                   1000 * cpu_init / max(n_init, 1)))
         print("                API server busy %.0f%% of the wall time (CPU %.1fs; 100%% = saturated)"
               % (100 * api_cpu_init / wall_init, api_cpu_init))
+        print("                canaryd's %d workers waited on the API server %.0f%% of the wall time "
+              "(%.1f ms per request)" % (WORKERS, 100 * init_server_ms / 1000 / (WORKERS * wall_init),
+                                         init_server_ms / max(sum(init_counts.values()), 1)))
         print("steady state:   %d ticks in %.0fs (%.0f/s); canaryd CPU %.2fs (%.0f%%), %.3f ms per tick"
               % (ticks, wall_steady, ticks / wall_steady, cpu_steady, 100 * cpu_steady / wall_steady,
                  1000 * cpu_steady / max(ticks, 1)))
         print("                API server busy %.0f%% of the wall time (CPU %.1fs)"
               % (100 * api_cpu_steady / wall_steady, api_cpu_steady))
+        n_steady = max(sum(window.values()), 1)
+        print("                canaryd's %d workers waited on the API server %.0f%% of the wall time "
+              "(%.1f ms per request)" % (WORKERS, 100 * (steady_server_ms - init_server_ms) / 1000
+                                         / (WORKERS * wall_steady),
+                                         (steady_server_ms - init_server_ms) / n_steady))
+        print("host: %d CPUs, load average %.1f (other processes share them)"
+              % (os.cpu_count(), os.getloadavg()[0]))
         print()
         print("ratio canaryd(%d canaries) / canaryd(empty), RSS:     %.2fx"
               % (N, steady["VmRSS"] / empty["VmRSS"]))

@@ -110,6 +110,13 @@ static json_t *unpack(const json_t *text)
     return json_loadb(json_string_value(text), json_string_length(text), 0, NULL);
 }
 
+/* A listed item as the cache keeps it. */
+static json_t *keep(void *ud, json_t *obj)
+{
+    trim(ud, obj);
+    return pack(obj);
+}
+
 static void apply_event(cd_informer *inf, cd_watch_type t, json_t *obj)
 {
     char key[512];
@@ -138,16 +145,21 @@ static void apply_event(cd_informer *inf, cd_watch_type t, json_t *obj)
     json_decref(old);
 }
 
-/* After a list: the cache becomes items; handlers hear what changed. */
-static void replace(cd_informer *inf, json_t *items, const char *rv)
+/* After a list: the cache becomes texts (what keep made of the items);
+ * handlers hear what changed. Each item is parsed once for its key and
+ * once for the handlers, never all at once: at 10,000 objects the parsed
+ * list alone would be most of canaryd's peak memory. */
+static void replace(cd_informer *inf, json_t *texts, const char *rv)
 {
     json_t *fresh = json_object();
     size_t i;
     json_t *v;
     char key[512];
-    json_array_foreach(items, i, v) {
-        trim(inf, v);
-        json_object_set_new(fresh, cd_kobj_key(v, key, sizeof key), pack(v));
+    json_array_foreach(texts, i, v) {
+        json_t *obj = unpack(v);
+        if (obj)
+            json_object_set(fresh, cd_kobj_key(obj, key, sizeof key), v);
+        json_decref(obj);
     }
     pthread_mutex_lock(&inf->mu);
     json_t *old = inf->cache;
@@ -156,17 +168,21 @@ static void replace(cd_informer *inf, json_t *items, const char *rv)
     free(inf->rv);
     inf->rv = strdup(rv);
     pthread_mutex_unlock(&inf->mu);
-    json_array_foreach(items, i, v) {
-        json_t *o = unpack(json_object_get(old, cd_kobj_key(v, key, sizeof key)));
+    json_array_foreach(texts, i, v) {
+        json_t *n = unpack(v);
+        if (!n)
+            continue;
+        json_t *o = unpack(json_object_get(old, cd_kobj_key(n, key, sizeof key)));
         if (!o) {
             if (inf->h.on_add)
-                inf->h.on_add(inf->h.ud, v);
+                inf->h.on_add(inf->h.ud, n);
         } else {
-            const char *a = cd_kobj_resource_version(o), *b = cd_kobj_resource_version(v);
+            const char *a = cd_kobj_resource_version(o), *b = cd_kobj_resource_version(n);
             if (inf->h.on_update && (!a || !b || strcmp(a, b)))
-                inf->h.on_update(inf->h.ud, o, v);
+                inf->h.on_update(inf->h.ud, o, n);
         }
         json_decref(o);
+        json_decref(n);
     }
     const char *k;
     json_object_foreach(old, k, v) {
@@ -223,8 +239,7 @@ static int jitter(int ms) { return ms + rand() % (ms / 5 + 1); }
 
 static bool do_list(cd_informer *inf, cd_kube_err *err)
 {
-    cd_kube_list_opts lo = {inf->lsel, inf->fsel, inf->o.page_size, NULL, &inf->stop,
-                            inf->o.strip_managed_fields};
+    cd_kube_list_opts lo = {inf->lsel, inf->fsel, inf->o.page_size, NULL, &inf->stop, keep, inf};
     json_t *items = NULL;
     char *rv = NULL;
     if (!cd_kube_list(inf->c, &inf->res, inf->ns, &lo, &items, &rv, err))
