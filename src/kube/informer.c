@@ -201,6 +201,10 @@ static void replace(cd_informer *inf, json_t *texts, const char *rv)
     pthread_mutex_unlock(&inf->mu);
 }
 
+static json_t **snapshot(cd_informer *inf, size_t *n);
+
+/* Every cached object to on_update, parsed one at a time (at 10,000
+ * Canaries, all of them parsed at once were most of canaryd's memory). */
 static void maybe_resync(void *ud)
 {
     cd_informer *inf = ud;
@@ -210,15 +214,16 @@ static void maybe_resync(void *ud)
     if (now - inf->last_resync < inf->o.resync_ms)
         return;
     inf->last_resync = now;
-    json_t *all = cd_informer_list(inf);
-    size_t i;
-    json_t *v;
-    json_array_foreach(all, i, v) {
-        if (atomic_load(&inf->stop))
-            break;
-        inf->h.on_update(inf->h.ud, v, v);
+    size_t n;
+    json_t **texts = snapshot(inf, &n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = atomic_load(&inf->stop) ? NULL : unpack(texts[i]);
+        if (o)
+            inf->h.on_update(inf->h.ud, o, o);
+        json_decref(o);
+        json_decref(texts[i]);
     }
-    json_decref(all);
+    free(texts);
 }
 
 /* ---- list and watch ------------------------------------------------------------- */
@@ -452,13 +457,14 @@ static int by_key(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-json_t *cd_informer_list(cd_informer *inf)
+/* New references to every cached text, sorted by key; *n of them. */
+static json_t **snapshot(cd_informer *inf, size_t *n)
 {
-    json_t *out = json_array();
     pthread_mutex_lock(&inf->mu);
-    size_t n = json_object_size(inf->cache), i = 0;
-    const char **keys = calloc(n ? n : 1, sizeof *keys);
-    json_t **texts = calloc(n ? n : 1, sizeof *texts);
+    size_t i = 0;
+    *n = json_object_size(inf->cache);
+    const char **keys = calloc(*n ? *n : 1, sizeof *keys);
+    json_t **texts = calloc(*n ? *n : 1, sizeof *texts);
     if (!keys || !texts)
         abort();
     const char *k;
@@ -466,17 +472,25 @@ json_t *cd_informer_list(cd_informer *inf)
     json_object_foreach(inf->cache, k, v) {
         keys[i++] = k;
     }
-    qsort(keys, n, sizeof *keys, by_key);
-    for (i = 0; i < n; i++)
+    qsort(keys, *n, sizeof *keys, by_key);
+    for (i = 0; i < *n; i++)
         texts[i] = json_incref(json_object_get(inf->cache, keys[i]));
     pthread_mutex_unlock(&inf->mu);
-    for (i = 0; i < n; i++) {       /* parsed outside the lock */
+    free(keys);
+    return texts;
+}
+
+json_t *cd_informer_list(cd_informer *inf)
+{
+    json_t *out = json_array();
+    size_t n;
+    json_t **texts = snapshot(inf, &n);
+    for (size_t i = 0; i < n; i++) {       /* parsed outside the lock */
         json_t *o = unpack(texts[i]);
         if (o)
             json_array_append_new(out, o);
         json_decref(texts[i]);
     }
-    free(keys);
     free(texts);
     return out;
 }
