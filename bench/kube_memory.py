@@ -15,7 +15,9 @@ Prints, so that the bottleneck is visible:
   writes' reads measured apart);
 - the share of the wall time the API server was busy (its CPU seconds
   over the wall time: the fake is Python, one core at most, so 100% means
-  it is the bottleneck) and canaryd's share;
+  it is the bottleneck), and the share of canaryd's workers' time spent
+  in the fake's request handlers (the fake's log; queueing before a
+  handler runs is not counted), next to canaryd's own CPU share;
 - ratios against canaryd on the empty cluster.
 
 Environment: CANARYD_BENCH_DEADLINE (seconds to wait for Initialized,
