@@ -77,11 +77,11 @@ class Gateway(gateway_env.StandInGateway):
 
     def _backend_answer(self, ns, ref):
         code, body = super()._backend_answer(ns, ref)
+        workload = body.get("deployment") if isinstance(body, dict) else None
         m = re.fullmatch(r"/status/([1-5][0-9][0-9])", getattr(self.local, "path", "") or "")
         if code == 200 and m:
             code = int(m.group(1))
-            body = {"status": code}
-        workload = body.get("deployment") if isinstance(body, dict) else None
+            body = {"status": code, "deployment": workload}
         if workload:
             self.observe(workload, ref.get("namespace", ns), code, BACKEND_MS)
         return code, body

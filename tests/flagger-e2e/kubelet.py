@@ -10,7 +10,7 @@ file canaryd logs to, so that `kubectl logs deployment/flagger` shows
 canaryd's log) and starts `canaryd kube` with the container's args (a
 leading `kube` dropped, as canaryd's own manifests carry it) plus the
 kubeconfig and the metrics port the harness gives. SIGTERM stops canaryd
-and exits.
+and exits; canaryd is also sent SIGTERM if this process dies otherwise.
 
 Tests only: no restarts, no probes, one container.
 
@@ -18,6 +18,7 @@ usage: kubelet.py --api URL --kubeconfig F --canaryd BIN --log F --port N
                   [--namespace flagger-system] [--deployment flagger] [--container flagger]
 """
 import argparse
+import ctypes
 import json
 import signal
 import subprocess
@@ -35,6 +36,11 @@ def api(method, url, body=None):
                                  headers={"Content-Type": "application/json", "User-Agent": "kubelet/stand-in"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.load(r)
+
+
+def die_with_parent():
+    """canaryd gets SIGTERM if this process dies, even by SIGKILL."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
 
 
 def stop(*_):
@@ -86,7 +92,8 @@ def main():
     with open(a.log, "ab") as log:
         log.write(("# kubelet stand-in: %s\n" % " ".join(cmd)).encode())
         log.flush()
-        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 preexec_fn=die_with_parent)
     child.wait()
     sys.exit(child.returncode)
 
