@@ -521,6 +521,11 @@ static bool setup(cdk_operator *op, const cdk_options *o)
         cd_error("-selector-labels must name at least one label");
         return false;
     }
+    cd_err perr = {{0}};
+    if (!cdk_router_find(o->mesh_provider, &perr)) {
+        cd_error("-mesh-provider: %s", perr.msg);
+        return false;
+    }
     op->engine.mesh_provider = o->mesh_provider;
     op->engine.judge = cd_judge_metric;
     op->hooks.event_webhook = o->event_webhook && *o->event_webhook ? o->event_webhook : NULL;
