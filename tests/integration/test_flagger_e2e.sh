@@ -1,11 +1,14 @@
 #!/bin/bash
 # test_flagger_e2e.sh - Flagger's own end-to-end scripts for plain
-# Kubernetes (../shared/conformance/flagger/e2e/test/kubernetes/: install,
-# init, deployment, daemonset, hpa), unchanged, against `canaryd kube` on
-# the fake API server, with what they expect of a Kind cluster provided
-# around them by tests/flagger-e2e/harness.sh (docs/compatibility.md,
+# Kubernetes, unchanged, against canaryd kube on the fake API server. They
+# are ../shared/conformance/flagger/e2e/test/kubernetes/ (install, init,
+# deployment, daemonset, hpa); what they expect of a Kind cluster is
+# provided around them by tests/flagger-e2e/harness.sh (docs/compatibility.md,
 # "Flagger's own end-to-end scripts"). Prints "flagger e2e: N/M scripts
 # passed"; any script that fails fails the test.
+# It starts, through harness.sh: a real Prometheus (prometheus --config.file),
+# the fake-apiserver, canaryd kube, canaryd loadtester, kubectl and the
+# stand-ins of tests/flagger-e2e/.
 . "$(dirname "$0")/../flagger-e2e/harness.sh"
 
 # the Services the scripts and the Canaries' webhooks call, and the pods

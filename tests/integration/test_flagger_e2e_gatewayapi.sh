@@ -1,11 +1,14 @@
 #!/bin/bash
 # test_flagger_e2e_gatewayapi.sh - Flagger's own end-to-end scripts for the
-# Gateway API (../shared/conformance/flagger/e2e/test/gatewayapi/: canary,
-# blue/green, A/B), unchanged, against `canaryd kube -mesh-provider
-# gatewayapi:v1` on the fake API server, with what they expect of a Kind
-# cluster with Istio provided around them (tests/flagger-e2e/harness.sh,
+# Gateway API, unchanged, against canaryd kube (gatewayapi:v1) on the fake
+# API server. They are ../shared/conformance/flagger/e2e/test/gatewayapi/
+# (canary, blue/green, A/B); what they expect of a Kind cluster with Istio
+# is provided around them (tests/flagger-e2e/harness.sh,
 # docs/compatibility.md). Prints "flagger e2e: N/M scripts passed"; any
 # script that fails fails the test.
+# It starts, through harness.sh: a real Prometheus (prometheus --config.file),
+# the fake-apiserver, canaryd kube, canaryd loadtester, kubectl and the
+# stand-ins of tests/flagger-e2e/.
 #
 # Not run: install.sh (it downloads Istio and the Gateway API CRDs from the
 # network and installs Flagger from its own Helm chart; the stand-in
