@@ -513,7 +513,24 @@ static void test_label_filters(void **state)
     const char *all[] = {"*"};
     cd_strlist star = {all, 1};
     json_t *f = cdk_filter_by_prefix(m, &star);
+    assert_int_equal(json_object_size(f), 2);   /* "*" never copies Flux's keys (Flagger's neither) */
+    assert_null(json_object_get(f, "helm.toolkit.fluxcd.io/n"));
+    json_decref(f);
+    const char *helm[] = {"helm."};
+    cd_strlist helm_prefix = {helm, 1};
+    f = cdk_filter_by_prefix(m, &helm_prefix);
+    assert_int_equal(json_object_size(f), 0);
+    json_decref(f);
+    /* the primary's pod labels and annotations: without Flux's keys either */
+    f = cdk_with_label(m, "app", "a-primary");
     assert_int_equal(json_object_size(f), 3);
+    assert_string_equal(json_string_value(json_object_get(f, "app")), "a-primary");
+    assert_null(json_object_get(f, "helm.toolkit.fluxcd.io/n"));
+    json_decref(f);
+    f = cdk_pod_annotations(m, "id-1");
+    assert_int_equal(json_object_size(f), 3);
+    assert_string_equal(json_string_value(json_object_get(f, "flagger-id")), "id-1");
+    assert_null(json_object_get(f, "helm.toolkit.fluxcd.io/n"));
     json_decref(f);
     f = cdk_filter_by_prefix(m, &no_prefixes);
     assert_int_equal(json_object_size(f), 0);
