@@ -36,6 +36,8 @@ typedef struct {
     size_t nanchors, cap_anchors;
     bool failed;
     bool stop;              /* nesting beyond CD_NODE_MAX_DEPTH: the rest is not read */
+    const char *input;      /* the text being parsed (marks are offsets into it) */
+    size_t input_len;
 } builder;
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -248,6 +250,65 @@ static const char *token_text(builder *b, struct fy_token *t)
     return s ? cd_arena_strndup(&b->s->arena, s, len) : NULL;
 }
 
+static bool is_flow_ws(char c) { return c == ' ' || c == '\t'; }
+
+/* Decodes the body of a single-quoted scalar (the bytes between its quotes,
+ * as the scanner accepted them) per YAML 1.2 §7.3.2: "''" is one quote; a
+ * line break with the white space around it folds to one space, or to n
+ * newlines when n empty lines follow. libfyaml 0.7.12's own decoding of
+ * this style is wrong ('a''''b' gives "a'''") and leaks its chunk buffer
+ * when five or more "''" follow each other, so it is not used for it.
+ * Returns the arena copy and its length in *outlen. */
+static char *decode_single_quoted(cd_arena *a, const char *p, size_t n, size_t *outlen)
+{
+    char *out = cd_arena_alloc(a, n + 1);
+    size_t o = 0, line_start = 0, i = 0;
+    while (i < n) {
+        char c = p[i];
+        if (c == '\'') {
+            out[o++] = '\'';
+            i += (i + 1 < n && p[i + 1] == '\'') ? 2 : 1;
+            continue;
+        }
+        if (c != '\n' && c != '\r') {
+            out[o++] = c;
+            i++;
+            continue;
+        }
+        while (o > line_start && is_flow_ws(out[o - 1]))
+            o--;   /* trailing white space of the line */
+        size_t breaks = 0;
+        while (i < n && (p[i] == '\n' || p[i] == '\r')) {
+            i += (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') ? 2 : 1;
+            breaks++;
+            while (i < n && is_flow_ws(p[i]))
+                i++;   /* leading white space of the next line */
+        }
+        if (breaks == 1)
+            out[o++] = ' ';
+        for (size_t k = 1; k < breaks; k++)
+            out[o++] = '\n';
+        line_start = o;
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+/* A single-quoted scalar's text read from the input itself (its marks are
+ * byte offsets into it, just inside the quotes); NULL when they do not
+ * frame one, and libfyaml's text is used. */
+static const char *single_quoted_text(builder *b, struct fy_token *t, size_t *len)
+{
+    const struct fy_mark *s = fy_token_start_mark(t), *e = fy_token_end_mark(t);
+    if (!s || !e || !b->input || s->input_pos == 0 || e->input_pos < s->input_pos ||
+        e->input_pos >= b->input_len || b->input[s->input_pos - 1] != '\'' ||
+        b->input[e->input_pos] != '\'')
+        return NULL;
+    return decode_single_quoted(&b->s->arena, b->input + s->input_pos,
+                                e->input_pos - s->input_pos, len);
+}
+
 static bool key_equal(const cd_node *a, const cd_node *b)
 {
     return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
@@ -443,10 +504,17 @@ static void handle_event(builder *b, struct fy_event *e, cd_node **root, int *do
     case FYET_SCALAR: {
         cd_node *n = new_node(b, CD_N_STR, m);
         size_t len = 0;
-        const char *text = fy_token_get_text(e->scalar.value, &len);
-        n->str = cd_arena_strndup(&b->s->arena, text ? text : "", text ? len : 0);
-        n->len = text ? len : 0;
         enum fy_scalar_style style = fy_token_scalar_style(e->scalar.value);
+        const char *sq =
+            style == FYSS_SINGLE_QUOTED ? single_quoted_text(b, e->scalar.value, &len) : NULL;
+        if (sq) {
+            n->str = sq;
+            n->len = len;
+        } else {
+            const char *text = fy_token_get_text(e->scalar.value, &len);
+            n->str = cd_arena_strndup(&b->s->arena, text ? text : "", text ? len : 0);
+            n->len = text ? len : 0;
+        }
         if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && n->col > 1)
             n->col--;   /* libfyaml marks the first character inside the quotes */
         if (style == FYSS_PLAIN) {
@@ -592,8 +660,11 @@ cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool 
     fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
+    /* sloppy indentation: a multi-line quoted scalar may continue at the
+     * column of its key (Kubernetes' CRDs, Flagger's own among them, are
+     * written so; kubectl's and PyYAML's readers accept it) */
     cfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE) |
-                FYPCF_DEFAULT_VERSION_1_2;
+                FYPCF_DEFAULT_VERSION_1_2 | FYPCF_SLOPPY_FLOW_INDENTATION;
     cfg.diag = diag;
     struct fy_parser *fyp = fy_parser_create(&cfg);
     if (!fyp) {
@@ -606,6 +677,8 @@ cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool 
     memset(&b, 0, sizeof b);
     b.s = s;
     b.diags = diags;
+    b.input = data;
+    b.input_len = len;
     int bad_line, bad_col;
     const char *why = find_unprintable(data, len, &bad_line, &bad_col);
     if (why) {
