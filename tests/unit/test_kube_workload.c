@@ -370,6 +370,12 @@ static void test_readiness_extreme_counts(void **state)
     assert_int_equal(cdk_daemonset_ready(ds, 60, 100, INT64_MAX - 5, INT64_MAX, msg, sizeof msg),
                      CD_RETRY);
     json_decref(ds);
+    /* a real beyond int64 where an integer belongs saturates */
+    d = obj("{\"a\": 1e300, \"b\": -1e300, \"c\": 3.9}");
+    assert_true(kj_int(d, "a", 0) == INT64_MAX);
+    assert_true(kj_int(d, "b", 0) == INT64_MIN);
+    assert_int_equal(kj_int(d, "c", 0), 3);
+    json_decref(d);
 }
 
 static void test_scale_up_replicas(void **state)
