@@ -3,10 +3,10 @@
 # every libFuzzer target (fuzz/fuzz_*.c; or the ones named) in turn for
 # SECONDS each (default 3600) under ASan + UBSan with leak detection, seeded
 # from fuzz/corpus/TARGET and ../shared/conformance (as `make asan` seeds
-# them). New inputs that add coverage are merged into fuzz/corpus/TARGET; a
-# finding (crash, leak, timeout, out-of-memory, UBSan report) ends that
-# target's run, is minimized and saved in fuzz/findings/TARGET/ with the
-# fuzzer's report. Ends with the line
+# them). New inputs that add coverage beyond those seeds are merged into
+# fuzz/corpus/TARGET; a finding (crash, leak, timeout, out-of-memory, UBSan
+# report) ends that target's run, is minimized and saved in
+# fuzz/findings/TARGET/ with the fuzzer's report. Ends with the line
 #   fuzz: N targets, S seconds each, findings: K
 # and exits 1 when K > 0. The build is FUZZ_BUILD (default build-asan,
 # configured as `make asan` does when missing); runs under `nice`.
@@ -66,9 +66,25 @@ for t in $targets; do
   took=$(( $(date +%s) - start ))
   execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$tmp/$t.log")
   cov=$(grep -oE 'cov: [0-9]+' "$tmp/$t.log" | tail -n 1 | cut -d' ' -f2)
-  # keep only what adds coverage to the committed corpus
-  nice "$exe" -merge=1 -rss_limit_mb=2048 -timeout=10 "$corpus" "$new" >"$tmp/$t.merge" 2>&1 ||
-    echo "fuzz.sh: $t: merging new inputs failed (see below)" >&2
+  # keep only what adds coverage beyond the committed corpus and the shared
+  # seeds (these are not copied: they stay in ../shared)
+  base=$tmp/$t.base
+  rm -rf "$base"
+  mkdir -p "$base"
+  cp -l "$tmp"/shared/* "$base"/ 2>/dev/null || cp "$tmp"/shared/* "$base"/ 2>/dev/null
+  for f in "$corpus"/*; do
+    [ -f "$f" ] && cp "$f" "$base/corpus-$(basename "$f")"
+  done
+  ls "$base" | sort >"$tmp/$t.before"
+  if nice "$exe" -merge=1 -rss_limit_mb=2048 -timeout=10 "$base" "$new" >"$tmp/$t.merge" 2>&1; then
+    ls "$base" | sort | comm -13 "$tmp/$t.before" - | while read -r f; do
+      cp "$base/$f" "$corpus/$f"
+    done
+  else
+    echo "fuzz.sh: $t: merging new inputs failed; $tmp/$t.merge:" >&2
+    tail -n 5 "$tmp/$t.merge" >&2
+  fi
+  rm -rf "$base"
   added=$(( $(ls "$corpus" | wc -l) - before ))
   found=0
   for a in "$art"/*; do
