@@ -9,7 +9,8 @@
 # fuzz/findings/TARGET/ with the fuzzer's report. Ends with the line
 #   fuzz: N targets, S seconds each, findings: K
 # and exits 1 when K > 0. The build is FUZZ_BUILD (default build-asan,
-# configured as `make asan` does when missing); runs under `nice`.
+# configured as `make asan` does when missing; FUZZ_NO_BUILD=1 takes its
+# targets as they are); runs under `nice`.
 # Writes only fuzz/corpus/, fuzz/findings/ and a temporary directory.
 set -u
 seconds=${1:-3600}
@@ -19,7 +20,9 @@ src=$(pwd)
 build=${FUZZ_BUILD:-build-asan}
 case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a number" >&2; exit 2 ;; esac
 
-if [ ! -f "$build/build.ninja" ]; then
+if [ -n "${FUZZ_NO_BUILD:-}" ]; then
+  :   # the targets in $build are taken as they are
+elif [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang-14 \
       -DCANARYD_SANITIZE=ON -DCANARYD_FUZZ=ON >/dev/null || exit 2
 fi
@@ -29,7 +32,7 @@ else
   targets=$(for f in fuzz/fuzz_*.c; do basename "$f" .c; done)
 fi
 # shellcheck disable=SC2086
-nice cmake --build "$build" -j "${JOBS:-2}" --target $targets >/dev/null || {
+[ -n "${FUZZ_NO_BUILD:-}" ] || nice cmake --build "$build" -j "${JOBS:-2}" --target $targets >/dev/null || {
   echo "fuzz.sh: building the fuzz targets in $build failed" >&2; exit 2; }
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
