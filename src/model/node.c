@@ -372,8 +372,9 @@ static size_t fold_break(const char *p, size_t n, size_t *i, char *out, size_t o
  * scanner accepted it) per YAML 1.2 §7.3.1: escapes (§5.7; a JSON
  * surrogate pair is one character), folding as for single quotes, and an
  * escaped line break that joins its lines. libfyaml 0.7.12 gets escaped
- * white space and escaped breaks wrong ("a\ " followed by a break gained a
- * NUL). NULL (and libfyaml's text is used) for an escape it does not know. */
+ * white space and escaped breaks wrong ("a\ " then a break lost its
+ * spaces; some such scalars gained a NUL). NULL (and libfyaml's text is
+ * used) for an escape it does not know. */
 static char *decode_double_quoted(cd_arena *a, const char *p, size_t n, size_t *outlen)
 {
     char *out = cd_arena_alloc(a, 2 * n + 1);   /* \L: 2 bytes in, 3 out */
