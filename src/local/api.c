@@ -334,6 +334,19 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
     return cd_httpd_reply_json(conn, 202, json_pack("{s:s}", "result", done));
 }
 
+bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_t cap)
+{
+    json_t *j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *ns = json_string_value(json_object_get(j, "namespace"));
+    bool ok = name && ns;
+    if (ok)
+        snprintf(key, cap, "%s%s.%s", !strncmp(url, "/rollback/", 10) ? "rollback." : "", name,
+                 ns);
+    json_decref(j);
+    return ok;
+}
+
 /* flagger-loadtester's /gate and /rollback endpoints (reference §4.4). */
 static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn, const char *url,
                                        request *rq)
@@ -342,18 +355,10 @@ static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn,
         return cd_httpd_reply(conn, 200, "text/plain", "OK", 2);
     if (!strcmp(url, "/gate/halt"))
         return cd_httpd_reply(conn, 403, "text/plain", "Forbidden", 9);
-    json_t *j = json_loadb(cd_buf_str(&rq->body), rq->body.len, 0, NULL);
-    const char *name = json_string_value(json_object_get(j, "name"));
-    const char *ns = json_string_value(json_object_get(j, "namespace"));
-    if (!name || !ns) {
-        json_decref(j);
-        return cd_httpd_reply(conn, 400, "text/plain", "invalid payload", 15);
-    }
-    bool rollback = !strncmp(url, "/rollback/", 10);
-    const char *verb = strrchr(url, '/') + 1;
     char key[600];
-    snprintf(key, sizeof key, "%s%s.%s", rollback ? "rollback." : "", name, ns);
-    json_decref(j);
+    if (!lc_gate_key(url, cd_buf_str(&rq->body), rq->body.len, key, sizeof key))
+        return cd_httpd_reply(conn, 400, "text/plain", "invalid payload", 15);
+    const char *verb = strrchr(url, '/') + 1;
     pthread_mutex_lock(&api->L->lock);
     size_t at = api->ngates;
     for (size_t i = 0; i < api->ngates; i++)

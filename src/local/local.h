@@ -127,6 +127,10 @@ pid_t lc_router_pid(const lc_router *r);
 /* api.c */
 typedef struct lc_api lc_api;
 lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err);
+/* The gate a loadtester-style /gate/... or /rollback/... request body
+ * ({"name": ..., "namespace": ...}) names ("name.ns", "rollback.name.ns");
+ * false when the body is not such a payload. */
+bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_t cap);
 void lc_api_stop(lc_api *api);
 json_t *lc_canary_json(lc_canary *c, bool detail);   /* L->lock held */
 
