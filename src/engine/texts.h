@@ -79,4 +79,10 @@
 #define AL_JUDGE_ROLLBACK       "Statistical judge: %s"
 #define EV_JUDGE_HOLD           "Halt %s promotion the statistical judge is waiting for %s" /* C.ns, "<metric> <reason>" */
 
+/* instant rollback (canaryd's extension, spec.rollbackWindow; not Flagger texts) */
+#define EV_INSTANT_ROLLBACK     "Instant rollback of %s to revision %s promoted %s: within rollbackWindow, skipping analysis" /* T.ns, revision, "5m0s ago" */
+#define AL_INSTANT_ROLLBACK     "Instant rollback to revision %s, analysis skipped."
+#define EV_INSTANT_DONE         "Promotion completed! Instant rollback to revision %s of %s"   /* revision, T.ns */
+#define AL_INSTANT_DONE         "Instant rollback finished, promotion completed."
+
 #endif

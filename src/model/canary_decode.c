@@ -666,6 +666,52 @@ static void check_canary(cd_dec *d, const cd_node *spec, const cd_canary_spec *s
     }
 }
 
+/* Does s match the CRD's duration pattern ^[0-9]+(\.[0-9]+)?(ms|s|m|h)? */
+static bool duration_prefix(const char *s)
+{
+    size_t i = 0;
+    while (s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == 0)
+        return false;
+    if (s[i] == '.') {
+        size_t j = ++i;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == j)
+            return false;
+    }
+    return s[i] == 's' || s[i] == 'm' || s[i] == 'h';
+}
+
+/* spec.rollbackWindow (canaryd's extension): the schema checked the
+ * shapes; the bounds and the duration are checked here. */
+static void decode_rollback_window(cd_dec *d, const cd_node *spec, cd_rollback_window *w)
+{
+    const cd_node *n = cd_map_get(spec, "rollbackWindow");
+    if (!n || n->type != CD_N_MAP)
+        return;
+    w->set = true;
+    int64_t v = 1;
+    cd_dec_int(d, n, "revisions", "spec.rollbackWindow", &v);   /* required, 1..20: the CRD */
+    w->revisions = v < 1 ? 1 : v > CD_PROMOTED_MAX ? CD_PROMOTED_MAX : (int)v;
+    const cd_node *an = cd_map_get(n, "maxAge");
+    if (!an || an->type == CD_N_NULL)
+        return;
+    int64_t ms;
+    if (an->type != CD_N_STR)
+        return;   /* the schema reported it */
+    if (!cd_duration_parse_ms(an->str, &ms) || ms <= 0) {
+        /* the CRD's pattern reported what does not even start like a duration */
+        if (duration_prefix(an->str))
+            cd_dec_error(d, an, "spec.rollbackWindow.maxAge",
+                         "must be a positive duration such as 24h or 30m, got \"%s\"", an->str);
+        return;
+    }
+    w->max_age = cd_dec_str(d, n, "maxAge");
+    w->max_age_ms = ms;
+}
+
 void cd_canary_decode_spec(cd_dec *d, const cd_node *spec, cd_canary_spec *s)
 {
     memset(s, 0, sizeof *s);
@@ -709,6 +755,7 @@ void cd_canary_decode_spec(cd_dec *d, const cd_node *spec, cd_canary_spec *s)
     s->skip_analysis = cd_dec_bool(spec, "skipAnalysis");
     s->revert_on_deletion = cd_dec_bool(spec, "revertOnDeletion");
     s->suspend = cd_dec_bool(spec, "suspend");
+    decode_rollback_window(d, spec, &s->rollback_window);
 
     /* defaults that depend on other fields */
     if (!s->service.name)

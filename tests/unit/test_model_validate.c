@@ -130,6 +130,34 @@ static void test_weight_range(void **state)
            "canary.yaml:17:17: spec.analysis.stepWeight: must be a whole number, got 10.5\n");
 }
 
+/* spec.rollbackWindow (canaryd's extension, docs/rollback.md) */
+static void test_rollback_window(void **state)
+{
+    expect(14, "  rollbackWindow:\n    revisions: 3\n    maxAge: 24h\n  analysis:\n", "");
+    expect(14, "  rollbackWindow:\n    revisions: 0\n  analysis:\n",
+           "canary.yaml:15:16: spec.rollbackWindow.revisions: must be between 1 and 20, got 0\n");
+    expect(14, "  rollbackWindow:\n    revisions: 21\n  analysis:\n",
+           "canary.yaml:15:16: spec.rollbackWindow.revisions: must be between 1 and 20, got 21\n");
+    expect(14, "  rollbackWindow:\n    revisions: 2.5\n  analysis:\n",
+           "canary.yaml:15:16: spec.rollbackWindow.revisions: must be a whole number, got 2.5\n");
+    expect(14, "  rollbackWindow: {maxAge: 1h}\n  analysis:\n",
+           "canary.yaml:14:19: spec.rollbackWindow.revisions: required field is missing\n");
+    expect(14, "  rollbackWindow: {revisions: 2, maxAge: 0s}\n  analysis:\n",
+           "canary.yaml:14:42: spec.rollbackWindow.maxAge: must be a positive duration such as "
+           "24h or 30m, got \"0s\"\n");
+    expect(14, "  rollbackWindow: {revisions: 2, maxAge: soon}\n  analysis:\n",
+           "canary.yaml:14:42: spec.rollbackWindow.maxAge: \"soon\" does not match the pattern "
+           "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)\n");
+    result r;
+    run(&r, edit(14, "  rollbackWindow: {revisions: 4, maxAge: 90m}\n  analysis:\n"));
+    assert_int_equal(r.objs.n, 1);
+    const cd_rollback_window *w = &r.objs.items[0]->spec.canary.rollback_window;
+    assert_true(w->set);
+    assert_int_equal(w->revisions, 4);
+    assert_int_equal(w->max_age_ms, 90 * 60000);
+    done(&r);
+}
+
 static void test_types(void **state)
 {
     expect(16, "    threshold: five\n",
@@ -427,6 +455,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base_is_valid),
         cmocka_unit_test(test_weight_range),
+        cmocka_unit_test(test_rollback_window),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_enums),
         cmocka_unit_test(test_required),
