@@ -625,8 +625,66 @@ static bool is_knative(const cd_object_ref *r)
 }
 
 /* Checks across fields, as Flagger's verifyCanary and routers do. */
+/* A StatefulSet target is released in place by its partition, traffic
+ * following the updated pods (docs/statefulset.md): what cannot work is
+ * an error, what is ignored a warning saying why. */
+static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_spec *s)
+{
+    const char *provider = s->provider ? s->provider : "";
+    const cd_node *an = cd_map_get(spec, "analysis");
+    if (*provider && strcmp(provider, "kubernetes"))
+        cd_dec_error(d, cd_map_get(spec, "provider"), "spec.provider",
+                     "a StatefulSet target is released by its partition, traffic following the "
+                     "updated pods: provider must be kubernetes or empty, got \"%s\"", provider);
+    if (s->autoscaler_ref.set)
+        cd_dec_warn(d, cd_map_get(spec, "autoscalerRef"), "spec.autoscalerRef",
+                    "does not apply to a StatefulSet target: there is no primary copy to scale");
+    if (s->analysis.n_match)
+        cd_dec_warn(d, cd_map_get(an, "match"), "spec.analysis.match",
+                    "does not apply to a StatefulSet target: traffic follows the pods, no request "
+                    "is routed by header (no A/B testing)");
+    if (s->analysis.mirror)
+        cd_dec_warn(d, cd_map_get(an, "mirror"), "spec.analysis.mirror",
+                    "does not apply to a StatefulSet target: nothing mirrors traffic to its pods");
+    if (s->analysis.session_affinity.set)
+        cd_dec_warn(d, cd_map_get(an, "sessionAffinity"), "spec.analysis.sessionAffinity",
+                    "does not apply to a StatefulSet target: no router sets cookies");
+    if (s->analysis.step_weight_promotion > 0)
+        cd_dec_warn(d, cd_map_get(an, "stepWeightPromotion"), "spec.analysis.stepWeightPromotion",
+                    "does not apply to a StatefulSet target: promotion updates the remaining "
+                    "ordinals in the controller's order");
+    static const char *const mesh_only[] = {"gateways", "hosts", "gatewayRefs", "match", "retries",
+                                            "headers", "corsPolicy", "timeout", "trafficPolicy",
+                                            "mirror", "rewrite", "meshName", "backends"};
+    const cd_node *svc = cd_map_get(spec, "service");
+    for (size_t i = 0; i < sizeof mesh_only / sizeof mesh_only[0]; i++) {
+        const cd_node *f = cd_map_get(svc, mesh_only[i]);
+        if (f)
+            cd_dec_warn(d, f, cd_dec_path(d, "spec.service", mesh_only[i]),
+                        "does not apply to a StatefulSet target: canaryd creates no routes for "
+                        "it, traffic follows the pods through your own Service");
+    }
+    const cd_node *mn = cd_map_get(an, "metrics");
+    for (size_t i = 0; i < s->analysis.n_metrics; i++) {
+        const cd_metric *m = &s->analysis.metrics[i];
+        const cd_node *at = mn && mn->type == CD_N_SEQ && i < mn->nitems ? mn->items[i] : an;
+        char path[64];
+        snprintf(path, sizeof path, "spec.analysis.metrics[%zu]", i);
+        if (cd_metric_is_builtin(m) && !m->template_name && !m->query)
+            cd_dec_error(d, at, cd_dec_path(d, path, "name"),
+                         "builtin metric %s has no query for a StatefulSet's updated pods; use a "
+                         "templateRef or query that selects them (docs/statefulset.md)",
+                         m->name ? m->name : "");
+        if (m->judge)
+            cd_dec_error(d, cd_map_get(at, "judge"), cd_dec_path(d, path, "judge"),
+                         "the statistical judge does not support StatefulSet targets yet");
+    }
+}
+
 static void check_canary(cd_dec *d, const cd_node *spec, const cd_canary_spec *s)
 {
+    if (s->target_ref.kind && !strcmp(s->target_ref.kind, "StatefulSet"))
+        check_statefulset(d, spec, s);
     const char *provider = s->provider ? s->provider : "";
     const cd_node *prov = cd_map_get(spec, "provider");
     const cd_node *target = cd_map_get(spec, "targetRef");
@@ -655,7 +713,8 @@ static void check_canary(cd_dec *d, const cd_node *spec, const cd_canary_spec *s
     if (!strcmp(provider, "appmesh") && !s->service.mesh_name)
         cd_dec_error(d, cd_map_get(spec, "service"), "spec.service.meshName",
                      "provider appmesh (v1beta1) needs meshName; use appmesh:v1beta2 otherwise");
-    if (!strcmp(provider, "kubernetes")) {
+    bool sts = s->target_ref.kind && !strcmp(s->target_ref.kind, "StatefulSet");
+    if (!strcmp(provider, "kubernetes") && !sts) {   /* a StatefulSet runs the canary strategy */
         const cd_node *an = cd_map_get(spec, "analysis");
         if (s->analysis.n_match)
             cd_dec_warn(d, cd_map_get(an, "match"), "spec.analysis.match",

@@ -158,6 +158,40 @@ static void test_rollback_window(void **state)
     done(&r);
 }
 
+/* A StatefulSet target (docs/statefulset.md): what cannot work is an
+ * error, what does not apply a warning saying why. */
+static void test_statefulset_fields(void **state)
+{
+    expect(10, "    kind: StatefulSet\n",
+           "canary.yaml:7:13: spec.provider: a StatefulSet target is released by its partition, "
+           "traffic following the updated pods: provider must be kubernetes or empty, got "
+           "\"appmesh:v1beta2\"\n"
+           "canary.yaml:20:7: spec.analysis.metrics[0].name: builtin metric request-success-rate "
+           "has no query for a StatefulSet's updated pods; use a templateRef or query that "
+           "selects them (docs/statefulset.md)\n");
+    const char *sts =
+        "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
+        "  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n"
+        "  service: {port: 5432, hosts: [db.example.com]}\n"
+        "  analysis:\n    interval: 1m\n    threshold: 2\n    stepWeight: 25\n"
+        "    stepWeightPromotion: 50\n    mirror: true\n"
+        "    sessionAffinity: {cookieName: c}\n"
+        "    metrics:\n    - name: errors\n      query: sum(x)\n      thresholdRange: {max: 1}\n";
+    result r;
+    run(&r, sts);
+    assert_string_equal(r.text,
+        "canary.yaml:6:32: warning: spec.service.hosts: does not apply to a StatefulSet target: "
+        "canaryd creates no routes for it, traffic follows the pods through your own Service\n"
+        "canary.yaml:11:26: warning: spec.analysis.stepWeightPromotion: does not apply to a "
+        "StatefulSet target: promotion updates the remaining ordinals in the controller's order\n"
+        "canary.yaml:12:13: warning: spec.analysis.mirror: does not apply to a StatefulSet target: "
+        "nothing mirrors traffic to its pods\n"
+        "canary.yaml:13:22: warning: spec.analysis.sessionAffinity: does not apply to a "
+        "StatefulSet target: no router sets cookies\n");
+    assert_int_equal(r.objs.n, 1);   /* valid: warnings only */
+    done(&r);
+}
+
 static void test_types(void **state)
 {
     expect(16, "    threshold: five\n",
@@ -173,9 +207,10 @@ static void test_types(void **state)
 
 static void test_enums(void **state)
 {
-    expect(10, "    kind: StatefulSet\n",
-           "canary.yaml:10:11: spec.targetRef.kind: unsupported value \"StatefulSet\": must be "
-           "one of \"DaemonSet\", \"Deployment\", \"Service\", \"LocalWorkload\"\n");
+    expect(10, "    kind: CronJob\n",
+           "canary.yaml:10:11: spec.targetRef.kind: unsupported value \"CronJob\": must be "
+           "one of \"DaemonSet\", \"Deployment\", \"Service\", \"LocalWorkload\", "
+           "\"StatefulSet\"\n");
     expect(7, "  provider: consul\n",
            "canary.yaml:7:13: spec.provider: unsupported value \"consul\": must be one of "
            "\"apisix\", \"appmesh\", \"appmesh:v1beta2\", \"contour\", \"gatewayapi:v1\", "
@@ -456,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_base_is_valid),
         cmocka_unit_test(test_weight_range),
         cmocka_unit_test(test_rollback_window),
+        cmocka_unit_test(test_statefulset_fields),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_enums),
         cmocka_unit_test(test_required),

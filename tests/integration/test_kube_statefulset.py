@@ -1,0 +1,195 @@
+"""test_kube_statefulset.py - StatefulSet targets with `canaryd kube` on the
+fake cluster, whose StatefulSet controller follows kube-controller-
+manager's partitioned RollingUpdate (test_fake_apiserver_statefulset.py):
+
+- at initialization no primary is created and the partition is raised to
+  replicas (a new template then updates no pod by itself);
+- db:2 is released in steps: partition 3 (ordinal 3 updated, weight 25),
+  then 2 (ordinals 2 and 3, weight 50), the analysis (a rollout webhook)
+  passing between steps; promotion sets partition 0, every ordinal
+  updates, currentRevision becomes db:2's, the partition goes back to 4;
+- db:3 fails its analysis after the first step: rolled back (Failed), the
+  StatefulSet gets db:2's template back from its ControllerRevision, the
+  updated ordinal returns to db:2's revision, the partition back to 4;
+- every request canaryd made is granted by deploy/'s ClusterRole.
+"""
+import http.server
+import json
+import os
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from operator_env import Checker, Cluster, image_of, rbac_check, wait_until  # noqa: E402
+
+NS = "apps"
+
+
+class Check:
+    """A rollout webhook the test turns to failing."""
+
+    def __init__(self):
+        self.ok = True
+        self.calls = 0
+        me = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                me.calls += 1
+                self.send_response(200 if me.ok else 500)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/check" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+
+
+MANIFESTS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: apps}
+spec:
+  replicas: 4
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "db:1", ports: [{containerPort: 5432}]}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: db, namespace: apps}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}
+  progressDeadlineSeconds: 60
+  service: {port: 5432}
+  analysis:
+    interval: 1m
+    threshold: 2
+    stepWeight: 25
+    maxWeight: 50
+    webhooks:
+    - {name: check, type: rollout, url: "%(url)s"}
+"""
+
+
+def main():
+    t = Checker()
+    c = Cluster()
+    check = Check()
+    c.extra.append(check)
+    try:
+        c.apply(MANIFESTS % {"url": check.url})
+
+        def sts():
+            return c.get("statefulset", NS, "db") or {}
+
+        def partition():
+            return (((sts().get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition")
+
+        def st():
+            return sts().get("status") or {}
+
+        def pods():
+            r = c.kubectl("-n", NS, "get", "pods", "-l", "app=db", "-o", "json")
+            out = {}
+            for p in json.loads(r.stdout).get("items") or []:
+                lab = p["metadata"].get("labels") or {}
+                out[int(lab.get("apps.kubernetes.io/pod-index", -1))] = lab.get("controller-revision-hash")
+            return out
+
+        t.check("the StatefulSet's 4 pods run", wait_until(lambda: st().get("readyReplicas") == 4, 30), st())
+        rev1 = st().get("currentRevision")
+        c.start_operator("-interval-override", "1s", "-mesh-provider", "appmesh:v1beta2")
+        t.check("Initialized", wait_until(lambda: c.phase(NS, "db") == "Initialized", 60), c.phase(NS, "db"))
+        t.check("no primary is created", c.get("statefulset", NS, "db-primary") is None)
+        t.check("the partition holds every ordinal (4)", wait_until(lambda: partition() == 4, 20), partition())
+
+        # ---- db:2, promoted ----------------------------------------------------------
+        seen = []
+
+        def record():
+            p, s = partition(), st()
+            snap = (p, s.get("updatedReplicas", 0))
+            if not seen or seen[-1][:2] != snap:
+                seen.append(snap + (dict(pods()), s.get("updateRevision")))
+            return c.phase(NS, "db") == "Succeeded" and \
+                any(x[0] == 0 for x in seen)
+        c.kubectl("-n", NS, "set", "image", "statefulset/db", "db=db:2")
+        t.check("db:2: Succeeded", wait_until(record, 120, 0.1), (c.phase(NS, "db"), [x[:2] for x in seen]))
+        parts = []
+        for x in seen:
+            if x[0] is not None and (not parts or parts[-1] != x[0]):
+                parts.append(x[0])
+        t.check("db:2: the partition stepped 4, 3, 2, then 0 (promotion)", parts[:4] == [4, 3, 2, 0],
+                parts)
+        at3 = [x for x in seen if x[0] == 3 and x[1] == 1]
+        t.check("db:2: at partition 3 only ordinal 3 runs the new revision",
+                bool(at3) and at3[-1][2].get(3) == at3[-1][3] and
+                all(at3[-1][2].get(i) == rev1 for i in (0, 1, 2)), at3[-1:] if at3 else seen)
+        at2 = [x for x in seen if x[0] == 2 and x[1] == 2]
+        t.check("db:2: at partition 2 ordinals 2 and 3 do",
+                bool(at2) and at2[-1][2].get(2) == at2[-1][3] and at2[-1][2].get(3) == at2[-1][3] and
+                at2[-1][2].get(1) == rev1, at2[-1:] if at2 else seen)
+        s = st()
+        rev2 = s.get("updateRevision")
+        t.check("db:2: every ordinal updated, currentRevision = updateRevision",
+                wait_until(lambda: st().get("currentRevision") == rev2 and st().get("updatedReplicas") == 4, 20)
+                and rev2 != rev1, st())
+        t.check("db:2: the partition is back at 4", wait_until(lambda: partition() == 4, 20), partition())
+        ev = c.events(NS, "db")
+        t.check("db:2: events of a canary run (weights 25, 50, promotion)",
+                any("Advance db.apps canary weight 25" in e for e in ev) and
+                any("Advance db.apps canary weight 50" in e for e in ev) and
+                any("Promotion completed! Scaling down db.apps" in e for e in ev), ev[-8:])
+        t.check("db:2: the analysis ran between steps (webhook called)", check.calls >= 2, check.calls)
+
+        # ---- db:3, rolled back -------------------------------------------------------------
+        c.kubectl("-n", NS, "set", "image", "statefulset/db", "db=db:3")
+        t.check("db:3: the first step (partition 3)",
+                wait_until(lambda: partition() == 3 and st().get("updatedReplicas") == 1, 60),
+                (partition(), st()))
+        rev3 = st().get("updateRevision")
+        t.check("db:3: ordinal 3 runs db:3's revision", wait_until(lambda: pods().get(3) == rev3, 20), pods())
+        check.ok = False
+        t.check("db:3: rolled back (Failed)", wait_until(lambda: c.phase(NS, "db") == "Failed", 60),
+                c.phase(NS, "db"))
+        t.check("db:3: the StatefulSet has db:2's template again", image_of(sts()) == "db:2", image_of(sts()))
+        t.check("db:3: ordinal 3 is back on db:2's revision, every pod ready",
+                wait_until(lambda: pods() == {0: rev2, 1: rev2, 2: rev2, 3: rev2} and
+                           st().get("readyReplicas") == 4, 30), pods())
+        t.check("db:3: updateRevision = currentRevision = db:2's",
+                wait_until(lambda: st().get("updateRevision") == rev2 and st().get("currentRevision") == rev2, 20),
+                st())
+        t.check("db:3: the partition is back at 4", wait_until(lambda: partition() == 4, 20), partition())
+        ev = c.events(NS, "db")
+        t.check("db:3: Flagger's rollback events",
+                any("Rolling back db.apps failed checks threshold reached 2" in e for e in ev) and
+                any("Canary failed! Scaling down db.apps" in e for e in ev), ev[-6:])
+        t.check("db:3: no new run starts for the restored template", c.phase(NS, "db") == "Failed")
+
+        used, denied = rbac_check(c)
+        t.check("the ClusterRole grants every request canaryd made", not denied, sorted(denied))
+        t.check("canaryd read a ControllerRevision and wrote the StatefulSet",
+                ("apps", "controllerrevisions", "get") in used and
+                ("apps", "statefulsets", "patch") in used and ("apps", "statefulsets", "update") in used,
+                sorted(used))
+    finally:
+        c.close()
+    return t.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
