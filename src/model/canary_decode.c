@@ -649,6 +649,11 @@ static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_sp
     if (s->analysis.session_affinity.set)
         cd_dec_warn(d, cd_map_get(an, "sessionAffinity"), "spec.analysis.sessionAffinity",
                     "does not apply to a StatefulSet target: no router sets cookies");
+    if (s->analysis.iterations > 0 && !s->analysis.step_weight && !s->analysis.n_step_weights)
+        cd_dec_warn(d, cd_map_get(an, "iterations"), "spec.analysis.iterations",
+                    "blue/green on a StatefulSet target updates no ordinal during its iterations "
+                    "and then all of them at once; use stepWeight or stepWeights to step the "
+                    "partition");
     if (s->analysis.step_weight_promotion > 0)
         cd_dec_warn(d, cd_map_get(an, "stepWeightPromotion"), "spec.analysis.stepWeightPromotion",
                     "does not apply to a StatefulSet target: promotion updates the remaining "
