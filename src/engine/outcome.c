@@ -6,12 +6,23 @@
 #include "engine/tick.h"
 #include "util/duration.h"
 #include <stdio.h>
+#include <string.h>
 
 static int threshold(const cd_tick *t) { return t->an->threshold > 0 ? t->an->threshold : 1; }
 
+/* "Copying T.ns template spec to T-primary.ns"; a StatefulSet, released in
+ * place, has no primary to copy to. */
+static void copying_event(cd_tick *t)
+{
+    if (!strcmp(t->provider, "statefulset"))
+        cd_tick_event(t, CD_EVENT_NORMAL, EV_STS_PROMOTING, t->tname);
+    else
+        cd_tick_event(t, CD_EVENT_NORMAL, EV_COPYING, t->tname, t->target, t->ns);
+}
+
 bool cd_outcome_promote(cd_tick *t)
 {
-    cd_tick_event(t, CD_EVENT_NORMAL, EV_COPYING, t->tname, t->target, t->ns);
+    copying_event(t);
     if (!cd_tick_workload(t, t->p->workload.promote))
         return false;
     return cd_tick_set_phase(t, CD_PHASE_PROMOTING);
@@ -105,7 +116,7 @@ bool cd_outcome_skip_analysis(cd_tick *t)
     if (!cd_tick_set_routes(t, 100, 0, false))
         return true;
     cd_tick_gauge_weights(t, 100, 0);
-    cd_tick_event(t, CD_EVENT_NORMAL, EV_COPYING, t->tname, t->target, t->ns);
+    copying_event(t);
     if (!cd_tick_workload(t, t->p->workload.promote) || !cd_tick_reconcile_primary_scaler(t, false) ||
         !cd_tick_workload(t, t->p->workload.pause_target_scaler) ||
         !cd_tick_workload(t, t->p->workload.scale_to_zero))
@@ -135,7 +146,7 @@ void cd_outcome_instant_rollback(cd_tick *t, const char *revision, int idx)
     if (!cd_tick_set_routes(t, 100, 0, false))
         return;
     cd_tick_gauge_weights(t, 100, 0);
-    cd_tick_event(t, CD_EVENT_NORMAL, EV_COPYING, t->tname, t->target, t->ns);
+    copying_event(t);
     if (!cd_tick_workload(t, t->p->workload.promote) || !cd_tick_reconcile_primary_scaler(t, false) ||
         !cd_tick_workload(t, t->p->workload.pause_target_scaler) ||
         !cd_tick_workload(t, t->p->workload.scale_to_zero))

@@ -24,6 +24,8 @@
 #define EV_STOP_MIRRORING       "Stop traffic mirroring and route all traffic to canary"
 #define EV_ROUTE_ALL_PRIMARY    "Routing all traffic to primary"
 #define EV_COPYING              "Copying %s template spec to %s-primary.%s"     /* T.ns, T, ns */
+/* a StatefulSet target has no primary (canaryd's extension, docs/statefulset.md) */
+#define EV_STS_PROMOTING        "Updating every ordinal of statefulset %s (partition 0)"  /* T.ns */
 
 /* outcomes */
 #define EV_PROMOTION_DONE       "Promotion completed! Scaling down %s"          /* T.ns */
