@@ -11,6 +11,11 @@ manager's partitioned RollingUpdate (test_fake_apiserver_statefulset.py):
 - db:3 fails its analysis after the first step: rolled back (Failed), the
   StatefulSet gets db:2's template back from its ControllerRevision, the
   updated ordinal returns to db:2's revision, the partition back to 4;
+- an OnDelete StatefulSet (kv): canaryd keeps its own partition in an
+  annotation and deletes the pods of each step, which the controller
+  recreates at updateRevision; promoted, then a release rolled back: the
+  promoted template is found by its hash (OnDelete never moves
+  currentRevision) and the updated pod deleted again;
 - every request canaryd made is granted by deploy/'s ClusterRole.
 """
 import http.server
@@ -82,16 +87,43 @@ spec:
     maxWeight: 50
     webhooks:
     - {name: check, type: rollout, url: "%(url)s"}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: kv, namespace: apps}
+spec:
+  replicas: 2
+  serviceName: kv
+  updateStrategy: {type: OnDelete}
+  selector: {matchLabels: {app: kv}}
+  template:
+    metadata: {labels: {app: kv}}
+    spec:
+      containers: [{name: kv, image: "kv:1"}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: kv, namespace: apps}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: kv}
+  service: {port: 6379}
+  analysis:
+    interval: 1m
+    threshold: 1
+    stepWeight: 50
+    maxWeight: 50
+    webhooks:
+    - {name: check, type: rollout, url: "%(url2)s"}
 """
 
 
 def main():
     t = Checker()
     c = Cluster()
-    check = Check()
-    c.extra.append(check)
+    check, check2 = Check(), Check()
+    c.extra += [check, check2]
     try:
-        c.apply(MANIFESTS % {"url": check.url})
+        c.apply(MANIFESTS % {"url": check.url, "url2": check2.url})
 
         def sts():
             return c.get("statefulset", NS, "db") or {}
@@ -180,10 +212,57 @@ def main():
                 any("Canary failed! Scaling down db.apps" in e for e in ev), ev[-6:])
         t.check("db:3: no new run starts for the restored template", c.phase(NS, "db") == "Failed")
 
+        # ---- OnDelete: canaryd deletes the pods of each step ---------------------------------
+        def kv():
+            return c.get("statefulset", NS, "kv") or {}
+
+        def kv_pods():
+            r = c.kubectl("-n", NS, "get", "pods", "-l", "app=kv", "-o", "json")
+            return {int(p["metadata"]["labels"].get("apps.kubernetes.io/pod-index", -1)):
+                    p["metadata"]["labels"].get("controller-revision-hash")
+                    for p in json.loads(r.stdout).get("items") or []}
+
+        def kv_ann(key):
+            return ((kv().get("metadata") or {}).get("annotations") or {}).get(key)
+        t.check("kv (OnDelete): Initialized", wait_until(lambda: c.phase(NS, "kv") == "Initialized", 60),
+                c.phase(NS, "kv"))
+        kv1 = (kv().get("status") or {}).get("updateRevision")
+        t.check("kv: canaryd's partition holds both ordinals (no annotation yet means replicas)",
+                kv_ann("canaryd.dev/partition") in (None, "2"), kv_ann("canaryd.dev/partition"))
+        c.kubectl("-n", NS, "set", "image", "statefulset/kv", "kv=kv:2")
+        kv2 = [None]
+
+        def first_step():
+            st = kv().get("status") or {}
+            kv2[0] = st.get("updateRevision")
+            p = kv_pods()
+            return kv2[0] != kv1 and p.get(1) == kv2[0] and p.get(0) == kv1 and \
+                kv_ann("canaryd.dev/partition") == "1"
+        t.check("kv: at partition 1 canaryd deleted pod kv-1 only: it came back on kv:2's revision",
+                wait_until(first_step, 60), (kv_pods(), kv_ann("canaryd.dev/partition")))
+        t.check("kv: Succeeded", wait_until(lambda: c.phase(NS, "kv") == "Succeeded", 60), c.phase(NS, "kv"))
+        t.check("kv: both pods on kv:2's revision", kv_pods() == {0: kv2[0], 1: kv2[0]}, kv_pods())
+        t.check("kv: the partition annotation is back at 2",
+                wait_until(lambda: kv_ann("canaryd.dev/partition") == "2", 20), kv_ann("canaryd.dev/partition"))
+        t.check("kv: spec.updateStrategy is still OnDelete, no partition written",
+                (kv().get("spec") or {}).get("updateStrategy") == {"type": "OnDelete"},
+                (kv().get("spec") or {}).get("updateStrategy"))
+        check2.ok = False
+        c.kubectl("-n", NS, "set", "image", "statefulset/kv", "kv=kv:3")
+        t.check("kv: kv:3 rolled back (Failed)", wait_until(lambda: c.phase(NS, "kv") == "Failed", 60),
+                c.phase(NS, "kv"))
+        t.check("kv: the StatefulSet has kv:2's template again (found by its hash: OnDelete never "
+                "moves currentRevision)", image_of(kv()) == "kv:2" and
+                (kv().get("status") or {}).get("currentRevision") == kv1, (image_of(kv()), kv().get("status")))
+        t.check("kv: every pod back on kv:2's revision",
+                wait_until(lambda: kv_pods() == {0: kv2[0], 1: kv2[0]}, 30), kv_pods())
+        t.check("kv: the partition annotation is back at 2",
+                wait_until(lambda: kv_ann("canaryd.dev/partition") == "2", 20), kv_ann("canaryd.dev/partition"))
+
         used, denied = rbac_check(c)
         t.check("the ClusterRole grants every request canaryd made", not denied, sorted(denied))
         t.check("canaryd read a ControllerRevision and wrote the StatefulSet",
-                ("apps", "controllerrevisions", "get") in used and
+                ("apps", "controllerrevisions", "list") in used and ("", "pods", "delete") in used and
                 ("apps", "statefulsets", "patch") in used and ("apps", "statefulsets", "update") in used,
                 sorted(used))
     finally:

@@ -145,7 +145,8 @@ int cdk_sts_partition_for(int replicas, int weight);
 int cdk_sts_weight_of(int replicas, int partition);
 
 typedef struct cdk_sts_view {
-    int replicas, partition;            /* spec.replicas, rollingUpdate.partition */
+    int replicas, partition;            /* spec.replicas, rollingUpdate.partition (OnDelete:
+                                           canaryd's own, see statefulset.c) */
     bool rolling;                       /* updateStrategy RollingUpdate (else OnDelete) */
     int64_t generation, observed;
     int ready, updated, status_replicas;
@@ -157,8 +158,8 @@ void cdk_sts_read(const json_t *sts, cdk_sts_view *v);
  * updateRevision (all of them when all), at least threshold_pct of the
  * pods ready, the spec observed? CD_OK, or CD_RETRY with msg. */
 cd_rc cdk_sts_ready(const cdk_sts_view *v, bool all, int threshold_pct, char *msg, size_t msglen);
-/* Has the last rollout completed (currentRevision = updateRevision, every
- * pod updated and ready)? */
+/* Has the last rollout completed (every pod updated and ready; with
+ * RollingUpdate also currentRevision = updateRevision)? */
 bool cdk_sts_converged(const cdk_sts_view *v);
 
 /* ---- replicas ------------------------------------------------------------- */

@@ -68,13 +68,18 @@ cd_rc cdk_sts_ready(const cdk_sts_view *v, bool all, int threshold_pct, char *ms
         partition = v->replicas;
     /* nothing new to roll out: every pod is at the update revision already */
     int want = same_revision(v) ? v->replicas : v->replicas - partition;
+    if (want < 0)
+        want = 0;
     if (v->updated < want) {
         snprintf(msg, msglen,
                  "waiting for rollout to finish: %d out of %d ordinals from %d up have been updated",
                  v->updated, want, partition);
         return CD_RETRY;
     }
-    if (all && !same_revision(v) && v->updated >= v->replicas && v->ready >= v->replicas) {
+    /* OnDelete never moves currentRevision (the controller's
+     * completeRollingUpdate is for RollingUpdate only) */
+    if (all && v->rolling && !same_revision(v) && v->updated >= v->replicas &&
+        v->ready >= v->replicas) {
         snprintf(msg, msglen, "waiting for rollout to finish: currentRevision %s is not %s yet",
                  v->current_rev ? v->current_rev : "", v->update_rev ? v->update_rev : "");
         return CD_RETRY;
@@ -92,6 +97,7 @@ cd_rc cdk_sts_ready(const cdk_sts_view *v, bool all, int threshold_pct, char *ms
 
 bool cdk_sts_converged(const cdk_sts_view *v)
 {
-    return v->generation <= v->observed && same_revision(v) && v->updated >= v->replicas &&
-           v->ready >= v->replicas && v->status_replicas == v->replicas;
+    return v->generation <= v->observed && (same_revision(v) || !v->rolling) &&
+           v->updated >= v->replicas && v->ready >= v->replicas &&
+           v->status_replicas == v->replicas;
 }
