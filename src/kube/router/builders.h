@@ -10,7 +10,7 @@
 #define CD_KUBE_ROUTER_BUILDERS_H
 #include "kube/workload/builders.h"
 #include "model/canary.h"
-#include "ports.h"
+#include "util/err.h"
 #include <jansson.h>
 
 /* ---- Services ------------------------------------------------------------ */
