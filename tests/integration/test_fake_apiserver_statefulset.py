@@ -1,8 +1,8 @@
 """test_fake_apiserver_statefulset.py - the fake API server's StatefulSet
 controller follows kube-controller-manager's documented partitioned-update
-semantics (kubernetes.io/docs/concepts/workloads/controllers/statefulset/
-#rolling-updates, #partitioned-rolling-updates, #maximum-unavailable-pods,
-#on-delete), which canaryd's StatefulSet support relies on:
+semantics, which canaryd's StatefulSet support relies on, as the Kubernetes
+documentation's StatefulSet page describes them (Rolling Updates,
+Partitioned rolling updates, Maximum unavailable Pods, On Delete):
 
 - pods <name>-<ordinal> are created in order, labelled
   controller-revision-hash, statefulset.kubernetes.io/pod-name and

@@ -1,6 +1,7 @@
 """test_kube_statefulset.py - StatefulSet targets with `canaryd kube` on the
-fake cluster, whose StatefulSet controller follows kube-controller-
-manager's partitioned RollingUpdate (test_fake_apiserver_statefulset.py):
+fake cluster, released by their update partition (docs/statefulset.md);
+the fake's StatefulSet controller follows kube-controller-manager
+(test_fake_apiserver_statefulset.py):
 
 - at initialization no primary is created and the partition is raised to
   replicas (a new template then updates no pod by itself);
