@@ -20,7 +20,6 @@ the fake's StatefulSet controller follows kube-controller-manager
 - every request canaryd made is granted by deploy/'s ClusterRole.
 """
 import http.server
-import json
 import os
 import sys
 import threading
@@ -126,8 +125,9 @@ def main():
     try:
         c.apply(MANIFESTS % {"url": check.url, "url2": check2.url})
 
+        # polled through the API (not kubectl): a step's state lasts about one interval
         def sts():
-            return c.get("statefulset", NS, "db") or {}
+            return c.get_api("/apis/apps/v1/namespaces/apps/statefulsets/db") or {}
 
         def partition():
             return (((sts().get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition")
@@ -136,9 +136,8 @@ def main():
             return sts().get("status") or {}
 
         def pods():
-            r = c.kubectl("-n", NS, "get", "pods", "-l", "app=db", "-o", "json")
             out = {}
-            for p in json.loads(r.stdout).get("items") or []:
+            for p in (c.get_api("/api/v1/namespaces/apps/pods?labelSelector=app%3Ddb") or {}).get("items") or []:
                 lab = p["metadata"].get("labels") or {}
                 out[int(lab.get("apps.kubernetes.io/pod-index", -1))] = lab.get("controller-revision-hash")
             return out
@@ -215,13 +214,12 @@ def main():
 
         # ---- OnDelete: canaryd deletes the pods of each step ---------------------------------
         def kv():
-            return c.get("statefulset", NS, "kv") or {}
+            return c.get_api("/apis/apps/v1/namespaces/apps/statefulsets/kv") or {}
 
         def kv_pods():
-            r = c.kubectl("-n", NS, "get", "pods", "-l", "app=kv", "-o", "json")
+            items = (c.get_api("/api/v1/namespaces/apps/pods?labelSelector=app%3Dkv") or {}).get("items") or []
             return {int(p["metadata"]["labels"].get("apps.kubernetes.io/pod-index", -1)):
-                    p["metadata"]["labels"].get("controller-revision-hash")
-                    for p in json.loads(r.stdout).get("items") or []}
+                    p["metadata"]["labels"].get("controller-revision-hash") for p in items}
 
         def kv_ann(key):
             return ((kv().get("metadata") or {}).get("annotations") or {}).get(key)
