@@ -5,7 +5,8 @@
 # the manifest directory and the engine promotes it at once, without
 # analysis, with the "Instant rollback" event; status.promotedRevisions
 # keeps the history; rollback is refused with a clear message when there
-# is nothing to go back to and without spec.rollbackWindow.
+# is nothing to go back to, when the LocalWorkload shares its file with
+# other objects, and without spec.rollbackWindow.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/local_lib.sh"
 
@@ -61,15 +62,29 @@ check "without any analysis" bash -c "! canaryctl events podinfo --limit 1000 | 
   grep -q 'Starting canary analysis\|Advance podinfo.default canary weight'"
 check "the completion event names the revision" bash -c "canaryctl events podinfo --limit 1000 | \
   grep -q 'Promotion completed! Instant rollback to revision $rev1 of podinfo.default'"
-i=0; until serves v1 || [ $i -gt 150 ]; do i=$((i + 1)); sleep 0.2; done
-check "the primary serves v1" serves v1
+i=0; until serves v1 || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.2; done
+check "the primary serves v1" serves v1 || echo "  served: $(curl -s "$URL" | head -c 200)"
 revs=$(revisions)
 check "promotedRevisions: v1's first again, then v2's" [ "$revs" = "$rev1 $rev2" ]
+
+# --- a LocalWorkload sharing its file: refused, nothing written ---------------
+{ cat "$W/podinfo-canary.yaml"; echo "---"; cat "$W/podinfo-workload.yaml"; } >"$TEST_TMP/both.yaml"
+rm "$W/podinfo-workload.yaml"
+mv "$TEST_TMP/both.yaml" "$W/podinfo-canary.yaml"
+i=0; until grep -q 'podinfo-canary.yaml applied (2 objects)' "$W/canaryd.log" || [ $i -gt 100 ]; do
+  i=$((i + 1)); sleep 0.1; done
+canaryctl rollback podinfo >"$TEST_TMP/rb2.out" 2>&1; rc=$?
+check "a workload that shares its file is not rewritten (exit 2)" [ $rc -eq 2 ]
+check "...with the manifest error" \
+  grep -q 'LocalWorkload default/podinfo is already defined in podinfo-canary.yaml' "$TEST_TMP/rb2.out"
+check "...and no other file was written" [ "$(ls "$W"/*.yaml | wc -l)" -eq 1 ]
+check "the canary is still Succeeded on v1" bash -c "[ \"\$(canaryctl get canaries -o json | \
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"items\"][0][\"phase\"])')\" = Succeeded ]"
 
 # --- without the field: refused ---------------------------------------------
 sed -i '/^  rollbackWindow:$/,/^    revisions: 3$/d' "$W/podinfo-canary.yaml"
 norb() { canaryctl rollback podinfo 2>&1 | grep -q 'has no spec.rollbackWindow'; }
 i=0; until norb || [ $i -gt 50 ]; do i=$((i + 1)); sleep 0.2; done
 check "without spec.rollbackWindow rollback is refused, saying why" norb
-check "...and nothing changed" grep -q '"v1"' "$W/podinfo-workload.yaml"
+check "...and nothing changed" bash -c "grep -q '\"v1\"' '$W/podinfo-canary.yaml' && [ \$(ls '$W'/*.yaml | wc -l) -eq 1 ]"
 finish
