@@ -17,6 +17,7 @@ the fake's StatefulSet controller follows kube-controller-manager
   recreates at updateRevision; promoted, then a release rolled back: the
   promoted template is found by its hash (OnDelete never moves
   currentRevision) and the updated pod deleted again;
+- maxUnavailable 2 (mu): promoted, the setting left alone;
 - every request canaryd made is granted by deploy/'s ClusterRole.
 """
 import http.server
@@ -114,6 +115,27 @@ spec:
     maxWeight: 50
     webhooks:
     - {name: check, type: rollout, url: "%(url2)s"}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: mu, namespace: apps}
+spec:
+  replicas: 4
+  serviceName: mu
+  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 2}}
+  selector: {matchLabels: {app: mu}}
+  template:
+    metadata: {labels: {app: mu}}
+    spec:
+      containers: [{name: mu, image: "mu:1"}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: mu, namespace: apps}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: mu}
+  service: {port: 80}
+  analysis: {interval: 1m, threshold: 1, stepWeight: 50, maxWeight: 50}
 """
 
 
@@ -257,6 +279,22 @@ def main():
                 wait_until(lambda: kv_pods() == {0: kv2[0], 1: kv2[0]}, 30), kv_pods())
         t.check("kv: the partition annotation is back at 2",
                 wait_until(lambda: kv_ann("canaryd.dev/partition") == "2", 20), kv_ann("canaryd.dev/partition"))
+
+        # ---- maxUnavailable 2: a step of two ordinals updates both at once ------------------
+        def mu():
+            return c.get_api("/apis/apps/v1/namespaces/apps/statefulsets/mu") or {}
+        t.check("mu (maxUnavailable 2): Initialized",
+                wait_until(lambda: c.phase(NS, "mu") == "Initialized", 60), c.phase(NS, "mu"))
+        c.kubectl("-n", NS, "set", "image", "statefulset/mu", "mu=mu:2")
+        t.check("mu: Succeeded", wait_until(lambda: c.phase(NS, "mu") == "Succeeded", 90), c.phase(NS, "mu"))
+        ms = mu().get("status") or {}
+        t.check("mu: every ordinal on the new revision, maxUnavailable left as set",
+                ms.get("updatedReplicas") == 4 and ms.get("currentRevision") == ms.get("updateRevision") and
+                (((mu().get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}).get(
+                    "maxUnavailable") == 2, (ms, (mu().get("spec") or {}).get("updateStrategy")))
+        ev = [e for e in c.events(NS, "mu")]
+        t.check("mu: one step of 50 before promotion",
+                any("Advance mu.apps canary weight 50" in e for e in ev), ev[-6:])
 
         used, denied = rbac_check(c)
         t.check("the ClusterRole grants every request canaryd made", not denied, sorted(denied))
