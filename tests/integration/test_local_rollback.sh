@@ -79,8 +79,8 @@ check "a workload that shares its file is not rewritten (exit 2)" [ $rc -eq 2 ]
 check "...with the manifest error" \
   grep -q 'LocalWorkload default/podinfo is already defined in podinfo-canary.yaml' "$TEST_TMP/rb2.out"
 check "...and no other file was written" [ "$(ls "$W"/*.yaml | wc -l)" -eq 1 ]
-check "the canary is still Succeeded on v1" bash -c "[ \"\$(canaryctl get canaries -o json | \
-  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"items\"][0][\"phase\"])')\" = Succeeded ]"
+check "the canary is still Succeeded on v1" bash -c "[ \"\$(canaryctl get canaries -o json | /usr/bin/python3 \
+  -c 'import json,sys; print(json.load(sys.stdin)[\"items\"][0][\"status\"][\"phase\"])')\" = Succeeded ]"
 
 # --- without the field: refused ---------------------------------------------
 sed -i '/^  rollbackWindow:$/,/^    revisions: 3$/d' "$W/podinfo-canary.yaml"
