@@ -36,12 +36,23 @@ bool cdk_ctx_init(cdk_ctx *x, cd_kube_client *kc, const cdk_settings *set, const
     const char *kind = x->spec->target_ref.kind ? x->spec->target_ref.kind : "Deployment";
     x->wl = cdk_workload_find(kind);
     if (!x->wl) {
-        cd_errfmt(err, "target kind %s is not supported by canaryd kube (Deployment and DaemonSet are)",
+        cd_errfmt(err, "target kind %s is not supported by canaryd kube (Deployment, DaemonSet and "
+                       "StatefulSet are)",
                   kind);
         return false;
     }
     const char *provider = x->spec->provider && *x->spec->provider ? x->spec->provider
                                                                     : set->mesh_provider;
+    if (x->wl->k == CDK_STATEFULSET) {
+        /* traffic follows the pods the partition updates (docs/statefulset.md) */
+        if (x->spec->provider && *x->spec->provider && strcmp(x->spec->provider, "kubernetes")) {
+            cd_errfmt(err, "a StatefulSet target is released by its partition, traffic following "
+                           "the pods: provider %s is not supported for it (use kubernetes or none)",
+                      x->spec->provider);
+            return false;
+        }
+        provider = "kubernetes";   /* for revertOnDeletion's paths only */
+    }
     x->router = cdk_router_find(provider, err);
     return x->router != NULL;
 }

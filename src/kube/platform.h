@@ -46,6 +46,7 @@ typedef struct cdk_ctx {
     json_t *config_objs;            /* the tracked ConfigMaps/Secrets, same order */
     cd_tracked_config *tracked_items;
     size_t n_tracked;
+    bool sts_promoted;              /* StatefulSet: promote ran this tick */
 } cdk_ctx;
 
 /* Fills the context for one tick (canary is borrowed; obj retained by the

@@ -8,6 +8,7 @@
  *   GET  /api/v1/namespaces/NS/canaries/NAME/events?limit=N
  *   POST /api/v1/apply[?name=FILE]                  body: a manifest; 422 with errors, nothing changed
  *   POST /api/v1/namespaces/NS/canaries/NAME/ACTION ACTION: promote, abort, hold, hold-rollout, resume
+ *   POST /api/v1/namespaces/NS/canaries/NAME/rollback  the last promoted revision back (revisions.c)
  *   POST /gate/check|open|close|approve|halt, /rollback/check|open|close
  *                                                   flagger-loadtester's gate API, for webhooks
  *
@@ -347,6 +348,32 @@ bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_
     return ok;
 }
 
+/* canaryctl rollback (revisions.c): the last promoted revision back into
+ * the manifest directory, for the engine's instant rollback. */
+static enum MHD_Result rollback(lc_api *api, struct MHD_Connection *conn, const char *ns,
+                                const char *name)
+{
+    cd_diags d;
+    cd_diags_init(&d);
+    char msg[512];
+    pthread_mutex_lock(&api->L->lock);
+    int code = lc_rollback(api->L, ns, name, &d, msg, sizeof msg);
+    pthread_mutex_unlock(&api->L->lock);
+    lc_wake(api->L);
+    cd_diags_sort(&d);
+    json_t *errs = json_array();
+    for (size_t i = 0; i < d.n; i++) {
+        char *s = cd_diag_format(&d.items[i]);
+        json_array_append_new(errs, json_string(s));
+        free(s);
+    }
+    cd_diags_free(&d);
+    if (code != 202)
+        return cd_httpd_reply_json(conn, code, json_pack("{s:s,s:o}", "error", msg, "errors", errs));
+    json_decref(errs);
+    return cd_httpd_reply_json(conn, 202, json_pack("{s:s}", "result", msg));
+}
+
 /* flagger-loadtester's /gate and /rollback endpoints (reference §4.4). */
 static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn, const char *url,
                                        request *rq)
@@ -395,6 +422,8 @@ static enum MHD_Result canary_route(lc_api *api, struct MHD_Connection *conn, co
     int n = sscanf(rest, "%255[^/]/canaries/%255[^/]/%63s", ns, name, tail);
     if (n < 2)
         return send_error(conn, 404, "not found");
+    if (!strcmp(method, "POST") && n == 3 && !strcmp(tail, "rollback"))
+        return rollback(api, conn, ns, name);
     if (!strcmp(method, "POST"))
         return n == 3 ? act(api, conn, ns, name, tail) : send_error(conn, 405, "use GET");
     pthread_mutex_lock(&api->L->lock);

@@ -259,6 +259,8 @@ static void reconcile(cd_local *L)
             char before[CD_HASH_MAX];
             snprintf(before, sizeof before, "%s", c->target->revision);
             cd_local_target_set_workload(c->target, w, cd_mono_ms());
+            if (strcmp(before, c->target->revision))   /* for canaryctl rollback */
+                lc_revisions_note(L, w, c->target->revision);
             if (before[0] && strcmp(before, c->target->revision))
                 c->tick_now = true;   /* a new revision: no need to wait an interval */
         }

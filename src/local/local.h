@@ -124,6 +124,13 @@ cd_metric_rc lc_router_history(cd_local *L, lc_canary *c, const cd_metric *m, in
 const char *lc_router_admin(const cd_local *L);
 pid_t lc_router_pid(const lc_router *r);
 
+/* revisions.c (instant rollback, docs/rollback.md); L->lock held */
+void lc_revisions_note(cd_local *L, const cd_object *workload, const char *revision);
+/* canaryctl rollback: an HTTP status (202, 404, 409) and its message;
+ * manifest errors in diags. */
+int lc_rollback(cd_local *L, const char *ns, const char *name, cd_diags *diags, char *msg,
+                size_t msglen);
+
 /* api.c */
 typedef struct lc_api lc_api;
 lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err);

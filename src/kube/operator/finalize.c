@@ -69,9 +69,10 @@ cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj,
         rc = x.wl->restore(&x, &ref, err);
     if (rc == CD_OK)
         rc = wait_target_ready(op, &x, &ref, err);
-    if (rc == CD_OK)
+    bool sts = x.wl->k == CDK_STATEFULSET;   /* no Services or routes of its own */
+    if (rc == CD_OK && !sts)
         rc = cdk_services_finalize(&x, err);
-    if (rc == CD_OK)
+    if (rc == CD_OK && !sts)
         rc = x.router->finalize(&x, err);
     cd_status_free(&st);
     cdk_ctx_release(&x);

@@ -138,6 +138,8 @@ static void adopt_foreign_hash(cdk_operator *op, cdk_ctx *x, cd_canary_status *s
 {
     if (st->phase != CD_PHASE_SUCCEEDED && st->phase != CD_PHASE_INITIALIZED)
         return;
+    if (x->wl->k == CDK_STATEFULSET)
+        return;   /* no primary to compare with */
     if (!st->last_applied_spec[0] || strcmp(st->last_applied_spec, st->last_promoted_spec) != 0)
         return;
     cd_err err = {{0}};
@@ -196,8 +198,13 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
 
     cd_ports ports;
     memset(&ports, 0, sizeof ports);
-    cdk_workload_port(&ports.workload, &x);
-    cdk_router_port(&ports.router, &x);
+    bool sts = x.wl->k == CDK_STATEFULSET;
+    if (sts) {
+        cdk_statefulset_ports(&ports.workload, &ports.router, &x);
+    } else {
+        cdk_workload_port(&ports.workload, &x);
+        cdk_router_port(&ports.router, &x);
+    }
     ports.metrics = cd_metrics_port_make(&mcfg);
     ports.hooks = cd_hooks_port_make(&op->hooks);
     ports.notifier = cd_notifier_port_make(&ncfg);
@@ -210,7 +217,9 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cd_status_init(&st);
     cd_status_copy(&st, &obj->status);
     adopt_foreign_hash(op, &x, &st);
-    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, NULL};
+    /* a StatefulSet runs the canary strategy on its partition, whatever
+     * -mesh-provider says ("statefulset" is no router: the engine steps) */
+    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, sts ? "statefulset" : NULL};
     cd_rc rc = cd_engine_tick(&op->engine, &ports, &ref);
     cd_logf(CD_LOG_DEBUG, key, "tick done: phase %s, canary weight %d (%s)",
             cd_phase_name(st.phase), st.canary_weight,

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CDK_DEPLOYMENT, CDK_DAEMONSET } cdk_kind;
+typedef enum { CDK_DEPLOYMENT, CDK_DAEMONSET, CDK_STATEFULSET } cdk_kind;
 
 /* The scale-to-zero node selector of DaemonSet targets. */
 #define CDK_SCALE_TO_ZERO_KEY "flagger.app/scale-to-zero"
@@ -136,6 +136,33 @@ cd_rc cdk_deployment_ready(const json_t *dep, int deadline_s, int threshold_pct,
  * deadline. */
 cd_rc cdk_daemonset_ready(const json_t *ds, int deadline_s, int threshold_pct,
                           int64_t last_transition_ms, int64_t now_ms, char *msg, size_t msglen);
+
+/* ---- StatefulSet partitions (partition.c, docs/statefulset.md) ------------ */
+
+/* The RollingUpdate partition that puts canary weight w (percent) of
+ * replicas on the update revision: ordinals >= it update. Any w > 0
+ * updates at least one pod; 100 gives 0. */
+int cdk_sts_partition_for(int replicas, int weight);
+/* The updated share a partition gives, in percent (rounded down). */
+int cdk_sts_weight_of(int replicas, int partition);
+
+typedef struct cdk_sts_view {
+    int replicas, partition;            /* spec.replicas, rollingUpdate.partition (OnDelete:
+                                           canaryd's own, see statefulset.c) */
+    bool rolling;                       /* updateStrategy RollingUpdate (else OnDelete) */
+    int64_t generation, observed;
+    int ready, updated, status_replicas;
+    const char *current_rev, *update_rev;
+} cdk_sts_view;
+/* Reads a StatefulSet (missing fields: Kubernetes' defaults). */
+void cdk_sts_read(const json_t *sts, cdk_sts_view *v);
+/* Is the set where the partition puts it: every ordinal >= partition on
+ * updateRevision (all of them when all), at least threshold_pct of the
+ * pods ready, the spec observed? CD_OK, or CD_RETRY with msg. */
+cd_rc cdk_sts_ready(const cdk_sts_view *v, bool all, int threshold_pct, char *msg, size_t msglen);
+/* Has the last rollout completed (every pod updated and ready; with
+ * RollingUpdate also currentRevision = updateRevision)? */
+bool cdk_sts_converged(const cdk_sts_view *v);
 
 /* ---- replicas ------------------------------------------------------------- */
 

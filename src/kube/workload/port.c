@@ -17,7 +17,8 @@
 
 const cdk_workload_ops *cdk_workload_find(const char *kind)
 {
-    static const cdk_workload_ops *const all[] = {&cdk_deployment_ops, &cdk_daemonset_ops};
+    static const cdk_workload_ops *const all[] = {&cdk_deployment_ops, &cdk_daemonset_ops,
+                                                  &cdk_statefulset_ops};
     for (size_t i = 0; kind && i < sizeof all / sizeof all[0]; i++)
         if (!strcmp(all[i]->kind, kind))
             return all[i];

@@ -23,7 +23,11 @@ typedef struct cdk_workload_ops {
     cd_rc (*restore)(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
 } cdk_workload_ops;
 
-extern const cdk_workload_ops cdk_deployment_ops, cdk_daemonset_ops;
+extern const cdk_workload_ops cdk_deployment_ops, cdk_daemonset_ops, cdk_statefulset_ops;
+
+/* StatefulSet targets (statefulset.c) have no primary: both the workload
+ * and the router port work on the StatefulSet's partition. */
+void cdk_statefulset_ports(cd_workload_port *wp, cd_router_port *rp, cdk_ctx *x);
 
 /* The ops for a targetRef.kind, or NULL. */
 const cdk_workload_ops *cdk_workload_find(const char *kind);
