@@ -303,8 +303,8 @@ static size_t put_utf8(char *out, uint32_t cp)
 }
 
 /* The escape at p[i] ('\\' already seen, p[i+1] the letter) as a code
- * point; *used is its length in bytes. -1 when it is not one YAML 1.2
- * §5.7 (or JSON, for surrogate pairs) defines. */
+ * point; *used is its length in bytes. -1 when it is not one that
+ * YAML 1.2 §5.7 (or JSON, for surrogate pairs) defines. */
 static long escape_at(const char *p, size_t n, size_t i, size_t *used)
 {
     static const char simple[] = "0\0a\ab\bt\t\t\tn\nv\vf\fr\re\x1b  \"\"//\\\\";
