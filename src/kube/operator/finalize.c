@@ -47,7 +47,7 @@ static cd_rc wait_target_ready(cdk_operator *op, cdk_ctx *x, const cd_canary_ref
 cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj, cd_err *err)
 {
     cdk_ctx x;
-    if (!cdk_ctx_init(&x, op->kc, &op->set, canary, obj, err)) {
+    if (!cdk_open_ctx(op, &x, canary, obj, err)) {
         cdk_ctx_release(&x);
         return CD_ERROR;
     }

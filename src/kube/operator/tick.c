@@ -18,6 +18,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool cdk_open_ctx(cdk_operator *op, cdk_ctx *x, const json_t *canary, const cd_object *obj,
+                  cd_err *err)
+{
+    const cd_canary_spec *spec = &obj->spec.canary;
+    const char *kind = spec->target_ref.kind ? spec->target_ref.kind : "Deployment";
+    const cdk_workload_ops *wl = cdk_workload_find(kind);
+    cdk_ctx_init(x, op->kc, &op->set, canary, obj, wl, NULL);
+    if (!wl) {
+        cd_errfmt(err, "target kind %s is not supported by canaryd kube (Deployment, DaemonSet and "
+                       "StatefulSet are)",
+                  kind);
+        return false;
+    }
+    const char *provider = spec->provider && *spec->provider ? spec->provider : op->set.mesh_provider;
+    if (wl->k == CDK_STATEFULSET) {
+        /* traffic follows the pods the partition updates (docs/statefulset.md) */
+        if (spec->provider && *spec->provider && strcmp(spec->provider, "kubernetes")) {
+            cd_errfmt(err, "a StatefulSet target is released by its partition, traffic following "
+                           "the pods: provider %s is not supported for it (use kubernetes or none)",
+                      spec->provider);
+            return false;
+        }
+        provider = "kubernetes";   /* for revertOnDeletion's paths only */
+    }
+    x->router = cdk_router_find(provider, err);
+    return x->router != NULL;
+}
+
 cd_object *cdk_decode(const json_t *obj, const char *kind, cd_err *err)
 {
     json_t *j = json_deep_copy(obj);
@@ -179,7 +207,7 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
         return;
     }
     cdk_ctx x;
-    if (!cdk_ctx_init(&x, op->kc, &op->set, canary, obj, &err)) {
+    if (!cdk_open_ctx(op, &x, canary, obj, &err)) {
         cdk_record_event(op, canary, key, true, err.msg);
         cdk_ctx_release(&x);
         cd_object_free(obj);

@@ -10,6 +10,7 @@
  * is unit-tested against Flagger's behaviours. */
 #ifndef CD_KUBE_WORKLOAD_BUILDERS_H
 #define CD_KUBE_WORKLOAD_BUILDERS_H
+#include "kube/tick_types.h"
 #include "model/canary.h"
 #include "util/err.h"
 #include <jansson.h>
@@ -46,20 +47,8 @@ json_t *cdk_pod_annotations(const json_t *annotations, const char *id);
 
 /* ---- config tracking (§2.3) ------------------------------------------------ */
 
-typedef enum { CDK_CONFIGMAP, CDK_SECRET } cdk_config_kind;
+/* cdk_config_kind, cdk_config_ref(s): kube/tick_types.h */
 
-typedef struct cdk_config_ref {
-    cdk_config_kind kind;
-    char *name;
-    bool optional;      /* every reference to it is optional */
-} cdk_config_ref;
-
-typedef struct cdk_config_refs {
-    cdk_config_ref *items;
-    size_t n;
-} cdk_config_refs;
-
-void cdk_config_refs_free(cdk_config_refs *r);
 bool cdk_config_refs_has(const cdk_config_refs *r, cdk_config_kind kind, const char *name);
 void cdk_config_refs_add(cdk_config_refs *r, cdk_config_kind kind, const char *name, bool optional);
 
@@ -174,10 +163,7 @@ int cdk_scale_up_replicas(const json_t *target, const json_t *primary, const jso
 
 /* ---- port discovery --------------------------------------------------------- */
 
-typedef struct cdk_port {
-    char name[64];
-    int32_t port;
-} cdk_port;
+/* cdk_port: kube/tick_types.h */
 
 /* Every container port of the target (sidecars istio-proxy and envoy
  * excepted) other than the service's main one, named by its port name or

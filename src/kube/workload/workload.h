@@ -6,6 +6,7 @@
 #ifndef CD_KUBE_WORKLOAD_WORKLOAD_H
 #define CD_KUBE_WORKLOAD_WORKLOAD_H
 #include "kube/platform.h"
+#include "kube/workload/builders.h"
 #include "ports.h"
 
 typedef struct cdk_workload_ops {
@@ -45,5 +46,13 @@ bool cdk_primary_matches_target(cdk_ctx *x);
 bool cdk_random_uuid(char out[37]);
 /* GET of the target's primary. */
 bool cdk_get_primary(cdk_ctx *x, json_t **out, cd_kube_err *err);
+
+/* The target (workload/target.c), read once per tick (NULL with err when it cannot be read). */
+const json_t *cdk_target(cdk_ctx *x, cd_err *err);
+/* Drops the cached target (after a write to it). */
+void cdk_target_forget(cdk_ctx *x);
+/* Selector label, its value and the discovered ports (Flagger's
+ * GetMetadata). */
+bool cdk_target_metadata(cdk_ctx *x, cd_err *err);
 
 #endif
