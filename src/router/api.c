@@ -419,7 +419,7 @@ static void get_measurements(const rt_admin_req *req, rt_admin_resp *r)
         return;
     }
     json_t *m = rt_report_measure(route, has_group ? group : NULL, window, offset, qs, nq,
-                                  rt_wall_ms_now(), err, sizeof err);
+                                  cd_wall_ms(), err, sizeof err);
     if (!m)
         reply_error(r, 404, err, NULL);
     else
@@ -449,7 +449,7 @@ static void get_samples(const rt_admin_req *req, rt_admin_resp *r)
         }
         limit = (size_t)n;
     }
-    json_t *s = rt_report_samples(route, group, window, limit, rt_wall_ms_now(), err,
+    json_t *s = rt_report_samples(route, group, window, limit, cd_wall_ms(), err,
                                   sizeof err);
     if (!s)
         reply_error(r, 404, err, NULL);
