@@ -258,10 +258,12 @@ static void reconcile(cd_local *L)
         if (w && w != c->target->workload) {
             char before[CD_HASH_MAX];
             snprintf(before, sizeof before, "%s", c->target->revision);
-            cd_local_target_set_workload(c->target, w, cd_mono_ms());
+            cd_local_target_set_workload(c->target, w, cd_wall_ms());
             if (before[0] && strcmp(before, c->target->revision))
                 c->tick_now = true;   /* a new revision: no need to wait an interval */
         }
+        if (c->status.phase != CD_PHASE_INITIALIZING)
+            cd_local_target_primary_up(c->target, cd_wall_ms());   /* serve at once */
     }
     for (size_t i = 0; i < L->ncanaries;) {
         if (L->canaries[i]->gone && !L->canaries[i]->busy)
@@ -493,6 +495,8 @@ int cd_local_run(const cd_local_options *opt)
     int rc = 1;
     lc_api *api = NULL;
 
+    bool state_existed = access(opt->state_dir, F_OK) == 0;
+    bool running = false;
     L->state = cd_state_open(opt->state_dir);
     if (!L->state) {
         cd_error("local: cannot use state directory %s: %s", opt->state_dir, strerror(errno));
@@ -531,9 +535,13 @@ int cd_local_run(const cd_local_options *opt)
         cd_error("local: cannot start the router: %s", err.msg);
         goto out;
     }
+    running = true;
     pthread_mutex_lock(&L->lock);
     reconcile(L);
     reap_orphans(L);
+    if (cd_manifest_dir_count(L->manifests) == 0)
+        cd_warn("local: %s holds no manifests yet (*.yaml, *.yml, *.json); watching it",
+                opt->dir);
     pthread_mutex_unlock(&L->lock);
     int workers = opt->workers > 0 ? opt->workers : 4;
     L->threads = calloc((size_t)workers, sizeof *L->threads);
@@ -559,8 +567,10 @@ int cd_local_run(const cd_local_options *opt)
 
 out:
     lc_api_stop(api);
-    if (L->router)
-        lc_router_stop(L->router, false);
+    if (L->router)   /* a start that failed leaves nothing of its own behind */
+        lc_router_stop(L->router, !running && lc_router_owned(L->router));
+    if (!running && !state_existed && L->state)
+        cd_state_remove_empty(L->state);
     for (size_t i = 0; i < L->ncanaries; i++)
         free_canary(L->canaries[i]);
     for (size_t i = 0; i < L->ntargets; i++)

@@ -26,6 +26,8 @@
 typedef struct cd_local cd_local;
 typedef struct lc_router lc_router;
 
+#define LC_EVENT_REPEAT_MS 60000   /* an identical event is journalled at most this often */
+
 typedef struct lc_metric_view {
     char name[128];
     bool has_value;
@@ -55,6 +57,9 @@ typedef struct lc_canary {
     /* the last value of each metric, for canaryctl describe */
     lc_metric_view metrics[16];
     size_t n_metrics;
+    /* the last event journalled (type|phase|message), to fold repeats */
+    char last_event[1100];
+    int64_t last_event_ms;
     /* per-tick scratch owned by the worker */
     cd_canary_status tick_status;
 } lc_canary;
@@ -120,6 +125,7 @@ cd_metric_rc lc_router_history(cd_local *L, lc_canary *c, const cd_metric *m, in
                                int64_t span_ms, cd_metric_history *out, cd_err *err);
 const char *lc_router_admin(const cd_local *L);
 pid_t lc_router_pid(const lc_router *r);
+bool lc_router_owned(const lc_router *r);   /* started by this canaryd (not adopted) */
 
 /* api.c */
 typedef struct lc_api lc_api;

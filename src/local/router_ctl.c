@@ -250,6 +250,8 @@ void lc_router_stop(lc_router *r, bool terminate)
 }
 
 const char *lc_router_admin(const cd_local *L) { return L->router ? L->router->admin : ""; }
+bool lc_router_owned(const lc_router *r) { return r && r->owned; }
+
 pid_t lc_router_pid(const lc_router *r) { return r->pid; }
 
 /* The router died (crash, kill): start a new one; it gets the whole

@@ -48,6 +48,16 @@ void cd_state_close(cd_state *st)
     free(st);
 }
 
+void cd_state_remove_empty(cd_state *st)
+{
+    cd_buf c = CD_BUF_INIT;
+    cd_buf_printf(&c, "%s/canaries", st->dir);
+    rmdir(c.data);
+    rmdir(st->logs);
+    rmdir(st->dir);
+    cd_buf_free(&c);
+}
+
 const char *cd_state_dir(const cd_state *st) { return st->dir; }
 const char *cd_state_log_dir(const cd_state *st) { return st->logs; }
 

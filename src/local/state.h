@@ -20,6 +20,9 @@ typedef struct cd_state cd_state;
 /* Creates the directory if needed. NULL with errno on failure. */
 cd_state *cd_state_open(const char *dir);
 void cd_state_close(cd_state *st);
+/* Removes the directories cd_state_open created when they are still empty
+ * (a start that failed at once leaves nothing behind). */
+void cd_state_remove_empty(cd_state *st);
 const char *cd_state_dir(const cd_state *st);
 const char *cd_state_log_dir(const cd_state *st);
 

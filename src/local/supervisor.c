@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct cd_procset {
     size_t nprobes;
     int restarts;
     int64_t backoff_ms, next_spawn_ms;
+    char error[512];        /* why the last spawn failed ("" once one succeeds) */
 };
 
 /* ---- templates --------------------------------------------------------- */
@@ -73,15 +75,68 @@ static char *join_dir(const char *base, const char *path)
     return cd_buf_steal(&b);
 }
 
+/* An absolute form of path, made now: a replica is spawned long after the
+ * manifest was read, from whatever directory canaryd runs in, and the
+ * spawn changes into the working dir before it looks for the program, so
+ * nothing relative may be left. "./" and "x/.." parts are removed so that
+ * messages show a readable path. */
+static char *absolute(const char *path)
+{
+    cd_buf b = CD_BUF_INIT;
+    if (path[0] != '/') {
+        char cwd[4096];
+        cd_buf_puts(&b, getcwd(cwd, sizeof cwd) ? cwd : "/");
+    }
+    cd_buf_putc(&b, '/');
+    cd_buf_puts(&b, path);
+    /* normalise in place: split on '/', drop "." and "", pop on ".." */
+    char *src = cd_buf_steal(&b), *out = calloc(1, strlen(src) + 2);
+    if (!out)
+        abort();
+    size_t n = 0;
+    for (char *save = NULL, *part = strtok_r(src, "/", &save); part;
+         part = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(part, "."))
+            continue;
+        if (!strcmp(part, "..")) {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;   /* the slash */
+            continue;
+        }
+        out[n++] = '/';
+        size_t len = strlen(part);
+        memcpy(out + n, part, len);
+        n += len;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    free(src);
+    return out;
+}
+
 cd_proc_template *cd_proc_template_new(const cd_local_workload_spec *spec, const char *base_dir,
                                        const char *revision)
 {
     cd_proc_template *t = calloc(1, sizeof *t);
     if (!t)
         abort();
-    /* a relative command with a slash is relative to the working dir; a
-     * bare name is looked up in PATH by posix_spawnp */
-    t->command = xstrdup(spec->command);
+    /* the working dir is relative to the manifest's directory; a relative
+     * command with a slash is relative to the working dir; a bare name is
+     * looked up in PATH by posix_spawnp. Both are made absolute here, when
+     * the manifest is read (see absolute()). */
+    char *wd = join_dir(base_dir, spec->working_dir);
+    t->working_dir = absolute(wd);
+    free(wd);
+    if (spec->command && strchr(spec->command, '/')) {
+        char *cmd = join_dir(t->working_dir, spec->command);
+        t->command = absolute(cmd);
+        free(cmd);
+    } else {
+        t->command = xstrdup(spec->command);
+    }
     t->nargs = spec->args.n;
     t->args = calloc(t->nargs + 1, sizeof *t->args);
     for (size_t i = 0; i < t->nargs; i++)
@@ -93,7 +148,6 @@ cd_proc_template *cd_proc_template_new(const cd_local_workload_spec *spec, const
         cd_buf_printf(&b, "%s=%s", spec->env[i].key, spec->env[i].value);
         t->env[i] = cd_buf_steal(&b);
     }
-    t->working_dir = join_dir(base_dir, spec->working_dir);
     t->replicas = spec->replicas;
     t->port_env = xstrdup(spec->port_env);
     t->host = xstrdup(spec->host);
@@ -251,6 +305,7 @@ void cd_procset_free(cd_procset *ps)
 }
 
 const char *cd_procset_name(const cd_procset *ps) { return ps->name; }
+const char *cd_procset_error(const cd_procset *ps) { return ps->error; }
 
 void cd_procset_set_owner(cd_procset *ps, const char *owner)
 {
@@ -306,6 +361,7 @@ void cd_procset_set_template(cd_procset *ps, const cd_proc_template *t)
     ps->tmpl = copy;
     ps->backoff_ms = RESTART_BACKOFF_MIN_MS;   /* a new spec deserves a fresh start */
     ps->next_spawn_ms = 0;
+    ps->error[0] = '\0';
 }
 
 void cd_procset_scale(cd_procset *ps, int replicas)
@@ -418,6 +474,43 @@ static int free_index(const cd_procset *ps)
     }
 }
 
+/* Why t cannot be started, checked before the spawn so that the message
+ * says which part is missing (posix_spawn answers ENOENT for a missing
+ * working dir and a missing program alike). */
+static bool spawn_problem(const cd_proc_template *t, char *msg, size_t len)
+{
+    struct stat st;
+    const char *why = stat(t->working_dir, &st) != 0 ? strerror(errno)
+                      : !S_ISDIR(st.st_mode)          ? "not a directory"
+                                                      : NULL;
+    if (why) {
+        snprintf(msg, len, "cannot start %.200s: working directory %.200s: %s", t->command,
+                 t->working_dir, why);
+        return true;
+    }
+    if (strchr(t->command, '/')) {
+        if (access(t->command, X_OK) != 0) {
+            snprintf(msg, len, "cannot start %.300s: %s", t->command, strerror(errno));
+            return true;
+        }
+        return false;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", t->command);
+        if (access(full, X_OK) == 0)
+            return false;
+        p += n + (end ? 1 : 0);
+    }
+    snprintf(msg, len, "cannot start %.200s: no such program in $PATH", t->command);
+    return true;
+}
+
 static bool spawn_replica(cd_procset *ps, int64_t now)
 {
     const cd_proc_template *t = ps->tmpl;
@@ -478,7 +571,9 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
         cd_buf_free(&log);
     }
     pid_t pid = 0;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+    int rc = spawn_problem(t, ps->error, sizeof ps->error)
+                 ? -1
+                 : posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     for (size_t i = 0; argv[i]; i++)
@@ -487,11 +582,14 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
         free(envp[i]);
     free(argv);
     free(envp);
+    if (rc > 0)
+        snprintf(ps->error, sizeof ps->error, "cannot start %.200s in %.200s: %s", t->command,
+                 t->working_dir, strerror(rc));
     if (rc != 0) {
-        cd_error("%s: cannot start %s in %s: %s", ps->name, t->command, t->working_dir,
-                 strerror(rc));
+        cd_error("%s: %s", ps->name, ps->error);
         return false;
     }
+    ps->error[0] = '\0';
     cd_replica *r = &ps->reps[ps->nreps++];
     memset(r, 0, sizeof *r);
     r->index = index;

@@ -93,6 +93,9 @@ size_t cd_procs_owned_by(const char *owner, pid_t *out, size_t cap);
 /* Stops tracking; processes keep running (see cd_procset_stop_all). */
 void cd_procset_free(cd_procset *ps);
 const char *cd_procset_name(const cd_procset *ps);
+/* Why the last attempt to start a replica failed (the working dir or the
+ * program missing, ...); "" when the last one started. */
+const char *cd_procset_error(const cd_procset *ps);
 
 /* The spec to run; replicas of another revision are rolled. Takes a copy. */
 void cd_procset_set_template(cd_procset *ps, const cd_proc_template *t);

@@ -62,6 +62,25 @@ wait_done() {  # wait_done SECONDS: until Succeeded or Failed; prints it
   done
 }
 
+# wait_outcome SECONDS: until the current revision's run has ended
+# (Succeeded or Failed, with lastAppliedSpec the workload's revision: not
+# the previous run's outcome); prints the phase
+wait_outcome() {
+  local i=0 p
+  while :; do
+    p=$(canaryctl describe canary podinfo -o json 2>/dev/null | /usr/bin/python3 -c '
+import json,sys
+try:
+    d=json.load(sys.stdin)
+    done=d["status"].get("lastAppliedSpec")==d["workload"]["revision"]
+    print(d["phase"] if done else "running")
+except Exception: print("")')
+    case "$p" in Succeeded|Failed) echo "$p"; return 0 ;; esac
+    i=$((i + 1)); [ $i -gt $(($1 * 5)) ] && { echo "$p"; return 1; }
+    sleep 0.2
+  done
+}
+
 # set_version ARGS...: rewrites the workload's arguments (a new revision)
 set_version() {
   local args="\"--port\", \"{{ port }}\""
