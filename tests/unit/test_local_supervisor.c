@@ -266,6 +266,61 @@ static void test_bad_command_backs_off(void **state)
     free_set(ps);
 }
 
+/* Issue 12: a relative manifest directory and a relative command are
+ * made absolute when the manifest is read, so that the spawn (which
+ * changes into the working dir first) finds the program; a missing
+ * program is reported by the set, with its absolute path. */
+static void test_relative_paths_become_absolute(void **state)
+{
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    cd_local_workload_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.command = "../bin/./app";
+    spec.working_dir = "sub/";
+    spec.replicas = 1;
+    spec.port_env = "PORT";
+    spec.host = "127.0.0.1";
+    cd_proc_template *t = cd_proc_template_new(&spec, "./proj/manifests", "r");
+    char want[1200];
+    snprintf(want, sizeof want, "%s/proj/manifests/sub", strcmp(cwd, "/") ? cwd : "");
+    assert_string_equal(t->working_dir, want);
+    snprintf(want, sizeof want, "%s/proj/manifests/bin/app", strcmp(cwd, "/") ? cwd : "");
+    assert_string_equal(t->command, want);
+    cd_proc_template_free(t);
+    spec.command = "demo-app";    /* a bare name stays a PATH lookup */
+    spec.working_dir = NULL;
+    t = cd_proc_template_new(&spec, "/a/b/../c", "r");
+    assert_string_equal(t->command, "demo-app");
+    assert_string_equal(t->working_dir, "/a/c");
+    cd_proc_template_free(t);
+}
+
+static void test_missing_program_is_reported(void **state)
+{
+    cd_local_workload_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.command = "./no-such-program";
+    spec.replicas = 1;
+    spec.port_env = "PORT";
+    spec.host = "127.0.0.1";
+    cd_proc_template *t = cd_proc_template_new(&spec, "/tmp", "x");
+    cd_procset *ps = new_set("bad");
+    cd_procset_set_template(ps, t);
+    cd_procset_scale(ps, 1);
+    run_until(ps, starting_with_backoff, 100, NULL);
+    assert_non_null(strstr(cd_procset_error(ps), "/tmp/no-such-program: No such file or directory"));
+    cd_proc_template_free(t);
+    spec.command = "no-such-program-in-path";
+    t = cd_proc_template_new(&spec, "/tmp", "y");
+    cd_procset_set_template(ps, t);
+    assert_string_equal(cd_procset_error(ps), "");   /* a new spec starts clean */
+    run_until(ps, starting_with_backoff, 100, NULL);
+    assert_non_null(strstr(cd_procset_error(ps), "no such program in $PATH"));
+    cd_proc_template_free(t);
+    free_set(ps);
+}
+
 static void test_template_json_roundtrip(void **state)
 {
     cd_proc_template *t = make_template("v9", 3, true);
@@ -299,6 +354,8 @@ int main(void)
         cmocka_unit_test_teardown(test_drained_replica_is_not_signalled_before_router_lets_go, kill_leftovers),
         cmocka_unit_test_teardown(test_adoption_after_restart, kill_leftovers),
         cmocka_unit_test_teardown(test_bad_command_backs_off, kill_leftovers),
+        cmocka_unit_test_teardown(test_relative_paths_become_absolute, kill_leftovers),
+        cmocka_unit_test_teardown(test_missing_program_is_reported, kill_leftovers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
