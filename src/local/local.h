@@ -57,6 +57,10 @@ typedef struct lc_canary {
     /* the last value of each metric, for canaryctl describe */
     lc_metric_view metrics[16];
     size_t n_metrics;
+    /* its status.json could not be read: rebuilt by reconcile once the
+     * target (what the primary runs) is known */
+    bool status_lost;
+    char status_lost_why[700];
     /* the last event journalled (type|phase|message), to fold repeats */
     char last_event[1100];
     int64_t last_event_ms;

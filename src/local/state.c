@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+static char *record_path(cd_state *st, const char *key);
+
 struct cd_state {
     char *dir;
     char *logs;
@@ -114,21 +116,101 @@ int cd_state_save_status(cd_state *st, const char *ns, const char *name,
     return rc;
 }
 
-int cd_state_load_status(cd_state *st, const char *ns, const char *name, cd_canary_status *out)
+/* Why j is not a status canaryd wrote ("" when it is one): the fields the
+ * controller relies on must have their types, or a restart would act on
+ * defaults (phase 0, weight 0) as if they had been read. */
+static bool status_shape(const json_t *j, char *why, size_t n)
+{
+    static const char *const ints[] = {"canaryWeight", "failedChecks", "iterations"};
+    static const char *const strs[] = {"lastAppliedSpec", "lastPromotedSpec", "lastTransitionTime"};
+    cd_phase p;
+    if (!json_is_object(j)) {
+        snprintf(why, n, "not a JSON object");
+        return false;
+    }
+    const json_t *ph = json_object_get(j, "phase");
+    if (!json_is_string(ph) || !cd_phase_parse(json_string_value(ph), &p)) {
+        snprintf(why, n, "phase: %s", json_is_string(ph) ? "not a phase" : "missing or not a string");
+        return false;
+    }
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        const json_t *v = json_object_get(j, ints[i]);
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                  json_integer_value(v) > 1000000)) {
+            snprintf(why, n, "%s: not a count", ints[i]);
+            return false;
+        }
+    }
+    const json_t *w = json_object_get(j, "canaryWeight");
+    if (w && json_integer_value(w) > 100) {
+        snprintf(why, n, "canaryWeight: above 100");
+        return false;
+    }
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        const json_t *v = json_object_get(j, strs[i]);
+        if (v && !json_is_string(v)) {
+            snprintf(why, n, "%s: not a string", strs[i]);
+            return false;
+        }
+    }
+    const json_t *c = json_object_get(j, "conditions");
+    if (c && !json_is_array(c)) {
+        snprintf(why, n, "conditions: not an array");
+        return false;
+    }
+    return true;
+}
+
+int cd_state_load_status_why(cd_state *st, const char *ns, const char *name,
+                             cd_canary_status *out, char *why, size_t n)
 {
     char *path = canary_path(st, ns, name, "status.json");
     if (!path)
         return -EINVAL;
+    if (n)
+        why[0] = '\0';
     json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
     int rc = 0;
-    if (!j)
+    if (!j) {
         rc = access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
-    else
+        if (rc == -EINVAL)
+            snprintf(why, n, "line %d, column %d: %s", e.line, e.column, e.text);
+    } else if (!status_shape(j, why, n)) {
+        rc = -EINVAL;
+    } else {
         cd_status_from_json(out, j);
+    }
     json_decref(j);
     free(path);
     return rc;
+}
+
+int cd_state_load_status(cd_state *st, const char *ns, const char *name, cd_canary_status *out)
+{
+    char why[256];
+    return cd_state_load_status_why(st, ns, name, out, why, sizeof why);
+}
+
+char *cd_state_status_path(cd_state *st, const char *ns, const char *name)
+{
+    return canary_path(st, ns, name, "status.json");
+}
+
+char *cd_state_record_path(cd_state *st, const char *key)
+{
+    return record_path(st, key);
+}
+
+int cd_state_quarantine(const char *path, char *moved, size_t n)
+{
+    snprintf(moved, n, "%s.corrupt-%lld", path, (long long)cd_wall_ms());
+    if (rename(path, moved) != 0) {
+        int rc = -errno;
+        snprintf(moved, n, "%s", path);
+        return rc;
+    }
+    return 0;
 }
 
 int cd_state_remove_canary(cd_state *st, const char *ns, const char *name)
@@ -223,6 +305,26 @@ int cd_state_save_json(cd_state *st, const char *key, const json_t *value)
     *slash = '/';
     if (rc == 0)
         rc = write_json(path, value);
+    free(path);
+    return rc;
+}
+
+int cd_state_load_json_why(cd_state *st, const char *key, json_t **out, char *why, size_t n)
+{
+    *out = NULL;
+    if (n)
+        why[0] = '\0';
+    char *path = record_path(st, key);
+    if (!path)
+        return -EINVAL;
+    json_error_t e;
+    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+    int rc = 0;
+    if (!*out) {
+        rc = access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
+        if (rc == -EINVAL)
+            snprintf(why, n, "line %d, column %d: %s", e.line, e.column, e.text);
+    }
     free(path);
     return rc;
 }

@@ -31,6 +31,16 @@ int cd_state_save_status(cd_state *st, const char *ns, const char *name,
                          const cd_canary_status *status);
 /* 0, -ENOENT when there is none, or another -errno (corrupt file: -EINVAL). */
 int cd_state_load_status(cd_state *st, const char *ns, const char *name, cd_canary_status *out);
+/* The same, saying in why (when -EINVAL) what is wrong with the file: its
+ * JSON (line, column) or a field of the wrong type ({"phase": 42}). */
+int cd_state_load_status_why(cd_state *st, const char *ns, const char *name,
+                             cd_canary_status *out, char *why, size_t n);
+/* Paths for messages (malloc'd; NULL for a name that is not safe). */
+char *cd_state_status_path(cd_state *st, const char *ns, const char *name);
+char *cd_state_record_path(cd_state *st, const char *key);
+/* Moves a bad file aside (path.corrupt-<ms>), keeping it for a post-mortem;
+ * moved gets the new name (the old one when the rename failed). 0 or -errno. */
+int cd_state_quarantine(const char *path, char *moved, size_t n);
 int cd_state_remove_canary(cd_state *st, const char *ns, const char *name);
 
 /* One event: {"ts": RFC3339, "type": Normal|Warning, "phase": ..., "message": ...} */
@@ -43,6 +53,8 @@ json_t *cd_state_events(cd_state *st, const char *ns, const char *name, int limi
 /* Small JSON records (key is a relative path without ".json"). */
 int cd_state_save_json(cd_state *st, const char *key, const json_t *value);
 json_t *cd_state_load_json(cd_state *st, const char *key);
+/* 0, -ENOENT, or -EINVAL with why (line, column and jansson's text). */
+int cd_state_load_json_why(cd_state *st, const char *key, json_t **out, char *why, size_t n);
 int cd_state_remove_json(cd_state *st, const char *key);
 
 #endif

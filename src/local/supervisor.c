@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -41,6 +42,7 @@ struct cd_procset {
     char *name;
     char *log_dir;
     char *owner;
+    char *key;              /* CANARYD_SET of its replicas: "<namespace>/<name>" */
     cd_proc_template *tmpl;
     int desired;
     cd_replica reps[MAX_REPLICAS * 2];   /* room for a surge during a roll */
@@ -299,6 +301,7 @@ void cd_procset_free(cd_procset *ps)
     curl_multi_cleanup(ps->multi);
     cd_proc_template_free(ps->tmpl);
     free(ps->owner);
+    free(ps->key);
     free(ps->name);
     free(ps->log_dir);
     free(ps);
@@ -311,6 +314,12 @@ void cd_procset_set_owner(cd_procset *ps, const char *owner)
 {
     free(ps->owner);
     ps->owner = owner ? xstrdup(owner) : NULL;
+}
+
+void cd_procset_set_key(cd_procset *ps, const char *key)
+{
+    free(ps->key);
+    ps->key = key ? xstrdup(key) : NULL;
 }
 
 size_t cd_procs_owned_by(const char *owner, pid_t *out, size_t cap)
@@ -524,7 +533,7 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     while (environ[nenv])
         nenv++;
     char **argv = calloc(t->nargs + 2, sizeof *argv);
-    char **envp = calloc(nenv + t->nenv + 4, sizeof *envp);
+    char **envp = calloc(nenv + t->nenv + 7, sizeof *envp);
     if (!argv || !envp)
         abort();
     argv[0] = xstrdup(t->command);
@@ -534,7 +543,9 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     size_t plen = strlen(t->port_env);
     for (size_t i = 0; i < nenv; i++)   /* inherit, minus what we set */
         if ((strncmp(environ[i], t->port_env, plen) || environ[i][plen] != '=') &&
-            strncmp(environ[i], "CANARYD_OWNER=", 14) && !cd_env_is_secret(environ[i]))
+            strncmp(environ[i], "CANARYD_OWNER=", 14) && strncmp(environ[i], "CANARYD_SET=", 12) &&
+            strncmp(environ[i], "CANARYD_REVISION=", 17) && strncmp(environ[i], "CANARYD_PORT=", 13) &&
+            !cd_env_is_secret(environ[i]))
             envp[e++] = xstrdup(environ[i]);
     for (size_t i = 0; i < t->nenv; i++)
         envp[e++] = xstrdup(t->env[i]);
@@ -544,9 +555,17 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     envp[e++] = cd_buf_steal(&pe);
     envp[e++] = cd_buf_steal(&re);
     if (ps->owner) {
-        cd_buf oe = CD_BUF_INIT;
+        /* marks that let a restarted canaryd find this replica even when
+         * its process record is lost (cd_procset_adopt_marked) */
+        cd_buf oe = CD_BUF_INIT, se = CD_BUF_INIT, ve = CD_BUF_INIT, ne = CD_BUF_INIT;
         cd_buf_printf(&oe, "CANARYD_OWNER=%s", ps->owner);
+        cd_buf_printf(&se, "CANARYD_SET=%s", ps->key ? ps->key : ps->name);
+        cd_buf_printf(&ve, "CANARYD_REVISION=%s", t->revision);
+        cd_buf_printf(&ne, "CANARYD_PORT=%d", port);
         envp[e++] = cd_buf_steal(&oe);
+        envp[e++] = cd_buf_steal(&se);
+        envp[e++] = cd_buf_steal(&ve);
+        envp[e++] = cd_buf_steal(&ne);
     }
 
     posix_spawn_file_actions_t fa;
@@ -917,5 +936,135 @@ int cd_procset_restore(cd_procset *ps, const json_t *j, int64_t now_ms)
         adopted++;
     }
     ps->gen++;
+    return adopted;
+}
+
+/* ---- records that cannot be trusted ---------------------------------------- */
+
+static bool is_int_in(const json_t *v, json_int_t lo, json_int_t hi)
+{
+    return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
+bool cd_procset_record_ok(const json_t *j, char *why, size_t n)
+{
+    if (!json_is_object(j)) {
+        snprintf(why, n, "not a JSON object");
+        return false;
+    }
+    if (!is_int_in(json_object_get(j, "desired"), 0, MAX_REPLICAS)) {
+        snprintf(why, n, "desired: not a replica count");
+        return false;
+    }
+    const json_t *t = json_object_get(j, "template");
+    if (!json_is_null(t) && (!json_is_object(t) || !json_is_string(json_object_get(t, "command")) ||
+                             !json_is_string(json_object_get(t, "revision")))) {
+        snprintf(why, n, "template: not a process template");
+        return false;
+    }
+    const json_t *reps = json_object_get(j, "replicas");
+    if (!json_is_array(reps)) {
+        snprintf(why, n, "replicas: not an array");
+        return false;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(reps, i, r) {
+        const char *bad = !json_is_object(r)                                     ? ""
+                          : !is_int_in(json_object_get(r, "pid"), 1, 1 << 30)     ? ".pid"
+                          : !is_int_in(json_object_get(r, "startTime"), 0, INT64_MAX) ? ".startTime"
+                          : !is_int_in(json_object_get(r, "port"), 1, 65535)      ? ".port"
+                          : !is_int_in(json_object_get(r, "index"), 0, 4 * MAX_REPLICAS) ? ".index"
+                          : !json_is_string(json_object_get(r, "revision"))      ? ".revision"
+                                                                                  : NULL;
+        if (bad) {
+            snprintf(why, n, "replicas[%zu]%s: wrong type or out of range", i, bad);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The value of NAME= in a NUL-separated environment block, or NULL. */
+static const char *env_of(const char *env, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t off = 0; off < len; off += strlen(env + off) + 1)
+        if (!strncmp(env + off, name, nl) && env[off + nl] == '=')
+            return env + off + nl + 1;
+    return NULL;
+}
+
+/* A TCP connect to host:port answers within 200 ms: the replica serves. */
+static bool port_answers(const char *host, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (!ok && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t el = sizeof err;
+        ok = poll(&p, 1, 200) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+             err == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+int cd_procset_adopt_marked(cd_procset *ps, const char *owner, char *revision, size_t rlen,
+                            int64_t now_ms)
+{
+    pid_t pids[256];
+    size_t n = cd_procs_owned_by(owner, pids, 256);
+    const char *key = ps->key ? ps->key : ps->name;
+    int adopted = 0;
+    if (rlen)
+        revision[0] = '\0';
+    for (size_t i = 0; i < n && ps->nreps < MAX_REPLICAS * 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pids[i]);
+        size_t len;
+        char *env = cd_read_file(path, &len);
+        if (!env)
+            continue;
+        const char *set = env_of(env, len, "CANARYD_SET"), *rev = env_of(env, len, "CANARYD_REVISION"),
+                   *port = env_of(env, len, "CANARYD_PORT"), *idx = env_of(env, len, "CANARYD_REPLICA");
+        if (set && rev && port && idx && !strcmp(set, key) && replica_of(ps, pids[i]) == NULL) {
+            cd_replica *x = &ps->reps[ps->nreps++];
+            memset(x, 0, sizeof *x);
+            x->index = atoi(idx);
+            x->pid = pids[i];
+            cd_proc_start_time(pids[i], &x->start_time);
+            x->pidfd = cd_pidfd_open(pids[i]);
+            x->port = atoi(port);
+            snprintf(x->revision, sizeof x->revision, "%s", rev);
+            /* it served before: keep it serving if it still listens (the
+             * probe confirms or retires it at once) */
+            x->state = port_answers(ps->tmpl ? ps->tmpl->host : "127.0.0.1", x->port)
+                           ? CD_REP_READY
+                           : CD_REP_STARTING;
+            x->started_ms = now_ms;
+            x->next_probe_ms = now_ms;
+            x->owned = false;
+            if (rlen && !revision[0])
+                snprintf(revision, rlen, "%s", rev);
+            adopted++;
+        }
+        free(env);
+    }
+    if (adopted) {
+        int current_count = 0;
+        for (size_t i = 0; i < ps->nreps; i++)
+            current_count += !ps->tmpl || current(ps, &ps->reps[i]);
+        /* never fewer than what runs: scaling down is the engine's call */
+        if (ps->desired < current_count)
+            ps->desired = current_count;
+        ps->gen++;
+    }
     return adopted;
 }

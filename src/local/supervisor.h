@@ -130,6 +130,19 @@ bool cd_procset_stop_all(cd_procset *ps, int64_t now_ms);
 size_t cd_procset_replica_count(const cd_procset *ps);
 const cd_replica *cd_procset_replica(const cd_procset *ps, size_t i);
 
+/* Names the set in its replicas' environment (CANARYD_SET=key, with
+ * CANARYD_REVISION and CANARYD_PORT), for cd_procset_adopt_marked. */
+void cd_procset_set_key(cd_procset *ps, const char *key);
+/* Whether j has the shape cd_procset_save writes (why says what not). */
+bool cd_procset_record_ok(const json_t *j, char *why, size_t n);
+/* Adopts the running processes of owner marked as this set's replicas
+ * (when its record is lost or corrupt): ready when their port answers,
+ * desired raised to the replicas of the current template found. revision
+ * gets the revision they run (the first found), to look its template up.
+ * Returns the number adopted. */
+int cd_procset_adopt_marked(cd_procset *ps, const char *owner, char *revision, size_t rlen,
+                            int64_t now_ms);
+
 /* Persisted shape for adoption after a restart. */
 json_t *cd_procset_save(const cd_procset *ps);
 /* Adopts the replicas in j that still run (same PID and start time) and

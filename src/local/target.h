@@ -28,6 +28,9 @@ typedef struct cd_local_target {
     int64_t canary_changed_ms;  /* last scale-up or spec change of the canary set */
     int64_t primary_changed_ms; /* creation or promotion of the primary set */
     bool canary_scaled_up;      /* ScaleFromZero happened and not ScaleToZero since */
+    /* the controller's bookkeeping (under the controller's lock) */
+    char saved_template[2][CD_HASH_MAX];   /* revisions of canary/primary templates stored */
+    char warning[1024];         /* a state problem found at restore, for its canaries' events */
 } cd_local_target;
 
 cd_local_target *cd_local_target_new(const char *ns, const char *name, const char *log_dir);
