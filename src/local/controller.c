@@ -282,7 +282,7 @@ static lc_canary *add_canary(cd_local *L, cd_object *o)
     L->canaries = p;
     L->canaries[L->ncanaries++] = c;
     cd_info("local: canary %s.%s added (phase %s)", c->name, c->ns,
-            cd_phase_name(c->status.phase));
+            c->status_lost ? "to be rebuilt" : cd_phase_name(c->status.phase));
     return c;
 }
 

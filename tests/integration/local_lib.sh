@@ -63,18 +63,22 @@ wait_done() {  # wait_done SECONDS: until Succeeded or Failed; prints it
 }
 
 # wait_outcome SECONDS: until the current revision's run has ended
-# (Succeeded or Failed, with lastAppliedSpec the workload's revision: not
-# the previous run's outcome); prints the phase
+# (Succeeded or Failed, with lastAppliedSpec the workload's revision and a
+# transition since the last set_version: not the previous run's outcome,
+# nor a Failed canary that has only noted the new revision); prints the phase
+RELEASE_AT=0
 wait_outcome() {
   local i=0 p
   while :; do
     p=$(canaryctl describe canary podinfo -o json 2>/dev/null | /usr/bin/python3 -c '
-import json,sys
+import json,sys,datetime
 try:
     d=json.load(sys.stdin)
-    done=d["status"].get("lastAppliedSpec")==d["workload"]["revision"]
+    t=d["status"].get("lastTransitionTime") or d.get("lastTransitionTime")
+    ts=datetime.datetime.strptime(t[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+    done=d["status"].get("lastAppliedSpec")==d["workload"]["revision"] and ts >= int(sys.argv[1])
     print(d["phase"] if done else "running")
-except Exception: print("")')
+except Exception: print("")' "$RELEASE_AT")
     case "$p" in Succeeded|Failed) echo "$p"; return 0 ;; esac
     i=$((i + 1)); [ $i -gt $(($1 * 5)) ] && { echo "$p"; return 1; }
     sleep 0.2
@@ -83,6 +87,7 @@ except Exception: print("")')
 
 # set_version ARGS...: rewrites the workload's arguments (a new revision)
 set_version() {
+  RELEASE_AT=$(date +%s)
   local args="\"--port\", \"{{ port }}\""
   for a in "$@"; do args="$args, \"$a\""; done
   sed -i "s|^  args: .*|  args: [$args]|" "$W/podinfo-workload.yaml"
