@@ -40,12 +40,25 @@ done
 RATE=${RATE:-30}
 RANDOM=${SEED:-$$}
 
-# a faster analysis than the demo's (3 s steps) so that 100 kills take
-# minutes, not an hour; the latency limit is loose: this is about crashes,
-# and p99 on a loaded host is not what is measured here
-sed -i 's/^    interval: 10s$/    interval: 3s/; s/progressDeadlineSeconds: 60/progressDeadlineSeconds: 120/' \
-  "$W/podinfo-canary.yaml"
+# the binaries are copied: a rebuild during the soak must not change them
+mkdir -p "$TEST_TMP/bin"
+cp "$build/canaryd" "$build/canaryctl" "$build/demo-app" "$TEST_TMP/bin/"
+[ -x "$build/canaryd-router" ] && cp "$build/canaryd-router" "$TEST_TMP/bin/"
+export PATH="$TEST_TMP/bin:$PATH"
+# the latency limit is loose: this is about crashes, and p99 on a loaded
+# host is not what is measured here
+sed -i 's/progressDeadlineSeconds: 60/progressDeadlineSeconds: 120/' "$W/podinfo-canary.yaml"
 sed -i "s/^          max: 200$/          max: 2000/" "$W/podinfo-canary.yaml"
+# interrupted: stop whatever canaryd started, even when it is down
+leftovers() {
+  local owner p
+  owner=$(realpath "$W/.canaryd" 2>/dev/null) || return 0
+  for p in $(grep -l -a -x -z "CANARYD_OWNER=$owner" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+    kill -9 "$p" 2>/dev/null
+  done
+}
+trap 'exit 130' INT TERM
+trap 'stop_canaryd; leftovers; cleanup' EXIT
 
 start_canaryd || { echo "bench/local_crash.sh: canaryd local did not start" >&2; exit 1; }
 wait_phase Initialized 120 || { echo "bench/local_crash.sh: v1 did not initialize" >&2; exit 1; }

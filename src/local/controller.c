@@ -642,6 +642,11 @@ int cd_local_run(const cd_local_options *opt)
         cd_error("local: cannot use state directory %s: %s", opt->state_dir, strerror(errno));
         goto out;
     }
+    char why[600];
+    if (!cd_state_lock(L->state, why, sizeof why)) {
+        cd_error("local: %s", why);
+        goto out;
+    }
     L->owner = realpath(opt->state_dir, NULL);
     L->manifests = cd_manifest_dir_open(opt->dir, opt->namespace_);
     if (!L->manifests) {

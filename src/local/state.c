@@ -5,6 +5,8 @@
 #include "util/fsutil.h"
 #include "util/timeutil.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@ static char *record_path(cd_state *st, const char *key);
 struct cd_state {
     char *dir;
     char *logs;
+    int lock_fd;
 };
 
 cd_state *cd_state_open(const char *dir)
@@ -38,13 +41,48 @@ cd_state *cd_state_open(const char *dir)
         abort();
     st->dir = strdup(dir);
     st->logs = cd_buf_steal(&logs);
+    st->lock_fd = -1;
     return st;
+}
+
+bool cd_state_lock(cd_state *st, char *why, size_t n)
+{
+    cd_buf p = CD_BUF_INIT;
+    cd_buf_printf(&p, "%s/lock", st->dir);
+    /* O_CLOEXEC: the processes canaryd starts must not hold it */
+    int fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(why, n, "%s: %s", p.data, strerror(errno));
+        cd_buf_free(&p);
+        return false;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
+        pid[r > 0 ? r : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(why, n, "another canaryd local%s%s%s uses the state directory %s",
+                 pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", st->dir);
+        close(fd);
+        cd_buf_free(&p);
+        return false;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    /* the pid is only for the message above: a failed write is harmless */
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) != len)
+        pid[0] = '\0';
+    st->lock_fd = fd;
+    cd_buf_free(&p);
+    return true;
 }
 
 void cd_state_close(cd_state *st)
 {
     if (!st)
         return;
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
     free(st->dir);
     free(st->logs);
     free(st);
@@ -56,6 +94,12 @@ void cd_state_remove_empty(cd_state *st)
     cd_buf_printf(&c, "%s/canaries", st->dir);
     rmdir(c.data);
     rmdir(st->logs);
+    if (st->lock_fd >= 0) {
+        cd_buf l = CD_BUF_INIT;
+        cd_buf_printf(&l, "%s/lock", st->dir);
+        unlink(l.data);
+        cd_buf_free(&l);
+    }
     rmdir(st->dir);
     cd_buf_free(&c);
 }

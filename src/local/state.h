@@ -13,6 +13,7 @@
 #define CD_LOCAL_STATE_H
 #include "model/status.h"
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct cd_state cd_state;
@@ -20,6 +21,10 @@ typedef struct cd_state cd_state;
 /* Creates the directory if needed. NULL with errno on failure. */
 cd_state *cd_state_open(const char *dir);
 void cd_state_close(cd_state *st);
+/* Takes DIR/lock (flock, held until cd_state_close or the process ends,
+ * even by kill -9): one canaryd local per state directory. false with
+ * why (naming the holder's pid) when another one holds it. */
+bool cd_state_lock(cd_state *st, char *why, size_t n);
 /* Removes the directories cd_state_open created when they are still empty
  * (a start that failed at once leaves nothing behind). */
 void cd_state_remove_empty(cd_state *st);

@@ -62,6 +62,12 @@ ln -sf "$TEST_TMP/canaryd.log" "$W/canaryd.log" 2>/dev/null
 require "canaryd local --dir ./app initializes v1" wait_phase Initialized 90
 check "... and the service answers v1" bash -c "curl -s '$URL' | grep -q '\"version\":\"v1\"'"
 check "nothing failed to start" bash -c "! grep -q 'cannot start' '$TEST_TMP/canaryd.log'"
+# a second canaryd local on the same directory (another --api, another
+# shell): refused, naming the first, which keeps running undisturbed
+out=$(cd "$P" && canaryd local --dir ./app --api "unix:$P/second.sock" 2>&1); rc=$?
+check "a second canaryd local on the same state directory exits 1" [ "$rc" = 1 ]
+check "... saying which one holds it" grep -q "another canaryd local (pid $CPID) uses the state directory" <<<"$out"
+check "... and the first still serves" bash -c "curl -s '$URL' | grep -q '\"version\":\"v1\"'"
 
 primary() {  # primary FIELD
   canaryctl describe canary podinfo -o json | /usr/bin/python3 -c '
