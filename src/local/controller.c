@@ -525,8 +525,17 @@ static void step(cd_local *L, bool manifests_ready)
 
     pthread_mutex_lock(&L->lock);
     cd_err err = {{0}};
-    if (!lc_router_sync(L, false, &err) && err.msg[0])
-        cd_warn("local: router: %s", err.msg);
+    if (!lc_router_sync(L, false, &err) && err.msg[0]) {
+        /* the same refusal again (a service port taken, retried each
+         * turn): logged when it changes, else once a minute */
+        if (strcmp(err.msg, L->router_err) || mono - L->router_err_ms >= 60000) {
+            cd_warn("local: router: %s", err.msg);
+            snprintf(L->router_err, sizeof L->router_err, "%s", err.msg);
+            L->router_err_ms = mono;
+        }
+    } else {
+        L->router_err[0] = '\0';
+    }
     save_targets(L);
     reconcile(L);   /* drops deleted canaries whose tick has finished */
     schedule(L, mono);

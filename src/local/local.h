@@ -94,6 +94,8 @@ struct cd_local {
     int wake_fd;                    /* eventfd: wakes the main loop */
     char *owner;                    /* absolute state dir: CANARYD_OWNER of our processes */
     int64_t started_ms;
+    char router_err[512];           /* the last router refusal logged, to fold repeats */
+    int64_t router_err_ms;
 };
 
 /* controller.c */

@@ -38,6 +38,7 @@ check "--dir on a file exits 2 (not a directory)" \
 # a start that fails (the API's TCP port is taken) leaves nothing running
 mkdir -p "$TEST_TMP/busy"
 cp "$W"/*.yaml "$TEST_TMP/busy/"
+sed -i 's|^  command: .*|  command: demo-app|' "$TEST_TMP/busy/podinfo-workload.yaml"
 sed -i "s/^    port: $SVC_PORT$/    port: $(free_port)/" "$TEST_TMP/busy/podinfo-canary.yaml"
 /usr/bin/python3 -c 'import socket,sys,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,6 +54,23 @@ check "... and leaves no process of its own behind" \
   bash -c '! grep -l -a -z -x "CANARYD_OWNER=$0/.canaryd" /proc/[0-9]*/environ 2>/dev/null | grep -q .' \
   "$TEST_TMP/busy"
 check "... nor a state directory" [ ! -e "$TEST_TMP/busy/.canaryd" ]
+
+# a service port that is taken: said in the events, logged once (not
+# every turn of the loop: 150 lines in 8 s before)
+sed -i "s/^    port: [0-9]*$/    port: $BUSY/" "$TEST_TMP/busy/podinfo-canary.yaml"
+canaryd local --dir "$TEST_TMP/busy" --api "unix:$TEST_TMP/busy.sock" --stop-on-exit \
+  --log-format text >"$TEST_TMP/busy.log" 2>&1 &
+BPID=$!
+track $BPID
+i=0; until CANARYD_API=unix:$TEST_TMP/busy.sock canaryctl events podinfo 2>/dev/null |
+  grep -q 'Address already in use' || [ $i -gt 300 ]; do
+  i=$((i + 1)); sleep 0.1; done
+sleep 5
+n=$(grep -c 'Address already in use' "$TEST_TMP/busy.log")
+check "a taken service port is logged, once ($n lines)" bash -c "[ $n -ge 1 ] && [ $n -le 2 ]"
+check "... and is in the events" bash -c \
+  "CANARYD_API=unix:$TEST_TMP/busy.sock canaryctl events podinfo | grep -q 'bind 127.0.0.1:$BUSY: Address already in use'"
+kill -TERM $BPID; wait $BPID 2>/dev/null
 
 # --- item 1: a relative --dir and a relative command ---------------------
 (cd "$P" && exec canaryd local --dir ./app --api "$CANARYD_API" --stop-on-exit \
