@@ -112,7 +112,10 @@ int cd_main_local(int argc, char **argv)
         .about = "Runs the canaries of a manifest directory on this host: LocalWorkload processes,\n"
                  "the built-in router, analysis and promotion. Editing a file is applying it.\n"
                  "Every flag may be spelled -flag or --flag (Flagger's -metrics-server, ...).",
-        .footer = "See docs/local.md.",
+        .footer = "Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot start (the API's\n"
+                  "address taken, another canaryd local on the state directory, ...), 2 for a\n"
+                  "usage error (an unknown flag, a missing or mistyped --dir).\n"
+                  "See docs/local.md.",
         .flags = flags,
         .nflags = sizeof flags / sizeof flags[0],
         .env = env_docs,

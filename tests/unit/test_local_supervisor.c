@@ -321,6 +321,38 @@ static void test_missing_program_is_reported(void **state)
     free_set(ps);
 }
 
+/* Issue 12: a process record of the wrong shape is refused (not read as
+ * zeros: pid 0, desired 0), naming the field. */
+static void test_record_shape_checked(void **state)
+{
+    char why[200];
+    static const struct { const char *text, *why; } bad[] = {
+        {"[]", "not a JSON object"},
+        {"{\"desired\": \"two\", \"template\": null, \"replicas\": []}", "desired"},
+        {"{\"desired\": 2, \"template\": 5, \"replicas\": []}", "template"},
+        {"{\"desired\": 2, \"template\": null, \"replicas\": {}}", "replicas: not an array"},
+        {"{\"desired\": 2, \"template\": null, \"replicas\": [{\"pid\": \"12\"}]}", "replicas[0].pid"},
+        {"{\"desired\": 2, \"template\": null, \"replicas\": [{\"pid\": 12, \"startTime\": 1, "
+         "\"port\": 70000, \"index\": 0, \"revision\": \"r\"}]}", "replicas[0].port"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *j = json_loads(bad[i].text, 0, NULL);
+        assert_non_null(j);
+        assert_false(cd_procset_record_ok(j, why, sizeof why));
+        if (!strstr(why, bad[i].why))
+            fail_msg("%s: got \"%s\"", bad[i].text, why);
+        json_decref(j);
+    }
+    cd_proc_template *t = make_template("v1", 1, true);
+    cd_procset *ps = new_set("ok");
+    cd_procset_set_template(ps, t);
+    json_t *saved = cd_procset_save(ps);
+    assert_true(cd_procset_record_ok(saved, why, sizeof why));
+    json_decref(saved);
+    cd_proc_template_free(t);
+    free_set(ps);
+}
+
 static void test_template_json_roundtrip(void **state)
 {
     cd_proc_template *t = make_template("v9", 3, true);
@@ -356,6 +388,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_command_backs_off, kill_leftovers),
         cmocka_unit_test_teardown(test_relative_paths_become_absolute, kill_leftovers),
         cmocka_unit_test_teardown(test_missing_program_is_reported, kill_leftovers),
+        cmocka_unit_test_teardown(test_record_shape_checked, kill_leftovers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
