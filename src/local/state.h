@@ -8,6 +8,10 @@
  *   DIR/<key>.json            (procsets/<name>, router, ...)
  *   DIR/logs/                 (replica output)
  *
+ * A file that cannot be read is reported with why and moved aside by the
+ * caller (cd_state_quarantine), never silently read as defaults. DIR/lock
+ * keeps a second canaryd local off the same directory.
+ *
  * Thread-safe for different canaries; one writer per file. */
 #ifndef CD_LOCAL_STATE_H
 #define CD_LOCAL_STATE_H

@@ -4,7 +4,9 @@
  * the ones that die, rolls them to a new spec one at a time (surge 1, never
  * below the ready count), stops them gracefully (SIGTERM, then SIGKILL) and
  * can adopt the replicas of a previous canaryd after a restart (PID + start
- * time). Routing is not its business: replicas leave the endpoint list
+ * time from its record, or the marks in their environment when the record
+ * is lost). Paths are made absolute when a template is made: replicas
+ * start long after, from wherever canaryd runs. Routing is not its business: replicas leave the endpoint list
  * first and are signalled only once the caller confirms that the router no
  * longer uses them (cd_procset_endpoints_applied).
  *
