@@ -460,6 +460,26 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* A Canary whose LocalWorkload is not in the directory (a typo in
+ * targetRef.name): a Warning event, as Flagger records the target's "not
+ * found", folded like every repeated event (ports_local.c). */
+static void missing_target(cd_local *L, lc_canary *c, int64_t now)
+{
+    char msg[700], key[sizeof c->last_event];
+    snprintf(msg, sizeof msg,
+             "LocalWorkload %.150s.%.150s not found (no manifest of %.300s defines it)",
+             c->obj->spec.canary.target_ref.name, c->ns, L->opt.dir);
+    snprintf(key, sizeof key, "Warning|%s|%s", cd_phase_name(c->status.phase), msg);
+    bool repeat = !strcmp(key, c->last_event) && now - c->last_event_ms < LC_EVENT_REPEAT_MS;
+    cd_logf(repeat ? CD_LOG_DEBUG : CD_LOG_WARN, c->name, "%s", msg);
+    if (repeat)
+        return;
+    snprintf(c->last_event, sizeof c->last_event, "%s", key);
+    c->last_event_ms = now;
+    cd_state_append_event(L->state, c->ns, c->name, cd_wall_ms(), "Warning",
+                          cd_phase_name(c->status.phase), msg);
+}
+
 static void schedule(cd_local *L, int64_t now)
 {
     for (size_t i = 0; i < L->ncanaries; i++) {
@@ -468,8 +488,7 @@ static void schedule(cd_local *L, int64_t now)
             continue;
         if (!c->target || !c->target->workload) {
             if (c->tick_now || now >= c->next_tick_ms)
-                cd_logf(CD_LOG_WARN, c->name, "LocalWorkload %s.%s not found",
-                        c->obj->spec.canary.target_ref.name, c->ns);
+                missing_target(L, c, now);
             c->tick_now = false;
             c->next_tick_ms = now + c->obj->spec.canary.analysis.interval_ms;
             continue;

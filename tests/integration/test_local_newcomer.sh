@@ -87,6 +87,23 @@ check "a second canaryd local on the same state directory exits 1" [ "$rc" = 1 ]
 check "... saying which one holds it" grep -q "another canaryd local (pid $CPID) uses the state directory" <<<"$out"
 check "... and the first still serves" bash -c "curl -s '$URL' | grep -q '\"version\":\"v1\"'"
 
+# a Canary whose targetRef names no LocalWorkload (a typo): a Warning
+# event says so (it was in the log only; describe showed nothing)
+cat >"$W/other.yaml" <<EOF
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: other}
+spec:
+  targetRef: {apiVersion: canaryd.dev/v1alpha1, kind: LocalWorkload, name: podinfoo}
+  service: {port: $(free_port)}
+  analysis: {interval: 10s, threshold: 2, stepWeight: 25, maxWeight: 50}
+EOF
+i=0; until canaryctl events other 2>/dev/null | grep -q 'not found' || [ $i -gt 150 ]; do
+  i=$((i + 1)); sleep 0.2; done
+check "a Canary with a mistyped targetRef gets a Warning event naming it" bash -c \
+  "canaryctl events other | grep -q 'Warning .*LocalWorkload podinfoo.default not found'"
+rm -f "$W/other.yaml"
+
 primary() {  # primary FIELD
   canaryctl describe canary podinfo -o json | /usr/bin/python3 -c '
 import json,sys; print(json.load(sys.stdin)["workload"]["primary"][sys.argv[1]])' "$1"
@@ -160,8 +177,10 @@ i=0; until canaryctl get canaries >/dev/null 2>&1 || [ $i -gt 200 ]; do i=$((i +
 served() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL")" = 200 ]; }
 i=0; until served || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.2; done
 check "restarted, the primary serves again" served
-check "... 2 of 2 primary replicas ready" bash -c '[ "$(canaryctl describe canary podinfo -o json | /usr/bin/python3 -c "
-import json,sys; p=json.load(sys.stdin)[\"workload\"][\"primary\"]; print(p[\"ready\"], p[\"desired\"])")" = "2 2" ]'
+two_ready() { [ "$(canaryctl describe canary podinfo -o json | /usr/bin/python3 -c "
+import json,sys; p=json.load(sys.stdin)[\"workload\"][\"primary\"]; print(p[\"ready\"], p[\"desired\"])")" = "2 2" ]; }
+i=0; until two_ready || [ $i -gt 150 ]; do i=$((i + 1)); sleep 0.2; done
+check "... 2 of 2 primary replicas ready" two_ready
 check "... still v3" bash -c "curl -s '$URL' | grep -q '\"version\":\"v3\"'"
 stop_canaryd
 finish
