@@ -89,7 +89,8 @@ while [ $kills -lt "$N" ]; do
   got=$(wait_outcome 300)
   [ "$want" = Succeeded ] && [ "$got" = Succeeded ] && serving=$v
   body=$(curl -s "$URL")
-  sleep 2   # the canary set scales down after the outcome
+  # the canary set scales down after the outcome (its grace period): poll
+  i=0; while [ "$(owned_processes)" -ne 3 ] && [ $i -lt 150 ]; do i=$((i + 1)); sleep 0.2; done
   procs=$(owned_processes)
   if [ "$got" != "$want" ] || ! grep -q "\"version\":\"$serving\"" <<<"$body" || [ "$procs" -ne 3 ]; then
     wrong=$((wrong + 1))
