@@ -62,26 +62,37 @@ wait_done() {  # wait_done SECONDS: until Succeeded or Failed; prints it
   done
 }
 
-# wait_outcome SECONDS: until the current revision's run has ended
-# (Succeeded or Failed, with lastAppliedSpec the workload's revision and a
-# transition since the last set_version: not the previous run's outcome,
-# nor a Failed canary that has only noted the new revision); prints the phase
+# wait_outcome SECONDS: until the current revision's run has ended, and
+# prints its phase (Succeeded or Failed). Not the previous run's outcome:
+# the journal must hold a "New revision detected" since the last
+# set_version followed by the run's end ("Promotion completed" or "Canary
+# failed"), and lastAppliedSpec must be the workload's revision. (A Failed
+# canary first notes a new revision's hash and its transition time while
+# still Failed, so the status alone cannot tell.)
 RELEASE_AT=0
 wait_outcome() {
   local i=0 p
   while :; do
-    p=$(canaryctl describe canary podinfo -o json 2>/dev/null | /usr/bin/python3 -c '
+    p=$( { canaryctl describe canary podinfo -o json 2>/dev/null; echo; echo '#events'
+           canaryctl events podinfo --limit 300 -o json 2>/dev/null; } | /usr/bin/python3 -c '
 import json,sys,datetime
 try:
-    d=json.load(sys.stdin)
-    t=d["status"].get("lastTransitionTime") or d.get("lastTransitionTime")
-    ts=datetime.datetime.strptime(t[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
-    done=d["status"].get("lastAppliedSpec")==d["workload"]["revision"] and ts >= int(sys.argv[1])
-    print(d["phase"] if done else "running")
+    desc, evs = sys.stdin.read().split("#events", 1)
+    d = json.loads(desc)
+    ev = [json.loads(l) for l in evs.splitlines() if l.strip()]
+    def secs(e):
+        return datetime.datetime.strptime(e["ts"][:19], "%Y-%m-%dT%H:%M:%S").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    start = [i for i, e in enumerate(ev) if "New revision detected" in e["message"]]
+    ended = start and secs(ev[start[-1]]) >= int(sys.argv[1]) and any(
+        "Promotion completed" in e["message"] or "Canary failed" in e["message"]
+        for e in ev[start[-1]:])
+    done = ended and d["status"].get("lastAppliedSpec") == d["workload"]["revision"]
+    print(d["phase"] if done and d["phase"] in ("Succeeded", "Failed") else "running")
 except Exception: print("")' "$RELEASE_AT")
     case "$p" in Succeeded|Failed) echo "$p"; return 0 ;; esac
-    i=$((i + 1)); [ $i -gt $(($1 * 5)) ] && { echo "$p"; return 1; }
-    sleep 0.2
+    i=$((i + 1)); [ $i -gt $(($1 * 2)) ] && { echo "$p"; return 1; }
+    sleep 0.5
   done
 }
 

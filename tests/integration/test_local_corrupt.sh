@@ -96,6 +96,8 @@ assert r["sent"] > 500, r
 assert r["responses"].get("error", 0) == 0, r
 bad = {k: v for k, v in r["responses"].items() if k not in ("2xx", "5xx")}
 assert not bad, r' "$TEST_TMP/load.json"
+# the canary set scales down after the outcome (grace period): poll
+i=0; while [ "$(owned_processes)" -ne 3 ] && [ $i -lt 150 ]; do i=$((i + 1)); sleep 0.2; done
 check "no process left behind: 2 primary replicas and the router" [ "$(owned_processes)" -eq 3 ]
 [ "$(owned_processes)" -eq 3 ] || { canaryctl describe canary podinfo; ps -o pid,args -p "$(grep -l -a -z "CANARYD_OWNER=$(realpath "$S")" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | paste -sd,)"; }
 stop_canaryd
