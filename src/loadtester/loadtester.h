@@ -11,7 +11,7 @@
  * connection and runs on its own thread. */
 #ifndef CD_LOADTESTER_LOADTESTER_H
 #define CD_LOADTESTER_LOADTESTER_H
-#include "ports.h"
+#include "util/err.h"
 #include "util/buf.h"
 #include <jansson.h>
 #include <stdbool.h>
@@ -44,6 +44,15 @@ int cd_loadtester_running(cd_loadtester *lt);
 void cd_loadtester_stop(cd_loadtester *lt);
 
 /* ---- internals shared by the loadtester files ---- */
+
+/* server.c: Flagger's CanaryWebhookPayload as a request body carries it
+ * (pointers into j, which must outlive p); false with a message in why. */
+typedef struct cd_lt_payload {
+    const char *name, *namespace_;
+    const json_t *metadata;     /* object of strings, may be NULL */
+    char canary[600];           /* "name.namespace" */
+} cd_lt_payload;
+bool cd_loadtester_decode_payload(const json_t *j, cd_lt_payload *p, char *why, size_t n);
 
 /* gate.c: a set of open keys ("name.ns", "rollback.name.ns"). */
 typedef struct cd_gates cd_gates;

@@ -117,6 +117,9 @@ void lc_router_stop(lc_router *r, bool terminate);
  * router has. Called with L->lock held. */
 bool lc_router_sync(cd_local *L, bool force, cd_err *err);
 void lc_router_port(cd_router_port *port, lc_canary *c);
+/* The router's route of a canary ("name.ns", hashed beyond 63 bytes);
+ * canaryctl metrics reads the same route. */
+void lc_route_name(const char *name, const char *ns, char out[64]);
 /* The router's measurements for a canary's builtin metrics. */
 cd_metric_rc lc_router_metric(cd_local *L, lc_canary *c, const cd_metric *m, double *value,
                               cd_err *err);
@@ -136,6 +139,10 @@ bool lc_router_owned(const lc_router *r);   /* started by this canaryd (not adop
 /* api.c */
 typedef struct lc_api lc_api;
 lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err);
+/* The gate a loadtester-style /gate/... or /rollback/... request body
+ * ({"name": ..., "namespace": ...}) names ("name.ns", "rollback.name.ns");
+ * false when the body is not such a payload. */
+bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_t cap);
 void lc_api_stop(lc_api *api);
 json_t *lc_canary_json(lc_canary *c, bool detail);   /* L->lock held */
 

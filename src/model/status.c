@@ -3,6 +3,7 @@
 #include "model/status.h"
 #include "model/judge.h"
 #include "util/timeutil.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,8 +267,13 @@ static int int_of(const json_t *v)
 {
     if (json_is_integer(v))
         return (int)json_integer_value(v);
-    if (json_is_real(v))
-        return (int)json_real_value(v);
+    if (json_is_real(v)) {
+        /* a status written by anyone: 1e300 or NaN must not be undefined */
+        double d = json_real_value(v);
+        if (d != d)
+            return 0;
+        return d >= INT_MAX ? INT_MAX : d <= INT_MIN ? INT_MIN : (int)d;
+    }
     return 0;
 }
 

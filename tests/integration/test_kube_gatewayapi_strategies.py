@@ -152,13 +152,21 @@ class Probes:
                 and w == (0, 100):
             before = len(gw.mirrored)
             served = images(gw, "bg.example.com", 20)
-            self.done["bg-mirror"] = {"served": served, "mirrored": gw.mirrored[before:]}
+            if self.bg_unchanged(r, w):  # else canaryd moved on meanwhile: sample again later
+                self.done["bg-mirror"] = {"served": served, "mirrored": gw.mirrored[before:]}
         if "bg-switch" not in self.done and w == (100, 0):
             before = len(gw.mirrored)
             served = images(gw, "bg.example.com", 10)
-            self.done["bg-switch"] = {"served": served, "mirrored": gw.mirrored[before:],
-                                      "still_mirroring": mirrors_to(httproute(c, "bg", "podinfo") or {},
-                                                                    "podinfo-canary")}
+            if self.bg_unchanged(r, w):
+                self.done["bg-switch"] = {"served": served, "mirrored": gw.mirrored[before:],
+                                          "still_mirroring": mirrors_to(httproute(c, "bg", "podinfo") or {},
+                                                                        "podinfo-canary")}
+
+    def bg_unchanged(self, route, weights):
+        """The route sampled is still the one in force: same generation, same weights."""
+        now = httproute(self.c, "bg", "podinfo") or {}
+        gen = lambda o: (o.get("metadata") or {}).get("generation")
+        return gen(now) == gen(route) and route_weights(self.c, "bg", "podinfo") == weights
 
     def mc(self):
         c, gw = self.c, self.gw

@@ -18,7 +18,9 @@ i=0; while [ ! -S "$SOCK" ] && [ $i -lt 200 ]; do i=$((i + 1)); sleep 0.05; done
 require "without --api it listens on \$XDG_RUNTIME_DIR/canaryd/local.sock" [ -S "$SOCK" ]
 check "the socket is 0600 under umask 000" [ "$(stat -c %a "$SOCK")" = 600 ]
 check "its directory is 0700" [ "$(stat -c %a "$XDG_RUNTIME_DIR/canaryd")" = 700 ]
-check "canaryctl finds it with no flag" bash -c 'canaryctl get canaries | grep -q "^podinfo "'
+# the API answers before the manifests are loaded: poll until the canary is there
+check "canaryctl finds it with no flag" bash -c 'for i in $(seq 200); do
+  canaryctl get canaries 2>/dev/null | grep -q "^podinfo " && exit 0; sleep 0.1; done; exit 1'
 out=$(canaryd local --dir "$W" --state-dir "$TEST_TMP/other-state" --log-format text 2>&1); rc=$?
 check "a second canaryd local does not take the socket over" \
   bash -c '[ "$0" != 0 ] && grep -q "another process is listening on" <<<"$1"' "$rc" "$out"

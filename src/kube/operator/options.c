@@ -7,6 +7,7 @@
 #include "version.h"
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 void cdk_options_defaults(cdk_options *o)
 {
@@ -16,7 +17,7 @@ void cdk_options_defaults(cdk_options *o)
     o->metrics_server = "http://prometheus:9090";
     o->control_loop_ms = 10000;
     o->log_level = "debug";
-    o->log_json = true;
+    o->log_json = !isatty(STDERR_FILENO);   /* json in a pod, text on a terminal */
     o->port = 8080;
     o->threadiness = 2;
     o->namespace_ = "";
@@ -59,10 +60,10 @@ static size_t table(cdk_options *o, cd_flag *t)
         {.name = "log-level", .type = CD_FLAG_ENUM, .target = &o->log_level, .choices = cd_flag_log_levels, .arg = "LEVEL", .help = "log level"},
         {.name = "zap-encoding", .type = CD_FLAG_FUNC, .target = &o->log_json,
          .choices = cd_flag_zap_encodings, .set = cd_flag_set_log_json,
-         .def = "json", .help = "log format (Flagger's flag)"},
+         .def = "text on a terminal, json otherwise", .help = "log format (Flagger's flag)"},
         {.name = "log-format", .type = CD_FLAG_FUNC, .target = &o->log_json,
          .choices = cd_flag_log_formats, .set = cd_flag_set_log_json,
-         .def = "json", .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
+         .def = "text on a terminal, json otherwise", .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
         CD_FLAG_NUM("port", &o->port, "PORT", 0, 65535, "port of /metrics and /healthz (0: any free port)"),
         CD_FLAG_STR("slack-url", 0, &o->slack_url, "URL", "Slack incoming webhook"),
         CD_FLAG_STR("slack-token", 0, &o->slack_token, "TOKEN", "Slack API token"),
@@ -79,8 +80,8 @@ static size_t table(cdk_options *o, cd_flag *t)
                     "worker threads for syncs and analysis ticks"),
         CD_FLAG_STR("namespace", 0, &o->namespace_, "NS", "watch only this namespace (default: all)"),
         CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
-                    "provider of canaries that set none: appmesh, appmesh:v1beta2, gatewayapi:v1, "
-                    "gatewayapi:v1beta1, kubernetes, ..."),
+                    "provider of canaries that set none: appmesh:v1beta2, gatewayapi:v1, "
+                    "gatewayapi:v1beta1, istio (default), kubernetes"),
         CD_FLAG_STR("selector-labels", 0, &o->selector_labels, "LIST",
                     "selector labels, in search order"),
         CD_FLAG_SWITCH("enable-leader-election", 0, &o->leader_election,

@@ -11,7 +11,7 @@
 #ifndef CD_KUBE_WORKLOAD_BUILDERS_H
 #define CD_KUBE_WORKLOAD_BUILDERS_H
 #include "model/canary.h"
-#include "ports.h"
+#include "util/err.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,13 +33,15 @@ bool cdk_selector_label(const json_t *obj, cdk_kind kind, const cd_strlist *labe
                         const char **label, const char **value, cd_err *err);
 
 /* Labels whose key starts with one of prefixes ("*" keeps all; none when
- * prefixes is empty): Flagger's -include-label-prefix. New object. */
+ * prefixes is empty), never keys containing "toolkit.fluxcd.io": Flagger's
+ * -include-label-prefix. New object. */
 json_t *cdk_filter_by_prefix(const json_t *map, const cd_strlist *prefixes);
 /* map without keys containing "toolkit.fluxcd.io". New object. */
 json_t *cdk_without_toolkit(const json_t *map);
-/* map with label set to value. New object. */
+/* map without Flux's keys, with label set to value. New object. */
 json_t *cdk_with_label(const json_t *map, const char *label, const char *value);
-/* Pod annotations with flagger-id set to id (forces a rolling update). */
+/* Pod annotations without Flux's keys, with flagger-id set to id (forces a
+ * rolling update). */
 json_t *cdk_pod_annotations(const json_t *annotations, const char *id);
 
 /* ---- config tracking (§2.3) ------------------------------------------------ */

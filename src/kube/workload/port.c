@@ -429,8 +429,8 @@ static cd_rc reconcile_primary_scaler(void *ctx, const cd_canary_ref *c, bool in
 
 static bool same_without_id(const json_t *target_ann, const json_t *primary_ann)
 {
-    json_t *a = json_is_object(target_ann) ? json_deep_copy(target_ann) : json_object();
-    json_t *b = json_is_object(primary_ann) ? json_deep_copy(primary_ann) : json_object();
+    json_t *a = cdk_without_toolkit(target_ann);   /* never copied to a primary */
+    json_t *b = cdk_without_toolkit(primary_ann);
     json_object_del(a, CDK_FLAGGER_ID);
     json_object_del(b, CDK_FLAGGER_ID);
     bool eq = json_equal(a, b);
