@@ -73,9 +73,12 @@ static json_t *counts_json(cd_procset *ps)
                                               (int)r->pid, "port", r->port, "state",
                                               states[r->state], "revision", r->revision));
     }
-    return json_pack("{s:i,s:i,s:i,s:i,s:i,s:o}", "desired", c.desired, "ready", c.ready,
-                     "updated", c.updated, "running", c.running, "restarts", c.restarts,
-                     "replicas", reps);
+    json_t *j = json_pack("{s:i,s:i,s:i,s:i,s:i,s:o}", "desired", c.desired, "ready", c.ready,
+                          "updated", c.updated, "running", c.running, "restarts", c.restarts,
+                          "replicas", reps);
+    if (cd_procset_error(ps)[0])   /* why replicas cannot start */
+        json_object_set_new(j, "error", json_string(cd_procset_error(ps)));
+    return j;
 }
 
 json_t *lc_canary_json(lc_canary *c, bool detail)
