@@ -45,7 +45,8 @@ SR='sum( rate( envoy_cluster_upstream_rq{ kubernetes_namespace="default", kubern
 P99='histogram_quantile( 0.99, sum( rate( envoy_cluster_upstream_rq_time_bucket{ kubernetes_namespace="default", kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)" }[30s] ) ) by (le) )'
 
 set_version --version v2 --latency 20
-check "healthy v2 is promoted with Prometheus metrics" bash -c "$(declare -f phase wait_done); [ \"\$(wait_done 180)\" = Succeeded ]"
+r=$(wait_outcome 180)
+check "healthy v2 is promoted with Prometheus metrics" [ "$r" = Succeeded ]
 check "the judgements came from Prometheus (values in the status)" bash -c \
   "canaryctl describe canary podinfo -o json | grep -q '\"value\"'"
 
@@ -63,7 +64,8 @@ check "Flagger's App Mesh success-rate query sees the canary's errors" \
   awk -v s="$sr" 'BEGIN { exit !(s > 50 && s < 99) }'
 check "Flagger's App Mesh p99 query sees the canary's latency" \
   awk -v p="$p99" 'BEGIN { exit !(p > 250 && p < 2000) }'
-check "faulty v3 is rolled back with Prometheus metrics" bash -c "$(declare -f phase wait_done); [ \"\$(wait_done 180)\" = Failed ]"
+r=$(wait_outcome 180)
+check "faulty v3 is rolled back with Prometheus metrics" [ "$r" = Failed ]
 check "the rollback came from the metric checks" bash -c \
   "canaryctl events podinfo --limit 300 | grep -q 'Rolling back podinfo.default failed checks threshold reached 2'"
 finish

@@ -63,8 +63,8 @@ track $!
 judge_json() { canaryctl describe canary podinfo -o json; }
 
 set_version --version v2 --latency 20
-check "healthy v2 is promoted by the judge on Prometheus data" bash -c \
-  "$(declare -f phase wait_done); [ \"\$(wait_done 240)\" = Succeeded ]"
+r=$(wait_outcome 240)
+check "healthy v2 is promoted by the judge on Prometheus data" [ "$r" = Succeeded ]
 judge_json >"$TEST_TMP/v2.json"
 /usr/bin/python3 - "$TEST_TMP/v2.json" >"$TEST_TMP/v2.txt" <<'EOF'
 import json, sys
@@ -101,8 +101,8 @@ check "canaryctl describe shows the baseline" bash -c \
   "canaryctl describe canary podinfo | grep -q 'request-success-rate baseline (\\(Used\\|FellBack\\)): primary '"
 
 set_version --version v3 --latency 320 --error-rate 0.10
-check "faulty v3 is rolled back" bash -c \
-  "$(declare -f phase wait_done); [ \"\$(wait_done 240)\" = Failed ]"
+r=$(wait_outcome 240)
+check "faulty v3 is rolled back" [ "$r" = Failed ]
 check "the rollback came from the judge" bash -c \
   "canaryctl events podinfo --limit 400 | grep -q 'Rolling back podinfo.default the statistical judge found'"
 check "no metric check failed for lack of Prometheus data" bash -c \
@@ -112,8 +112,8 @@ check "no metric check failed for lack of Prometheus data" bash -c \
 # router (it keeps 65 minutes per second), history included
 sed -i '/^  metricsServer: /d' "$W/podinfo-canary.yaml"
 set_version --version v4 --latency 20
-check "healthy v4 is promoted by the judge on the router's data" bash -c \
-  "$(declare -f phase wait_done); [ \"\$(wait_done 240)\" = Succeeded ]"
+r=$(wait_outcome 240)
+check "healthy v4 is promoted by the judge on the router's data" [ "$r" = Succeeded ]
 judge_json >"$TEST_TMP/v4.json"
 /usr/bin/python3 - "$TEST_TMP/v4.json" >"$TEST_TMP/v4.txt" <<'EOF'
 import json, sys
