@@ -17,6 +17,7 @@ typedef struct cdk_settings {
     cd_strlist label_prefixes;      /* -include-label-prefix ("*" = all, none by default) */
     bool config_tracking;           /* -enable-config-tracking */
     const char *mesh_provider;      /* -mesh-provider */
+    const char *ingress_annotations_prefix;  /* -ingress-annotations-prefix (nginx) */
 } cdk_settings;
 
 struct cdk_workload_ops;

@@ -21,6 +21,7 @@ void cdk_options_defaults(cdk_options *o)
     o->threadiness = 2;
     o->namespace_ = "";
     o->mesh_provider = "istio";
+    o->ingress_annotations_prefix = "nginx.ingress.kubernetes.io";
     o->selector_labels = "app,name,app.kubernetes.io/name";
     o->leader_election_namespace = "kube-system";
     o->lease_name = "canaryd-leader-election";
@@ -81,6 +82,8 @@ static size_t table(cdk_options *o, cd_flag *t)
         CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
                     "provider of canaries that set none: appmesh, appmesh:v1beta2, gatewayapi:v1, "
                     "gatewayapi:v1beta1, kubernetes, ..."),
+        CD_FLAG_STR("ingress-annotations-prefix", 0, &o->ingress_annotations_prefix, "PREFIX",
+                    "prefix of the NGINX canary annotations (provider nginx)"),
         CD_FLAG_STR("selector-labels", 0, &o->selector_labels, "LIST",
                     "selector labels, in search order"),
         CD_FLAG_SWITCH("enable-leader-election", 0, &o->leader_election,
@@ -107,7 +110,6 @@ static size_t table(cdk_options *o, cd_flag *t)
                     "time running ticks get to finish on SIGTERM"),
         /* Flagger flags without a meaning in canaryd: accepted, reported */
         {.name = "kubeconfig-service-mesh", .type = CD_FLAG_IGNORED},
-        {.name = "ingress-annotations-prefix", .type = CD_FLAG_IGNORED},
         {.name = "ingress-class", .type = CD_FLAG_IGNORED},
         {.name = "zap-replace-globals", .type = CD_FLAG_IGNORED_BOOL},
     };

@@ -1,0 +1,67 @@
+/* ingress.h - the routing objects of the ingress-controller routers as
+ * pure functions (Flagger's IngressRouter for provider `nginx`): the
+ * canary Ingress <ingressRef>-canary copied from the user's Ingress, the
+ * NGINX canary annotations that carry its weight or its A/B match, and
+ * what a Canary asks for that NGINX cannot do.
+ * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
+ * is checked against the Ingress schema of a real API server. */
+#ifndef CD_KUBE_ROUTER_INGRESS_H
+#define CD_KUBE_ROUTER_INGRESS_H
+#include "model/canary.h"
+#include "ports.h"
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Flagger's -ingress-annotations-prefix default. */
+#define CDK_NGINX_PREFIX "nginx.ingress.kubernetes.io"
+
+typedef struct cdk_nginx_in {
+    const cd_canary_spec *spec;
+    const char *ns;
+    const char *svc;            /* the apex Service the user's Ingress routes to */
+    const char *prefix;         /* annotations prefix; NULL: CDK_NGINX_PREFIX */
+    const json_t *owner_ref;    /* the Canary's controller reference; may be NULL */
+} cdk_nginx_in;
+
+/* What analysis.match selects, in NGINX's terms (NULL: not set). */
+typedef struct cdk_nginx_ab {
+    const char *header, *value, *pattern;   /* canary-by-header(-value|-pattern) */
+    const char *cookie;                     /* canary-by-cookie */
+} cdk_nginx_ab;
+
+/* False with err naming the field when the canary asks for what NGINX
+ * canary annotations cannot express: analysis.mirror, sessionAffinity,
+ * a match on anything but one header (exact or regex) and one cookie
+ * (exact: its name). Fills *ab (pointers into spec) otherwise. */
+bool cdk_nginx_check(const cd_canary_spec *spec, cdk_nginx_ab *ab, cd_err *err);
+
+/* "<ingressRef>-canary" into out; false when the name is missing or too
+ * long for an object name. */
+bool cdk_nginx_canary_name(const cd_canary_spec *spec, char *out, size_t n, cd_err *err);
+
+/* The canary Ingress built from the user's Ingress `ingress`: its spec
+ * with every rule path whose backend is the apex Service sent to
+ * <svc>-canary, its labels, its annotations without the canary ones and
+ * kubectl's last-applied-configuration, with Flux's reconcile disabled,
+ * `canary: "true"` and `canary-weight: "0"`; owned by the Canary. NULL
+ * with err when no path of the Ingress routes to the apex Service. */
+json_t *cdk_nginx_canary_ingress(const cdk_nginx_in *in, const json_t *ingress, const char *name,
+                                 cd_err *err);
+
+/* The live canary Ingress with desired's spec when they differ (NULL when
+ * nothing is to change); its annotations, which carry the weights, kept. */
+json_t *cdk_nginx_update(const json_t *live, const json_t *desired);
+
+/* The annotations of the canary Ingress for a canary weight (in place):
+ * with analysis.match the A/B annotations while canary > 0, otherwise
+ * canary-weight; canary 0 resets to `canary: "true"`, weight "0". */
+void cdk_nginx_set_routes(json_t *ingress, const cdk_nginx_in *in, const cdk_nginx_ab *ab,
+                          int canary);
+
+/* Weights the canary Ingress carries: (0, 100) with analysis.match when an
+ * A/B annotation is set, else (100 - w, w) for canary-weight w (0 when
+ * absent). False with err when canary-weight is not a number in 0..100. */
+bool cdk_nginx_get_routes(const json_t *ingress, const cdk_nginx_in *in, int *primary,
+                          int *canary, cd_err *err);
+
+#endif
