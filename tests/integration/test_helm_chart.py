@@ -165,6 +165,14 @@ def check_render(t, helm):
                              "--set", "metricsServer=http://prometheus-server.monitoring")
     compare_deployments(t, "gatewayapi", chart, kustomize("deploy/kubernetes/overlays/gatewayapi"))
 
+    r, chart = helm.template("--set", "meshProvider=nginx",
+                             "--set", "ingressAnnotationsPrefix=custom.ingress.kubernetes.io")
+    args = (find(chart, "Deployment", "canaryd") or {}).get("spec", {}).get("template", {}).get(
+        "spec", {}).get("containers", [{}])[0].get("args", []) if r.returncode == 0 else r.stderr
+    t.check("meshProvider=nginx with Flagger's ingressAnnotationsPrefix: both flags passed",
+            "-mesh-provider=nginx" in args and
+            "-ingress-annotations-prefix=custom.ingress.kubernetes.io" in args, args)
+
 
 def check_flow_values(t, helm):
     """What the templates render has no flow value split by an unquoted
@@ -260,7 +268,7 @@ def check_values(t, helm):
     for setting, words in (("prometheus.install=true", "installs no Prometheus"),
                            ("rbac.pspEnabled=true", "PodSecurityPolicy was removed"),
                            ("linkerdAuthPolicy.create=true", "does not route with Linkerd"),
-                           ("ingressClass=nginx", "routes no Ingress"),
+                           ("ingressClass=contour", "writes no Contour HTTPProxy"),
                            ("controlplane.kubeconfig.secretName=mesh", "no multi-cluster")):
         r, _ = helm.template("--set", setting)
         t.check("refused with a reason: " + setting, r.returncode != 0 and words in r.stderr, r.stderr)
