@@ -18,6 +18,7 @@ typedef struct cdk_settings {
     bool config_tracking;           /* -enable-config-tracking */
     const char *mesh_provider;      /* -mesh-provider */
     const char *ingress_annotations_prefix;  /* -ingress-annotations-prefix (nginx) */
+    const char *ingress_class;      /* -ingress-class (contour's ingressClassName) */
 } cdk_settings;
 
 struct cdk_workload_ops;

@@ -22,6 +22,7 @@ void cdk_options_defaults(cdk_options *o)
     o->namespace_ = "";
     o->mesh_provider = "istio";
     o->ingress_annotations_prefix = "nginx.ingress.kubernetes.io";
+    o->ingress_class = "";
     o->selector_labels = "app,name,app.kubernetes.io/name";
     o->leader_election_namespace = "kube-system";
     o->lease_name = "canaryd-leader-election";
@@ -84,6 +85,8 @@ static size_t table(cdk_options *o, cd_flag *t)
                     "gatewayapi:v1beta1, kubernetes, nginx, ..."),
         CD_FLAG_STR("ingress-annotations-prefix", 0, &o->ingress_annotations_prefix, "PREFIX",
                     "prefix of the NGINX canary annotations (provider nginx)"),
+        CD_FLAG_STR("ingress-class", 0, &o->ingress_class, "NAME",
+                    "ingressClassName of the HTTPProxies canaryd writes (provider contour)"),
         CD_FLAG_STR("selector-labels", 0, &o->selector_labels, "LIST",
                     "selector labels, in search order"),
         CD_FLAG_SWITCH("enable-leader-election", 0, &o->leader_election,
@@ -110,7 +113,6 @@ static size_t table(cdk_options *o, cd_flag *t)
                     "time running ticks get to finish on SIGTERM"),
         /* Flagger flags without a meaning in canaryd: accepted, reported */
         {.name = "kubeconfig-service-mesh", .type = CD_FLAG_IGNORED},
-        {.name = "ingress-class", .type = CD_FLAG_IGNORED},
         {.name = "zap-replace-globals", .type = CD_FLAG_IGNORED_BOOL},
     };
     memcpy(t, flags, sizeof flags);

@@ -1,8 +1,9 @@
 /* ingress.h - the routing objects of the ingress-controller routers as
- * pure functions (Flagger's IngressRouter for provider `nginx`): the
- * canary Ingress <ingressRef>-canary copied from the user's Ingress, the
- * NGINX canary annotations that carry its weight or its A/B match, and
- * what a Canary asks for that NGINX cannot do.
+ * pure functions: for provider `nginx` (Flagger's IngressRouter) the
+ * canary Ingress <ingressRef>-canary copied from the user's Ingress and the
+ * NGINX canary annotations that carry its weight or its A/B match; for
+ * provider `contour` (Flagger's ContourRouter) the HTTPProxy <svc> with
+ * its weighted services; and what a Canary asks for that each cannot do.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * is checked against the Ingress schema of a real API server. */
 #ifndef CD_KUBE_ROUTER_INGRESS_H
@@ -63,5 +64,43 @@ void cdk_nginx_set_routes(json_t *ingress, const cdk_nginx_in *in, const cdk_ngi
  * absent). False with err when canary-weight is not a number in 0..100. */
 bool cdk_nginx_get_routes(const json_t *ingress, const cdk_nginx_in *in, int *primary,
                           int *canary, cd_err *err);
+
+/* ---- Contour HTTPProxy ------------------------------------------------------------- */
+
+#define CDK_CONTOUR_GROUP "projectcontour.io"
+
+typedef struct cdk_contour_in {
+    const cd_canary_spec *spec;
+    const char *ns;
+    const char *svc;            /* the apex Service name: the HTTPProxy's */
+    const char *ingress_class;  /* -ingress-class: spec.ingressClassName; NULL/"": none */
+    const json_t *owner_ref;    /* may be NULL */
+} cdk_contour_in;
+
+/* False with err naming the field when the canary asks for what Contour's
+ * HTTPProxy (as Flagger drives it) cannot express: analysis.mirror,
+ * sessionAffinity, an A/B match on anything but headers, a service.timeout
+ * or retries.perTryTimeout Contour does not parse, a retries.retryOn
+ * condition Contour does not know. */
+bool cdk_contour_check(const cd_canary_spec *spec, cd_err *err);
+
+/* The HTTPProxy's spec at (primary, canary): one route per analysis.match
+ * entry (its headers as conditions, the weights given), then the route of
+ * every request (prefix of service.match[0].uri, default "/"; the weights
+ * given, or 100/0 in an A/B test); timeout and retry policies from
+ * service.timeout and service.retries; each service setting Linkerd's
+ * l5d-dst-override request header. Call cdk_contour_check first. */
+json_t *cdk_contour_spec(const cdk_contour_in *in, int primary, int canary);
+/* The HTTPProxy <svc> to create around spec (stolen): service.apex labels
+ * and annotations with Flux's reconcile disabled, the owner reference. */
+json_t *cdk_contour_object(const cdk_contour_in *in, json_t *spec);
+/* The live HTTPProxy brought in line with desired (spec compared without
+ * service weights, retry count default applied; labels and annotations
+ * replaced by desired's), its weights kept; NULL when nothing changes. */
+json_t *cdk_contour_update(const json_t *live, const json_t *desired);
+/* Weights of <svc>-primary and <svc>-canary in the first route. False with
+ * err when that route does not name both. */
+bool cdk_contour_get_weights(const json_t *proxy, const char *svc, int *primary, int *canary,
+                             cd_err *err);
 
 #endif
