@@ -169,6 +169,12 @@ def check_render(t, helm):
                              "--set", "ingressAnnotationsPrefix=custom.ingress.kubernetes.io")
     args = (find(chart, "Deployment", "canaryd") or {}).get("spec", {}).get("template", {}).get(
         "spec", {}).get("containers", [{}])[0].get("args", []) if r.returncode == 0 else r.stderr
+    r2, chart2 = helm.template("--set", "meshProvider=contour", "--set", "ingressClass=contour",
+                               "--set", "metricsServer=http://prometheus-server.monitoring")
+    if r2.returncode == 0:
+        compare_deployments(t, "contour", chart2, kustomize("deploy/kubernetes/overlays/contour"))
+    else:
+        t.check("meshProvider=contour with ingressClass renders", False, r2.stderr)
     t.check("meshProvider=nginx with Flagger's ingressAnnotationsPrefix: both flags passed",
             "-mesh-provider=nginx" in args and
             "-ingress-annotations-prefix=custom.ingress.kubernetes.io" in args, args)
@@ -268,7 +274,6 @@ def check_values(t, helm):
     for setting, words in (("prometheus.install=true", "installs no Prometheus"),
                            ("rbac.pspEnabled=true", "PodSecurityPolicy was removed"),
                            ("linkerdAuthPolicy.create=true", "does not route with Linkerd"),
-                           ("ingressClass=contour", "writes no Contour HTTPProxy"),
                            ("controlplane.kubeconfig.secretName=mesh", "no multi-cluster")):
         r, _ = helm.template("--set", setting)
         t.check("refused with a reason: " + setting, r.returncode != 0 and words in r.stderr, r.stderr)

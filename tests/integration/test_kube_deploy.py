@@ -19,6 +19,7 @@ from testlib import require_kubectl  # noqa: E402
 BASE = os.path.join(SRC, "deploy/kubernetes/base")
 APPMESH = os.path.join(SRC, "deploy/kubernetes/overlays/appmesh")
 GATEWAYAPI = os.path.join(SRC, "deploy/kubernetes/overlays/gatewayapi")
+CONTOUR = os.path.join(SRC, "deploy/kubernetes/overlays/contour")
 
 APP = """
 apiVersion: v1
@@ -154,6 +155,18 @@ def main():
         t.check("gatewayapi: the ClusterRole lets canaryd get, create and update HTTPRoutes",
                 any("gateway.networking.k8s.io" in r["apiGroups"] and "httproutes" in r["resources"] and
                     {"get", "create", "update"} <= set(r["verbs"]) for r in grole["rules"]), grole["rules"])
+
+    rc, contour = render(CONTOUR)
+    t.check("kubectl kustomize renders the Contour overlay", rc == 0, contour if rc else None)
+    if isinstance(contour, list):
+        cctr = find(contour, "Deployment", "canaryd")["spec"]["template"]["spec"]["containers"][0]
+        t.check("contour: meshProvider contour, ingress class contour (Flagger's kustomize/contour)",
+                "-mesh-provider=contour" in cctr["args"] and "-ingress-class=contour" in cctr["args"],
+                cctr["args"])
+        crole = find(contour, "ClusterRole", "canaryd")
+        t.check("contour: the ClusterRole lets canaryd get, create and update HTTPProxies",
+                any("projectcontour.io" in r["apiGroups"] and "httpproxies" in r["resources"] and
+                    {"get", "create", "update"} <= set(r["verbs"]) for r in crole["rules"]), crole["rules"])
 
     c = Cluster()
     try:

@@ -68,7 +68,4 @@ reason, never silently ignored. */}}
 {{- if and (not .Values.leaderElection.enabled) (gt (int .Values.leaderElection.replicaCount) 1) -}}
 {{- fail "leaderElection.replicaCount: more than one replica needs leaderElection.enabled=true (two operators must never work at once)" -}}
 {{- end -}}
-{{- if .Values.ingressClass -}}
-{{- fail "ingressClass: canaryd writes no Contour HTTPProxy, the only objects this value labels; see docs/ingress.md" -}}
-{{- end -}}
 {{- end -}}
