@@ -3,7 +3,9 @@
  * canary Ingress <ingressRef>-canary copied from the user's Ingress and the
  * NGINX canary annotations that carry its weight or its A/B match; for
  * provider `contour` (Flagger's ContourRouter) the HTTPProxy <svc> with
- * its weighted services; and what a Canary asks for that each cannot do.
+ * its weighted services; for provider `traefik` (Flagger's TraefikRouter)
+ * the TraefikService <svc>, a weighted round robin; and what a Canary asks
+ * for that each cannot do.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * is checked against the Ingress schema of a real API server. */
 #ifndef CD_KUBE_ROUTER_INGRESS_H
@@ -101,6 +103,35 @@ json_t *cdk_contour_update(const json_t *live, const json_t *desired);
 /* Weights of <svc>-primary and <svc>-canary in the first route. False with
  * err when that route does not name both. */
 bool cdk_contour_get_weights(const json_t *proxy, const char *svc, int *primary, int *canary,
+                             cd_err *err);
+
+/* ---- Traefik TraefikService ------------------------------------------------------- */
+
+#define CDK_TRAEFIK_GROUP "traefik.io"
+
+typedef struct cdk_traefik_in {
+    const cd_canary_spec *spec;
+    const char *ns;
+    const char *svc;            /* the apex Service name: the TraefikService's */
+    const json_t *owner_ref;    /* may be NULL */
+} cdk_traefik_in;
+
+/* False with err naming the field when the canary asks for what Flagger's
+ * weighted TraefikService cannot express: analysis.mirror,
+ * sessionAffinity, analysis.match. */
+bool cdk_traefik_check(const cd_canary_spec *spec, cd_err *err);
+/* spec.weighted.services: <svc>-primary at primary, then <svc>-canary at
+ * canary when canary > 0 (Flagger's shape), both on service.port. */
+json_t *cdk_traefik_spec(const cdk_traefik_in *in, int primary, int canary);
+/* The TraefikService <svc> around spec (stolen): service.apex labels and
+ * annotations with Flux's reconcile disabled, the owner reference. */
+json_t *cdk_traefik_object(const cdk_traefik_in *in, json_t *spec);
+/* The live TraefikService with desired's spec, labels and annotations
+ * when they differ (spec compared without weights); NULL otherwise. */
+json_t *cdk_traefik_update(const json_t *live, const json_t *desired);
+/* Weights of <svc>-primary and <svc>-canary (0 when absent). False with
+ * err when <svc>-primary is not among the weighted services. */
+bool cdk_traefik_get_weights(const json_t *ts, const char *svc, int *primary, int *canary,
                              cd_err *err);
 
 #endif

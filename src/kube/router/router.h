@@ -25,7 +25,7 @@ typedef struct cdk_mesh_router {
 
 extern const cdk_mesh_router cdk_router_appmesh_v1beta2, cdk_router_gatewayapi_v1,
     cdk_router_gatewayapi_v1beta1, cdk_router_kubernetes;
-extern const cdk_mesh_router cdk_router_nginx, cdk_router_contour;
+extern const cdk_mesh_router cdk_router_nginx, cdk_router_contour, cdk_router_traefik;
 
 /* The router for a provider, or NULL with err naming what is supported. */
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err);
