@@ -85,7 +85,9 @@ static const cd_crd_version *ingress_schema(void)
     if (!doc)
         fail_msg("openapi-v2: %s", e.text);
     definitions = json_object_get(doc, "definitions");
-    json_t *schema = resolve(json_pack("{s:s}", "$ref", "#/definitions/io.k8s.api.networking.v1.Ingress"), 0);
+    json_t *ref = json_pack("{s:s}", "$ref", "#/definitions/io.k8s.api.networking.v1.Ingress");
+    json_t *schema = resolve(ref, 0);
+    json_decref(ref);
     json_t *c = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:b, s:b, "
                           "s:{s:o}}]}}",
                           "apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition",

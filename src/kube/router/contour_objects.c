@@ -119,11 +119,15 @@ bool cdk_contour_check(const cd_canary_spec *spec, cd_err *err)
                             : m->has_port                        ? "port"
                             : m->source_labels.n                 ? "sourceLabels"
                             : has(m->source_namespace)           ? "sourceNamespace"
-                            : !m->headers.n                      ? "nothing"
                                                                  : NULL;
         if (other) {
             snprintf(what, sizeof what, "match requests by %s (analysis.match[%zu]; headers only)",
                      other, i);
+            return refuse(err, what);
+        }
+        if (!m->headers.n) {
+            snprintf(what, sizeof what, "run an A/B test with a match entry without headers "
+                                        "(analysis.match[%zu])", i);
             return refuse(err, what);
         }
     }
