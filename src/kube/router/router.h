@@ -1,7 +1,8 @@
 /* router.h - traffic routing on Kubernetes: the Services every canary gets
  * (services.c, Flagger's KubernetesDefaultRouter) and one file per mesh or
  * ingress router behind a table of function pointers (appmesh_v1beta2.c,
- * gatewayapi.c, kubernetes.c; routers.c lists them). Adding a router = one file with a
+ * gatewayapi.c, kubernetes.c, nginx.c, contour.c, traefik.c; routers.c
+ * lists them). Adding a router = one file with a
  * cdk_mesh_router and one line in routers.c. */
 #ifndef CD_KUBE_ROUTER_ROUTER_H
 #define CD_KUBE_ROUTER_ROUTER_H
