@@ -42,7 +42,7 @@ static void nginx(const cd_canary_spec *s, const json_t *live)
     cdk_nginx_ab ab;
     bool ok = cdk_nginx_check(s, &ab, &err);
     char name[300];
-    cdk_nginx_canary_name(s, name, sizeof name, &err);
+    cdk_ingress_canary_name("nginx", s, name, sizeof name, &err);
     cdk_nginx_in in = {s, "test", "podinfo", NULL, NULL};
     json_t *user = live ? json_incref((json_t *)live)
                         : json_pack("{s:{s:[{s:{s:[{s:s, s:s, s:{s:{s:s, s:{s:i}}}}]}}]}}", "spec",

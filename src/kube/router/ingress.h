@@ -4,8 +4,11 @@
  * NGINX canary annotations that carry its weight or its A/B match; for
  * provider `contour` (Flagger's ContourRouter) the HTTPProxy <svc> with
  * its weighted services; for provider `traefik` (Flagger's TraefikRouter)
- * the TraefikService <svc>, a weighted round robin; and what a Canary asks
- * for that each cannot do.
+ * the TraefikService <svc>, a weighted round robin; for provider `skipper`
+ * (Flagger's SkipperRouter) the canary Ingress <ingressRef>-canary routing
+ * each path to both <svc>-primary and <svc>-canary, weighted by Skipper's
+ * backend-weights annotation; and what a Canary asks for that each cannot
+ * do.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * is checked against the Ingress schema of a real API server. */
 #ifndef CD_KUBE_ROUTER_INGRESS_H
@@ -38,9 +41,10 @@ typedef struct cdk_nginx_ab {
  * (exact: its name). Fills *ab (pointers into spec) otherwise. */
 bool cdk_nginx_check(const cd_canary_spec *spec, cdk_nginx_ab *ab, cd_err *err);
 
-/* "<ingressRef>-canary" into out; false when the name is missing or too
- * long for an object name. */
-bool cdk_nginx_canary_name(const cd_canary_spec *spec, char *out, size_t n, cd_err *err);
+/* "<ingressRef>-canary" into out; false with err (naming provider) when
+ * the name is missing or too long for an object name. */
+bool cdk_ingress_canary_name(const char *provider, const cd_canary_spec *spec, char *out, size_t n,
+                             cd_err *err);
 
 /* The canary Ingress built from the user's Ingress `ingress`: its spec
  * with every rule path whose backend is the apex Service sent to
@@ -133,5 +137,43 @@ json_t *cdk_traefik_update(const json_t *live, const json_t *desired);
  * err when <svc>-primary is not among the weighted services. */
 bool cdk_traefik_get_weights(const json_t *ts, const char *svc, int *primary, int *canary,
                              cd_err *err);
+
+/* ---- Skipper canary Ingress ------------------------------------------------------- */
+
+#define CDK_SKIPPER_WEIGHTS "zalando.org/backend-weights"
+#define CDK_SKIPPER_PREDICATE "zalando.org/skipper-predicate"
+
+typedef struct cdk_skipper_in {
+    const cd_canary_spec *spec;
+    const char *ns;
+    const char *svc;            /* the apex Service the user's Ingress routes to */
+    const json_t *owner_ref;    /* may be NULL */
+} cdk_skipper_in;
+
+/* False with err naming the field when the canary asks for what Skipper's
+ * weighted canary Ingress cannot express: analysis.mirror,
+ * sessionAffinity, analysis.match. */
+bool cdk_skipper_check(const cd_canary_spec *spec, cd_err *err);
+/* The canary Ingress `name` built from the user's Ingress: its spec with
+ * every rule path to the apex Service sent to <svc>-primary and followed
+ * by a copy sent to <svc>-canary; its labels and annotations (without
+ * kubectl's last-applied-configuration), Flux's reconcile disabled, the
+ * weights {primary: 100, canary: 0} and the predicate Weight(100); owned
+ * by the Canary. NULL with err when no path routes to the apex Service. */
+json_t *cdk_skipper_canary_ingress(const cdk_skipper_in *in, const json_t *ingress,
+                                   const char *name, cd_err *err);
+/* The live canary Ingress with desired's spec when they differ (NULL when
+ * nothing is to change); its annotations, which carry the weights, kept. */
+json_t *cdk_skipper_update(const json_t *live, const json_t *desired);
+/* The weights annotation set to {primary, canary} (in place), and the
+ * predicate annotation led by Weight(100), or by False() when canary is 0
+ * (the canary Ingress then routes nothing and the user's serves all);
+ * the user's own predicates kept after it. */
+void cdk_skipper_set_routes(json_t *ingress, const cdk_skipper_in *in, int primary, int canary);
+/* The weights of <svc>-primary and <svc>-canary in the weights annotation.
+ * False with err when it is missing, not a JSON object of numbers, or
+ * lacks either. */
+bool cdk_skipper_get_routes(const json_t *ingress, const cdk_skipper_in *in, int *primary,
+                            int *canary, cd_err *err);
 
 #endif

@@ -42,7 +42,8 @@ static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 {
     cdk_nginx_ab ab;
     char name[300];
-    if (!cdk_nginx_check(x->spec, &ab, err) || !cdk_nginx_canary_name(x->spec, name, sizeof name, err))
+    if (!cdk_nginx_check(x->spec, &ab, err) ||
+        !cdk_ingress_canary_name("nginx", x->spec, name, sizeof name, err))
         return CD_ERROR;
     const char *ing = x->spec->ingress_ref.name;
     json_t *user = NULL;
@@ -77,7 +78,7 @@ static cd_rc get_routes(cdk_ctx *x, const cd_canary_ref *c, int *primary, int *c
     *primary = *canary = 0;
     *mirrored = false;
     char name[300];
-    if (!cdk_nginx_canary_name(x->spec, name, sizeof name, err))
+    if (!cdk_ingress_canary_name("nginx", x->spec, name, sizeof name, err))
         return CD_ERROR;
     json_t *ing = NULL;
     cd_kube_err ke;
@@ -113,7 +114,8 @@ static cd_rc set_routes(cdk_ctx *x, const cd_canary_ref *c, int primary, int can
 {
     cdk_nginx_ab ab;
     char name[300];
-    if (!cdk_nginx_check(x->spec, &ab, err) || !cdk_nginx_canary_name(x->spec, name, sizeof name, err))
+    if (!cdk_nginx_check(x->spec, &ab, err) ||
+        !cdk_ingress_canary_name("nginx", x->spec, name, sizeof name, err))
         return CD_ERROR;
     cdk_nginx_in in;
     nginx_in(x, &in);

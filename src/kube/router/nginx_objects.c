@@ -110,11 +110,12 @@ bool cdk_nginx_check(const cd_canary_spec *spec, cdk_nginx_ab *ab, cd_err *err)
     return true;
 }
 
-bool cdk_nginx_canary_name(const cd_canary_spec *spec, char *out, size_t n, cd_err *err)
+bool cdk_ingress_canary_name(const char *provider, const cd_canary_spec *spec, char *out, size_t n,
+                             cd_err *err)
 {
     const char *ing = spec->has_ingress_ref ? spec->ingress_ref.name : NULL;
     if (!has(ing)) {
-        cd_errfmt(err, "provider nginx needs spec.ingressRef.name (the Ingress to copy)");
+        cd_errfmt(err, "provider %s needs spec.ingressRef.name (the Ingress to copy)", provider);
         return false;
     }
     int len = snprintf(out, n, "%s-canary", ing);

@@ -14,9 +14,10 @@ static const cdk_mesh_router *const routers[] = {
     &cdk_router_nginx,
     &cdk_router_contour,
     &cdk_router_traefik,
+    &cdk_router_skipper,
 };
 
-const char *cdk_router_names(void) { return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, kubernetes, nginx, contour, traefik"; }
+const char *cdk_router_names(void) { return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, kubernetes, nginx, contour, traefik, skipper"; }
 
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
 {
