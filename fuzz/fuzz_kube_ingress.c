@@ -1,6 +1,6 @@
 /* fuzz_kube_ingress.c - libFuzzer target for the ingress routers' pure
  * parts (src/kube/router/nginx_objects.c, contour_objects.c,
- * traefik_objects.c). An input starting with '{' is an object as a cluster
+ * traefik_objects.c, skipper_objects.c). An input starting with '{' is an object as a cluster
  * might return it (the user's Ingress, a canary Ingress, an HTTPProxy, a
  * TraefikService): the canary Ingress is built from it, and it is read for
  * weights, brought in line and given new weights by every router. Any
@@ -101,8 +101,34 @@ static void traefik(const cd_canary_spec *s, const json_t *live)
     }
 }
 
+static void skipper(const cd_canary_spec *s, const json_t *live)
+{
+    cd_err err = {{0}};
+    cdk_skipper_check(s, &err);
+    cdk_skipper_in in = {s, "test", "podinfo", NULL};
+    json_t *user = live ? json_incref((json_t *)live)
+                        : json_pack("{s:{s:[{s:{s:[{s:s, s:{s:{s:s}}}]}}]}}", "spec", "rules", "http",
+                                    "paths", "path", "/", "backend", "service", "name", "podinfo");
+    json_t *ing = cdk_skipper_canary_ingress(&in, user, "podinfo-canary", &err);
+    if (!ing)
+        ing = json_deep_copy(user);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        int p, w;
+        cdk_skipper_set_routes(ing, &in, steps[i][0], steps[i][1]);
+        cdk_skipper_get_routes(ing, &in, &p, &w, &err);
+    }
+    if (live) {
+        int p, w;
+        cdk_skipper_get_routes(live, &in, &p, &w, &err);
+        json_decref(cdk_skipper_update(live, ing));
+    }
+    json_decref(ing);
+    json_decref(user);
+}
+
 static void run(const cd_canary_spec *s, const json_t *live)
 {
+    skipper(s, live);
     nginx(s, live);
     contour(s, live);
     traefik(s, live);
