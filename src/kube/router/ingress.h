@@ -7,8 +7,9 @@
  * the TraefikService <svc>, a weighted round robin; for provider `skipper`
  * (Flagger's SkipperRouter) the canary Ingress <ingressRef>-canary routing
  * each path to both <svc>-primary and <svc>-canary, weighted by Skipper's
- * backend-weights annotation; and what a Canary asks for that each cannot
- * do.
+ * backend-weights annotation; for the SMI providers (`linkerd`,
+ * `smi:v1alpha1` to `v1alpha3`, `osm`; Flagger's SmiRouter) the
+ * TrafficSplit <svc>; and what a Canary asks for that each cannot do.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * is checked against the Ingress schema of a real API server. */
 #ifndef CD_KUBE_ROUTER_INGRESS_H
@@ -175,5 +176,36 @@ void cdk_skipper_set_routes(json_t *ingress, const cdk_skipper_in *in, int prima
  * lacks either. */
 bool cdk_skipper_get_routes(const json_t *ingress, const cdk_skipper_in *in, int *primary,
                             int *canary, cd_err *err);
+
+/* ---- SMI TrafficSplit -------------------------------------------------------------- */
+
+#define CDK_SMI_GROUP "split.smi-spec.io"
+
+typedef struct cdk_smi_in {
+    const cd_canary_spec *spec;
+    const char *ns;
+    const char *svc;            /* the apex Service: the TrafficSplit's name */
+    const char *provider;       /* for messages */
+    const char *version;        /* v1alpha1 (weights as quantities), v1alpha2, v1alpha3 */
+    const json_t *owner_ref;    /* may be NULL */
+} cdk_smi_in;
+
+/* False with err naming the field when the canary asks for what Flagger's
+ * TrafficSplit cannot express: analysis.mirror, sessionAffinity,
+ * analysis.match. */
+bool cdk_smi_check(const cdk_smi_in *in, cd_err *err);
+/* {service: service.hosts[0] or <svc>, backends: [<svc>-canary: canary,
+ * <svc>-primary: primary]}; weights as strings (Kubernetes quantities) in
+ * v1alpha1, numbers after. */
+json_t *cdk_smi_spec(const cdk_smi_in *in, int primary, int canary);
+/* The TrafficSplit <svc> around spec (stolen), owned by the Canary. */
+json_t *cdk_smi_object(const cdk_smi_in *in, json_t *spec);
+/* The live TrafficSplit with desired's spec when they differ other than in
+ * weights; NULL otherwise. */
+json_t *cdk_smi_update(const json_t *live, const json_t *desired);
+/* Weights of <svc>-primary and <svc>-canary (numbers, or quantities such
+ * as "100" or "500m"). False with err when neither has a weight above 0. */
+bool cdk_smi_get_weights(const json_t *ts, const char *svc, int *primary, int *canary,
+                         cd_err *err);
 
 #endif

@@ -15,9 +15,18 @@ static const cdk_mesh_router *const routers[] = {
     &cdk_router_contour,
     &cdk_router_traefik,
     &cdk_router_skipper,
+    &cdk_router_linkerd,
+    &cdk_router_smi_v1alpha1,
+    &cdk_router_smi_v1alpha2,
+    &cdk_router_smi_v1alpha3,
+    &cdk_router_osm,
 };
 
-const char *cdk_router_names(void) { return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, kubernetes, nginx, contour, traefik, skipper"; }
+const char *cdk_router_names(void)
+{
+    return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, kubernetes, nginx, contour, "
+           "traefik, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm";
+}
 
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
 {
