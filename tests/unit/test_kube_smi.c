@@ -188,6 +188,10 @@ static void test_refusals(void **state)
     static const char *const names[] = {"linkerd", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "osm"};
     for (size_t i = 0; i < 5; i++)
         assert_non_null(cdk_router_find(names[i], &err));
+    assert_ptr_equal(cdk_router_find("smi:v1alpha2:linkerd", &err), &cdk_router_smi_v1alpha2);
+    assert_ptr_equal(cdk_router_find("smi:v1alpha1:istio", &err), &cdk_router_smi_v1alpha1);
+    assert_null(cdk_router_find("smi:v1alpha9", &err));
+    assert_null(cdk_router_find("smi:v1alpha1x", &err));
 }
 
 int main(void)
