@@ -9,7 +9,9 @@
  * each path to both <svc>-primary and <svc>-canary, weighted by Skipper's
  * backend-weights annotation; for the SMI providers (`linkerd`,
  * `smi:v1alpha1` to `v1alpha3`, `osm`; Flagger's SmiRouter) the
- * TrafficSplit <svc>; and what a Canary asks for that each cannot do.
+ * TrafficSplit <svc>; for provider `apisix` (Flagger's ApisixRouter) the
+ * ApisixRoute <routeRef>-<svc>-canary; and what a Canary asks for that
+ * each cannot do.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * is checked against the Ingress schema of a real API server. */
 #ifndef CD_KUBE_ROUTER_INGRESS_H
@@ -207,5 +209,42 @@ json_t *cdk_smi_update(const json_t *live, const json_t *desired);
  * as "100" or "500m"). False with err when neither has a weight above 0. */
 bool cdk_smi_get_weights(const json_t *ts, const char *svc, int *primary, int *canary,
                          cd_err *err);
+
+/* ---- APISIX ApisixRoute ------------------------------------------------------------ */
+
+#define CDK_APISIX_GROUP "apisix.apache.org"
+
+typedef struct cdk_apisix_in {
+    const cd_canary_spec *spec;
+    const char *ns;
+    const char *svc;            /* the apex Service the user's route sends to */
+    const json_t *owner_ref;    /* may be NULL */
+} cdk_apisix_in;
+
+/* False with err naming the field when the canary asks for what Flagger's
+ * APISIX canary route cannot express (analysis.mirror, sessionAffinity,
+ * analysis.match), or names no spec.routeRef. */
+bool cdk_apisix_check(const cd_canary_spec *spec, cd_err *err);
+/* "<routeRef>-<svc>-canary" into out; false with err when too long. */
+bool cdk_apisix_canary_name(const cdk_apisix_in *in, char *out, size_t n, cd_err *err);
+/* The canary ApisixRoute `name` built from the user's route: its labels
+ * and annotations, and of its http routes only the first with a backend
+ * to the apex Service, at priority 10000, its backend renamed
+ * <svc>-primary (weight 100) and followed by <svc>-canary (weight 0) on
+ * the same port, resolve granularity and subset; owned by the Canary.
+ * NULL with err when no http route sends to the apex Service, or when
+ * that route has more than one backend. */
+json_t *cdk_apisix_canary_route(const cdk_apisix_in *in, const json_t *route, const char *name,
+                                cd_err *err);
+/* The live canary route with desired's spec when they differ other than in
+ * weights (the weights of svc's backends kept); NULL otherwise. */
+json_t *cdk_apisix_update(const json_t *live, const json_t *desired, const char *svc);
+/* The weights of <svc>-primary and <svc>-canary in the http route that
+ * sends to <svc>-primary (in place); false when there is none. */
+bool cdk_apisix_set_weights(json_t *route, const char *svc, int primary, int canary);
+/* The weights of that http route. False with err when there is none or it
+ * lacks either backend. */
+bool cdk_apisix_get_weights(const json_t *route, const char *svc, int *primary, int *canary,
+                            cd_err *err);
 
 #endif
