@@ -20,6 +20,7 @@ BASE = os.path.join(SRC, "deploy/kubernetes/base")
 APPMESH = os.path.join(SRC, "deploy/kubernetes/overlays/appmesh")
 GATEWAYAPI = os.path.join(SRC, "deploy/kubernetes/overlays/gatewayapi")
 CONTOUR = os.path.join(SRC, "deploy/kubernetes/overlays/contour")
+APISIX = os.path.join(SRC, "deploy/kubernetes/overlays/apisix")
 
 APP = """
 apiVersion: v1
@@ -167,6 +168,17 @@ def main():
         t.check("contour: the ClusterRole lets canaryd get, create and update HTTPProxies",
                 any("projectcontour.io" in r["apiGroups"] and "httpproxies" in r["resources"] and
                     {"get", "create", "update"} <= set(r["verbs"]) for r in crole["rules"]), crole["rules"])
+
+    rc, apisix = render(APISIX)
+    t.check("kubectl kustomize renders the APISIX overlay", rc == 0, apisix if rc else None)
+    if isinstance(apisix, list):
+        actr = find(apisix, "Deployment", "canaryd")["spec"]["template"]["spec"]["containers"][0]
+        t.check("apisix: meshProvider apisix (Flagger's kustomize/apisix)",
+                "-mesh-provider=apisix" in actr["args"], actr["args"])
+        arole = find(apisix, "ClusterRole", "canaryd")
+        t.check("apisix: the ClusterRole lets canaryd get, create and update ApisixRoutes",
+                any("apisix.apache.org" in r["apiGroups"] and "apisixroutes" in r["resources"] and
+                    {"get", "create", "update"} <= set(r["verbs"]) for r in arole["rules"]), arole["rules"])
 
     c = Cluster()
     try:
