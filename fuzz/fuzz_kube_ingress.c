@@ -1,6 +1,6 @@
 /* fuzz_kube_ingress.c - libFuzzer target for the ingress routers' pure
  * parts (src/kube/router/nginx_objects.c, contour_objects.c,
- * traefik_objects.c, skipper_objects.c). An input starting with '{' is an object as a cluster
+ * traefik_objects.c, skipper_objects.c, smi_objects.c, apisix_objects.c). An input starting with '{' is an object as a cluster
  * might return it (the user's Ingress, a canary Ingress, an HTTPProxy, a
  * TraefikService): the canary Ingress is built from it, and it is read for
  * weights, brought in line and given new weights by every router. Any
@@ -126,8 +126,52 @@ static void skipper(const cd_canary_spec *s, const json_t *live)
     json_decref(user);
 }
 
+static void smi(const cd_canary_spec *s, const json_t *live)
+{
+    static const char *const versions[] = {"v1alpha1", "v1alpha2", "v1alpha3"};
+    for (size_t v = 0; v < 3; v++) {
+        cd_err err = {{0}};
+        cdk_smi_in in = {s, "test", "podinfo", "linkerd", versions[v], NULL};
+        cdk_smi_check(&in, &err);
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+            json_t *o = cdk_smi_object(&in, cdk_smi_spec(&in, steps[i][0], steps[i][1]));
+            int p, w;
+            cdk_smi_get_weights(o, "podinfo", &p, &w, &err);
+            if (live) {
+                cdk_smi_get_weights(live, "podinfo", &p, &w, &err);
+                json_decref(cdk_smi_update(live, o));
+            }
+            json_decref(o);
+        }
+    }
+}
+
+static void apisix(const cd_canary_spec *s, const json_t *live)
+{
+    cd_err err = {{0}};
+    cdk_apisix_check(s, &err);
+    cdk_apisix_in in = {s, "test", "podinfo", NULL};
+    json_t *user = live ? json_incref((json_t *)live)
+                        : json_pack("{s:{s:[{s:s, s:[{s:s, s:i}]}]}}", "spec", "http", "name", "r",
+                                    "backends", "serviceName", "podinfo", "servicePort", 80);
+    json_t *r = cdk_apisix_canary_route(&in, user, "podinfo-podinfo-canary", &err);
+    if (!r)
+        r = json_deep_copy(user);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        int p, w;
+        cdk_apisix_set_weights(r, "podinfo", steps[i][0], steps[i][1]);
+        cdk_apisix_get_weights(r, "podinfo", &p, &w, &err);
+    }
+    if (live)
+        json_decref(cdk_apisix_update(live, r, "podinfo"));
+    json_decref(r);
+    json_decref(user);
+}
+
 static void run(const cd_canary_spec *s, const json_t *live)
 {
+    smi(s, live);
+    apisix(s, live);
     skipper(s, live);
     nginx(s, live);
     contour(s, live);
