@@ -10,8 +10,9 @@
  * backend-weights annotation; for the SMI providers (`linkerd`,
  * `smi:v1alpha1` to `v1alpha3`, `osm`; Flagger's SmiRouter) the
  * TrafficSplit <svc>; for provider `apisix` (Flagger's ApisixRouter) the
- * ApisixRoute <routeRef>-<svc>-canary; and what a Canary asks for that
- * each cannot do.
+ * ApisixRoute <routeRef>-<svc>-canary; for provider `kuma` (Flagger's
+ * KumaRouter) the cluster-scoped TrafficRoute <svc>; and what a Canary
+ * asks for that each cannot do.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * is checked against the Ingress schema of a real API server. */
 #ifndef CD_KUBE_ROUTER_INGRESS_H
@@ -246,5 +247,36 @@ bool cdk_apisix_set_weights(json_t *route, const char *svc, int primary, int can
  * lacks either backend. */
 bool cdk_apisix_get_weights(const json_t *route, const char *svc, int *primary, int *canary,
                             cd_err *err);
+
+/* ---- Kuma TrafficRoute -------------------------------------------------------------- */
+
+#define CDK_KUMA_GROUP "kuma.io"
+#define CDK_KUMA_MESH_ANNOTATION "kuma.io/mesh"
+
+typedef struct cdk_kuma_in {
+    const cd_canary_spec *spec;
+    const cd_object_meta *meta; /* the canary: namespace, kuma.io/mesh annotation */
+    const char *svc;            /* the apex Service: the TrafficRoute's name */
+} cdk_kuma_in;
+
+/* False with err naming the field when the canary asks for what Flagger's
+ * TrafficRoute cannot express: analysis.mirror, sessionAffinity,
+ * analysis.match. */
+bool cdk_kuma_check(const cd_canary_spec *spec, cd_err *err);
+/* {sources: all services, destinations: <svc>_<ns>_svc_<port>, conf.split:
+ * <svc>-primary_<ns>_svc_<port> at primary, <svc>-canary_... at canary}. */
+json_t *cdk_kuma_spec(const cdk_kuma_in *in, int primary, int canary);
+/* The cluster-scoped TrafficRoute <svc> around spec (stolen), in the mesh
+ * of the canary's kuma.io/mesh annotation (default "default"), with
+ * service.apex labels and annotations and Flux's reconcile disabled; no
+ * owner reference (a namespaced Canary cannot own it). */
+json_t *cdk_kuma_object(const cdk_kuma_in *in, json_t *spec);
+/* The live TrafficRoute with desired's spec, labels and annotations when
+ * they differ other than in weights (its weights kept); NULL otherwise. */
+json_t *cdk_kuma_update(const json_t *live, const json_t *desired);
+/* The weights of the primary's and the canary's split. False with err
+ * when neither has a weight above 0. */
+bool cdk_kuma_get_weights(const json_t *tr, const cdk_kuma_in *in, int *primary, int *canary,
+                          cd_err *err);
 
 #endif

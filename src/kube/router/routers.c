@@ -21,12 +21,13 @@ static const cdk_mesh_router *const routers[] = {
     &cdk_router_smi_v1alpha3,
     &cdk_router_osm,
     &cdk_router_apisix,
+    &cdk_router_kuma,
 };
 
 const char *cdk_router_names(void)
 {
     return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, kubernetes, nginx, contour, "
-           "traefik, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, apisix";
+           "traefik, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, apisix, kuma";
 }
 
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
