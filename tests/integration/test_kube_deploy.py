@@ -21,6 +21,7 @@ APPMESH = os.path.join(SRC, "deploy/kubernetes/overlays/appmesh")
 GATEWAYAPI = os.path.join(SRC, "deploy/kubernetes/overlays/gatewayapi")
 CONTOUR = os.path.join(SRC, "deploy/kubernetes/overlays/contour")
 APISIX = os.path.join(SRC, "deploy/kubernetes/overlays/apisix")
+KUMA = os.path.join(SRC, "deploy/kubernetes/overlays/kuma")
 
 APP = """
 apiVersion: v1
@@ -179,6 +180,18 @@ def main():
         t.check("apisix: the ClusterRole lets canaryd get, create and update ApisixRoutes",
                 any("apisix.apache.org" in r["apiGroups"] and "apisixroutes" in r["resources"] and
                     {"get", "create", "update"} <= set(r["verbs"]) for r in arole["rules"]), arole["rules"])
+
+    rc, kuma = render(KUMA)
+    t.check("kubectl kustomize renders the Kuma overlay", rc == 0, kuma if rc else None)
+    if isinstance(kuma, list):
+        kctr = find(kuma, "Deployment", "canaryd")["spec"]["template"]["spec"]["containers"][0]
+        t.check("kuma: meshProvider kuma, Kuma's Prometheus (Flagger's kustomize/kuma)",
+                "-mesh-provider=kuma" in kctr["args"] and
+                "-metrics-server=http://prometheus-server.mesh-observability:80" in kctr["args"], kctr["args"])
+        krole = find(kuma, "ClusterRole", "canaryd")
+        t.check("kuma: the ClusterRole lets canaryd get, create and update TrafficRoutes",
+                any("kuma.io" in r["apiGroups"] and "trafficroutes" in r["resources"] and
+                    {"get", "create", "update"} <= set(r["verbs"]) for r in krole["rules"]), krole["rules"])
 
     c = Cluster()
     try:

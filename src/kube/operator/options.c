@@ -83,7 +83,7 @@ static size_t table(cdk_options *o, cd_flag *t)
         CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
                     "provider of canaries that set none: appmesh, appmesh:v1beta2, gatewayapi:v1, "
                     "gatewayapi:v1beta1, kubernetes, nginx, contour, traefik, skipper, linkerd, "
-                    "osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, ..."),
+                    "osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, kuma, ..."),
         CD_FLAG_STR("ingress-annotations-prefix", 0, &o->ingress_annotations_prefix, "PREFIX",
                     "prefix of the NGINX canary annotations (provider nginx)"),
         CD_FLAG_STR("ingress-class", 0, &o->ingress_class, "NAME",
@@ -129,7 +129,8 @@ static cd_flag_cmd command(const cd_flag *t, size_t n)
                  "cluster, routed by AWS App Mesh (appmesh:v1beta2), the Gateway API\n"
                  "(gatewayapi:v1, gatewayapi:v1beta1), ingress-nginx (nginx), Contour (contour),\n"
                  "Traefik (traefik), Skipper (skipper), APISIX (apisix), SMI TrafficSplits\n"
-                 "(linkerd, osm, smi:v1alpha1..v1alpha3) or plain-Kubernetes blue/green.\n"
+                 "(linkerd, osm, smi:v1alpha1..v1alpha3), Kuma (kuma) or plain-Kubernetes\n"
+                 "blue/green.\n"
                  "Every flag may be spelled -flag or --flag.",
         .footer = "See docs/kubernetes.md, docs/gateway-api.md, docs/ingress.md and docs/mesh.md.",
         .go_style = true,
