@@ -1,6 +1,7 @@
 /* fuzz_kube_ingress.c - libFuzzer target for the ingress routers' pure
  * parts (src/kube/router/nginx_objects.c, contour_objects.c,
- * traefik_objects.c, skipper_objects.c, smi_objects.c, apisix_objects.c). An input starting with '{' is an object as a cluster
+ * traefik_objects.c, skipper_objects.c, smi_objects.c, apisix_objects.c,
+ * kuma_objects.c). An input starting with '{' is an object as a cluster
  * might return it (the user's Ingress, a canary Ingress, an HTTPProxy, a
  * TraefikService): the canary Ingress is built from it, and it is read for
  * weights, brought in line and given new weights by every router. Any
@@ -168,6 +169,23 @@ static void apisix(const cd_canary_spec *s, const json_t *live)
     json_decref(user);
 }
 
+static void kuma(const cd_object *c, const json_t *live)
+{
+    cd_err err = {{0}};
+    cdk_kuma_check(&c->spec.canary, &err);
+    cdk_kuma_in in = {&c->spec.canary, &c->meta, "podinfo"};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        json_t *o = cdk_kuma_object(&in, cdk_kuma_spec(&in, steps[i][0], steps[i][1]));
+        int p, w;
+        cdk_kuma_get_weights(o, &in, &p, &w, &err);
+        if (live) {
+            cdk_kuma_get_weights(live, &in, &p, &w, &err);
+            json_decref(cdk_kuma_update(live, o));
+        }
+        json_decref(o);
+    }
+}
+
 static void run(const cd_canary_spec *s, const json_t *live)
 {
     smi(s, live);
@@ -189,14 +207,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static cd_object *c;
         if (!c)
             c = decode(canary_yaml, strlen(canary_yaml));
-        if (c)
+        if (c) {
             run(&c->spec.canary, live);
+            kuma(c, live);
+        }
         json_decref(live);
         return 0;
     }
     cd_object *c = decode((const char *)data, size);
     if (c) {
         run(&c->spec.canary, NULL);
+        kuma(c, NULL);
         cd_object_free(c);
     }
     return 0;
