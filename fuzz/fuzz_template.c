@@ -3,6 +3,7 @@
  * bound), the whitespace collapse, and Go-style query parsing/encoding. */
 #include "analysis/template.h"
 #include "net/url.h"
+#include "util/buf.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * The shapes follow Flagger's Go interfaces (canary.Controller,
  * router.Interface, router.KubernetesRouter, observers/providers, the
  * webhook caller and the notifier) so that the engine can follow
- * reference/flagger-behaviour.md §2 step by step.
+ * docs/flagger-behaviour.md §2 step by step.
  *
  * Conventions: every call gets the canary being ticked (cd_canary_ref)
  * and, when it can fail, a cd_err to explain why (its text ends up in
@@ -17,18 +17,11 @@
 #define CD_PORTS_H
 #include "model/canary.h"
 #include "model/status.h"
+#include "util/err.h"  /* cd_err, cd_rc */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct cd_err { char msg[512]; } cd_err;
-
-typedef enum {
-    CD_OK = 0,
-    CD_RETRY,       /* not yet (retriable): wait for the next tick */
-    CD_FATAL,       /* non-retriable: stuck past the progress deadline, etc. */
-    CD_ERROR,       /* failed this time (API error, ...) */
-} cd_rc;
 
 /* The canary being ticked. The engine mutates *status; it never keeps
  * any pointer after the tick returns. */

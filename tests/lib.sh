@@ -48,7 +48,7 @@ wait_http() {
 check() {
   local name=$1; shift
   if "$@"; then echo "ok   $name"; _passed=$((_passed + 1));
-  else echo "FAIL $name"; _failed=$((_failed + 1)); fi
+  else echo "FAIL $name"; _failed=$((_failed + 1)); return 1; fi
 }
 
 # require NAME CONDITION...: a check the rest of the test depends on; when

@@ -52,7 +52,8 @@ trap 'exit 130' INT TERM
 phases() { canaryctl get canaries -o json 2>/dev/null | $py -c '
 import json,sys
 try:
-    print(" ".join("%s=%s" % (c["name"], c["phase"]) for c in json.load(sys.stdin)["items"]))
+    print(" ".join("%s=%s" % (c["metadata"]["name"], c["status"]["phase"])
+                   for c in json.load(sys.stdin)["items"]))
 except Exception: print("")'; }
 phase_of() { phases | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
@@ -74,8 +75,9 @@ follow() {
 import json,sys
 def bar(w): n=(w*20+50)//100; return "[" + "#"*n + "."*(20-n) + "]"
 for c in json.load(sys.stdin)["items"]:
-    print("  %-15s %-17s canary %s %3d%%  failed checks %d" % (c["name"], c["phase"],
-          bar(c["canaryWeight"]), c["canaryWeight"], c["failedChecks"]))')
+    s = c["status"]
+    print("  %-15s %-17s canary %s %3d%%  failed checks %d" % (c["metadata"]["name"], s["phase"],
+          bar(s["canaryWeight"]), s["canaryWeight"], s["failedChecks"]))')
     if [ "$now" != "$last" ]; then
       printf '%s  %s\n%s\n' "$(date +%T)" "" "$now"
       last=$now

@@ -1050,25 +1050,6 @@ char *cd_template_render(const char *tmpl, const cd_template_model *m, cd_err *e
     return cd_buf_steal(&r.out);
 }
 
-char *cd_collapse_whitespace(const char *s)
-{
-    cd_buf b = CD_BUF_INIT;
-    cd_buf_puts(&b, "");
-    bool in_space = false;
-    for (; s && *s; s++) {
-        /* Go's \s: space, \t, \n, \f, \r (and \v is not in RE2's \s) */
-        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\f' || *s == '\r') {
-            if (!in_space)
-                cd_buf_putc(&b, ' ');
-            in_space = true;
-        } else {
-            cd_buf_putc(&b, *s);
-            in_space = false;
-        }
-    }
-    return cd_buf_steal(&b);
-}
-
 void cd_template_model_for_canary(cd_template_model *m, const cd_object_meta *meta,
                                   const cd_canary_spec *spec, const char *interval,
                                   const cd_strmap *variables)

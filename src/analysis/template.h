@@ -14,7 +14,7 @@
 #ifndef CD_ANALYSIS_TEMPLATE_H
 #define CD_ANALYSIS_TEMPLATE_H
 #include "model/canary.h"
-#include "ports.h"
+#include "util/err.h"
 
 typedef struct cd_template_model {
     const char *name, *namespace_, *target, *service, *ingress, *route, *interval;
@@ -34,8 +34,5 @@ void cd_template_model_for_canary(cd_template_model *m, const cd_object_meta *me
 char *cd_template_render(const char *tmpl, const cd_template_model *m, cd_err *err);
 
 
-/* Collapses every run of whitespace to one space (what Flagger's
- * Prometheus and Graphite providers do before sending). malloc'd. */
-char *cd_collapse_whitespace(const char *s);
 
 #endif

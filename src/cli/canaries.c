@@ -106,7 +106,10 @@ int cmd_get(int argc, char **argv)
     common o;
     int rc = parse(&o, "canaryctl get", "canaries [-n NS | -A] [-o json] [flags]",
                    "Lists the canaries of canaryd local: NAME, STATUS, WEIGHT, FAILEDCHECKS,\n"
-                   "LASTTRANSITIONTIME (as kubectl get canaries).",
+                   "LASTTRANSITIONTIME (as kubectl get canaries). With -o json, a v1 List of the\n"
+                   "Canary objects (apiVersion, kind, metadata, spec, status; secrets redacted),\n"
+                   "as kubectl get canaries -o json prints it; describe canary NAME -o json has\n"
+                   "canaryd's summary of one (phase, weights, processes, metrics, events).",
                    F_ALL_NS | F_OUTPUT, 1, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
@@ -115,20 +118,24 @@ int cmd_get(int argc, char **argv)
                 o.args[0]);
         return 2;
     }
-    json_t *j = fetch(&o, "/api/v1/canaries", &rc);
+    json_t *j = fetch(&o, o.output ? "/api/v1/canaries?view=objects" : "/api/v1/canaries", &rc);
     if (!j)
         return rc;
     json_t *items = json_array();
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(j, "items"), i, c)
-        if (o.all_ns || !strcmp(json_string_value(json_object_get(c, "namespace")) ?: "", o.ns))
+    json_array_foreach(json_object_get(j, "items"), i, c) {
+        json_t *meta = json_object_get(c, "metadata");   /* a Canary object with -o json */
+        const char *ns = json_string_value(json_object_get(meta ? meta : c, "namespace"));
+        if (o.all_ns || !strcmp(ns ? ns : "", o.ns))
             json_array_append(items, c);
+    }
     cd_buf b = CD_BUF_INIT;
     if (o.output) {
-        json_t *list = json_pack("{s:s,s:s,s:O}", "apiVersion", "v1", "kind", "List", "items",
-                                 items);
-        char *s = json_dumps(list, JSON_INDENT(2) | JSON_SORT_KEYS);
+        /* kubectl get -o json: a v1 List of the Canary objects */
+        json_t *list = json_pack("{s:s,s:s,s:{s:s},s:O}", "apiVersion", "v1", "kind", "List",
+                                 "metadata", "resourceVersion", "", "items", items);
+        char *s = json_dumps(list, JSON_INDENT(4));
         cd_buf_printf(&b, "%s\n", s);
         free(s);
         json_decref(list);
@@ -199,17 +206,16 @@ int cmd_events(int argc, char **argv)
         return rc;
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(j, "items"), i, e) {
-        if (o.output) {
+    if (o.output) {
+        json_array_foreach(json_object_get(j, "items"), i, e) {
             char *s = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
             printf("%s\n", s);
             free(s);
-        } else {
-            printf("%-24s %-8s %-17s %s\n", json_string_value(json_object_get(e, "ts")) ?: "",
-                   json_string_value(json_object_get(e, "type")) ?: "",
-                   json_string_value(json_object_get(e, "phase")) ?: "",
-                   json_string_value(json_object_get(e, "message")) ?: "");
         }
+    } else {
+        cd_buf b = CD_BUF_INIT;
+        cd_view_events(&b, json_object_get(j, "items"), "");
+        print(&b);
     }
     json_decref(j);
     return 0;
@@ -222,7 +228,13 @@ int cmd_watch(int argc, char **argv)
 {
     common o;
     int rc = parse(&o, "canaryctl watch", "NAME [-n NS] [--until-done] [flags]",
-                   "Follows a canary live: in place on a terminal, one line per change when piped.",
+                   "Follows a canary live: in place on a terminal, one line per change when "
+                   "piped. The weights are the router's: they add up to 100.\n\n"
+                   "With --until-done it exits when the release of the workload's current "
+                   "revision is done (0 Succeeded, 1 Failed); a Succeeded or Failed left from "
+                   "the previous revision is not taken for it, and a finished phase seen first "
+                   "is confirmed a second later, in case canaryd has not yet read an edit made "
+                   "just before.",
                    F_UNTIL_DONE, 1, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
@@ -230,7 +242,8 @@ int cmd_watch(int argc, char **argv)
     signal(SIGTERM, on_int);
     bool tty = isatty(STDOUT_FILENO);
     char last[1024] = "";
-    while (!g_stop) {
+    int seen_done = 0;   /* polls in a row that found the release done */
+    for (int polls = 0; !g_stop; polls++) {
         json_t *j = fetch_canary(&o, o.args[0], &rc);
         if (!j)
             return rc;
@@ -239,14 +252,16 @@ int cmd_watch(int argc, char **argv)
             cd_buf_puts(&b, "\033[H\033[2J");
             cd_view_watch(&b, j, 8);
             print(&b);
+            fflush(stdout);
         } else {
             cd_view_line(&b, j);
-            /* print a line only when phase or weights changed */
+            /* print a line only when phase, weights or failed checks changed */
+            int cw, pw;
+            bool mirrored;
+            cd_view_weights(j, &cw, &pw, &mirrored);
             char key[1024];
-            snprintf(key, sizeof key, "%s %lld %lld %lld",
-                     json_string_value(json_object_get(j, "phase")) ?: "",
-                     (long long)json_integer_value(json_object_get(j, "canaryWeight")),
-                     (long long)json_integer_value(json_object_get(j, "primaryWeight")),
+            snprintf(key, sizeof key, "%s %d %d %d %lld",
+                     json_string_value(json_object_get(j, "phase")) ?: "", cw, pw, mirrored,
                      (long long)json_integer_value(json_object_get(j, "failedChecks")));
             if (strcmp(key, last)) {
                 snprintf(last, sizeof last, "%s", key);
@@ -256,11 +271,14 @@ int cmd_watch(int argc, char **argv)
                 cd_buf_free(&b);
             }
         }
-        const char *phase = json_string_value(json_object_get(j, "phase")) ?: "";
-        bool done = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
+        int outcome = cd_watch_outcome(j);   /* read before j is released */
         json_decref(j);
-        if (o.until_done && done)
-            return strcmp(phase, "Succeeded") ? 1 : 0;
+        seen_done = outcome >= 0 ? seen_done + 1 : 0;
+        /* done after a poll that was not: at once; done from the first
+         * poll on: confirmed by the polls of the second after it */
+        bool changed = polls + 1 > seen_done;
+        if (o.until_done && outcome >= 0 && (changed || seen_done >= 3))
+            return outcome;
         usleep(500000);
     }
     return 0;

@@ -82,7 +82,9 @@ int cmd_abort(int argc, char **argv)
 {
     return act("abort", "abort",
                "Rolls the canary's current release back now, through a rollback gate\n"
-               "(\"Rolling back ... manual webhook invoked\").",
+               "(\"Rolling back ... manual webhook invoked\"). Only a release being analysed\n"
+               "(Progressing, Waiting, WaitingPromotion) can be aborted: otherwise canaryd\n"
+               "refuses and nothing is armed, so no later release is rolled back.",
                argc, argv);
 }
 
@@ -96,6 +98,8 @@ int cmd_hold(int argc, char **argv)
 
 int cmd_resume(int argc, char **argv)
 {
-    return act("resume", "resume", "Releases the canary's holds (hold, hold --rollout).", argc,
-               argv);
+    return act("resume", "resume",
+               "Releases the canary's holds (hold, hold --rollout) and cancels an abort not yet\n"
+               "acted on; says what it released (describe shows them under Gates).",
+               argc, argv);
 }

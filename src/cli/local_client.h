@@ -29,8 +29,9 @@ typedef struct cd_api_client {
 #define CD_API_SERVER_FLAG(server)                                                              \
     {.name = "server", .alias = 's', .type = CD_FLAG_STRING, .target = (server), .arg = "ADDR",  \
      .env = "CANARYD_API", .def = CD_API_DEFAULT,                                                \
-     .help = "canaryd local's API: unix:/path, host:port or http://host:port (default: the "     \
-             "socket canaryd local uses by default; /tmp/canaryd-UID/ without XDG_RUNTIME_DIR)"}
+     .help = "canaryd local's API: unix:/path, host:port or http://host:port (the default is "   \
+             "canaryd local's default socket; /tmp/canaryd-UID/local.sock without "                \
+             "XDG_RUNTIME_DIR)"}
 #define CD_API_TOKEN_FLAG(file)                                                                 \
     {.name = "token-file", .type = CD_FLAG_STRING, .target = (file), .arg = "FILE",             \
      .help = "the token of a TCP API (default $CANARYD_TOKEN, else the one canaryd local "     \

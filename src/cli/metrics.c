@@ -9,6 +9,8 @@
 #include "engine/engine.h"
 #include "analysis/metrics_port.h"
 #include "cli/commands.h"
+#include "cli/table.h"
+#include "cli/metrics_local.h"
 #include "judge/judge.h"
 #include "util/redact.h"
 #include "util/duration.h"
@@ -24,7 +26,7 @@
 #include <string.h>
 
 typedef struct opts {
-    const char *ns, *only, *server, *mesh, *secrets_dir, *output;
+    const char *ns, *only, *server, *mesh, *secrets_dir, *output, *state_dir;
     int64_t timeout_ms;
     bool render_only, check_providers;
 } opts;
@@ -107,11 +109,13 @@ static json_t *judged_queries_json(const cd_judged_description d[2])
 /* A judged metric: its queries, and the judge's verdict on one window.
  * Returns whether it passes (a wait counts as passing, as in the engine). */
 static bool run_judged(const opts *o, const cd_metrics_config *cfg, const cd_metrics_port *port,
-                       const cd_canary_ref *ref, const char *key, const cd_metric *m, json_t *row)
+                       const cd_canary_ref *ref, const char *key, const cd_metric *m, json_t *row,
+                       cd_table *table, bool local)
 {
     cd_judged_description d[2];
     cd_err err = {""};
-    bool described = describe_sides(cfg, ref, m, d, &err);
+    /* local: the router's measurements, no queries (only run here) */
+    bool described = !local && describe_sides(cfg, ref, m, d, &err);
     if (described)
         for (int i = 0; i < 2; i++)
             redact_address(d[i].address, sizeof d[i].address);
@@ -135,8 +139,9 @@ static bool run_judged(const opts *o, const cd_metrics_config *cfg, const cd_met
         }
     } else {
         cd_judge_verdict v;
-        cd_metric_rc rc = described ? cd_judge_metric(NULL, port, ref, m, cd_wall_ms(), &v, &err)
-                                    : CD_METRIC_ERROR;
+        cd_metric_rc rc = described || local
+                              ? cd_judge_metric(NULL, port, ref, m, cd_wall_ms(), &v, &err)
+                              : CD_METRIC_ERROR;
         const cd_judge_state *st = rc == CD_METRIC_OK
                                        ? cd_status_judge_find(ref->status, m->name)
                                        : NULL;
@@ -158,8 +163,10 @@ static bool run_judged(const opts *o, const cd_metrics_config *cfg, const cd_met
             char val[64] = "-";
             if (st && isfinite(st->estimate))
                 snprintf(val, sizeof val, "%+.3g%s", st->estimate, st->unit);
-            printf("%-28s %-24s %-11s %-12s %-8s %s\n", key, m->name,
-                   described ? d[0].provider : "-", val, status, st ? st->reason : err.msg);
+            const char *cells[] = {key, m->name, local ? "router" : described ? d[0].provider : "-",
+                                   val, status,
+                                   st ? st->reason : err.msg};
+            cd_table_row(table, cells);
         }
     }
     if (described) {
@@ -171,13 +178,15 @@ static bool run_judged(const opts *o, const cd_metrics_config *cfg, const cd_met
 
 /* Evaluates one canary; appends JSON rows or prints table lines. */
 static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_object *obj,
-                       json_t *rows)
+                       json_t *rows, cd_table *table)
 {
     cd_canary_status st;
     cd_status_init(&st);
     cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st,
                          obj->spec.canary.provider ? obj->spec.canary.provider : cfg->mesh_provider};
-    cd_metrics_port port = cd_metrics_port_make(cfg);
+    cd_local_metrics lp;
+    cd_metrics_port port = cd_local_metrics_port(&lp, o->state_dir, (long)o->timeout_ms, obj,
+                                                 cd_metrics_port_make(cfg));
     bool all_ok = true;
     char key[300];
     snprintf(key, sizeof key, "%s.%s", obj->meta.name, obj->meta.namespace_);
@@ -198,9 +207,19 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
     const cd_analysis *a = &obj->spec.canary.analysis;
     for (size_t i = 0; i < a->n_metrics; i++) {
         const cd_metric *m = &a->metrics[i];
+        if (m->judge && cd_local_router_metric(obj, m) && o->render_only) {
+            if (rows)
+                json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}", "canary", key,
+                                                      "metric", m->name, "provider", "router",
+                                                      "address", lp.admin));
+            else
+                cd_local_print_judged(key, m, &lp);
+            continue;
+        }
         if (m->judge) {
             json_t *row = json_pack("{s:s, s:s}", "canary", key, "metric", m->name);
-            all_ok = run_judged(o, cfg, &port, &ref, key, m, row) && all_ok;
+            all_ok = run_judged(o, cfg, &port, &ref, key, m, row, table,
+                                cd_local_router_metric(obj, m)) && all_ok;
             if (rows)
                 json_array_append_new(rows, row);
             else
@@ -210,8 +229,17 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
         char provider[32] = "", address[512] = "";
         char *query = NULL;
         cd_err err = {""};
-        bool described = cd_metrics_describe(cfg, &ref, m, provider, address, &query, &err);
-        redact_address(address, sizeof address);
+        bool local = cd_local_router_metric(obj, m);
+        bool described;
+        if (local) {
+            snprintf(provider, sizeof provider, "router");
+            cd_local_router_admin(o->state_dir, obj, address, sizeof address);
+            query = cd_local_router_query(obj, m);
+            described = true;
+        } else {
+            described = cd_metrics_describe(cfg, &ref, m, provider, address, &query, &err);
+            redact_address(address, sizeof address);   /* a local socket's path is no secret */
+        }
         json_t *row = json_pack("{s:s, s:s, s:s, s:s}", "canary", key, "metric", m->name,
                                 "provider", provider, "address", address);
         if (query)
@@ -248,8 +276,8 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
                 if (rc == CD_METRIC_OK)
                     snprintf(val, sizeof val, "%.4g%s", v,
                              kind == CD_METRIC_KIND_DURATION ? "ms" : "");
-                printf("%-28s %-24s %-11s %-12s %-8s %s\n", key, m->name, provider, val,
-                       verdict_of(rc, passed), msg);
+                const char *row[] = {key, m->name, provider, val, verdict_of(rc, passed), msg};
+                cd_table_row(table, row);
             }
         }
         free(query);
@@ -258,7 +286,7 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
         else
             json_decref(row);
     }
-    cd_metrics_port_release(&port);
+    cd_local_metrics_release(&lp);
     cd_status_free(&st);
     return all_ok;
 }
@@ -267,7 +295,7 @@ static const char *const outputs[] = {"json", NULL};
 
 int cmd_metrics(int argc, char **argv)
 {
-    opts o = {"default", NULL, NULL, "istio", NULL, NULL, 5000, false, false};
+    opts o = {"default", NULL, NULL, "istio", NULL, NULL, NULL, 5000, false, false};
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
     if (!paths)
         abort();
@@ -282,6 +310,9 @@ int cmd_metrics(int argc, char **argv)
         CD_FLAG_STR("mesh-provider", 0, &o.mesh, "NAME", "global provider for builtin metrics"),
         CD_FLAG_STR("secrets-dir", 0, &o.secrets_dir, "DIR",
                     "secrets as DIR/<namespace>/<name>/<key> files"),
+        CD_FLAG_STR("state-dir", 0, &o.state_dir, "DIR",
+                    "canaryd local's state directory, whose router answers the builtin metrics "
+                    "of LocalWorkload canaries (default: .canaryd beside the manifest)"),
         CD_FLAG_DUR("timeout", &o.timeout_ms, 1, 3600000, "query timeout"),
         CD_FLAG_SWITCH("render-only", 0, &o.render_only, "print the queries, do not run them"),
         CD_FLAG_SWITCH("check-providers", 0, &o.check_providers,
@@ -336,15 +367,25 @@ int cmd_metrics(int argc, char **argv)
     cd_secret_source secrets = cd_local_secret_source(&local);
     cd_metrics_config cfg = {o.server, o.mesh, &store, &secrets, o.timeout_ms, NULL};
     json_t *rows = o.output ? json_array() : NULL;
+    static const char *const head[] = {"CANARY", "METRIC", "PROVIDER", "VALUE", "STATUS",
+                                       "MESSAGE"};
+    cd_table table;
+    cd_table_init(&table, 6, head);
     size_t canaries = 0;
     for (size_t i = 0; i < objs.n; i++) {
         const cd_object *obj = objs.items[i];
         if (obj->kind != CD_KIND_CANARY || (o.only && strcmp(obj->meta.name, o.only)))
             continue;
         canaries++;
-        if (!run_canary(&o, &cfg, obj, rows))
+        if (!run_canary(&o, &cfg, obj, rows, &table))
             rc = 1;
     }
+    cd_buf tb = CD_BUF_INIT;
+    bool any = table.nrows > 1;   /* none with --render-only or -o json */
+    cd_table_flush(&table, &tb);
+    if (any)
+        fwrite(cd_buf_str(&tb), 1, tb.len, stdout);
+    cd_buf_free(&tb);
     if (!canaries) {
         fprintf(stderr, "canaryctl metrics: no Canary%s%s in the manifests\n",
                 o.only ? " named " : "", o.only ? o.only : "");

@@ -1,5 +1,6 @@
 /* view.c - canaryctl's formatting of canaries; see view.h. */
 #include "cli/view.h"
+#include "cli/table.h"
 #include "judge/judge.h"
 #include "model/status.h"
 #include "util/redact.h"
@@ -17,17 +18,55 @@ static long num(const json_t *o, const char *k) { return (long)json_integer_valu
 
 void cd_view_table(cd_buf *out, const json_t *items, bool all_ns)
 {
-    if (all_ns)
-        cd_buf_printf(out, "%-16s ", "NAMESPACE");
-    cd_buf_printf(out, "%-24s %-17s %-7s %-13s %s\n", "NAME", "STATUS", "WEIGHT", "FAILEDCHECKS",
-                  "LASTTRANSITIONTIME");
+    static const char *const head[] = {"NAMESPACE", "NAME", "STATUS", "WEIGHT", "FAILEDCHECKS",
+                                       "LASTTRANSITIONTIME"};
+    size_t skip = all_ns ? 0 : 1;
+    cd_table t;
+    cd_table_init(&t, 6 - skip, head + skip);
     size_t i;
     json_t *c;
     json_array_foreach(items, i, c) {
-        if (all_ns)
-            cd_buf_printf(out, "%-16s ", str(c, "namespace"));
-        cd_buf_printf(out, "%-24s %-17s %-7ld %-13ld %s\n", str(c, "name"), str(c, "phase"),
-                      num(c, "canaryWeight"), num(c, "failedChecks"), str(c, "lastTransitionTime"));
+        char w[24], f[24];
+        snprintf(w, sizeof w, "%ld", num(c, "canaryWeight"));
+        snprintf(f, sizeof f, "%ld", num(c, "failedChecks"));
+        const char *row[] = {str(c, "namespace"), str(c, "name"), str(c, "phase"), w, f,
+                             str(c, "lastTransitionTime")};
+        cd_table_row(&t, row + skip);
+    }
+    cd_table_flush(&t, out);
+}
+
+void cd_view_events(cd_buf *out, const json_t *events, const char *indent)
+{
+    static const char *const head[] = {"TIME", "TYPE", "PHASE", "MESSAGE"};
+    cd_table t;
+    cd_table_init(&t, 4, head);
+    t.indent = indent;
+    size_t i;
+    json_t *e;
+    json_array_foreach(events, i, e) {
+        char msg[1024];   /* a journal written before redaction existed, too */
+        cd_redact_text(str(e, "message"), NULL, 0, msg, sizeof msg);
+        const char *row[] = {str(e, "ts"), str(e, "type"), str(e, "phase"), msg};
+        cd_table_row(&t, row);
+    }
+    cd_table_flush(&t, out);
+}
+
+void cd_view_weights(const json_t *c, int *canary, int *primary, bool *mirrored)
+{
+    *mirrored = json_is_true(json_object_get(c, "mirrored"));
+    json_t *pw = json_object_get(c, "primaryWeight");
+    if (json_is_integer(pw)) {
+        *primary = (int)json_integer_value(pw);
+        if (*primary < 0)
+            *primary = 0;
+        if (*primary > 100)
+            *primary = 100;
+        *canary = 100 - *primary;
+    } else {
+        *canary = (int)num(c, "canaryWeight");
+        *primary = 100 - *canary;
     }
 }
 
@@ -44,7 +83,7 @@ void cd_view_bar(cd_buf *out, int weight, int width)
     cd_buf_printf(out, "] %3d%%", weight);
 }
 
-static void metric_line(cd_buf *out, const json_t *m)
+static void metric_row(cd_table *t, const json_t *m)
 {
     char limit[96] = "";
     json_t *min = json_object_get(m, "min"), *max = json_object_get(m, "max");
@@ -68,19 +107,32 @@ static void metric_line(cd_buf *out, const json_t *m)
                                                                        : "FAIL";
     char msg[512];
     cd_redact_text(str(m, "message"), NULL, 0, msg, sizeof msg);
-    cd_buf_printf(out, "  %-24s %-14s %-16s %-5s %s\n", str(m, "name"), val, limit, verdict, msg);
+    const char *row[] = {str(m, "name"), val, limit, verdict, msg};
+    cd_table_row(t, row);
+}
+
+static void metrics_of(cd_buf *out, const json_t *c)
+{
+    static const char *const head[] = {"NAME", "LAST VALUE", "LIMIT", "CHECK", "MESSAGE"};
+    cd_table t;
+    cd_table_init(&t, 5, head);
+    t.indent = "  ";
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(c, "metrics"), i, m)
+        metric_row(&t, m);
+    cd_table_flush(&t, out);
 }
 
 static void events_of(cd_buf *out, const json_t *c, int limit)
 {
     json_t *ev = json_object_get(c, "events");
     size_t n = json_array_size(ev), start = limit > 0 && n > (size_t)limit ? n - (size_t)limit : 0;
-    for (size_t i = start; i < n; i++) {
-        json_t *e = json_array_get(ev, i);
-        char msg[1024];   /* a journal written before redaction existed, too */
-        cd_redact_text(str(e, "message"), NULL, 0, msg, sizeof msg);
-        cd_buf_printf(out, "  %-24s %-8s %s\n", str(e, "ts"), str(e, "type"), msg);
-    }
+    json_t *last = json_array();
+    for (size_t i = start; i < n; i++)
+        json_array_append(last, json_array_get(ev, i));
+    cd_view_events(out, last, "  ");
+    json_decref(last);
 }
 
 void cd_view_describe(cd_buf *out, const json_t *c)
@@ -101,11 +153,7 @@ void cd_view_describe(cd_buf *out, const json_t *c)
     cd_buf_printf(out, "\n  Failed checks:  %ld\n  Iterations:     %ld\n  Last transition: %s\n",
                   num(c, "failedChecks"), num(c, "iterations"), str(c, "lastTransitionTime"));
     const json_t *g = json_object_get(c, "gates");
-    if (json_is_true(json_object_get(g, "promotionHeld")) ||
-        json_is_true(json_object_get(g, "rolloutHeld")))
-        cd_buf_printf(out, "  Gates:          %s%s\n",
-                      json_is_true(json_object_get(g, "promotionHeld")) ? "promotion held " : "",
-                      json_is_true(json_object_get(g, "rolloutHeld")) ? "rollout held" : "");
+    cd_view_gates(out, g);
     const json_t *w = json_object_get(c, "workload");
     if (w) {
         cd_buf_printf(out, "\nProcesses (revision %s):\n", str(w, "revision"));
@@ -121,12 +169,8 @@ void cd_view_describe(cd_buf *out, const json_t *c)
             cd_buf_putc(out, '\n');
         }
     }
-    cd_buf_printf(out, "\nMetrics:\n  %-24s %-14s %-16s %-5s %s\n", "NAME", "LAST VALUE", "LIMIT",
-                  "CHECK", "MESSAGE");
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(c, "metrics"), i, m)
-        metric_line(out, m);
+    cd_buf_puts(out, "\nMetrics:\n");
+    metrics_of(out, c);
     /* the statistical judge's explanation of each judged metric */
     json_t *status = json_object_get(c, "status");
     if (json_object_get(status, "judge")) {
@@ -144,28 +188,52 @@ void cd_view_describe(cd_buf *out, const json_t *c)
     events_of(out, c, 20);
 }
 
+void cd_view_gates(cd_buf *out, const json_t *g)
+{
+    static const struct { const char *key, *text; } gates[] = {
+        {"promotionHeld", "promotion held (canaryctl promote or resume)"},
+        {"rolloutHeld", "rollout held (canaryctl resume)"},
+        {"rollbackRequested", "rollback requested (at the next check; canaryctl resume cancels)"},
+    };
+    bool any = false;
+    for (size_t i = 0; i < sizeof gates / sizeof gates[0]; i++) {
+        if (!json_is_true(json_object_get(g, gates[i].key)))
+            continue;
+        cd_buf_printf(out, "%s%s", any ? "\n                  " : "  Gates:          ",
+                      gates[i].text);
+        any = true;
+    }
+    if (any)
+        cd_buf_putc(out, '\n');
+}
+
 void cd_view_watch(cd_buf *out, const json_t *c, int events)
 {
+    int cw, pw;
+    bool mirrored;
+    cd_view_weights(c, &cw, &pw, &mirrored);
     cd_buf_printf(out, "%s.%s  %s\n\n", str(c, "name"), str(c, "namespace"), str(c, "phase"));
     cd_buf_puts(out, "  canary  ");
-    cd_view_bar(out, (int)num(c, "canaryWeight"), 40);
+    cd_view_bar(out, cw, 40);
+    if (mirrored)
+        cd_buf_puts(out, "  + a mirrored copy of every request");
     cd_buf_puts(out, "\n  primary ");
-    cd_view_bar(out, (int)num(c, "primaryWeight"), 40);
+    cd_view_bar(out, pw, 40);
     cd_buf_printf(out, "\n\n  failed checks %ld   iterations %ld\n\n", num(c, "failedChecks"),
                   num(c, "iterations"));
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(c, "metrics"), i, m)
-        metric_line(out, m);
+    if (json_array_size(json_object_get(c, "metrics")))
+        metrics_of(out, c);
     cd_buf_puts(out, "\n");
     events_of(out, c, events);
 }
 
 void cd_view_line(cd_buf *out, const json_t *c)
 {
-    cd_buf_printf(out, "%s %-16s canary %3ld%% primary %3ld%% failed %ld", str(c, "name"),
-                  str(c, "phase"), num(c, "canaryWeight"), num(c, "primaryWeight"),
-                  num(c, "failedChecks"));
+    int cw, pw;
+    bool mirrored;
+    cd_view_weights(c, &cw, &pw, &mirrored);
+    cd_buf_printf(out, "%s %-16s canary %3d%% primary %3d%%%s failed %ld", str(c, "name"),
+                  str(c, "phase"), cw, pw, mirrored ? " mirrored" : "", num(c, "failedChecks"));
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(c, "metrics"), i, m) {
@@ -174,4 +242,23 @@ void cd_view_line(cd_buf *out, const json_t *c)
             cd_buf_printf(out, " %s=%.3f", str(m, "name"), json_number_value(v));
     }
     cd_buf_putc(out, '\n');
+}
+
+/* --until-done: the canary has finished the release of its current spec.
+ * A Succeeded or Failed phase only counts when the status is about the
+ * revision the workload has now: right after an edit, the previous run's
+ * outcome is still shown until canaryd starts the new one. 0 Succeeded,
+ * 1 Failed, -1 not done. */
+int cd_watch_outcome(const json_t *canary)
+{
+    const char *phase = json_string_value(json_object_get(canary, "phase"));
+    if (!phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed")))
+        return -1;
+    const char *rev = json_string_value(
+        json_object_get(json_object_get(canary, "workload"), "revision"));
+    const char *applied = json_string_value(
+        json_object_get(json_object_get(canary, "status"), "lastAppliedSpec"));
+    if (rev && *rev && applied && *applied && strcmp(rev, applied))
+        return -1;   /* a new revision waits for its analysis */
+    return strcmp(phase, "Succeeded") ? 1 : 0;
 }

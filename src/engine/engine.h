@@ -1,5 +1,5 @@
 /* engine.h - the analysis engine: one tick of one canary, Flagger's
- * scheduler (reference/flagger-behaviour.md §2) as a pure, deterministic
+ * scheduler (docs/flagger-behaviour.md §2) as a pure, deterministic
  * module. Everything outside the canary's status goes through the ports
  * (src/ports.h); all time comes from the clock port. No global state: many
  * canaries may tick at once on different threads, as long as each canary

@@ -63,7 +63,17 @@ static bool list_pages(cd_kube_client *c, const cd_kube_resource *r, const char 
             free(last_rv);
             return false;
         }
-        json_array_extend(all, its);
+        if (o->transform) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(its, i, v) {
+                json_t *t = o->transform(o->transform_ud, v);
+                if (t)
+                    json_array_append_new(all, t);
+            }
+        } else {
+            json_array_extend(all, its);
+        }
         json_decref(its);
         free(last_rv);
         last_rv = prv;

@@ -19,6 +19,10 @@ typedef struct cd_kube_list_opts {
     int page_size;              /* limit per request; 0: 500 */
     const char *resource_version; /* NULL: the latest (a consistent read) */
     const atomic_bool *stop;    /* abandon the list when set (may be NULL) */
+    /* Applied to each item as its page arrives (an informer keeps less of
+     * it): returns the new reference *items holds instead (NULL: none). */
+    json_t *(*transform)(void *ud, json_t *item);
+    void *transform_ud;
 } cd_kube_list_opts;
 
 /* Every page of a list. *items: new array; *rv (may be NULL): the list's

@@ -1,5 +1,9 @@
 /* informer.c - see informer.h. One thread per informer; the cache is a
- * jansson object keyed "namespace/name" under a mutex. Must never call a
+ * jansson object keyed "namespace/name" under a mutex, whose values are
+ * each object's compact JSON text (a jansson string): a parsed object
+ * costs several times its text (a node, a hashtable and a malloc per
+ * value), which at 10,000 Canaries was most of canaryd's memory; readers
+ * get a fresh parse. Must never call a
  * handler with the mutex held, nor after cd_informer_stop returns. */
 #include "kube/informer.h"
 #include "kube/api.h"
@@ -23,7 +27,7 @@ struct cd_informer {
     atomic_bool stop;
     pthread_mutex_t mu;
     pthread_cond_t synced_cv;
-    json_t *cache;              /* key -> object */
+    json_t *cache;              /* key -> compact JSON text of the object */
     char *rv;
     bool synced;
     bool expired;               /* the last watch ended with 410 */
@@ -81,18 +85,54 @@ static void set_rv(cd_informer *inf, const char *rv)
     pthread_mutex_unlock(&inf->mu);
 }
 
+/* What the cache keeps of an object the informer was handed (and owns). */
+static void trim(cd_informer *inf, json_t *obj)
+{
+    if (inf->o.strip_managed_fields)
+        json_object_del(json_object_get(obj, "metadata"), "managedFields");
+}
+
+/* The cached form of an object, and back (NULL when out of memory). */
+static json_t *pack(const json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT);
+    if (!s)
+        return NULL;
+    json_t *v = json_stringn_nocheck(s, strlen(s));
+    free(s);
+    return v;
+}
+
+static json_t *unpack(const json_t *text)
+{
+    if (!text)
+        return NULL;
+    return json_loadb(json_string_value(text), json_string_length(text), 0, NULL);
+}
+
+/* A listed item as the cache keeps it. */
+static json_t *keep(void *ud, json_t *obj)
+{
+    trim(ud, obj);
+    return pack(obj);
+}
+
 static void apply_event(cd_informer *inf, cd_watch_type t, json_t *obj)
 {
     char key[512];
+    trim(inf, obj);
     cd_kobj_key(obj, key, sizeof key);
+    json_t *text = t == CD_WATCH_DELETED ? NULL : pack(obj);
     pthread_mutex_lock(&inf->mu);
-    json_t *old = json_incref(json_object_get(inf->cache, key));
+    json_t *old_text = json_incref(json_object_get(inf->cache, key));
     if (t == CD_WATCH_DELETED)
         json_object_del(inf->cache, key);
-    else
-        json_object_set(inf->cache, key, obj);
+    else if (text)
+        json_object_set_new(inf->cache, key, text);
     inf->st.events++;
     pthread_mutex_unlock(&inf->mu);
+    json_t *old = unpack(old_text);
+    json_decref(old_text);
     if (t == CD_WATCH_DELETED) {
         if (inf->h.on_delete)
             inf->h.on_delete(inf->h.ud, obj);
@@ -105,15 +145,21 @@ static void apply_event(cd_informer *inf, cd_watch_type t, json_t *obj)
     json_decref(old);
 }
 
-/* After a list: the cache becomes items; handlers hear what changed. */
-static void replace(cd_informer *inf, json_t *items, const char *rv)
+/* After a list: the cache becomes texts (what keep made of the items);
+ * handlers hear what changed. Each item is parsed once for its key and
+ * once for the handlers, never all at once: at 10,000 objects the parsed
+ * list alone would be most of canaryd's peak memory. */
+static void replace(cd_informer *inf, json_t *texts, const char *rv)
 {
     json_t *fresh = json_object();
     size_t i;
     json_t *v;
     char key[512];
-    json_array_foreach(items, i, v) {
-        json_object_set(fresh, cd_kobj_key(v, key, sizeof key), v);
+    json_array_foreach(texts, i, v) {
+        json_t *obj = unpack(v);
+        if (obj)
+            json_object_set(fresh, cd_kobj_key(obj, key, sizeof key), v);
+        json_decref(obj);
     }
     pthread_mutex_lock(&inf->mu);
     json_t *old = inf->cache;
@@ -122,21 +168,30 @@ static void replace(cd_informer *inf, json_t *items, const char *rv)
     free(inf->rv);
     inf->rv = strdup(rv);
     pthread_mutex_unlock(&inf->mu);
-    const char *k;
-    json_object_foreach(fresh, k, v) {
-        json_t *o = json_object_get(old, k);
+    json_array_foreach(texts, i, v) {
+        json_t *n = unpack(v);
+        if (!n)
+            continue;
+        json_t *o = unpack(json_object_get(old, cd_kobj_key(n, key, sizeof key)));
         if (!o) {
             if (inf->h.on_add)
-                inf->h.on_add(inf->h.ud, v);
+                inf->h.on_add(inf->h.ud, n);
         } else {
-            const char *a = cd_kobj_resource_version(o), *b = cd_kobj_resource_version(v);
+            const char *a = cd_kobj_resource_version(o), *b = cd_kobj_resource_version(n);
             if (inf->h.on_update && (!a || !b || strcmp(a, b)))
-                inf->h.on_update(inf->h.ud, o, v);
+                inf->h.on_update(inf->h.ud, o, n);
         }
+        json_decref(o);
+        json_decref(n);
     }
+    const char *k;
     json_object_foreach(old, k, v) {
-        if (!json_object_get(fresh, k) && inf->h.on_delete)
-            inf->h.on_delete(inf->h.ud, v);
+        if (!json_object_get(fresh, k) && inf->h.on_delete) {
+            json_t *o = unpack(v);
+            if (o)
+                inf->h.on_delete(inf->h.ud, o);
+            json_decref(o);
+        }
     }
     json_decref(old);
     json_decref(fresh);
@@ -146,6 +201,10 @@ static void replace(cd_informer *inf, json_t *items, const char *rv)
     pthread_mutex_unlock(&inf->mu);
 }
 
+static json_t **snapshot(cd_informer *inf, size_t *n);
+
+/* Every cached object to on_update, parsed one at a time (at 10,000
+ * Canaries, all of them parsed at once were most of canaryd's memory). */
 static void maybe_resync(void *ud)
 {
     cd_informer *inf = ud;
@@ -155,15 +214,16 @@ static void maybe_resync(void *ud)
     if (now - inf->last_resync < inf->o.resync_ms)
         return;
     inf->last_resync = now;
-    json_t *all = cd_informer_list(inf);
-    size_t i;
-    json_t *v;
-    json_array_foreach(all, i, v) {
-        if (atomic_load(&inf->stop))
-            break;
-        inf->h.on_update(inf->h.ud, v, v);
+    size_t n;
+    json_t **texts = snapshot(inf, &n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = atomic_load(&inf->stop) ? NULL : unpack(texts[i]);
+        if (o)
+            inf->h.on_update(inf->h.ud, o, o);
+        json_decref(o);
+        json_decref(texts[i]);
     }
-    json_decref(all);
+    free(texts);
 }
 
 /* ---- list and watch ------------------------------------------------------------- */
@@ -184,7 +244,7 @@ static int jitter(int ms) { return ms + rand() % (ms / 5 + 1); }
 
 static bool do_list(cd_informer *inf, cd_kube_err *err)
 {
-    cd_kube_list_opts lo = {inf->lsel, inf->fsel, inf->o.page_size, NULL, &inf->stop};
+    cd_kube_list_opts lo = {inf->lsel, inf->fsel, inf->o.page_size, NULL, &inf->stop, keep, inf};
     json_t *items = NULL;
     char *rv = NULL;
     if (!cd_kube_list(inf->c, &inf->res, inf->ns, &lo, &items, &rv, err))
@@ -385,8 +445,10 @@ json_t *cd_informer_get(cd_informer *inf, const char *ns, const char *name)
     else
         snprintf(key, sizeof key, "%s", name ? name : "");
     pthread_mutex_lock(&inf->mu);
-    json_t *o = json_incref(json_object_get(inf->cache, key));
+    json_t *text = json_incref(json_object_get(inf->cache, key));
     pthread_mutex_unlock(&inf->mu);
+    json_t *o = unpack(text);
+    json_decref(text);
     return o;
 }
 
@@ -395,22 +457,41 @@ static int by_key(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-json_t *cd_informer_list(cd_informer *inf)
+/* New references to every cached text, sorted by key; *n of them. */
+static json_t **snapshot(cd_informer *inf, size_t *n)
 {
-    json_t *out = json_array();
     pthread_mutex_lock(&inf->mu);
-    size_t n = json_object_size(inf->cache), i = 0;
-    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    size_t i = 0;
+    *n = json_object_size(inf->cache);
+    const char **keys = calloc(*n ? *n : 1, sizeof *keys);
+    json_t **texts = calloc(*n ? *n : 1, sizeof *texts);
+    if (!keys || !texts)
+        abort();
     const char *k;
     json_t *v;
     json_object_foreach(inf->cache, k, v) {
         keys[i++] = k;
     }
-    qsort(keys, n, sizeof *keys, by_key);
-    for (i = 0; i < n; i++)
-        json_array_append(out, json_object_get(inf->cache, keys[i]));
+    qsort(keys, *n, sizeof *keys, by_key);
+    for (i = 0; i < *n; i++)
+        texts[i] = json_incref(json_object_get(inf->cache, keys[i]));
     pthread_mutex_unlock(&inf->mu);
     free(keys);
+    return texts;
+}
+
+json_t *cd_informer_list(cd_informer *inf)
+{
+    json_t *out = json_array();
+    size_t n;
+    json_t **texts = snapshot(inf, &n);
+    for (size_t i = 0; i < n; i++) {       /* parsed outside the lock */
+        json_t *o = unpack(texts[i]);
+        if (o)
+            json_array_append_new(out, o);
+        json_decref(texts[i]);
+    }
+    free(texts);
     return out;
 }
 

@@ -6,8 +6,13 @@
  * dropped connection or a failing server is retried with exponential
  * backoff; a 410 Expired (ERROR event or HTTP status) relists, reporting
  * what changed meanwhile. Change callbacks run on the informer's thread
- * after the cache is updated, without any lock held. Cached objects are
- * shared and read-only: json_deep_copy one before changing it. */
+ * after the cache is updated, without any lock held. Objects handed to
+ * handlers are borrowed for the call; get and list return fresh copies
+ * (the cache keeps each object as its compact JSON text). With
+ * strip_managed_fields, cached objects (and those handed to the handlers)
+ * lack metadata.managedFields, as controller-runtime's
+ * TransformStripManagedFields does: most of a small object's size, and
+ * read by no controller. */
 #ifndef CD_KUBE_INFORMER_H
 #define CD_KUBE_INFORMER_H
 #include "kube/client.h"
@@ -35,6 +40,7 @@ typedef struct cd_informer_opts {
     int watch_timeout_s;        /* 0: random in [300, 600) s, as client-go */
     int backoff_initial_ms;     /* 0: 800 */
     int backoff_max_ms;         /* 0: 30000 */
+    bool strip_managed_fields;
 } cd_informer_opts;
 
 typedef struct cd_informer_stats {
@@ -58,7 +64,7 @@ void cd_informer_free(cd_informer *inf);
 bool cd_informer_synced(cd_informer *inf);
 bool cd_informer_wait_synced(cd_informer *inf, int timeout_ms);
 
-/* New reference to the cached object, or NULL. ns NULL for cluster-scoped. */
+/* A new copy of the cached object, or NULL. ns NULL for cluster-scoped. */
 json_t *cd_informer_get(cd_informer *inf, const char *ns, const char *name);
 /* New array of every cached object (sorted by namespace/name). */
 json_t *cd_informer_list(cd_informer *inf);

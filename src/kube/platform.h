@@ -9,7 +9,7 @@
 #include "kube/api.h"
 #include "kube/workload/builders.h"
 #include "model/object.h"
-#include "ports.h"
+#include "util/err.h"
 
 /* Operator-wide settings (flags). */
 typedef struct cdk_settings {

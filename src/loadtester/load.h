@@ -6,7 +6,7 @@
  * no response or a 5xx. Single-threaded; stops early when *stop is set. */
 #ifndef CD_LOADTESTER_LOAD_H
 #define CD_LOADTESTER_LOAD_H
-#include "ports.h"
+#include "util/err.h"
 #include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>

@@ -11,7 +11,7 @@
  * connection and runs on its own thread. */
 #ifndef CD_LOADTESTER_LOADTESTER_H
 #define CD_LOADTESTER_LOADTESTER_H
-#include "ports.h"
+#include "util/err.h"
 #include "util/buf.h"
 #include <jansson.h>
 #include <stdbool.h>

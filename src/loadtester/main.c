@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* -port as Flagger's: "9090" or ":9090" */
 static bool set_port(void *target, const char *s, char *err, size_t errlen)
@@ -51,7 +52,7 @@ int cd_main_loadtester(int argc, char **argv)
 {
     cd_loadtester_config cfg = {.port = 9090, .timeout_ms = 3600000};
     const char *level = "debug", *token_file = NULL;
-    bool json = true;
+    bool json = !isatty(STDERR_FILENO);   /* json in a pod, text on a terminal */
     const cd_flag flags[] = {
         {.name = "port", .type = CD_FLAG_FUNC, .target = &cfg.port, .set = set_port,
          .arg = "PORT", .def = "9090", .help = "port to listen on (0: any free port)"},
@@ -74,10 +75,10 @@ int cd_main_loadtester(int argc, char **argv)
         {.name = "log-level", .type = CD_FLAG_ENUM, .target = &level, .choices = cd_flag_log_levels,
          .arg = "LEVEL", .help = "log level"},
         {.name = "zap-encoding", .type = CD_FLAG_FUNC, .target = &json,
-         .choices = cd_flag_zap_encodings, .set = cd_flag_set_log_json, .def = "json",
+         .choices = cd_flag_zap_encodings, .set = cd_flag_set_log_json, .def = "text on a terminal, json otherwise",
          .help = "log format (Flagger's flag)"},
         {.name = "log-format", .type = CD_FLAG_FUNC, .target = &json,
-         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json, .def = "json",
+         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json, .def = "text on a terminal, json otherwise",
          .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
         {.name = "zap-replace-globals", .type = CD_FLAG_IGNORED_BOOL},
     };

@@ -3,7 +3,7 @@
  *
  *   GET  /healthz                                   "OK"
  *   GET  /metrics                                   flagger_* metrics
- *   GET  /api/v1/canaries                           list
+ *   GET  /api/v1/canaries[?view=objects]            list (summaries, or a v1 List of Canaries)
  *   GET  /api/v1/namespaces/NS/canaries/NAME        detail (status, metrics, events, processes)
  *   GET  /api/v1/namespaces/NS/canaries/NAME/events?limit=N
  *   POST /api/v1/apply[?name=FILE]                  body: a manifest; 422 with errors, nothing changed
@@ -24,6 +24,7 @@
 #include "net/httpd.h"
 #include "util/access.h"
 #include "util/errfmt.h"
+#include "util/redact.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -155,13 +156,59 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned code, co
 
 /* ---- handlers ------------------------------------------------------------ */
 
+/* Secrets out of an object shown to canaryctl (util/redact.h): values
+ * under a credential-like key, and the secrets of every URL or text. */
+static void redact_json(json_t *j, unsigned depth)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (depth > 64)
+        return;
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v) redact_json(v, depth + 1);
+        return;
+    }
+    json_object_foreach(j, k, v) {
+        if (json_is_string(v)) {
+            char out[4096];
+            if (cd_redact_name_secret(k, strlen(k)))
+                snprintf(out, sizeof out, "%s", CD_REDACTED);
+            else
+                cd_redact_text(json_string_value(v), NULL, 0, out, sizeof out);
+            json_object_set_new(j, k, json_string(out));
+        } else {
+            redact_json(v, depth + 1);
+        }
+    }
+}
+
+/* As kubectl get -o json shows it: the manifest's object, its status
+ * the live one; secrets redacted. */
+static json_t *canary_object(lc_canary *c)
+{
+    json_t *o = cd_object_to_json(c->obj);
+    redact_json(o, 0);
+    json_object_set_new(o, "status", cd_status_to_json(&c->status));
+    return o;
+}
+
+/* ?view=objects: a v1 List of Canary objects (canaryctl get -o json);
+ * otherwise the summaries canaryctl's table shows. */
 static enum MHD_Result list_canaries(lc_api *api, struct MHD_Connection *conn)
 {
+    const char *view = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "view");
+    bool objects = view && !strcmp(view, "objects");
     json_t *items = json_array();
     pthread_mutex_lock(&api->L->lock);
     for (size_t i = 0; i < api->L->ncanaries; i++)
-        json_array_append_new(items, lc_canary_json(api->L->canaries[i], false));
+        json_array_append_new(items, objects ? canary_object(api->L->canaries[i])
+                                             : lc_canary_json(api->L->canaries[i], false));
     pthread_mutex_unlock(&api->L->lock);
+    if (objects)
+        return cd_httpd_reply_json(conn, 200,
+                                   json_pack("{s:s,s:s,s:{},s:o}", "apiVersion", "v1", "kind",
+                                             "List", "metadata", "items", items));
     return cd_httpd_reply_json(conn, 200, json_pack("{s:o}", "items", items));
 }
 
@@ -193,6 +240,34 @@ static enum MHD_Result apply(lc_api *api, struct MHD_Connection *conn, request *
     return cd_httpd_reply_json(conn, errors ? 422 : 200, j);
 }
 
+/* Only an analysis in progress can be rolled back (engine step 23): an
+ * abort at any other time would stay armed and roll back the next,
+ * healthy release, so it is refused instead (409). */
+static bool abortable(cd_phase p)
+{
+    return p == CD_PHASE_PROGRESSING || p == CD_PHASE_WAITING || p == CD_PHASE_WAITING_PROMOTION;
+}
+
+/* resume's answer: what it released, so that it never claims more than
+ * describe showed. */
+static void resume(lc_canary *c, char *out, size_t n)
+{
+    const char *what[3];
+    int k = 0;
+    if (c->promotion_held)
+        what[k++] = "promotion hold";
+    if (c->rollout_held)
+        what[k++] = "rollout hold";
+    if (c->rollback_requested)
+        what[k++] = "pending rollback";
+    c->promotion_held = c->rollout_held = c->rollback_requested = false;
+    if (!k)
+        snprintf(out, n, "nothing to release: no hold or pending rollback");
+    else
+        snprintf(out, n, "released: %s%s%s%s%s", what[0], k > 1 ? ", " : "", k > 1 ? what[1] : "",
+                 k > 2 ? ", " : "", k > 2 ? what[2] : "");
+}
+
 /* promote, abort, hold, hold-rollout, resume: through the gates (ports_local.c). */
 static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char *ns,
                            const char *name, const char *action)
@@ -200,11 +275,19 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
     pthread_mutex_lock(&api->L->lock);
     lc_canary *c = lc_find_canary(api->L, ns, name);
     const char *done = NULL;
+    char said[200], refused[640] = "";
     if (c) {
         if (!strcmp(action, "promote")) {
             c->promotion_approved = true;
             c->rollout_held = false;
             done = "promotion gate opened";
+        } else if (!strcmp(action, "abort") && !abortable(c->status.phase)) {
+            snprintf(refused, sizeof refused,
+                     "canary %.200s.%.60s is %.40s: no release is being analysed, so there is "
+                     "nothing to roll back (abort acts in Progressing, Waiting or "
+                     "WaitingPromotion)",
+                     name, ns, *cd_phase_name(c->status.phase) ? cd_phase_name(c->status.phase)
+                                                              : "not initialised yet");
         } else if (!strcmp(action, "abort")) {
             c->rollback_requested = true;
             done = "rollback requested";
@@ -216,13 +299,15 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
             c->rollout_held = true;
             done = "rollout held";
         } else if (!strcmp(action, "resume")) {
-            c->promotion_held = c->rollout_held = false;
-            done = "gates released";
+            resume(c, said, sizeof said);
+            done = said;
         }
         if (done)
             c->tick_now = true;
     }
     pthread_mutex_unlock(&api->L->lock);
+    if (refused[0])
+        return send_error(conn, 409, refused);
     if (!c)
         return send_error(conn, 404, "no such canary");
     if (!done)

@@ -106,6 +106,9 @@ void lc_router_stop(lc_router *r, bool terminate);
  * router has. Called with L->lock held. */
 bool lc_router_sync(cd_local *L, bool force, cd_err *err);
 void lc_router_port(cd_router_port *port, lc_canary *c);
+/* The router's route of a canary ("name.ns", hashed beyond 63 bytes);
+ * canaryctl metrics reads the same route. */
+void lc_route_name(const char *name, const char *ns, char out[64]);
 /* The router's measurements for a canary's builtin metrics. */
 cd_metric_rc lc_router_metric(cd_local *L, lc_canary *c, const cd_metric *m, double *value,
                               cd_err *err);

@@ -241,6 +241,15 @@ static void add_gates(lc_tick *t)
     lc_canary *c = t->c;
     const cd_analysis *a = &c->obj->spec.canary.analysis;
     pthread_mutex_lock(&c->L->lock);
+    cd_phase ph = c->status.phase;
+    if (c->rollback_requested && ph != CD_PHASE_PROGRESSING && ph != CD_PHASE_WAITING &&
+        ph != CD_PHASE_WAITING_PROMOTION) {
+        /* the release ended before the abort was acted on: it must not
+         * roll back the next one (the API refuses an abort here) */
+        c->rollback_requested = false;
+        cd_logf(CD_LOG_WARN, t->key, "rollback request dropped: the canary is %s",
+                cd_phase_name(ph));
+    }
     bool rollback = c->rollback_requested;
     bool promotion = c->promotion_held || c->promotion_approved;
     bool rollout = c->rollout_held;

@@ -61,6 +61,8 @@ static void router_name(const char *name, const char *ns, char out[64])
     snprintf(out, 64, "%.40s.%s", name, h);
 }
 
+void lc_route_name(const char *name, const char *ns, char out[64]) { router_name(name, ns, out); }
+
 /* ---- the process ----------------------------------------------------------- */
 
 #define LC_ROUTER_WINDOW_SECONDS "3900"

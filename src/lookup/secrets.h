@@ -5,7 +5,7 @@
  * Consumers (metric providers, alert providers) only see cd_secret. */
 #ifndef CD_LOOKUP_SECRETS_H
 #define CD_LOOKUP_SECRETS_H
-#include "ports.h"
+#include "util/err.h"
 #include <stdbool.h>
 #include <stddef.h>
 

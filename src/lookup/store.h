@@ -8,7 +8,7 @@
 #ifndef CD_LOOKUP_STORE_H
 #define CD_LOOKUP_STORE_H
 #include "model/object.h"
-#include "ports.h"
+#include "util/err.h"
 
 typedef struct cd_store {
     void *ctx;

@@ -5,7 +5,7 @@
  * Serves nothing else (404). */
 #ifndef CD_METRICS_ENDPOINT_H
 #define CD_METRICS_ENDPOINT_H
-#include "ports.h"
+#include "util/err.h"
 #include "util/buf.h"
 #include <stdbool.h>
 

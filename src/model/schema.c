@@ -7,6 +7,7 @@
 #include "model/schema_check.h"
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/suggest.h"
 #include "util/timeutil.h"
 #include <math.h>
 #include <pthread.h>
@@ -356,11 +357,47 @@ static void check_enum(vctx *c, const cd_node *schema, const cd_node *v, const c
     cd_buf_free(&list);
 }
 
+#define DNS_LABEL "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+#define LABEL_WORDS "lower-case letters, digits and '-', starting and ending with a letter or digit"
+
+/* The schemas' patterns in words: a user reads "must be a duration such
+ * as 30s", not a regular expression. */
+static const struct { const char *pattern, *words; } pattern_words[] = {
+    {"^[0-9]+(m|s)", "must be a whole number of seconds or minutes, such as 30s or 1m"},
+    {"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)", "must be a duration such as 500ms, 15s, 1m or 1.5h"},
+    {"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", "must be a duration such as 500ms, 1m30s or 2h"},
+    {"^" DNS_LABEL "$", "must be a DNS label: " LABEL_WORDS},
+    {"^" DNS_LABEL "(\\." DNS_LABEL ")*$",
+     "must be a DNS name: labels of " LABEL_WORDS ", joined by '.'"},
+    {"^$|^" DNS_LABEL "(\\." DNS_LABEL ")*$",
+     "must be empty or a DNS name: labels of " LABEL_WORDS ", joined by '.'"},
+    {"^(" DNS_LABEL ")?$", "must be empty or a DNS label: " LABEL_WORDS},
+    {"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$",
+     "must be a kind: letters, digits and '-', starting with a letter"},
+    {"^/", "must be a path starting with /"},
+    {"^[A-Za-z_][A-Za-z0-9_]*$", "must be a name of letters, digits and '_', not starting with a digit"},
+    {"^-", "must be a flag starting with -"},
+    {"^[^\\s]*$", "must not contain white space"},
+    {"^(|https?://[^\\s]+)$", "must be empty or an http:// or https:// URL without white space"},
+    {"^([1-9][0-9]*)?$", "must be empty or a whole number greater than 0"},
+};
+
+static void pattern_error(vctx *c, const cd_node *v, const char *path, const char *pattern)
+{
+    for (size_t i = 0; i < sizeof pattern_words / sizeof pattern_words[0]; i++)
+        if (!strcmp(pattern, pattern_words[i].pattern)) {
+            verr(c, v, path, "%s: %s", pattern_words[i].words, show(c, v));
+            return;
+        }
+    verr(c, v, path, "%s is not in the expected form (the schema's pattern %s)", show(c, v),
+         pattern);
+}
+
 static void check_string(vctx *c, const cd_node *schema, const cd_node *v, const char *path)
 {
     const cd_node *pat = cd_map_get(schema, "pattern");
     if (pat && pat->aux && regexec((regex_t *)pat->aux, v->str, 0, NULL, 0) != 0)
-        verr(c, v, path, "%s does not match the pattern %s", show(c, v), pat->str);
+        pattern_error(c, v, path, pat->str);
     double lim;
     size_t n = utf8_len(v->str, v->len);
     if (num_of(cd_map_get(schema, "minLength"), &lim) && (double)n < lim)
@@ -412,6 +449,19 @@ static void check_array(vctx *c, const cd_node *schema, const cd_node *v, const 
 
 static bool nullable(const cd_node *schema) { return flag(schema, "nullable"); }
 
+/* "unknown field (ignored); did you mean maxWeight?" */
+static void unknown_field(vctx *c, const cd_node *k, const char *path, const cd_node *props)
+{
+    cd_suggest sg;
+    cd_suggest_init(&sg, k->str);
+    for (size_t i = 0; props && props->type == CD_N_MAP && i < props->npairs; i++)
+        cd_suggest_offer(&sg, props->pairs[i].key->str);
+    if (sg.best)
+        vwarn(c, k, path, "unknown field (ignored); did you mean %s?", sg.best);
+    else
+        vwarn(c, k, path, "unknown field (ignored)");
+}
+
 static void check_object(vctx *c, const cd_node *schema, const cd_node *v, const char *path,
                          unsigned depth)
 {
@@ -428,7 +478,7 @@ static void check_object(vctx *c, const cd_node *schema, const cd_node *v, const
             ps = addl;
         if (!ps) {
             if (!preserve && !(addl && addl->type == CD_N_BOOL && addl->v.b))
-                vwarn(c, k, kpath, "unknown field (ignored)");
+                unknown_field(c, k, kpath, props);
             continue;
         }
         if (val->type == CD_N_NULL && !nullable(ps))

@@ -9,7 +9,7 @@
  * http/https. */
 #ifndef CD_NET_HTTP_H
 #define CD_NET_HTTP_H
-#include "ports.h"
+#include "util/err.h"
 #include "util/buf.h"
 #include <stdbool.h>
 #include <stddef.h>

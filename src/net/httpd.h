@@ -11,7 +11,7 @@
  * such sockets down; libmicrohttpd then closes them as usual). */
 #ifndef CD_NET_HTTPD_H
 #define CD_NET_HTTPD_H
-#include "ports.h"
+#include "util/err.h"
 #include "util/access.h"
 #include "util/buf.h"
 #include <jansson.h>

@@ -5,7 +5,7 @@
  * Pure functions; no I/O. */
 #ifndef CD_NET_URL_H
 #define CD_NET_URL_H
-#include "ports.h"
+#include "util/err.h"
 #include "util/buf.h"
 #include <stdbool.h>
 #include <stddef.h>

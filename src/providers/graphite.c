@@ -4,7 +4,7 @@
  * url.Values does), optional basic auth from the secret. The value is the
  * last non-null datapoint over all targets. Online check: target=test
  * answers (no data is fine). */
-#include "analysis/template.h"
+#include "util/buf.h"
 #include "net/url.h"
 #include "providers/provider.h"
 #include "util/errfmt.h"

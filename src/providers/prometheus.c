@@ -6,7 +6,7 @@
  * Range queries (/api/v1/query_range, for the statistical judge) go out
  * the same way and return the per-step values of exactly one series.
  * Keeps no state between queries besides its configuration. */
-#include "analysis/template.h"
+#include "util/buf.h"
 #include "net/url.h"
 #include "providers/provider.h"
 #include "util/errfmt.h"

@@ -6,7 +6,7 @@
  * curl_global_init before creating clients from several threads. */
 #ifndef CD_ROUTER_CLIENT_H
 #define CD_ROUTER_CLIENT_H
-#include "ports.h"
+#include "util/err.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>

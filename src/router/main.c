@@ -138,7 +138,8 @@ static size_t flag_table(flags *f, cd_flag *t)
         {.name = "log-level", .type = CD_FLAG_ENUM, .target = &f->log_level,
          .choices = cd_flag_log_levels, .arg = "LEVEL", .help = "log level"},
         {.name = "log-format", .type = CD_FLAG_FUNC, .target = &f->log_json,
-         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json, .def = "json",
+         .choices = cd_flag_log_formats, .set = cd_flag_set_log_json,
+         .def = "text on a terminal, json otherwise",
          .help = "log format"},
     };
     memcpy(t, table, sizeof table);
@@ -157,7 +158,7 @@ static void flags_defaults(flags *f)
     f->samples = RT_SAMPLES_DEFAULT;
     f->retention_ms = 300000;
     f->log_level = "info";
-    f->log_json = true;
+    f->log_json = !isatty(STDERR_FILENO);   /* text on a terminal, as every canaryd process */
 }
 
 /* Returns CD_FLAGS_OK, CD_FLAGS_DONE (help shown) or CD_FLAGS_USAGE. */

@@ -1,5 +1,6 @@
 /* buf.c - growable byte buffer; see buf.h. Aborts on out-of-memory. */
 #include "util/buf.h"
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,3 +82,23 @@ char *cd_buf_steal(cd_buf *b)
 }
 
 const char *cd_buf_str(const cd_buf *b) { return b->data ? b->data : ""; }
+
+/* Go's regexp \s+ -> " " as Flagger's providers apply it to queries */
+char *cd_collapse_whitespace(const char *s)
+{
+    cd_buf b = CD_BUF_INIT;
+    cd_buf_puts(&b, "");
+    bool in_space = false;
+    for (; s && *s; s++) {
+        /* Go's \s: space, \t, \n, \f, \r (and \v is not in RE2's \s) */
+        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\f' || *s == '\r') {
+            if (!in_space)
+                cd_buf_putc(&b, ' ');
+            in_space = true;
+        } else {
+            cd_buf_putc(&b, *s);
+            in_space = false;
+        }
+    }
+    return cd_buf_steal(&b);
+}

@@ -24,4 +24,8 @@ void  cd_buf_vprintf(cd_buf *b, const char *fmt, va_list ap);
 char *cd_buf_steal(cd_buf *b);
 const char *cd_buf_str(const cd_buf *b);   /* "" when empty */
 
+/* Collapses every run of whitespace to one space (what Flagger's
+ * Prometheus and Graphite providers do before sending). malloc'd. */
+char *cd_collapse_whitespace(const char *s);
+
 #endif

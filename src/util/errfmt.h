@@ -1,8 +1,8 @@
-/* errfmt.h - fills a cd_err (ports.h) with a formatted message. Header-only
+/* errfmt.h - fills a cd_err (util/err.h) with a formatted message. Header-only
  * so that it adds no symbol other files could collide with. No I/O. */
 #ifndef CD_ERRFMT_H
 #define CD_ERRFMT_H
-#include "ports.h"
+#include "err.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -22,6 +22,7 @@ from fakekube.faults import Faults  # noqa: E402
 from fakekube.fieldvalidation import Check  # noqa: E402
 from fakekube.openapi import OpenAPI  # noqa: E402
 from fakekube.resources import Registry  # noqa: E402
+from fakekube.sampler import start_from_env  # noqa: E402
 from fakekube.server import App, Server  # noqa: E402
 from fakekube.store import Store  # noqa: E402
 
@@ -66,6 +67,7 @@ def main(argv=None):
         help="the recorded /openapi/v2 document of a real kube-apiserver (gzip JSON)")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
+    start_from_env()
 
     registry = Registry()
     for gv in a.disable:

@@ -40,7 +40,7 @@ owned_processes() {
 phase() {
   canaryctl get canaries -o json 2>/dev/null | /usr/bin/python3 -c '
 import json,sys
-try: print(json.load(sys.stdin)["items"][0]["phase"])
+try: print(json.load(sys.stdin)["items"][0]["status"]["phase"])
 except Exception: print("")'
 }
 

@@ -273,13 +273,16 @@ def check_values(t, helm):
     # what canaryd cannot honour, and bad values
     for setting, words in (("prometheus.install=true", "installs no Prometheus"),
                            ("rbac.pspEnabled=true", "PodSecurityPolicy was removed"),
-                           ("linkerdAuthPolicy.create=true", "does not route with Linkerd"),
+                           ("linkerdAuthPolicy.create=true", "creates no Linkerd AuthorizationPolicy"),
                            ("controlplane.kubeconfig.secretName=mesh", "no multi-cluster")):
         r, _ = helm.template("--set", setting)
         t.check("refused with a reason: " + setting, r.returncode != 0 and words in r.stderr, r.stderr)
-    r, _ = helm.template("--set", "meshProvider=istio")
-    t.check("meshProvider=istio is refused, naming the value and the providers canaryd routes",
+    r, _ = helm.template("--set", "meshProvider=gloo")
+    t.check("meshProvider=gloo is refused, naming the value and the providers canaryd routes",
             r.returncode != 0 and "meshProvider" in r.stderr and "appmesh:v1beta2" in r.stderr, r.stderr)
+    r, chart = helm.template("--set", "meshProvider=istio")
+    t.check("meshProvider=istio is accepted and passed as -mesh-provider=istio",
+            r.returncode == 0 and "-mesh-provider=istio" in r.stdout, r.stderr)
     r, _ = helm.template("--set", "threadiness=lots")
     t.check("a bad threadiness is refused, naming it", r.returncode != 0 and "threadiness" in r.stderr, r.stderr)
     r, _ = helm.template("--set", "metricsServer=prometheus:9090")

@@ -19,6 +19,7 @@ from testlib import require_kubectl  # noqa: E402
 BASE = os.path.join(SRC, "deploy/kubernetes/base")
 APPMESH = os.path.join(SRC, "deploy/kubernetes/overlays/appmesh")
 GATEWAYAPI = os.path.join(SRC, "deploy/kubernetes/overlays/gatewayapi")
+ISTIO = os.path.join(SRC, "deploy/kubernetes/overlays/istio")
 CONTOUR = os.path.join(SRC, "deploy/kubernetes/overlays/contour")
 APISIX = os.path.join(SRC, "deploy/kubernetes/overlays/apisix")
 KUMA = os.path.join(SRC, "deploy/kubernetes/overlays/kuma")
@@ -158,6 +159,25 @@ def main():
                 any("gateway.networking.k8s.io" in r["apiGroups"] and "httproutes" in r["resources"] and
                     {"get", "create", "update"} <= set(r["verbs"]) for r in grole["rules"]), grole["rules"])
 
+    rc, istio = render(ISTIO)
+    t.check("kubectl kustomize renders the Istio overlay", rc == 0, istio if rc else None)
+    if isinstance(istio, list):
+        idep = find(istio, "Deployment", "canaryd")
+        ictr = idep["spec"]["template"]["spec"]["containers"][0]
+        t.check("istio: in istio-system, meshProvider istio, Istio's Prometheus addon (as Flagger's kustomize/istio)",
+                idep["metadata"]["namespace"] == "istio-system" and "-mesh-provider=istio" in ictr["args"] and
+                "-metrics-server=http://prometheus.istio-system:9090" in ictr["args"], ictr["args"])
+        t.check("istio: no Namespace object (Istio's installation creates istio-system)",
+                find(istio, "Namespace") is None)
+        ibind = find(istio, "ClusterRoleBinding", "canaryd")
+        t.check("istio: the ClusterRole is bound to canaryd in istio-system",
+                ibind["subjects"] == [{"kind": "ServiceAccount", "name": "canaryd", "namespace": "istio-system"}],
+                ibind["subjects"])
+        irole = find(istio, "ClusterRole", "canaryd")
+        t.check("istio: the ClusterRole lets canaryd get, create and update VirtualServices and DestinationRules",
+                any("networking.istio.io" in r["apiGroups"] and
+                    {"virtualservices", "destinationrules"} <= set(r["resources"]) and
+                    {"get", "create", "update"} <= set(r["verbs"]) for r in irole["rules"]), irole["rules"])
     rc, contour = render(CONTOUR)
     t.check("kubectl kustomize renders the Contour overlay", rc == 0, contour if rc else None)
     if isinstance(contour, list):

@@ -1,6 +1,7 @@
 #!/bin/bash
 # test_kube_operator_cli.sh - `canaryd kube` refuses bad input clearly and
-# changes nothing: unknown or malformed flags (exit 2), an unreadable
+# changes nothing: unknown or malformed flags (exit 2), a -mesh-provider
+# canaryd has no router for, an unreadable
 # kubeconfig, an unreachable API server, a cluster without canaryd's CRDs,
 # a /metrics port already taken (exit 1, one error line saying why); -h and
 # -version answer; a healthy start serves /healthz and /metrics.
@@ -19,6 +20,9 @@ check "unknown flag: says which" grep -q "unknown flag \"-no-such-flag\"" "$out"
 check "bad duration: exit 2" [ "$(run -control-loop-interval soon)" = 2 ]
 check "bad duration: says which" grep -q "invalid duration \"soon\" for -control-loop-interval" "$out"
 check "bad leader timings: exit 2" [ "$(run -leader-election-renew-deadline 90s)" = 2 ]
+check "unsupported -mesh-provider: exit 1" [ "$(run -mesh-provider gloo -kubeconfig "$TEST_TMP/none")" = 1 ]
+check "unsupported -mesh-provider: names it and the providers canaryd routes" \
+  grep -qF 'mesh-provider: provider \"gloo\" is not supported by canaryd kube (supported: appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, nginx, contour, traefik, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, apisix, kuma)' "$out"
 check "missing kubeconfig: exit 1" [ "$(run -kubeconfig "$TEST_TMP/none")" = 1 ]
 check "missing kubeconfig: says so" grep -q "Error building kubeconfig: kubeconfig $TEST_TMP/none" "$out"
 

@@ -346,8 +346,8 @@ spec:
                            text=True, env=env)
         try:
             for c in json.loads(r.stdout)["items"]:
-                if c["name"] == name:
-                    return c["phase"]
+                if c["metadata"]["name"] == name:
+                    return c["status"]["phase"]
         except (ValueError, KeyError):
             pass
         return None

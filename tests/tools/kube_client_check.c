@@ -12,6 +12,7 @@
 #include "kube/api.h"
 #include "kube/events.h"
 #include "kube/informer.h"
+#include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/leader.h"
 #include "util/log.h"
@@ -573,6 +574,18 @@ static void scenario_informer(cd_kube_client *c)
     CHECK("watch: DELETED", wait_state(&s, "a", NULL, 5000));
     json_t *pre = cd_informer_get(inf, g_ns, "pre");
     CHECK("get from the cache", pre && !strcmp(cd_kobj_name(pre), "pre"));
+    CHECK("... with its managedFields", pre && kj_at(pre, "metadata.managedFields") != NULL);
+    cd_informer_opts so = o;
+    so.strip_managed_fields = true;
+    cd_informer *slim = cd_informer_new(c, &so, NULL);
+    cd_informer_start(slim);
+    json_t *lean = cd_informer_wait_synced(slim, 10000) ? cd_informer_get(slim, g_ns, "pre") : NULL;
+    CHECK("strip_managed_fields: the same object without its managedFields",
+          lean && pre && !kj_at(lean, "metadata.managedFields") &&
+              !strcmp(cd_kobj_resource_version(lean), cd_kobj_resource_version(pre)) &&
+              kj_equal(kj_at(lean, "data"), kj_at(pre, "data")));
+    json_decref(lean);
+    cd_informer_free(slim);
     json_decref(pre);
     msleep(1500);
     pthread_mutex_lock(&s.mu);

@@ -13,16 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analysis/observers.h"
+#include "util/buf.h"
 #include "util/fsutil.h"
 
 static char *read_reference(void)
 {
-    const char *shared = getenv("CANARYD_SHARED");
+    /* the project's copy of the reference (the tests run in the checkout) */
+    const char *src = getenv("CANARYD_SRC");
     char path[1024];
-    snprintf(path, sizeof path, "%s/reference/flagger-behaviour.md", shared ? shared : "../shared");
+    snprintf(path, sizeof path, "%s/docs/flagger-behaviour.md", src ? src : ".");
     char *s = cd_read_file(path, NULL);
     if (!s)
-        fail_msg("cannot read %s (set CANARYD_SHARED)", path);
+        fail_msg("cannot read %s (set CANARYD_SRC)", path);
     return s;
 }
 

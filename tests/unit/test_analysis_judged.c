@@ -14,6 +14,7 @@
 #include <string.h>
 #include "analysis/judged.h"
 #include "util/fsutil.h"
+#include "util/buf.h"
 
 static char *read_docs(void)
 {

@@ -12,6 +12,7 @@
 #include "analysis/metrics_port.h"
 #include "analysis/observers.h"
 #include "model/object.h"
+#include "util/buf.h"
 
 static testsrv prom;
 static char secrets_dir[64];

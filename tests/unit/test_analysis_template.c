@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "util/gofmt.h"
 #include "analysis/template.h"
+#include "util/buf.h"
 
 static cd_kv vars_items[] = {{"cluster", "dev"}, {"consumer_group", "my_consumer"},
                              {"direction", "inbound"}};

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "kube/operator/options.h"
 
 static int parse(cdk_options *o, char *out, size_t outlen, int argc, char **argv)
@@ -33,7 +34,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.control_loop_ms, 10000);
     assert_true(o.config_tracking);
     assert_false(o.leader_election);
-    assert_true(o.log_json);
+    assert_true(o.log_json == !isatty(STDERR_FILENO));   /* json unless on a terminal */
     assert_string_equal(o.log_level, "debug");
     assert_true(o.qps == 100.0);
     assert_int_equal(o.burst, 250);

@@ -199,11 +199,11 @@ static void test_analysis_one_of(void **state)
 static void test_durations(void **state)
 {
     expect(15, "    interval: 1h\n",
-           "canary.yaml:15:15: spec.analysis.interval: \"1h\" does not match the pattern "
-           "^[0-9]+(m|s)\n");
+           "canary.yaml:15:15: spec.analysis.interval: must be a whole number of seconds or "
+           "minutes, such as 30s or 1m: \"1h\"\n");
     expect(23, "      interval: soon\n",
-           "canary.yaml:23:17: spec.analysis.metrics[0].interval: \"soon\" does not match the "
-           "pattern ^[0-9]+(m|s)\n");
+           "canary.yaml:23:17: spec.analysis.metrics[0].interval: must be a whole number of "
+           "seconds or minutes, such as 30s or 1m: \"soon\"\n");
     expect(18, "    webhooks:\n    - name: a\n      url: http://x/\n      timeout: 10\n",
            "canary.yaml:21:16: spec.analysis.webhooks[0].timeout: must be a string, got 10\n");
     /* accepted by the pattern, refused by Go's ParseDuration: Flagger falls back */
@@ -242,7 +242,11 @@ static void test_string_match_one_of(void **state)
 static void test_unknown_fields_warn(void **state)
 {
     expect(18, "    maxWieght: 50\n",
-           "canary.yaml:18:5: warning: spec.analysis.maxWieght: unknown field (ignored)\n");
+           "canary.yaml:18:5: warning: spec.analysis.maxWieght: unknown field (ignored); did "
+           "you mean maxWeight?\n");
+    expect(18, "    maxWeigth: 50\n",
+           "canary.yaml:18:5: warning: spec.analysis.maxWeigth: unknown field (ignored); did "
+           "you mean maxWeight?\n");
     expect(6, "spec:\n  fancy: {a: 1}\n",
            "canary.yaml:7:3: warning: spec.fancy: unknown field (ignored)\n");
 }

@@ -36,9 +36,29 @@ typedef struct cdk_entry {
     int64_t sync_at_ms;         /* a sync to retry at this time; 0: none */
     bool stored;                /* passed sync: scheduled (Flagger's canary map) */
     bool queued, busy, want_sync, want_tick, deleted;
+    int64_t due_ms;             /* its key in the timer heap */
+    size_t heap_i;              /* its place there; CDK_NOT_TIMED: absent */
     struct cdk_entry *qnext;    /* work queue link */
     struct cdk_entry *hnext;    /* hash chain */
 } cdk_entry;
+
+#define CDK_NOT_TIMED ((size_t)-1)
+
+/* timers.c: the scheduler's min-heap of entries by due time (the next tick
+ * of a stored canary, or a sync to retry), so that a scheduler pass costs
+ * what is due, not every canary. Caller holds the operator's mutex. */
+typedef struct cdk_timers {
+    cdk_entry **v;
+    size_t n, cap;
+} cdk_timers;
+/* When e is due next (INT64_MAX: never). */
+int64_t cdk_entry_due(const cdk_entry *e);
+/* Puts e in its place after its schedule changed (or takes it out). */
+void cdk_timers_fix(cdk_timers *t, cdk_entry *e);
+void cdk_timers_remove(cdk_timers *t, cdk_entry *e);
+/* The earliest entry, or NULL. */
+cdk_entry *cdk_timers_top(const cdk_timers *t);
+void cdk_timers_free(cdk_timers *t);
 
 typedef struct cdk_operator {
     cdk_options opt;
@@ -60,6 +80,7 @@ typedef struct cdk_operator {
     pthread_cond_t cv;              /* work queued / stopping */
     cdk_entry **buckets;
     size_t nbuckets, nentries;
+    cdk_timers timers;
     cdk_entry *qhead, *qtail;
     pthread_t *workers;
     int nworkers;

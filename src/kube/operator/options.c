@@ -7,6 +7,7 @@
 #include "version.h"
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 void cdk_options_defaults(cdk_options *o)
 {
@@ -16,7 +17,7 @@ void cdk_options_defaults(cdk_options *o)
     o->metrics_server = "http://prometheus:9090";
     o->control_loop_ms = 10000;
     o->log_level = "debug";
-    o->log_json = true;
+    o->log_json = !isatty(STDERR_FILENO);   /* json in a pod, text on a terminal */
     o->port = 8080;
     o->threadiness = 2;
     o->namespace_ = "";
@@ -61,10 +62,10 @@ static size_t table(cdk_options *o, cd_flag *t)
         {.name = "log-level", .type = CD_FLAG_ENUM, .target = &o->log_level, .choices = cd_flag_log_levels, .arg = "LEVEL", .help = "log level"},
         {.name = "zap-encoding", .type = CD_FLAG_FUNC, .target = &o->log_json,
          .choices = cd_flag_zap_encodings, .set = cd_flag_set_log_json,
-         .def = "json", .help = "log format (Flagger's flag)"},
+         .def = "text on a terminal, json otherwise", .help = "log format (Flagger's flag)"},
         {.name = "log-format", .type = CD_FLAG_FUNC, .target = &o->log_json,
          .choices = cd_flag_log_formats, .set = cd_flag_set_log_json,
-         .def = "json", .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
+         .def = "text on a terminal, json otherwise", .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
         CD_FLAG_NUM("port", &o->port, "PORT", 0, 65535, "port of /metrics and /healthz (0: any free port)"),
         CD_FLAG_STR("slack-url", 0, &o->slack_url, "URL", "Slack incoming webhook"),
         CD_FLAG_STR("slack-token", 0, &o->slack_token, "TOKEN", "Slack API token"),
@@ -81,9 +82,9 @@ static size_t table(cdk_options *o, cd_flag *t)
                     "worker threads for syncs and analysis ticks"),
         CD_FLAG_STR("namespace", 0, &o->namespace_, "NS", "watch only this namespace (default: all)"),
         CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
-                    "provider of canaries that set none: appmesh, appmesh:v1beta2, gatewayapi:v1, "
-                    "gatewayapi:v1beta1, kubernetes, nginx, contour, traefik, skipper, linkerd, "
-                    "osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, kuma, ..."),
+                    "provider of canaries that set none: appmesh:v1beta2, gatewayapi:v1, "
+                    "gatewayapi:v1beta1, istio (default), kubernetes, nginx, contour, traefik, "
+                    "skipper, linkerd, osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, kuma"),
         CD_FLAG_STR("ingress-annotations-prefix", 0, &o->ingress_annotations_prefix, "PREFIX",
                     "prefix of the NGINX canary annotations (provider nginx)"),
         CD_FLAG_STR("ingress-class", 0, &o->ingress_class, "NAME",
@@ -127,12 +128,13 @@ static cd_flag_cmd command(const cd_flag *t, size_t n)
         .synopsis = "[flags]",
         .about = "The Kubernetes operator: Flagger's Canary, MetricTemplate and AlertProvider on a\n"
                  "cluster, routed by AWS App Mesh (appmesh:v1beta2), the Gateway API\n"
-                 "(gatewayapi:v1, gatewayapi:v1beta1), ingress-nginx (nginx), Contour (contour),\n"
-                 "Traefik (traefik), Skipper (skipper), APISIX (apisix), SMI TrafficSplits\n"
-                 "(linkerd, osm, smi:v1alpha1..v1alpha3), Kuma (kuma) or plain-Kubernetes\n"
-                 "blue/green.\n"
+                 "(gatewayapi:v1, gatewayapi:v1beta1), Istio (istio), ingress-nginx (nginx),\n"
+                 "Contour (contour), Traefik (traefik), Skipper (skipper), APISIX (apisix), SMI\n"
+                 "TrafficSplits (linkerd, osm, smi:v1alpha1..v1alpha3), Kuma (kuma) or\n"
+                 "plain-Kubernetes blue/green.\n"
                  "Every flag may be spelled -flag or --flag.",
-        .footer = "See docs/kubernetes.md, docs/gateway-api.md, docs/ingress.md and docs/mesh.md.",
+        .footer = "See docs/kubernetes.md, docs/gateway-api.md, docs/istio.md, docs/ingress.md and\n"
+                  "docs/mesh.md.",
         .go_style = true,
         .flags = t,
         .nflags = n,

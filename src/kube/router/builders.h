@@ -10,7 +10,7 @@
 #define CD_KUBE_ROUTER_BUILDERS_H
 #include "kube/workload/builders.h"
 #include "model/canary.h"
-#include "ports.h"
+#include "util/err.h"
 #include <jansson.h>
 
 /* ---- Services ------------------------------------------------------------ */
@@ -136,5 +136,66 @@ void cdk_cookie_regex(const char *cookie, char *out, size_t outlen);
  * "1h30m", "1s500ms"): kept as written when it is one already. False when
  * s is no duration or does not fit (negative, more than 99999 hours). */
 bool cdk_gateway_duration(const char *s, char *out, size_t outlen, int64_t *ms);
+
+/* ---- Istio VirtualService and DestinationRules (istio_objects.c) ------------------ */
+
+#define CDK_ISTIO_GROUP "networking.istio.io"
+/* Where the spec of a VirtualService the user wrote is kept when canaryd
+ * takes it over (Flagger's annotation, so either restores it). */
+#define CDK_ISTIO_ORIGINAL "flagger.kubernetes.io/original-configuration"
+#define CDK_KUBECTL_LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
+typedef struct cdk_istio_in {
+    const cd_canary_spec *spec;
+    const cd_object_meta *meta;      /* the canary (namespace, uid) */
+    /* the canary's spec as JSON in Flagger's field names (cd_object_to_json):
+     * service.match, retries, corsPolicy, headers and analysis.match are
+     * Istio's own types there, so they are copied as they are */
+    const json_t *spec_json;
+    const json_t *owner_ref;         /* may be NULL */
+    /* session cookie letters; NULL: OpenSSL's RAND_bytes */
+    bool (*random_letters)(char *out, size_t n);
+} cdk_istio_in;
+
+/* What Istio cannot be given (service.delegation with hosts or gateways, a
+ * session affinity with A/B matches, ...): false with err naming the field. */
+bool cdk_istio_check(const cdk_istio_in *in, cd_err *err);
+/* The VirtualService spec for a routing state (Flagger's SetRoutes): the
+ * weighted route to <svc>-primary and <svc>-canary (TCP when
+ * service.appProtocol is tcp), the mirror to <svc>-canary when mirrored,
+ * the A/B routes of analysis.match, the session-affinity routes (cookies
+ * set, moved or cleared in *st, unchanged on failure). NULL with err. */
+json_t *cdk_istio_vs_spec(const cdk_istio_in *in, int primary, int canary, bool mirrored,
+                          cd_canary_status *st, cd_err *err);
+/* The VirtualService <svc> around spec (stolen): apex labels and
+ * annotations, owner reference. */
+json_t *cdk_istio_vs_object(const cdk_istio_in *in, json_t *spec);
+/* The DestinationRule `host` (host = name, service.trafficPolicy). */
+json_t *cdk_istio_dr_object(const cdk_istio_in *in, const char *host);
+/* The live DestinationRule with desired's spec; NULL when equal. */
+json_t *cdk_istio_dr_update(const json_t *live, const json_t *desired);
+/* True when the canary may write the live VirtualService: it is the
+ * canary's (controller reference to its uid), or it carries the original
+ * configuration of a taken-over one, or revertOnDeletion lets canaryd take
+ * it over. False with err ("... is not owned by canary ...") otherwise. */
+bool cdk_istio_vs_writable(const json_t *live, const cdk_istio_in *in, cd_err *err);
+/* The live VirtualService brought in line with desired (an object from
+ * cdk_istio_vs_object): specs compared ignoring weights, mirrors and, with
+ * session affinity, the sticky routes and destination headers; labels
+ * desired's (service.unmanagedMetadata keys kept as they are live),
+ * annotations desired's plus the live ones others set; the live spec kept
+ * in CDK_ISTIO_ORIGINAL the first time canaryd changes a VirtualService it
+ * did not create (and no kubectl last-applied annotation has it). NULL
+ * when nothing is to change. */
+json_t *cdk_istio_vs_update(const json_t *live, const json_t *desired, const cdk_istio_in *in);
+/* Weights of the route to <svc>-primary and <svc>-canary (Flagger's
+ * GetRoutes). False with err when both are 0. */
+bool cdk_istio_get_weights(const json_t *vs, const char *svc, bool tcp, bool session_affinity,
+                           int *primary, int *canary, bool *mirrored, cd_err *err);
+/* The spec the user had before canaryd took the VirtualService over (from
+ * kubectl's last-applied annotation or CDK_ISTIO_ORIGINAL), a new
+ * reference in *out; *out NULL when there is none. False with err when the
+ * annotation is not JSON. */
+bool cdk_istio_original_spec(const json_t *vs, json_t **out, cd_err *err);
 
 #endif

@@ -1,17 +1,21 @@
 /* router.h - traffic routing on Kubernetes: the Services every canary gets
  * (services.c, Flagger's KubernetesDefaultRouter) and one file per mesh or
  * ingress router behind a table of function pointers (appmesh_v1beta2.c,
- * gatewayapi.c, kubernetes.c, nginx.c, contour.c, traefik.c, skipper.c,
- * smi.c, apisix.c, kuma.c; routers.c lists them). Adding a router = one file with a
+ * gatewayapi.c, istio.c, kubernetes.c, nginx.c, contour.c, traefik.c,
+ * skipper.c, smi.c, apisix.c, kuma.c; routers.c lists them). Adding a router = one file with a
  * cdk_mesh_router and one line in routers.c. */
 #ifndef CD_KUBE_ROUTER_ROUTER_H
 #define CD_KUBE_ROUTER_ROUTER_H
 #include "kube/platform.h"
+#include "ports.h"
 
 typedef struct cdk_mesh_router {
     const char *provider;           /* spec.provider / -mesh-provider value */
     /* App Mesh: the mesh objects must exist before the primary's pods */
     bool reconcile_first;
+    /* Optional: refuses the canary before anything (Services, primary) is
+     * written, e.g. a routing object someone else owns. */
+    cd_rc (*precheck)(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
     /* Creates or updates the routing objects, keeping current weights (c:
      * the canary being ticked; a router may keep state in c->status, such
      * as session-affinity cookies, persisted by the next status write). */
@@ -25,7 +29,7 @@ typedef struct cdk_mesh_router {
 } cdk_mesh_router;
 
 extern const cdk_mesh_router cdk_router_appmesh_v1beta2, cdk_router_gatewayapi_v1,
-    cdk_router_gatewayapi_v1beta1, cdk_router_kubernetes;
+    cdk_router_gatewayapi_v1beta1, cdk_router_istio, cdk_router_kubernetes;
 extern const cdk_mesh_router cdk_router_nginx, cdk_router_contour, cdk_router_traefik,
     cdk_router_skipper, cdk_router_linkerd, cdk_router_smi_v1alpha1, cdk_router_smi_v1alpha2,
     cdk_router_smi_v1alpha3, cdk_router_osm, cdk_router_apisix, cdk_router_kuma;

@@ -10,6 +10,7 @@ static const cdk_mesh_router *const routers[] = {
     &cdk_router_appmesh_v1beta2,
     &cdk_router_gatewayapi_v1,
     &cdk_router_gatewayapi_v1beta1,
+    &cdk_router_istio,
     &cdk_router_kubernetes,
     &cdk_router_nginx,
     &cdk_router_contour,
@@ -26,8 +27,9 @@ static const cdk_mesh_router *const routers[] = {
 
 const char *cdk_router_names(void)
 {
-    return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, kubernetes, nginx, contour, "
-           "traefik, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, apisix, kuma";
+    return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, nginx, "
+           "contour, traefik, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, "
+           "apisix, kuma";
 }
 
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
@@ -59,6 +61,12 @@ const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
 
 static cd_rc initialize_services(void *ctx, const cd_canary_ref *c, cd_err *err)
 {
+    cdk_ctx *x = ctx;
+    if (x->router->precheck) {
+        cd_rc rc = x->router->precheck(x, c, err);
+        if (rc != CD_OK)
+            return rc;
+    }
     return cdk_services_initialize(ctx, err);
 }
 

@@ -11,7 +11,7 @@
 #ifndef CD_KUBE_WORKLOAD_BUILDERS_H
 #define CD_KUBE_WORKLOAD_BUILDERS_H
 #include "model/canary.h"
-#include "ports.h"
+#include "util/err.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>

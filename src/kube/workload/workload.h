@@ -6,6 +6,7 @@
 #ifndef CD_KUBE_WORKLOAD_WORKLOAD_H
 #define CD_KUBE_WORKLOAD_WORKLOAD_H
 #include "kube/platform.h"
+#include "ports.h"
 
 typedef struct cdk_workload_ops {
     const char *kind;                   /* targetRef.kind */

@@ -8,12 +8,23 @@ namespace deletion, and garbage-collects dependents by ownerReferences
 (background, foreground and orphan). Pods are not created: readiness is
 simulated with counters, one pod step at a time. A rollout stalls (new pods
 never become ready) when the Deployment carries the annotation
-fake-apiserver/stall: "true" or a /fake/stall rule matches it."""
+fake-apiserver/stall: "true" or a /fake/stall rule matches it.
+
+With thousands of objects the loop must not rescan them all every tick:
+the store tells it every change (Store.listeners), and it only visits
+the workloads that changed or are still rolling out, and garbage-collects
+only after a change that can give the collector work (a deletion, a
+deletionTimestamp, an ownerReference to a uid that does not exist). A
+full pass as before runs every FULL_PASS_S seconds anyway; skipping a
+settled workload or a needless collection never changes what is written."""
 import json
 import threading
 import time
 
 from .util import now_rfc3339
+
+FULL_PASS_S = 10.0
+WORKLOADS = {("apps", "deployments"): "Deployment", ("apps", "daemonsets"): "DaemonSet"}
 
 
 def _int_or_percent(v, total, round_up):
@@ -120,6 +131,36 @@ class Controllers(threading.Thread):
         self.written = {}           # uid -> what the status last written was computed from
         self.stop_event = threading.Event()
         self._last_gc = 0.0
+        # fed by the store's change listener (under the store's lock)
+        self._dirty = set()         # (storage, ns, name) of workloads that changed
+        self._full = True           # the next tick makes a full pass
+        self._gc_needed = True
+        self._uids = set()          # live uids, for ownerReferences of new objects
+        # the controller thread's own
+        self._active = set()        # workloads changed or still rolling out
+        self._last_full = 0.0
+        self._last_full_gc = 0.0
+        self._step_seen = step
+        store.listeners.append(self._on_change)
+
+    def _on_change(self, ch):
+        if ch.storage in WORKLOADS:
+            self._dirty.add((ch.storage, ch.ns, ch.name))
+        elif ch.storage == ("", "nodes"):
+            self._full = True       # DaemonSets count the nodes
+        obj = ch.new if ch.new is not None else ch.old
+        md = obj.get("metadata") or {}
+        if ch.type == "DELETED":
+            self._uids.discard(md.get("uid"))
+            self._gc_needed = True
+            return
+        if ch.type == "ADDED":
+            self._uids.add(md.get("uid"))
+        if md.get("deletionTimestamp"):
+            self._gc_needed = True
+        refs = md.get("ownerReferences")
+        if refs and not any(r.get("uid") in self._uids for r in refs):
+            self._gc_needed = True
 
     def run(self):
         while not self.stop_event.wait(self.interval):
@@ -134,16 +175,20 @@ class Controllers(threading.Thread):
 
     def tick(self):
         mono = time.monotonic()
-        seen = set()
-        for d in self.store.all(("apps", "deployments")):
-            seen.add(d["metadata"]["uid"])
-            self._workload(d, "Deployment", mono)
-        for d in self.store.all(("apps", "daemonsets")):
-            seen.add(d["metadata"]["uid"])
-            self._workload(d, "DaemonSet", mono)
-        for uid in [u for u in self.rollouts if u not in seen]:
-            del self.rollouts[uid]
-            self.written.pop(uid, None)
+        with self.store.lock:
+            dirty, self._dirty = self._dirty, set()
+            full = self._full or mono - self._last_full >= FULL_PASS_S or \
+                self.step_seconds != self._step_seen
+            self._full = False
+        if full:
+            self._full_pass(mono)
+        else:
+            self._active |= dirty
+            for key in sorted(self._active):
+                storage, ns, name = key
+                o = self.store.find(storage, ns, name)
+                if o is None or self._workload(o, WORKLOADS[storage], mono):
+                    self._active.discard(key)
         for s in self.store.all(("apps", "statefulsets")):
             self._statefulset(s)
         for r in self.store.all(("apps", "replicasets")):
@@ -153,7 +198,27 @@ class Controllers(threading.Thread):
         if mono - self._last_gc >= self.gc_interval:
             self._last_gc = mono
             self._namespaces()
-            self._gc()
+            with self.store.lock:
+                needed, self._gc_needed = self._gc_needed, False
+            if needed or mono - self._last_full_gc >= FULL_PASS_S:
+                self._last_full_gc = mono
+                self._gc()
+
+    def _full_pass(self, mono):
+        """Every workload, as the loop always did; remembers which still move."""
+        self._last_full = mono
+        self._step_seen = self.step_seconds
+        seen = set()
+        active = set()
+        for storage, kind in WORKLOADS.items():
+            for d in self.store.all(storage):
+                seen.add(d["metadata"]["uid"])
+                if not self._workload(d, kind, mono):
+                    active.add((storage, d["metadata"].get("namespace"), d["metadata"]["name"]))
+        self._active = active
+        for uid in [u for u in self.rollouts if u not in seen]:
+            del self.rollouts[uid]
+            self.written.pop(uid, None)
 
     # -- Deployments and DaemonSets -------------------------------------------------------
     def _nodes_matching(self, selector):
@@ -165,14 +230,16 @@ class Controllers(threading.Thread):
         return n
 
     def _workload(self, obj, kind, mono):
+        """Moves one workload; True when it is settled (rollout complete,
+        its status written, nothing left to do until it changes)."""
         md, spec = obj["metadata"], obj.get("spec") or {}
         if md.get("deletionTimestamp"):
-            return
+            return True
         tpl = spec.get("template") or {}
         r = self.rollouts.get(md["uid"])
         if r is not None and r.generation == md.get("generation") and mono < r.next_step and \
                 self.written.get(md["uid"], (None, None))[1] == md.get("resourceVersion"):
-            return          # settled and unchanged: skip the hashing
+            return False    # waiting for its next step: skip the hashing
         thash = r.hash if r is not None and r.generation == md.get("generation") else template_hash(tpl)
         if r is None:
             r = self.rollouts[md["uid"]] = Rollout(thash)
@@ -195,7 +262,8 @@ class Controllers(threading.Thread):
         sig = (md.get("generation"), md.get("resourceVersion"), desired, r.hash, r.old_ready,
                r.new_total, r.new_ready, late, recent)
         if self.written.get(md["uid"]) == sig:
-            return          # nothing moved since the status was last written
+            # nothing moved since the status was last written
+            return r.complete(desired) and not late and not recent
         if kind == "Deployment":
             res = self.store.internal_update(("apps", "deployments"), ns, name,
                                              lambda o: self._deployment_status(o, r, desired))
@@ -204,6 +272,7 @@ class Controllers(threading.Thread):
                                              lambda o: self._daemonset_status(o, r, desired))
         if res is not None:
             self.written[md["uid"]] = sig[:1] + (res["metadata"].get("resourceVersion"),) + sig[2:]
+        return res is None
 
     def _deployment_status(self, o, r, desired):
         spec = o.get("spec") or {}
@@ -327,11 +396,12 @@ class Controllers(threading.Thread):
     def _gc(self):
         with self.store.lock:
             buckets = [(s, list(b.items())) for s, b in self.store.objects.items()]
-        by_uid = {}
-        for storage, items in buckets:
-            for key, o in items:
-                by_uid[o["metadata"].get("uid")] = (storage, key, o)
-        live_uids = set(by_uid)
+            by_uid = {}
+            for storage, items in buckets:
+                for key, o in items:
+                    by_uid[o["metadata"].get("uid")] = (storage, key, o)
+            live_uids = set(by_uid)
+            self._uids = set(live_uids)
         dependents = {}
         for storage, items in buckets:
             for key, o in items:

@@ -21,7 +21,7 @@ from . import errors, fieldvalidation, managedfields, openapi, protobuf
 from .errors import ApiError
 from .selectors import FieldSelector, LabelSelector
 from .table import to_table
-from .util import now_rfc3339
+from .util import new_uid, now_rfc3339
 
 try:
     import yaml
@@ -198,7 +198,7 @@ class Handler(BaseHTTPRequestHandler):
         """What kube-apiserver adds to every API response: the audit id and
         the API Priority and Fairness classification."""
         app = self.server.app
-        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_header("Audit-Id", new_uid())
         if self.path.startswith(("/api", "/openapi", "/version")):
             self.send_header("X-Kubernetes-Pf-Flowschema-Uid", app.pf_flowschema_uid)
             self.send_header("X-Kubernetes-Pf-Prioritylevel-Uid", app.pf_prioritylevel_uid)

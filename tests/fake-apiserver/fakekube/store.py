@@ -108,6 +108,7 @@ class Store:
         self._node_port = 30000
         self.write_hooks = []       # fn(rt, verb, ns, name) -> None|raise ApiError (fault injection)
         self.openapi = None         # openapi.OpenAPI: the built-in kinds' definitions
+        self.listeners = []         # fn(Change), called under the lock on every commit
 
     # ---- helpers -----------------------------------------------------------------
     def alloc_cluster_ip(self):
@@ -172,6 +173,8 @@ class Store:
             ch = Change(self.rv, etype, storage, ns, name, old, new)
             result = new
         self.history.append(ch)
+        for fn in self.listeners:
+            fn(ch)
         if len(self.history) > self.history_limit:
             drop = len(self.history) - self.history_limit
             self.compacted_rv = self.history[drop - 1].rv

@@ -60,7 +60,7 @@ reason, never silently ignored. */}}
 {{- fail "rbac.pspEnabled: PodSecurityPolicy was removed in Kubernetes 1.25; canaryd's pod runs as non-root with a read-only root filesystem (podSecurityContext, securityContext)" -}}
 {{- end }}{{ end -}}
 {{- with .Values.linkerdAuthPolicy }}{{ if .create }}
-{{- fail "linkerdAuthPolicy.create: canaryd does not route with Linkerd (meshProvider: appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1 or kubernetes)" -}}
+{{- fail "linkerdAuthPolicy.create: canaryd's chart creates no Linkerd AuthorizationPolicy; with meshProvider linkerd, authorize canaryd's requests to Prometheus and the load tester yourself (docs/mesh.md)" -}}
 {{- end }}{{ end -}}
 {{- with .Values.controlplane }}{{ with .kubeconfig }}{{ if .secretName }}
 {{- fail "controlplane.kubeconfig.secretName: canaryd has no multi-cluster service mesh support" -}}
