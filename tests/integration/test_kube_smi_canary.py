@@ -1,6 +1,7 @@
 """test_kube_smi_canary.py - progressive delivery through an SMI
 TrafficSplit end to end on the fake cluster, twice, each time with one
-real TrafficSplit CRD installed (they share a name: one per API server):
+real TrafficSplit CRD installed (one per API server, since they share a
+name).
 
 - provider linkerd with linkerd-smi's CRD (split.smi-spec.io/v1alpha1,
   weights written as quantities), the metrics Linkerd's proxies export
