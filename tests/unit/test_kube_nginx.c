@@ -360,6 +360,15 @@ static void test_router_table(void **state)
     cd_err err = {{0}};
     assert_ptr_equal(cdk_router_find("nginx", &err), &cdk_router_nginx);
     assert_non_null(strstr(cdk_router_names(), "nginx"));
+    /* every ingress/mesh router refuses what it cannot do before the
+     * Services and the primary are written */
+    static const char *const all[] = {"nginx", "contour", "traefik", "skipper", "apisix", "linkerd",
+                                      "osm", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "kuma"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const cdk_mesh_router *r = cdk_router_find(all[i], &err);
+        assert_non_null(r);
+        assert_non_null(r->precheck);
+    }
 }
 
 int main(void)

@@ -26,6 +26,15 @@ static bool prepare(cdk_ctx *x, cdk_apisix_in *in, char *name, size_t n, cd_err 
     return cdk_apisix_check(x->spec, err) && cdk_apisix_canary_name(in, name, n, err);
 }
 
+/* Before the Services and the primary: what the canary asks for that the
+ * canary route cannot do refuses it with nothing written. */
+static cd_rc precheck(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
+{
+    cdk_apisix_in in;
+    char name[300];
+    return prepare(x, &in, name, sizeof name, err) ? CD_OK : CD_ERROR;
+}
+
 typedef struct reconcile_ud {
     const json_t *want;
     const char *svc;
@@ -137,6 +146,7 @@ static cd_rc finalize(cdk_ctx *x, cd_err *err) { return CD_OK; }
 const cdk_mesh_router cdk_router_apisix = {
     .provider = "apisix",
     .reconcile_first = false,
+    .precheck = precheck,
     .reconcile = reconcile,
     .get_routes = get_routes,
     .set_routes = set_routes,

@@ -30,6 +30,13 @@ static void contour_in(const cdk_ctx *x, cdk_contour_in *in)
     in->owner_ref = x->owner_ref;
 }
 
+/* Before the Services and the primary: what the canary asks for that this
+ * router cannot do refuses it with nothing written. */
+static cd_rc precheck(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
+{
+    return cdk_contour_check(x->spec, err) ? CD_OK : CD_ERROR;
+}
+
 /* ---- reconcile ------------------------------------------------------------------ */
 
 typedef struct reconcile_ud {
@@ -141,6 +148,7 @@ static cd_rc finalize(cdk_ctx *x, cd_err *err) { return CD_OK; }
 const cdk_mesh_router cdk_router_contour = {
     .provider = "contour",
     .reconcile_first = false,
+    .precheck = precheck,
     .reconcile = reconcile,
     .get_routes = get_routes,
     .set_routes = set_routes,

@@ -25,6 +25,17 @@ static void nginx_in(const cdk_ctx *x, cdk_nginx_in *in)
     in->owner_ref = x->owner_ref;
 }
 
+/* Before the Services and the primary: what the canary asks for that this
+ * router cannot do refuses it with nothing written. */
+static cd_rc precheck(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
+{
+    cdk_nginx_ab ab;
+    char name[300];
+    bool ok = cdk_nginx_check(x->spec, &ab, err) &&
+              cdk_ingress_canary_name("nginx", x->spec, name, sizeof name, err);
+    return ok ? CD_OK : CD_ERROR;
+}
+
 /* ---- reconcile ------------------------------------------------------------------ */
 
 static int bring_in_line(void *ud, json_t *live, cd_kube_err *kerr)
@@ -134,6 +145,7 @@ static cd_rc finalize(cdk_ctx *x, cd_err *err) { return CD_OK; }
 const cdk_mesh_router cdk_router_nginx = {
     .provider = "nginx",
     .reconcile_first = false,
+    .precheck = precheck,
     .reconcile = reconcile,
     .get_routes = get_routes,
     .set_routes = set_routes,

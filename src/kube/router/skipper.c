@@ -24,6 +24,16 @@ static void skipper_in(const cdk_ctx *x, cdk_skipper_in *in)
     in->owner_ref = x->owner_ref;
 }
 
+/* Before the Services and the primary: what the canary asks for that this
+ * router cannot do refuses it with nothing written. */
+static cd_rc precheck(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
+{
+    char name[300];
+    bool ok = cdk_skipper_check(x->spec, err) &&
+              cdk_ingress_canary_name("skipper", x->spec, name, sizeof name, err);
+    return ok ? CD_OK : CD_ERROR;
+}
+
 static int bring_in_line(void *ud, json_t *live, cd_kube_err *kerr)
 {
     json_t *upd = cdk_skipper_update(live, ud);
@@ -126,6 +136,7 @@ static cd_rc finalize(cdk_ctx *x, cd_err *err) { return CD_OK; }
 const cdk_mesh_router cdk_router_skipper = {
     .provider = "skipper",
     .reconcile_first = false,
+    .precheck = precheck,
     .reconcile = reconcile,
     .get_routes = get_routes,
     .set_routes = set_routes,

@@ -49,6 +49,15 @@ static void smi_in(const cdk_ctx *x, cdk_smi_in *in)
     in->owner_ref = x->owner_ref;
 }
 
+/* Before the Services and the primary: what the canary asks for that a
+ * TrafficSplit cannot do refuses it with nothing written. */
+static cd_rc precheck(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
+{
+    cdk_smi_in in;
+    smi_in(x, &in);
+    return cdk_smi_check(&in, err) ? CD_OK : CD_ERROR;
+}
+
 /* ---- reconcile ------------------------------------------------------------------ */
 
 typedef struct reconcile_ud {
@@ -162,6 +171,7 @@ static cd_rc finalize(cdk_ctx *x, cd_err *err) { return CD_OK; }
     const cdk_mesh_router var = {                                                             \
         .provider = name,                                                                     \
         .reconcile_first = false,                                                             \
+        .precheck = precheck,                                                                 \
         .reconcile = reconcile,                                                               \
         .get_routes = get_routes,                                                             \
         .set_routes = set_routes,                                                             \

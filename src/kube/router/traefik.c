@@ -28,6 +28,13 @@ static void traefik_in(const cdk_ctx *x, cdk_traefik_in *in)
     in->owner_ref = x->owner_ref;
 }
 
+/* Before the Services and the primary: what the canary asks for that this
+ * router cannot do refuses it with nothing written. */
+static cd_rc precheck(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
+{
+    return cdk_traefik_check(x->spec, err) ? CD_OK : CD_ERROR;
+}
+
 /* ---- reconcile ------------------------------------------------------------------ */
 
 typedef struct reconcile_ud {
@@ -139,6 +146,7 @@ static cd_rc finalize(cdk_ctx *x, cd_err *err) { return CD_OK; }
 const cdk_mesh_router cdk_router_traefik = {
     .provider = "traefik",
     .reconcile_first = false,
+    .precheck = precheck,
     .reconcile = reconcile,
     .get_routes = get_routes,
     .set_routes = set_routes,
