@@ -15,10 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- layering:begin -->", "<!-- layering:end -->"
 # Cycles the table still has, each with where it is written down; printed as
 # a warning until the code no longer needs them. Add none: fix the code.
-KNOWN_CYCLES = {
-    frozenset({"kube", "kube/workload"}): "docs/design.md: platform.c picks the workload file",
-    frozenset({"kube", "kube/router"}): "docs/design.md: platform.c picks the router file",
-}
+KNOWN_CYCLES = {}
 
 
 def unit_of(rel):

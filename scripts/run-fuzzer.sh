@@ -17,7 +17,10 @@ done
 # crashes and leaks are kept next to the build for inspection
 artifacts=$(pwd)/fuzz-artifacts/$(basename "$fuzzer")-
 mkdir -p "$(dirname "$artifacts")"
+# leaks fail the run too (LeakSanitizer after every input that allocated
+# more than it freed; fuzz/lsan.supp suppresses nothing of canaryd's)
+case ":${ASAN_OPTIONS:-}:" in *:detect_leaks=*) ;; *) export ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}" ;; esac
 rc=0
-"$fuzzer" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 \
+"$fuzzer" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -detect_leaks=1 \
     -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts" "$work" || rc=$?
 exit $rc

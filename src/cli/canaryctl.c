@@ -21,6 +21,7 @@ static const struct {
     {"abort", cmd_abort, "roll a canary back now"},
     {"hold", cmd_hold, "hold a canary's promotion (or, with --rollout, new revisions)"},
     {"resume", cmd_resume, "release a canary's holds"},
+    {"rollback", cmd_rollback, "put a canary's last promoted revision back (instant rollback)"},
     {"load", cmd_load, "send steady HTTP load (canaryd's built-in load generator)"},
     {"metrics", cmd_metrics, "render and run a canary's metric queries, print values and verdicts"},
 };

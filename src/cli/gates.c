@@ -5,6 +5,7 @@
  *   hold NAME      hold the next promotion until `promote`
  *   hold NAME --rollout   hold new revisions until `resume`
  *   resume NAME    release holds
+ *   rollback NAME  the last promoted revision back (spec.rollbackWindow)
  * Exit 0 done, 1 no such canary, 2 usage or unreachable server. */
 #include "cli/commands.h"
 #include "cli/local_client.h"
@@ -64,6 +65,10 @@ static int act(const char *cmd_name, const char *action, const char *about, int 
     } else {
         fprintf(stderr, "%s: %s\n", prog,
                 json_string_value(json_object_get(j, "error")) ?: "refused");
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(j, "errors"), i, e)   /* rollback's manifest errors */
+            fprintf(stderr, "%s\n", json_string_value(e) ?: "");
         rc = status == 404 ? 1 : 2;
     }
     json_decref(j);
@@ -101,5 +106,15 @@ int cmd_resume(int argc, char **argv)
     return act("resume", "resume",
                "Releases the canary's holds (hold, hold --rollout) and cancels an abort not yet\n"
                "acted on; says what it released (describe shows them under Gates).",
+               argc, argv);
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+    return act("rollback", "rollback",
+               "Puts the canary's last promoted revision (the newest in status.promotedRevisions\n"
+               "other than the target's current one) back into the LocalWorkload's manifest;\n"
+               "within spec.rollbackWindow the engine promotes it at once, without analysis\n"
+               "(docs/rollback.md). Refused without spec.rollbackWindow.",
                argc, argv);
 }

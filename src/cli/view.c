@@ -167,6 +167,8 @@ void cd_view_describe(cd_buf *out, const json_t *c)
             json_array_foreach(json_object_get(s, "replicas"), i, r)
                 cd_buf_printf(out, "%s :%ld %s", i ? "," : "  ", num(r, "port"), str(r, "state"));
             cd_buf_putc(out, '\n');
+            if (json_is_string(json_object_get(s, "error")))   /* why it cannot start */
+                cd_buf_printf(out, "    error: %s\n", str(s, "error"));
         }
     }
     cd_buf_puts(out, "\nMetrics:\n");

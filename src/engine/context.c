@@ -134,19 +134,37 @@ bool cd_tick_target_changed(cd_tick *t, const cd_canary_status *against, bool *c
     return true;
 }
 
+/* spec.rollbackWindow: a promotion (Initialized, Succeeded) goes into
+ * status.promotedRevisions; a primary promoted before the field was set
+ * goes in first, with its time unknown. */
+static void note_promotion(cd_tick *t, cd_phase p, const char *before)
+{
+    const cd_rollback_window *w = &t->spec->rollback_window;
+    if (!w->set || (p != CD_PHASE_INITIALIZED && p != CD_PHASE_SUCCEEDED))
+        return;
+    if (t->st->n_promoted == 0 && before[0])
+        cd_engine_note_promotion(t->st, before, 0, w->revisions);
+    cd_engine_note_promotion(t->st, t->st->last_promoted_spec, cd_tick_now(t), w->revisions);
+}
+
 bool cd_tick_sync_status(cd_tick *t, cd_status_sync to)
 {
-    char hash[CD_HASH_MAX];
+    char hash[CD_HASH_MAX], before[CD_HASH_MAX];
     tracked_view v;
     if (!cd_tick_target_hash(t, hash) || !read_tracked(t, &v))
         return false;
+    memcpy(before, t->st->last_promoted_spec, sizeof before);
     cd_engine_sync_status(t->st, to, hash, v.items, v.n, v.present, t->kind, cd_tick_now(t));
+    note_promotion(t, to.phase, before);
     return cd_tick_save(t);
 }
 
 bool cd_tick_set_phase(cd_tick *t, cd_phase p)
 {
+    char before[CD_HASH_MAX];
+    memcpy(before, t->st->last_promoted_spec, sizeof before);
     cd_engine_set_phase(t->st, p, t->iterations, t->kind, cd_tick_now(t));
+    note_promotion(t, p, before);
     return cd_tick_save(t);
 }
 

@@ -103,6 +103,18 @@ bool cd_engine_spec_changed(const cd_canary_status *s, const char *hash);
 /* Flagger's config tracker comparison (HaveDependenciesChanged). */
 bool cd_engine_configs_changed(const cd_canary_status *s, const cd_tracked_config *items, size_t n,
                                bool present);
+/* ---- instant rollback (spec.rollbackWindow, docs/rollback.md) ---------- */
+
+/* Puts revision first in status.promotedRevisions (promoted now), keeping
+ * at most keep entries; a revision already first keeps its time. */
+void cd_engine_note_promotion(cd_canary_status *s, const char *revision, int64_t now_ms, int keep);
+/* Is revision within w: one of the first w->revisions entries of
+ * status.promotedRevisions and, with maxAge, the primary's revision within
+ * that time (entry i stopped serving when entry i-1 was promoted)? The
+ * index of its entry, or -1. */
+int cd_engine_rollback_match(const cd_canary_status *s, const cd_rollback_window *w,
+                             const char *revision, int64_t now_ms);
+
 /* flagger_canary_status value: 0 Progressing, 2 Failed, 1 otherwise. */
 int cd_engine_status_gauge(cd_phase p);
 

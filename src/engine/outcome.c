@@ -4,12 +4,25 @@
  * Sequences port calls in Flagger's order, so that a crash between two of
  * them leaves a state Flagger could also have left. */
 #include "engine/tick.h"
+#include "util/duration.h"
+#include <stdio.h>
+#include <string.h>
 
 static int threshold(const cd_tick *t) { return t->an->threshold > 0 ? t->an->threshold : 1; }
 
+/* "Copying T.ns template spec to T-primary.ns"; a StatefulSet, released in
+ * place, has no primary to copy to. */
+static void copying_event(cd_tick *t)
+{
+    if (!strcmp(t->provider, "statefulset"))
+        cd_tick_event(t, CD_EVENT_NORMAL, EV_STS_PROMOTING, t->tname);
+    else
+        cd_tick_event(t, CD_EVENT_NORMAL, EV_COPYING, t->tname, t->target, t->ns);
+}
+
 bool cd_outcome_promote(cd_tick *t)
 {
-    cd_tick_event(t, CD_EVENT_NORMAL, EV_COPYING, t->tname, t->target, t->ns);
+    copying_event(t);
     if (!cd_tick_workload(t, t->p->workload.promote))
         return false;
     return cd_tick_set_phase(t, CD_PHASE_PROMOTING);
@@ -103,7 +116,7 @@ bool cd_outcome_skip_analysis(cd_tick *t)
     if (!cd_tick_set_routes(t, 100, 0, false))
         return true;
     cd_tick_gauge_weights(t, 100, 0);
-    cd_tick_event(t, CD_EVENT_NORMAL, EV_COPYING, t->tname, t->target, t->ns);
+    copying_event(t);
     if (!cd_tick_workload(t, t->p->workload.promote) || !cd_tick_reconcile_primary_scaler(t, false) ||
         !cd_tick_workload(t, t->p->workload.pause_target_scaler) ||
         !cd_tick_workload(t, t->p->workload.scale_to_zero))
@@ -116,4 +129,33 @@ bool cd_outcome_skip_analysis(cd_tick *t)
     cd_tick_event(t, CD_EVENT_NORMAL, EV_SKIPPED_DONE, t->tname);
     cd_tick_alert(t, false, CD_SEV_INFO, AL_SKIPPED_DONE);
     return true;
+}
+
+/* spec.rollbackWindow (docs/rollback.md): the revision ran as the primary
+ * lately, so it is promoted as skipAnalysis would, in this very tick,
+ * without gates; only post-rollout and event webhooks are called. */
+void cd_outcome_instant_rollback(cd_tick *t, const char *revision, int idx)
+{
+    char ago[48] = "earlier", d[32];
+    int64_t at = t->st->promoted[idx].promoted_ms, now = cd_tick_now(t);
+    if (at > 0)
+        snprintf(ago, sizeof ago, "%s ago", cd_duration_format_ms(now > at ? now - at : 0, d, sizeof d));
+    t->event_phase = t->st->phase;
+    cd_tick_event(t, CD_EVENT_NORMAL, EV_INSTANT_ROLLBACK, t->tname, revision, ago);
+    cd_tick_alert(t, true, CD_SEV_INFO, AL_INSTANT_ROLLBACK, revision);
+    if (!cd_tick_set_routes(t, 100, 0, false))
+        return;
+    cd_tick_gauge_weights(t, 100, 0);
+    copying_event(t);
+    if (!cd_tick_workload(t, t->p->workload.promote) || !cd_tick_reconcile_primary_scaler(t, false) ||
+        !cd_tick_workload(t, t->p->workload.pause_target_scaler) ||
+        !cd_tick_workload(t, t->p->workload.scale_to_zero))
+        return;
+    if (!cd_tick_sync_status(t, (cd_status_sync){CD_PHASE_SUCCEEDED, 0, 0, 0}))
+        return;
+    cd_tick_gauge_status(t, CD_PHASE_SUCCEEDED);
+    cd_tick_count_outcome(t, true, "skipped");
+    cd_hooks_post_rollout(t, CD_PHASE_SUCCEEDED);
+    cd_tick_event(t, CD_EVENT_NORMAL, EV_INSTANT_DONE, revision, t->tname);
+    cd_tick_alert(t, false, CD_SEV_INFO, AL_INSTANT_DONE);
 }

@@ -24,6 +24,8 @@
 #define EV_STOP_MIRRORING       "Stop traffic mirroring and route all traffic to canary"
 #define EV_ROUTE_ALL_PRIMARY    "Routing all traffic to primary"
 #define EV_COPYING              "Copying %s template spec to %s-primary.%s"     /* T.ns, T, ns */
+/* a StatefulSet target has no primary (canaryd's extension, docs/statefulset.md) */
+#define EV_STS_PROMOTING        "Updating every ordinal of statefulset %s (partition 0)"  /* T.ns */
 
 /* outcomes */
 #define EV_PROMOTION_DONE       "Promotion completed! Scaling down %s"          /* T.ns */
@@ -78,5 +80,11 @@
 #define EV_JUDGE_ROLLBACK       "Rolling back %s the statistical judge found %s"   /* C.ns, "<metric> <reason>" */
 #define AL_JUDGE_ROLLBACK       "Statistical judge: %s"
 #define EV_JUDGE_HOLD           "Halt %s promotion the statistical judge is waiting for %s" /* C.ns, "<metric> <reason>" */
+
+/* instant rollback (canaryd's extension, spec.rollbackWindow; not Flagger texts) */
+#define EV_INSTANT_ROLLBACK     "Instant rollback of %s to revision %s promoted %s: within rollbackWindow, skipping analysis" /* T.ns, revision, "5m0s ago" */
+#define AL_INSTANT_ROLLBACK     "Instant rollback to revision %s, analysis skipped."
+#define EV_INSTANT_DONE         "Promotion completed! Instant rollback to revision %s of %s"   /* revision, T.ns */
+#define AL_INSTANT_DONE         "Instant rollback finished, promotion completed."
 
 #endif

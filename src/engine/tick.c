@@ -196,6 +196,25 @@ static bool read_routes(cd_tick *t)
     return true;
 }
 
+/* spec.rollbackWindow (canaryd's extension): a target revision that ran
+ * as the primary lately is promoted at once. from_primary: whether going
+ * back to the primary's own revision counts (a release in flight ends). */
+static bool instant_rollback(cd_tick *t, bool from_primary)
+{
+    if (!t->spec->rollback_window.set || t->st->n_promoted == 0)
+        return false;
+    char hash[CD_HASH_MAX];
+    if (!cd_tick_target_hash(t, hash))
+        return true;   /* reported; nothing more this tick */
+    if (!strcmp(hash, t->st->last_applied_spec))
+        return false;   /* not a new revision */
+    int idx = cd_engine_rollback_match(t->st, &t->spec->rollback_window, hash, cd_tick_now(t));
+    if (idx < 0 || (idx == 0 && !from_primary))
+        return false;
+    cd_outcome_instant_rollback(t, hash, idx);
+    return true;
+}
+
 /* Step 19 (checkCanaryStatus): a release in flight continues; otherwise a
  * change starts one, behind the confirm-rollout gate. */
 static bool continue_release(cd_tick *t)
@@ -211,6 +230,8 @@ static bool continue_release(cd_tick *t)
         break;
     }
     t->event_phase = t->st->phase;   /* Flagger re-reads the canary here */
+    if (instant_rollback(t, false))
+        return false;
     if (!cd_gate_confirm_rollout(t))
         return false;
     cd_tick_event(t, CD_EVENT_NORMAL, EV_NEW_REVISION, t->tname);
@@ -229,6 +250,8 @@ static bool restarted(cd_tick *t)
 {
     if (!phase_in(t, CD_PHASE_PROGRESSING, CD_PHASE_WAITING_PROMOTION))
         return false;
+    if (instant_rollback(t, true))
+        return true;
     bool changed = false;
     if (!cd_tick_target_changed(t, t->st, &changed))
         return true;

@@ -97,5 +97,8 @@ void cd_outcome_failed_promotion(cd_tick *t, const char *why);
 void cd_outcome_promotion_shift(cd_tick *t);
 void cd_outcome_finalise(cd_tick *t);
 bool cd_outcome_skip_analysis(cd_tick *t);
+/* spec.rollbackWindow: promotes revision (entry idx of
+ * status.promotedRevisions) at once, without analysis or gates. */
+void cd_outcome_instant_rollback(cd_tick *t, const char *revision, int idx);
 
 #endif

@@ -20,7 +20,7 @@ void cd_engine_sync_status(cd_canary_status *s, cd_status_sync to, const char *h
     s->failed_checks = to.failed_checks;
     s->iterations = to.iterations;
     snprintf(s->last_applied_spec, sizeof s->last_applied_spec, "%s", hash ? hash : "");
-    if (to.phase == CD_PHASE_INITIALIZED)
+    if (to.phase == CD_PHASE_INITIALIZED || to.phase == CD_PHASE_SUCCEEDED)
         snprintf(s->last_promoted_spec, sizeof s->last_promoted_spec, "%s", s->last_applied_spec);
     cd_status_set_tracked(s, tracked, n_tracked, tracked_present);
     s->last_transition_ms = now_ms;
@@ -77,6 +77,50 @@ bool cd_engine_configs_changed(const cd_canary_status *s, const cd_tracked_confi
             return true;
     }
     return false;
+}
+
+void cd_engine_note_promotion(cd_canary_status *s, const char *revision, int64_t now_ms, int keep)
+{
+    if (!revision || !*revision)
+        return;
+    if (keep < 1)
+        keep = 1;
+    if (keep > CD_PROMOTED_MAX)
+        keep = CD_PROMOTED_MAX;
+    if (s->n_promoted > 0 && !strcmp(s->promoted[0].revision, revision)) {
+        if (s->n_promoted > (size_t)keep)
+            s->n_promoted = (size_t)keep;
+        return;
+    }
+    /* drop an older entry of the same revision: it moves to the front */
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_promoted && i < CD_PROMOTED_MAX; i++)
+        if (strcmp(s->promoted[i].revision, revision))
+            s->promoted[n++] = s->promoted[i];
+    if (n > (size_t)keep - 1)
+        n = (size_t)keep - 1;
+    memmove(&s->promoted[1], &s->promoted[0], n * sizeof s->promoted[0]);
+    snprintf(s->promoted[0].revision, sizeof s->promoted[0].revision, "%s", revision);
+    s->promoted[0].promoted_ms = now_ms;
+    s->n_promoted = n + 1;
+}
+
+int cd_engine_rollback_match(const cd_canary_status *s, const cd_rollback_window *w,
+                             const char *revision, int64_t now_ms)
+{
+    if (!w || !w->set || !revision || !*revision)
+        return -1;
+    size_t n = s->n_promoted;
+    if (n > (size_t)w->revisions)
+        n = (size_t)w->revisions;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s->promoted[i].revision, revision))
+            continue;
+        if (i > 0 && w->max_age_ms > 0 && now_ms - s->promoted[i - 1].promoted_ms > w->max_age_ms)
+            return -1;   /* it stopped serving longer ago than maxAge */
+        return (int)i;
+    }
+    return -1;
 }
 
 int cd_engine_status_gauge(cd_phase p)

@@ -61,17 +61,6 @@ bool cd_kube_events_core(cd_kube_events *ev)
     return core;
 }
 
-static void micro_time(char out[40])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char secs[24];
-    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%s.%06dZ", secs, (int)(ts.tv_nsec / 1000) % 1000000);
-}
-
 static json_t *object_ref(const json_t *o)
 {
     json_t *ref = json_object();
@@ -107,7 +96,7 @@ static json_t *build(cd_kube_events *ev, bool core, const json_t *regarding, con
                      const char *note)
 {
     char now[40], secs[32];
-    micro_time(now);
+    cd_micro_time_now(now);
     cd_rfc3339(cd_wall_ms(), secs);
     json_t *md = json_pack("{s:s, s:s}", "name", name, "namespace", ns);
     if (!core)
@@ -177,7 +166,7 @@ bool cd_kube_event(cd_kube_events *ev, const json_t *regarding, const char *type
         json_int_t count = json_integer_value(json_object_get(s, "count")) + 1;
         bool core = json_is_true(json_object_get(s, "core"));
         char t[40], secs[32];
-        micro_time(t);
+        cd_micro_time_now(t);
         cd_rfc3339(cd_wall_ms(), secs);
         json_t *patch = core ? json_pack("{s:I, s:s}", "count", count, "lastTimestamp", secs)
                              : json_pack("{s:{s:I, s:s}}", "series", "count", count, "lastObservedTime", t);

@@ -2,6 +2,7 @@
  * kjson.h). Pure. */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
+#include <stdint.h>
 #include <string.h>
 
 json_t *kj_obj(json_t *o, const char *key)
@@ -36,8 +37,17 @@ int64_t kj_int(const json_t *o, const char *dotted, int64_t def)
     json_t *v = kj_at(o, dotted);
     if (json_is_integer(v))
         return json_integer_value(v);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
+    if (json_is_real(v)) {
+        /* a real beyond int64 (1e300) saturates: converting it is undefined */
+        double d = json_real_value(v);
+        if (d != d)
+            return def;
+        if (d >= 9223372036854775807.0)
+            return INT64_MAX;
+        if (d <= -9223372036854775807.0)
+            return INT64_MIN;
+        return (int64_t)d;
+    }
     return def;
 }
 

@@ -39,17 +39,6 @@ bool cd_lease_may_write(const char *holder, int duration_s, const char *me, int6
     return observed_ms + (int64_t)duration_s * 1000 <= now_ms;   /* expired locally */
 }
 
-static void micro_now(char out[40])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char secs[24];
-    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%s.%06dZ", secs, (int)(ts.tv_nsec / 1000) % 1000000);
-}
-
 static char *default_identity(void)
 {
     char host[256] = "canaryd";
@@ -94,7 +83,7 @@ static bool try_acquire_or_renew(cd_leader *l)
 {
     cd_kube_err err = {0};
     char now[40];
-    micro_now(now);
+    cd_micro_time_now(now);
     int dur = (l->o.lease_duration_ms + 999) / 1000;
     json_t *cur = NULL;
     if (!cd_kube_get(l->c, &CD_KUBE_LEASES, l->ns, l->name, &cur, &err)) {
@@ -296,7 +285,7 @@ static void release(cd_leader *l)
     if (!lease)
         return;
     char now[40];
-    micro_now(now);
+    cd_micro_time_now(now);
     int transitions = (int)json_integer_value(json_object_get(json_object_get(lease, "spec"),
                                                               "leaseTransitions"));
     json_t *spec = json_pack("{s:s, s:i, s:s, s:s, s:i}", "holderIdentity", "", "leaseDurationSeconds", 1,

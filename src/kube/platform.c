@@ -1,13 +1,12 @@
 /* platform.c - the per-tick context the Kubernetes workload controllers and
- * routers share (platform.h): which controller and router a canary uses,
+ * routers share (platform.h): the controller and router a canary uses (the
+ * operator picks them: kube/operator/tick.c's cdk_open_ctx),
  * the target read once per tick, its selector label and ports, and the
  * create-or-update helper every reconciler uses. Does I/O only through
  * the Kubernetes client. */
 #include "kube/platform.h"
 #include "kube/kjson.h"
 #include "kube/kobj.h"
-#include "kube/router/router.h"
-#include "kube/workload/workload.h"
 #include "util/errfmt.h"
 #include "util/timeutil.h"
 #include <stdarg.h>
@@ -17,8 +16,9 @@
 
 static int64_t wall_now(void) { return cd_wall_ms(); }
 
-bool cdk_ctx_init(cdk_ctx *x, cd_kube_client *kc, const cdk_settings *set, const json_t *canary,
-                  const cd_object *obj, cd_err *err)
+void cdk_ctx_init(cdk_ctx *x, cd_kube_client *kc, const cdk_settings *set, const json_t *canary,
+                  const cd_object *obj, const struct cdk_workload_ops *wl,
+                  const struct cdk_mesh_router *router)
 {
     memset(x, 0, sizeof *x);
     x->kc = kc;
@@ -33,17 +33,8 @@ bool cdk_ctx_init(cdk_ctx *x, cd_kube_client *kc, const cdk_settings *set, const
     x->now_ms = wall_now;
     snprintf(x->key, sizeof x->key, "%s.%s", x->name, x->ns);
     x->owner_ref = cd_kobj_owner_ref(canary, true, true);
-    const char *kind = x->spec->target_ref.kind ? x->spec->target_ref.kind : "Deployment";
-    x->wl = cdk_workload_find(kind);
-    if (!x->wl) {
-        cd_errfmt(err, "target kind %s is not supported by canaryd kube (Deployment and DaemonSet are)",
-                  kind);
-        return false;
-    }
-    const char *provider = x->spec->provider && *x->spec->provider ? x->spec->provider
-                                                                    : set->mesh_provider;
-    x->router = cdk_router_find(provider, err);
-    return x->router != NULL;
+    x->wl = wl;
+    x->router = router;
 }
 
 void cdk_ctx_release(cdk_ctx *x)
@@ -72,46 +63,6 @@ void cdk_err_from_kube(cd_err *err, const cd_kube_err *kerr, const char *fmt, ..
     va_end(ap);
     snprintf(err->msg, sizeof err->msg, "%.200s: %.300s", what,
              kerr && kerr->msg[0] ? kerr->msg : "error");
-}
-
-const json_t *cdk_target(cdk_ctx *x, cd_err *err)
-{
-    if (x->target_obj)
-        return x->target_obj;
-    cd_kube_err ke;
-    if (!cd_kube_get(x->kc, x->wl->resource, x->ns, x->target, &x->target_obj, &ke)) {
-        cdk_err_from_kube(err, &ke, "%s %s.%s get query error", x->wl->word, x->target, x->ns);
-        x->target_obj = NULL;
-        return NULL;
-    }
-    return x->target_obj;
-}
-
-void cdk_target_forget(cdk_ctx *x)
-{
-    json_decref(x->target_obj);
-    x->target_obj = NULL;
-}
-
-bool cdk_target_metadata(cdk_ctx *x, cd_err *err)
-{
-    if (x->have_meta)
-        return true;
-    const json_t *t = cdk_target(x, err);
-    if (!t)
-        return false;
-    const char *label, *value;
-    if (!cdk_selector_label(t, x->wl->k, &x->set->selector_labels, &label, &value, err))
-        return false;
-    snprintf(x->label, sizeof x->label, "%s", label);
-    snprintf(x->value, sizeof x->value, "%s", value);
-    free(x->ports);
-    x->ports = NULL;
-    x->nports = 0;
-    if (x->spec->service.port_discovery)
-        x->nports = cdk_discover_ports(t, &x->spec->service, &x->ports);
-    x->have_meta = true;
-    return true;
 }
 
 bool cdk_apply(cdk_ctx *x, const cd_kube_resource *r, const json_t *obj, cd_kube_mutate_fn mutate,

@@ -7,7 +7,7 @@
 #ifndef CD_KUBE_PLATFORM_H
 #define CD_KUBE_PLATFORM_H
 #include "kube/api.h"
-#include "kube/workload/builders.h"
+#include "kube/tick_types.h"
 #include "model/object.h"
 #include "util/err.h"
 
@@ -48,22 +48,16 @@ typedef struct cdk_ctx {
     json_t *config_objs;            /* the tracked ConfigMaps/Secrets, same order */
     cd_tracked_config *tracked_items;
     size_t n_tracked;
+    bool sts_promoted;              /* StatefulSet: promote ran this tick */
 } cdk_ctx;
 
 /* Fills the context for one tick (canary is borrowed; obj retained by the
- * caller). False with err when the target kind or the provider has no
- * controller/router in canaryd. */
-bool cdk_ctx_init(cdk_ctx *x, cd_kube_client *kc, const cdk_settings *set, const json_t *canary,
-                  const cd_object *obj, cd_err *err);
+ * caller) with the workload controller and router the caller chose for it
+ * (kube/operator: cdk_open_ctx picks them by target kind and provider). */
+void cdk_ctx_init(cdk_ctx *x, cd_kube_client *kc, const cdk_settings *set, const json_t *canary,
+                  const cd_object *obj, const struct cdk_workload_ops *wl,
+                  const struct cdk_mesh_router *router);
 void cdk_ctx_release(cdk_ctx *x);
-
-/* The target, read once per tick (NULL with err when it cannot be read). */
-const json_t *cdk_target(cdk_ctx *x, cd_err *err);
-/* Drops the cached target (after a write to it). */
-void cdk_target_forget(cdk_ctx *x);
-/* Selector label, its value and the discovered ports (Flagger's
- * GetMetadata). */
-bool cdk_target_metadata(cdk_ctx *x, cd_err *err);
 
 /* A Kubernetes error as a port error: "<what>: <the client's message>". */
 void cdk_err_from_kube(cd_err *err, const cd_kube_err *kerr, const char *fmt, ...)

@@ -15,6 +15,8 @@ RES(CD_KUBE_EVENTS_V1CORE, "", "v1", "events", "Event", true);
 RES(CD_KUBE_NODES, "", "v1", "nodes", "Node", false);
 RES(CD_KUBE_DEPLOYMENTS, "apps", "v1", "deployments", "Deployment", true);
 RES(CD_KUBE_DAEMONSETS, "apps", "v1", "daemonsets", "DaemonSet", true);
+RES(CD_KUBE_STATEFULSETS, "apps", "v1", "statefulsets", "StatefulSet", true);
+RES(CD_KUBE_CONTROLLERREVISIONS, "apps", "v1", "controllerrevisions", "ControllerRevision", true);
 RES(CD_KUBE_HPAS, "autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true);
 RES(CD_KUBE_LEASES, "coordination.k8s.io", "v1", "leases", "Lease", true);
 RES(CD_KUBE_EVENTS, "events.k8s.io", "v1", "events", "Event", true);

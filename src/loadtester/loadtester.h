@@ -45,6 +45,15 @@ void cd_loadtester_stop(cd_loadtester *lt);
 
 /* ---- internals shared by the loadtester files ---- */
 
+/* server.c: Flagger's CanaryWebhookPayload as a request body carries it
+ * (pointers into j, which must outlive p); false with a message in why. */
+typedef struct cd_lt_payload {
+    const char *name, *namespace_;
+    const json_t *metadata;     /* object of strings, may be NULL */
+    char canary[600];           /* "name.namespace" */
+} cd_lt_payload;
+bool cd_loadtester_decode_payload(const json_t *j, cd_lt_payload *p, char *why, size_t n);
+
 /* gate.c: a set of open keys ("name.ns", "rollback.name.ns"). */
 typedef struct cd_gates cd_gates;
 cd_gates *cd_gates_new(void);

@@ -67,14 +67,9 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const cha
     return send_reply(c, status, NULL, s, strlen(s));
 }
 
-typedef struct payload {
-    const char *name, *namespace_;
-    const json_t *metadata;     /* object of strings, may be NULL */
-    char canary[600];
-} payload;
+typedef cd_lt_payload payload;
 
-/* Decodes Flagger's CanaryWebhookPayload; false with a message. */
-static bool decode(json_t *j, payload *p, char *why, size_t n)
+bool cd_loadtester_decode_payload(const json_t *j, cd_lt_payload *p, char *why, size_t n)
 {
     memset(p, 0, sizeof *p);
     if (!json_is_object(j)) {
@@ -236,7 +231,7 @@ static enum MHD_Result handle(void *ctx, struct MHD_Connection *c, const char *u
         return text(c, 400, why);
     }
     enum MHD_Result ret;
-    if (!decode(j, &p, why, sizeof why)) {
+    if (!cd_loadtester_decode_payload(j, &p, why, sizeof why)) {
         cd_logf(CD_LOG_ERROR, NULL, "%s", why);
         ret = text(c, 400, why);
     } else if (lt->has_re && regexec(&lt->ns_re, p.namespace_, 0, NULL, 0) != 0) {

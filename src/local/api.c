@@ -8,6 +8,7 @@
  *   GET  /api/v1/namespaces/NS/canaries/NAME/events?limit=N
  *   POST /api/v1/apply[?name=FILE]                  body: a manifest; 422 with errors, nothing changed
  *   POST /api/v1/namespaces/NS/canaries/NAME/ACTION ACTION: promote, abort, hold, hold-rollout, resume
+ *   POST /api/v1/namespaces/NS/canaries/NAME/rollback  the last promoted revision back (revisions.c)
  *   POST /gate/check|open|close|approve|halt, /rollback/check|open|close
  *                                                   flagger-loadtester's gate API, for webhooks
  *
@@ -72,9 +73,12 @@ static json_t *counts_json(cd_procset *ps)
                                               (int)r->pid, "port", r->port, "state",
                                               states[r->state], "revision", r->revision));
     }
-    return json_pack("{s:i,s:i,s:i,s:i,s:i,s:o}", "desired", c.desired, "ready", c.ready,
-                     "updated", c.updated, "running", c.running, "restarts", c.restarts,
-                     "replicas", reps);
+    json_t *j = json_pack("{s:i,s:i,s:i,s:i,s:i,s:o}", "desired", c.desired, "ready", c.ready,
+                          "updated", c.updated, "running", c.running, "restarts", c.restarts,
+                          "replicas", reps);
+    if (cd_procset_error(ps)[0])   /* why replicas cannot start */
+        json_object_set_new(j, "error", json_string(cd_procset_error(ps)));
+    return j;
 }
 
 json_t *lc_canary_json(lc_canary *c, bool detail)
@@ -334,6 +338,45 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
     return cd_httpd_reply_json(conn, 202, json_pack("{s:s}", "result", done));
 }
 
+bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_t cap)
+{
+    json_t *j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *ns = json_string_value(json_object_get(j, "namespace"));
+    bool ok = name && ns;
+    if (ok)
+        snprintf(key, cap, "%s%s.%s", !strncmp(url, "/rollback/", 10) ? "rollback." : "", name,
+                 ns);
+    json_decref(j);
+    return ok;
+}
+
+/* canaryctl rollback (revisions.c): the last promoted revision back into
+ * the manifest directory, for the engine's instant rollback. */
+static enum MHD_Result rollback(lc_api *api, struct MHD_Connection *conn, const char *ns,
+                                const char *name)
+{
+    cd_diags d;
+    cd_diags_init(&d);
+    char msg[512];
+    pthread_mutex_lock(&api->L->lock);
+    int code = lc_rollback(api->L, ns, name, &d, msg, sizeof msg);
+    pthread_mutex_unlock(&api->L->lock);
+    lc_wake(api->L);
+    cd_diags_sort(&d);
+    json_t *errs = json_array();
+    for (size_t i = 0; i < d.n; i++) {
+        char *s = cd_diag_format(&d.items[i]);
+        json_array_append_new(errs, json_string(s));
+        free(s);
+    }
+    cd_diags_free(&d);
+    if (code != 202)
+        return cd_httpd_reply_json(conn, code, json_pack("{s:s,s:o}", "error", msg, "errors", errs));
+    json_decref(errs);
+    return cd_httpd_reply_json(conn, 202, json_pack("{s:s}", "result", msg));
+}
+
 /* flagger-loadtester's /gate and /rollback endpoints (reference §4.4). */
 static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn, const char *url,
                                        request *rq)
@@ -342,18 +385,10 @@ static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn,
         return cd_httpd_reply(conn, 200, "text/plain", "OK", 2);
     if (!strcmp(url, "/gate/halt"))
         return cd_httpd_reply(conn, 403, "text/plain", "Forbidden", 9);
-    json_t *j = json_loadb(cd_buf_str(&rq->body), rq->body.len, 0, NULL);
-    const char *name = json_string_value(json_object_get(j, "name"));
-    const char *ns = json_string_value(json_object_get(j, "namespace"));
-    if (!name || !ns) {
-        json_decref(j);
-        return cd_httpd_reply(conn, 400, "text/plain", "invalid payload", 15);
-    }
-    bool rollback = !strncmp(url, "/rollback/", 10);
-    const char *verb = strrchr(url, '/') + 1;
     char key[600];
-    snprintf(key, sizeof key, "%s%s.%s", rollback ? "rollback." : "", name, ns);
-    json_decref(j);
+    if (!lc_gate_key(url, cd_buf_str(&rq->body), rq->body.len, key, sizeof key))
+        return cd_httpd_reply(conn, 400, "text/plain", "invalid payload", 15);
+    const char *verb = strrchr(url, '/') + 1;
     pthread_mutex_lock(&api->L->lock);
     size_t at = api->ngates;
     for (size_t i = 0; i < api->ngates; i++)
@@ -390,6 +425,8 @@ static enum MHD_Result canary_route(lc_api *api, struct MHD_Connection *conn, co
     int n = sscanf(rest, "%255[^/]/canaries/%255[^/]/%63s", ns, name, tail);
     if (n < 2)
         return send_error(conn, 404, "not found");
+    if (!strcmp(method, "POST") && n == 3 && !strcmp(tail, "rollback"))
+        return rollback(api, conn, ns, name);
     if (!strcmp(method, "POST"))
         return n == 3 ? act(api, conn, ns, name, tail) : send_error(conn, 405, "use GET");
     pthread_mutex_lock(&api->L->lock);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,17 +60,77 @@ static char *procset_key(const char *ns, const char *set)
     return cd_buf_steal(&b);
 }
 
-static void restore_set(cd_local *L, const char *ns, cd_procset *ps)
+static char *template_key(const char *ns, const char *revision)
 {
-    char *key = procset_key(ns, cd_procset_name(ps));
-    json_t *j = cd_state_load_json(L->state, key);
-    if (j) {
+    cd_buf b = CD_BUF_INIT;
+    cd_buf_printf(&b, "templates/%s/%s", ns, revision);
+    return cd_buf_steal(&b);
+}
+
+/* Adds a sentence to the target's pending warning (journalled as a
+ * Warning event of each canary of the target by reconcile). */
+static void target_warn(cd_local_target *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void target_warn(cd_local_target *t, const char *fmt, ...)
+{
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cd_warn("local: %s", msg);
+    size_t used = strlen(t->warning);
+    snprintf(t->warning + used, sizeof t->warning - used, "%s%s", used ? "; " : "", msg);
+}
+
+/* A process record that cannot be read: the file is moved aside and the
+ * set's replicas are found by the marks in their environment, with the
+ * template of the revision they run; they keep serving. */
+static void recover_set(cd_local *L, cd_local_target *t, cd_procset *ps, const char *path,
+                        const char *why)
+{
+    char moved[1200];
+    cd_state_quarantine(path, moved, sizeof moved);
+    char rev[64];
+    int n = cd_procset_adopt_marked(ps, L->owner, rev, sizeof rev, cd_mono_ms());
+    json_t *tj = NULL;
+    if (rev[0]) {
+        char *key = template_key(t->ns, rev);
+        tj = cd_state_load_json(L->state, key);
+        free(key);
+    }
+    cd_proc_template *tmpl = cd_proc_template_from_json(tj);
+    json_decref(tj);
+    if (tmpl) {
+        cd_procset_set_template(ps, tmpl);
+        cd_proc_template_free(tmpl);
+    }
+    target_warn(t,
+                "the process record %s is unreadable (%s); moved it to %s; adopted %d running "
+                "replica%s of %s by their environment%s%s",
+                path, why, moved, n, n == 1 ? "" : "s", cd_procset_name(ps),
+                rev[0] ? ", revision " : "", rev);
+}
+
+static void restore_set(cd_local *L, cd_local_target *t, cd_procset *ps)
+{
+    char *key = procset_key(t->ns, cd_procset_name(ps));
+    json_t *j = NULL;
+    char why[300];
+    int rc = cd_state_load_json_why(L->state, key, &j, why, sizeof why);
+    if (rc == 0 && !cd_procset_record_ok(j, why, sizeof why))
+        rc = -EINVAL;
+    if (rc == 0) {
         int n = cd_procset_restore(ps, j, cd_mono_ms());
         if (n)
             cd_info("local: adopted %d running replica%s of %s", n, n == 1 ? "" : "s",
                     cd_procset_name(ps));
-        json_decref(j);
+    } else if (rc == -EINVAL) {
+        char *path = cd_state_record_path(L->state, key);
+        recover_set(L, t, ps, path, why);
+        free(path);
     }
+    json_decref(j);
     free(key);
 }
 
@@ -79,10 +140,15 @@ static cd_local_target *get_target(cd_local *L, const char *ns, const char *name
     if (t)
         return t;
     t = cd_local_target_new(ns, name, cd_state_log_dir(L->state));
-    cd_procset_set_owner(t->canary, L->owner);
-    cd_procset_set_owner(t->primary, L->owner);
-    restore_set(L, ns, t->canary);
-    restore_set(L, ns, t->primary);
+    cd_procset *sets[2] = {t->canary, t->primary};
+    for (int k = 0; k < 2; k++) {
+        cd_buf key = CD_BUF_INIT;
+        cd_buf_printf(&key, "%s/%s", ns, cd_procset_name(sets[k]));
+        cd_procset_set_owner(sets[k], L->owner);
+        cd_procset_set_key(sets[k], key.data);
+        cd_buf_free(&key);
+        restore_set(L, t, sets[k]);
+    }
     /* a restored primary keeps running what it ran: its template is restored too */
     cd_local_target **p = realloc(L->targets, (L->ntargets + 1) * sizeof *p);
     if (!p)
@@ -100,6 +166,20 @@ static void save_targets(cd_local *L)
         cd_procset *sets[2] = {t->canary, t->primary};
         pthread_mutex_lock(&t->lock);
         for (int k = 0; k < 2; k++) {
+            const cd_proc_template *tmpl = cd_procset_template(sets[k]);
+            if (tmpl && strcmp(t->saved_template[k], tmpl->revision)) {
+                /* each revision's template, kept so that replicas found by
+                 * their marks can be run again (recover_set) */
+                char *tk = template_key(t->ns, tmpl->revision);
+                json_t *tj = cd_proc_template_to_json(tmpl);
+                json_t *old = cd_state_load_json(L->state, tk);
+                if ((old || cd_state_save_json(L->state, tk, tj) == 0))
+                    snprintf(t->saved_template[k], sizeof t->saved_template[k], "%s",
+                             tmpl->revision);
+                json_decref(old);
+                json_decref(tj);
+                free(tk);
+            }
             json_t *j = cd_procset_save(sets[k]);
             char *key = procset_key(t->ns, cd_procset_name(sets[k]));
             json_t *old = cd_state_load_json(L->state, key);
@@ -162,10 +242,22 @@ static lc_canary *add_canary(cd_local *L, cd_object *o)
     c->obj = cd_object_retain(o);
     cd_status_init(&c->status);
     cd_status_init(&c->tick_status);
-    int rc = cd_state_load_status(L->state, c->ns, c->name, &c->status);
-    if (rc == -EINVAL)
-        cd_logf(CD_LOG_ERROR, c->name, "the saved status is unreadable; starting over");
-    if (!c->status.condition.set) {
+    char why[300];
+    int rc = cd_state_load_status_why(L->state, c->ns, c->name, &c->status, why, sizeof why);
+    if (rc == -EINVAL) {
+        /* never start over from a corrupt status: that would either drop
+         * the release in flight or promote it unanalysed (reconcile
+         * rebuilds it from what the primary runs: recover_status) */
+        char *path = cd_state_status_path(L->state, c->ns, c->name);
+        char moved[1200];
+        cd_state_quarantine(path, moved, sizeof moved);
+        c->status_lost = true;
+        snprintf(c->status_lost_why, sizeof c->status_lost_why,
+                 "the status file %.300s is unreadable (%.150s); moved it to %.200s", path, why,
+                 moved);
+        free(path);
+        cd_status_init(&c->status);
+    } else if (!c->status.condition.set) {
         /* Flagger's syncHandler: a new canary is Initializing */
         c->status.phase = CD_PHASE_INITIALIZING;
         c->status.last_transition_ms = cd_wall_ms();
@@ -190,7 +282,7 @@ static lc_canary *add_canary(cd_local *L, cd_object *o)
     L->canaries = p;
     L->canaries[L->ncanaries++] = c;
     cd_info("local: canary %s.%s added (phase %s)", c->name, c->ns,
-            cd_phase_name(c->status.phase));
+            c->status_lost ? "to be rebuilt" : cd_phase_name(c->status.phase));
     return c;
 }
 
@@ -202,6 +294,47 @@ static void free_canary(lc_canary *c)
     free(c->ns);
     free(c->name);
     free(c);
+}
+
+/* A status that could not be read, rebuilt from what the primary runs:
+ * Initialized at the primary's revision, weight 0. The release in flight
+ * (if the workload's revision differs) is then detected as new and
+ * analysed from the start; nothing unanalysed is promoted and the primary
+ * keeps serving. Without a primary, the canary starts over (Initializing:
+ * nothing runs that could be lost). L->lock held. */
+static void recover_status(cd_local *L, lc_canary *c)
+{
+    cd_local_target *t = c->target;
+    char rev[CD_HASH_MAX] = "";
+    pthread_mutex_lock(&t->lock);
+    const cd_proc_template *pt = cd_procset_template(t->primary);
+    if (pt && pt->revision[0])
+        snprintf(rev, sizeof rev, "%s", pt->revision);
+    pthread_mutex_unlock(&t->lock);
+    int64_t now = cd_wall_ms();
+    cd_status_free(&c->status);
+    cd_status_init(&c->status);
+    c->status.phase = rev[0] ? CD_PHASE_INITIALIZED : CD_PHASE_INITIALIZING;
+    c->status.last_transition_ms = now;
+    snprintf(c->status.last_applied_spec, sizeof c->status.last_applied_spec, "%s", rev);
+    snprintf(c->status.last_promoted_spec, sizeof c->status.last_promoted_spec, "%s", rev);
+    cd_status_update_condition(&c->status, "LocalWorkload", now);
+    c->routes_known = false;   /* the route follows the rebuilt status: all to the primary */
+    char msg[1100];
+    if (rev[0])
+        snprintf(msg, sizeof msg,
+                 "%.800s; the primary keeps serving revision %s; a different current revision "
+                 "is analysed from the start",
+                 c->status_lost_why, rev);
+    else
+        snprintf(msg, sizeof msg, "%.800s; no primary runs: starting over (Initializing)",
+                 c->status_lost_why);
+    cd_logf(CD_LOG_WARN, c->name, "%s", msg);
+    cd_state_save_status(L->state, c->ns, c->name, &c->status);
+    cd_state_append_event(L->state, c->ns, c->name, now, "Warning",
+                          cd_phase_name(c->status.phase), msg);
+    c->status_lost = false;
+    c->tick_now = true;
 }
 
 /* A deleted Canary: its processes stop, its route and state go. */
@@ -253,15 +386,26 @@ static void reconcile(cd_local *L)
         }
         const char *tname = o->spec.canary.target_ref.name;
         c->target = get_target(L, o->meta.namespace_, tname);
+        if (c->status_lost)
+            recover_status(L, c);
+        if (c->target->warning[0]) {   /* a state problem found restoring it */
+            cd_state_append_event(L->state, c->ns, c->name, cd_wall_ms(), "Warning",
+                                  cd_phase_name(c->status.phase), c->target->warning);
+            c->target->warning[0] = '\0';
+        }
         cd_object *w = cd_manifest_dir_find(L->manifests, CD_KIND_LOCAL_WORKLOAD,
                                             o->meta.namespace_, tname);
         if (w && w != c->target->workload) {
             char before[CD_HASH_MAX];
             snprintf(before, sizeof before, "%s", c->target->revision);
-            cd_local_target_set_workload(c->target, w, cd_mono_ms());
+            cd_local_target_set_workload(c->target, w, cd_wall_ms());
+            if (strcmp(before, c->target->revision))   /* for canaryctl rollback */
+                lc_revisions_note(L, w, c->target->revision);
             if (before[0] && strcmp(before, c->target->revision))
                 c->tick_now = true;   /* a new revision: no need to wait an interval */
         }
+        if (c->status.phase != CD_PHASE_INITIALIZING)
+            cd_local_target_primary_up(c->target, cd_wall_ms());   /* serve at once */
     }
     for (size_t i = 0; i < L->ncanaries;) {
         if (L->canaries[i]->gone && !L->canaries[i]->busy)
@@ -318,6 +462,26 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* A Canary whose LocalWorkload is not in the directory (a typo in
+ * targetRef.name): a Warning event, as Flagger records the target's "not
+ * found", folded like every repeated event (ports_local.c). */
+static void missing_target(cd_local *L, lc_canary *c, int64_t now)
+{
+    char msg[700], key[sizeof c->last_event];
+    snprintf(msg, sizeof msg,
+             "LocalWorkload %.150s.%.150s not found (no manifest of %.300s defines it)",
+             c->obj->spec.canary.target_ref.name, c->ns, L->opt.dir);
+    snprintf(key, sizeof key, "Warning|%s|%s", cd_phase_name(c->status.phase), msg);
+    bool repeat = !strcmp(key, c->last_event) && now - c->last_event_ms < LC_EVENT_REPEAT_MS;
+    cd_logf(repeat ? CD_LOG_DEBUG : CD_LOG_WARN, c->name, "%s", msg);
+    if (repeat)
+        return;
+    snprintf(c->last_event, sizeof c->last_event, "%s", key);
+    c->last_event_ms = now;
+    cd_state_append_event(L->state, c->ns, c->name, cd_wall_ms(), "Warning",
+                          cd_phase_name(c->status.phase), msg);
+}
+
 static void schedule(cd_local *L, int64_t now)
 {
     for (size_t i = 0; i < L->ncanaries; i++) {
@@ -326,8 +490,7 @@ static void schedule(cd_local *L, int64_t now)
             continue;
         if (!c->target || !c->target->workload) {
             if (c->tick_now || now >= c->next_tick_ms)
-                cd_logf(CD_LOG_WARN, c->name, "LocalWorkload %s.%s not found",
-                        c->obj->spec.canary.target_ref.name, c->ns);
+                missing_target(L, c, now);
             c->tick_now = false;
             c->next_tick_ms = now + c->obj->spec.canary.analysis.interval_ms;
             continue;
@@ -383,8 +546,17 @@ static void step(cd_local *L, bool manifests_ready)
 
     pthread_mutex_lock(&L->lock);
     cd_err err = {{0}};
-    if (!lc_router_sync(L, false, &err) && err.msg[0])
-        cd_warn("local: router: %s", err.msg);
+    if (!lc_router_sync(L, false, &err) && err.msg[0]) {
+        /* the same refusal again (a service port taken, retried each
+         * turn): logged when it changes, else once a minute */
+        if (strcmp(err.msg, L->router_err) || mono - L->router_err_ms >= 60000) {
+            cd_warn("local: router: %s", err.msg);
+            snprintf(L->router_err, sizeof L->router_err, "%s", err.msg);
+            L->router_err_ms = mono;
+        }
+    } else {
+        L->router_err[0] = '\0';
+    }
     save_targets(L);
     reconcile(L);   /* drops deleted canaries whose tick has finished */
     schedule(L, mono);
@@ -493,9 +665,16 @@ int cd_local_run(const cd_local_options *opt)
     int rc = 1;
     lc_api *api = NULL;
 
+    bool state_existed = access(opt->state_dir, F_OK) == 0;
+    bool running = false;
     L->state = cd_state_open(opt->state_dir);
     if (!L->state) {
         cd_error("local: cannot use state directory %s: %s", opt->state_dir, strerror(errno));
+        goto out;
+    }
+    char why[600];
+    if (!cd_state_lock(L->state, why, sizeof why)) {
+        cd_error("local: %s", why);
         goto out;
     }
     L->owner = realpath(opt->state_dir, NULL);
@@ -531,9 +710,13 @@ int cd_local_run(const cd_local_options *opt)
         cd_error("local: cannot start the router: %s", err.msg);
         goto out;
     }
+    running = true;
     pthread_mutex_lock(&L->lock);
     reconcile(L);
     reap_orphans(L);
+    if (cd_manifest_dir_count(L->manifests) == 0)
+        cd_warn("local: %s holds no manifests yet (*.yaml, *.yml, *.json); watching it",
+                opt->dir);
     pthread_mutex_unlock(&L->lock);
     int workers = opt->workers > 0 ? opt->workers : 4;
     L->threads = calloc((size_t)workers, sizeof *L->threads);
@@ -559,8 +742,10 @@ int cd_local_run(const cd_local_options *opt)
 
 out:
     lc_api_stop(api);
-    if (L->router)
-        lc_router_stop(L->router, false);
+    if (L->router)   /* a start that failed leaves nothing of its own behind */
+        lc_router_stop(L->router, !running && lc_router_owned(L->router));
+    if (!running && !state_existed && L->state)
+        cd_state_remove_empty(L->state);
     for (size_t i = 0; i < L->ncanaries; i++)
         free_canary(L->canaries[i]);
     for (size_t i = 0; i < L->ntargets; i++)

@@ -26,6 +26,8 @@
 typedef struct cd_local cd_local;
 typedef struct lc_router lc_router;
 
+#define LC_EVENT_REPEAT_MS 60000   /* an identical event is journalled at most this often */
+
 typedef struct lc_metric_view {
     char name[128];
     bool has_value;
@@ -55,6 +57,13 @@ typedef struct lc_canary {
     /* the last value of each metric, for canaryctl describe */
     lc_metric_view metrics[16];
     size_t n_metrics;
+    /* its status.json could not be read: rebuilt by reconcile once the
+     * target (what the primary runs) is known */
+    bool status_lost;
+    char status_lost_why[700];
+    /* the last event journalled (type|phase|message), to fold repeats */
+    char last_event[1100];
+    int64_t last_event_ms;
     /* per-tick scratch owned by the worker */
     cd_canary_status tick_status;
 } lc_canary;
@@ -85,6 +94,8 @@ struct cd_local {
     int wake_fd;                    /* eventfd: wakes the main loop */
     char *owner;                    /* absolute state dir: CANARYD_OWNER of our processes */
     int64_t started_ms;
+    char router_err[512];           /* the last router refusal logged, to fold repeats */
+    int64_t router_err_ms;
 };
 
 /* controller.c */
@@ -123,10 +134,22 @@ cd_metric_rc lc_router_history(cd_local *L, lc_canary *c, const cd_metric *m, in
                                int64_t span_ms, cd_metric_history *out, cd_err *err);
 const char *lc_router_admin(const cd_local *L);
 pid_t lc_router_pid(const lc_router *r);
+bool lc_router_owned(const lc_router *r);   /* started by this canaryd (not adopted) */
+
+/* revisions.c (instant rollback, docs/rollback.md); L->lock held */
+void lc_revisions_note(cd_local *L, const cd_object *workload, const char *revision);
+/* canaryctl rollback: an HTTP status (202, 404, 409) and its message;
+ * manifest errors in diags. */
+int lc_rollback(cd_local *L, const char *ns, const char *name, cd_diags *diags, char *msg,
+                size_t msglen);
 
 /* api.c */
 typedef struct lc_api lc_api;
 lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err);
+/* The gate a loadtester-style /gate/... or /rollback/... request body
+ * ({"name": ..., "namespace": ...}) names ("name.ns", "rollback.name.ns");
+ * false when the body is not such a payload. */
+bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_t cap);
 void lc_api_stop(lc_api *api);
 json_t *lc_canary_json(lc_canary *c, bool detail);   /* L->lock held */
 

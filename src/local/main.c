@@ -10,10 +10,12 @@
 #include "util/flags.h"
 #include "util/log.h"
 #include "version.h"
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *self_path(char *buf, size_t n)
@@ -110,7 +112,10 @@ int cd_main_local(int argc, char **argv)
         .about = "Runs the canaries of a manifest directory on this host: LocalWorkload processes,\n"
                  "the built-in router, analysis and promotion. Editing a file is applying it.\n"
                  "Every flag may be spelled -flag or --flag (Flagger's -metrics-server, ...).",
-        .footer = "See docs/local.md.",
+        .footer = "Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot start (the API's\n"
+                  "address taken, another canaryd local on the state directory, ...), 2 for a\n"
+                  "usage error (an unknown flag, a missing or mistyped --dir).\n"
+                  "See docs/local.md.",
         .flags = flags,
         .nflags = sizeof flags / sizeof flags[0],
         .env = env_docs,
@@ -121,12 +126,25 @@ int cd_main_local(int argc, char **argv)
         return cd_flags_exit(rc);
     if (!o.dir || !*o.dir)
         return cd_flags_fail(&cmd, stderr, "--dir is required");
+    /* the directory must exist (a typo must not create and watch an
+     * empty one) and is used by its absolute path from here on: replicas
+     * and the router run long after, from other directories */
+    char dir_abs[PATH_MAX];
+    struct stat dst;
+    if (!realpath(o.dir, dir_abs) || stat(dir_abs, &dst) != 0)
+        return cd_flags_fail(&cmd, stderr, "--dir %s: %s", o.dir, strerror(errno));
+    if (!S_ISDIR(dst.st_mode))
+        return cd_flags_fail(&cmd, stderr, "--dir %s: not a directory", o.dir);
+    o.dir = dir_abs;
     cd_log_set_level(cd_log_parse_level(log_level));
     cd_log_set_json(log_json);
     char exe[PATH_MAX];
     o.canaryd_path = self_path(exe, sizeof exe);
     cd_buf sd = CD_BUF_INIT;
-    if (state_dir)
+    if (state_dir && state_dir[0] != '/') {   /* absolute, as --dir */
+        char cwd[PATH_MAX];
+        cd_buf_printf(&sd, "%s/%s", getcwd(cwd, sizeof cwd) ? cwd : ".", state_dir);
+    } else if (state_dir)
         cd_buf_puts(&sd, state_dir);
     else
         cd_buf_printf(&sd, "%s/.canaryd", o.dir);

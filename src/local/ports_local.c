@@ -62,6 +62,19 @@ static void event_record(void *ctx, const cd_canary_ref *ref, cd_event_type type
     char msg[1024];
     cd_redact_text(raw, NULL, 0, msg, sizeof msg);     /* the journal is read by canaryctl */
     const char *ty = type == CD_EVENT_WARNING ? "Warning" : "Normal";
+    /* the same event again (a tick waiting for processes retries every
+     * second): journalled once a minute, as Kubernetes aggregates
+     * repeated events into one with a count */
+    lc_canary *c = t->c;
+    int64_t now = cd_mono_ms();
+    char key[sizeof c->last_event];
+    snprintf(key, sizeof key, "%s|%s|%s", ty, cd_phase_name(ref->status->phase), msg);
+    if (!strcmp(key, c->last_event) && now - c->last_event_ms < LC_EVENT_REPEAT_MS) {
+        cd_logf(CD_LOG_DEBUG, t->key, "%s (repeated)", msg);
+        return;
+    }
+    snprintf(c->last_event, sizeof c->last_event, "%s", key);
+    c->last_event_ms = now;
     cd_logf(type == CD_EVENT_WARNING ? CD_LOG_WARN : CD_LOG_INFO, t->key, "%s", msg);
     int rc = cd_state_append_event(t->c->L->state, t->c->ns, t->c->name, cd_wall_ms(), ty,
                                    cd_phase_name(ref->status->phase), msg);

@@ -156,12 +156,69 @@ static bool spawn_router(lc_router *r, cd_err *err)
     return false;
 }
 
+/* The router of a previous canaryd local found by its mark and command
+ * line (when router.json is lost or unreadable): "router --admin ADMIN"
+ * with this state directory's admin socket. */
+static bool adopt_marked_router(lc_router *r)
+{
+    cd_local *L = r->L;
+    char admin[400];
+    snprintf(admin, sizeof admin, "unix:%s/router.sock", cd_state_dir(L->state));
+    pid_t pids[512];
+    size_t n = L->owner ? cd_procs_owned_by(L->owner, pids, 512) : 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pids[i]);
+        size_t len;
+        char *cmd = cd_read_file(path, &len);
+        if (!cmd)
+            continue;
+        bool match = false;
+        for (size_t off = 0; off + 1 < len; off += strlen(cmd + off) + 1)
+            if (!strcmp(cmd + off, "--admin") && off + 8 < len && !strcmp(cmd + off + 8, admin))
+                match = true;
+        free(cmd);
+        uint64_t st;
+        if (match && cd_proc_start_time(pids[i], &st) && router_answers(admin)) {
+            r->pid = pids[i];
+            r->start_time = st;
+            r->owned = false;
+            snprintf(r->admin, sizeof r->admin, "%s", admin);
+            json_t *rec = json_pack("{s:i,s:I,s:s}", "pid", (int)r->pid, "startTime",
+                                    (json_int_t)st, "admin", admin);
+            cd_state_save_json(L->state, "router", rec);
+            json_decref(rec);
+            cd_warn("local: adopted the running router (pid %d) by its command line", (int)r->pid);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Adopts the router of a previous canaryd local when it still runs. */
 static bool adopt_router(lc_router *r)
 {
-    json_t *rec = cd_state_load_json(r->L->state, "router");
-    if (!rec)
-        return false;
+    json_t *rec = NULL;
+    char why[300];
+    int rc = cd_state_load_json_why(r->L->state, "router", &rec, why, sizeof why);
+    if (rc == 0 && (!json_is_object(rec) || !json_is_integer(json_object_get(rec, "pid")) ||
+                    !json_is_string(json_object_get(rec, "admin")))) {
+        rc = -EINVAL;
+        snprintf(why, sizeof why, "not a router record (pid, startTime, admin)");
+    }
+    if (rc == -EINVAL) {
+        char *path = cd_state_record_path(r->L->state, "router");
+        char moved[1200];
+        cd_state_quarantine(path, moved, sizeof moved);
+        cd_warn("local: the router record %s is unreadable (%s); moved it to %s; looking for "
+                "the running router by its command line",
+                path, why, moved);
+        free(path);
+    }
+    if (rc != 0) {
+        json_decref(rec);
+        return adopt_marked_router(r);
+    }
     pid_t pid = (pid_t)json_integer_value(json_object_get(rec, "pid"));
     uint64_t st = (uint64_t)json_integer_value(json_object_get(rec, "startTime"));
     const char *admin = json_string_value(json_object_get(rec, "admin"));
@@ -174,7 +231,7 @@ static bool adopt_router(lc_router *r)
         cd_info("local: adopted the running router (pid %d)", (int)pid);
     }
     json_decref(rec);
-    return ok;
+    return ok || adopt_marked_router(r);
 }
 
 /* Weights the router has for each canary's route: after a controller
@@ -252,6 +309,8 @@ void lc_router_stop(lc_router *r, bool terminate)
 }
 
 const char *lc_router_admin(const cd_local *L) { return L->router ? L->router->admin : ""; }
+bool lc_router_owned(const lc_router *r) { return r && r->owned; }
+
 pid_t lc_router_pid(const lc_router *r) { return r->pid; }
 
 /* The router died (crash, kill): start a new one; it gets the whole

@@ -5,14 +5,19 @@
 #include "util/fsutil.h"
 #include "util/timeutil.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+static char *record_path(cd_state *st, const char *key);
+
 struct cd_state {
     char *dir;
     char *logs;
+    int lock_fd;
 };
 
 cd_state *cd_state_open(const char *dir)
@@ -36,16 +41,67 @@ cd_state *cd_state_open(const char *dir)
         abort();
     st->dir = strdup(dir);
     st->logs = cd_buf_steal(&logs);
+    st->lock_fd = -1;
     return st;
+}
+
+bool cd_state_lock(cd_state *st, char *why, size_t n)
+{
+    cd_buf p = CD_BUF_INIT;
+    cd_buf_printf(&p, "%s/lock", st->dir);
+    /* O_CLOEXEC: the processes canaryd starts must not hold it */
+    int fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(why, n, "%s: %s", p.data, strerror(errno));
+        cd_buf_free(&p);
+        return false;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
+        pid[r > 0 ? r : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(why, n, "another canaryd local%s%s%s uses the state directory %s",
+                 pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", st->dir);
+        close(fd);
+        cd_buf_free(&p);
+        return false;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    /* the pid is only for the message above: a failed write is harmless */
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) != len)
+        pid[0] = '\0';
+    st->lock_fd = fd;
+    cd_buf_free(&p);
+    return true;
 }
 
 void cd_state_close(cd_state *st)
 {
     if (!st)
         return;
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
     free(st->dir);
     free(st->logs);
     free(st);
+}
+
+void cd_state_remove_empty(cd_state *st)
+{
+    cd_buf c = CD_BUF_INIT;
+    cd_buf_printf(&c, "%s/canaries", st->dir);
+    rmdir(c.data);
+    rmdir(st->logs);
+    if (st->lock_fd >= 0) {
+        cd_buf l = CD_BUF_INIT;
+        cd_buf_printf(&l, "%s/lock", st->dir);
+        unlink(l.data);
+        cd_buf_free(&l);
+    }
+    rmdir(st->dir);
+    cd_buf_free(&c);
 }
 
 const char *cd_state_dir(const cd_state *st) { return st->dir; }
@@ -104,21 +160,101 @@ int cd_state_save_status(cd_state *st, const char *ns, const char *name,
     return rc;
 }
 
-int cd_state_load_status(cd_state *st, const char *ns, const char *name, cd_canary_status *out)
+/* Why j is not a status canaryd wrote ("" when it is one): the fields the
+ * controller relies on must have their types, or a restart would act on
+ * defaults (phase 0, weight 0) as if they had been read. */
+static bool status_shape(const json_t *j, char *why, size_t n)
+{
+    static const char *const ints[] = {"canaryWeight", "failedChecks", "iterations"};
+    static const char *const strs[] = {"lastAppliedSpec", "lastPromotedSpec", "lastTransitionTime"};
+    cd_phase p;
+    if (!json_is_object(j)) {
+        snprintf(why, n, "not a JSON object");
+        return false;
+    }
+    const json_t *ph = json_object_get(j, "phase");
+    if (!json_is_string(ph) || !cd_phase_parse(json_string_value(ph), &p)) {
+        snprintf(why, n, "phase: %s", json_is_string(ph) ? "not a phase" : "missing or not a string");
+        return false;
+    }
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        const json_t *v = json_object_get(j, ints[i]);
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                  json_integer_value(v) > 1000000)) {
+            snprintf(why, n, "%s: not a count", ints[i]);
+            return false;
+        }
+    }
+    const json_t *w = json_object_get(j, "canaryWeight");
+    if (w && json_integer_value(w) > 100) {
+        snprintf(why, n, "canaryWeight: above 100");
+        return false;
+    }
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        const json_t *v = json_object_get(j, strs[i]);
+        if (v && !json_is_string(v)) {
+            snprintf(why, n, "%s: not a string", strs[i]);
+            return false;
+        }
+    }
+    const json_t *c = json_object_get(j, "conditions");
+    if (c && !json_is_array(c)) {
+        snprintf(why, n, "conditions: not an array");
+        return false;
+    }
+    return true;
+}
+
+int cd_state_load_status_why(cd_state *st, const char *ns, const char *name,
+                             cd_canary_status *out, char *why, size_t n)
 {
     char *path = canary_path(st, ns, name, "status.json");
     if (!path)
         return -EINVAL;
+    if (n)
+        why[0] = '\0';
     json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
     int rc = 0;
-    if (!j)
+    if (!j) {
         rc = access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
-    else
+        if (rc == -EINVAL)
+            snprintf(why, n, "line %d, column %d: %s", e.line, e.column, e.text);
+    } else if (!status_shape(j, why, n)) {
+        rc = -EINVAL;
+    } else {
         cd_status_from_json(out, j);
+    }
     json_decref(j);
     free(path);
     return rc;
+}
+
+int cd_state_load_status(cd_state *st, const char *ns, const char *name, cd_canary_status *out)
+{
+    char why[256];
+    return cd_state_load_status_why(st, ns, name, out, why, sizeof why);
+}
+
+char *cd_state_status_path(cd_state *st, const char *ns, const char *name)
+{
+    return canary_path(st, ns, name, "status.json");
+}
+
+char *cd_state_record_path(cd_state *st, const char *key)
+{
+    return record_path(st, key);
+}
+
+int cd_state_quarantine(const char *path, char *moved, size_t n)
+{
+    snprintf(moved, n, "%s.corrupt-%lld", path, (long long)cd_wall_ms());
+    if (rename(path, moved) != 0) {
+        int rc = -errno;
+        snprintf(moved, n, "%s", path);
+        return rc;
+    }
+    return 0;
 }
 
 int cd_state_remove_canary(cd_state *st, const char *ns, const char *name)
@@ -213,6 +349,26 @@ int cd_state_save_json(cd_state *st, const char *key, const json_t *value)
     *slash = '/';
     if (rc == 0)
         rc = write_json(path, value);
+    free(path);
+    return rc;
+}
+
+int cd_state_load_json_why(cd_state *st, const char *key, json_t **out, char *why, size_t n)
+{
+    *out = NULL;
+    if (n)
+        why[0] = '\0';
+    char *path = record_path(st, key);
+    if (!path)
+        return -EINVAL;
+    json_error_t e;
+    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+    int rc = 0;
+    if (!*out) {
+        rc = access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
+        if (rc == -EINVAL)
+            snprintf(why, n, "line %d, column %d: %s", e.line, e.column, e.text);
+    }
     free(path);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +42,7 @@ struct cd_procset {
     char *name;
     char *log_dir;
     char *owner;
+    char *key;              /* CANARYD_SET of its replicas: "<namespace>/<name>" */
     cd_proc_template *tmpl;
     int desired;
     cd_replica reps[MAX_REPLICAS * 2];   /* room for a surge during a roll */
@@ -50,6 +53,7 @@ struct cd_procset {
     size_t nprobes;
     int restarts;
     int64_t backoff_ms, next_spawn_ms;
+    char error[512];        /* why the last spawn failed ("" once one succeeds) */
 };
 
 /* ---- templates --------------------------------------------------------- */
@@ -73,15 +77,68 @@ static char *join_dir(const char *base, const char *path)
     return cd_buf_steal(&b);
 }
 
+/* An absolute form of path, made now: a replica is spawned long after the
+ * manifest was read, from whatever directory canaryd runs in, and the
+ * spawn changes into the working dir before it looks for the program, so
+ * nothing relative may be left. "./" and "x/.." parts are removed so that
+ * messages show a readable path. */
+static char *absolute(const char *path)
+{
+    cd_buf b = CD_BUF_INIT;
+    if (path[0] != '/') {
+        char cwd[4096];
+        cd_buf_puts(&b, getcwd(cwd, sizeof cwd) ? cwd : "/");
+    }
+    cd_buf_putc(&b, '/');
+    cd_buf_puts(&b, path);
+    /* normalise in place: split on '/', drop "." and "", pop on ".." */
+    char *src = cd_buf_steal(&b), *out = calloc(1, strlen(src) + 2);
+    if (!out)
+        abort();
+    size_t n = 0;
+    for (char *save = NULL, *part = strtok_r(src, "/", &save); part;
+         part = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(part, "."))
+            continue;
+        if (!strcmp(part, "..")) {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;   /* the slash */
+            continue;
+        }
+        out[n++] = '/';
+        size_t len = strlen(part);
+        memcpy(out + n, part, len);
+        n += len;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    free(src);
+    return out;
+}
+
 cd_proc_template *cd_proc_template_new(const cd_local_workload_spec *spec, const char *base_dir,
                                        const char *revision)
 {
     cd_proc_template *t = calloc(1, sizeof *t);
     if (!t)
         abort();
-    /* a relative command with a slash is relative to the working dir; a
-     * bare name is looked up in PATH by posix_spawnp */
-    t->command = xstrdup(spec->command);
+    /* the working dir is relative to the manifest's directory; a relative
+     * command with a slash is relative to the working dir; a bare name is
+     * looked up in PATH by posix_spawnp. Both are made absolute here, when
+     * the manifest is read (see absolute()). */
+    char *wd = join_dir(base_dir, spec->working_dir);
+    t->working_dir = absolute(wd);
+    free(wd);
+    if (spec->command && strchr(spec->command, '/')) {
+        char *cmd = join_dir(t->working_dir, spec->command);
+        t->command = absolute(cmd);
+        free(cmd);
+    } else {
+        t->command = xstrdup(spec->command);
+    }
     t->nargs = spec->args.n;
     t->args = calloc(t->nargs + 1, sizeof *t->args);
     for (size_t i = 0; i < t->nargs; i++)
@@ -93,7 +150,6 @@ cd_proc_template *cd_proc_template_new(const cd_local_workload_spec *spec, const
         cd_buf_printf(&b, "%s=%s", spec->env[i].key, spec->env[i].value);
         t->env[i] = cd_buf_steal(&b);
     }
-    t->working_dir = join_dir(base_dir, spec->working_dir);
     t->replicas = spec->replicas;
     t->port_env = xstrdup(spec->port_env);
     t->host = xstrdup(spec->host);
@@ -245,17 +301,25 @@ void cd_procset_free(cd_procset *ps)
     curl_multi_cleanup(ps->multi);
     cd_proc_template_free(ps->tmpl);
     free(ps->owner);
+    free(ps->key);
     free(ps->name);
     free(ps->log_dir);
     free(ps);
 }
 
 const char *cd_procset_name(const cd_procset *ps) { return ps->name; }
+const char *cd_procset_error(const cd_procset *ps) { return ps->error; }
 
 void cd_procset_set_owner(cd_procset *ps, const char *owner)
 {
     free(ps->owner);
     ps->owner = owner ? xstrdup(owner) : NULL;
+}
+
+void cd_procset_set_key(cd_procset *ps, const char *key)
+{
+    free(ps->key);
+    ps->key = key ? xstrdup(key) : NULL;
 }
 
 size_t cd_procs_owned_by(const char *owner, pid_t *out, size_t cap)
@@ -306,6 +370,7 @@ void cd_procset_set_template(cd_procset *ps, const cd_proc_template *t)
     ps->tmpl = copy;
     ps->backoff_ms = RESTART_BACKOFF_MIN_MS;   /* a new spec deserves a fresh start */
     ps->next_spawn_ms = 0;
+    ps->error[0] = '\0';
 }
 
 void cd_procset_scale(cd_procset *ps, int replicas)
@@ -418,6 +483,43 @@ static int free_index(const cd_procset *ps)
     }
 }
 
+/* Why t cannot be started, checked before the spawn so that the message
+ * says which part is missing (posix_spawn answers ENOENT for a missing
+ * working dir and a missing program alike). */
+static bool spawn_problem(const cd_proc_template *t, char *msg, size_t len)
+{
+    struct stat st;
+    const char *why = stat(t->working_dir, &st) != 0 ? strerror(errno)
+                      : !S_ISDIR(st.st_mode)          ? "not a directory"
+                                                      : NULL;
+    if (why) {
+        snprintf(msg, len, "cannot start %.200s: working directory %.200s: %s", t->command,
+                 t->working_dir, why);
+        return true;
+    }
+    if (strchr(t->command, '/')) {
+        if (access(t->command, X_OK) != 0) {
+            snprintf(msg, len, "cannot start %.300s: %s", t->command, strerror(errno));
+            return true;
+        }
+        return false;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", t->command);
+        if (access(full, X_OK) == 0)
+            return false;
+        p += n + (end ? 1 : 0);
+    }
+    snprintf(msg, len, "cannot start %.200s: no such program in $PATH", t->command);
+    return true;
+}
+
 static bool spawn_replica(cd_procset *ps, int64_t now)
 {
     const cd_proc_template *t = ps->tmpl;
@@ -431,7 +533,7 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     while (environ[nenv])
         nenv++;
     char **argv = calloc(t->nargs + 2, sizeof *argv);
-    char **envp = calloc(nenv + t->nenv + 4, sizeof *envp);
+    char **envp = calloc(nenv + t->nenv + 7, sizeof *envp);
     if (!argv || !envp)
         abort();
     argv[0] = xstrdup(t->command);
@@ -441,7 +543,9 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     size_t plen = strlen(t->port_env);
     for (size_t i = 0; i < nenv; i++)   /* inherit, minus what we set */
         if ((strncmp(environ[i], t->port_env, plen) || environ[i][plen] != '=') &&
-            strncmp(environ[i], "CANARYD_OWNER=", 14) && !cd_env_is_secret(environ[i]))
+            strncmp(environ[i], "CANARYD_OWNER=", 14) && strncmp(environ[i], "CANARYD_SET=", 12) &&
+            strncmp(environ[i], "CANARYD_REVISION=", 17) && strncmp(environ[i], "CANARYD_PORT=", 13) &&
+            !cd_env_is_secret(environ[i]))
             envp[e++] = xstrdup(environ[i]);
     for (size_t i = 0; i < t->nenv; i++)
         envp[e++] = xstrdup(t->env[i]);
@@ -451,9 +555,17 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
     envp[e++] = cd_buf_steal(&pe);
     envp[e++] = cd_buf_steal(&re);
     if (ps->owner) {
-        cd_buf oe = CD_BUF_INIT;
+        /* marks that let a restarted canaryd find this replica even when
+         * its process record is lost (cd_procset_adopt_marked) */
+        cd_buf oe = CD_BUF_INIT, se = CD_BUF_INIT, ve = CD_BUF_INIT, ne = CD_BUF_INIT;
         cd_buf_printf(&oe, "CANARYD_OWNER=%s", ps->owner);
+        cd_buf_printf(&se, "CANARYD_SET=%s", ps->key ? ps->key : ps->name);
+        cd_buf_printf(&ve, "CANARYD_REVISION=%s", t->revision);
+        cd_buf_printf(&ne, "CANARYD_PORT=%d", port);
         envp[e++] = cd_buf_steal(&oe);
+        envp[e++] = cd_buf_steal(&se);
+        envp[e++] = cd_buf_steal(&ve);
+        envp[e++] = cd_buf_steal(&ne);
     }
 
     posix_spawn_file_actions_t fa;
@@ -478,7 +590,9 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
         cd_buf_free(&log);
     }
     pid_t pid = 0;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+    int rc = spawn_problem(t, ps->error, sizeof ps->error)
+                 ? -1
+                 : posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     for (size_t i = 0; argv[i]; i++)
@@ -487,11 +601,14 @@ static bool spawn_replica(cd_procset *ps, int64_t now)
         free(envp[i]);
     free(argv);
     free(envp);
+    if (rc > 0)
+        snprintf(ps->error, sizeof ps->error, "cannot start %.200s in %.200s: %s", t->command,
+                 t->working_dir, strerror(rc));
     if (rc != 0) {
-        cd_error("%s: cannot start %s in %s: %s", ps->name, t->command, t->working_dir,
-                 strerror(rc));
+        cd_error("%s: %s", ps->name, ps->error);
         return false;
     }
+    ps->error[0] = '\0';
     cd_replica *r = &ps->reps[ps->nreps++];
     memset(r, 0, sizeof *r);
     r->index = index;
@@ -819,5 +936,135 @@ int cd_procset_restore(cd_procset *ps, const json_t *j, int64_t now_ms)
         adopted++;
     }
     ps->gen++;
+    return adopted;
+}
+
+/* ---- records that cannot be trusted ---------------------------------------- */
+
+static bool is_int_in(const json_t *v, json_int_t lo, json_int_t hi)
+{
+    return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
+bool cd_procset_record_ok(const json_t *j, char *why, size_t n)
+{
+    if (!json_is_object(j)) {
+        snprintf(why, n, "not a JSON object");
+        return false;
+    }
+    if (!is_int_in(json_object_get(j, "desired"), 0, MAX_REPLICAS)) {
+        snprintf(why, n, "desired: not a replica count");
+        return false;
+    }
+    const json_t *t = json_object_get(j, "template");
+    if (!json_is_null(t) && (!json_is_object(t) || !json_is_string(json_object_get(t, "command")) ||
+                             !json_is_string(json_object_get(t, "revision")))) {
+        snprintf(why, n, "template: not a process template");
+        return false;
+    }
+    const json_t *reps = json_object_get(j, "replicas");
+    if (!json_is_array(reps)) {
+        snprintf(why, n, "replicas: not an array");
+        return false;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(reps, i, r) {
+        const char *bad = !json_is_object(r)                                     ? ""
+                          : !is_int_in(json_object_get(r, "pid"), 1, 1 << 30)     ? ".pid"
+                          : !is_int_in(json_object_get(r, "startTime"), 0, INT64_MAX) ? ".startTime"
+                          : !is_int_in(json_object_get(r, "port"), 1, 65535)      ? ".port"
+                          : !is_int_in(json_object_get(r, "index"), 0, 4 * MAX_REPLICAS) ? ".index"
+                          : !json_is_string(json_object_get(r, "revision"))      ? ".revision"
+                                                                                  : NULL;
+        if (bad) {
+            snprintf(why, n, "replicas[%zu]%s: wrong type or out of range", i, bad);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The value of NAME= in a NUL-separated environment block, or NULL. */
+static const char *env_of(const char *env, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t off = 0; off < len; off += strlen(env + off) + 1)
+        if (!strncmp(env + off, name, nl) && env[off + nl] == '=')
+            return env + off + nl + 1;
+    return NULL;
+}
+
+/* A TCP connect to host:port answers within 200 ms: the replica serves. */
+static bool port_answers(const char *host, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (!ok && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t el = sizeof err;
+        ok = poll(&p, 1, 200) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+             err == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+int cd_procset_adopt_marked(cd_procset *ps, const char *owner, char *revision, size_t rlen,
+                            int64_t now_ms)
+{
+    pid_t pids[256];
+    size_t n = cd_procs_owned_by(owner, pids, 256);
+    const char *key = ps->key ? ps->key : ps->name;
+    int adopted = 0;
+    if (rlen)
+        revision[0] = '\0';
+    for (size_t i = 0; i < n && ps->nreps < MAX_REPLICAS * 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pids[i]);
+        size_t len;
+        char *env = cd_read_file(path, &len);
+        if (!env)
+            continue;
+        const char *set = env_of(env, len, "CANARYD_SET"), *rev = env_of(env, len, "CANARYD_REVISION"),
+                   *port = env_of(env, len, "CANARYD_PORT"), *idx = env_of(env, len, "CANARYD_REPLICA");
+        if (set && rev && port && idx && !strcmp(set, key) && replica_of(ps, pids[i]) == NULL) {
+            cd_replica *x = &ps->reps[ps->nreps++];
+            memset(x, 0, sizeof *x);
+            x->index = atoi(idx);
+            x->pid = pids[i];
+            cd_proc_start_time(pids[i], &x->start_time);
+            x->pidfd = cd_pidfd_open(pids[i]);
+            x->port = atoi(port);
+            snprintf(x->revision, sizeof x->revision, "%s", rev);
+            /* it served before: keep it serving if it still listens (the
+             * probe confirms or retires it at once) */
+            x->state = port_answers(ps->tmpl ? ps->tmpl->host : "127.0.0.1", x->port)
+                           ? CD_REP_READY
+                           : CD_REP_STARTING;
+            x->started_ms = now_ms;
+            x->next_probe_ms = now_ms;
+            x->owned = false;
+            if (rlen && !revision[0])
+                snprintf(revision, rlen, "%s", rev);
+            adopted++;
+        }
+        free(env);
+    }
+    if (adopted) {
+        int current_count = 0;
+        for (size_t i = 0; i < ps->nreps; i++)
+            current_count += !ps->tmpl || current(ps, &ps->reps[i]);
+        /* never fewer than what runs: scaling down is the engine's call */
+        if (ps->desired < current_count)
+            ps->desired = current_count;
+        ps->gen++;
+    }
     return adopted;
 }

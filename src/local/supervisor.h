@@ -4,7 +4,9 @@
  * the ones that die, rolls them to a new spec one at a time (surge 1, never
  * below the ready count), stops them gracefully (SIGTERM, then SIGKILL) and
  * can adopt the replicas of a previous canaryd after a restart (PID + start
- * time). Routing is not its business: replicas leave the endpoint list
+ * time from its record, or the marks in their environment when the record
+ * is lost). Paths are made absolute when a template is made: replicas
+ * start long after, from wherever canaryd runs. Routing is not its business: replicas leave the endpoint list
  * first and are signalled only once the caller confirms that the router no
  * longer uses them (cd_procset_endpoints_applied).
  *
@@ -93,6 +95,9 @@ size_t cd_procs_owned_by(const char *owner, pid_t *out, size_t cap);
 /* Stops tracking; processes keep running (see cd_procset_stop_all). */
 void cd_procset_free(cd_procset *ps);
 const char *cd_procset_name(const cd_procset *ps);
+/* Why the last attempt to start a replica failed (the working dir or the
+ * program missing, ...); "" when the last one started. */
+const char *cd_procset_error(const cd_procset *ps);
 
 /* The spec to run; replicas of another revision are rolled. Takes a copy. */
 void cd_procset_set_template(cd_procset *ps, const cd_proc_template *t);
@@ -126,6 +131,19 @@ void cd_procset_endpoints_applied(cd_procset *ps, int64_t gen);
 bool cd_procset_stop_all(cd_procset *ps, int64_t now_ms);
 size_t cd_procset_replica_count(const cd_procset *ps);
 const cd_replica *cd_procset_replica(const cd_procset *ps, size_t i);
+
+/* Names the set in its replicas' environment (CANARYD_SET=key, with
+ * CANARYD_REVISION and CANARYD_PORT), for cd_procset_adopt_marked. */
+void cd_procset_set_key(cd_procset *ps, const char *key);
+/* Whether j has the shape cd_procset_save writes (why says what not). */
+bool cd_procset_record_ok(const json_t *j, char *why, size_t n);
+/* Adopts the running processes of owner marked as this set's replicas
+ * (when its record is lost or corrupt): ready when their port answers,
+ * desired raised to the replicas of the current template found. revision
+ * gets the revision they run (the first found), to look its template up.
+ * Returns the number adopted. */
+int cd_procset_adopt_marked(cd_procset *ps, const char *owner, char *revision, size_t rlen,
+                            int64_t now_ms);
 
 /* Persisted shape for adoption after a restart. */
 json_t *cd_procset_save(const cd_procset *ps);

@@ -96,8 +96,13 @@ static cd_rc set_ready(cd_procset *ps, int64_t changed_ms, int threshold, int de
 {
     cd_procset_counts c = cd_procset_counts_of(ps);
     if (c.desired == 0)
-        return CD_OK;
-    if (c.updated < c.desired)
+        return CD_OK;   /* the canary between releases (the primary never: primary_ready) */
+    if (cd_procset_error(ps)[0])   /* the reason first: it is what the user must fix */
+        snprintf(err->msg, sizeof err->msg,
+                 "waiting for rollout to finish: %d out of %d new replicas have been updated: "
+                 "%.380s",
+                 c.updated, c.desired, cd_procset_error(ps));
+    else if (c.updated < c.desired)
         snprintf(err->msg, sizeof err->msg,
                  "waiting for rollout to finish: %d out of %d new replicas have been updated",
                  c.updated, c.desired);
@@ -121,10 +126,40 @@ static cd_rc set_ready(cd_procset *ps, int64_t changed_ms, int threshold, int de
     return CD_RETRY;
 }
 
+static int replicas_of(const cd_local_target *t);
+
+/* The primary always runs: a primary set at zero replicas (stopped with
+ * --stop-on-exit, or left by a Canary deleted and added again) serves
+ * nothing and must never count as ready; it is scaled back up here.
+ * Caller holds the lock. */
+static void primary_up(cd_local_target *t, int64_t now)
+{
+    if (!cd_procset_template(t->primary) || cd_procset_desired(t->primary) > 0)
+        return;
+    cd_info("%s: scaling %s-primary back to %d replica%s", t->name, t->name, replicas_of(t),
+            replicas_of(t) == 1 ? "" : "s");
+    cd_procset_scale(t->primary, replicas_of(t));
+    t->primary_changed_ms = now;
+}
+
+void cd_local_target_primary_up(cd_local_target *t, int64_t now_ms)
+{
+    pthread_mutex_lock(&t->lock);
+    if (t->workload)
+        primary_up(t, now_ms);
+    pthread_mutex_unlock(&t->lock);
+}
+
 static cd_rc wl_is_primary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
 {
     cd_local_target *t = target_of(ctx);
     pthread_mutex_lock(&t->lock);
+    primary_up(t, now_of(ctx));
+    if (cd_procset_desired(t->primary) == 0) {
+        pthread_mutex_unlock(&t->lock);
+        snprintf(err->msg, sizeof err->msg, "%s-primary has no replicas", t->name);
+        return CD_RETRY;
+    }
     cd_rc rc = set_ready(t->primary, t->primary_changed_ms,
                          c->spec->analysis.primary_ready_threshold,
                          c->spec->progress_deadline_seconds, now_of(ctx), err);
@@ -132,10 +167,26 @@ static cd_rc wl_is_primary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
     return rc;
 }
 
+static bool in_flight(cd_phase p)
+{
+    return p == CD_PHASE_PROGRESSING || p == CD_PHASE_WAITING_PROMOTION ||
+           p == CD_PHASE_PROMOTING || p == CD_PHASE_FINALISING;
+}
+
 static cd_rc wl_is_canary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
 {
     cd_local_target *t = target_of(ctx);
     pthread_mutex_lock(&t->lock);
+    /* a release in flight whose canary set was stopped (--stop-on-exit,
+     * then a restart): zero replicas are not ready, they are started */
+    if (c->status && in_flight(c->status->phase) && cd_procset_desired(t->canary) == 0 &&
+        t->workload) {
+        cd_info("%s: scaling %s back to %d replica%s", t->name, t->name, replicas_of(t),
+                replicas_of(t) == 1 ? "" : "s");
+        cd_procset_scale(t->canary, replicas_of(t));
+        t->canary_changed_ms = now_of(ctx);
+        t->canary_scaled_up = true;
+    }
     cd_rc rc = set_ready(t->canary, t->canary_changed_ms, c->spec->analysis.canary_ready_threshold,
                          c->spec->progress_deadline_seconds, now_of(ctx), err);
     pthread_mutex_unlock(&t->lock);
@@ -167,6 +218,7 @@ static cd_rc wl_initialize(void *ctx, const cd_canary_ref *c, bool require_ready
         cd_info("%s: creating %s-primary", t->name, t->name);
         copy_to_primary(t, now_of(ctx));
     }
+    primary_up(t, now_of(ctx));
     pthread_mutex_unlock(&t->lock);
     return require_ready ? wl_is_primary_ready(ctx, c, err) : CD_OK;
 }

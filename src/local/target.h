@@ -23,9 +23,14 @@ typedef struct cd_local_target {
     char revision[CD_HASH_MAX]; /* hash of the current spec */
     cd_procset *canary;         /* "T" */
     cd_procset *primary;        /* "T-primary" */
+    /* wall-clock ms (the workload port's clock: every caller passes
+     * cd_wall_ms(), or the progress deadline compares two clocks) */
     int64_t canary_changed_ms;  /* last scale-up or spec change of the canary set */
     int64_t primary_changed_ms; /* creation or promotion of the primary set */
     bool canary_scaled_up;      /* ScaleFromZero happened and not ScaleToZero since */
+    /* the controller's bookkeeping (under the controller's lock) */
+    char saved_template[2][CD_HASH_MAX];   /* revisions of canary/primary templates stored */
+    char warning[1024];         /* a state problem found at restore, for its canaries' events */
 } cd_local_target;
 
 cd_local_target *cd_local_target_new(const char *ns, const char *name, const char *log_dir);
@@ -33,6 +38,10 @@ void cd_local_target_free(cd_local_target *t);
 /* A new version of the LocalWorkload manifest (retained): the canary set
  * follows it at once, as a Deployment's pods follow its template. */
 void cd_local_target_set_workload(cd_local_target *t, cd_object *workload, int64_t now_ms);
+/* A primary set that exists but was scaled to zero (stopped with
+ * --stop-on-exit, or its Canary deleted) is scaled back to the workload's
+ * replicas: the primary always serves. */
+void cd_local_target_primary_up(cd_local_target *t, int64_t now_ms);
 /* Steps both process sets. */
 void cd_local_target_step(cd_local_target *t, int64_t now_ms);
 

@@ -216,6 +216,17 @@ typedef struct cd_analysis {
     size_t n_alerts;
 } cd_analysis;
 
+/* spec.rollbackWindow (canaryd's extension, docs/rollback.md): a new
+ * target revision equal to one of the last `revisions` promoted ones (the
+ * primary's included) is promoted at once, without analysis; with maxAge,
+ * only if it served as the primary within that time. */
+typedef struct cd_rollback_window {
+    bool set;
+    int revisions;              /* 1..CD_PROMOTED_MAX */
+    const char *max_age;        /* as written, NULL when absent */
+    int64_t max_age_ms;         /* 0: no age limit */
+} cd_rollback_window;
+
 typedef struct cd_canary_spec {
     const char *provider;       /* NULL/"" -> the controller's global provider */
     const char *metrics_server;
@@ -228,6 +239,7 @@ typedef struct cd_canary_spec {
     bool analysis_from_deprecated;
     int32_t progress_deadline_seconds;  /* default 600 */
     bool skip_analysis, revert_on_deletion, suspend;
+    cd_rollback_window rollback_window;
 } cd_canary_spec;
 
 typedef struct cd_object_meta {

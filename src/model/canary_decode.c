@@ -625,8 +625,71 @@ static bool is_knative(const cd_object_ref *r)
 }
 
 /* Checks across fields, as Flagger's verifyCanary and routers do. */
+/* A StatefulSet target is released in place by its partition, traffic
+ * following the updated pods (docs/statefulset.md): what cannot work is
+ * an error, what is ignored a warning saying why. */
+static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_spec *s)
+{
+    const char *provider = s->provider ? s->provider : "";
+    const cd_node *an = cd_map_get(spec, "analysis");
+    if (*provider && strcmp(provider, "kubernetes"))
+        cd_dec_error(d, cd_map_get(spec, "provider"), "spec.provider",
+                     "a StatefulSet target is released by its partition, traffic following the "
+                     "updated pods: provider must be kubernetes or empty, got \"%s\"", provider);
+    if (s->autoscaler_ref.set)
+        cd_dec_warn(d, cd_map_get(spec, "autoscalerRef"), "spec.autoscalerRef",
+                    "does not apply to a StatefulSet target: there is no primary copy to scale");
+    if (s->analysis.n_match)
+        cd_dec_warn(d, cd_map_get(an, "match"), "spec.analysis.match",
+                    "does not apply to a StatefulSet target: traffic follows the pods, no request "
+                    "is routed by header (no A/B testing)");
+    if (s->analysis.mirror)
+        cd_dec_warn(d, cd_map_get(an, "mirror"), "spec.analysis.mirror",
+                    "does not apply to a StatefulSet target: nothing mirrors traffic to its pods");
+    if (s->analysis.session_affinity.set)
+        cd_dec_warn(d, cd_map_get(an, "sessionAffinity"), "spec.analysis.sessionAffinity",
+                    "does not apply to a StatefulSet target: no router sets cookies");
+    if (s->analysis.iterations > 0 && !s->analysis.step_weight && !s->analysis.n_step_weights)
+        cd_dec_warn(d, cd_map_get(an, "iterations"), "spec.analysis.iterations",
+                    "blue/green on a StatefulSet target updates no ordinal during its iterations "
+                    "and then all of them at once; use stepWeight or stepWeights to step the "
+                    "partition");
+    if (s->analysis.step_weight_promotion > 0)
+        cd_dec_warn(d, cd_map_get(an, "stepWeightPromotion"), "spec.analysis.stepWeightPromotion",
+                    "does not apply to a StatefulSet target: promotion updates the remaining "
+                    "ordinals in the controller's order");
+    static const char *const mesh_only[] = {"gateways", "hosts", "gatewayRefs", "match", "retries",
+                                            "headers", "corsPolicy", "timeout", "trafficPolicy",
+                                            "mirror", "rewrite", "meshName", "backends"};
+    const cd_node *svc = cd_map_get(spec, "service");
+    for (size_t i = 0; i < sizeof mesh_only / sizeof mesh_only[0]; i++) {
+        const cd_node *f = cd_map_get(svc, mesh_only[i]);
+        if (f)
+            cd_dec_warn(d, f, cd_dec_path(d, "spec.service", mesh_only[i]),
+                        "does not apply to a StatefulSet target: canaryd creates no routes for "
+                        "it, traffic follows the pods through your own Service");
+    }
+    const cd_node *mn = cd_map_get(an, "metrics");
+    for (size_t i = 0; i < s->analysis.n_metrics; i++) {
+        const cd_metric *m = &s->analysis.metrics[i];
+        const cd_node *at = mn && mn->type == CD_N_SEQ && i < mn->nitems ? mn->items[i] : an;
+        char path[64];
+        snprintf(path, sizeof path, "spec.analysis.metrics[%zu]", i);
+        if (cd_metric_is_builtin(m) && !m->template_name && !m->query)
+            cd_dec_error(d, at, cd_dec_path(d, path, "name"),
+                         "builtin metric %s has no query for a StatefulSet's updated pods; use a "
+                         "templateRef or query that selects them (docs/statefulset.md)",
+                         m->name ? m->name : "");
+        if (m->judge)
+            cd_dec_error(d, cd_map_get(at, "judge"), cd_dec_path(d, path, "judge"),
+                         "the statistical judge does not support StatefulSet targets yet");
+    }
+}
+
 static void check_canary(cd_dec *d, const cd_node *spec, const cd_canary_spec *s)
 {
+    if (s->target_ref.kind && !strcmp(s->target_ref.kind, "StatefulSet"))
+        check_statefulset(d, spec, s);
     const char *provider = s->provider ? s->provider : "";
     const cd_node *prov = cd_map_get(spec, "provider");
     const cd_node *target = cd_map_get(spec, "targetRef");
@@ -655,7 +718,8 @@ static void check_canary(cd_dec *d, const cd_node *spec, const cd_canary_spec *s
     if (!strcmp(provider, "appmesh") && !s->service.mesh_name)
         cd_dec_error(d, cd_map_get(spec, "service"), "spec.service.meshName",
                      "provider appmesh (v1beta1) needs meshName; use appmesh:v1beta2 otherwise");
-    if (!strcmp(provider, "kubernetes")) {
+    bool sts = s->target_ref.kind && !strcmp(s->target_ref.kind, "StatefulSet");
+    if (!strcmp(provider, "kubernetes") && !sts) {   /* a StatefulSet runs the canary strategy */
         const cd_node *an = cd_map_get(spec, "analysis");
         if (s->analysis.n_match)
             cd_dec_warn(d, cd_map_get(an, "match"), "spec.analysis.match",
@@ -664,6 +728,52 @@ static void check_canary(cd_dec *d, const cd_node *spec, const cd_canary_spec *s
             cd_dec_warn(d, an, "spec.analysis.iterations",
                         "provider kubernetes always runs blue/green: 10 iterations are used");
     }
+}
+
+/* Does s match the CRD's duration pattern ^[0-9]+(\.[0-9]+)?(ms|s|m|h)? */
+static bool duration_prefix(const char *s)
+{
+    size_t i = 0;
+    while (s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == 0)
+        return false;
+    if (s[i] == '.') {
+        size_t j = ++i;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == j)
+            return false;
+    }
+    return s[i] == 's' || s[i] == 'm' || s[i] == 'h';
+}
+
+/* spec.rollbackWindow (canaryd's extension): the schema checked the
+ * shapes; the bounds and the duration are checked here. */
+static void decode_rollback_window(cd_dec *d, const cd_node *spec, cd_rollback_window *w)
+{
+    const cd_node *n = cd_map_get(spec, "rollbackWindow");
+    if (!n || n->type != CD_N_MAP)
+        return;
+    w->set = true;
+    int64_t v = 1;
+    cd_dec_int(d, n, "revisions", "spec.rollbackWindow", &v);   /* required, 1..20: the CRD */
+    w->revisions = v < 1 ? 1 : v > CD_PROMOTED_MAX ? CD_PROMOTED_MAX : (int)v;
+    const cd_node *an = cd_map_get(n, "maxAge");
+    if (!an || an->type == CD_N_NULL)
+        return;
+    int64_t ms;
+    if (an->type != CD_N_STR)
+        return;   /* the schema reported it */
+    if (!cd_duration_parse_ms(an->str, &ms) || ms <= 0) {
+        /* the CRD's pattern reported what does not even start like a duration */
+        if (duration_prefix(an->str))
+            cd_dec_error(d, an, "spec.rollbackWindow.maxAge",
+                         "must be a positive duration such as 24h or 30m, got \"%s\"", an->str);
+        return;
+    }
+    w->max_age = cd_dec_str(d, n, "maxAge");
+    w->max_age_ms = ms;
 }
 
 void cd_canary_decode_spec(cd_dec *d, const cd_node *spec, cd_canary_spec *s)
@@ -709,6 +819,7 @@ void cd_canary_decode_spec(cd_dec *d, const cd_node *spec, cd_canary_spec *s)
     s->skip_analysis = cd_dec_bool(spec, "skipAnalysis");
     s->revert_on_deletion = cd_dec_bool(spec, "revertOnDeletion");
     s->suspend = cd_dec_bool(spec, "suspend");
+    decode_rollback_window(d, spec, &s->rollback_window);
 
     /* defaults that depend on other fields */
     if (!s->service.name)

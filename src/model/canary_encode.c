@@ -338,5 +338,10 @@ json_t *cd_canary_encode_spec(const cd_canary_spec *s)
     json_object_set_new(o, "skipAnalysis", json_boolean(s->skip_analysis));
     json_object_set_new(o, "revertOnDeletion", json_boolean(s->revert_on_deletion));
     json_object_set_new(o, "suspend", json_boolean(s->suspend));
+    if (s->rollback_window.set) {
+        json_t *w = json_pack("{s:i}", "revisions", s->rollback_window.revisions);
+        cd_json_set_str(w, "maxAge", s->rollback_window.max_age);
+        json_object_set_new(o, "rollbackWindow", w);
+    }
     return o;
 }

@@ -36,6 +36,8 @@ typedef struct {
     size_t nanchors, cap_anchors;
     bool failed;
     bool stop;              /* nesting beyond CD_NODE_MAX_DEPTH: the rest is not read */
+    const char *input;      /* the text being parsed (marks are offsets into it) */
+    size_t input_len;
 } builder;
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -248,6 +250,205 @@ static const char *token_text(builder *b, struct fy_token *t)
     return s ? cd_arena_strndup(&b->s->arena, s, len) : NULL;
 }
 
+static bool is_flow_ws(char c) { return c == ' ' || c == '\t'; }
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* n hex digits at p as a number; -1 when they are not */
+static long hex_value(const char *p, size_t avail, size_t n)
+{
+    if (avail < n)
+        return -1;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = hex_digit(p[i]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static size_t put_utf8(char *out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The escape at p[i] ('\\' already seen, p[i+1] the letter) as a code
+ * point; *used is its length in bytes. -1 when it is not one that
+ * YAML 1.2 §5.7 (or JSON, for surrogate pairs) defines. */
+static long escape_at(const char *p, size_t n, size_t i, size_t *used)
+{
+    static const char simple[] = "0\0a\ab\bt\t\t\tn\nv\vf\fr\re\x1b  \"\"//\\\\";
+    char e = p[i + 1];
+    for (size_t k = 0; k + 1 < sizeof simple; k += 2)
+        if (simple[k] == e) {
+            *used = 2;
+            return (unsigned char)simple[k + 1];
+        }
+    switch (e) {
+    case 'N': *used = 2; return 0x85;
+    case '_': *used = 2; return 0xA0;
+    case 'L': *used = 2; return 0x2028;
+    case 'P': *used = 2; return 0x2029;
+    case 'x': *used = 4; return hex_value(p + i + 2, n - i - 2, 2);
+    case 'U': *used = 10; {
+        long v = hex_value(p + i + 2, n - i - 2, 8);
+        return v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? -1 : v;
+    }
+    case 'u': {
+        *used = 6;
+        long v = hex_value(p + i + 2, n - i - 2, 4);
+        if (v < 0xD800 || v > 0xDFFF)
+            return v;
+        if (v > 0xDBFF || n - i < 12 || p[i + 6] != '\\' || p[i + 7] != 'u')
+            return -1;   /* a lone surrogate */
+        long lo = hex_value(p + i + 8, n - i - 8, 4);
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return -1;
+        *used = 12;
+        return 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    default:
+        return -1;
+    }
+}
+
+/* Line folding inside a quoted scalar at the break p[*i] (YAML 1.2 §7.3):
+ * the line's trailing white space (not escaped, so after line_start) goes,
+ * the next lines' leading white space goes, one break becomes a space and
+ * n+1 breaks n newlines. escaped: the break followed a '\', so it makes
+ * nothing (not even a space; the empty lines after it still make newlines)
+ * and the white space before it stays. Returns the new output length. */
+static size_t fold_break(const char *p, size_t n, size_t *i, char *out, size_t o,
+                         size_t line_start, bool escaped)
+{
+    if (!escaped)
+        while (o > line_start && is_flow_ws(out[o - 1]))
+            o--;
+    size_t breaks = 0;
+    while (*i < n && (p[*i] == '\n' || p[*i] == '\r')) {
+        *i += (p[*i] == '\r' && *i + 1 < n && p[*i + 1] == '\n') ? 2 : 1;
+        breaks++;
+        while (*i < n && is_flow_ws(p[*i]))
+            (*i)++;
+    }
+    if (breaks == 1 && !escaped)
+        out[o++] = ' ';
+    for (size_t k = 1; k < breaks; k++)
+        out[o++] = '\n';
+    return o;
+}
+
+/* Decodes the body of a double-quoted scalar (between its quotes, as the
+ * scanner accepted it) per YAML 1.2 §7.3.1: escapes (§5.7; a JSON
+ * surrogate pair is one character), folding as for single quotes, and an
+ * escaped line break that joins its lines. libfyaml 0.7.12 gets escaped
+ * white space and escaped breaks wrong ("a\ " then a break lost its
+ * spaces; some such scalars gained a NUL). NULL (and libfyaml's text is
+ * used) for an escape it does not know. */
+static char *decode_double_quoted(cd_arena *a, const char *p, size_t n, size_t *outlen)
+{
+    char *out = cd_arena_alloc(a, 2 * n + 1);   /* \L: 2 bytes in, 3 out */
+    size_t o = 0, line_start = 0, i = 0;
+    while (i < n) {
+        char c = p[i];
+        if (c == '\\' && i + 1 < n && (p[i + 1] == '\n' || p[i + 1] == '\r')) {
+            i++;
+            o = fold_break(p, n, &i, out, o, line_start, true);
+            line_start = o;
+        } else if (c == '\\') {
+            size_t used = 0;
+            long cp = i + 1 < n ? escape_at(p, n, i, &used) : -1;
+            if (cp < 0)
+                return NULL;
+            o += put_utf8(out + o, (uint32_t)cp);
+            i += used;
+            line_start = o;   /* escaped white space is content */
+        } else if (c == '\n' || c == '\r') {
+            o = fold_break(p, n, &i, out, o, line_start, false);
+            line_start = o;
+        } else {
+            out[o++] = c;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+/* Decodes the body of a single-quoted scalar (the bytes between its quotes,
+ * as the scanner accepted them) per YAML 1.2 §7.3.2: "''" is one quote;
+ * line breaks fold (fold_break). libfyaml 0.7.12's own decoding of this
+ * style is wrong ('a''''b' gives "a'''") and leaks its chunk buffer when
+ * five or more "''" follow each other, so it is not used for it. */
+static char *decode_single_quoted(cd_arena *a, const char *p, size_t n, size_t *outlen)
+{
+    char *out = cd_arena_alloc(a, n + 1);
+    size_t o = 0, line_start = 0, i = 0;
+    while (i < n) {
+        char c = p[i];
+        if (c == '\'') {
+            out[o++] = '\'';
+            i += (i + 1 < n && p[i + 1] == '\'') ? 2 : 1;
+        } else if (c == '\n' || c == '\r') {
+            o = fold_break(p, n, &i, out, o, line_start, false);
+            line_start = o;
+        } else {
+            out[o++] = c;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+/* A quoted scalar's text decoded by canaryd from the input itself (its
+ * marks are byte offsets into it, just inside the quotes); NULL when they
+ * do not frame one, and libfyaml's text is used. */
+static const char *quoted_text(builder *b, struct fy_token *t, char quote, size_t *len)
+{
+    const struct fy_mark *s = fy_token_start_mark(t), *e = fy_token_end_mark(t);
+    if (!s || !e || !b->input || s->input_pos == 0 || e->input_pos < s->input_pos ||
+        e->input_pos >= b->input_len || b->input[s->input_pos - 1] != quote ||
+        b->input[e->input_pos] != quote)
+        return NULL;
+    const char *body = b->input + s->input_pos;
+    size_t n = e->input_pos - s->input_pos;
+    return quote == '\'' ? decode_single_quoted(&b->s->arena, body, n, len)
+                         : decode_double_quoted(&b->s->arena, body, n, len);
+}
+
 static bool key_equal(const cd_node *a, const cd_node *b)
 {
     return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
@@ -443,10 +644,18 @@ static void handle_event(builder *b, struct fy_event *e, cd_node **root, int *do
     case FYET_SCALAR: {
         cd_node *n = new_node(b, CD_N_STR, m);
         size_t len = 0;
-        const char *text = fy_token_get_text(e->scalar.value, &len);
-        n->str = cd_arena_strndup(&b->s->arena, text ? text : "", text ? len : 0);
-        n->len = text ? len : 0;
         enum fy_scalar_style style = fy_token_scalar_style(e->scalar.value);
+        const char *sq = style == FYSS_SINGLE_QUOTED   ? quoted_text(b, e->scalar.value, '\'', &len)
+                         : style == FYSS_DOUBLE_QUOTED ? quoted_text(b, e->scalar.value, '"', &len)
+                                                       : NULL;
+        if (sq) {
+            n->str = sq;
+            n->len = len;
+        } else {
+            const char *text = fy_token_get_text(e->scalar.value, &len);
+            n->str = cd_arena_strndup(&b->s->arena, text ? text : "", text ? len : 0);
+            n->len = text ? len : 0;
+        }
         if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && n->col > 1)
             n->col--;   /* libfyaml marks the first character inside the quotes */
         if (style == FYSS_PLAIN) {
@@ -592,8 +801,11 @@ cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool 
     fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
+    /* sloppy indentation: a multi-line quoted scalar may continue at the
+     * column of its key (Kubernetes' CRDs, Flagger's own among them, are
+     * written so; kubectl's and PyYAML's readers accept it) */
     cfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE) |
-                FYPCF_DEFAULT_VERSION_1_2;
+                FYPCF_DEFAULT_VERSION_1_2 | FYPCF_SLOPPY_FLOW_INDENTATION;
     cfg.diag = diag;
     struct fy_parser *fyp = fy_parser_create(&cfg);
     if (!fyp) {
@@ -606,6 +818,8 @@ cd_stream *cd_stream_parse(const char *file, const char *data, size_t len, bool 
     memset(&b, 0, sizeof b);
     b.s = s;
     b.diags = diags;
+    b.input = data;
+    b.input_len = len;
     int bad_line, bad_col;
     const char *why = find_unprintable(data, len, &bad_line, &bad_col);
     if (why) {

@@ -3,6 +3,7 @@
 #include "model/status.h"
 #include "model/judge.h"
 #include "util/timeutil.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,8 +149,12 @@ bool cd_status_equal(const cd_canary_status *a, const cd_canary_status *b)
         strcmp(a->session_affinity_cookie, b->session_affinity_cookie) ||
         strcmp(a->primary_session_affinity_cookie, b->primary_session_affinity_cookie) ||
         strcmp(a->previous_session_affinity_cookie, b->previous_session_affinity_cookie) ||
-        a->n_judge != b->n_judge)
+        a->n_judge != b->n_judge || a->n_promoted != b->n_promoted)
         return false;
+    for (size_t i = 0; i < a->n_promoted; i++)
+        if (strcmp(a->promoted[i].revision, b->promoted[i].revision) ||
+            a->promoted[i].promoted_ms / 1000 != b->promoted[i].promoted_ms / 1000)
+            return false;
     for (size_t i = 0; i < a->n_judge; i++)
         if (!cd_judge_state_equal(&a->judge[i], &b->judge[i]))
             return false;
@@ -259,6 +264,17 @@ json_t *cd_status_to_json(const cd_canary_status *s)
             json_array_append_new(arr, cd_judge_state_to_json(&s->judge[i]));
         json_object_set_new(j, "judge", arr);
     }
+    if (s->n_promoted) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < s->n_promoted && i < CD_PROMOTED_MAX; i++) {
+            const cd_promoted_revision *e = &s->promoted[i];
+            json_t *o = json_pack("{s:s}", "revision", e->revision);
+            if (e->promoted_ms)   /* 0: promoted before the history was kept */
+                json_object_set_new(o, "promotedAt", json_string(cd_rfc3339(e->promoted_ms, ts)));
+            json_array_append_new(arr, o);
+        }
+        json_object_set_new(j, "promotedRevisions", arr);
+    }
     return j;
 }
 
@@ -266,8 +282,13 @@ static int int_of(const json_t *v)
 {
     if (json_is_integer(v))
         return (int)json_integer_value(v);
-    if (json_is_real(v))
-        return (int)json_real_value(v);
+    if (json_is_real(v)) {
+        /* a status written by anyone: 1e300 or NaN must not be undefined */
+        double d = json_real_value(v);
+        if (d != d)
+            return 0;
+        return d >= INT_MAX ? INT_MAX : d <= INT_MIN ? INT_MIN : (int)d;
+    }
     return 0;
 }
 
@@ -341,5 +362,13 @@ void cd_status_from_json(cd_canary_status *s, const json_t *j)
         cd_judge_state e;
         if (cd_judge_state_from_json(&e, c) && !cd_status_judge_find(s, e.metric))
             *cd_status_judge_add(s, e.metric) = e;
+    }
+    json_array_foreach(json_object_get(j, "promotedRevisions"), i, c) {
+        const char *rev = json_string_value(json_object_get(c, "revision"));
+        if (!rev || !*rev || s->n_promoted >= CD_PROMOTED_MAX)
+            continue;
+        cd_promoted_revision *e = &s->promoted[s->n_promoted++];
+        snprintf(e->revision, sizeof e->revision, "%s", rev);
+        e->promoted_ms = time_of(json_object_get(c, "promotedAt"));
     }
 }

@@ -48,6 +48,15 @@ typedef struct cd_condition {
  * judge, per judged metric. */
 typedef struct cd_judge_state cd_judge_state;
 
+/* One entry of status.promotedRevisions (canaryd's extension, kept only
+ * when spec.rollbackWindow is set; docs/rollback.md): a revision (target
+ * hash, as lastPromotedSpec) and when it was promoted. Newest first. */
+#define CD_PROMOTED_MAX 20
+typedef struct cd_promoted_revision {
+    char revision[CD_HASH_MAX];
+    int64_t promoted_ms;
+} cd_promoted_revision;
+
 typedef struct cd_canary_status {
     cd_phase phase;
     int canary_weight;
@@ -65,6 +74,8 @@ typedef struct cd_canary_status {
     char previous_session_affinity_cookie[CD_COOKIE_MAX];
     cd_judge_state *judge;              /* status.judge, one per judged metric */
     size_t n_judge;
+    cd_promoted_revision promoted[CD_PROMOTED_MAX];   /* status.promotedRevisions */
+    size_t n_promoted;
 } cd_canary_status;
 
 void cd_status_init(cd_canary_status *s);

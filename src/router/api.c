@@ -26,9 +26,28 @@ static void reply_json(rt_admin_resp *r, int status, json_t *body)
     free(t);
 }
 
+/* msg as a JSON string; a message that quotes the request (a route name
+ * in a query string) may hold bytes that are not UTF-8: they become '?'
+ * (jansson refuses such a string, and the answer was "null") */
+static json_t *message_json(const char *msg)
+{
+    json_t *j = json_string(msg);
+    if (j)
+        return j;
+    char *copy = strdup(msg);
+    if (!copy)
+        abort();
+    for (char *c = copy; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 static void reply_error(rt_admin_resp *r, int status, const char *msg, json_t *details)
 {
-    json_t *o = json_pack("{s:s}", "error", msg);
+    json_t *o = json_pack("{s:o}", "error", message_json(msg));
     if (details)
         json_object_set_new(o, "details", details);
     reply_json(r, status, o);
@@ -400,7 +419,7 @@ static void get_measurements(const rt_admin_req *req, rt_admin_resp *r)
         return;
     }
     json_t *m = rt_report_measure(route, has_group ? group : NULL, window, offset, qs, nq,
-                                  rt_wall_ms_now(), err, sizeof err);
+                                  cd_wall_ms(), err, sizeof err);
     if (!m)
         reply_error(r, 404, err, NULL);
     else
@@ -430,7 +449,7 @@ static void get_samples(const rt_admin_req *req, rt_admin_resp *r)
         }
         limit = (size_t)n;
     }
-    json_t *s = rt_report_samples(route, group, window, limit, rt_wall_ms_now(), err,
+    json_t *s = rt_report_samples(route, group, window, limit, cd_wall_ms(), err,
                                   sizeof err);
     if (!s)
         reply_error(r, 404, err, NULL);

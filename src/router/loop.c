@@ -8,20 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t rt_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t rt_wall_ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void on_wakefd(rt_loop *l, rt_io *io, uint32_t ev)
 {
     uint64_t v;
@@ -45,7 +31,7 @@ int rt_loop_init(rt_loop *l, void *owner)
     }
     l->wake_io.fd = l->wakefd;
     l->wake_io.cb = on_wakefd;
-    l->now = rt_now_ms();
+    l->now = cd_mono_ms();
     return rt_loop_add(l, &l->wake_io, EPOLLIN);
 }
 
@@ -203,14 +189,14 @@ void rt_loop_run_once(rt_loop *l, int max_wait_ms)
     struct epoll_event evs[128];
     int wait = max_wait_ms;
     if (l->nheap) {
-        int64_t d = l->heap[0]->at - rt_now_ms();
+        int64_t d = l->heap[0]->at - cd_mono_ms();
         if (d < 0)
             d = 0;
         if (wait < 0 || d < wait)
             wait = (int)d;
     }
     int n = epoll_wait(l->epfd, evs, 128, wait);
-    l->now = rt_now_ms();
+    l->now = cd_mono_ms();
     for (int i = 0; i < n; i++) {
         rt_io *io = evs[i].data.ptr;
         if (io->fd >= 0)

@@ -5,6 +5,7 @@
  * rt_loop_wake, which any thread may call. */
 #ifndef CD_ROUTER_LOOP_H
 #define CD_ROUTER_LOOP_H
+#include "util/timeutil.h"  /* cd_mono_ms (timers), cd_wall_ms */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,7 +56,5 @@ void rt_timer_set(rt_loop *l, rt_timer *t, int64_t at);
 void rt_timer_clear(rt_loop *l, rt_timer *t);
 static inline bool rt_timer_armed(const rt_timer *t) { return t->idx != 0; }
 
-int64_t rt_now_ms(void);           /* monotonic */
-int64_t rt_wall_ms_now(void);      /* wall clock, ms since the epoch */
 
 #endif

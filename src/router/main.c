@@ -230,7 +230,7 @@ void rt_control_apply(const json_t *doc, uint64_t if_version, rt_apply_result *r
         rt_table_close_removed_listeners(cur, s);
     rt_snapshot_release(cur);
     rt_rt.applies = ++g_applies;
-    rt_rt.last_apply_wall_ms = rt_wall_ms_now();
+    rt_rt.last_apply_wall_ms = cd_wall_ms();
     cd_info("router: configuration version %llu applied (%zu routes, %zu listeners)",
             (unsigned long long)s->version, s->nroutes, s->nlisteners);
 }
@@ -351,7 +351,7 @@ static void on_signal(rt_loop *l, rt_io *io, uint32_t events)
 
 static void on_gc(rt_loop *l, rt_timer *t)
 {
-    rt_registry_gc(rt_wall_ms_now(), C.retention_ms);
+    rt_registry_gc(cd_wall_ms(), C.retention_ms);
     rt_timer_set(l, t, l->now + 10000);
 }
 
@@ -463,7 +463,7 @@ int cd_main_router(int argc, char **argv)
     cd_log_set_logger("router");
     const flags *f = &C.f;
     C.retention_ms = f->retention_ms;
-    rt_rt.started_wall_ms = rt_wall_ms_now();
+    rt_rt.started_wall_ms = cd_wall_ms();
     rt_rt.workers = f->workers;
     rt_rt.config_file = f->config;
     raise_fd_limit();

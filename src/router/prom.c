@@ -218,7 +218,7 @@ static void process_metrics(cd_buf *o)
 
 void rt_prom_write(cd_buf *o)
 {
-    pctx p = {.out = o, .now = rt_now_ms()};
+    pctx p = {.out = o, .now = cd_mono_ms()};
     for (p.family = 0; p.family < F_NFAM; p.family++) {
         header(o, fams[p.family].name, fams[p.family].type, fams[p.family].help);
         rt_registry_each_bstats(bstats_family, &p);

@@ -274,7 +274,7 @@ static void record(rt_exchange *ex, unsigned status)
         rt_ctr_add(&s->bytes_tx, ex->bytes_tx);
     }
     rt_gstats *gs = group_stats(ex);
-    if (gs && rt_gstats_record(gs, w->id, status, us, rt_wall_ms_now()))
+    if (gs && rt_gstats_record(gs, w->id, status, us, cd_wall_ms()))
         rt_worker_mark_dirty(w, gs);
 }
 
@@ -1130,7 +1130,7 @@ static void start_mirror(rt_exchange *ex, const rt_req_head *rh)
          * the mirror group sees a 503, as clients of an unavailable group
          * would */
         rt_ctr_add(&r->mirror_stats->shards[w->id].no_backend, 1);
-        if (rt_gstats_record(r->mirror_stats, w->id, 503, 0, rt_wall_ms_now()))
+        if (rt_gstats_record(r->mirror_stats, w->id, 503, 0, cd_wall_ms()))
             rt_worker_mark_dirty(w, r->mirror_stats);
         return;
     }

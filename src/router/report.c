@@ -129,7 +129,7 @@ static void add_bstats(void *ctx, rt_bstats *b)
         (json_int_t)s.timeouts, "resets", (json_int_t)s.resets, "bytesReceived",
         (json_int_t)s.bytes_rx, "bytesSent", (json_int_t)s.bytes_tx, "connectionsActive",
         (json_int_t)es.cx_active, "connectionsIdle", (json_int_t)es.idle, "health",
-        health_of(b->ep, rt_now_ms()), "retired", atomic_load(&b->refs) <= 1);
+        health_of(b->ep, cd_mono_ms()), "retired", atomic_load(&b->refs) <= 1);
     json_object_set_new(be, "latencyMeanMs",
                         s.rq_total ? json_real(round3(s.sum_us / 1000.0 / s.rq_total)) : json_null());
     json_object_set_new(be, "latencyHistogram",
@@ -197,7 +197,7 @@ json_t *rt_report_status(void)
                 json_array_append_new(
                     bes, json_pack("{s:s,s:s,s:s,s:s}", "address", b->address, "podName",
                                    b->pod_name, "state", states[b->state], "health",
-                                   b->ep ? health_of(b->ep, rt_now_ms()) : "unknown"));
+                                   b->ep ? health_of(b->ep, cd_mono_ms()) : "unknown"));
             }
             json_object_set_new(groups, rt_role_names[role], bes);
         }

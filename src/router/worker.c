@@ -304,7 +304,7 @@ static void worker_switch(rt_worker *w)
 
 static void arm_tick(rt_worker *w)
 {
-    int64_t wall = rt_wall_ms_now();
+    int64_t wall = cd_wall_ms();
     int64_t to_next = 1000 - wall % 1000 + 2;
     rt_timer_set(&w->loop, &w->tick, w->loop.now + to_next);
 }

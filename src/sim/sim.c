@@ -510,6 +510,10 @@ cd_sim *cd_sim_new(const cd_object_meta *meta, const cd_canary_spec *spec, const
     s->cfg = (cd_engine_config){opt->mesh_provider, opt->judge, opt->judge_ctx};
     s->ref = (cd_canary_ref){&s->meta, spec, &s->status, NULL};
     s->provider = cd_engine_provider(&s->cfg, &s->ref);
+    /* as canaryd kube runs it: the canary strategy on the partition
+     * (docs/statefulset.md); the weights are the updated share */
+    if (spec->target_ref.kind && !strcmp(spec->target_ref.kind, "StatefulSet"))
+        s->provider = "statefulset";
     s->ref.provider = s->provider;
     s->nop_router = !strcmp(s->provider, "kubernetes");
     s->epoch_ms = opt->epoch_ms ? opt->epoch_ms : DEFAULT_EPOCH_MS;

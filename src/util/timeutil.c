@@ -91,3 +91,15 @@ bool cd_parse_rfc3339(const char *s, int64_t *out)
     *out = ((int64_t)t - offset_s) * 1000 + frac_ms;
     return true;
 }
+
+char *cd_micro_time_now(char out[40])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char secs[24];
+    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%06dZ", secs, (int)(ts.tv_nsec / 1000) % 1000000);
+    return out;
+}

@@ -62,8 +62,43 @@ wait_done() {  # wait_done SECONDS: until Succeeded or Failed; prints it
   done
 }
 
+# wait_outcome SECONDS: until the current revision's run has ended, and
+# prints its phase (Succeeded or Failed). Not the previous run's outcome:
+# the journal must hold a "New revision detected" since the last
+# set_version followed by the run's end ("Promotion completed" or "Canary
+# failed"), and lastAppliedSpec must be the workload's revision. (A Failed
+# canary first notes a new revision's hash and its transition time while
+# still Failed, so the status alone cannot tell.)
+RELEASE_AT=0
+wait_outcome() {
+  local i=0 p
+  while :; do
+    p=$( { canaryctl describe canary podinfo -o json 2>/dev/null; echo; echo '#events'
+           canaryctl events podinfo --limit 300 -o json 2>/dev/null; } | /usr/bin/python3 -c '
+import json,sys,datetime
+try:
+    desc, evs = sys.stdin.read().split("#events", 1)
+    d = json.loads(desc)
+    ev = [json.loads(l) for l in evs.splitlines() if l.strip()]
+    def secs(e):
+        return datetime.datetime.strptime(e["ts"][:19], "%Y-%m-%dT%H:%M:%S").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    start = [i for i, e in enumerate(ev) if "New revision detected" in e["message"]]
+    ended = start and secs(ev[start[-1]]) >= int(sys.argv[1]) and any(
+        "Promotion completed" in e["message"] or "Canary failed" in e["message"]
+        for e in ev[start[-1]:])
+    done = ended and d["status"].get("lastAppliedSpec") == d["workload"]["revision"]
+    print(d["phase"] if done and d["phase"] in ("Succeeded", "Failed") else "running")
+except Exception: print("")' "$RELEASE_AT")
+    case "$p" in Succeeded|Failed) echo "$p"; return 0 ;; esac
+    i=$((i + 1)); [ $i -gt $(($1 * 2)) ] && { echo "$p"; return 1; }
+    sleep 0.5
+  done
+}
+
 # set_version ARGS...: rewrites the workload's arguments (a new revision)
 set_version() {
+  RELEASE_AT=$(date +%s)
   local args="\"--port\", \"{{ port }}\""
   for a in "$@"; do args="$args, \"$a\""; done
   sed -i "s|^  args: .*|  args: [$args]|" "$W/podinfo-workload.yaml"

@@ -33,6 +33,14 @@ EXTENSIONS = {
         ".spec.analysis.metrics[].judge.history",
         ".status.judge",
         ".status.judge[]",
+        # instant rollback (docs/rollback.md)
+        ".spec.rollbackWindow",
+        ".spec.rollbackWindow.revisions",
+        ".spec.rollbackWindow.maxAge",
+        ".status.promotedRevisions",
+        ".status.promotedRevisions[]",
+        ".status.promotedRevisions[].revision",
+        ".status.promotedRevisions[].promotedAt",
     } | {".status.judge[]." + f for f in (
         "metric", "test", "verdict", "reason", "windows", "canary", "canary.samples",
         "canary.errors", "canary.p50", "canary.p99", "primary", "primary.samples",

@@ -62,6 +62,7 @@ declare -A ROWS=(
   ['abort NAME']="abort podinfo"
   ['hold NAME [--rollout]']="hold podinfo;hold podinfo --rollout"
   ['resume NAME']="resume podinfo"
+  ['rollback NAME']="rollback podinfo"
   ['load URL --rate N']="load $URL --rate 20 --duration 2s"
 )
 
@@ -139,6 +140,10 @@ for cell in 'get canaries [-n NS \| -A] [-o json]' 'describe canary NAME [-n NS]
             'events NAME [--limit N] [-o json]' 'apply -f FILE' 'load URL --rate N'; do
   check "table row '$cell' runs: ${ROWS[$cell]}" run_row "${ROWS[$cell]}"
 done
+# the demo canary has no spec.rollbackWindow: the row's refusal (test_local_rollback runs the rest)
+canaryctl ${ROWS['rollback NAME']} >"$TEST_TMP/rollback.out" 2>&1; rc=$?
+check "table row 'rollback NAME' runs: refused with the reason (exit 2) without spec.rollbackWindow" \
+  bash -c "[ $rc -eq 2 ] && grep -q 'has no spec.rollbackWindow' '$TEST_TMP/rollback.out'"
 
 # --- metrics -f ./deploy: the local router --------------------------------------
 canaryctl load "$URL" --rate 20 --duration 0 >/dev/null 2>&1 &

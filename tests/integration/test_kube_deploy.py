@@ -128,7 +128,11 @@ def main():
             not any("*" in r.get(k, []) for r in role["rules"] for k in ("apiGroups", "resources", "verbs")))
     t.check("base: no delete, deletecollection or escalation verbs",
             not any(v in r["verbs"] for r in role["rules"]
-                    for v in ("delete", "deletecollection", "escalate", "bind", "impersonate")))
+                    for v in ("deletecollection", "escalate", "bind", "impersonate")))
+    # one delete: the pods of an OnDelete StatefulSet, which update only when
+    # deleted (docs/statefulset.md); ownerReferences clean up everything else
+    deletes = [(r.get("apiGroups"), r.get("resources")) for r in role["rules"] if "delete" in r["verbs"]]
+    t.check("base: the only delete is of core pods", deletes == [([""], ["pods"])], deletes)
 
     mdep = find(mesh, "Deployment", "canaryd")
     mctr = mdep["spec"]["template"]["spec"]["containers"][0]

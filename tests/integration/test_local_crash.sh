@@ -53,8 +53,13 @@ assert r["responses"].get("error", 0) == 0, r
 check "decisions survive: one promotion and one rollback in the journal" bash -c "
   canaryctl events podinfo --limit 1000 | grep -c 'Promotion completed' | grep -qx 1 &&
   canaryctl events podinfo --limit 1000 | grep -c 'Canary failed' | grep -qx 1"
+# the canary set scales down after the outcome (grace period): poll
+i=0; while [ "$(owned_processes)" -ne 3 ] && [ $i -lt 150 ]; do i=$((i + 1)); sleep 0.2; done
 check "no process left behind by the kills: 2 primary replicas and the router" \
   [ "$(owned_processes)" -eq 3 ]
+[ "$(owned_processes)" -eq 3 ] || { canaryctl describe canary podinfo | sed -n '/^Processes/,/^Metrics/p'
+  grep -l -a -z "CANARYD_OWNER=$(realpath "$W/.canaryd")" /proc/[0-9]*/environ 2>/dev/null |
+    cut -d/ -f3 | xargs -r ps -o pid,etime,args -p; }
 stop_canaryd
 check "--stop-on-exit stops every process canaryd started" [ "$(owned_processes)" -eq 0 ]
 finish

@@ -205,9 +205,36 @@ static void test_service_update(void **state)
     assert_null(cdk_service_update(upd, &in, "podinfo"));   /* converged */
     json_decref(upd);
 
-    /* not ours (no Canary controller): labels and annotations untouched */
+    /* not ours (no Canary controller): nothing to change, nothing written */
     json_object_del(md, "ownerReferences");
     assert_null(cdk_service_update(live, &in, "podinfo"));
+    /* a user's Service whose selector canaryd rewrites: labels and annotations
+     * kept, plus the two Flux annotations (Flagger's filterMetadata) */
+    json_object_set_new(kj_at(live, "spec.selector"), "app", json_string("podinfo"));
+    json_object_del(kj_at(md, "annotations"), "kustomize.toolkit.fluxcd.io/reconcile");
+    json_object_del(kj_at(md, "annotations"), "helm.toolkit.fluxcd.io/driftDetection");
+    upd = cdk_service_update(live, &in, "podinfo");
+    assert_non_null(upd);
+    assert_string_equal(S(upd, "spec.selector.app"), "podinfo-primary");
+    json_t *ua = kj_at(upd, "metadata.annotations");
+    assert_string_equal(json_string_value(json_object_get(ua, "kustomize.toolkit.fluxcd.io/reconcile")),
+                        "disabled");
+    assert_string_equal(json_string_value(json_object_get(ua, "helm.toolkit.fluxcd.io/driftDetection")),
+                        "disabled");
+    assert_string_equal(json_string_value(json_object_get(ua, "keep-a")), "mine");
+    assert_int_equal(json_object_size(ua), 3);
+    assert_string_equal(json_string_value(json_object_get(kj_at(upd, "metadata.labels"), "stray")), "x");
+    assert_null(cdk_service_update(upd, &in, "podinfo"));   /* converged */
+    json_decref(upd);
+    /* a user's Service without annotations at all gets the two */
+    json_t *bare = json_deep_copy(live);
+    json_object_del(kj_at(bare, "metadata"), "annotations");
+    upd = cdk_service_update(bare, &in, "podinfo");
+    assert_non_null(upd);
+    assert_int_equal(json_object_size(kj_at(upd, "metadata.annotations")), 2);
+    json_decref(upd);
+    json_decref(bare);
+    json_object_set_new(kj_at(live, "spec.selector"), "app", json_string("podinfo-primary"));
     /* owned by another canary: untouched too */
     json_t *other = obj("{\"apiVersion\":\"flagger.app/v1beta1\",\"kind\":\"Canary\",\"name\":\"x\","
                         "\"uid\":\"u2\",\"controller\":true}");

@@ -347,6 +347,37 @@ static void test_daemonset_readiness(void **state)
     json_decref(ds);
 }
 
+/* Counts beyond int64 arithmetic (a fuzzer's, or a broken server's):
+ * saturated, never undefined (UBSan aborts this test on an overflow). */
+static void test_readiness_extreme_counts(void **state)
+{
+    char msg[300];
+    json_t *d = obj("{\"status\":{\"replicas\":9223372036854775807,\"updatedReplicas\":-10}}");
+    assert_int_equal(cdk_deployment_ready(d, 60, 100, 1000000, msg, sizeof msg), CD_RETRY);
+    assert_string_equal(msg, "waiting for rollout to finish: 9223372036854775807 old replicas are "
+                             "pending termination");
+    json_decref(d);
+    d = obj("{\"status\":{\"updatedReplicas\":9223372036854775807,"
+            "\"replicas\":9223372036854775807,\"availableReplicas\":0}}");
+    assert_int_equal(cdk_deployment_ready(d, 60, 100, 1000000, msg, sizeof msg), CD_RETRY);
+    json_decref(d);
+    json_t *ds = obj("{\"status\":{\"desiredNumberScheduled\":-9223372036854775807,"
+                     "\"updatedNumberScheduled\":-9223372036854775807,\"numberAvailable\":0}}");
+    assert_int_equal(cdk_daemonset_ready(ds, 60, 100, 1000, 2000, msg, sizeof msg), CD_OK);
+    /* a transition time at the end of int64 is never past its deadline */
+    json_object_set_new(kj_at(ds, "status"), "desiredNumberScheduled", json_integer(4));
+    json_object_set_new(kj_at(ds, "status"), "updatedNumberScheduled", json_integer(4));
+    assert_int_equal(cdk_daemonset_ready(ds, 60, 100, INT64_MAX - 5, INT64_MAX, msg, sizeof msg),
+                     CD_RETRY);
+    json_decref(ds);
+    /* a real beyond int64 where an integer belongs saturates */
+    d = obj("{\"a\": 1e300, \"b\": -1e300, \"c\": 3.9}");
+    assert_true(kj_int(d, "a", 0) == INT64_MAX);
+    assert_true(kj_int(d, "b", 0) == INT64_MIN);
+    assert_int_equal(kj_int(d, "c", 0), 3);
+    json_decref(d);
+}
+
 static void test_scale_up_replicas(void **state)
 {
     json_t *t0 = obj("{\"spec\":{\"replicas\":0}}"), *t3 = obj("{\"spec\":{\"replicas\":3}}");
@@ -513,7 +544,24 @@ static void test_label_filters(void **state)
     const char *all[] = {"*"};
     cd_strlist star = {all, 1};
     json_t *f = cdk_filter_by_prefix(m, &star);
+    assert_int_equal(json_object_size(f), 2);   /* "*" never copies Flux's keys (Flagger's neither) */
+    assert_null(json_object_get(f, "helm.toolkit.fluxcd.io/n"));
+    json_decref(f);
+    const char *helm[] = {"helm."};
+    cd_strlist helm_prefix = {helm, 1};
+    f = cdk_filter_by_prefix(m, &helm_prefix);
+    assert_int_equal(json_object_size(f), 0);
+    json_decref(f);
+    /* the primary's pod labels and annotations: without Flux's keys either */
+    f = cdk_with_label(m, "app", "a-primary");
     assert_int_equal(json_object_size(f), 3);
+    assert_string_equal(json_string_value(json_object_get(f, "app")), "a-primary");
+    assert_null(json_object_get(f, "helm.toolkit.fluxcd.io/n"));
+    json_decref(f);
+    f = cdk_pod_annotations(m, "id-1");
+    assert_int_equal(json_object_size(f), 3);
+    assert_string_equal(json_string_value(json_object_get(f, "flagger-id")), "id-1");
+    assert_null(json_object_get(f, "helm.toolkit.fluxcd.io/n"));
     json_decref(f);
     f = cdk_filter_by_prefix(m, &no_prefixes);
     assert_int_equal(json_object_size(f), 0);
@@ -533,7 +581,8 @@ int main(void)
         cmocka_unit_test(test_selector_label),   cmocka_unit_test(test_primary_deployment),
         cmocka_unit_test(test_primary_daemonset), cmocka_unit_test(test_promote),
         cmocka_unit_test(test_target_hash),      cmocka_unit_test(test_deployment_readiness),
-        cmocka_unit_test(test_daemonset_readiness), cmocka_unit_test(test_scale_up_replicas),
+        cmocka_unit_test(test_daemonset_readiness), cmocka_unit_test(test_readiness_extreme_counts),
+        cmocka_unit_test(test_scale_up_replicas),
         cmocka_unit_test(test_port_discovery),   cmocka_unit_test(test_config_scan),
         cmocka_unit_test(test_config_tracking),  cmocka_unit_test(test_primary_config),
         cmocka_unit_test(test_primary_hpa),      cmocka_unit_test(test_label_filters),

@@ -112,12 +112,79 @@ static void test_records_and_atomicity(void **state)
     cd_state_close(st);
 }
 
+static void write_status(const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/canaries/test/podinfo", dir);
+    assert_int_equal(cd_mkdir_p(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/canaries/test/podinfo/status.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Issue 12: a wrong-typed status is as bad as a truncated one, and the
+ * reason names the field (or the line and column). */
+static void test_status_shape_checked(void **state)
+{
+    cd_state *st = cd_state_open(dir);
+    cd_canary_status back;
+    cd_status_init(&back);
+    char why[256];
+    static const struct { const char *text, *why; } bad[] = {
+        {"{\"phase\": 42}", "phase: missing or not a string"},
+        {"{\"phase\": \"Sleeping\"}", "phase: not a phase"},
+        {"[1, 2]", "not a JSON object"},
+        {"{\"phase\": \"Progressing\", \"canaryWeight\": \"30\"}", "canaryWeight: not a count"},
+        {"{\"phase\": \"Progressing\", \"canaryWeight\": 130}", "canaryWeight: above 100"},
+        {"{\"phase\": \"Progressing\", \"lastAppliedSpec\": 7}", "lastAppliedSpec: not a string"},
+        {"{\"phase\": \"Progr", "line 1, column"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_status(bad[i].text);
+        assert_int_equal(cd_state_load_status_why(st, "test", "podinfo", &back, why, sizeof why),
+                         -EINVAL);
+        if (!strstr(why, bad[i].why))
+            fail_msg("%s: got \"%s\", wanted \"%s\"", bad[i].text, why, bad[i].why);
+    }
+    write_status("{\"phase\": \"Succeeded\", \"canaryWeight\": 0, \"lastAppliedSpec\": \"ab\"}");
+    assert_int_equal(cd_state_load_status_why(st, "test", "podinfo", &back, why, sizeof why), 0);
+    assert_int_equal(back.phase, CD_PHASE_SUCCEEDED);
+    /* moved aside, not deleted */
+    char *path = cd_state_status_path(st, "test", "podinfo"), moved[1024];
+    assert_int_equal(cd_state_quarantine(path, moved, sizeof moved), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(access(moved, F_OK), 0);
+    assert_non_null(strstr(moved, "status.json.corrupt-"));
+    free(path);
+    cd_status_free(&back);
+    cd_state_close(st);
+}
+
+/* One canaryd local per state directory; the lock goes with its holder. */
+static void test_state_lock(void **state)
+{
+    cd_state *a = cd_state_open(dir), *b = cd_state_open(dir);
+    char why[600];
+    assert_true(cd_state_lock(a, why, sizeof why));
+    assert_false(cd_state_lock(b, why, sizeof why));
+    char want[64];
+    snprintf(want, sizeof want, "another canaryd local (pid %d)", (int)getpid());
+    assert_non_null(strstr(why, want));
+    cd_state_close(a);
+    assert_true(cd_state_lock(b, why, sizeof why));
+    cd_state_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_status_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_and_atomicity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_shape_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_lock, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

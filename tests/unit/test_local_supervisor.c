@@ -266,6 +266,93 @@ static void test_bad_command_backs_off(void **state)
     free_set(ps);
 }
 
+/* Issue 12: a relative manifest directory and a relative command are
+ * made absolute when the manifest is read, so that the spawn (which
+ * changes into the working dir first) finds the program; a missing
+ * program is reported by the set, with its absolute path. */
+static void test_relative_paths_become_absolute(void **state)
+{
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    cd_local_workload_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.command = "../bin/./app";
+    spec.working_dir = "sub/";
+    spec.replicas = 1;
+    spec.port_env = "PORT";
+    spec.host = "127.0.0.1";
+    cd_proc_template *t = cd_proc_template_new(&spec, "./proj/manifests", "r");
+    char want[1200];
+    snprintf(want, sizeof want, "%s/proj/manifests/sub", strcmp(cwd, "/") ? cwd : "");
+    assert_string_equal(t->working_dir, want);
+    snprintf(want, sizeof want, "%s/proj/manifests/bin/app", strcmp(cwd, "/") ? cwd : "");
+    assert_string_equal(t->command, want);
+    cd_proc_template_free(t);
+    spec.command = "demo-app";    /* a bare name stays a PATH lookup */
+    spec.working_dir = NULL;
+    t = cd_proc_template_new(&spec, "/a/b/../c", "r");
+    assert_string_equal(t->command, "demo-app");
+    assert_string_equal(t->working_dir, "/a/c");
+    cd_proc_template_free(t);
+}
+
+static void test_missing_program_is_reported(void **state)
+{
+    cd_local_workload_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.command = "./no-such-program";
+    spec.replicas = 1;
+    spec.port_env = "PORT";
+    spec.host = "127.0.0.1";
+    cd_proc_template *t = cd_proc_template_new(&spec, "/tmp", "x");
+    cd_procset *ps = new_set("bad");
+    cd_procset_set_template(ps, t);
+    cd_procset_scale(ps, 1);
+    run_until(ps, starting_with_backoff, 100, NULL);
+    assert_non_null(strstr(cd_procset_error(ps), "/tmp/no-such-program: No such file or directory"));
+    cd_proc_template_free(t);
+    spec.command = "no-such-program-in-path";
+    t = cd_proc_template_new(&spec, "/tmp", "y");
+    cd_procset_set_template(ps, t);
+    assert_string_equal(cd_procset_error(ps), "");   /* a new spec starts clean */
+    run_until(ps, starting_with_backoff, 100, NULL);
+    assert_non_null(strstr(cd_procset_error(ps), "no such program in $PATH"));
+    cd_proc_template_free(t);
+    free_set(ps);
+}
+
+/* Issue 12: a process record of the wrong shape is refused (not read as
+ * zeros: pid 0, desired 0), naming the field. */
+static void test_record_shape_checked(void **state)
+{
+    char why[200];
+    static const struct { const char *text, *why; } bad[] = {
+        {"[]", "not a JSON object"},
+        {"{\"desired\": \"two\", \"template\": null, \"replicas\": []}", "desired"},
+        {"{\"desired\": 2, \"template\": 5, \"replicas\": []}", "template"},
+        {"{\"desired\": 2, \"template\": null, \"replicas\": {}}", "replicas: not an array"},
+        {"{\"desired\": 2, \"template\": null, \"replicas\": [{\"pid\": \"12\"}]}", "replicas[0].pid"},
+        {"{\"desired\": 2, \"template\": null, \"replicas\": [{\"pid\": 12, \"startTime\": 1, "
+         "\"port\": 70000, \"index\": 0, \"revision\": \"r\"}]}", "replicas[0].port"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *j = json_loads(bad[i].text, 0, NULL);
+        assert_non_null(j);
+        assert_false(cd_procset_record_ok(j, why, sizeof why));
+        if (!strstr(why, bad[i].why))
+            fail_msg("%s: got \"%s\"", bad[i].text, why);
+        json_decref(j);
+    }
+    cd_proc_template *t = make_template("v1", 1, true);
+    cd_procset *ps = new_set("ok");
+    cd_procset_set_template(ps, t);
+    json_t *saved = cd_procset_save(ps);
+    assert_true(cd_procset_record_ok(saved, why, sizeof why));
+    json_decref(saved);
+    cd_proc_template_free(t);
+    free_set(ps);
+}
+
 static void test_template_json_roundtrip(void **state)
 {
     cd_proc_template *t = make_template("v9", 3, true);
@@ -299,6 +386,9 @@ int main(void)
         cmocka_unit_test_teardown(test_drained_replica_is_not_signalled_before_router_lets_go, kill_leftovers),
         cmocka_unit_test_teardown(test_adoption_after_restart, kill_leftovers),
         cmocka_unit_test_teardown(test_bad_command_backs_off, kill_leftovers),
+        cmocka_unit_test_teardown(test_relative_paths_become_absolute, kill_leftovers),
+        cmocka_unit_test_teardown(test_missing_program_is_reported, kill_leftovers),
+        cmocka_unit_test_teardown(test_record_shape_checked, kill_leftovers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

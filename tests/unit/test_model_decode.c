@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,24 @@ static void test_status_roundtrip(void **state)
     cd_diags_free(&d);
 }
 
+/* A status is written by whoever can write the object: numbers beyond
+ * int (1e300) saturate; converting them was undefined (issue 24's fuzzing). */
+static void test_status_huge_numbers(void **state)
+{
+    (void)state;
+    json_t *j = json_loads("{\"canaryWeight\": 1e300, \"failedChecks\": -1e300, "
+                           "\"iterations\": 2.5}", 0, NULL);
+    assert_non_null(j);
+    cd_canary_status s;
+    cd_status_init(&s);
+    cd_status_from_json(&s, j);
+    assert_int_equal(s.canary_weight, INT_MAX);
+    assert_int_equal(s.failed_checks, INT_MIN);
+    assert_int_equal(s.iterations, 2);
+    cd_status_free(&s);
+    json_decref(j);
+}
+
 static void test_local_workload(void **state)
 {
     cd_diags d;
@@ -443,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_json_input),
         cmocka_unit_test(test_canonical_json),
         cmocka_unit_test(test_status_roundtrip),
+        cmocka_unit_test(test_status_huge_numbers),
         cmocka_unit_test(test_local_workload),
         cmocka_unit_test(test_local_canary_defaults_provider),
         cmocka_unit_test(test_conformance_corpus_decodes),

@@ -304,9 +304,9 @@ static size_t check_dir(const char *dir)
 }
 
 /* Every real CRD passes: canaryd's (compiled in: they loaded) and the
- * routers' upstream ones. (Flagger's crd.yaml is left out: libfyaml refuses
- * its multi-line single-quoted descriptions, which sit at the indentation
- * of their key, before any check could run.) */
+ * routers' upstream ones. (Flagger's crd.yaml, whose multi-line quoted
+ * descriptions sit at the column of their key, is checked in
+ * test_model_node.c.) */
 static void test_real_crds_pass(void **state)
 {
     (void)state;

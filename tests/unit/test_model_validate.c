@@ -130,6 +130,68 @@ static void test_weight_range(void **state)
            "canary.yaml:17:17: spec.analysis.stepWeight: must be a whole number, got 10.5\n");
 }
 
+/* spec.rollbackWindow (canaryd's extension, docs/rollback.md) */
+static void test_rollback_window(void **state)
+{
+    expect(14, "  rollbackWindow:\n    revisions: 3\n    maxAge: 24h\n  analysis:\n", "");
+    expect(14, "  rollbackWindow:\n    revisions: 0\n  analysis:\n",
+           "canary.yaml:15:16: spec.rollbackWindow.revisions: must be between 1 and 20, got 0\n");
+    expect(14, "  rollbackWindow:\n    revisions: 21\n  analysis:\n",
+           "canary.yaml:15:16: spec.rollbackWindow.revisions: must be between 1 and 20, got 21\n");
+    expect(14, "  rollbackWindow:\n    revisions: 2.5\n  analysis:\n",
+           "canary.yaml:15:16: spec.rollbackWindow.revisions: must be a whole number, got 2.5\n");
+    expect(14, "  rollbackWindow: {maxAge: 1h}\n  analysis:\n",
+           "canary.yaml:14:19: spec.rollbackWindow.revisions: required field is missing\n");
+    expect(14, "  rollbackWindow: {revisions: 2, maxAge: 0s}\n  analysis:\n",
+           "canary.yaml:14:42: spec.rollbackWindow.maxAge: must be a positive duration such as "
+           "24h or 30m, got \"0s\"\n");
+    expect(14, "  rollbackWindow: {revisions: 2, maxAge: soon}\n  analysis:\n",
+           "canary.yaml:14:42: spec.rollbackWindow.maxAge: must be a duration such as 500ms, 15s, "
+           "1m or 1.5h: \"soon\"\n");
+    result r;
+    run(&r, edit(14, "  rollbackWindow: {revisions: 4, maxAge: 90m}\n  analysis:\n"));
+    assert_int_equal(r.objs.n, 1);
+    const cd_rollback_window *w = &r.objs.items[0]->spec.canary.rollback_window;
+    assert_true(w->set);
+    assert_int_equal(w->revisions, 4);
+    assert_int_equal(w->max_age_ms, 90 * 60000);
+    done(&r);
+}
+
+/* A StatefulSet target (docs/statefulset.md): what cannot work is an
+ * error, what does not apply a warning saying why. */
+static void test_statefulset_fields(void **state)
+{
+    expect(10, "    kind: StatefulSet\n",
+           "canary.yaml:7:13: spec.provider: a StatefulSet target is released by its partition, "
+           "traffic following the updated pods: provider must be kubernetes or empty, got "
+           "\"appmesh:v1beta2\"\n"
+           "canary.yaml:20:7: spec.analysis.metrics[0].name: builtin metric request-success-rate "
+           "has no query for a StatefulSet's updated pods; use a templateRef or query that "
+           "selects them (docs/statefulset.md)\n");
+    const char *sts =
+        "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
+        "  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n"
+        "  service: {port: 5432, hosts: [db.example.com]}\n"
+        "  analysis:\n    interval: 1m\n    threshold: 2\n    stepWeight: 25\n"
+        "    stepWeightPromotion: 50\n    mirror: true\n"
+        "    sessionAffinity: {cookieName: c}\n"
+        "    metrics:\n    - name: errors\n      query: sum(x)\n      thresholdRange: {max: 1}\n";
+    result r;
+    run(&r, sts);
+    assert_string_equal(r.text,
+        "canary.yaml:6:32: warning: spec.service.hosts: does not apply to a StatefulSet target: "
+        "canaryd creates no routes for it, traffic follows the pods through your own Service\n"
+        "canary.yaml:11:26: warning: spec.analysis.stepWeightPromotion: does not apply to a "
+        "StatefulSet target: promotion updates the remaining ordinals in the controller's order\n"
+        "canary.yaml:12:13: warning: spec.analysis.mirror: does not apply to a StatefulSet target: "
+        "nothing mirrors traffic to its pods\n"
+        "canary.yaml:13:22: warning: spec.analysis.sessionAffinity: does not apply to a "
+        "StatefulSet target: no router sets cookies\n");
+    assert_int_equal(r.objs.n, 1);   /* valid: warnings only */
+    done(&r);
+}
+
 static void test_types(void **state)
 {
     expect(16, "    threshold: five\n",
@@ -145,9 +207,10 @@ static void test_types(void **state)
 
 static void test_enums(void **state)
 {
-    expect(10, "    kind: StatefulSet\n",
-           "canary.yaml:10:11: spec.targetRef.kind: unsupported value \"StatefulSet\": must be "
-           "one of \"DaemonSet\", \"Deployment\", \"Service\", \"LocalWorkload\"\n");
+    expect(10, "    kind: CronJob\n",
+           "canary.yaml:10:11: spec.targetRef.kind: unsupported value \"CronJob\": must be "
+           "one of \"DaemonSet\", \"Deployment\", \"Service\", \"LocalWorkload\", "
+           "\"StatefulSet\"\n");
     expect(7, "  provider: consul\n",
            "canary.yaml:7:13: spec.provider: unsupported value \"consul\": must be one of "
            "\"apisix\", \"appmesh\", \"appmesh:v1beta2\", \"contour\", \"gatewayapi:v1\", "
@@ -431,6 +494,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base_is_valid),
         cmocka_unit_test(test_weight_range),
+        cmocka_unit_test(test_rollback_window),
+        cmocka_unit_test(test_statefulset_fields),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_enums),
         cmocka_unit_test(test_required),

@@ -47,7 +47,7 @@ static cd_rc wait_target_ready(cdk_operator *op, cdk_ctx *x, const cd_canary_ref
 cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj, cd_err *err)
 {
     cdk_ctx x;
-    if (!cdk_ctx_init(&x, op->kc, &op->set, canary, obj, err)) {
+    if (!cdk_open_ctx(op, &x, canary, obj, err)) {
         cdk_ctx_release(&x);
         return CD_ERROR;
     }
@@ -69,9 +69,10 @@ cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj,
         rc = x.wl->restore(&x, &ref, err);
     if (rc == CD_OK)
         rc = wait_target_ready(op, &x, &ref, err);
-    if (rc == CD_OK)
+    bool sts = x.wl->k == CDK_STATEFULSET;   /* no Services or routes of its own */
+    if (rc == CD_OK && !sts)
         rc = cdk_services_finalize(&x, err);
-    if (rc == CD_OK)
+    if (rc == CD_OK && !sts)
         rc = x.router->finalize(&x, err);
     cd_status_free(&st);
     cdk_ctx_release(&x);

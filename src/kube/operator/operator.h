@@ -133,5 +133,11 @@ cd_secret_source cdk_secret_source(cdk_operator *op);
 
 /* finalize.c: revertOnDeletion (Flagger's finalize). */
 cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj, cd_err *err);
+/* The tick context of one canary (platform.h) with the workload controller
+ * of its target kind and the router of its provider (or -mesh-provider).
+ * False with err, for an event, when canaryd has none for them; the
+ * context is then still safe to release. */
+bool cdk_open_ctx(cdk_operator *op, cdk_ctx *x, const json_t *canary, const cd_object *obj,
+                  cd_err *err);
 
 #endif

@@ -18,6 +18,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool cdk_open_ctx(cdk_operator *op, cdk_ctx *x, const json_t *canary, const cd_object *obj,
+                  cd_err *err)
+{
+    const cd_canary_spec *spec = &obj->spec.canary;
+    const char *kind = spec->target_ref.kind ? spec->target_ref.kind : "Deployment";
+    const cdk_workload_ops *wl = cdk_workload_find(kind);
+    cdk_ctx_init(x, op->kc, &op->set, canary, obj, wl, NULL);
+    if (!wl) {
+        cd_errfmt(err, "target kind %s is not supported by canaryd kube (Deployment, DaemonSet and "
+                       "StatefulSet are)",
+                  kind);
+        return false;
+    }
+    const char *provider = spec->provider && *spec->provider ? spec->provider : op->set.mesh_provider;
+    if (wl->k == CDK_STATEFULSET) {
+        /* traffic follows the pods the partition updates (docs/statefulset.md) */
+        if (spec->provider && *spec->provider && strcmp(spec->provider, "kubernetes")) {
+            cd_errfmt(err, "a StatefulSet target is released by its partition, traffic following "
+                           "the pods: provider %s is not supported for it (use kubernetes or none)",
+                      spec->provider);
+            return false;
+        }
+        provider = "kubernetes";   /* for revertOnDeletion's paths only */
+    }
+    x->router = cdk_router_find(provider, err);
+    return x->router != NULL;
+}
+
 cd_object *cdk_decode(const json_t *obj, const char *kind, cd_err *err)
 {
     json_t *j = json_deep_copy(obj);
@@ -138,6 +166,8 @@ static void adopt_foreign_hash(cdk_operator *op, cdk_ctx *x, cd_canary_status *s
 {
     if (st->phase != CD_PHASE_SUCCEEDED && st->phase != CD_PHASE_INITIALIZED)
         return;
+    if (x->wl->k == CDK_STATEFULSET)
+        return;   /* no primary to compare with */
     if (!st->last_applied_spec[0] || strcmp(st->last_applied_spec, st->last_promoted_spec) != 0)
         return;
     cd_err err = {{0}};
@@ -177,7 +207,7 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
         return;
     }
     cdk_ctx x;
-    if (!cdk_ctx_init(&x, op->kc, &op->set, canary, obj, &err)) {
+    if (!cdk_open_ctx(op, &x, canary, obj, &err)) {
         cdk_record_event(op, canary, key, true, err.msg);
         cdk_ctx_release(&x);
         cd_object_free(obj);
@@ -196,8 +226,13 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
 
     cd_ports ports;
     memset(&ports, 0, sizeof ports);
-    cdk_workload_port(&ports.workload, &x);
-    cdk_router_port(&ports.router, &x);
+    bool sts = x.wl->k == CDK_STATEFULSET;
+    if (sts) {
+        cdk_statefulset_ports(&ports.workload, &ports.router, &x);
+    } else {
+        cdk_workload_port(&ports.workload, &x);
+        cdk_router_port(&ports.router, &x);
+    }
     ports.metrics = cd_metrics_port_make(&mcfg);
     ports.hooks = cd_hooks_port_make(&op->hooks);
     ports.notifier = cd_notifier_port_make(&ncfg);
@@ -210,7 +245,9 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cd_status_init(&st);
     cd_status_copy(&st, &obj->status);
     adopt_foreign_hash(op, &x, &st);
-    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, NULL};
+    /* a StatefulSet runs the canary strategy on its partition, whatever
+     * -mesh-provider says ("statefulset" is no router: the engine steps) */
+    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, sts ? "statefulset" : NULL};
     cd_rc rc = cd_engine_tick(&op->engine, &ports, &ref);
     cd_logf(CD_LOG_DEBUG, key, "tick done: phase %s, canary weight %d (%s)",
             cd_phase_name(st.phase), st.canary_weight,

@@ -7,6 +7,7 @@
 #ifndef CD_KUBE_ROUTER_ROUTER_H
 #define CD_KUBE_ROUTER_ROUTER_H
 #include "kube/platform.h"
+#include "kube/workload/workload.h"  /* the target and its metadata */
 #include "ports.h"
 
 typedef struct cdk_mesh_router {

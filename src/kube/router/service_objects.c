@@ -3,7 +3,8 @@
  * discovered ports), selector, headless, trafficDistribution, metadata
  * with the two Flux annotations, and how a live Service is brought in line
  * (ports and selector always; labels and annotations only on Services the
- * canary owns, unmanagedMetadata keys left alone). No I/O. */
+ * canary owns, unmanagedMetadata keys left alone; the two Flux annotations
+ * added to every Service changed, a user's own included). No I/O. */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/router/builders.h"
@@ -17,13 +18,20 @@ static json_t *metadata_labels(const cdk_svc_in *in)
     return l;
 }
 
+/* Flux's reconcile and Helm's drift detection turned off, so that neither
+ * puts back the selector and ports canaryd wrote. */
+static void set_toolkit_annotations(json_t *a)
+{
+    json_object_set_new(a, "kustomize.toolkit.fluxcd.io/reconcile", json_string("disabled"));
+    json_object_set_new(a, "helm.toolkit.fluxcd.io/driftDetection", json_string("disabled"));
+}
+
 json_t *cdk_router_annotations(const cd_metadata *md)
 {
     json_t *raw = md ? kj_strmap(&md->annotations) : json_object();
     json_t *a = cdk_without_toolkit(raw);
     json_decref(raw);
-    json_object_set_new(a, "kustomize.toolkit.fluxcd.io/reconcile", json_string("disabled"));
-    json_object_set_new(a, "helm.toolkit.fluxcd.io/driftDetection", json_string("disabled"));
+    set_toolkit_annotations(a);
     return a;
 }
 
@@ -218,5 +226,6 @@ json_t *cdk_service_update(const json_t *live, const cdk_svc_in *in, const char 
         json_decref(out);
         return NULL;
     }
+    set_toolkit_annotations(kj_obj(kj_obj(out, "metadata"), "annotations"));
     return out;
 }

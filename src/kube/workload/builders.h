@@ -10,6 +10,7 @@
  * is unit-tested against Flagger's behaviours. */
 #ifndef CD_KUBE_WORKLOAD_BUILDERS_H
 #define CD_KUBE_WORKLOAD_BUILDERS_H
+#include "kube/tick_types.h"
 #include "model/canary.h"
 #include "util/err.h"
 #include <jansson.h>
@@ -17,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CDK_DEPLOYMENT, CDK_DAEMONSET } cdk_kind;
+typedef enum { CDK_DEPLOYMENT, CDK_DAEMONSET, CDK_STATEFULSET } cdk_kind;
 
 /* The scale-to-zero node selector of DaemonSet targets. */
 #define CDK_SCALE_TO_ZERO_KEY "flagger.app/scale-to-zero"
@@ -33,31 +34,21 @@ bool cdk_selector_label(const json_t *obj, cdk_kind kind, const cd_strlist *labe
                         const char **label, const char **value, cd_err *err);
 
 /* Labels whose key starts with one of prefixes ("*" keeps all; none when
- * prefixes is empty): Flagger's -include-label-prefix. New object. */
+ * prefixes is empty), never keys containing "toolkit.fluxcd.io": Flagger's
+ * -include-label-prefix. New object. */
 json_t *cdk_filter_by_prefix(const json_t *map, const cd_strlist *prefixes);
 /* map without keys containing "toolkit.fluxcd.io". New object. */
 json_t *cdk_without_toolkit(const json_t *map);
-/* map with label set to value. New object. */
+/* map without Flux's keys, with label set to value. New object. */
 json_t *cdk_with_label(const json_t *map, const char *label, const char *value);
-/* Pod annotations with flagger-id set to id (forces a rolling update). */
+/* Pod annotations without Flux's keys, with flagger-id set to id (forces a
+ * rolling update). */
 json_t *cdk_pod_annotations(const json_t *annotations, const char *id);
 
 /* ---- config tracking (§2.3) ------------------------------------------------ */
 
-typedef enum { CDK_CONFIGMAP, CDK_SECRET } cdk_config_kind;
+/* cdk_config_kind, cdk_config_ref(s): kube/tick_types.h */
 
-typedef struct cdk_config_ref {
-    cdk_config_kind kind;
-    char *name;
-    bool optional;      /* every reference to it is optional */
-} cdk_config_ref;
-
-typedef struct cdk_config_refs {
-    cdk_config_ref *items;
-    size_t n;
-} cdk_config_refs;
-
-void cdk_config_refs_free(cdk_config_refs *r);
 bool cdk_config_refs_has(const cdk_config_refs *r, cdk_config_kind kind, const char *name);
 void cdk_config_refs_add(cdk_config_refs *r, cdk_config_kind kind, const char *name, bool optional);
 
@@ -135,6 +126,33 @@ cd_rc cdk_deployment_ready(const json_t *dep, int deadline_s, int threshold_pct,
 cd_rc cdk_daemonset_ready(const json_t *ds, int deadline_s, int threshold_pct,
                           int64_t last_transition_ms, int64_t now_ms, char *msg, size_t msglen);
 
+/* ---- StatefulSet partitions (partition.c, docs/statefulset.md) ------------ */
+
+/* The RollingUpdate partition that puts canary weight w (percent) of
+ * replicas on the update revision: ordinals >= it update. Any w > 0
+ * updates at least one pod; 100 gives 0. */
+int cdk_sts_partition_for(int replicas, int weight);
+/* The updated share a partition gives, in percent (rounded down). */
+int cdk_sts_weight_of(int replicas, int partition);
+
+typedef struct cdk_sts_view {
+    int replicas, partition;            /* spec.replicas, rollingUpdate.partition (OnDelete:
+                                           canaryd's own, see statefulset.c) */
+    bool rolling;                       /* updateStrategy RollingUpdate (else OnDelete) */
+    int64_t generation, observed;
+    int ready, updated, status_replicas;
+    const char *current_rev, *update_rev;
+} cdk_sts_view;
+/* Reads a StatefulSet (missing fields: Kubernetes' defaults). */
+void cdk_sts_read(const json_t *sts, cdk_sts_view *v);
+/* Is the set where the partition puts it: every ordinal >= partition on
+ * updateRevision (all of them when all), at least threshold_pct of the
+ * pods ready, the spec observed? CD_OK, or CD_RETRY with msg. */
+cd_rc cdk_sts_ready(const cdk_sts_view *v, bool all, int threshold_pct, char *msg, size_t msglen);
+/* Has the last rollout completed (every pod updated and ready; with
+ * RollingUpdate also currentRevision = updateRevision)? */
+bool cdk_sts_converged(const cdk_sts_view *v);
+
 /* ---- replicas ------------------------------------------------------------- */
 
 /* ScaleFromZero's replica count: the target's when > 0; else (without an
@@ -145,10 +163,7 @@ int cdk_scale_up_replicas(const json_t *target, const json_t *primary, const jso
 
 /* ---- port discovery --------------------------------------------------------- */
 
-typedef struct cdk_port {
-    char name[64];
-    int32_t port;
-} cdk_port;
+/* cdk_port: kube/tick_types.h */
 
 /* Every container port of the target (sidecars istio-proxy and envoy
  * excepted) other than the service's main one, named by its port name or

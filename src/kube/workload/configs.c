@@ -12,14 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cdk_config_refs_free(cdk_config_refs *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->items[i].name);
-    free(r->items);
-    memset(r, 0, sizeof *r);
-}
-
 static cdk_config_ref *find_ref(const cdk_config_refs *r, cdk_config_kind kind, const char *name)
 {
     for (size_t i = 0; i < r->n; i++)

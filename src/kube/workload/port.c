@@ -17,7 +17,8 @@
 
 const cdk_workload_ops *cdk_workload_find(const char *kind)
 {
-    static const cdk_workload_ops *const all[] = {&cdk_deployment_ops, &cdk_daemonset_ops};
+    static const cdk_workload_ops *const all[] = {&cdk_deployment_ops, &cdk_daemonset_ops,
+                                                  &cdk_statefulset_ops};
     for (size_t i = 0; kind && i < sizeof all / sizeof all[0]; i++)
         if (!strcmp(all[i]->kind, kind))
             return all[i];
@@ -429,8 +430,8 @@ static cd_rc reconcile_primary_scaler(void *ctx, const cd_canary_ref *c, bool in
 
 static bool same_without_id(const json_t *target_ann, const json_t *primary_ann)
 {
-    json_t *a = json_is_object(target_ann) ? json_deep_copy(target_ann) : json_object();
-    json_t *b = json_is_object(primary_ann) ? json_deep_copy(primary_ann) : json_object();
+    json_t *a = cdk_without_toolkit(target_ann);   /* never copied to a primary */
+    json_t *b = cdk_without_toolkit(primary_ann);
     json_object_del(a, CDK_FLAGGER_ID);
     json_object_del(b, CDK_FLAGGER_ID);
     bool eq = json_equal(a, b);

@@ -41,6 +41,8 @@ json_t *cdk_filter_by_prefix(const json_t *map, const cd_strlist *prefixes)
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)map, k, v) {
+        if (strstr(k, "toolkit.fluxcd.io"))
+            continue;   /* Flux's own keys never reach a primary (Flagger's too) */
         for (size_t i = 0; prefixes && i < prefixes->n; i++) {
             const char *p = prefixes->items[i];
             if (!strcmp(p, "*") || kj_prefix(k, p)) {
@@ -66,14 +68,14 @@ json_t *cdk_without_toolkit(const json_t *map)
 
 json_t *cdk_with_label(const json_t *map, const char *label, const char *value)
 {
-    json_t *out = json_is_object(map) ? json_deep_copy(map) : json_object();
+    json_t *out = cdk_without_toolkit(map);
     json_object_set_new(out, label, json_string(value));
     return out;
 }
 
 json_t *cdk_pod_annotations(const json_t *annotations, const char *id)
 {
-    json_t *out = json_is_object(annotations) ? json_deep_copy(annotations) : json_object();
+    json_t *out = cdk_without_toolkit(annotations);
     json_object_set_new(out, CDK_FLAGGER_ID, json_string(id));
     return out;
 }

@@ -5,6 +5,8 @@
 #include "kube/kobj.h"
 #include "kube/workload/builders.h"
 #include "util/timeutil.h"
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,11 +19,36 @@ static int64_t time_of(const json_t *cond, const char *key)
     return ms;
 }
 
-/* Flagger computes the threshold in float32 and truncates. */
+/* Flagger computes the threshold in float32 and truncates. Counts come
+ * from the object and may be anything a server (or a fuzzer) sends:
+ * results beyond int64 saturate instead of being undefined. */
 static int64_t threshold_of(int64_t n, int pct)
 {
     float ratio = (float)pct / 100.0f;
-    return (int64_t)((float)n * ratio);
+    float t = (float)n * ratio;
+    if (t >= 9223372036854775807.0f)
+        return INT64_MAX;
+    if (t <= -9223372036854775807.0f)
+        return INT64_MIN;
+    return (int64_t)t;
+}
+
+/* a - b, saturated (for messages about counts read from the object) */
+static long long count_diff(int64_t a, int64_t b)
+{
+    int64_t d;
+    if (__builtin_sub_overflow(a, b, &d))
+        return a > b ? LLONG_MAX : LLONG_MIN;
+    return (long long)d;
+}
+
+/* from + deadline_s < now, without overflow for any from or now */
+static bool past_deadline(int64_t from_ms, int deadline_s, int64_t now_ms)
+{
+    int64_t until;
+    if (__builtin_add_overflow(from_ms, (int64_t)deadline_s * 1000, &until))
+        return from_ms < 0;   /* wrapped below: long past; above: never */
+    return until < now_ms;
 }
 
 cd_rc cdk_deployment_ready(const json_t *dep, int deadline_s, int threshold_pct, int64_t now_ms,
@@ -41,7 +68,7 @@ cd_rc cdk_deployment_ready(const json_t *dep, int deadline_s, int threshold_pct,
         if (avail && !strcmp(kj_str(avail, "status") ?: "", "False") &&
             !strcmp(kj_str(avail, "reason") ?: "", "MinimumReplicasUnavailable")) {
             int64_t from = time_of(avail, "lastUpdateTime");
-            retriable = !(from + (int64_t)deadline_s * 1000 < now_ms);
+            retriable = !past_deadline(from, deadline_s, now_ms);
         }
     }
     cd_rc waiting = retriable ? CD_RETRY : CD_FATAL;
@@ -62,7 +89,7 @@ cd_rc cdk_deployment_ready(const json_t *dep, int deadline_s, int threshold_pct,
     }
     if (replicas > updated) {
         snprintf(msg, msglen, "waiting for rollout to finish: %lld old replicas are pending termination",
-                 (long long)(replicas - updated));
+                 count_diff(replicas, updated));
         return waiting;
     }
     if (available < need) {
@@ -98,7 +125,7 @@ cd_rc cdk_daemonset_ready(const json_t *ds, int deadline_s, int threshold_pct,
         return CD_OK;
     }
     /* an unknown transition time (0) cannot be past any deadline */
-    if (last_transition_ms > 0 && last_transition_ms + (int64_t)deadline_s * 1000 < now_ms) {
+    if (last_transition_ms > 0 && past_deadline(last_transition_ms, deadline_s, now_ms)) {
         snprintf(msg, msglen, "exceeded its progressDeadlineSeconds: %d", deadline_s);
         return CD_FATAL;
     }

@@ -6,6 +6,7 @@
 #ifndef CD_KUBE_WORKLOAD_WORKLOAD_H
 #define CD_KUBE_WORKLOAD_WORKLOAD_H
 #include "kube/platform.h"
+#include "kube/workload/builders.h"
 #include "ports.h"
 
 typedef struct cdk_workload_ops {
@@ -23,7 +24,11 @@ typedef struct cdk_workload_ops {
     cd_rc (*restore)(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
 } cdk_workload_ops;
 
-extern const cdk_workload_ops cdk_deployment_ops, cdk_daemonset_ops;
+extern const cdk_workload_ops cdk_deployment_ops, cdk_daemonset_ops, cdk_statefulset_ops;
+
+/* StatefulSet targets (statefulset.c) have no primary: both the workload
+ * and the router port work on the StatefulSet's partition. */
+void cdk_statefulset_ports(cd_workload_port *wp, cd_router_port *rp, cdk_ctx *x);
 
 /* The ops for a targetRef.kind, or NULL. */
 const cdk_workload_ops *cdk_workload_find(const char *kind);
@@ -41,5 +46,13 @@ bool cdk_primary_matches_target(cdk_ctx *x);
 bool cdk_random_uuid(char out[37]);
 /* GET of the target's primary. */
 bool cdk_get_primary(cdk_ctx *x, json_t **out, cd_kube_err *err);
+
+/* The target (workload/target.c), read once per tick (NULL with err when it cannot be read). */
+const json_t *cdk_target(cdk_ctx *x, cd_err *err);
+/* Drops the cached target (after a write to it). */
+void cdk_target_forget(cdk_ctx *x);
+/* Selector label, its value and the discovered ports (Flagger's
+ * GetMetadata). */
+bool cdk_target_metadata(cdk_ctx *x, cd_err *err);
 
 #endif

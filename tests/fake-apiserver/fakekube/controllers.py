@@ -3,7 +3,8 @@ moves Deployments' and DaemonSets' status the way the real controllers do
 (observedGeneration, replicas, updatedReplicas, readyReplicas,
 availableReplicas, unavailableReplicas, the Progressing and Available
 conditions, ProgressDeadlineExceeded after progressDeadlineSeconds, the
-revision annotation), completes StatefulSets, ReplicaSets and HPAs, finishes
+revision annotation), runs StatefulSets' pods with the partitioned
+RollingUpdate (see _statefulset), completes ReplicaSets and HPAs, finishes
 namespace deletion, and garbage-collects dependents by ownerReferences
 (background, foreground and orphan). Pods are not created: readiness is
 simulated with counters, one pod step at a time. A rollout stalls (new pods
@@ -128,6 +129,7 @@ class Controllers(threading.Thread):
         self.gc_interval = gc_interval
         self.paused = False
         self.rollouts = {}          # uid -> Rollout
+        self.sets = {}              # StatefulSet uid -> {"next": mono, "current": currentRevision}
         self.written = {}           # uid -> what the status last written was computed from
         self.stop_event = threading.Event()
         self._last_gc = 0.0
@@ -189,8 +191,12 @@ class Controllers(threading.Thread):
                 o = self.store.find(storage, ns, name)
                 if o is None or self._workload(o, WORKLOADS[storage], mono):
                     self._active.discard(key)
+        seen = set()
         for s in self.store.all(("apps", "statefulsets")):
-            self._statefulset(s)
+            seen.add(s["metadata"]["uid"])
+            self._statefulset(s, mono)
+        for uid in [u for u in self.sets if u not in seen]:
+            del self.sets[uid]
         for r in self.store.all(("apps", "replicasets")):
             self._replicaset(r)
         for h in self.store.all(("autoscaling", "horizontalpodautoscalers")):
@@ -333,18 +339,162 @@ class Controllers(threading.Thread):
                 st[k] = v
         o["status"] = st
 
-    def _statefulset(self, o):
+    # -- StatefulSets (kube-controller-manager's stateful_set_control.go) --------------------
+    def _statefulset(self, o, mono):
+        """Pods <name>-<ordinal> (real Pod objects, labelled
+        controller-revision-hash), ControllerRevisions per template, and
+        the partitioned RollingUpdate: one pod action per step; pods are
+        created in ordinal order at currentRevision below the partition and
+        updateRevision from it; updates go from the highest ordinal down to
+        the partition, deleting a pod that is not at updateRevision while
+        fewer than maxUnavailable (default 1) pods of the set are
+        unavailable; currentRevision becomes updateRevision only when every
+        pod is updated and ready (completeRollingUpdate). OnDelete updates
+        nothing by itself: a deleted pod comes back at updateRevision."""
         md, spec = o["metadata"], o.get("spec") or {}
+        if md.get("deletionTimestamp"):
+            return
+        st = self.sets.setdefault(md["uid"], {"next": 0.0, "current": None})
+        ns, name = md.get("namespace"), md["name"]
+        update_rev = self._sts_revision(o)
+        if st["current"] is None:
+            st["current"] = (o.get("status") or {}).get("currentRevision") or update_rev
+        pods = self._sts_pods(ns, name, md["uid"])
         desired = spec.get("replicas", 1)
-        rev = "%s-%s" % (md["name"], template_hash(spec.get("template") or {}))
+        us = spec.get("updateStrategy") or {}
+        rolling = us.get("type", "RollingUpdate") == "RollingUpdate"
+        ru = us.get("rollingUpdate") or {}
+        partition = ru.get("partition", 0) if rolling else 0
+        max_unavail = max(1, _int_or_percent(ru.get("maxUnavailable", 1), desired, False)) if rolling else 1
+        tpl = spec.get("template") or {}
+        images = [c.get("image", "") for c in (tpl.get("spec") or {}).get("containers") or []]
+        if mono >= st["next"]:
+            st["next"] = mono + self.step_seconds
+            self._sts_step(o, st, pods, desired, rolling, partition, max_unavail, update_rev,
+                           self.faults.is_stalled("StatefulSet", o, images))
+            pods = self._sts_pods(ns, name, md["uid"])
+        live = list(pods.values())
+        ready = sum(1 for p in live if p["ready"])
+        current = sum(1 for p in live if p["rev"] == st["current"])
+        updated = sum(1 for p in live if p["rev"] == update_rev)
+        if rolling and updated == len(live) and ready == len(live):
+            st["current"] = update_rev            # completeRollingUpdate
+            current = updated
 
         def set_status(x):
-            st = {"observedGeneration": md.get("generation", 1), "replicas": desired,
-                  "readyReplicas": desired, "currentReplicas": desired, "updatedReplicas": desired,
-                  "currentRevision": rev, "updateRevision": rev, "collisionCount": 0,
-                  "availableReplicas": desired}
-            x["status"] = {k: v for k, v in st.items() if v or k in ("replicas",)}
-        self.store.internal_update(("apps", "statefulsets"), md.get("namespace"), md["name"], set_status)
+            new = {"observedGeneration": md.get("generation", 1), "replicas": len(live),
+                   "readyReplicas": ready, "currentReplicas": current, "updatedReplicas": updated,
+                   "currentRevision": st["current"], "updateRevision": update_rev,
+                   "collisionCount": 0, "availableReplicas": ready}
+            x["status"] = {k: v for k, v in new.items() if v or k == "replicas"}
+        self.store.internal_update(("apps", "statefulsets"), ns, name, set_status)
+
+    def _sts_revision(self, o):
+        """The ControllerRevision of the StatefulSet's template (created when
+        new, its revision number raised when an older one is reused, as
+        the controller does) and its name <name>-<hash>."""
+        md = o["metadata"]
+        tpl = (o.get("spec") or {}).get("template") or {}
+        rev_name = "%s-%s" % (md["name"], template_hash(tpl))
+        storage = ("apps", "controllerrevisions")
+        ns = md.get("namespace")
+        mine = [r for r in self.store.all(storage) if r["metadata"].get("namespace") == ns and
+                any(ref.get("uid") == md["uid"] for ref in r["metadata"].get("ownerReferences") or [])]
+        top = max([r.get("revision", 0) for r in mine] or [0])
+        existing = next((r for r in mine if r["metadata"]["name"] == rev_name), None)
+        if existing is None:
+            labels = dict((tpl.get("metadata") or {}).get("labels") or {})
+            labels["controller.kubernetes.io/hash"] = rev_name[len(md["name"]) + 1:]
+            data = {"spec": {"template": dict(json.loads(json.dumps(tpl)), **{"$patch": "replace"})}}
+            self.store.internal_create(self.store.storage_type(storage), {
+                "metadata": {"name": rev_name, "namespace": ns, "labels": labels,
+                             "ownerReferences": [_owner(o)]},
+                "data": data, "revision": top + 1}, manager="kube-controller-manager")
+        elif existing.get("revision", 0) < top and rev_name != self._newest(mine):
+            def bump(r):
+                r["revision"] = top + 1
+            self.store.internal_update(storage, ns, rev_name, bump, subresource=None)
+        return rev_name
+
+    @staticmethod
+    def _newest(revs):
+        return max(revs, key=lambda r: r.get("revision", 0))["metadata"]["name"] if revs else None
+
+    def _sts_pods(self, ns, name, uid):
+        out = {}
+        for p in self.store.all(("", "pods")):
+            pm = p["metadata"]
+            if pm.get("namespace") != ns or pm.get("deletionTimestamp"):
+                continue
+            if not any(ref.get("uid") == uid for ref in pm.get("ownerReferences") or []):
+                continue
+            ordinal = int(pm["name"].rsplit("-", 1)[1])
+            conds = (p.get("status") or {}).get("conditions") or []
+            out[ordinal] = {"name": pm["name"], "ordinal": ordinal,
+                            "rev": (pm.get("labels") or {}).get("controller-revision-hash"),
+                            "ready": any(c.get("type") == "Ready" and c.get("status") == "True"
+                                         for c in conds)}
+        return out
+
+    def _sts_step(self, o, st, pods, desired, rolling, partition, max_unavail, update_rev, stalled):
+        md = o["metadata"]
+        ns, name = md.get("namespace"), md["name"]
+        # a pod that is not ready becomes ready (unless its revision stalls)
+        for ordinal in sorted(pods):
+            p = pods[ordinal]
+            if not p["ready"] and not (stalled and p["rev"] == update_rev):
+                self.store.internal_update(("", "pods"), ns, p["name"], _pod_ready(True))
+                return
+        # OrderedReady: create the first missing ordinal
+        for ordinal in range(desired):
+            if ordinal not in pods:
+                if any(not pods[i]["ready"] for i in pods if i < ordinal):
+                    return
+                rev = st["current"] if rolling and ordinal < partition else update_rev
+                self._sts_create_pod(o, ordinal, rev)
+                return
+        # scale down: the highest ordinal first
+        extra = sorted((i for i in pods if i >= desired), reverse=True)
+        if extra:
+            self.store.internal_delete(("", "pods"), ns, pods[extra[0]]["name"])
+            return
+        if not rolling:
+            return
+        unavailable = sum(1 for p in pods.values() if not p["ready"])
+        for ordinal in range(desired - 1, partition - 1, -1):
+            if unavailable >= max_unavail:
+                return
+            p = pods.get(ordinal)
+            if p and p["rev"] != update_rev:
+                self.store.internal_delete(("", "pods"), ns, p["name"])
+                self._sts_create_pod(o, ordinal, update_rev)
+                unavailable += 1
+                if max_unavail == 1:
+                    return
+
+    def _sts_create_pod(self, o, ordinal, rev):
+        md = o["metadata"]
+        name = "%s-%d" % (md["name"], ordinal)
+        rev_template = None
+        for r in self.store.all(("apps", "controllerrevisions")):
+            if r["metadata"]["name"] == rev and r["metadata"].get("namespace") == md.get("namespace"):
+                rev_template = ((r.get("data") or {}).get("spec") or {}).get("template")
+        tpl = json.loads(json.dumps(rev_template or (o.get("spec") or {}).get("template") or {}))
+        tpl.pop("$patch", None)
+        labels = dict((tpl.get("metadata") or {}).get("labels") or {})
+        labels.update({"controller-revision-hash": rev, "statefulset.kubernetes.io/pod-name": name,
+                       "apps.kubernetes.io/pod-index": str(ordinal)})
+        pod = {"metadata": {"name": name, "namespace": md.get("namespace"), "labels": labels,
+                            "annotations": (tpl.get("metadata") or {}).get("annotations") or {},
+                            "ownerReferences": [_owner(o)]},
+               "spec": dict(tpl.get("spec") or {}, hostname=name,
+                            subdomain=(o.get("spec") or {}).get("serviceName", "")),
+               "status": {"phase": "Running", "conditions": [
+                   {"type": "Ready", "status": "False", "lastTransitionTime": now_rfc3339()}]}}
+        if not pod["metadata"]["annotations"]:
+            del pod["metadata"]["annotations"]
+        self.store.internal_create(self.store.storage_type(("", "pods")), pod,
+                                   manager="kube-controller-manager")
 
     def _replicaset(self, o):
         md, spec = o["metadata"], o.get("spec") or {}
@@ -425,6 +575,22 @@ class Controllers(threading.Thread):
                 for dstorage, dkey in dependents.get(uid, []):
                     self.store.internal_update(dstorage, dkey[0], dkey[1], _drop_owner(uid), subresource=None)
                 self.store.internal_update(storage, key[0], key[1], _drop_finalizer("orphan"), subresource=None)
+
+
+def _owner(o):
+    md = o["metadata"]
+    return {"apiVersion": o.get("apiVersion", "apps/v1"), "kind": o.get("kind", "StatefulSet"),
+            "name": md["name"], "uid": md["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def _pod_ready(ready):
+    def f(p):
+        st = p.setdefault("status", {})
+        conds = [c for c in st.get("conditions") or [] if c.get("type") != "Ready"]
+        conds.append({"type": "Ready", "status": "True" if ready else "False",
+                      "lastTransitionTime": now_rfc3339()})
+        st["conditions"] = conds
+    return f
 
 
 def _drop_finalizer(name):

@@ -87,7 +87,7 @@ class ResourceType:
                 e["kind"] = "Scale"
             else:
                 e["kind"] = self.kind
-            e["verbs"] = list(SUB_VERBS)
+            e["verbs"] = ["get"] if sub == "log" else list(SUB_VERBS)
             out.append(e)
         return out
 
@@ -107,7 +107,7 @@ def builtin_types():
     types = [
         R("", "v1", "namespaces", "Namespace", namespaced=False, short_names=["ns"],
           subresources=["status"], fields=["status.phase"]),
-        R("", "v1", "pods", "Pod", short_names=["po"], categories=["all"], subresources=["status"],
+        R("", "v1", "pods", "Pod", short_names=["po"], categories=["all"], subresources=["log", "status"],
           fields=POD_FIELDS),
         R("", "v1", "services", "Service", short_names=["svc"], categories=["all"],
           subresources=["status"]),

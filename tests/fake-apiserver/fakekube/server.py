@@ -423,6 +423,45 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.not_acceptable(["application/json", "application/yaml"])
         return "json", None
 
+    def serve_pod_log(self, pod):
+        """GET pods/NAME/log: text/plain, as a kubelet's log. The fake has no
+        containers: the log is the file named by the Pod's annotation
+        fake-apiserver/log-file (a test's stand-in process writes it), else
+        empty. container (checked against the spec), tailLines, limitBytes."""
+        q = self.query
+        name = pod["metadata"]["name"]
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        container = q.get("container")
+        if not container:
+            if len(containers) != 1:
+                raise errors.bad_request("a container name must be specified for pod %s, choose one of: "
+                                         "[%s]" % (name, " ".join(containers)))
+        elif container not in containers:
+            raise errors.bad_request("container %s is not valid for pod %s" % (container, name))
+        data = b""
+        path = ((pod["metadata"].get("annotations") or {}).get("fake-apiserver/log-file"))
+        if path:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(0, 2)
+                    size = f.tell()
+                    f.seek(max(0, size - (1 << 20)))   # a kubelet keeps bounded logs too
+                    data = f.read()
+            except OSError:
+                data = b""
+        tail = q.get("tailLines")
+        if tail is not None:
+            try:
+                n = int(tail)
+            except ValueError:
+                raise errors.bad_request("tailLines: invalid value %r" % tail)
+            lines = data.splitlines(keepends=True)
+            data = b"".join(lines[-n:]) if n > 0 else b""
+        limit = q.get("limitBytes")
+        if limit is not None and limit.isdigit():
+            data = data[:int(limit)]
+        return self.send_bytes(200, data, "text/plain")
+
     def dispatch(self, method, r, body, verb):
         app = self.server.app
         store = app.store
@@ -450,6 +489,10 @@ class Handler(BaseHTTPRequestHandler):
         q = self.query
         dry = q.get("dryRun") == "All"
         fv = None
+        if r.sub == "log":
+            if method != "GET":
+                raise errors.method_not_allowed()
+            return self.serve_pod_log(store.get(rt, r.ns, r.name))
         if method in ("POST", "PUT", "PATCH") and r.sub != "scale":
             options = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}[method]
             served = app.openapi is not None and app.openapi.field_validation
