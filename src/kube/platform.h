@@ -17,6 +17,8 @@ typedef struct cdk_settings {
     cd_strlist label_prefixes;      /* -include-label-prefix ("*" = all, none by default) */
     bool config_tracking;           /* -enable-config-tracking */
     const char *mesh_provider;      /* -mesh-provider */
+    const char *ingress_annotations_prefix;  /* -ingress-annotations-prefix (nginx) */
+    const char *ingress_class;      /* -ingress-class (contour's ingressClassName) */
 } cdk_settings;
 
 struct cdk_workload_ops;

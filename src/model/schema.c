@@ -29,6 +29,60 @@ static struct {
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A CRD pattern (Go's RE2 syntax) as POSIX ERE: the Perl classes \d, \D,
+ * \w, \W, \s, \S, which regcomp would take for the letters, become
+ * bracket expressions (inside a bracket, their contents). malloc'd; NULL
+ * on allocation failure. */
+static char *posix_pattern(const char *re)
+{
+    size_t n = strlen(re);
+    char *out = malloc(n * 14 + 1);   /* "[^[:alnum:]_]" is the longest (13) for 2 bytes */
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    bool in_bracket = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = re[i];
+        if (c == '\\' && i + 1 < n) {
+            char e = re[i + 1];
+            const char *in = NULL, *outside = NULL;
+            switch (e) {
+            case 'd': in = "0-9"; outside = "[0-9]"; break;
+            case 'D': outside = "[^0-9]"; break;
+            case 'w': in = "[:alnum:]_"; outside = "[[:alnum:]_]"; break;
+            case 'W': outside = "[^[:alnum:]_]"; break;
+            case 's': in = "[:space:]"; outside = "[[:space:]]"; break;
+            case 'S': outside = "[^[:space:]]"; break;
+            default: break;
+            }
+            const char *rep = in_bracket ? in : outside;
+            if (rep) {
+                memcpy(out + o, rep, strlen(rep));
+                o += strlen(rep);
+            } else {
+                out[o++] = c;
+                out[o++] = e;
+            }
+            i++;
+            continue;
+        }
+        if (!in_bracket && c == '[') {
+            in_bracket = true;
+            out[o++] = c;
+            if (i + 1 < n && re[i + 1] == '^')
+                out[o++] = re[++i];
+            if (i + 1 < n && re[i + 1] == ']')   /* a leading ] is a member */
+                out[o++] = re[++i];
+            continue;
+        }
+        if (in_bracket && c == ']')
+            in_bracket = false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void compile_patterns(cd_node *schema, unsigned depth)
 {
     if (!schema || depth > 100)
@@ -38,10 +92,12 @@ static void compile_patterns(cd_node *schema, unsigned depth)
             cd_node *k = schema->pairs[i].key, *v = schema->pairs[i].value;
             if (!strcmp(k->str, "pattern") && v->type == CD_N_STR && !v->aux) {
                 regex_t *re = malloc(sizeof *re);
-                if (re && regcomp(re, v->str, REG_EXTENDED | REG_NOSUB) == 0)
+                char *posix = posix_pattern(v->str);
+                if (re && posix && regcomp(re, posix, REG_EXTENDED | REG_NOSUB) == 0)
                     v->aux = re;
                 else
                     free(re);
+                free(posix);
             }
             compile_patterns(v, depth + 1);
         }

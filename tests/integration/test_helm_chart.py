@@ -165,6 +165,20 @@ def check_render(t, helm):
                              "--set", "metricsServer=http://prometheus-server.monitoring")
     compare_deployments(t, "gatewayapi", chart, kustomize("deploy/kubernetes/overlays/gatewayapi"))
 
+    r, chart = helm.template("--set", "meshProvider=nginx",
+                             "--set", "ingressAnnotationsPrefix=custom.ingress.kubernetes.io")
+    args = (find(chart, "Deployment", "canaryd") or {}).get("spec", {}).get("template", {}).get(
+        "spec", {}).get("containers", [{}])[0].get("args", []) if r.returncode == 0 else r.stderr
+    r2, chart2 = helm.template("--set", "meshProvider=contour", "--set", "ingressClass=contour",
+                               "--set", "metricsServer=http://prometheus-server.monitoring")
+    if r2.returncode == 0:
+        compare_deployments(t, "contour", chart2, kustomize("deploy/kubernetes/overlays/contour"))
+    else:
+        t.check("meshProvider=contour with ingressClass renders", False, r2.stderr)
+    t.check("meshProvider=nginx with Flagger's ingressAnnotationsPrefix: both flags passed",
+            "-mesh-provider=nginx" in args and
+            "-ingress-annotations-prefix=custom.ingress.kubernetes.io" in args, args)
+
 
 def check_flow_values(t, helm):
     """What the templates render has no flow value split by an unquoted
@@ -259,13 +273,12 @@ def check_values(t, helm):
     # what canaryd cannot honour, and bad values
     for setting, words in (("prometheus.install=true", "installs no Prometheus"),
                            ("rbac.pspEnabled=true", "PodSecurityPolicy was removed"),
-                           ("linkerdAuthPolicy.create=true", "does not route with Linkerd"),
-                           ("ingressClass=nginx", "routes no Ingress"),
+                           ("linkerdAuthPolicy.create=true", "creates no Linkerd AuthorizationPolicy"),
                            ("controlplane.kubeconfig.secretName=mesh", "no multi-cluster")):
         r, _ = helm.template("--set", setting)
         t.check("refused with a reason: " + setting, r.returncode != 0 and words in r.stderr, r.stderr)
-    r, _ = helm.template("--set", "meshProvider=linkerd")
-    t.check("meshProvider=linkerd is refused, naming the value and the providers canaryd routes",
+    r, _ = helm.template("--set", "meshProvider=gloo")
+    t.check("meshProvider=gloo is refused, naming the value and the providers canaryd routes",
             r.returncode != 0 and "meshProvider" in r.stderr and "appmesh:v1beta2" in r.stderr, r.stderr)
     r, chart = helm.template("--set", "meshProvider=istio")
     t.check("meshProvider=istio is accepted and passed as -mesh-provider=istio",

@@ -20,6 +20,9 @@ BASE = os.path.join(SRC, "deploy/kubernetes/base")
 APPMESH = os.path.join(SRC, "deploy/kubernetes/overlays/appmesh")
 GATEWAYAPI = os.path.join(SRC, "deploy/kubernetes/overlays/gatewayapi")
 ISTIO = os.path.join(SRC, "deploy/kubernetes/overlays/istio")
+CONTOUR = os.path.join(SRC, "deploy/kubernetes/overlays/contour")
+APISIX = os.path.join(SRC, "deploy/kubernetes/overlays/apisix")
+KUMA = os.path.join(SRC, "deploy/kubernetes/overlays/kuma")
 
 APP = """
 apiVersion: v1
@@ -179,6 +182,40 @@ def main():
                 any("networking.istio.io" in r["apiGroups"] and
                     {"virtualservices", "destinationrules"} <= set(r["resources"]) and
                     {"get", "create", "update"} <= set(r["verbs"]) for r in irole["rules"]), irole["rules"])
+    rc, contour = render(CONTOUR)
+    t.check("kubectl kustomize renders the Contour overlay", rc == 0, contour if rc else None)
+    if isinstance(contour, list):
+        cctr = find(contour, "Deployment", "canaryd")["spec"]["template"]["spec"]["containers"][0]
+        t.check("contour: meshProvider contour, ingress class contour (Flagger's kustomize/contour)",
+                "-mesh-provider=contour" in cctr["args"] and "-ingress-class=contour" in cctr["args"],
+                cctr["args"])
+        crole = find(contour, "ClusterRole", "canaryd")
+        t.check("contour: the ClusterRole lets canaryd get, create and update HTTPProxies",
+                any("projectcontour.io" in r["apiGroups"] and "httpproxies" in r["resources"] and
+                    {"get", "create", "update"} <= set(r["verbs"]) for r in crole["rules"]), crole["rules"])
+
+    rc, apisix = render(APISIX)
+    t.check("kubectl kustomize renders the APISIX overlay", rc == 0, apisix if rc else None)
+    if isinstance(apisix, list):
+        actr = find(apisix, "Deployment", "canaryd")["spec"]["template"]["spec"]["containers"][0]
+        t.check("apisix: meshProvider apisix (Flagger's kustomize/apisix)",
+                "-mesh-provider=apisix" in actr["args"], actr["args"])
+        arole = find(apisix, "ClusterRole", "canaryd")
+        t.check("apisix: the ClusterRole lets canaryd get, create and update ApisixRoutes",
+                any("apisix.apache.org" in r["apiGroups"] and "apisixroutes" in r["resources"] and
+                    {"get", "create", "update"} <= set(r["verbs"]) for r in arole["rules"]), arole["rules"])
+
+    rc, kuma = render(KUMA)
+    t.check("kubectl kustomize renders the Kuma overlay", rc == 0, kuma if rc else None)
+    if isinstance(kuma, list):
+        kctr = find(kuma, "Deployment", "canaryd")["spec"]["template"]["spec"]["containers"][0]
+        t.check("kuma: meshProvider kuma, Kuma's Prometheus (Flagger's kustomize/kuma)",
+                "-mesh-provider=kuma" in kctr["args"] and
+                "-metrics-server=http://prometheus-server.mesh-observability:80" in kctr["args"], kctr["args"])
+        krole = find(kuma, "ClusterRole", "canaryd")
+        t.check("kuma: the ClusterRole lets canaryd get, create and update TrafficRoutes",
+                any("kuma.io" in r["apiGroups"] and "trafficroutes" in r["resources"] and
+                    {"get", "create", "update"} <= set(r["verbs"]) for r in krole["rules"]), krole["rules"])
 
     c = Cluster()
     try:

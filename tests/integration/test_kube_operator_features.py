@@ -196,7 +196,7 @@ apiVersion: flagger.app/v1beta1
 kind: Canary
 metadata: {name: mesh, namespace: apps}
 spec:
-  provider: linkerd
+  provider: gloo
   targetRef: {apiVersion: apps/v1, kind: Deployment, name: mesh}
   service: {port: 80}
   analysis: {interval: 1m, threshold: 2, stepWeight: 10}
@@ -343,7 +343,7 @@ def main():
                 wait_until(lambda: c.get("deployment", NS, "keep-primary") is None, 20))
         # F. a provider canaryd does not route: said so, nothing created
         t.check("F: unsupported provider reported in the canary's events",
-                wait_until(lambda: any("provider \"linkerd\" is not supported by canaryd kube" in e
+                wait_until(lambda: any("provider \"gloo\" is not supported by canaryd kube" in e
                                        for e in c.events(NS, "mesh")), 20), c.events(NS, "mesh"))
         t.check("F: nothing created for it", c.get("deployment", NS, "mesh-primary") is None and
                 c.get("service", NS, "mesh-canary") is None)

@@ -48,7 +48,8 @@ static void test_syntax(void **state)
                     "-enable-leader-election", "-enable-config-tracking=false", "-threadiness", "8",
                     "-control-loop-interval", "1m30s", "-zap-encoding", "console",
                     "-namespace=apps", "-interval-override", "2s", "-kubeconfig-qps", "50.5",
-                    "-ingress-class", "nginx", "-zap-replace-globals"};
+                    "-kubeconfig-service-mesh", "/mesh", "-zap-replace-globals",
+                    "-ingress-class", "contour", "-ingress-annotations-prefix", "custom.example.com"};
     assert_int_equal(parse(&o, out, sizeof out, (int)(sizeof argv / sizeof argv[0]), argv), 0);
     assert_string_equal(o.mesh_provider, "appmesh:v1beta2");
     assert_string_equal(o.metrics_server, "http://p:9090");
@@ -60,7 +61,10 @@ static void test_syntax(void **state)
     assert_string_equal(o.namespace_, "apps");
     assert_int_equal(o.interval_override_ms, 2000);
     assert_true(o.qps == 50.5);
-    assert_non_null(strstr(out, "-ingress-class has no effect"));
+    assert_string_equal(o.ingress_class, "contour");
+    assert_string_equal(o.ingress_annotations_prefix, "custom.example.com");
+    assert_non_null(strstr(out, "-kubeconfig-service-mesh has no effect"));
+    assert_null(strstr(out, "-ingress-class has no effect"));
     assert_non_null(strstr(out, "-zap-replace-globals has no effect"));
 }
 
@@ -106,7 +110,9 @@ static void test_help_version(void **state)
     memset(out, 0, sizeof out);
     assert_int_equal(parse(&o, out, sizeof out, 2, a1), 1);
     assert_non_null(strstr(out, "-enable-leader-election"));
-    assert_null(strstr(out, "-ingress-class"));   /* ignored flags are not advertised */
+    assert_null(strstr(out, "-kubeconfig-service-mesh"));   /* ignored flags are not advertised */
+    assert_non_null(strstr(out, "-ingress-class"));
+    assert_non_null(strstr(out, "-ingress-annotations-prefix"));
     char *a2[] = {"kube", "-version"};
     memset(out, 0, sizeof out);
     assert_int_equal(parse(&o, out, sizeof out, 2, a2), 1);

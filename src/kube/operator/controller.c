@@ -524,6 +524,8 @@ static bool setup(cdk_operator *op, const cdk_options *o)
     split_list(o->include_label_prefix, &op->prefix_buf, &op->set.label_prefixes);
     op->set.config_tracking = o->config_tracking;
     op->set.mesh_provider = o->mesh_provider;
+    op->set.ingress_annotations_prefix = o->ingress_annotations_prefix;
+    op->set.ingress_class = o->ingress_class;
     if (op->set.selector_labels.n == 0) {
         cd_error("-selector-labels must name at least one label");
         return false;

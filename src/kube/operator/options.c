@@ -22,6 +22,8 @@ void cdk_options_defaults(cdk_options *o)
     o->threadiness = 2;
     o->namespace_ = "";
     o->mesh_provider = "istio";
+    o->ingress_annotations_prefix = "nginx.ingress.kubernetes.io";
+    o->ingress_class = "";
     o->selector_labels = "app,name,app.kubernetes.io/name";
     o->leader_election_namespace = "kube-system";
     o->lease_name = "canaryd-leader-election";
@@ -81,7 +83,12 @@ static size_t table(cdk_options *o, cd_flag *t)
         CD_FLAG_STR("namespace", 0, &o->namespace_, "NS", "watch only this namespace (default: all)"),
         CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
                     "provider of canaries that set none: appmesh:v1beta2, gatewayapi:v1, "
-                    "gatewayapi:v1beta1, istio (default), kubernetes"),
+                    "gatewayapi:v1beta1, istio (default), kubernetes, nginx, contour, traefik, "
+                    "skipper, linkerd, osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, kuma"),
+        CD_FLAG_STR("ingress-annotations-prefix", 0, &o->ingress_annotations_prefix, "PREFIX",
+                    "prefix of the NGINX canary annotations (provider nginx)"),
+        CD_FLAG_STR("ingress-class", 0, &o->ingress_class, "NAME",
+                    "ingressClassName of the HTTPProxies canaryd writes (provider contour)"),
         CD_FLAG_STR("selector-labels", 0, &o->selector_labels, "LIST",
                     "selector labels, in search order"),
         CD_FLAG_SWITCH("enable-leader-election", 0, &o->leader_election,
@@ -108,8 +115,6 @@ static size_t table(cdk_options *o, cd_flag *t)
                     "time running ticks get to finish on SIGTERM"),
         /* Flagger flags without a meaning in canaryd: accepted, reported */
         {.name = "kubeconfig-service-mesh", .type = CD_FLAG_IGNORED},
-        {.name = "ingress-annotations-prefix", .type = CD_FLAG_IGNORED},
-        {.name = "ingress-class", .type = CD_FLAG_IGNORED},
         {.name = "zap-replace-globals", .type = CD_FLAG_IGNORED_BOOL},
     };
     memcpy(t, flags, sizeof flags);
@@ -123,9 +128,13 @@ static cd_flag_cmd command(const cd_flag *t, size_t n)
         .synopsis = "[flags]",
         .about = "The Kubernetes operator: Flagger's Canary, MetricTemplate and AlertProvider on a\n"
                  "cluster, routed by AWS App Mesh (appmesh:v1beta2), the Gateway API\n"
-                 "(gatewayapi:v1, gatewayapi:v1beta1) or plain-Kubernetes blue/green.\n"
+                 "(gatewayapi:v1, gatewayapi:v1beta1), Istio (istio), ingress-nginx (nginx),\n"
+                 "Contour (contour), Traefik (traefik), Skipper (skipper), APISIX (apisix), SMI\n"
+                 "TrafficSplits (linkerd, osm, smi:v1alpha1..v1alpha3), Kuma (kuma) or\n"
+                 "plain-Kubernetes blue/green.\n"
                  "Every flag may be spelled -flag or --flag.",
-        .footer = "See docs/kubernetes.md and docs/gateway-api.md.",
+        .footer = "See docs/kubernetes.md, docs/gateway-api.md, docs/istio.md, docs/ingress.md and\n"
+                  "docs/mesh.md.",
         .go_style = true,
         .flags = t,
         .nflags = n,

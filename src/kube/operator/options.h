@@ -25,6 +25,8 @@ typedef struct cdk_options {
     int threadiness;                /* 2 */
     const char *namespace_;         /* "" = all namespaces */
     const char *mesh_provider;      /* istio (Flagger's default) */
+    const char *ingress_annotations_prefix;  /* nginx.ingress.kubernetes.io */
+    const char *ingress_class;      /* "" */
     const char *selector_labels;    /* app,name,app.kubernetes.io/name */
     bool leader_election;
     const char *leader_election_namespace;  /* kube-system; -namespace wins */

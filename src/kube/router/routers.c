@@ -12,9 +12,25 @@ static const cdk_mesh_router *const routers[] = {
     &cdk_router_gatewayapi_v1beta1,
     &cdk_router_istio,
     &cdk_router_kubernetes,
+    &cdk_router_nginx,
+    &cdk_router_contour,
+    &cdk_router_traefik,
+    &cdk_router_skipper,
+    &cdk_router_linkerd,
+    &cdk_router_smi_v1alpha1,
+    &cdk_router_smi_v1alpha2,
+    &cdk_router_smi_v1alpha3,
+    &cdk_router_osm,
+    &cdk_router_apisix,
+    &cdk_router_kuma,
 };
 
-const char *cdk_router_names(void) { return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes"; }
+const char *cdk_router_names(void)
+{
+    return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, nginx, "
+           "contour, traefik, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, "
+           "apisix, kuma";
+}
 
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
 {
@@ -22,6 +38,15 @@ const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
     for (size_t i = 0; i < sizeof routers / sizeof routers[0]; i++)
         if (!strcmp(routers[i]->provider, p))
             return routers[i];
+    /* Flagger's smi:<version>:<target mesh> (the mesh only named an Istio
+     * annotation): the version's router */
+    static const cdk_mesh_router *const smi[] = {&cdk_router_smi_v1alpha1, &cdk_router_smi_v1alpha2,
+                                                 &cdk_router_smi_v1alpha3};
+    for (size_t i = 0; i < sizeof smi / sizeof smi[0]; i++) {
+        size_t n = strlen(smi[i]->provider);
+        if (!strncmp(p, smi[i]->provider, n) && p[n] == ':')
+            return smi[i];
+    }
     if (!strcmp(p, "appmesh"))
         cd_errfmt(err, "provider appmesh (App Mesh v1beta1) is not supported by canaryd kube: use "
                        "appmesh:v1beta2");

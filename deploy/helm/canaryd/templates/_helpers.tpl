@@ -60,15 +60,12 @@ reason, never silently ignored. */}}
 {{- fail "rbac.pspEnabled: PodSecurityPolicy was removed in Kubernetes 1.25; canaryd's pod runs as non-root with a read-only root filesystem (podSecurityContext, securityContext)" -}}
 {{- end }}{{ end -}}
 {{- with .Values.linkerdAuthPolicy }}{{ if .create }}
-{{- fail "linkerdAuthPolicy.create: canaryd does not route with Linkerd (meshProvider: appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, istio or kubernetes)" -}}
+{{- fail "linkerdAuthPolicy.create: canaryd's chart creates no Linkerd AuthorizationPolicy; with meshProvider linkerd, authorize canaryd's requests to Prometheus and the load tester yourself (docs/mesh.md)" -}}
 {{- end }}{{ end -}}
 {{- with .Values.controlplane }}{{ with .kubeconfig }}{{ if .secretName }}
 {{- fail "controlplane.kubeconfig.secretName: canaryd has no multi-cluster service mesh support" -}}
 {{- end }}{{ end }}{{ end -}}
 {{- if and (not .Values.leaderElection.enabled) (gt (int .Values.leaderElection.replicaCount) 1) -}}
 {{- fail "leaderElection.replicaCount: more than one replica needs leaderElection.enabled=true (two operators must never work at once)" -}}
-{{- end -}}
-{{- if or .Values.ingressClass .Values.ingressAnnotationsPrefix -}}
-{{- fail "ingressClass, ingressAnnotationsPrefix: canaryd routes no Ingress (NGINX, Contour, ...); see docs/kubernetes.md#routing" -}}
 {{- end -}}
 {{- end -}}
