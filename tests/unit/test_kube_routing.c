@@ -13,6 +13,7 @@
 #include <string.h>
 #include "kube/kjson.h"
 #include "kube/router/builders.h"
+#include "kube/router/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"
@@ -487,6 +488,27 @@ static void test_appmesh_services(void **state)
     cd_object_free(c);
 }
 
+/* cdk_router_names() is the table's providers: each one named resolves to
+ * the router of that provider, and an unknown one's error lists them. */
+static void test_router_names_are_the_table(void **state)
+{
+    (void)state;
+    char names[512];
+    snprintf(names, sizeof names, "%s", cdk_router_names());
+    int n = 0;
+    for (char *save = NULL, *p = strtok_r(names, ", ", &save); p; p = strtok_r(NULL, ", ", &save)) {
+        cd_err err = {{0}};
+        const cdk_mesh_router *r = cdk_router_find(p, &err);
+        assert_non_null(r);
+        assert_string_equal(r->provider, p);
+        n++;
+    }
+    assert_true(n >= 16);
+    cd_err err = {{0}};
+    assert_null(cdk_router_find("no-such-mesh", &err));
+    assert_non_null(strstr(err.msg, cdk_router_names()));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_service_build),  cmocka_unit_test(test_service_update),
         cmocka_unit_test(test_appmesh_nodes),  cmocka_unit_test(test_appmesh_routers),
         cmocka_unit_test(test_appmesh_ab),     cmocka_unit_test(test_appmesh_services),
+        cmocka_unit_test(test_router_names_are_the_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

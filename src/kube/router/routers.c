@@ -4,6 +4,8 @@
  * particular router. */
 #include "kube/router/router.h"
 #include "util/errfmt.h"
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 static const cdk_mesh_router *const routers[] = {
@@ -25,11 +27,26 @@ static const cdk_mesh_router *const routers[] = {
     &cdk_router_kuma,
 };
 
+static char router_names[512];
+
+static void join_router_names(void)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof routers / sizeof routers[0]; i++) {
+        int n = snprintf(router_names + off, sizeof router_names - off, "%s%s", i ? ", " : "",
+                         routers[i]->provider);
+        if (n < 0 || (size_t)n >= sizeof router_names - off)
+            break;   /* cannot happen with this table; never overrun */
+        off += (size_t)n;
+    }
+}
+
+/* The providers of the table, in its order, for messages and --help. */
 const char *cdk_router_names(void)
 {
-    return "appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, nginx, "
-           "contour, traefik, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, "
-           "apisix, kuma";
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, join_router_names);
+    return router_names;
 }
 
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err)
