@@ -66,7 +66,7 @@ if pid == 0:
     os.execv(canaryd, [canaryd, "local", "--dir", d, "--api", "unix:" + d + "/api.sock",
                        "--stop-on-exit"])
 out, end = b"", time.time() + 90   # generous: a loaded CI host starts it slowly
-while time.time() < end and b"watching" not in out:
+while time.time() < end and b"local: watching " not in out:
     r, _, _ = select.select([fd], [], [], 0.5)
     if r:
         try:
