@@ -115,9 +115,8 @@ check "canaryctl validate -o json -f canary.yaml prints the canary" ex_validate_
 check "canaryctl simulate -f canary.yaml --scenario s.yaml ends Succeeded" ex_simulate
 
 # --- canaryd local --dir ./deploy & on the default socket -----------------
-# ./deploy spelled absolute: a relative --dir cannot start processes yet
-# (issue 12 item 1, being fixed in src/local); then: --dir ./deploy
-canaryd local --dir "$PWD/deploy" --stop-on-exit >>"$TEST_TMP/canaryd.log" 2>&1 &
+# as the page writes it: a relative --dir (issue 12 item 1)
+canaryd local --dir ./deploy --stop-on-exit >>"$TEST_TMP/canaryd.log" 2>&1 &
 CPID=$!
 i=0; until canaryctl get canaries >/dev/null 2>&1 || [ $i -gt 200 ]; do i=$((i + 1)); sleep 0.1; done
 require "canaryd local --dir ./deploy & serves the default socket" \
