@@ -21,14 +21,11 @@ ClusterRole. (APISIX's series cover the canary route, which serves both
 backends: the builtin checks read them as Flagger does; the statistical
 judge says it cannot tell the two sides apart, see docs/judge.md.)
 """
-import http.server
-import json
 import os
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rate_exporter import RateExporter, histogram  # noqa: E402
 from operator_env import (SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
                           rbac_check, wait_until)
 
@@ -126,68 +123,20 @@ spec:
 """
 
 
-class ApisixExporter:
+class ApisixExporter(RateExporter):
     """APISIX's prometheus plugin series for one route: apisix_http_status
     (counter by code) and apisix_http_latency (histogram, type="request",
     milliseconds). Counters grow at rps, err of them 503."""
 
     BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+    HEADER = ["# TYPE apisix_http_status counter", "# TYPE apisix_http_latency histogram"]
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.routes = {}   # route -> [count, errors, t, rps, err, latency_ms]
-        env = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = env.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_address[1]
-
-    def set(self, route, rps, err, latency_ms):
-        with self.lock:
-            now = time.time()
-            for r in self.routes.values():
-                n = r[3] * (now - r[2])
-                r[0] += n
-                r[1] += n * r[4]
-                r[2] = now
-            r = self.routes.setdefault(route, [0.0, 0.0, now, 0, 0, 0])
-            r[3:] = [rps, err, latency_ms]
-
-    def render(self):
-        with self.lock:
-            now = time.time()
-            rows = {}
-            for name, (n, errs, t, rps, err, lat) in self.routes.items():
-                d = rps * (now - t)
-                rows[name] = (n + d, errs + d * err, lat)
-        out = ["# TYPE apisix_http_status counter", "# TYPE apisix_http_latency histogram"]
-        for route, (n, errs, lat) in sorted(rows.items()):
-            lab = 'consumer="",matched_host="app.example.com",matched_uri="/*",node="10.0.0.7",route="%s",service=""' % route
-            out.append('apisix_http_status{code="200",%s} %.3f' % (lab, n - errs))
-            out.append('apisix_http_status{code="503",%s} %.3f' % (lab, errs))
-            lab2 = 'consumer="",node="10.0.0.7",route="%s",service="",type="request"' % route
-            for le in self.BUCKETS:
-                out.append('apisix_http_latency_bucket{%s,le="%d"} %.3f' % (lab2, le, n if lat <= le else 0))
-            out.append('apisix_http_latency_bucket{%s,le="+Inf"} %.3f' % (lab2, n))
-            out.append('apisix_http_latency_count{%s} %.3f' % (lab2, n))
-            out.append('apisix_http_latency_sum{%s} %.3f' % (lab2, n * lat))
-        return "\n".join(out) + "\n"
-
-    def close(self):
-        self.server.shutdown()
+    def series(self, route, n, errs, lat):
+        lab = 'consumer="",matched_host="app.example.com",matched_uri="/*",node="10.0.0.7",route="%s",service=""' % route
+        lab2 = 'consumer="",node="10.0.0.7",route="%s",service="",type="request"' % route
+        return (['apisix_http_status{code="200",%s} %.3f' % (lab, n - errs),
+                 'apisix_http_status{code="503",%s} %.3f' % (lab, errs)] +
+                histogram("apisix_http_latency", lab2, n, lat, self.BUCKETS))
 
 
 def route(c, name="podinfo-podinfo-canary"):

@@ -19,14 +19,11 @@ real TrafficRoute CRD (kuma.io/v1alpha1, cluster-scoped):
 and every request canaryd made is allowed by deploy/kubernetes's
 ClusterRole.
 """
-import http.server
-import json
 import os
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rate_exporter import RateExporter, histogram  # noqa: E402
 from operator_env import (SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
                           rbac_check, wait_until)
 
@@ -101,70 +98,21 @@ spec:
 """
 
 
-class KumaEnvoyExporter:
+class KumaEnvoyExporter(RateExporter):
     """Envoy's upstream series of Kuma's sidecars for the primary's and the
     canary's Kuma services (label service="<svc>_<ns>_svc_<port>"):
     counters growing at rps, err of them 5xx, every request taking
     latency_ms."""
 
     BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000]
+    HEADER = ["# TYPE envoy_cluster_upstream_rq counter",
+              "# TYPE envoy_cluster_upstream_rq_time histogram"]
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.clusters = {}   # name -> [count, errors, t, rps, err, latency_ms]
-        env = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = env.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_address[1]
-
-    def set(self, cluster, rps, err, latency_ms):
-        with self.lock:
-            self._advance()
-            c = self.clusters.setdefault(cluster, [0.0, 0.0, time.time(), 0, 0, 0])
-            c[3:] = [rps, err, latency_ms]
-
-    def _advance(self):
-        now = time.time()
-        for c in self.clusters.values():
-            n = c[3] * (now - c[2])
-            c[0] += n
-            c[1] += n * c[4]
-            c[2] = now
-
-    def render(self):
-        with self.lock:
-            self._advance()
-            clusters = {k: list(v) for k, v in self.clusters.items()}
-        out = ["# TYPE envoy_cluster_upstream_rq counter",
-               "# TYPE envoy_cluster_upstream_rq_time histogram"]
-        for name, (n, errs, _, _, _, lat) in sorted(clusters.items()):
-            lab = 'envoy_cluster_name="localhost_9898",kuma_io_mesh="default",service="%s"' % name
-            out.append('envoy_cluster_upstream_rq{%s,envoy_response_code="200"} %.3f' % (lab, n - errs))
-            out.append('envoy_cluster_upstream_rq{%s,envoy_response_code="503"} %.3f' % (lab, errs))
-            for le in self.BUCKETS:
-                out.append('envoy_cluster_upstream_rq_time_bucket{%s,le="%d"} %.3f'
-                           % (lab, le, n if lat <= le else 0.0))
-            out.append('envoy_cluster_upstream_rq_time_bucket{%s,le="+Inf"} %.3f' % (lab, n))
-            out.append('envoy_cluster_upstream_rq_time_count{%s} %.3f' % (lab, n))
-            out.append('envoy_cluster_upstream_rq_time_sum{%s} %.3f' % (lab, n * lat))
-        return "\n".join(out) + "\n"
-
-    def close(self):
-        self.server.shutdown()
+    def series(self, name, n, errs, lat):
+        lab = 'envoy_cluster_name="localhost_9898",kuma_io_mesh="default",service="%s"' % name
+        return (['envoy_cluster_upstream_rq{%s,envoy_response_code="200"} %.3f' % (lab, n - errs),
+                 'envoy_cluster_upstream_rq{%s,envoy_response_code="503"} %.3f' % (lab, errs)] +
+                histogram("envoy_cluster_upstream_rq_time", lab, n, lat, self.BUCKETS))
 
 
 def route(c):

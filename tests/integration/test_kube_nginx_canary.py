@@ -22,14 +22,12 @@ and every request canaryd made is allowed by deploy/kubernetes's
 ClusterRole.
 """
 import gzip
-import http.server
 import json
 import os
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rate_exporter import RateExporter, histogram  # noqa: E402
 from operator_env import (SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
                           rbac_check, wait_until)
 
@@ -129,7 +127,7 @@ spec:
 """
 
 
-class NginxExporter:
+class NginxExporter(RateExporter):
     """ingress-nginx's request series for the Ingress `podinfo`, as its
     controller exports them: nginx_ingress_controller_requests (counter)
     and nginx_ingress_controller_response_duration_seconds (histogram),
@@ -138,66 +136,17 @@ class NginxExporter:
     set() changes the error ratios and latencies (seconds)."""
 
     BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    HEADER = ["# TYPE nginx_ingress_controller_requests counter",
+              "# TYPE nginx_ingress_controller_response_duration_seconds histogram"]
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.sides = {}     # canary label -> [count, errors, t, rps, err, latency]
-        env = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = env.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_address[1]
-
-    def set(self, canary_label, rps, err, latency):
-        with self.lock:
-            self._advance()
-            s = self.sides.setdefault(canary_label, [0.0, 0.0, time.time(), 0, 0, 0])
-            s[3:] = [rps, err, latency]
-
-    def _advance(self):
-        now = time.time()
-        for s in self.sides.values():
-            n = s[3] * (now - s[2])
-            s[0] += n
-            s[1] += n * s[4]
-            s[2] = now
-
-    def render(self):
-        with self.lock:
-            self._advance()
-            sides = {k: list(v) for k, v in self.sides.items()}
-        out = ["# TYPE nginx_ingress_controller_requests counter",
-               "# TYPE nginx_ingress_controller_response_duration_seconds histogram"]
-        for canary, (n, errs, _, _, _, lat) in sorted(sides.items()):
-            svc = "podinfo-canary" if canary else "podinfo"
-            lab = ('canary="%s",controller_class="k8s.io/ingress-nginx",controller_namespace="ingress-nginx",'
-                   'controller_pod="ingress-nginx-controller-7d9f8-abcde",host="app.example.com",'
-                   'ingress="podinfo",method="GET",namespace="test",path="/",service="%s"' % (canary, svc))
-            out.append('nginx_ingress_controller_requests{%s,status="200"} %.3f' % (lab, n - errs))
-            out.append('nginx_ingress_controller_requests{%s,status="503"} %.3f' % (lab, errs))
-            for le in self.BUCKETS:
-                out.append('nginx_ingress_controller_response_duration_seconds_bucket{%s,le="%g"} %.3f'
-                           % (lab, le, n if lat <= le else 0.0))
-            out.append('nginx_ingress_controller_response_duration_seconds_bucket{%s,le="+Inf"} %.3f' % (lab, n))
-            out.append('nginx_ingress_controller_response_duration_seconds_count{%s} %.3f' % (lab, n))
-            out.append('nginx_ingress_controller_response_duration_seconds_sum{%s} %.4f' % (lab, n * lat))
-        return "\n".join(out) + "\n"
-
-    def close(self):
-        self.server.shutdown()
+    def series(self, canary, n, errs, lat):
+        svc = "podinfo-canary" if canary else "podinfo"
+        lab = ('canary="%s",controller_class="k8s.io/ingress-nginx",controller_namespace="ingress-nginx",'
+               'controller_pod="ingress-nginx-controller-7d9f8-abcde",host="app.example.com",'
+               'ingress="podinfo",method="GET",namespace="test",path="/",service="%s"' % (canary, svc))
+        return (['nginx_ingress_controller_requests{%s,status="200"} %.3f' % (lab, n - errs),
+                 'nginx_ingress_controller_requests{%s,status="503"} %.3f' % (lab, errs)] +
+                histogram("nginx_ingress_controller_response_duration_seconds", lab, n, lat, self.BUCKETS))
 
 
 def ingress(c, name):

@@ -26,14 +26,12 @@ and every request canaryd made is allowed by deploy/kubernetes's
 ClusterRole.
 """
 import gzip
-import http.server
 import json
 import os
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rate_exporter import RateExporter, histogram  # noqa: E402
 from operator_env import (SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
                           rbac_check, wait_until)
 
@@ -132,7 +130,7 @@ spec:
 """
 
 
-class SkipperExporter:
+class SkipperExporter(RateExporter):
     """Skipper's per-route series for the routes of the canary Ingress, as
     Skipper names them (kube_<ns>__<ingress>__<host>__<path>__<service>,
     non-word characters as '_'): skipper_response_duration_seconds
@@ -141,65 +139,18 @@ class SkipperExporter:
     the error ratios and latencies (seconds)."""
 
     BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    HEADER = ["# TYPE skipper_response_duration_seconds histogram",
+              "# TYPE skipper_serve_route_duration_seconds histogram"]
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.routes = {}    # route -> [count, errors, t, rps, err, latency]
-        env = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = env.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_address[1]
-
-    def set(self, route, rps, err, latency):
-        with self.lock:
-            self._advance()
-            r = self.routes.setdefault(route, [0.0, 0.0, time.time(), 0, 0, 0])
-            r[3:] = [rps, err, latency]
-
-    def _advance(self):
-        now = time.time()
-        for r in self.routes.values():
-            n = r[3] * (now - r[2])
-            r[0] += n
-            r[1] += n * r[4]
-            r[2] = now
-
-    def render(self):
-        with self.lock:
-            self._advance()
-            routes = {k: list(v) for k, v in self.routes.items()}
-        out = ["# TYPE skipper_response_duration_seconds histogram",
-               "# TYPE skipper_serve_route_duration_seconds histogram"]
-        for route, (n, errs, _, _, _, lat) in sorted(routes.items()):
-            for code, cnt in (("200", n - errs), ("503", errs)):
-                lab = 'application="",code="%s",method="GET",route="%s"' % (code, route)
-                for le in self.BUCKETS:
-                    out.append('skipper_response_duration_seconds_bucket{%s,le="%g"} %.3f'
-                               % (lab, le, cnt if lat <= le else 0.0))
-                out.append('skipper_response_duration_seconds_bucket{%s,le="+Inf"} %.3f' % (lab, cnt))
-                out.append('skipper_response_duration_seconds_count{%s} %.3f' % (lab, cnt))
-                out.append('skipper_response_duration_seconds_sum{%s} %.4f' % (lab, cnt * lat))
-                lab2 = 'code="%s",method="GET",route="%s"' % (code, route)
-                out.append('skipper_serve_route_duration_seconds_count{%s} %.3f' % (lab2, cnt))
-                out.append('skipper_serve_route_duration_seconds_sum{%s} %.4f' % (lab2, cnt * lat))
-        return "\n".join(out) + "\n"
-
-    def close(self):
-        self.server.shutdown()
+    def series(self, route, n, errs, lat):
+        out = []
+        for code, cnt in (("200", n - errs), ("503", errs)):
+            lab = 'application="",code="%s",method="GET",route="%s"' % (code, route)
+            out += histogram("skipper_response_duration_seconds", lab, cnt, lat, self.BUCKETS)
+            lab2 = 'code="%s",method="GET",route="%s"' % (code, route)
+            out.append('skipper_serve_route_duration_seconds_count{%s} %.3f' % (lab2, cnt))
+            out.append('skipper_serve_route_duration_seconds_sum{%s} %.4f' % (lab2, cnt * lat))
+        return out
 
 
 CANARY_ROUTE = "kube_test__podinfo_ingress_canary__app_example_com____podinfo_canary"

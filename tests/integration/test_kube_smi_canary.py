@@ -20,14 +20,11 @@ its metrics (50 % errors) -> rolled back, Failed; an A/B match refused
 with a Warning event; every request allowed by deploy/kubernetes's
 ClusterRole.
 """
-import http.server
-import json
 import os
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rate_exporter import RateExporter, histogram  # noqa: E402
 from operator_env import (SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
                           rbac_check, wait_until)
 
@@ -99,82 +96,37 @@ spec:
 """
 
 
-class MeshExporter:
+class MeshExporter(RateExporter):
     """A mesh proxy's request series per workload: counters growing at rps,
     err of them failing, each request taking latency_ms. `style` is
     "linkerd" (response_total, response_latency_ms) or "osm"
     (osm_request_total, osm_request_duration_ms)."""
 
     BUCKETS = [1, 5, 10, 50, 100, 500, 1000, 5000]
+    STYLES = {
+        "linkerd": (["# TYPE response_total counter", "# TYPE response_latency_ms histogram"],
+                    "response_total", "response_latency_ms"),
+        "osm": (["# TYPE osm_request_total counter", "# TYPE osm_request_duration_ms histogram"],
+                "osm_request_total", "osm_request_duration_ms"),
+    }
 
     def __init__(self, style):
         self.style = style
-        self.lock = threading.Lock()
-        self.workloads = {}   # name -> [count, errors, t, rps, err, latency_ms]
-        env = self
+        self.HEADER = self.STYLES[style][0]
+        super().__init__()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = env.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_address[1]
-
-    def set(self, workload, rps, err, latency_ms):
-        with self.lock:
-            now = time.time()
-            for w in self.workloads.values():
-                n = w[3] * (now - w[2])
-                w[0] += n
-                w[1] += n * w[4]
-                w[2] = now
-            w = self.workloads.setdefault(workload, [0.0, 0.0, now, 0, 0, 0])
-            w[3:] = [rps, err, latency_ms]
-
-    def render(self):
-        with self.lock:
-            now = time.time()
-            rows = {}
-            for name, (n, errs, t, rps, err, lat) in self.workloads.items():
-                d = rps * (now - t)
-                rows[name] = (n + d, errs + d * err, lat)
+    def series(self, name, n, errs, lat):
+        _, total, hist = self.STYLES[self.style]
         if self.style == "linkerd":
-            out = ["# TYPE response_total counter", "# TYPE response_latency_ms histogram"]
-            for name, (n, errs, lat) in sorted(rows.items()):
-                lab = 'deployment="%s",direction="inbound",namespace="%s",pod="%s-7c9d8-x1"' % (name, NS, name)
-                out.append('response_total{%s,classification="success",status_code="200"} %.3f' % (lab, n - errs))
-                out.append('response_total{%s,classification="failure",status_code="503"} %.3f' % (lab, errs))
-                for le in self.BUCKETS:
-                    out.append('response_latency_ms_bucket{%s,le="%d"} %.3f' % (lab, le, n if lat <= le else 0))
-                out.append('response_latency_ms_bucket{%s,le="+Inf"} %.3f' % (lab, n))
-                out.append('response_latency_ms_count{%s} %.3f' % (lab, n))
-                out.append('response_latency_ms_sum{%s} %.3f' % (lab, n * lat))
+            lab = 'deployment="%s",direction="inbound",namespace="%s",pod="%s-7c9d8-x1"' % (name, NS, name)
+            counts = ['%s{%s,classification="success",status_code="200"} %.3f' % (total, lab, n - errs),
+                      '%s{%s,classification="failure",status_code="503"} %.3f' % (total, lab, errs)]
         else:
-            out = ["# TYPE osm_request_total counter", "# TYPE osm_request_duration_ms histogram"]
-            for name, (n, errs, lat) in sorted(rows.items()):
-                lab = ('destination_kind="Deployment",destination_name="%s",destination_namespace="%s",'
-                       'source_name="client",source_namespace="%s"' % (name, NS, NS))
-                out.append('osm_request_total{%s,response_code="200"} %.3f' % (lab, n - errs))
-                out.append('osm_request_total{%s,response_code="503"} %.3f' % (lab, errs))
-                for le in self.BUCKETS:
-                    out.append('osm_request_duration_ms_bucket{%s,le="%d"} %.3f' % (lab, le, n if lat <= le else 0))
-                out.append('osm_request_duration_ms_bucket{%s,le="+Inf"} %.3f' % (lab, n))
-                out.append('osm_request_duration_ms_count{%s} %.3f' % (lab, n))
-                out.append('osm_request_duration_ms_sum{%s} %.3f' % (lab, n * lat))
-        return "\n".join(out) + "\n"
-
-    def close(self):
-        self.server.shutdown()
+            lab = ('destination_kind="Deployment",destination_name="%s",destination_namespace="%s",'
+                   'source_name="client",source_namespace="%s"' % (name, NS, NS))
+            counts = ['%s{%s,response_code="200"} %.3f' % (total, lab, n - errs),
+                      '%s{%s,response_code="503"} %.3f' % (total, lab, errs)]
+        return counts + histogram(hist, lab, n, lat, self.BUCKETS)
 
 
 def weight(w):

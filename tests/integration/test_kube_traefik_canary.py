@@ -22,14 +22,11 @@ ClusterRole. (The IngressRoute that points at the TraefikService is the
 user's and Traefik's; its CRD is not among the conformance data, and
 canaryd never reads or writes it.)
 """
-import http.server
-import json
 import os
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rate_exporter import RateExporter, histogram  # noqa: E402
 from operator_env import (SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
                           rbac_check, wait_until)
 
@@ -103,7 +100,7 @@ spec:
 """
 
 
-class TraefikExporter:
+class TraefikExporter(RateExporter):
     """Traefik's per-service request histogram
     (traefik_service_request_duration_seconds, labels service, code,
     method, protocol) for the Kubernetes Services of a TraefikService, named
@@ -111,61 +108,14 @@ class TraefikExporter:
     rps, err of them 503, every request taking latency seconds."""
 
     BUCKETS = [0.1, 0.3, 1.2, 5.0]   # Traefik's default buckets
+    HEADER = ["# TYPE traefik_service_request_duration_seconds histogram"]
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.services = {}   # name -> [count, errors, t, rps, err, latency]
-        env = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = env.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_address[1]
-
-    def set(self, service, rps, err, latency):
-        with self.lock:
-            self._advance()
-            s = self.services.setdefault(service, [0.0, 0.0, time.time(), 0, 0, 0])
-            s[3:] = [rps, err, latency]
-
-    def _advance(self):
-        now = time.time()
-        for s in self.services.values():
-            n = s[3] * (now - s[2])
-            s[0] += n
-            s[1] += n * s[4]
-            s[2] = now
-
-    def render(self):
-        with self.lock:
-            self._advance()
-            services = {k: list(v) for k, v in self.services.items()}
-        out = ["# TYPE traefik_service_request_duration_seconds histogram"]
-        for name, (n, errs, _, _, _, lat) in sorted(services.items()):
-            for code, cnt in (("200", n - errs), ("503", errs)):
-                lab = 'code="%s",method="GET",protocol="http",service="%s"' % (code, name)
-                for le in self.BUCKETS:
-                    out.append('traefik_service_request_duration_seconds_bucket{%s,le="%g"} %.3f'
-                               % (lab, le, cnt if lat <= le else 0.0))
-                out.append('traefik_service_request_duration_seconds_bucket{%s,le="+Inf"} %.3f' % (lab, cnt))
-                out.append('traefik_service_request_duration_seconds_count{%s} %.3f' % (lab, cnt))
-                out.append('traefik_service_request_duration_seconds_sum{%s} %.4f' % (lab, cnt * lat))
-        return "\n".join(out) + "\n"
-
-    def close(self):
-        self.server.shutdown()
+    def series(self, name, n, errs, lat):
+        out = []
+        for code, cnt in (("200", n - errs), ("503", errs)):
+            lab = 'code="%s",method="GET",protocol="http",service="%s"' % (code, name)
+            out += histogram("traefik_service_request_duration_seconds", lab, cnt, lat, self.BUCKETS)
+        return out
 
 
 def tsvc(c):
