@@ -209,6 +209,24 @@ class Cluster:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def watch_phases(cluster, ns, name, canary_weight, until, timeout):
+    """Polls the Canary's phase and canary_weight() (the canary's weight as
+    the router holds it, or None) until the phase is in `until`; returns
+    (phases seen, weights seen), each in order and deduplicated."""
+    phases, weights = [], []
+
+    def step():
+        p = cluster.phase(ns, name)
+        w = canary_weight()
+        if p and (not phases or phases[-1] != p):
+            phases.append(p)
+        if w is not None and (not weights or weights[-1] != w):
+            weights.append(w)
+        return p in until
+    wait_until(step, timeout, 0.1)
+    return phases, weights
+
+
 def image_of(dep):
     return (((dep or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get(
         "containers", [{}])[0].get("image")

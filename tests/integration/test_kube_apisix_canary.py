@@ -26,7 +26,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rate_exporter import RateExporter, histogram  # noqa: E402
-from operator_env import (SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
+from operator_env import (watch_phases, SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
                           rbac_check, wait_until)
 
 NS = "test"
@@ -155,18 +155,7 @@ def weights(c):
 
 def watch_rollout(c, until, timeout):
     """(phases seen, canary weights seen), in order, deduplicated."""
-    phases, seen = [], []
-
-    def step():
-        p = c.phase(NS, "podinfo")
-        w = weights(c)
-        if p and (not phases or phases[-1] != p):
-            phases.append(p)
-        if w and (not seen or seen[-1] != w[1]):
-            seen.append(w[1])
-        return p in until
-    wait_until(step, timeout, 0.1)
-    return phases, seen
+    return watch_phases(c, NS, "podinfo", lambda: (weights(c) or (None, None))[1], until, timeout)
 
 
 def main():

@@ -28,7 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rate_exporter import RateExporter, histogram  # noqa: E402
-from operator_env import (SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
+from operator_env import (watch_phases, SHARED, Checker, Cluster, Prometheus, image_of,  # noqa: E402
                           rbac_check, wait_until)
 
 NS = "test"
@@ -161,20 +161,8 @@ def canary_weight(c):
 
 
 def watch_rollout(c, until, timeout):
-    """(phases seen, canary weights seen), in order, deduplicated, until the
-    phase is in `until`."""
-    phases, weights = [], []
-
-    def step():
-        p = c.phase(NS, "podinfo")
-        w = canary_weight(c)
-        if p and (not phases or phases[-1] != p):
-            phases.append(p)
-        if w is not None and (not weights or weights[-1] != w):
-            weights.append(w)
-        return p in until
-    wait_until(step, timeout, 0.1)
-    return phases, weights
+    """(phases seen, canary weights seen), in order, deduplicated."""
+    return watch_phases(c, NS, "podinfo", lambda: canary_weight(c), until, timeout)
 
 
 def schema_errors(obj):

@@ -21,7 +21,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from operator_env import (Checker, Cluster, EnvoyExporter, Prometheus, image_of,  # noqa: E402
+from operator_env import (watch_phases, Checker, Cluster, EnvoyExporter, Prometheus, image_of,  # noqa: E402
                           rbac_check, router_weights, wait_until)
 
 NS = "eks-blog1"
@@ -176,18 +176,8 @@ def appmesh_objects(c):
 def watch_rollout(c, until, timeout):
     """Polls phase and apex router weights until phase is in `until`;
     returns (phases seen, canary weights seen, in order, deduplicated)."""
-    phases, weights = [], []
-
-    def step():
-        p = c.phase(NS, "webapp")
-        w = router_weights(c, NS, "webapp")
-        if p and (not phases or phases[-1] != p):
-            phases.append(p)
-        if w and (not weights or weights[-1] != w[0]):
-            weights.append(w[0])
-        return p in until
-    wait_until(step, timeout, 0.1)
-    return phases, weights
+    return watch_phases(c, NS, "webapp", lambda: (router_weights(c, NS, "webapp") or (None,))[0],
+                        until, timeout)
 
 
 def main():
