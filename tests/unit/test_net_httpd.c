@@ -137,7 +137,10 @@ static void test_slow_client_cut_at_read_deadline(void **state)
     int64_t took = cd_mono_ms() - t0;
     close(fd);
     assert_true(cut);
-    assert_true(took >= 900 && took < 3000);
+    /* not at once, and well before the 8 s the 40 bytes take without a
+     * read deadline (a wide margin: a loaded CI host stretches the sleeps;
+     * this failed once at < 3000 with the suite running beside it) */
+    assert_true(took >= 900 && took < 7000);
     assert_int_equal(handled, 1);   /* it never reached the handler */
 }
 
