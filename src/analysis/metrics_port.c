@@ -189,6 +189,7 @@ static cd_provider *open_template_provider(const cd_metrics_config *cfg, const c
     pc.secret = have_secret ? &secret : NULL;
     pc.interval = interval_of(m);
     pc.ca_file = cfg->ca_file;
+    pc.cluster = cfg->cluster;
     if (pc.type && !strcmp(pc.type, "prometheus"))
         pc.timeout_ms = cfg->prometheus_timeout_ms;
     cd_provider *p = cd_provider_open(&pc, &e);

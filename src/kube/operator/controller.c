@@ -562,6 +562,7 @@ static bool setup(cdk_operator *op, const cdk_options *o)
         return false;
     }
     op->secrets = cdk_secret_source(op);
+    op->cluster = cdk_provider_cluster(op);
     cd_kube_events_opts eo = {0};
     op->events = cd_kube_events_new(op->kc, &eo);
     op->registry = cd_registry_new(CANARYD_VERSION, o->mesh_provider);

@@ -106,3 +106,21 @@ cd_secret_source cdk_secret_source(cdk_operator *op)
     cd_secret_source s = {op, load_secret};
     return s;
 }
+
+/* ---- the API server, for metric providers (externalmetrics) ------------------ */
+
+static bool cluster_get(void *ctx, const char *path, json_t **out, cd_err *err)
+{
+    cdk_operator *op = ctx;
+    cd_kube_err ke;
+    if (cd_kube_request(op->kc, "GET", path, NULL, NULL, out, &ke))
+        return true;
+    cdk_err_from_kube(err, &ke, "GET %s", path);
+    return false;
+}
+
+cd_provider_cluster cdk_provider_cluster(cdk_operator *op)
+{
+    cd_provider_cluster c = {op, cluster_get};
+    return c;
+}

@@ -75,6 +75,7 @@ typedef struct cdk_operator {
     cd_hooks_config hooks;
     cd_notify_config notify;
     cd_secret_source secrets;
+    cd_provider_cluster cluster;    /* the API server for metric providers */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;              /* work queued / stopping */
@@ -130,6 +131,9 @@ cd_store cdk_lookups_store(cdk_lookups *l);
 void cdk_lookups_release(cdk_lookups *l);
 /* Kubernetes Secrets read through the client. */
 cd_secret_source cdk_secret_source(cdk_operator *op);
+/* GETs on the API server for the metric providers that read it
+ * (externalmetrics), with canaryd's own credentials. */
+cd_provider_cluster cdk_provider_cluster(cdk_operator *op);
 
 /* finalize.c: revertOnDeletion (Flagger's finalize). */
 cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj, cd_err *err);

@@ -218,7 +218,7 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cdk_lookups_init(&lk, op);
     cd_store store = cdk_lookups_store(&lk);
     cd_metrics_config mcfg = {op->opt.metrics_server, op->opt.mesh_provider, &store, &op->secrets, 0,
-                              NULL};
+                              NULL, &op->cluster};
     cd_notify_config ncfg = op->notify;
     ncfg.store = &store;
     ncfg.secrets = &op->secrets;
