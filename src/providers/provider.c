@@ -19,15 +19,16 @@ extern const cd_provider_type cd_provider_dynatrace;
 extern const cd_provider_type cd_provider_influxdb;
 extern const cd_provider_type cd_provider_cloudwatch;
 extern const cd_provider_type cd_provider_externalmetrics;
+extern const cd_provider_type cd_provider_stackdriver;
 
 static const cd_provider_type *const types[] = {
     &cd_provider_prometheus, &cd_provider_datadog,   &cd_provider_newrelic,
     &cd_provider_graphite,   &cd_provider_dynatrace, &cd_provider_influxdb,
-    &cd_provider_cloudwatch, &cd_provider_externalmetrics,
+    &cd_provider_cloudwatch, &cd_provider_externalmetrics, &cd_provider_stackdriver,
 };
 
 /* In Flagger's MetricTemplate enum but not (yet) in canaryd. */
-static const char *const missing[] = {"stackdriver", "keptn", "splunk"};
+static const char *const missing[] = {"keptn", "splunk"};
 
 const cd_provider_type *cd_provider_type_find(const char *name)
 {

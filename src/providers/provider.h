@@ -1,6 +1,6 @@
 /* provider.h - metric providers behind one table of function pointers (as
  * curl keeps one TLS backend per file): prometheus, datadog, newrelic,
- * graphite, dynatrace, influxdb, cloudwatch, externalmetrics. A provider is built from a
+ * graphite, dynatrace, influxdb, cloudwatch, externalmetrics, stackdriver. A provider is built from a
  * MetricTemplate's provider section plus its credentials, runs one query
  * returning one number, and answers the availability check (§3.5, §3.6).
  * Prometheus also answers range queries (the per-step values of one
@@ -116,6 +116,8 @@ cd_metric_rc cd_graphite_parse(const char *body, size_t len, double *value, cd_e
 cd_metric_rc cd_dynatrace_parse(const char *body, size_t len, double *value, cd_err *err);
 cd_metric_rc cd_influxdb_parse_csv(const char *body, size_t len, double *value, cd_err *err);
 cd_metric_rc cd_cloudwatch_parse(const char *body, size_t len, double *value, cd_err *err);
+/* A Cloud Monitoring timeSeries:query answer: the first point's first value. */
+cd_metric_rc cd_stackdriver_parse(const char *body, size_t len, double *value, cd_err *err);
 /* An ExternalMetricValueList: the first item's value. */
 cd_metric_rc cd_externalmetrics_parse(const char *body, size_t len, double *value, cd_err *err);
 cd_metric_rc cd_externalmetrics_parse_json(const json_t *root, const char *body, size_t len,
