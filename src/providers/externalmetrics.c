@@ -54,7 +54,7 @@ static bool em_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err)
         cd_provider_address_error(err, "externalmetrics", cfg->address);
         return false;
     }
-    if (!direct && !(cfg->cluster && cfg->cluster->get)) {
+    if (!direct && !(cfg->cluster && cfg->cluster->request)) {
         cd_errfmt(err, "could not initialize ExternalMetricsProvider: no address and no "
                        "Kubernetes API server (set spec.provider.address)");
         return false;
@@ -256,7 +256,7 @@ static json_t *em_get(cd_provider *p, const char *path, char **body, size_t *len
     extmetrics *s = p->state;
     if (!s->address) {
         json_t *out = NULL;
-        if (!s->cluster->get(s->cluster->ctx, path, &out, err))
+        if (!s->cluster->request(s->cluster->ctx, "GET", path, NULL, &out, NULL, err))
             return NULL;
         *body = json_dumps(out, JSON_COMPACT);
         *len = *body ? strlen(*body) : 0;

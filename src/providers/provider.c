@@ -20,15 +20,17 @@ extern const cd_provider_type cd_provider_influxdb;
 extern const cd_provider_type cd_provider_cloudwatch;
 extern const cd_provider_type cd_provider_externalmetrics;
 extern const cd_provider_type cd_provider_stackdriver;
+extern const cd_provider_type cd_provider_keptn;
 
 static const cd_provider_type *const types[] = {
     &cd_provider_prometheus, &cd_provider_datadog,   &cd_provider_newrelic,
     &cd_provider_graphite,   &cd_provider_dynatrace, &cd_provider_influxdb,
     &cd_provider_cloudwatch, &cd_provider_externalmetrics, &cd_provider_stackdriver,
+    &cd_provider_keptn,
 };
 
 /* In Flagger's MetricTemplate enum but not (yet) in canaryd. */
-static const char *const missing[] = {"keptn", "splunk"};
+static const char *const missing[] = {"splunk"};
 
 const cd_provider_type *cd_provider_type_find(const char *name)
 {

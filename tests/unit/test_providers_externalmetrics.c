@@ -165,9 +165,12 @@ typedef struct fake_cluster {
     const char *answer;     /* NULL: fail */
 } fake_cluster;
 
-static bool fake_get(void *ctx, const char *path, json_t **out, cd_err *err)
+static bool fake_get(void *ctx, const char *method, const char *path, const json_t *body,
+                     json_t **out, bool *not_found, cd_err *err)
 {
     fake_cluster *f = ctx;
+    assert_string_equal(method, "GET");
+    assert_null(body);
     snprintf(f->path, sizeof f->path, "%s", path);
     if (!f->answer) {
         snprintf(err->msg, sizeof err->msg, "GET %s: the server is currently unable to handle the "

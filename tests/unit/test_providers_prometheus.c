@@ -458,7 +458,7 @@ static void test_unknown_types(void **state)
 {
     cd_provider_config c = config("http://127.0.0.1:1");
     cd_err err = {""};
-    c.type = "keptn";
+    c.type = "splunk";
     assert_null(cd_provider_open(&c, &err));
     assert_non_null(strstr(err.msg, "not supported by canaryd yet"));
     c.type = "bogus";

@@ -131,8 +131,8 @@ cd_store cdk_lookups_store(cdk_lookups *l);
 void cdk_lookups_release(cdk_lookups *l);
 /* Kubernetes Secrets read through the client. */
 cd_secret_source cdk_secret_source(cdk_operator *op);
-/* GETs on the API server for the metric providers that read it
- * (externalmetrics), with canaryd's own credentials. */
+/* Requests to the API server for the metric providers that use it
+ * (externalmetrics, keptn), with canaryd's own credentials. */
 cd_provider_cluster cdk_provider_cluster(cdk_operator *op);
 
 /* finalize.c: revertOnDeletion (Flagger's finalize). */
