@@ -12,7 +12,7 @@ set -eu
 profile=${1:-build}
 
 build_pkgs="build-essential pkg-config cmake ninja-build clang-14 libclang-rt-14-dev
-libjansson-dev libfyaml-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev
+libjansson-dev libfyaml-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev zlib1g-dev
 node-llhttp libcmocka-dev curl ca-certificates"
 # servers and tools the tests run: Prometheus (promtool too), nginx (load
 # tester, TLS), HAProxy and wrk (test_router_bench.sh), openssl (test
