@@ -326,7 +326,8 @@ static cd_metric_rc run(const char *token, sf_point *pts, size_t n, double *v, c
     c.interval = "1m";
     c.now_ms = fixed_now;
     c.timeout_ms = 1500;
-    memcpy(sf.pts, pts, n * sizeof *pts);
+    if (n)
+        memcpy(sf.pts, pts, n * sizeof *pts);
     sf.npts = n;
     cd_provider *p = cd_provider_open(&c, err);
     if (!p)
