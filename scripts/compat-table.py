@@ -7,10 +7,11 @@ MetricTemplate, AlertProvider) must be covered by a row of its CRD's table,
 either exactly (`.spec.suspend`) or by a row that says "and below"
 (`.spec.service.corsPolicy` and below); every row must name a path that
 exists (no stale rows) and a status: supported, differs or not yet. Every
-value of Flagger's provider enums must have a row too, and a metric or
-alert provider is "supported" exactly when canaryd implements it (a
-`.name = "<type>"` or `cd_notifier_type x = {"<type>", ...` in src/providers/
-or src/notify/).
+value of Flagger's provider enums must have a row too, and a provider is
+"supported" (or "differs") exactly when canaryd implements it: a
+`.name = "<type>"` in src/providers/, `cd_notifier_type x = {"<type>", ...`
+in src/notify/, `.provider = "<name>"` or `X_ROUTER(x, "<name>")` in
+src/kube/router/.
 
 Usage: compat-table.py [--doc FILE] [--missing]
   --missing  prints a skeleton row for every path not covered yet.
@@ -38,7 +39,8 @@ PROVIDER_TABLES = {  # heading -> (CRD name, enum path, implementation dirs)
     "### Metric providers": ("metrictemplates.flagger.app", ".spec.provider.type",
                              ["src/providers"]),
     "### Alert providers": ("alertproviders.flagger.app", ".spec.type", ["src/notify"]),
-    "### Mesh and ingress providers": ("canaries.flagger.app", ".spec.provider", None),
+    "### Mesh and ingress providers": ("canaries.flagger.app", ".spec.provider",
+                                       ["src/kube/router"]),
 }
 STATUSES = ("supported", "differs", "not yet")
 ROW = re.compile(r"^\|\s*`([^`]*)`( and below)?\s*\|\s*([^|]*?)\s*\|")
@@ -95,7 +97,8 @@ def read_tables(doc):
 
 
 def implemented(dirs, name):
-    pat = re.compile(r'(\.name\s*=\s*|_type\s+\w+\s*=\s*\{)"%s"' % re.escape(name))
+    pat = re.compile(r'(\.name\s*=\s*|\.provider\s*=\s*|_type\s+\w+\s*=\s*\{|_ROUTER\(\w+,\s*)"%s"'
+                     % re.escape(name))
     for d in dirs:
         for path in glob.glob(os.path.join(SRC, d, "*.c")):
             with open(path) as f:

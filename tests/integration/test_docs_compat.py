@@ -67,6 +67,10 @@ def main():
          "graphite is implemented"),
         ("an alert provider without a row is reported",
          "| `gchat` | supported | |\n", "", ".spec.type value gchat has no row"),
+        ("a routed mesh provider cannot be \"not yet\"",
+         "| `kuma` | supported | |", "| `kuma` | not yet | |", "kuma is implemented"),
+        ("a mesh provider without a router cannot be \"supported\"",
+         "| `gloo` | not yet | |", "| `gloo` | supported | |", "gloo is not implemented"),
         ("a mesh provider without a row is reported",
          "| `kuma` | supported | |\n", "", ".spec.provider value kuma has no row"),
     ]
@@ -80,7 +84,7 @@ def main():
     # every metric provider is implemented now: check the reverse with a
     # source tree that lacks one (a copy of src/ without splunk.c)
     with tempfile.TemporaryDirectory() as tree:
-        for d in ("providers", "notify"):
+        for d in ("providers", "notify", "kube/router"):
             os.makedirs(os.path.join(tree, "src", d))
             for f in os.listdir(os.path.join(SRC, "src", d)):
                 if f != "splunk.c":
