@@ -158,6 +158,8 @@ static bool sd_open(cd_provider *p, const cd_provider_config *cfg, cd_err *err)
     cd_buf_puts(&url, "/timeSeries:query");
     s->query_url = cd_buf_steal(&url);
     const cd_secret_entry *key = cd_secret_get(cfg->secret, "serviceAccountKey");
+    if (!key)   /* canaryd local's CANARYD_SECRET_* variables give keys lower-cased */
+        key = cd_secret_get(cfg->secret, "serviceaccountkey");
     const char *file = env_of(cfg, "GOOGLE_APPLICATION_CREDENTIALS");
     bool ok = true;
     if (key) {

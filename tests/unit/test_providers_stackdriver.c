@@ -188,6 +188,18 @@ static void test_query(void **state)
     assert_string_equal(json_string_value(json_object_get(b, "query")), q);
     json_decref(b);
 
+    /* the key as canaryd local's environment variables give it (lower-cased) */
+    cd_secret_free(&s);
+    cd_secret_init(&s, "gcp");
+    cd_secret_put(&s, "project", "my-proj", 7);
+    cd_secret_put(&s, "serviceaccountkey", key_json, strlen(key_json));
+    testsrv_reset(&srv);
+    testsrv_push(&srv, 200, TOKEN_OK, 0, NULL, NULL);
+    testsrv_push(&srv, 200, SERIES("{\"doubleValue\":0.5}"), 0, NULL, NULL);
+    assert_int_equal(run(&c, q, &v, &err), CD_METRIC_OK);
+    assert_true(v == 0.5);
+    check_token_request(&srv.req[0]);
+
     /* int64 values (a JSON string in proto3) */
     testsrv_reset(&srv);
     testsrv_push(&srv, 200, TOKEN_OK, 0, NULL, NULL);
