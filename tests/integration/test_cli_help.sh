@@ -22,7 +22,7 @@ for c in get describe events watch promote abort hold resume; do
   check "canaryctl $c --help lists -n, --namespace" grep -q -- '-n, --namespace NS' "$TEST_TMP/help-$c"
 done
 # load: every flag it accepts is listed with an explanation
-for f in rate concurrency duration requests timeout header method data max-error-rate output insecure; do
+for f in rate concurrency duration requests timeout header method data max-error-rate output insecure progress; do
   check "canaryctl load --help explains --$f" \
     bash -c "grep -Eq -- \"--$f( [^ ']+| '[^']+')? {2,}[a-z]\" '$TEST_TMP/help-load'"
 done
@@ -37,6 +37,21 @@ kill -INT $LP; wait $LP
 check "load --duration 0 announces that it runs until interrupted" \
   grep -q 'until interrupted (Ctrl-C stops and prints the report)' "$TEST_TMP/load.err"
 check "and prints its report when interrupted" grep -q '^sent [0-9]*, succeeded' "$TEST_TMP/load.out"
+
+# --- canaryctl load's progress: redrawn on a terminal, quiet otherwise ------
+WEB_PORT=$(free_port)
+/usr/bin/python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 >/dev/null 2>&1 &
+track $!
+wait_http "http://127.0.0.1:$WEB_PORT/" 20
+"$CANARYCTL" load "http://127.0.0.1:$WEB_PORT/" --duration 2500ms --rate 10 >"$TEST_TMP/q.out" 2>"$TEST_TMP/q.err"
+check "load with stderr not a terminal prints no progress (stderr empty)" [ ! -s "$TEST_TMP/q.err" ]
+check "and its report on stdout" grep -q '^sent [0-9]*, succeeded' "$TEST_TMP/q.out"
+script -qec "'$CANARYCTL' load http://127.0.0.1:$WEB_PORT/ --duration 2500ms --rate 10" /dev/null >"$TEST_TMP/tty.out" 2>&1
+check "load on a terminal redraws one progress line in place, with how far it is" \
+  bash -c "grep -a -q \$'\r\033\\[Kcanaryctl load: \\[ *[0-9]*%\\] [0-9]s: sent [0-9]*, failed 0' '$TEST_TMP/tty.out'"
+check "and ends it before the report" grep -a -q $'req/s\r*$' "$TEST_TMP/tty.out"
+script -qec "'$CANARYCTL' load http://127.0.0.1:$WEB_PORT/ --duration 1500ms --rate 10 --progress never" /dev/null >"$TEST_TMP/never.out" 2>&1
+check "load --progress never on a terminal prints no progress" bash -c "! grep -a -q 'canaryctl load:' '$TEST_TMP/never.out'"
 
 # --- --log-format: the same choices and message in every process ---------
 for p in "local --dir $TEST_TMP" router kube loadtester; do
