@@ -322,9 +322,24 @@ static enum MHD_Result login_page(struct MHD_Connection *conn, unsigned status, 
     return html(conn, status, &b);
 }
 
-/* A token given (form field, or ?token= from a link canaryctl or the docs
- * build): a new session and its cookie, then the list. */
-static enum MHD_Result sign_in(lc_ui *ui, struct MHD_Connection *conn, const char *given)
+/* Where to go after signing in: next when it is a dashboard page (never
+ * another site: "/ui/..." without "//" or a backslash), else the list. */
+static const char *after_sign_in(const char *next)
+{
+    if (next && !strncmp(next, UI_BASE "/", 4) && !strstr(next, "//") && !strchr(next, '\\') &&
+        strlen(next) < 600) {
+        for (const char *p = next; *p; p++)
+            if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+                return UI_BASE "/";
+        return next;
+    }
+    return UI_BASE "/";
+}
+
+/* A token given (form field, or ?token= of a link such as the docs show):
+ * a new session and its cookie, then the page asked for (?next=). */
+static enum MHD_Result sign_in(lc_ui *ui, struct MHD_Connection *conn, const char *given,
+                               const char *next)
 {
     if (!ui->token)
         return message(conn, 404, "No sign-in here",
@@ -341,7 +356,7 @@ static enum MHD_Result sign_in(lc_ui *ui, struct MHD_Connection *conn, const cha
     pthread_mutex_unlock(&ui->mu);
     if (!s)
         return message(conn, 500, "Cannot sign in", "No random numbers for a session.");
-    enum MHD_Result r = see_other(conn, UI_BASE "/", cookie);
+    enum MHD_Result r = see_other(conn, after_sign_in(next), cookie);
     memset(cookie, 0, sizeof cookie);
     return r;
 }
@@ -427,10 +442,11 @@ enum MHD_Result lc_ui_handle(lc_ui *ui, struct MHD_Connection *conn, const char 
         const char *q = post ? NULL
                              : MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
         enum MHD_Result r;
+        const char *next = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "next");
         if (post)
-            r = sign_in(ui, conn, have ? given : NULL);
+            r = sign_in(ui, conn, have ? given : NULL, next);
         else if (q)
-            r = sign_in(ui, conn, q);
+            r = sign_in(ui, conn, q, next);
         else
             r = ui->token ? login_page(conn, 200, NULL) : see_other(conn, UI_BASE "/", NULL);
         memset(given, 0, sizeof given);

@@ -77,7 +77,15 @@ static void head(cd_buf *b, const cd_web_page *o, const char *title)
     cd_web_escape(b, o->base);
     cd_buf_puts(b, "/static/dashboard.css\">\n</head>\n<body>\n<header><a class=\"home\" href=\"");
     cd_web_escape(b, o->base);
-    cd_buf_puts(b, "/\">canaryd</a></header>\n<main>\n");
+    cd_buf_puts(b, "/\">canaryd</a>");
+    if (o->csrf) {   /* a session: it can be ended */
+        cd_buf_puts(b, "<form class=\"logout\" method=\"post\" action=\"");
+        cd_web_escape(b, o->base);
+        cd_buf_puts(b, "/logout\"><input type=\"hidden\" name=\"csrf\" value=\"");
+        cd_web_escape(b, o->csrf);
+        cd_buf_puts(b, "\"><button type=\"submit\">Sign out</button></form>");
+    }
+    cd_buf_puts(b, "</header>\n<main>\n");
     if (o->notice && *o->notice) {
         cd_buf_puts(b, "<p class=\"notice\" id=\"notice\">");
         cd_web_escape(b, o->notice);
