@@ -26,7 +26,7 @@ CPID=$!
 TOKFILE=$XDG_RUNTIME_DIR/canaryd/api-127.0.0.1_$PORT.token
 i=0; while [ ! -s "$TOKFILE" ] || ! canaryctl get canaries >/dev/null 2>&1; do
   i=$((i + 1)); [ $i -gt 300 ] && break; sleep 0.1; done
-require "canaryd local answers on TCP" canaryctl get canaries
+require "canaryd local answers on TCP" bash -c "canaryctl get canaries >/dev/null"
 TOKEN=$(cat "$TOKFILE")
 
 # Chromium: its own profile in the test's directory, no sandbox (tests may run as root)
