@@ -407,10 +407,19 @@ static void summary(cd_buf *b, const json_t *d)
                   (int)num(d, "canaryWeight", NULL), (int)num(d, "primaryWeight", NULL));
     cd_buf_printf(b, "<dt>Failed checks</dt><dd id=\"failed-checks\">%d of %d</dd>",
                   (int)num(d, "failedChecks", NULL), (int)num(a, "threshold", NULL));
-    cd_buf_puts(b, "<dt>Strategy</dt><dd>");
-    cd_web_escape(b, str(a, "strategy"));
-    cd_buf_printf(b, ", every %ds, step %d%% up to %d%%</dd>", (int)num(a, "intervalSeconds", NULL),
-                  (int)num(a, "stepWeight", NULL), (int)num(a, "maxWeight", NULL));
+    cd_buf_puts(b, "<dt>Analysis</dt><dd>");
+    if (*str(a, "strategy")) {
+        cd_web_escape(b, str(a, "strategy"));
+        cd_buf_puts(b, ", ");
+    }
+    if (*str(a, "interval")) {   /* as the manifest says it ("1m") */
+        cd_buf_puts(b, "every ");
+        cd_web_escape(b, str(a, "interval"));
+    } else {
+        cd_buf_printf(b, "every %ds", (int)num(a, "intervalSeconds", NULL));
+    }
+    cd_buf_printf(b, ", step %d%% up to %d%%</dd>", (int)num(a, "stepWeight", NULL),
+                  (int)num(a, "maxWeight", NULL));
     const json_t *w = json_object_get(d, "workload");
     if (w) {
         cd_buf_puts(b, "<dt>Revision</dt><dd id=\"revision\">");
@@ -518,6 +527,15 @@ static void events_table(cd_buf *b, const json_t *d)
 {
     const json_t *ev = json_object_get(d, "events");
     cd_buf_puts(b, "<section><h2>Events</h2>\n");
+    if (!ev) {   /* this server does not keep them (canaryd kube: Kubernetes Events) */
+        cd_buf_puts(b, "<p id=\"events-elsewhere\">The events are Kubernetes Events: "
+                       "<code>kubectl describe canary ");
+        cd_web_escape(b, str(d, "name"));
+        cd_buf_puts(b, " -n ");
+        cd_web_escape(b, str(d, "namespace"));
+        cd_buf_puts(b, "</code></p></section>\n");
+        return;
+    }
     if (!json_array_size(ev)) {
         cd_buf_puts(b, "<p>No event yet.</p></section>\n");
         return;
@@ -562,7 +580,10 @@ void cd_web_canary(cd_buf *b, const json_t *d, const json_t *history, const cd_w
         cd_buf_puts(b, "</div>\n");
     }
     const json_t *points = json_object_get(history, "points");
-    if (!json_array_size(points)) {
+    if (!history) {
+        cd_buf_puts(b, "<p id=\"no-history\">This server keeps no history of weights and "
+                       "metric values (canaryd local does).</p>\n");
+    } else if (!json_array_size(points)) {
         cd_buf_puts(b, "<p id=\"no-history\">No history yet: the charts start with the "
                        "canary's next analysis.</p>\n");
     } else {

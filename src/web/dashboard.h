@@ -34,8 +34,10 @@ void cd_web_path_segment(cd_buf *b, const char *s);
 /* items: the API's canary summaries ({"name", "namespace", "phase",
  * "canaryWeight", "primaryWeight", "failedChecks", "lastTransitionTime"}). */
 void cd_web_list(cd_buf *b, const json_t *items, const cd_web_page *o);
-/* detail: the API's canary detail; history: {"metrics": [...], "points":
- * [...]} (NULL or empty: the charts say there is no history yet). */
+/* detail: the API's canary detail (without "events": a pointer to the
+ * Kubernetes Events); history: {"metrics": [...], "points": [...]} (empty:
+ * the charts say there is no history yet; NULL: that this server keeps
+ * none). */
 void cd_web_canary(cd_buf *b, const json_t *detail, const json_t *history, const cd_web_page *o);
 /* The login form (error: why the last attempt failed, or NULL). */
 void cd_web_login(cd_buf *b, const cd_web_page *o, const char *error);

@@ -390,6 +390,9 @@ static void start_controllers(cdk_operator *op)
         }
     }
     cd_info("Informer caches synced: %zu canaries", cd_informer_size(op->canaries));
+    pthread_mutex_lock(&op->dash_mu);
+    op->dash_canaries = op->canaries;
+    pthread_mutex_unlock(&op->dash_mu);
     op->workers = calloc((size_t)op->opt.threadiness, sizeof *op->workers);
     if (!op->workers)
         abort();
@@ -427,6 +430,9 @@ static void stop_controllers(cdk_operator *op)
     pthread_mutex_unlock(&op->mu);
     for (int i = 0; i < op->nworkers; i++)
         pthread_join(op->workers[i], NULL);
+    pthread_mutex_lock(&op->dash_mu);
+    op->dash_canaries = NULL;   /* no page reads the cache from here on */
+    pthread_mutex_unlock(&op->dash_mu);
     cd_informer *all[] = {op->canaries, op->templates, op->providers};
     for (size_t i = 0; i < 3; i++) {
         cd_informer_stop(all[i]);
@@ -516,6 +522,7 @@ static bool setup(cdk_operator *op, const cdk_options *o)
     memset(op, 0, sizeof *op);
     op->opt = *o;
     pthread_mutex_init(&op->mu, NULL);
+    pthread_mutex_init(&op->dash_mu, NULL);
     pthread_cond_init(&op->cv, NULL);
     op->buckets = calloc(NBUCKETS, sizeof *op->buckets);
     if (!op->buckets)
@@ -594,6 +601,7 @@ static void teardown(cdk_operator *op)
     free(op->selector_buf);
     free(op->prefix_buf);
     pthread_mutex_destroy(&op->mu);
+    pthread_mutex_destroy(&op->dash_mu);
     pthread_cond_destroy(&op->cv);
 }
 
@@ -602,13 +610,19 @@ static bool start_endpoint(cdk_operator *op)
     cd_metrics_endpoint_config mc = {.port = op->opt.port, .n_writers = 1};
     mc.writers[0] = write_registry;
     mc.writer_ctx[0] = op->registry;
+    if (op->opt.dashboard) {   /* read-only pages (docs/dashboard.md) */
+        mc.page_prefix = "/ui";
+        mc.page = cdk_dashboard_page;
+        mc.page_ctx = op;
+    }
     cd_err err = {{0}};
     op->endpoint = cd_metrics_endpoint_start(&mc, &err);
     if (!op->endpoint) {
         cd_error("cannot serve /metrics on port %d: %s", op->opt.port, err.msg);
         return false;
     }
-    cd_info("Serving /metrics and /healthz on port %d", cd_metrics_endpoint_port(op->endpoint));
+    cd_info("Serving /metrics and /healthz%s on port %d", op->opt.dashboard ? " and the dashboard (/ui/)" : "",
+            cd_metrics_endpoint_port(op->endpoint));
     return true;
 }
 

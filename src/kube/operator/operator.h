@@ -90,7 +90,15 @@ typedef struct cdk_operator {
     atomic_bool lost_leadership;
     atomic_bool start_requested;
     atomic_int busy_workers;
+    /* the dashboard's view of the Canaries' cache (-dashboard): set once
+     * the caches are synced, cleared before they are freed */
+    pthread_mutex_t dash_mu;
+    cd_informer *dash_canaries;
 } cdk_operator;
+
+/* dashboard.c: the read-only pages under /ui (-dashboard), for the
+ * metrics endpoint's page hook; ctx is the operator. */
+void cdk_dashboard_page(void *ctx, const char *url, cd_metrics_page *out);
 
 /* controller.c */
 int cdk_operator_run(const cdk_options *o);
