@@ -2,7 +2,8 @@
 the read-only dashboard on the operator's HTTP port, against the fake
 cluster, loaded in Debian's headless Chromium: the list shows every Canary
 in the cache with its phase and weight (with JavaScript disabled too), a
-Canary's page shows its status and thresholds and no button; the pages
+Canary's page shows its status and thresholds and no button, and after a
+release the chart of its weights over time; the pages
 answer only GET, only for this machine's names (not a rebound one) and
 carry a script-free Content-Security-Policy; without -dashboard there is
 no /ui at all."""
@@ -120,6 +121,17 @@ def main():
         t.check("an unknown canary: 404", st == 404, st)
         st, _, body = get(port, "/metrics")
         t.check("/metrics still answers", st == 200 and "flagger_info" in body, st)
+
+        # a release (its metric has no Prometheus to answer: it fails after
+        # two failed checks): the page draws the phases' weights over time
+        c.kubectl("-n", NS, "set", "image", "deployment/cart", "cart=cart:2")
+        t.check("the release ends", wait_until(lambda: c.phase(NS, "cart") in ("Failed", "Succeeded"), 90),
+                c.phase(NS, "cart"))
+        page = chrome(c.tmp, "js", "--dump-dom", base + "/ui/canaries/shop/cart")
+        t.check("the canary's page has the weights chart of what the operator saw",
+                '<svg class="chart" id="chart-weights"' in page and
+                '<polyline class="series canary"' in page and
+                '<polyline class="series primary"' in page, page[-3000:])
         c.stop_operator()
 
         c.start_operator(*FLAGS)

@@ -109,9 +109,60 @@ static void entry_unlink(cdk_operator *op, cdk_entry *e)
 
 static void entry_free(cdk_entry *e)
 {
+    free(e->hist);
     free(e->ns);
     free(e->name);
     free(e);
+}
+
+/* ---- the dashboard's history (-dashboard) ----------------------------------- */
+
+void cdk_history_note(cdk_operator *op, const char *ns, const char *name,
+                      const cd_canary_status *st)
+{
+    if (!op->opt.dashboard)
+        return;
+    pthread_mutex_lock(&op->mu);
+    cdk_entry *e = entry_find(op, ns, name);
+    if (e && !e->hist && !(e->hist = calloc(CDK_HISTORY_MAX, sizeof *e->hist)))
+        abort();
+    const cdk_point *last = e && e->hn ? &e->hist[(e->hstart + e->hn - 1) % CDK_HISTORY_MAX] : NULL;
+    if (e && (!last || last->canary_weight != st->canary_weight || last->phase != (int)st->phase)) {
+        if (e->hn == CDK_HISTORY_MAX) {   /* the oldest change goes */
+            e->hstart = (e->hstart + 1) % CDK_HISTORY_MAX;
+            e->hn--;
+        }
+        e->hist[(e->hstart + e->hn++) % CDK_HISTORY_MAX] =
+            (cdk_point){cd_wall_ms(), st->canary_weight, (int)st->phase};
+    }
+    pthread_mutex_unlock(&op->mu);
+}
+
+static json_t *point_json(int64_t at_ms, const cdk_point *p)
+{
+    char ts[32];
+    return json_pack("{s:s,s:I,s:s,s:i,s:i,s:[]}", "time", cd_rfc3339(at_ms, ts), "timeMs",
+                     (json_int_t)at_ms, "phase", cd_phase_name((cd_phase)p->phase),
+                     "canaryWeight", p->canary_weight, "primaryWeight", 100 - p->canary_weight,
+                     "values");
+}
+
+json_t *cdk_history_json(cdk_operator *op, const char *ns, const char *name)
+{
+    pthread_mutex_lock(&op->mu);
+    cdk_entry *e = op->buckets ? entry_find(op, ns, name) : NULL;
+    json_t *points = e ? json_array() : NULL;
+    for (unsigned i = 0; e && i < e->hn; i++) {
+        const cdk_point *p = &e->hist[(e->hstart + i) % CDK_HISTORY_MAX];
+        json_array_append_new(points, point_json(p->at_ms, p));
+    }
+    if (e && e->hn)   /* the last change holds until now */
+        json_array_append_new(points, point_json(cd_wall_ms(),
+                                                 &e->hist[(e->hstart + e->hn - 1) % CDK_HISTORY_MAX]));
+    pthread_mutex_unlock(&op->mu);
+    return points ? json_pack("{s:[],s:o,s:i}", "metrics", "points", points, "capacity",
+                              CDK_HISTORY_MAX)
+                  : NULL;
 }
 
 /* mu held */

@@ -1,7 +1,8 @@
 /* dashboard.c - `canaryd kube -dashboard`: the web dashboard's pages
  * (src/web, docs/dashboard.md) on the HTTP port, read-only: the list of
  * the Canaries in the informer's cache and one page per Canary (status,
- * thresholds, the judge's verdicts). No buttons, no form, nothing that
+ * thresholds, the judge's verdicts, its weights over time since this
+ * operator started: controller.c's cdk_history_*). No buttons, no form, nothing that
  * changes state: the port has no authentication (Flagger's :8080), so the
  * pages only show what the Canaries' status already says, and the
  * endpoint serves them only for this machine's names (kubectl
@@ -116,8 +117,10 @@ void cdk_dashboard_page(void *ctx, const char *url, cd_metrics_page *out)
         pthread_mutex_unlock(&op->dash_mu);
         if (obj) {
             json_t *d = canary_view(obj, true);
-            cd_web_canary(&out->body, d, NULL, &o);
+            json_t *h = cdk_history_json(op, ns, name);
+            cd_web_canary(&out->body, d, h, &o);
             json_decref(d);
+            json_decref(h);
             html_page(out, 200);
         } else {
             cd_web_message(&out->body, &o, "Not found", "There is no such canary.");
