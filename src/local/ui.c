@@ -306,7 +306,8 @@ static enum MHD_Result canary_page(lc_ui *ui, struct MHD_Connection *conn, const
     cd_web_page o = {.base = UI_BASE,
                      .csrf = a->has_session ? a->copy.csrf : NULL,
                      .notice = a->has_session ? a->copy.notice : NULL,
-                     .refresh_s = UI_REFRESH_S};
+                     .refresh_s = UI_REFRESH_S,
+                     .now_ms = cd_wall_ms()};
     cd_buf b = CD_BUF_INIT;
     cd_web_canary(&b, detail, history, &o);
     json_decref(detail);

@@ -3,6 +3,7 @@
  * attributes) or cd_web_path_segment (links). Numbers are formatted here,
  * never taken as text. No I/O. */
 #include "web/dashboard.h"
+#include "util/timeutil.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -221,7 +222,8 @@ static void chart_open(cd_buf *b, const chart *c, const char *id, const char *la
         put_clock(b, str(json_array_get(points, 0), "time"));
         cd_buf_printf(b, "</text><text class=\"xlabel\" x=\"%d\" y=\"%d\" text-anchor=\"end\">",
                       CH_W - CH_R, CH_H - 8);
-        put_clock(b, str(json_array_get(points, n - 1), "time"));
+        char end[32];   /* the chart's end: the last point, or now */
+        put_clock(b, cd_rfc3339((int64_t)c->t1, end));
         cd_buf_puts(b, "</text>\n");
     }
 }
@@ -263,11 +265,14 @@ static void series(cd_buf *b, const chart *c, const json_t *points, const char *
     cd_buf_free(&dots);
 }
 
-static void time_range(const json_t *points, chart *c)
+/* From the first point to now (now_ms, when given) or the last point. */
+static void time_range(const json_t *points, chart *c, int64_t now_ms)
 {
     size_t n = json_array_size(points);
     c->t0 = n ? num(json_array_get(points, 0), "timeMs", NULL) : 0;
     c->t1 = n ? num(json_array_get(points, n - 1), "timeMs", NULL) : 1;
+    if ((double)now_ms > c->t1)
+        c->t1 = (double)now_ms;
     if (c->t1 <= c->t0)
         c->t1 = c->t0 + 1000;
 }
@@ -283,10 +288,10 @@ static void legend(cd_buf *b, const char *const *cls, const char *const *labels,
     cd_buf_puts(b, "</p>\n");
 }
 
-static void weights_chart(cd_buf *b, const json_t *points)
+static void weights_chart(cd_buf *b, const json_t *points, int64_t now_ms)
 {
     chart c = {.y0 = 0, .y1 = 100};
-    time_range(points, &c);
+    time_range(points, &c, now_ms);
     cd_buf_puts(b, "<section class=\"weights\"><h2>Weights over time</h2>\n");
     chart_open(b, &c, "chart-weights", "canary and primary weight (percent) over time", points);
     series(b, &c, points, "primary", -1, "primaryWeight", true);
@@ -320,13 +325,13 @@ static void threshold_line(cd_buf *b, const chart *c, double v, const char *labe
 }
 
 static void metric_chart(cd_buf *b, const json_t *detail, const json_t *points, size_t index,
-                         const char *name)
+                         const char *name, int64_t now_ms)
 {
     const json_t *spec = metric_spec(detail, name);
     bool has_min, has_max, any = false;
     double tmin = num(spec, "min", &has_min), tmax = num(spec, "max", &has_max);
     chart c = {0};
-    time_range(points, &c);
+    time_range(points, &c, now_ms);
     size_t i;
     const json_t *p;
     json_array_foreach(points, i, p) {
@@ -587,12 +592,13 @@ void cd_web_canary(cd_buf *b, const json_t *d, const json_t *history, const cd_w
         cd_buf_puts(b, "<p id=\"no-history\">No history yet: the charts start with the "
                        "canary's next analysis.</p>\n");
     } else {
-        weights_chart(b, points);
+        weights_chart(b, points, o->now_ms);
         const json_t *names = json_object_get(history, "metrics");
         if (json_array_size(names))
             cd_buf_puts(b, "<section class=\"metrics\"><h2>Metrics over time</h2>\n");
         for (size_t k = 0; k < json_array_size(names); k++)
-            metric_chart(b, d, points, k, json_string_value(json_array_get(names, k)) ?: "");
+            metric_chart(b, d, points, k, json_string_value(json_array_get(names, k)) ?: "",
+                         o->now_ms);
         if (json_array_size(names)) {
             static const char *const cls[] = {"value", "threshold"};
             static const char *const labels[] = {"measured value", "threshold"};

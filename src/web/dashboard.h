@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Every dashboard response carries this Content-Security-Policy: nothing
  * but the page itself and its own stylesheet; no script at all. */
@@ -24,6 +25,7 @@ typedef struct cd_web_page {
     const char *csrf;       /* the session's form token; NULL: read-only, no buttons */
     const char *notice;     /* a line shown above the content (escaped), or NULL */
     int refresh_s;          /* reload every this many seconds (meta refresh); 0: never */
+    int64_t now_ms;         /* wall clock: charts run to now (the last value holds); 0: to the last point */
 } cd_web_page;
 
 /* HTML-escapes s (& < > " ') into b. */

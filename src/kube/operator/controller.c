@@ -156,9 +156,6 @@ json_t *cdk_history_json(cdk_operator *op, const char *ns, const char *name)
         const cdk_point *p = &e->hist[(e->hstart + i) % CDK_HISTORY_MAX];
         json_array_append_new(points, point_json(p->at_ms, p));
     }
-    if (e && e->hn)   /* the last change holds until now */
-        json_array_append_new(points, point_json(cd_wall_ms(),
-                                                 &e->hist[(e->hstart + e->hn - 1) % CDK_HISTORY_MAX]));
     pthread_mutex_unlock(&op->mu);
     return points ? json_pack("{s:[],s:o,s:i}", "metrics", "points", points, "capacity",
                               CDK_HISTORY_MAX)

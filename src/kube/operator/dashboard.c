@@ -9,6 +9,7 @@
  * port-forward), never for another origin (metrics/endpoint.c). Reads the
  * cache only; never calls the API server. */
 #include "kube/operator/operator.h"
+#include "util/timeutil.h"
 #include "web/dashboard.h"
 #include <stdio.h>
 #include <string.h>
@@ -118,6 +119,7 @@ void cdk_dashboard_page(void *ctx, const char *url, cd_metrics_page *out)
         if (obj) {
             json_t *d = canary_view(obj, true);
             json_t *h = cdk_history_json(op, ns, name);
+            o.now_ms = cd_wall_ms();   /* the last weight holds until now */
             cd_web_canary(&out->body, d, h, &o);
             json_decref(d);
             json_decref(h);
