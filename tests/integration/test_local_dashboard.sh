@@ -139,6 +139,9 @@ JAR=$TEST_TMP/jar
 curl -s -c "$JAR" -o /dev/null "$BASE/ui/login?token=$TOKEN"
 check "signing in sets an HttpOnly, SameSite=Strict cookie" \
   bash -c 'curl -s -D - -o /dev/null "$0/ui/login?token=$1" | grep -i "^set-cookie:" | grep -i "httponly" | grep -qi "samesite=strict"' "$BASE" "$TOKEN"
+check "the sign-in form (POST, as a browser sends it) starts a session too" \
+  bash -c 'curl -s -D - -o /dev/null -H "Origin: $0" --data-urlencode "token=$1" "$0/ui/login" |
+           grep -qi "^set-cookie: canaryd_ui_$2=[0-9a-f]\{64\};"' "$BASE" "$TOKEN" "$PORT"
 csrf=$(curl -s -b "$JAR" "$BASE/ui/canaries/default/podinfo" | sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' | head -1)
 require "the page of a session has its CSRF token" [ ${#csrf} = 64 ]
 post() { curl -s -o /dev/null -w '%{http_code}' -b "$JAR" -X POST "$@"; }
