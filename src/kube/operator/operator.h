@@ -40,7 +40,18 @@ typedef struct cdk_entry {
     size_t heap_i;              /* its place there; CDK_NOT_TIMED: absent */
     struct cdk_entry *qnext;    /* work queue link */
     struct cdk_entry *hnext;    /* hash chain */
+    struct cdk_point *hist;     /* -dashboard: weights and phases over time (a ring) */
+    unsigned hstart, hn;
 } cdk_entry;
+
+/* One change of a Canary's phase or weight, for the dashboard's chart. */
+typedef struct cdk_point {
+    int64_t at_ms;
+    int canary_weight;
+    int phase;                  /* cd_phase */
+} cdk_point;
+/* Changes kept per Canary (about 16 bytes each), only with -dashboard. */
+#define CDK_HISTORY_MAX 128
 
 #define CDK_NOT_TIMED ((size_t)-1)
 
@@ -90,10 +101,24 @@ typedef struct cdk_operator {
     atomic_bool lost_leadership;
     atomic_bool start_requested;
     atomic_int busy_workers;
+    /* the dashboard's view of the Canaries' cache (-dashboard): set once
+     * the caches are synced, cleared before they are freed */
+    pthread_mutex_t dash_mu;
+    cd_informer *dash_canaries;
 } cdk_operator;
+
+/* dashboard.c: the read-only pages under /ui (-dashboard), for the
+ * metrics endpoint's page hook; ctx is the operator. */
+void cdk_dashboard_page(void *ctx, const char *url, cd_metrics_page *out);
 
 /* controller.c */
 int cdk_operator_run(const cdk_options *o);
+/* -dashboard: notes a status written (a point when its phase or weight
+ * changed), and the history as the dashboard draws it (NULL when the
+ * canary is unknown). */
+void cdk_history_note(cdk_operator *op, const char *ns, const char *name,
+                      const cd_canary_status *st);
+json_t *cdk_history_json(cdk_operator *op, const char *ns, const char *name);
 void cdk_enqueue_sync(cdk_operator *op, const char *ns, const char *name);
 /* The same, a little later (a sync that failed for a transient reason). */
 void cdk_enqueue_sync_later(cdk_operator *op, const char *ns, const char *name);

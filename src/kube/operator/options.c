@@ -67,6 +67,8 @@ static size_t table(cdk_options *o, cd_flag *t)
          .choices = cd_flag_log_formats, .set = cd_flag_set_log_json,
          .def = "text on a terminal, json otherwise", .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
         CD_FLAG_NUM("port", &o->port, "PORT", 0, 65535, "port of /metrics and /healthz (0: any free port)"),
+        CD_FLAG_SWITCH("dashboard", 0, &o->dashboard,
+                       "serve the read-only web dashboard under /ui/ on -port (docs/dashboard.md)"),
         CD_FLAG_STR("slack-url", 0, &o->slack_url, "URL", "Slack incoming webhook"),
         CD_FLAG_STR("slack-token", 0, &o->slack_token, "TOKEN", "Slack API token"),
         CD_FLAG_STR("slack-proxy-url", 0, &o->slack_proxy, "URL", "proxy for Slack"),

@@ -117,8 +117,10 @@ bool cdk_write_status(cdk_operator *op, const char *ns, const char *name,
 {
     cd_kube_err ke;
     if (cd_kube_update_retry(op->kc, &CD_KUBE_CANARIES, ns, name, true, merge_status,
-                             (void *)status, NULL, &ke))
+                             (void *)status, NULL, &ke)) {
+        cdk_history_note(op, ns, name, status);   /* -dashboard's chart */
         return true;
+    }
     cdk_err_from_kube(err, &ke, "status update of %s.%s failed", name, ns);
     return false;
 }
