@@ -20,7 +20,7 @@ static cd_strmap vars = {vars_items, 3};
 static cd_template_model model(void)
 {
     cd_template_model m = {"podinfo", "test", "podinfo", "podinfo-svc", "podinfo-ing",
-                           "podinfo-route", "1m", &vars};
+                           "podinfo-route", "1m", &vars, NULL};
     return m;
 }
 
