@@ -249,7 +249,17 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     adopt_foreign_hash(op, &x, &st);
     /* a StatefulSet runs the canary strategy on its partition, whatever
      * -mesh-provider says ("statefulset" is no router: the engine steps) */
-    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, sts ? "statefulset" : NULL};
+    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, sts ? "statefulset" : NULL, NULL};
+    /* the updated pods' controller-revision-hash, for the builtin metrics
+     * and {{ revision }} (read now: the tick may forget the target) */
+    char revision[256] = "";
+    if (sts) {
+        cd_err ignored;
+        const json_t *t = cdk_target(&x, &ignored);
+        const char *rev = t ? kj_str(t, "status.updateRevision") : NULL;
+        snprintf(revision, sizeof revision, "%s", rev ? rev : "");
+        ref.revision = revision;
+    }
     cd_rc rc = cd_engine_tick(&op->engine, &ports, &ref);
     cd_logf(CD_LOG_DEBUG, key, "tick done: phase %s, canary weight %d (%s)",
             cd_phase_name(st.phase), st.canary_weight,
