@@ -139,14 +139,14 @@ static json_t *canary_events(cd_ctl_kube *k, const char *ns, const char *name)
 }
 
 /* Step n of N and the strategy, from spec.analysis and the status. */
-static void steps(json_t *d, const json_t *an, const json_t *st)
+static void steps(json_t *d, const json_t *an, const json_t *st, const char *provider)
 {
     int64_t weight = kj_int(st, "canaryWeight", 0), iters = kj_int(an, "iterations", 0);
     int64_t step = kj_int(an, "stepWeight", 0), maxw = kj_int(an, "maxWeight", 0);
     const json_t *sw = kj_at(an, "stepWeights");
     const char *strategy;
     long n = 0, total = 0;
-    if (json_array_size(sw) > 0) {
+    if (json_array_size(sw) > 0 && strcmp(s_or(provider, ""), "kubernetes")) {
         strategy = "canary (stepWeights)";
         total = (long)json_array_size(sw);
         size_t i;
@@ -154,13 +154,15 @@ static void steps(json_t *d, const json_t *an, const json_t *st)
         json_array_foreach(sw, i, w)
             if (weight > 0 && json_integer_value(w) <= weight)
                 n = (long)i + 1;
-    } else if (step > 0) {
+    } else if (step > 0 && strcmp(s_or(provider, ""), "kubernetes")) {
         strategy = "canary";
         if (maxw <= 0)
             maxw = 100;
         total = (long)((maxw + step - 1) / step);
         n = (long)((weight + step - 1) / step);
-    } else if (iters > 0) {
+    } else if (iters > 0 || !strcmp(s_or(provider, ""), "kubernetes")) {
+        if (iters <= 0)
+            iters = 10;   /* Flagger's for the kubernetes provider (no traffic split) */
         strategy = json_array_size(kj_at(an, "match")) ? "A/B testing"
                    : json_is_true(kj_at(an, "mirror")) ? "Blue/Green (mirrored)"
                                                         : "Blue/Green";
@@ -194,11 +196,17 @@ static json_t *metrics(const json_t *an, const json_t *events)
             json_object_set_new(row, "max", json_real(json_number_value(max)));
         if (json_is_object(kj_at(m, "judge")))
             json_object_set_new(row, "message", json_string("judged: see Statistical judge"));
+        /* the last Event of this release naming the metric, else its
+         * last failed query (builtin queries' messages name no metric) */
         for (size_t j = json_array_size(events); j-- > 0;) {
             const char *msg = kj_str(json_array_get(events, j), "message");
-            if (msg && strstr(msg, name)) {
+            if (!msg || kj_prefix(msg, "Starting canary analysis") || kj_prefix(msg, "New revision"))
+                break;
+            bool named = strstr(msg, name) != NULL;
+            if (named || strstr(msg, "query failed")) {
                 json_object_set_new(row, "message", json_string(msg));
-                json_object_set_new(row, "passed", json_false());
+                if (named)
+                    json_object_set_new(row, "passed", json_false());
                 break;
             }
         }
@@ -238,7 +246,7 @@ json_t *cd_ctl_kube_detail(cd_ctl_kube *k, const char *name, int *rc)
                           s_or(kj_str(st, "lastTransitionTime"), ""));
     json_object_set(d, "status", json_is_object(st) ? (json_t *)st : json_object());
     json_object_set(d, "spec", kj_at(canary, "spec") ? kj_at(canary, "spec") : json_null());
-    steps(d, an, st);
+    steps(d, an, st, kj_str(canary, "spec.provider"));
 
     const char *kind = s_or(kj_str(canary, "spec.targetRef.kind"), "Deployment");
     const char *tname = s_or(kj_str(canary, "spec.targetRef.name"), name);

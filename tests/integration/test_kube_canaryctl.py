@@ -13,6 +13,9 @@ kubectl-canary against `canaryd kube` on the fake API server.
 - a release aborted with `abort` fails: watch exits 1; abort is refused
   when nothing is being analysed;
 - `retry` runs the failed release again to Succeeded;
+- a release whose metric cannot be checked fails on its own: watch exits 1,
+  describe shows the metric, its limit and the Event about it;
+- on a terminal watch redraws in place;
 - every action is a Kubernetes Event naming who asked; canaryd kube's
   requests stay within deploy/'s ClusterRole.
 """
@@ -52,6 +55,32 @@ spec:
   targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
   service: {port: 80, targetPort: 8080}
   analysis: {interval: 1m, threshold: 2, iterations: 3}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: apps}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: "api:1", ports: [{containerPort: 8080}]}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: api, namespace: apps}
+spec:
+  provider: kubernetes
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: api}
+  service: {port: 80, targetPort: 8080}
+  analysis:
+    interval: 1m
+    threshold: 2
+    stepWeight: 20
+    maxWeight: 60
+    metrics:
+    - {name: request-success-rate, interval: 1m, thresholdRange: {min: 99}}
 """
 
 
@@ -232,6 +261,41 @@ def main():
         t.check("retry: an Event names who", has_event(c, "Retry requested by u (canaryctl retry)"))
         r = k.run("retry", "web", "-n", NS)
         t.check("retry of a Succeeded canary: refused (exit 2)", r.returncode == 2, r.stderr)
+
+        # a release failing its metric (no Prometheus answers): watch exits 1
+        t.check("api Initialized", wait_until(lambda: c.phase(NS, "api") == "Initialized", 60),
+                c.phase(NS, "api"))
+        c.kubectl("-n", NS, "set", "image", "deployment/api", "api=api:2")
+        r = k.run("watch", "api", "-n", NS, "--until-done", "--timeout", "300s", timeout=320)
+        t.check("failing metric: watch exits 1", r.returncode == 1, (r.stdout[-800:], r.stderr))
+        t.check("failing metric: Failed", c.phase(NS, "api") == "Failed", c.phase(NS, "api"))
+        r = k.run("describe", "canary", "api", "-n", NS)
+        row = [l for l in r.stdout.splitlines() if l.strip().startswith("request-success-rate")]
+        t.check("describe: the metric's limit and the Event about its failed query",
+                row and ">= 99" in row[0] and "query failed" in row[0], r.stdout)
+        t.check("describe: stepWeight on the kubernetes provider is Flagger's 10 iterations",
+                "Step:           1 of 10" in r.stdout or "Step:           0 of 10" in r.stdout,
+                r.stdout)
+
+        # on a terminal, watch redraws in place
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([KUBECTL, "canary", "watch", "web", "-n", NS, "--until-done"],
+                             env=k.env, stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        rc = p.wait(timeout=60)
+        out = b""
+        try:
+            while True:
+                chunk = os.read(master, 65536)
+                if not chunk:
+                    break
+                out += chunk
+        except OSError:
+            pass
+        os.close(master)
+        t.check("watch on a terminal: redraws in place, a weight bar, exit 0",
+                rc == 0 and b"\033[H\033[2J" in out and b"[" in out and b"100%" in out, out[-600:])
 
         r = k.run("events", "web", "-n", NS)
         t.check("events: the Canary's Events", r.returncode == 0 and "Retry requested" in r.stdout
