@@ -172,7 +172,8 @@ def main():
         except ValueError:
             items = []
         t.check("-o json: a List of the Canary objects",
-                [i.get("metadata", {}).get("name") for i in items] == ["web"], r.stdout[:500])
+                sorted(i.get("metadata", {}).get("name") for i in items) == ["api", "web"],
+                r.stdout[:500])
         r = k.run("describe", "canary", "nosuch", "-n", NS)
         t.check("describe of a missing canary: exit 1", r.returncode == 1, r.stderr)
 
