@@ -302,15 +302,17 @@ int cd_ctl_kube_watch(cd_ctl_kube *k, const char *name, bool until_done, int64_t
 typedef struct action {
     const char *name, *annotation, *done;
     const char *need;       /* phases it acts in ("|"-separated), NULL: any */
+    const char *need_text;
 } action;
 
 static const action actions[] = {
-    {"promote", CD_GATE_PROMOTE, "promotion approved", NULL},
-    {"abort", CD_GATE_ABORT, "rollback requested", "|Progressing|Waiting|WaitingPromotion|"},
-    {"hold", CD_GATE_HOLD, "promotion held", NULL},
-    {"hold-rollout", CD_GATE_HOLD_ROLLOUT, "rollout held", NULL},
-    {"resume", CD_GATE_RESUME, "resume requested", NULL},
-    {"retry", CD_GATE_RETRY, "retry requested", "|Failed|"},
+    {"promote", CD_GATE_PROMOTE, "promotion approved", NULL, NULL},
+    {"abort", CD_GATE_ABORT, "rollback requested", "|Progressing|Waiting|WaitingPromotion|",
+     "Progressing, Waiting or WaitingPromotion (a release being analysed)"},
+    {"hold", CD_GATE_HOLD, "promotion held", NULL, NULL},
+    {"hold-rollout", CD_GATE_HOLD_ROLLOUT, "rollout held", NULL, NULL},
+    {"resume", CD_GATE_RESUME, "resume requested", NULL, NULL},
+    {"retry", CD_GATE_RETRY, "retry requested", "|Failed|", "Failed"},
 };
 
 int cd_ctl_kube_act(cd_ctl_kube *k, const char *name, const char *what)
@@ -335,7 +337,7 @@ int cd_ctl_kube_act(cd_ctl_kube *k, const char *name, const char *what)
     snprintf(bar, sizeof bar, "|%.40s|", phase && *phase ? phase : "-");
     if (a->need && !strstr(a->need, bar)) {
         fprintf(stderr, "canaryctl %s: canary %s.%s is %s: %s acts only in %s\n", what, name, k->ns,
-                phase && *phase ? phase : "not initialised yet", what, a->need);
+                phase && *phase ? phase : "not initialised yet", what, a->need_text);
         json_decref(canary);
         return 2;
     }
