@@ -182,6 +182,9 @@ def main():
         t.check("hold: done", r.returncode == 0 and "held" in r.stdout, r.stdout + r.stderr)
         t.check("hold: the canaryd.io/hold annotation names alice",
                 annotations(c).get("canaryd.io/hold") == "alice", annotations(c))
+        t.check("hold: an Event names alice at once",
+                wait_until(lambda: has_event(c, "Promotion held by alice (canaryctl hold)"), 10),
+                events(c)[-3:])
         c.kubectl("-n", NS, "set", "image", "deployment/web", "web=web:2")
         w = k.watch("web", "-n", NS, "--until-done", "--timeout", "300s")
         t.check("held release: WaitingPromotion",

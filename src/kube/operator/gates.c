@@ -224,3 +224,37 @@ void cdk_gates_end(cdk_gates *g)
     *g->port = g->inner;
     memset(g, 0, sizeof *g);
 }
+
+/* The holds are state, not requests acted on once: their Event is
+ * recorded when the annotation appears (the informer's update), not when
+ * a gate first stops a release, which may be much later or never. */
+void cdk_gates_changed(cdk_operator *op, const json_t *old_obj, const json_t *new_obj)
+{
+    static const struct { const char *key, *fmt; } holds[] = {
+        {CD_GATE_HOLD, "Promotion held by %s (canaryctl hold): a release waits before promotion "
+                       "until canaryctl promote or resume"},
+        {CD_GATE_HOLD_ROLLOUT, "New revisions held by %s (canaryctl hold --rollout): they wait "
+                               "until canaryctl promote or resume"},
+    };
+    const json_t *was = kj_at(old_obj, "metadata.annotations"),
+                 *now = kj_at(new_obj, "metadata.annotations");
+    for (size_t i = 0; i < sizeof holds / sizeof holds[0]; i++) {
+        const char *v = json_string_value(json_object_get(now, holds[i].key));
+        const char *before = json_string_value(json_object_get(was, holds[i].key));
+        if (!v || (before && !strcmp(v, before)))
+            continue;
+        char who[CD_GATE_VALUE_MAX + 1], raw[CD_GATE_VALUE_MAX + 1];
+        read_one(new_obj, holds[i].key, who, raw);
+        json_t *ref = json_deep_copy(new_obj);   /* list items may lack apiVersion and kind */
+        if (!json_is_string(json_object_get(ref, "apiVersion")))
+            json_object_set_new(ref, "apiVersion", json_string("flagger.app/v1beta1"));
+        if (!json_is_string(json_object_get(ref, "kind")))
+            json_object_set_new(ref, "kind", json_string("Canary"));
+        char key[320], msg[600];
+        snprintf(key, sizeof key, "%s.%s", kj_str(new_obj, "metadata.name") ?: "",
+                 kj_str(new_obj, "metadata.namespace") ?: "");
+        snprintf(msg, sizeof msg, holds[i].fmt, who);
+        cdk_record_event(op, ref, key, false, msg);
+        json_decref(ref);
+    }
+}

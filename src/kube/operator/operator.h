@@ -143,6 +143,8 @@ typedef struct cdk_gates {
 void cdk_gates_begin(cdk_gates *g, cdk_operator *op, const json_t *canary, const char *key,
                      cd_analysis *an, cd_canary_status *st, cd_hooks_port *port);
 void cdk_gates_end(cdk_gates *g);
+/* The informer's update of a Canary: records the Event of a hold set. */
+void cdk_gates_changed(cdk_operator *op, const json_t *old_obj, const json_t *new_obj);
 
 /* lookups.c: MetricTemplates and AlertProviders from the informer caches,
  * decoded for one tick (freed by cdk_lookups_release). */
