@@ -75,7 +75,8 @@ bool cd_ctl_kube_open(cd_ctl_kube *k, const cd_ctl_kube_flags *f, const char *ns
     cd_kube_err e;
     bool explicit_file = f->kubeconfig && *f->kubeconfig;
     bool ok;
-    if (!explicit_file && !any_kubeconfig() && getenv("KUBERNETES_SERVICE_HOST")) {
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+    if (!explicit_file && !any_kubeconfig() && host && *host) {
         ok = cd_kube_config_in_cluster(NULL, &k->cfg, &e);
     } else {
         cd_kube_config_opts o = {.kubeconfig = f->kubeconfig, .context = f->context,
