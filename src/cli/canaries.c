@@ -43,6 +43,11 @@ static int parse(common *o, const char *prog, const char *synopsis, const char *
                  unsigned which, int nargs, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
+    char as_plugin[64];   /* kubectl-canary's help says how kubectl runs it */
+    if (cd_ctl_as_plugin && !strncmp(prog, "canaryctl ", 10)) {
+        snprintf(as_plugin, sizeof as_plugin, "kubectl canary %s", prog + 10);
+        prog = as_plugin;
+    }
     o->ns = "default";
     o->limit = 50;
     cd_flag all[] = {
@@ -129,7 +134,8 @@ int cmd_get(int argc, char **argv)
 {
     common o;
     int rc = parse(&o, "canaryctl get", "canaries [-n NS | -A] [-o json] [flags]",
-                   "Lists the canaries of canaryd local: NAME, STATUS, WEIGHT, FAILEDCHECKS,\n"
+                   "Lists the canaries of canaryd local, or of a cluster with --kube, --kubeconfig,\n"
+                   "--context or as kubectl-canary (docs/kubectl-plugin.md): NAME, STATUS, WEIGHT, FAILEDCHECKS,\n"
                    "LASTTRANSITIONTIME (as kubectl get canaries). With -o json, a v1 List of the\n"
                    "Canary objects (apiVersion, kind, metadata, spec, status; secrets redacted),\n"
                    "as kubectl get canaries -o json prints it; describe canary NAME -o json has\n"
@@ -189,7 +195,9 @@ int cmd_describe(int argc, char **argv)
     common o;
     int rc = parse(&o, "canaryctl describe", "canary NAME [-n NS] [-o json] [flags]",
                    "A canary's spec summary, status, processes, each metric's last value beside\n"
-                   "its limit, and its recent events.",
+                   "its limit, and its recent events. On a cluster (--kube, --kubeconfig, --context,\n"
+                   "kubectl-canary): step n of N, the primary's and canary's images and replicas,\n"
+                   "the gates and who set them, the Canary's Events.",
                    F_OUTPUT, 2, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
@@ -264,7 +272,8 @@ int cmd_watch(int argc, char **argv)
                    "revision is done (0 Succeeded, 1 Failed); a Succeeded or Failed left from "
                    "the previous revision is not taken for it, and a finished phase seen first "
                    "is confirmed a second later, in case canaryd has not yet read an edit made "
-                   "just before.",
+                   "just before.\n\nOn a cluster (--kube, --kubeconfig, --context, kubectl-canary) "
+                   "it polls the Canary once a second; docs/kubectl-plugin.md.",
                    F_UNTIL_DONE | F_TIMEOUT, 1, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);

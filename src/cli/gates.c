@@ -23,7 +23,7 @@ static int act(const char *cmd_name, const char *action, const char *about, int 
     bool rollout = false, ns_given = false;
     cd_ctl_kube_flags kf = {0};
     char prog[64];
-    snprintf(prog, sizeof prog, "canaryctl %s", cmd_name);
+    snprintf(prog, sizeof prog, "%s %s", cd_ctl_as_plugin ? "kubectl canary" : "canaryctl", cmd_name);
     bool hold = !strcmp(cmd_name, "hold");
     cd_flag flags[] = {
         CD_API_NAMESPACE_FLAG(&ns),

@@ -244,7 +244,7 @@ json_t *cd_ctl_kube_detail(cd_ctl_kube *k, const char *name, int *rc)
                           (json_int_t)kj_int(st, "failedChecks", 0), "iterations",
                           (json_int_t)kj_int(st, "iterations", 0), "lastTransitionTime",
                           s_or(kj_str(st, "lastTransitionTime"), ""));
-    json_object_set(d, "status", json_is_object(st) ? (json_t *)st : json_object());
+    json_object_set_new(d, "status", json_is_object(st) ? json_incref((json_t *)st) : json_object());
     json_object_set(d, "spec", kj_at(canary, "spec") ? kj_at(canary, "spec") : json_null());
     steps(d, an, st, kj_str(canary, "spec.provider"));
 
