@@ -171,7 +171,10 @@ static void steps(json_t *d, const json_t *an, const json_t *st, const char *pro
     } else {
         strategy = "none";
     }
-    if (n > total)
+    /* waiting for promotion, every step is done (Flagger rewinds the
+     * iteration count on each waiting tick: shown, it would flap) */
+    const char *phase = kj_str(st, "phase");
+    if (n > total || (phase && !strcmp(phase, "WaitingPromotion")))
         n = total;
     json_object_set_new(d, "strategy", json_string(strategy));
     json_object_set_new(d, "step", json_integer(n));

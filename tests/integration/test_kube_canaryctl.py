@@ -194,7 +194,7 @@ def main():
         r = k.run("describe", "canary", "web", "-n", NS)
         out = r.stdout
         t.check("describe: phase", "Phase:          WaitingPromotion" in out, out)
-        t.check("describe: step n of 3 (blue/green iterations)", "Step:           2 of 3" in out or
+        t.check("describe: step 3 of 3 (blue/green iterations, all done while waiting)",
                 "Step:           3 of 3" in out, out)
         t.check("describe: weights add up", "Canary weight:  [" in out and
                 "Primary weight: [" in out and " 100%" in out and "   0%" in out, out)
