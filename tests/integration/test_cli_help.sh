@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 # --- every canaryctl command: --help exits 0 and lists its flags ----------
-for c in validate simulate apply get describe events watch promote abort hold resume load metrics; do
+for c in validate simulate apply get describe events watch promote abort hold resume retry load metrics; do
   "$CANARYCTL" "$c" --help >"$TEST_TMP/help-$c" 2>&1; rc=$?
   check "canaryctl $c --help exits 0 and has a Flags section" \
     bash -c "[ $rc -eq 0 ] && grep -q '^Usage: canaryctl $c ' '$TEST_TMP/help-$c' && grep -q '^Flags:' '$TEST_TMP/help-$c' && grep -q -- '--help' '$TEST_TMP/help-$c'"
@@ -18,7 +18,7 @@ for c in apply get describe events watch promote abort hold resume; do
   check "canaryctl $c --help lists --server, --token-file, \$CANARYD_API and \$CANARYD_TOKEN" \
     bash -c "grep -q -- '-s, --server ADDR' '$TEST_TMP/help-$c' && grep -q -- '--token-file FILE' '$TEST_TMP/help-$c' && grep -q '^  CANARYD_API ' '$TEST_TMP/help-$c' && grep -q '^  CANARYD_TOKEN ' '$TEST_TMP/help-$c' && grep -q '^Exit status:' '$TEST_TMP/help-$c'"
 done
-for c in get describe events watch promote abort hold resume; do
+for c in get describe events watch promote abort hold resume retry; do
   check "canaryctl $c --help lists -n, --namespace" grep -q -- '-n, --namespace NS' "$TEST_TMP/help-$c"
 done
 # load: every flag it accepts is listed with an explanation

@@ -365,6 +365,7 @@ static void on_add(void *ud, const json_t *obj)
  * finalizer has work to do. */
 static void on_update(void *ud, const json_t *old_obj, const json_t *new_obj)
 {
+    cdk_gates_changed(ud, old_obj, new_obj);
     bool revert = json_is_true(kj_at(new_obj, "spec.revertOnDeletion"));
     bool fin = cd_kobj_has_finalizer(new_obj, CDK_FINALIZER);
     if (!kj_equal(kj_at(old_obj, "spec"), kj_at(new_obj, "spec")) || cd_kobj_is_deleting(new_obj) ||

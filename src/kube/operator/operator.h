@@ -12,6 +12,7 @@
 #include "hooks/hooks.h"
 #include "kube/client.h"
 #include "kube/events.h"
+#include "kube/gates.h"
 #include "kube/informer.h"
 #include "kube/leader.h"
 #include "kube/operator/options.h"
@@ -142,6 +143,33 @@ void cdk_record_event(cdk_operator *op, const json_t *canary, const char *key, b
  * retried on conflict); keeps status fields canaryd does not manage. */
 bool cdk_write_status(cdk_operator *op, const char *ns, const char *name,
                       const cd_canary_status *status, cd_err *err);
+
+/* gates.c: the canaryd.io/... annotations (kube/gates.h) as gates of one
+ * tick. begin reads them from canary, acts on resume and retry (retry
+ * rewrites st's lastAppliedSpec), adds the gates to an's webhooks and
+ * wraps *port; end records what was used, removes the one-shot
+ * annotations and puts an and *port back. */
+typedef struct cdk_gates {
+    cdk_operator *op;
+    const json_t *canary;
+    const char *ns, *name, *key;
+    char promote[CD_GATE_VALUE_MAX + 1], hold[CD_GATE_VALUE_MAX + 1],
+        hold_rollout[CD_GATE_VALUE_MAX + 1], abort_[CD_GATE_VALUE_MAX + 1],
+        resume[CD_GATE_VALUE_MAX + 1], retry[CD_GATE_VALUE_MAX + 1];
+    char raw[6][CD_GATE_VALUE_MAX + 1];   /* the values as written, same order as begin reads */
+    bool promote_used, abort_used;
+    char names[3][CD_GATE_VALUE_MAX + 48];
+    cd_webhook *hooks;
+    cd_analysis *an;
+    cd_webhook *saved;
+    size_t saved_n;
+    cd_hooks_port inner, *port;
+} cdk_gates;
+void cdk_gates_begin(cdk_gates *g, cdk_operator *op, const json_t *canary, const char *key,
+                     cd_analysis *an, cd_canary_status *st, cd_hooks_port *port);
+void cdk_gates_end(cdk_gates *g);
+/* The informer's update of a Canary: records the Event of a hold set. */
+void cdk_gates_changed(cdk_operator *op, const json_t *old_obj, const json_t *new_obj);
 
 /* lookups.c: MetricTemplates and AlertProviders from the informer caches,
  * decoded for one tick (freed by cdk_lookups_release). */

@@ -247,6 +247,8 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cd_status_init(&st);
     cd_status_copy(&st, &obj->status);
     adopt_foreign_hash(op, &x, &st);
+    cdk_gates gates;   /* canaryctl's annotations, as webhook gates */
+    cdk_gates_begin(&gates, op, canary, key, &obj->spec.canary.analysis, &st, &ports.hooks);
     /* a StatefulSet runs the canary strategy on its partition, whatever
      * -mesh-provider says ("statefulset" is no router: the engine steps) */
     cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, sts ? "statefulset" : NULL, NULL};
@@ -264,6 +266,7 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cd_logf(CD_LOG_DEBUG, key, "tick done: phase %s, canary weight %d (%s)",
             cd_phase_name(st.phase), st.canary_weight,
             rc == CD_OK ? "ok" : rc == CD_RETRY ? "waiting" : "error");
+    cdk_gates_end(&gates);
 
     cd_status_free(&st);
     cd_metrics_port_release(&ports.metrics);
