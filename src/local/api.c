@@ -94,6 +94,8 @@ json_t *lc_canary_json(lc_canary *c, bool detail)
     json_object_set_new(j, "primaryWeight", json_integer(c->routes_known ? c->primary_weight
                                                                           : 100 - s->canary_weight));
     json_object_set_new(j, "mirrored", json_boolean(c->mirrored));
+    if (c->route_error[0])   /* the router does not serve its routes: why */
+        json_object_set_new(j, "routeError", json_string(c->route_error));
     if (!detail)
         return j;
     json_object_set_new(j, "status", cd_status_to_json(s));
