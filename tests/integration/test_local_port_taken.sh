@@ -4,7 +4,9 @@
 # a second canary, `other`, whose port a listener started here occupies.
 # podinfo initializes, releases v2 and is promoted while `other` is blocked;
 # `other` says why (describe names the port and EADDRINUSE, and so do its
-# events); when the port is freed, `other` initializes and serves.
+# events); when the port is freed, `other` initializes and serves. Then
+# `other` moves to another taken port: it keeps its previous listener and
+# routes (never a mix) until that port frees.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/local_lib.sh"
 
@@ -14,18 +16,26 @@ sed -e 's/name: podinfo/name: other/' -e "s/^    port: $SVC_PORT\$/    port: $OT
   "$W/podinfo-canary.yaml" >"$W/other-canary.yaml"
 sed -e 's/name: podinfo/name: other/' "$W/podinfo-workload.yaml" >"$W/other-workload.yaml"
 
-# another process listens on the second canary's port (plain TCP, answers nothing)
-/usr/bin/python3 -c '
+# hold_port PORT: another process listens on PORT (plain TCP, answers
+# nothing); sets HOLDER to its PID
+hold_port() {
+  rm -f "$TEST_TMP/holder.out"
+  /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen(16)
 print("listening", flush=True)
-time.sleep(3600)' "$OTHER_PORT" >"$TEST_TMP/holder.out" 2>&1 &
-HOLDER=$!
-track $HOLDER
-i=0; until grep -q listening "$TEST_TMP/holder.out" || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
-require "a test listener holds port $OTHER_PORT" grep -q listening "$TEST_TMP/holder.out"
+time.sleep(3600)' "$1" >"$TEST_TMP/holder.out" 2>&1 &
+  HOLDER=$!
+  track $HOLDER
+  local i=0
+  until grep -q listening "$TEST_TMP/holder.out" 2>/dev/null || [ $i -gt 100 ]; do
+    i=$((i + 1)); sleep 0.1
+  done
+  grep -q listening "$TEST_TMP/holder.out"
+}
+require "a test listener holds port $OTHER_PORT" hold_port "$OTHER_PORT"
 
 start_canaryd
 
@@ -58,11 +68,18 @@ i=0; until blocked || [ $i -gt 150 ]; do i=$((i + 1)); sleep 0.2; done
 check "describe -o json of other names port $OTHER_PORT and EADDRINUSE" blocked
 check "canaryctl describe other shows the error under the service port" bash -c \
   "canaryctl describe canary other | grep -A1 '^Service port: $OTHER_PORT' | grep -q 'error: service port $OTHER_PORT: the router cannot listen on 127.0.0.1:$OTHER_PORT.*EADDRINUSE'"
-check "other's events carry it as a Warning" bash -c \
-  "canaryctl events other -o json | grep -q 'Warning.*service port $OTHER_PORT: the router cannot listen.*EADDRINUSE'"
+warned() {
+  canaryctl events other --limit 100 -o json | /usr/bin/python3 -c '
+import json, re, sys
+ev = [json.loads(l) for l in sys.stdin if l.strip()]
+sys.exit(0 if any(e["type"] == "Warning" and re.search(
+    "service port %s: the router cannot listen on .*EADDRINUSE" % sys.argv[1], e["message"])
+    for e in ev) else 1)' "$OTHER_PORT"
+}
+check "other's events carry it as a Warning" warned
 check "other is not initialized while its port is taken" \
   [ "$(describe_field other 'd["phase"]')" != Initialized ]
-check "podinfo has no route error" [ -z "$(describe_field podinfo 'd.get("routeError", "")')" ]
+check "podinfo has no route error" [ "$(describe_field podinfo '"routeError" in d')" = False ]
 
 # podinfo releases and is promoted meanwhile
 canaryctl load "$URL" --rate 20 --concurrency 8 --duration 0 -o json >"$TEST_TMP/load.json" &
@@ -79,7 +96,33 @@ kill $HOLDER; wait $HOLDER 2>/dev/null
 check "other initializes once its port is free" wait_phase_of other Initialized 90
 check "other serves v1 on port $OTHER_PORT" bash -c \
   "curl -s 'http://127.0.0.1:$OTHER_PORT/' | grep -q '\"version\":\"v1\"'"
-check "other's route error is gone" [ -z "$(describe_field other 'd.get("routeError", "x")')" ]
+check "other's route error is gone" [ "$(describe_field other '"routeError" in d')" = False ]
 check "the recovery is logged" grep -q "service port $OTHER_PORT is free again" "$W/canaryd.log"
 check "podinfo still serves v2" bash -c "curl -s '$URL' | grep -q '\"version\":\"v2\"'"
+
+# a listener that has routes keeps them while its new port is taken: other
+# moves to a port another process holds; its old port still serves it
+NEW_PORT=$(free_port)
+require "a test listener holds port $NEW_PORT" hold_port "$NEW_PORT"
+sed -i "s/^    port: $OTHER_PORT\$/    port: $NEW_PORT/" "$W/other-canary.yaml"
+moved_blocked() {
+  describe_field other 'd.get("routeError", "")' |
+    grep -q "service port $NEW_PORT: .*EADDRINUSE.*the router keeps its previous routes"
+}
+i=0; until moved_blocked || [ $i -gt 150 ]; do i=$((i + 1)); sleep 0.2; done
+check "other's move to a taken port is refused, its previous routes kept" moved_blocked
+check "other still serves on its old port $OTHER_PORT" bash -c \
+  "curl -s 'http://127.0.0.1:$OTHER_PORT/' | grep -q '\"version\":\"v1\"'"
+check "podinfo still serves v2" bash -c "curl -s '$URL' | grep -q '\"version\":\"v2\"'"
+kill $HOLDER; wait $HOLDER 2>/dev/null
+i=0; until curl -s "http://127.0.0.1:$NEW_PORT/" | grep -q '"version":"v1"' || [ $i -gt 150 ]; do
+  i=$((i + 1)); sleep 0.2
+done
+check "once $NEW_PORT is free, other serves there" bash -c \
+  "curl -s 'http://127.0.0.1:$NEW_PORT/' | grep -q '\"version\":\"v1\"'"
+check "and no longer on $OTHER_PORT" bash -c "! curl -s -o /dev/null 'http://127.0.0.1:$OTHER_PORT/'"
+i=0; until [ "$(describe_field other '"routeError" in d')" = False ] || [ $i -gt 50 ]; do
+  i=$((i + 1)); sleep 0.2
+done
+check "other's route error is gone again" [ "$(describe_field other '"routeError" in d')" = False ]
 finish
