@@ -281,7 +281,7 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
     pthread_mutex_lock(&api->L->lock);
     lc_canary *c = lc_find_canary(api->L, ns, name);
     const char *done = NULL;
-    char said[200], refused[640] = "";
+    char said[200], refused[1100] = "";
     if (c) {
         if (!strcmp(action, "promote")) {
             c->promotion_approved = true;
@@ -311,11 +311,13 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
         if (done)
             c->tick_now = true;
     }
+    if (!c)
+        lc_not_found(api->L, ns, name, refused, sizeof refused);
     pthread_mutex_unlock(&api->L->lock);
+    if (!c)
+        return send_error(conn, 404, refused);
     if (refused[0])
         return send_error(conn, 409, refused);
-    if (!c)
-        return send_error(conn, 404, "no such canary");
     if (!done)
         return send_error(conn, 400, "unknown action (promote, abort, hold, hold-rollout, resume)");
     if (!strcmp(action, "promote") || !strcmp(action, "abort")) {
@@ -441,9 +443,12 @@ static enum MHD_Result canary_route(lc_api *api, struct MHD_Connection *conn, co
         j = json_pack("{s:o}", "items",
                       cd_state_events(api->L->state, ns, name, lim ? atoi(lim) : 0));
     }
+    char missing[800];
+    if (!c)
+        lc_not_found(api->L, ns, name, missing, sizeof missing);
     pthread_mutex_unlock(&api->L->lock);
     if (!c)
-        return send_error(conn, 404, "no such canary");
+        return send_error(conn, 404, missing);
     if (!j)
         return send_error(conn, 404, "not found");
     return cd_httpd_reply_json(conn, 200, j);

@@ -103,6 +103,10 @@ struct cd_local {
 
 /* controller.c */
 lc_canary *lc_find_canary(cd_local *L, const char *ns, const char *name);
+/* The 404 message for a canary that is not there, as kubectl words it,
+ * with the closest name of the namespace ("did you mean podinfo?") or the
+ * namespace that has one by that name. L->lock held. */
+void lc_not_found(cd_local *L, const char *ns, const char *name, char *out, size_t outlen);
 void lc_wake(cd_local *L);
 
 /* ports_local.c: the engine's ports for one canary's tick. Fills *ports
