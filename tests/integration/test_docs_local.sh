@@ -135,7 +135,7 @@ run_row() {   # run_row "cmd;cmd": each must exit 0
     canaryctl "${argv[@]}" >"$TEST_TMP/row.out" 2>&1 || { echo "# canaryctl $c failed:"; cat "$TEST_TMP/row.out"; return 1; }
   done
 }
-for cell in 'get canaries [-n NS \| -A] [-o json]' 'describe canary NAME [-n NS] [-o json]' \
+for cell in 'get canaries [NAME] [-n NS \| -A] [-o json]' 'describe canary NAME [-n NS] [-o json]' \
             'events NAME [--limit N] [-o json]' 'apply -f FILE' 'load URL --rate N'; do
   check "table row '$cell' runs: ${ROWS[$cell]}" run_row "${ROWS[$cell]}"
 done
