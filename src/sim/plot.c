@@ -242,6 +242,22 @@ static void phases_panel(cd_buf *out, const cd_sim_plot *p, const frame *f, int 
                           (x0 + x1) / 2, y + PHASE_H / 2 + 4, name);
         start = i;
     }
+    /* a legend of the phases present, in the order they first appear */
+    bool seen[CD_PHASE_TERMINATED + 2] = {false};
+    double lx = LEFT;
+    for (size_t i = 0; i < p->n; i++) {
+        int ph = (int)p->pts[i].phase;
+        if (ph < 0 || ph > CD_PHASE_TERMINATED || seen[ph])
+            continue;
+        seen[ph] = true;
+        const char *name = cd_phase_name(p->pts[i].phase);
+        name = name && *name ? name : "(none)";
+        cd_buf_printf(out, "<rect class=\"legend\" x=\"%.1f\" y=\"%d\" width=\"10\" "
+                           "height=\"10\" fill=\"%s\"/><text x=\"%.1f\" y=\"%d\">%s</text>\n",
+                      lx, y + PHASE_H + 6, phase_colour(p->pts[i].phase), lx + 14,
+                      y + PHASE_H + 15, name);
+        lx += 14 + 6.5 * strlen(name) + 14;
+    }
     cd_buf_puts(out, "</g>\n");
 }
 
@@ -347,10 +363,10 @@ void cd_sim_plot_svg(const cd_sim_plot *p, const char *title, cd_buf *out)
     if (p->n > 1)   /* the last tick's weights hold for one interval */
         f.t1 += (double)(p->pts[p->n - 1].t_ms - p->pts[0].t_ms) / (double)(p->n - 1);
     int y_weights = TOP + 20, y_phases = y_weights + WEIGHT_H + 10;
-    int y_metrics = y_phases + PHASE_H + GAP;
+    int y_metrics = y_phases + PHASE_H + 18 + GAP;   /* the phase legend between */
     int bottom = y_metrics + (int)p->n_metrics * (METRIC_H + GAP) - (p->n_metrics ? GAP : 0);
     if (!p->n_metrics)
-        bottom = y_phases + PHASE_H;
+        bottom = y_phases + PHASE_H + 18;
     int h = bottom + AXIS_H + 10;
     cd_buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "

@@ -160,7 +160,7 @@ ys = sorted({y for _, y in pts})
 assert len(ys) == len({t["canaryWeight"] for t in ticks}), (ys, {t["canaryWeight"] for t in ticks})
 # the phases: one band per run of a phase, in order
 runs = [t["phase"] for i, t in enumerate(ticks) if i == 0 or t["phase"] != ticks[i - 1]["phase"]]
-bands = [r.find(N + "title").text for r in ids["phases"].iter(N + "rect")]
+bands = [r.find(N + "title").text for r in ids["phases"].iter(N + "rect") if r.get("class") == "phase"]
 assert bands == runs, (bands, runs)
 # the metric values: a dot per reading, the failing 97.5 among them, the limit drawn
 sr = ids["metric-request-success-rate"]
@@ -176,5 +176,11 @@ check "--plot with another extension: exit 2 saying it is SVG" bash -c \
 out=$("$CANARYCTL" simulate -f "$ISTIO" --plot "$TEST_TMP/no/such/dir/x.svg" 2>&1 >/dev/null); rc=$?
 check "--plot into a missing directory: exit 2 naming the file" bash -c \
   '[ "$0" = 2 ] && grep -q -- "--plot .*/no/such/dir/x.svg: cannot write: No such file or directory" <<<"$1"' "$rc" "$out"
+
+# the picture in docs/simulate.md is what simulate draws today from its scenario
+(cd "$CANARYD_SRC/docs" && "$CANARYCTL" simulate -f ../examples/demo/manifests/podinfo-canary.yaml \
+  --scenario simulate-plot.yaml --plot "$TEST_TMP/docs-plot.svg" >/dev/null 2>&1)
+check "docs/simulate-plot.svg is what simulate-plot.yaml gives (regenerate it: see the yaml)" \
+  cmp -s "$TEST_TMP/docs-plot.svg" "$CANARYD_SRC/docs/simulate-plot.svg"
 
 finish
