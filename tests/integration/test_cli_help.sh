@@ -7,7 +7,7 @@
 # suggests the field meant; `load --duration 0` says what it does; the
 # README runs no command into another by accident; canaryctl without a
 # running canaryd says so in words (not "localhost port 80"), takes -n and
-# --server before the command as kubectl does, and suggests the command meant.
+# --server before the command as the Kubernetes CLI does, and suggests the command meant.
 . "$(dirname "$0")/../lib.sh"
 
 # --- every canaryctl command: --help exits 0 and lists its flags ----------
@@ -99,7 +99,7 @@ check "an unknown field gets 'did you mean maxWeight?'" \
 check "a pattern error is explained in words, not as a regular expression" \
   bash -c "grep -q 'spec.analysis.interval: must be a whole number of seconds or minutes, such as 30s or 1m: \"10x\"' '$TEST_TMP/typo.err' && ! grep -q '\^\[0-9\]' '$TEST_TMP/typo.err'"
 
-# --- canaryd not running: say so in words; kubectl's flag order; typos -----
+# --- canaryd not running: say so in words; the Kubernetes CLI flag order; typos
 mkdir -p "$TEST_TMP/rt" && chmod 700 "$TEST_TMP/rt"
 out=$(XDG_RUNTIME_DIR=$TEST_TMP/rt CANARYD_API= "$CANARYCTL" get canaries 2>&1); rc=$?
 check "no canaryd local running: exit 2, 'no socket at PATH' and how to start it" bash -c \
@@ -111,7 +111,7 @@ check "a socket nobody listens on: 'nothing listens on it'" bash -c \
   '[ "$0" = 2 ] && grep -qF "cannot reach canaryd local at unix:$1: nothing listens on it" <<<"$2"' \
   "$rc" "$TEST_TMP/dead.sock" "$out"
 out=$("$CANARYCTL" -n prod --server "unix:$TEST_TMP/dead.sock" get canaries 2>&1); rc=$?
-check "-n and --server before the command, as kubectl takes them" bash -c \
+check "-n and --server before the command, as the Kubernetes CLI takes them" bash -c \
   '[ "$0" = 2 ] && grep -qF "at unix:$1: nothing listens on it" <<<"$2"' "$rc" "$TEST_TMP/dead.sock" "$out"
 out=$("$CANARYCTL" gte canaries 2>&1); rc=$?
 check "a mistyped command: 'did you mean get?' (exit 2)" bash -c \

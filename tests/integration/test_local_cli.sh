@@ -13,7 +13,7 @@
 #     reporting the previous run's;
 #   - metrics -f DIR reads a local canary's builtin metrics from the local
 #     router (no Prometheus), under a table header;
-#   - get canaries NAME as kubectl takes it; a misspelt or misplaced name
+#   - get canaries NAME as the Kubernetes CLI takes it; a misspelt or misplaced name
 #     is named in the error with the closest one (exit 1); describe without
 #     the kind says what was meant.
 . "$(dirname "$0")/../lib.sh"
@@ -40,7 +40,7 @@ check "get -n other -o json is an empty List" bash -c \
   "canaryctl get canaries -n other -o json | /usr/bin/python3 -c '
 import json,sys; l=json.load(sys.stdin); assert l[\"kind\"] == \"List\" and l[\"items\"] == []'"
 
-# --- names as kubectl takes them; a misspelt one is named, with the closest --
+# --- names as the Kubernetes CLI takes them; a misspelt one is named, closest offered
 check "get canaries NAME lists only that one" bash -c \
   "[ \"\$(canaryctl get canaries podinfo | awk 'NR > 1 {print \$1}')\" = podinfo ]"
 check "get canary NAME -o json is the Canary object itself" bash -c \
