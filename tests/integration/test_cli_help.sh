@@ -113,6 +113,15 @@ check "a socket nobody listens on: 'nothing listens on it'" bash -c \
 out=$("$CANARYCTL" -n prod --server "unix:$TEST_TMP/dead.sock" get canaries 2>&1); rc=$?
 check "-n and --server before the command, as the Kubernetes CLI takes them" bash -c \
   '[ "$0" = 2 ] && grep -qF "at unix:$1: nothing listens on it" <<<"$2"' "$rc" "$TEST_TMP/dead.sock" "$out"
+# canaryctl metrics -f DIR after canaryd local stopped: its router's socket is left
+mkdir -p "$TEST_TMP/stopped/.canaryd"
+cp "$CANARYD_SRC"/examples/demo/manifests/podinfo-canary.yaml "$TEST_TMP/stopped/"
+/usr/bin/python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+  "$TEST_TMP/stopped/.canaryd/router.sock"
+out=$(cd "$TEST_TMP" && "$CANARYCTL" metrics -f ./stopped 2>&1); rc=$?
+check "metrics -f DIR with a stopped router says so, not 'Couldn't connect to server'" bash -c \
+  '[ "$0" = 1 ] && grep -qF "canaryd local'"'"'s router is not running here (nothing listens on ./stopped/.canaryd/router.sock)" <<<"$1" && ! grep -q "connect to server" <<<"$1"' \
+  "$rc" "$out"
 out=$("$CANARYCTL" gte canaries 2>&1); rc=$?
 check "a mistyped command: 'did you mean get?' (exit 2)" bash -c \
   '[ "$0" = 2 ] && grep -qF "unknown command \"gte\": did you mean get?" <<<"$1"' "$rc" "$out"
