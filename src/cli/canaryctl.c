@@ -1,6 +1,7 @@
 /* canaryctl.c - entry point of canaryctl: dispatches to one command per
  * file in src/cli/. Must not contain command logic itself. */
 #include "cli/commands.h"
+#include "cli/kube_ctl.h"
 #include "util/suggest.h"
 #include "version.h"
 #include <stdbool.h>
@@ -23,6 +24,7 @@ static const struct {
     {"abort", cmd_abort, "roll a canary back now"},
     {"hold", cmd_hold, "hold a canary's promotion (or, with --rollout, new revisions)"},
     {"resume", cmd_resume, "release a canary's holds"},
+    {"retry", cmd_retry, "analyse a Failed release again (Kubernetes)"},
     {"rollback", cmd_rollback, "put a canary's last promoted revision back (instant rollback)"},
     {"load", cmd_load, "send steady HTTP load (canaryd's built-in load generator)"},
     {"metrics", cmd_metrics, "render and run a canary's metric queries, print values and verdicts"},
@@ -30,7 +32,8 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: canaryctl COMMAND [ARGS]\n\nCommands:\n");
+    fprintf(out, "Usage: %s COMMAND [ARGS]\n\nCommands:\n",
+            cd_ctl_as_plugin ? "kubectl canary" : "canaryctl");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "  %-10s %s\n", "version", "print the version");
@@ -38,13 +41,16 @@ static void usage(FILE *out)
 }
 
 /* kubectl takes its connection flags before the command (kubectl -n prod
- * get canaries): the leading --server, --token-file and -n/--namespace
+ * get canaries): the leading --server, --token-file, --kubeconfig,
+ * --context and -n/--namespace
  * (with their values) are moved behind the command name. Returns how many
  * argv entries they took. */
 static int leading_globals(int argc, char **argv)
 {
     static const char *const with_value[] = {"--server", "-server", "--token-file",
-                                             "-token-file", "--namespace", "-namespace", "-n"};
+                                             "-token-file", "--namespace", "-namespace", "-n",
+                                             "--kubeconfig", "-kubeconfig", "--context",
+                                             "-context"};
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
         bool known = false, joined = false;
@@ -68,8 +74,18 @@ static int leading_globals(int argc, char **argv)
     return taken;
 }
 
+/* Installed (or linked) as kubectl-canary, canaryctl is a kubectl plugin:
+ * `kubectl canary get canaries` runs it against kubectl's cluster. */
+static bool plugin_name(const char *argv0)
+{
+    const char *base = strrchr(argv0, '/');
+    base = base ? base + 1 : argv0;
+    return !strncmp(base, "kubectl-canary", 14);
+}
+
 int main(int argc, char **argv)
 {
+    cd_ctl_as_plugin = argc > 0 && plugin_name(argv[0]);
     leading_globals(argc, argv);
     if (argc < 2) {
         usage(stderr);

@@ -183,7 +183,8 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
     cd_canary_status st;
     cd_status_init(&st);
     cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st,
-                         obj->spec.canary.provider ? obj->spec.canary.provider : cfg->mesh_provider};
+                         obj->spec.canary.provider ? obj->spec.canary.provider : cfg->mesh_provider,
+                         NULL};
     cd_local_metrics lp;
     cd_metrics_port port = cd_local_metrics_port(&lp, o->state_dir, (long)o->timeout_ms, obj,
                                                  cd_metrics_port_make(cfg));
