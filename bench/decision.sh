@@ -15,15 +15,43 @@
 #          flagger_minutes_2rps=.. flagger_false_rollbacks=..
 # (docs/benchmarks.md explains the figures). Extra arguments go to the
 # program (bench/decision.c): --metrics both, --rates 10,2, --cases step,
-# --judge-errors 'minSamples: 2000', ...
+# --judge-errors 'minSamples: 2000', ...; `--svg FILE.svg` (anywhere among
+# them) also draws the table as a chart into FILE.svg
+# (bench/decision_chart.py: a bar per algorithm, case and rate).
 set -eu
 build=${1:-build}
 releases=${2:-1000}
 [ $# -ge 2 ] && shift 2 || shift $#
+svg=""
+n=$#
+while [ "$n" -gt 0 ]; do   # take --svg FILE out of the program's arguments
+  a=$1; shift; n=$((n - 1))
+  if [ "$a" = --svg ]; then
+    [ "$n" -gt 0 ] || { echo "decision.sh: --svg needs a FILE.svg" >&2; exit 2; }
+    svg=$1; shift; n=$((n - 1))
+    continue
+  fi
+  set -- "$@" "$a"
+done
+case "$svg" in
+  "") ;;
+  /*) ;;
+  *) svg=$PWD/$svg ;;   # relative to where it was run (before the cd below)
+esac
 cd "$(dirname "$0")/.."
 exe=$build/decision
 if [ ! -x "$exe" ]; then
   echo "decision.sh: $exe is not built (cmake --build $build)" >&2
   exit 2
 fi
-exec "$exe" -n "$releases" "$@"
+[ -n "$svg" ] || exec "$exe" -n "$releases" "$@"
+case "$svg" in
+  *.svg) ;;
+  *) echo "decision.sh: --svg $svg: the chart is SVG: name it FILE.svg" >&2; exit 2 ;;
+esac
+table=$(mktemp)
+trap 'rm -f "$table" "$svg.tmp"' EXIT
+"$exe" -n "$releases" "$@" >"$table"   # its exit status counts (set -e)
+cat "$table"
+/usr/bin/python3 bench/decision_chart.py <"$table" >"$svg.tmp"
+mv "$svg.tmp" "$svg"

@@ -1,5 +1,5 @@
 /* canaries.c - canaryctl's read commands against canaryd local:
- *   get canaries [-n NS | -A] [-o json]
+ *   get canaries [NAME] [-n NS | -A] [-o json]
  *   describe canary NAME [-n NS]
  *   events NAME [-n NS] [--limit N]
  *   watch NAME [-n NS] [--until-done]
@@ -40,7 +40,7 @@ static const char *const outputs[] = {"json", NULL};
  * client. Returns CD_FLAGS_OK or what cd_flags_exit turns into the exit
  * status. */
 static int parse(common *o, const char *prog, const char *synopsis, const char *about,
-                 unsigned which, int nargs, int argc, char **argv)
+                 unsigned which, int min_args, int max_args, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
     char as_plugin[64];   /* kubectl-canary's help says how kubectl runs it */
@@ -74,7 +74,7 @@ static int parse(common *o, const char *prog, const char *synopsis, const char *
             t[n++] = all[i];
     cd_flag_cmd cmd = {.prog = prog, .synopsis = synopsis, .about = about, .env = cd_api_env_docs,
                        .footer = EXIT_STATUS, .flags = t, .nflags = n,
-                       .min_args = nargs, .max_args = nargs};
+                       .min_args = min_args, .max_args = max_args};
     int rc = cd_flags_parse(&cmd, argc, argv, &o->nargs, stdout, stderr);
     if (rc != CD_FLAGS_OK)
         return rc;
@@ -130,17 +130,25 @@ static void print(cd_buf *b)
     cd_buf_free(b);
 }
 
+static json_t *fetch_canary(const common *o, const char *name, int *rc)
+{
+    char path[700];
+    cd_api_canary_path(path, sizeof path, o->ns, name);
+    return fetch(o, path, rc);
+}
+
 int cmd_get(int argc, char **argv)
 {
     common o;
-    int rc = parse(&o, "canaryctl get", "canaries [-n NS | -A] [-o json] [flags]",
+    int rc = parse(&o, "canaryctl get", "canaries [NAME] [-n NS | -A] [-o json] [flags]",
                    "Lists the canaries of canaryd local, or of a cluster with --kube, --kubeconfig,\n"
                    "--context or as kubectl-canary (docs/kubectl-plugin.md): NAME, STATUS, WEIGHT, FAILEDCHECKS,\n"
-                   "LASTTRANSITIONTIME (as kubectl get canaries). With -o json, a v1 List of the\n"
-                   "Canary objects (apiVersion, kind, metadata, spec, status; secrets redacted),\n"
-                   "as kubectl get canaries -o json prints it; describe canary NAME -o json has\n"
-                   "canaryd's summary of one (phase, weights, processes, metrics, events).",
-                   F_ALL_NS | F_OUTPUT, 1, argc, argv);
+                   "LASTTRANSITIONTIME (as kubectl get canaries); with NAME (canaryd local), only that\n"
+                   "one (exit 1 when it does not exist). With -o json, a v1 List of the Canary objects\n"
+                   "(apiVersion, kind, metadata, spec, status; secrets redacted), as kubectl get\n"
+                   "canaries -o json prints it, or with NAME the one object; describe canary NAME\n"
+                   "-o json has canaryd's summary of one (phase, weights, processes, metrics, events).",
+                   F_ALL_NS | F_OUTPUT, 1, 2, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
     if (!is_canary_resource(o.args[0])) {
@@ -148,8 +156,24 @@ int cmd_get(int argc, char **argv)
                 o.args[0]);
         return 2;
     }
+    const char *only = o.nargs > 1 ? o.args[1] : NULL;   /* get canaries NAME */
+    if (only && o.all_ns) {
+        fprintf(stderr, "canaryctl get: a NAME is looked up in one namespace: drop -A\n");
+        return 2;
+    }
+    if (only && o.on_kube) {
+        fprintf(stderr, "canaryctl get: on a cluster, get lists the namespace's canaries; "
+                        "describe canary %s shows one\n", only);
+        return 2;
+    }
     if (o.on_kube)
         return kube_done(&o, cd_ctl_kube_get(&o.kube, o.all_ns, o.output != NULL));
+    if (only) {   /* the server's 404 names it and suggests the closest */
+        json_t *one = fetch_canary(&o, only, &rc);
+        if (!one)
+            return rc;
+        json_decref(one);
+    }
     json_t *j = fetch(&o, o.output ? "/api/v1/canaries?view=objects" : "/api/v1/canaries", &rc);
     if (!j)
         return rc;
@@ -159,11 +183,17 @@ int cmd_get(int argc, char **argv)
     json_array_foreach(json_object_get(j, "items"), i, c) {
         json_t *meta = json_object_get(c, "metadata");   /* a Canary object with -o json */
         const char *ns = json_string_value(json_object_get(meta ? meta : c, "namespace"));
-        if (o.all_ns || !strcmp(ns ? ns : "", o.ns))
+        const char *name = json_string_value(json_object_get(meta ? meta : c, "name"));
+        if ((o.all_ns || !strcmp(ns ? ns : "", o.ns)) && (!only || !strcmp(name ? name : "", only)))
             json_array_append(items, c);
     }
     cd_buf b = CD_BUF_INIT;
-    if (o.output) {
+    if (o.output && only && json_array_size(items) == 1) {
+        /* kubectl get canary NAME -o json: the object itself */
+        char *s = json_dumps(json_array_get(items, 0), JSON_INDENT(4));
+        cd_buf_printf(&b, "%s\n", s);
+        free(s);
+    } else if (o.output) {
         /* kubectl get -o json: a v1 List of the Canary objects */
         json_t *list = json_pack("{s:s,s:s,s:{s:s},s:O}", "apiVersion", "v1", "kind", "List",
                                  "metadata", "resourceVersion", "", "items", items);
@@ -183,13 +213,6 @@ int cmd_get(int argc, char **argv)
     return 0;
 }
 
-static json_t *fetch_canary(const common *o, const char *name, int *rc)
-{
-    char path[700];
-    cd_api_canary_path(path, sizeof path, o->ns, name);
-    return fetch(o, path, rc);
-}
-
 int cmd_describe(int argc, char **argv)
 {
     common o;
@@ -198,9 +221,18 @@ int cmd_describe(int argc, char **argv)
                    "its limit, and its recent events. On a cluster (--kube, --kubeconfig, --context,\n"
                    "kubectl-canary): step n of N, the primary's and canary's images and replicas,\n"
                    "the gates and who set them, the Canary's Events.",
-                   F_OUTPUT, 2, argc, argv);
+                   F_OUTPUT, 1, 2, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
+    if (o.nargs == 1) {   /* "describe podinfo": the kind is missing, as kubectl needs it */
+        if (is_canary_resource(o.args[0]))
+            fprintf(stderr, "canaryctl describe: missing NAME: canaryctl describe canary NAME "
+                            "(canaryctl get canaries lists them)\n");
+        else
+            fprintf(stderr, "canaryctl describe: \"%s\" is not a kind: did you mean canaryctl "
+                            "describe canary %s?\n", o.args[0], o.args[0]);
+        return 2;
+    }
     const char *name = o.args[1];
     if (!is_canary_resource(o.args[0])) {
         fprintf(stderr, "canaryctl describe: unknown resource \"%s\" (usage: canaryctl describe "
@@ -230,7 +262,7 @@ int cmd_events(int argc, char **argv)
     common o;
     int rc = parse(&o, "canaryctl events", "NAME [-n NS] [--limit N] [-o json] [flags]",
                    "A canary's event journal, oldest first (one JSON object per line with -o json).",
-                   F_OUTPUT | F_LIMIT, 1, argc, argv);
+                   F_OUTPUT | F_LIMIT, 1, 1, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
     if (o.on_kube)
@@ -274,7 +306,7 @@ int cmd_watch(int argc, char **argv)
                    "is confirmed a second later, in case canaryd has not yet read an edit made "
                    "just before.\n\nOn a cluster (--kube, --kubeconfig, --context, kubectl-canary) "
                    "it polls the Canary once a second; docs/kubectl-plugin.md.",
-                   F_UNTIL_DONE | F_TIMEOUT, 1, argc, argv);
+                   F_UNTIL_DONE | F_TIMEOUT, 1, 1, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
     if (o.on_kube)

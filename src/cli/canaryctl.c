@@ -2,7 +2,9 @@
  * file in src/cli/. Must not contain command logic itself. */
 #include "cli/commands.h"
 #include "cli/kube_ctl.h"
+#include "util/suggest.h"
 #include "version.h"
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +40,40 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'canaryctl COMMAND --help' for a command's options.\n");
 }
 
+/* kubectl takes its connection flags before the command (kubectl -n prod
+ * get canaries): the leading --server, --token-file, --kubeconfig,
+ * --context and -n/--namespace
+ * (with their values) are moved behind the command name. Returns how many
+ * argv entries they took. */
+static int leading_globals(int argc, char **argv)
+{
+    static const char *const with_value[] = {"--server", "-server", "--token-file",
+                                             "-token-file", "--namespace", "-namespace", "-n",
+                                             "--kubeconfig", "-kubeconfig", "--context",
+                                             "-context"};
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        bool known = false, joined = false;
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+            size_t n = strlen(with_value[k]);
+            if (!strcmp(argv[i], with_value[k]))
+                known = true;
+            else if (!strncmp(argv[i], with_value[k], n) && argv[i][n] == '=')
+                known = joined = true;
+        }
+        if (!known || (!joined && i + 1 >= argc))
+            break;
+        i += joined ? 1 : 2;
+    }
+    int taken = i - 1;
+    if (taken && i < argc) {   /* rotate: COMMAND first, then the flags */
+        char *cmd = argv[i];
+        memmove(argv + 2, argv + 1, (size_t)taken * sizeof *argv);
+        argv[1] = cmd;
+    }
+    return taken;
+}
+
 /* Installed (or linked) as kubectl-canary, canaryctl is a kubectl plugin:
  * `kubectl canary get canaries` runs it against kubectl's cluster. */
 static bool plugin_name(const char *argv0)
@@ -50,6 +86,7 @@ static bool plugin_name(const char *argv0)
 int main(int argc, char **argv)
 {
     cd_ctl_as_plugin = argc > 0 && plugin_name(argv[0]);
+    leading_globals(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -66,6 +103,15 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
+    cd_suggest sg;
+    cd_suggest_init(&sg, cmd);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        cd_suggest_offer(&sg, commands[i].name);
+    if (sg.best) {
+        fprintf(stderr, "canaryctl: unknown command \"%s\": did you mean %s? (canaryctl --help "
+                        "lists them)\n", cmd, sg.best);
+        return 2;
+    }
     fprintf(stderr, "canaryctl: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;

@@ -2,9 +2,11 @@
  * net/http (libcurl), 10 s timeout. */
 #include "cli/local_client.h"
 #include "net/http.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const cd_flag_env_doc cd_api_env_docs[] = {
@@ -74,6 +76,31 @@ bool cd_api_client_init(cd_api_client *c, const char *addr, const char *token_fi
     return find_token(c, c->base + 7, token_file);
 }
 
+/* Why canaryd cannot be reached, in the words a newcomer needs: over the
+ * default Unix socket the usual reason is that canaryd local is not
+ * running (no socket), or stopped without removing it (refused). */
+static void unreachable(const cd_api_client *c, const char *curl_msg, char *out, size_t outlen)
+{
+    if (!c->unix_socket[0]) {
+        snprintf(out, outlen, "cannot reach canaryd at %s: %s (is canaryd local running "
+                              "with this --api?)", c->base, curl_msg);
+        return;
+    }
+    struct stat st;
+    if (stat(c->unix_socket, &st) != 0 && errno == ENOENT)
+        snprintf(out, outlen, "cannot reach canaryd local: no socket at %s (is canaryd local "
+                              "--dir DIR running? one started with another --api: pass "
+                              "--server unix:PATH or set $CANARYD_API)", c->unix_socket);
+    else if (stat(c->unix_socket, &st) == 0 && !S_ISSOCK(st.st_mode))
+        snprintf(out, outlen, "cannot reach canaryd local: %s is not a socket", c->unix_socket);
+    else if (strstr(curl_msg, "Couldn't connect"))
+        snprintf(out, outlen, "cannot reach canaryd local at unix:%s: nothing listens on it "
+                              "(canaryd local stopped?)", c->unix_socket);
+    else
+        snprintf(out, outlen, "cannot reach canaryd local at unix:%s: %s", c->unix_socket,
+                 curl_msg);
+}
+
 json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path,
                     const char *body, size_t body_len, long *status, char *error, size_t errlen)
 {
@@ -120,8 +147,7 @@ json_t *cd_api_call(const cd_api_client *c, const char *method, const char *path
             *status = 0;   /* as unreachable: every command prints error and exits 2 */
         }
     } else if (error) {
-        snprintf(error, errlen, "cannot reach canaryd at %s%s%s: %s", c->base,
-                 c->unix_socket[0] ? " via " : "", c->unix_socket, err.msg);
+        unreachable(c, err.msg, error, errlen);
     }
     cd_http_response_free(&rs);
     cd_http_request_free(&rq);

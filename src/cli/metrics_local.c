@@ -74,9 +74,15 @@ static cd_router_client *local_client(cd_local_metrics *lp, cd_err *err)
     return c;
 }
 
-static cd_metric_rc router_failed(cd_err *err, const cd_err *e)
+static cd_metric_rc router_failed(const cd_local_metrics *lp, cd_err *err, const cd_err *e)
 {
-    snprintf(err->msg, sizeof err->msg, "Router query failed: %.480s", e->msg);
+    if (strstr(e->msg, "Couldn't connect"))   /* a socket left by a router that stopped */
+        snprintf(err->msg, sizeof err->msg,
+                 "canaryd local's router is not running here (nothing listens on %.300s): "
+                 "start canaryd local --dir on the manifests' directory, or pass --state-dir",
+                 lp->admin + 5);
+    else
+        snprintf(err->msg, sizeof err->msg, "Router query failed: %.480s", e->msg);
     return CD_METRIC_ERROR;
 }
 
@@ -90,7 +96,7 @@ static bool measure(cd_local_metrics *lp, const cd_metric *m, const char *which,
     bool ok = cd_router_measure(c, lp->route, which, local_window_s(m), meas, &e);
     cd_router_client_free(c);
     if (!ok)
-        router_failed(err, &e);
+        router_failed(lp, err, &e);
     return ok;
 }
 
@@ -149,7 +155,7 @@ static cd_metric_rc lp_samples(void *ctx, const cd_canary_ref *ref, const cd_met
                                 &e);
     cd_router_client_free(c);
     if (!ok)
-        return router_failed(err, &e);
+        return router_failed(lp, err, &e);
     *values = lp->samples;
     return *n ? CD_METRIC_OK : CD_METRIC_NO_DATA;
 }
@@ -200,7 +206,7 @@ static cd_metric_rc lp_history(void *ctx, const cd_canary_ref *ref, const cd_met
     bool ok = cd_router_measure_at(c, lp->route, "primary", span, ago, &meas, &covered, &e);
     cd_router_client_free(c);
     if (!ok)
-        return router_failed(err, &e);
+        return router_failed(lp, err, &e);
     out->requests = meas.requests;
     out->failed = meas.errors;
     out->p50 = meas.p50_ms;

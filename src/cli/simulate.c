@@ -1,5 +1,5 @@
 /* simulate.c - `canaryctl simulate -f CANARY.yaml [--scenario S.yaml]
- * [-o table|json]`: runs the engine on a virtual clock against a scenario
+ * [-o table|json] [--plot FILE.svg]`: runs the engine on a virtual clock against a scenario
  * and prints the whole rollout (docs/simulate.md). Changes nothing and
  * talks to nothing. Exit 0 when the simulation ran (whatever its outcome),
  * 1 when the canary or the scenario is invalid, 2 on usage errors and
@@ -7,15 +7,18 @@
 #include "cli/commands.h"
 #include "judge/judge.h"
 #include "model/object.h"
+#include "sim/plot.h"
 #include "sim/report.h"
 #include "util/duration.h"
 #include "util/flags.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct sim_args {
-    const char *canary_path, *scenario_path, *name, *ns, *mesh_provider;
+    const char *canary_path, *scenario_path, *name, *ns, *mesh_provider, *plot_path;
     cd_sim_format format;
 } sim_args;
 
@@ -35,6 +38,9 @@ static int parse_args(int argc, char **argv, sim_args *a)
                     "everything passes, one release)"),
         {.name = "output", .alias = 'o', .type = CD_FLAG_ENUM, .target = &format,
          .choices = formats, .help = "a table, or one JSON object per line"},
+        CD_FLAG_STR("plot", 0, &a->plot_path, "FILE.svg",
+                    "also draw the weights, phases and metric values over simulated time as a "
+                    "self-contained SVG picture"),
         CD_FLAG_STR("name", 0, &a->name, "NAME", "which Canary, when the file holds several"),
         CD_FLAG_STR("namespace", 'n', &a->ns, "NS", "namespace for a Canary that sets none"),
         CD_FLAG_STR("mesh-provider", 0, &a->mesh_provider, "PROVIDER",
@@ -57,6 +63,10 @@ static int parse_args(int argc, char **argv, sim_args *a)
         return cd_flags_exit(rc);
     if (!a->canary_path)
         return cd_flags_fail(&cmd, stderr, "no canary given (-f CANARY.yaml)");
+    size_t pl = a->plot_path ? strlen(a->plot_path) : 0;
+    if (a->plot_path && (pl < 5 || strcmp(a->plot_path + pl - 4, ".svg")))
+        return cd_flags_fail(&cmd, stderr, "--plot %s: the picture is SVG: name it FILE.svg",
+                             a->plot_path);
     a->format = !strcmp(format, "json") ? CD_SIM_FORMAT_JSON : CD_SIM_FORMAT_TABLE;
     return -1;
 }
@@ -87,7 +97,27 @@ static const cd_object *pick_canary(const cd_object_list *objs, const char *name
 
 #define MAX_TICKS 1000000
 
-/* Streams the rows as they come: a long simulation never sits in memory. */
+/* Writes the picture next to its final name, then renames it: a reader
+ * never sees half a file. */
+static bool write_plot(const char *path, const cd_buf *svg)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fwrite(svg->data, 1, svg->len, f) == svg->len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "canaryctl simulate: --plot %s: cannot write: %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
+    return ok;
+}
+
+/* Streams the rows as they come: a long simulation never sits in memory
+ * (the plot keeps one small record per tick). */
 static int simulate(const sim_args *a, const cd_object *canary, const cd_scenario *sc)
 {
     cd_sim_options opt = {.mesh_provider = a->mesh_provider, .judge = cd_judge_metric};
@@ -110,9 +140,12 @@ static int simulate(const sim_args *a, const cd_object *canary, const cd_scenari
     bool json = a->format == CD_SIM_FORMAT_JSON;
     if (!json)
         cd_sim_table_header(&out);
+    cd_sim_plot *plot = a->plot_path ? cd_sim_plot_new(&canary->spec.canary) : NULL;
     while (!cd_sim_done(s)) {
         cd_sim_tick(s, &row);
         last = row.phase;
+        if (plot)
+            cd_sim_plot_add(plot, &row);
         if (json) {
             json_t *j = cd_sim_row_json(&row);
             char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
@@ -142,6 +175,20 @@ static int simulate(const sim_args *a, const cd_object *canary, const cd_scenari
     fwrite(cd_buf_str(&out), 1, out.len, stdout);
     cd_buf_free(&out);
     cd_sim_free(s);
+    bool plotted = true;
+    if (plot) {
+        cd_buf svg = CD_BUF_INIT, title = CD_BUF_INIT;
+        cd_buf_printf(&title, "canaryctl simulate: %s.%s (%s)", canary->meta.name,
+                      canary->meta.namespace_ ? canary->meta.namespace_ : a->ns,
+                      a->scenario_path ? a->scenario_path : "default scenario");
+        cd_sim_plot_svg(plot, cd_buf_str(&title), &svg);
+        plotted = write_plot(a->plot_path, &svg);
+        cd_buf_free(&svg);
+        cd_buf_free(&title);
+        cd_sim_plot_free(plot);
+    }
+    if (!plotted)
+        return 2;
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }
 

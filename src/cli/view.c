@@ -141,6 +141,8 @@ void cd_view_describe(cd_buf *out, const json_t *c)
     cd_buf_printf(out, "Name:         %s\nNamespace:    %s\nTarget:       LocalWorkload/%s\n",
                   str(c, "name"), str(c, "namespace"), str(a, "target"));
     cd_buf_printf(out, "Provider:     %s\nService port: %ld\n", str(a, "provider"), num(a, "port"));
+    if (json_is_string(json_object_get(c, "routeError")))   /* e.g. the port is taken */
+        cd_buf_printf(out, "  error: %s\n", str(c, "routeError"));
     cd_buf_printf(out, "Analysis:     %s, every %lds, threshold %ld", str(a, "strategy"),
                   num(a, "intervalSeconds"), num(a, "threshold"));
     if (!strcmp(str(a, "strategy"), "canary"))

@@ -98,6 +98,8 @@ json_t *lc_canary_json(lc_canary *c, bool detail)
     json_object_set_new(j, "primaryWeight", json_integer(c->routes_known ? c->primary_weight
                                                                           : 100 - s->canary_weight));
     json_object_set_new(j, "mirrored", json_boolean(c->mirrored));
+    if (c->route_error[0])   /* the router does not serve its routes: why */
+        json_object_set_new(j, "routeError", json_string(c->route_error));
     if (!detail)
         return j;
     json_object_set_new(j, "status", cd_status_to_json(s));
@@ -284,7 +286,7 @@ unsigned lc_api_act(lc_api *api, const char *ns, const char *name, const char *a
     pthread_mutex_lock(&api->L->lock);
     lc_canary *c = lc_find_canary(api->L, ns, name);
     const char *done = NULL;
-    char said[200], refused[640] = "";
+    char said[200], refused[1100] = "";
     if (c) {
         if (!strcmp(action, "promote")) {
             c->promotion_approved = true;
@@ -314,14 +316,16 @@ unsigned lc_api_act(lc_api *api, const char *ns, const char *name, const char *a
         if (done)
             c->tick_now = true;
     }
+    if (!c)
+        lc_not_found(api->L, ns, name, refused, sizeof refused);
     pthread_mutex_unlock(&api->L->lock);
+    if (!c) {
+        snprintf(msg, msglen, "%s", refused);   /* lc_not_found's words */
+        return 404;
+    }
     if (refused[0]) {
         snprintf(msg, msglen, "%s", refused);
         return 409;
-    }
-    if (!c) {
-        snprintf(msg, msglen, "no such canary");
-        return 404;
     }
     if (!done) {
         snprintf(msg, msglen, "unknown action (promote, abort, hold, hold-rollout, resume)");
@@ -463,9 +467,12 @@ static enum MHD_Result canary_route(lc_api *api, struct MHD_Connection *conn, co
     } else if (c && !strcmp(tail, "history")) {
         j = lc_history_json(c);
     }
+    char missing[800];
+    if (!c)
+        lc_not_found(api->L, ns, name, missing, sizeof missing);
     pthread_mutex_unlock(&api->L->lock);
     if (!c)
-        return send_error(conn, 404, "no such canary");
+        return send_error(conn, 404, missing);
     if (!j)
         return send_error(conn, 404, "not found");
     return cd_httpd_reply_json(conn, 200, j);

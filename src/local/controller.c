@@ -10,6 +10,7 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/suggest.h"
 #include "util/timeutil.h"
 #include "version.h"
 #include <errno.h>
@@ -34,6 +35,30 @@ lc_canary *lc_find_canary(cd_local *L, const char *ns, const char *name)
         if (!strcmp(L->canaries[i]->ns, ns) && !strcmp(L->canaries[i]->name, name))
             return L->canaries[i];
     return NULL;
+}
+
+void lc_not_found(cd_local *L, const char *ns, const char *name, char *out, size_t outlen)
+{
+    cd_suggest sg;
+    cd_suggest_init(&sg, name);
+    const char *elsewhere = NULL;
+    for (size_t i = 0; i < L->ncanaries; i++) {
+        const lc_canary *c = L->canaries[i];
+        if (c->gone)
+            continue;
+        if (!strcmp(c->ns, ns))
+            cd_suggest_offer(&sg, c->name);
+        else if (!strcmp(c->name, name) && !elsewhere)
+            elsewhere = c->ns;
+    }
+    if (elsewhere)
+        snprintf(out, outlen, "canary \"%.250s\" not found in namespace %.250s (namespace "
+                 "%.250s has one: -n %.250s)", name, ns, elsewhere, elsewhere);
+    else if (sg.best)
+        snprintf(out, outlen, "canary \"%.250s\" not found in namespace %.250s; did you mean "
+                 "%.250s?", name, ns, sg.best);
+    else
+        snprintf(out, outlen, "canary \"%.250s\" not found in namespace %.250s", name, ns);
 }
 
 static cd_local_target *find_target(cd_local *L, const char *ns, const char *name)

@@ -82,6 +82,9 @@ typedef struct lc_canary {
      * target (what the primary runs) is known */
     bool status_lost;
     char status_lost_why[700];
+    /* why the router does not serve its current routes (its service port
+     * is taken, ...), for its events and describe; "" when it does */
+    char route_error[512];
     /* the last event journalled (type|phase|message), to fold repeats */
     char last_event[1100];
     int64_t last_event_ms;
@@ -121,6 +124,10 @@ struct cd_local {
 
 /* controller.c */
 lc_canary *lc_find_canary(cd_local *L, const char *ns, const char *name);
+/* The 404 message for a canary that is not there, as kubectl words it,
+ * with the closest name of the namespace ("did you mean podinfo?") or the
+ * namespace that has one by that name. L->lock held. */
+void lc_not_found(cd_local *L, const char *ns, const char *name, char *out, size_t outlen);
 void lc_wake(cd_local *L);
 
 /* ports_local.c: the engine's ports for one canary's tick. Fills *ports
@@ -135,8 +142,15 @@ lc_router *lc_router_start(cd_local *L, cd_err *err);
 void lc_router_stop(lc_router *r, bool terminate);
 /* Pushes the configuration built from every canary when it changed (or
  * force); then tells the process sets which endpoint generations the
- * router has. Called with L->lock held. */
+ * router has. A listener the router cannot bind (its port taken) is left
+ * out, with its previous routes if it had any, and retried every 2 s:
+ * the others are updated regardless, and each listener's routes are its
+ * old or its new set, never a mix. Called with L->lock held. */
 bool lc_router_sync(cd_local *L, bool force, cd_err *err);
+/* After a sync: true (and err says why) when the router does not serve
+ * this canary's current routes, e.g. its service port is taken by another
+ * process. The other canaries are not held back by it. L->lock held. */
+bool lc_router_route_error(const lc_canary *c, cd_err *err);
 void lc_router_port(cd_router_port *port, lc_canary *c);
 /* The router's route of a canary ("name.ns", hashed beyond 63 bytes);
  * canaryctl metrics reads the same route. */

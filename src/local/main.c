@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +42,56 @@ static bool set_socket_mode(void *target, const char *s, char *err, size_t errle
         fprintf(stderr, "canaryd local: warning: --api-socket-mode %s lets every user of this "
                         "host drive canaryd (and run commands as you)\n", s);
     *(unsigned *)target = m ? (unsigned)m : 0600;
+    return true;
+}
+
+/* --router-host: the address every service port listens on. A host, not
+ * host:port (each Canary's service.port is the port), that resolves to an
+ * address of this host: checked here, because the router would otherwise
+ * refuse every listener at every turn while canaryd runs on. An IPv6
+ * address is written [addr] for the router. */
+static bool check_router_host(const char *h, char *out, size_t outlen, char *why, size_t whylen)
+{
+    struct in6_addr a6;
+    char host[256];
+    size_t n = strlen(h);
+    if (!n || n >= sizeof host) {
+        snprintf(why, whylen, "expected a host such as 127.0.0.1, ::1 or localhost");
+        return false;
+    }
+    if (h[0] == '[' && h[n - 1] == ']') {
+        snprintf(host, sizeof host, "%.*s", (int)(n - 2), h + 1);
+        if (inet_pton(AF_INET6, host, &a6) != 1) {
+            snprintf(why, whylen, "\"%s\" is not an IPv6 address", host);
+            return false;
+        }
+    } else if (inet_pton(AF_INET6, h, &a6) == 1) {
+        snprintf(host, sizeof host, "%s", h);
+    } else if (strchr(h, ':') || strchr(h, '/')) {
+        snprintf(why, whylen, "a host without a port (each Canary's service.port is the port), "
+                              "such as 127.0.0.1");
+        return false;
+    } else {
+        snprintf(host, sizeof host, "%s", h);
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int gai = getaddrinfo(host, "0", &hints, &ai);
+    if (gai != 0) {
+        snprintf(why, whylen, "cannot resolve %s: %s", host, gai_strerror(gai));
+        return false;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = fd < 0 ? -1 : bind(fd, ai->ai_addr, ai->ai_addrlen);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    bool v6 = ai->ai_family == AF_INET6 && strchr(host, ':');
+    freeaddrinfo(ai);
+    if (rc != 0) {
+        snprintf(why, whylen, "not an address of this host (%s)", strerror(e));
+        return false;
+    }
+    snprintf(out, outlen, v6 ? "[%s]" : "%s", host);
     return true;
 }
 
@@ -78,7 +131,8 @@ int cd_main_local(int argc, char **argv)
                     "and kept); published 0600 in the runtime directory for canaryctl"),
         CD_FLAG_STR("namespace", 0, &o.namespace_, "NS", "namespace of manifests that set none"),
         CD_FLAG_STR("router-host", 0, &o.router_host, "ADDR",
-                    "address the services' ports listen on"),
+                    "host (not host:port) every service port listens on; must be an address of "
+                    "this machine"),
         CD_FLAG_STR("router-metrics", 0, &o.router_metrics, "ADDR",
                     "serve the router's /metrics and health, read-only and without a token, on "
                     "this TCP address, for Prometheus (e.g. 127.0.0.1:9901)"),
@@ -114,7 +168,8 @@ int cd_main_local(int argc, char **argv)
                  "Every flag may be spelled -flag or --flag (Flagger's -metrics-server, ...).",
         .footer = "Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot start (the API's\n"
                   "address taken, another canaryd local on the state directory, ...), 2 for a\n"
-                  "usage error (an unknown flag, a missing or mistyped --dir).\n"
+                  "usage error (an unknown flag, a missing or mistyped --dir, a --router-host\n"
+                  "that is not a host of this machine).\n"
                   "See docs/local.md.",
         .flags = flags,
         .nflags = sizeof flags / sizeof flags[0],
@@ -136,6 +191,10 @@ int cd_main_local(int argc, char **argv)
     if (!S_ISDIR(dst.st_mode))
         return cd_flags_fail(&cmd, stderr, "--dir %s: not a directory", o.dir);
     o.dir = dir_abs;
+    char router_host[300], why[300];
+    if (!check_router_host(o.router_host, router_host, sizeof router_host, why, sizeof why))
+        return cd_flags_fail(&cmd, stderr, "--router-host %s: %s", o.router_host, why);
+    o.router_host = router_host;
     cd_log_set_level(cd_log_parse_level(log_level));
     cd_log_set_json(log_json);
     char exe[PATH_MAX];

@@ -91,7 +91,7 @@ int lc_rollback(cd_local *L, const char *ns, const char *name, cd_diags *diags, 
 {
     lc_canary *c = lc_find_canary(L, ns, name);
     if (!c) {
-        snprintf(msg, msglen, "no such canary");
+        lc_not_found(L, ns, name, msg, msglen);
         return 404;
     }
     const cd_canary_spec *spec = &c->obj->spec.canary;

@@ -31,6 +31,18 @@
 
 extern char **environ;
 
+/* A listener the router refused to bind (its port taken by another
+ * process): left out of the configuration, so that every other listener
+ * keeps being updated, and tried again every LC_BLOCKED_RETRY_MS. */
+typedef struct lc_blocked {
+    char listener[64];
+    char address[128];
+    char why[400];
+    int64_t since_ms, tried_ms;
+} lc_blocked;
+
+#define LC_BLOCKED_RETRY_MS 2000
+
 struct lc_router {
     cd_local *L;
     pid_t pid;
@@ -42,6 +54,8 @@ struct lc_router {
     char failed_why[512];
     int64_t failed_ms;
     int64_t last_check_ms;
+    lc_blocked *blocked;    /* listeners the router could not bind (port taken) */
+    size_t nblocked;
 };
 
 #define ROUTER_START_TIMEOUT_MS 5000
@@ -305,6 +319,7 @@ void lc_router_stop(lc_router *r, bool terminate)
     }
     free(r->last_config);
     free(r->failed_config);
+    free(r->blocked);
     free(r);
 }
 
@@ -462,71 +477,295 @@ static json_t *route_json(lc_canary *c, applied_gen ag[2])
     return r;
 }
 
+/* One canary's part of the configuration: its listener and route. */
+typedef struct sync_entry {
+    lc_canary *c;
+    json_t *listener, *route;   /* the new ones */
+    char lname[64], addr[128];
+    applied_gen gens[2];
+    bool use_new;               /* else its listener is blocked: its old set, or nothing */
+    bool old_included;          /* its previous listener and routes were kept */
+} sync_entry;
+
+static lc_blocked *find_blocked(lc_router *r, const char *lname)
+{
+    for (size_t i = 0; i < r->nblocked; i++)
+        if (!strcmp(r->blocked[i].listener, lname))
+            return &r->blocked[i];
+    return NULL;
+}
+
+static void unblock(lc_router *r, lc_blocked *b)
+{
+    size_t i = (size_t)(b - r->blocked);
+    r->blocked[i] = r->blocked[--r->nblocked];
+}
+
+/* The canaries' listeners and routes; a second canary on a port already
+ * taken by another gets none (and says so). */
+static size_t collect_entries(cd_local *L, sync_entry *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < L->ncanaries; i++) {
+        lc_canary *c = L->canaries[i];
+        if (c->gone || !c->target || !c->target->workload)
+            continue;
+        const cd_canary_spec *s = &c->obj->spec.canary;
+        sync_entry *e = &out[n];
+        memset(e, 0, sizeof *e);
+        router_name(cd_canary_service_name(s), c->ns, e->lname);
+        snprintf(e->addr, sizeof e->addr, "%s:%d", L->opt.router_host, s->service.port);
+        bool dup = false;
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(out[k].addr, e->addr))
+                dup = true;
+        if (dup) {
+            char why[sizeof c->route_error];
+            snprintf(why, sizeof why, "port %d is already used by another service; this "
+                     "canary gets no route", s->service.port);
+            if (strcmp(why, c->route_error))
+                cd_logf(CD_LOG_ERROR, c->name, "%s", why);
+            snprintf(c->route_error, sizeof c->route_error, "%s", why);
+            continue;
+        }
+        e->c = c;
+        e->listener = json_pack("{s:s,s:s}", "name", e->lname, "address", e->addr);
+        e->route = route_json(c, e->gens);
+        n++;
+    }
+    return n;
+}
+
+static bool names_listener(const json_t *route, const char *lname)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(route, "listeners"), i, v)
+        if (json_is_string(v) && !strcmp(json_string_value(v), lname))
+            return true;
+    return false;
+}
+
+static bool has_address(const json_t *listeners, const char *addr)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(listeners, i, v)
+        if (!strcmp(json_string_value(json_object_get(v, "address")), addr))
+            return true;
+    return false;
+}
+
+/* The configuration to send: each listener's new set, or for a blocked
+ * one the set the router last accepted (or nothing): never a mix. */
+static json_t *build_config(sync_entry *e, size_t n, const json_t *last)
+{
+    json_t *listeners = json_array(), *routes = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (e[i].use_new) {
+            json_array_append(listeners, e[i].listener);
+            json_array_append(routes, e[i].route);
+        }
+    for (size_t i = 0; i < n; i++) {
+        e[i].old_included = false;
+        if (e[i].use_new || !last)
+            continue;
+        size_t k;
+        json_t *l;
+        json_array_foreach(json_object_get(last, "listeners"), k, l) {
+            const char *name = json_string_value(json_object_get(l, "name"));
+            const char *addr = json_string_value(json_object_get(l, "address"));
+            if (!name || !addr || strcmp(name, e[i].lname) || has_address(listeners, addr))
+                continue;
+            json_array_append(listeners, l);
+            size_t m;
+            json_t *rt;
+            json_array_foreach(json_object_get(last, "routes"), m, rt)
+                if (names_listener(rt, e[i].lname))
+                    json_array_append(routes, rt);
+            e[i].old_included = true;
+        }
+    }
+    return json_pack("{s:o,s:o}", "listeners", listeners, "routes", routes);
+}
+
+/* The router refused to bind one listener (409 with its details): which
+ * entry, and a sentence for the canary's event and describe. */
+static sync_entry *refused_entry(const json_t *details, sync_entry *e, size_t n, char *why,
+                                 size_t whylen)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(details, i, d) {
+        const char *name = json_string_value(json_object_get(d, "listener"));
+        const char *no = json_string_value(json_object_get(d, "errno"));
+        const char *msg = json_string_value(json_object_get(d, "message"));
+        if (!name || !msg)
+            continue;
+        const char *cause = strstr(msg, "): ");   /* "listeners[i] (ADDR): bind ADDR: text" */
+        cause = cause ? cause + 3 : msg;
+        for (size_t k = 0; k < n; k++) {
+            if (!e[k].use_new || strcmp(e[k].lname, name))
+                continue;
+            int port = e[k].c->obj->spec.canary.service.port;
+            snprintf(why, whylen, "service port %d: the router cannot listen on %.64s (%.150s%s%.32s)%s",
+                     port, e[k].addr, cause, no && *no ? ", " : "", no ? no : "",
+                     no && !strcmp(no, "EADDRINUSE") ? ": another process listens on it" : "");
+            return &e[k];
+        }
+    }
+    return NULL;
+}
+
+static void note_blocked(lc_router *r, sync_entry *e, const char *why, int64_t now)
+{
+    lc_blocked *b = find_blocked(r, e->lname);
+    if (!b) {
+        lc_blocked *v = realloc(r->blocked, (r->nblocked + 1) * sizeof *v);
+        if (!v)
+            abort();
+        r->blocked = v;
+        b = &r->blocked[r->nblocked++];
+        memset(b, 0, sizeof *b);
+        snprintf(b->listener, sizeof b->listener, "%s", e->lname);
+        b->since_ms = now;
+    }
+    if (strcmp(b->why, why) || strcmp(b->address, e->addr))
+        cd_logf(CD_LOG_ERROR, e->c->name, "%s; the other services are updated as usual; "
+                "retried every %ds", why, LC_BLOCKED_RETRY_MS / 1000);
+    snprintf(b->address, sizeof b->address, "%s", e->addr);
+    snprintf(b->why, sizeof b->why, "%s", why);
+    b->tried_ms = now;
+}
+
+/* After a configuration was accepted (or found unchanged): blocked
+ * listeners that made it are free again; every canary learns whether its
+ * routes are current; process sets learn what the router routes to. */
+static void settle(lc_router *r, sync_entry *e, size_t n, bool acked)
+{
+    for (size_t i = 0; i < n; i++) {
+        lc_canary *c = e[i].c;
+        lc_blocked *b = find_blocked(r, e[i].lname);
+        if (e[i].use_new) {
+            if (b) {
+                cd_logf(CD_LOG_INFO, c->name, "service port %d is free again: the router "
+                        "listens on %s", c->obj->spec.canary.service.port, e[i].addr);
+                unblock(r, b);
+            }
+            c->route_error[0] = '\0';
+        } else if (b) {
+            snprintf(c->route_error, sizeof c->route_error, "%s; %s (retried every %ds)",
+                     b->why, e[i].old_included ? "the router keeps its previous routes"
+                                               : "its requests are not routed",
+                     LC_BLOCKED_RETRY_MS / 1000);
+        }
+        /* the router routes exactly to these endpoints, or (blocked,
+         * nothing kept) to none of them */
+        if (acked && (e[i].use_new || !e[i].old_included))
+            for (int k = 0; k < 2; k++)
+                cd_procset_endpoints_applied(e[i].gens[k].ps, e[i].gens[k].gen);
+    }
+    /* listeners no canary asks for any more */
+    for (size_t i = 0; i < r->nblocked;) {
+        bool wanted = false;
+        for (size_t k = 0; k < n; k++)
+            wanted |= !strcmp(e[k].lname, r->blocked[i].listener);
+        if (wanted)
+            i++;
+        else
+            unblock(r, &r->blocked[i]);
+    }
+}
+
+/* Sends cfg when it differs from what the router has (or force). A
+ * configuration refused a moment ago is not sent again for a while. */
+static bool push_config(lc_router *r, json_t *cfg, bool force, const json_t **details,
+                        cd_router_client **client, cd_err *err)
+{
+    char *text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    *details = NULL;
+    if (!force && r->last_config && !strcmp(text, r->last_config)) {
+        free(text);
+        return true;
+    }
+    if (r->failed_config && !strcmp(text, r->failed_config) &&
+        cd_mono_ms() - r->failed_ms < 5000) {
+        snprintf(err->msg, sizeof err->msg, "%s", r->failed_why);   /* already reported */
+        free(text);
+        return false;
+    }
+    if (!*client)
+        *client = cd_router_client_new(r->admin, 5000, err);
+    bool ok = *client && cd_router_put_config(*client, cfg, 0, NULL, err);
+    free(r->failed_config);
+    r->failed_config = NULL;
+    if (ok) {
+        free(r->last_config);
+        r->last_config = text;
+        return true;
+    }
+    *details = *client ? cd_router_client_error_details(*client) : NULL;
+    r->failed_config = text;
+    r->failed_ms = cd_mono_ms();
+    snprintf(r->failed_why, sizeof r->failed_why, "%s", err->msg);
+    return false;
+}
+
 bool lc_router_sync(cd_local *L, bool force, cd_err *err)
 {
     lc_router *r = L->router;
     if (!r)
         return false;
     ensure_alive(L);
-    json_t *listeners = json_array(), *routes = json_array();
-    applied_gen *gens = calloc(L->ncanaries * 2 + 1, sizeof *gens);
-    size_t ngens = 0;
-    for (size_t i = 0; i < L->ncanaries; i++) {
-        lc_canary *c = L->canaries[i];
-        if (c->gone || !c->target || !c->target->workload)
-            continue;
-        const cd_canary_spec *s = &c->obj->spec.canary;
-        char lname[64], addr[128];
-        router_name(cd_canary_service_name(s), c->ns, lname);
-        snprintf(addr, sizeof addr, "%s:%d", L->opt.router_host, s->service.port);
-        bool dup = false;
-        size_t k;
-        json_t *l;
-        json_array_foreach(listeners, k, l)
-            if (!strcmp(json_string_value(json_object_get(l, "address")), addr))
-                dup = true;
-        if (dup) {
-            cd_logf(CD_LOG_ERROR, c->name, "port %d is already used by another service; "
-                    "this canary gets no route", s->service.port);
-            continue;
-        }
-        json_array_append_new(listeners, json_pack("{s:s,s:s}", "name", lname, "address", addr));
-        json_array_append_new(routes, route_json(c, &gens[ngens]));
-        ngens += 2;
+    sync_entry *e = calloc(L->ncanaries + 1, sizeof *e);
+    if (!e)
+        abort();
+    size_t n = collect_entries(L, e);
+    int64_t now = cd_mono_ms();
+    for (size_t i = 0; i < n; i++) {
+        const lc_blocked *b = find_blocked(r, e[i].lname);
+        e[i].use_new = !b || strcmp(b->address, e[i].addr) || now - b->tried_ms >= LC_BLOCKED_RETRY_MS;
     }
-    json_t *cfg = json_pack("{s:o,s:o}", "listeners", listeners, "routes", routes);
-    char *text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
-    bool ok = true;
-    bool changed = force || !r->last_config || strcmp(text, r->last_config);
-    bool recently_refused = r->failed_config && !strcmp(text, r->failed_config) &&
-                            cd_mono_ms() - r->failed_ms < 5000;
-    if (changed && recently_refused) {
-        ok = false;   /* already reported; retried in a few seconds */
-        snprintf(err->msg, sizeof err->msg, "%s", r->failed_why);
-    } else if (changed) {
-        cd_router_client *client = cd_router_client_new(r->admin, 5000, err);
-        ok = client && cd_router_put_config(client, cfg, 0, NULL, err);
-        cd_router_client_free(client);
-        free(r->failed_config);
+    json_t *last = r->last_config ? json_loads(r->last_config, 0, NULL) : NULL;
+    cd_router_client *client = NULL;
+    bool ok = false;
+    /* a listener the router cannot bind is left out (its old set kept)
+     * and the rest sent again: at most one round per listener */
+    for (size_t round = 0; round <= n; round++) {
+        json_t *cfg = build_config(e, n, last);
+        const json_t *details = NULL;
+        ok = push_config(r, cfg, force, &details, &client, err);
+        json_decref(cfg);
+        if (ok)
+            break;
+        char why[400];
+        sync_entry *bad = refused_entry(details, e, n, why, sizeof why);
+        if (!bad)
+            break;
+        note_blocked(r, bad, why, now);
+        bad->use_new = false;
+        free(r->failed_config);   /* not a refusal of the configuration as a whole */
         r->failed_config = NULL;
-        if (ok) {
-            free(r->last_config);
-            r->last_config = text;
-            text = NULL;
-        } else {
-            r->failed_config = text;
-            r->failed_ms = cd_mono_ms();
-            snprintf(r->failed_why, sizeof r->failed_why, "%s", err->msg);
-            text = NULL;
-        }
+        err->msg[0] = '\0';
     }
-    if (ok)   /* the router now routes exactly to these endpoints */
-        for (size_t i = 0; i < ngens; i++)
-            cd_procset_endpoints_applied(gens[i].ps, gens[i].gen);
-    free(text);
-    free(gens);
-    json_decref(cfg);
+    if (ok)
+        settle(r, e, n, true);
+    cd_router_client_free(client);
+    json_decref(last);
+    for (size_t i = 0; i < n; i++) {
+        json_decref(e[i].listener);
+        json_decref(e[i].route);
+    }
+    free(e);
     return ok;
+}
+
+bool lc_router_route_error(const lc_canary *c, cd_err *err)
+{
+    if (!c->route_error[0])
+        return false;
+    snprintf(err->msg, sizeof err->msg, "%s", c->route_error);
+    return true;
 }
 
 /* ---- the engine's router port --------------------------------------------- */
@@ -572,7 +811,7 @@ static cd_rc rt_set_routes(void *ctx, const cd_canary_ref *ref, int primary, int
     c->canary_weight = canary;
     c->mirrored = mirrored;
     c->routes_known = true;
-    bool ok = lc_router_sync(L, false, err);
+    bool ok = lc_router_sync(L, false, err) && !lc_router_route_error(c, err);
     pthread_mutex_unlock(&L->lock);
     return ok ? CD_OK : CD_ERROR;
 }
@@ -582,7 +821,7 @@ static cd_rc rt_reconcile(void *ctx, const cd_canary_ref *ref, cd_err *err)
 {
     lc_canary *c = ctx;
     pthread_mutex_lock(&c->L->lock);
-    bool ok = lc_router_sync(c->L, false, err);
+    bool ok = lc_router_sync(c->L, false, err) && !lc_router_route_error(c, err);
     pthread_mutex_unlock(&c->L->lock);
     return ok ? CD_OK : CD_ERROR;
 }

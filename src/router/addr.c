@@ -190,13 +190,17 @@ int rt_listen(const rt_addr *a, int backlog, char *err, size_t errlen)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     char as[128];
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
-        snprintf(err, errlen, "bind %s: %s", rt_addr_format(a, as, sizeof as), strerror(errno));
+        int e = errno;   /* kept for the caller (EADDRINUSE: the port is taken) */
+        snprintf(err, errlen, "bind %s: %s", rt_addr_format(a, as, sizeof as), strerror(e));
         close(fd);
+        errno = e;
         return -1;
     }
     if (listen(fd, backlog) < 0) {
-        snprintf(err, errlen, "listen %s: %s", rt_addr_format(a, as, sizeof as), strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "listen %s: %s", rt_addr_format(a, as, sizeof as), strerror(e));
         close(fd);
+        errno = e;
         return -1;
     }
     return fd;

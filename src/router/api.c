@@ -204,8 +204,8 @@ static void apply_and_reply(json_t *doc, uint64_t if_version, rt_admin_resp *r,
     case RT_APPLY_CONFLICT:
         reply_error(r, 412, res.message, NULL);
         return;
-    default:
-        reply_error(r, 409, res.message, NULL);
+    default:   /* a listener that cannot be bound: details name it and its errno */
+        reply_error(r, 409, res.message, res.errors);
     }
 }
 

@@ -17,6 +17,7 @@ struct cd_router_client {
     char *unix_path;
     long timeout_ms;
     char auth[CD_TOKEN_MAX + 32];   /* "Authorization: Bearer T" or "" */
+    json_t *err_details;    /* the last refusal's "details" (or NULL) */
 };
 
 static void seterr(cd_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -83,6 +84,7 @@ void cd_router_client_free(cd_router_client *c)
     if (c->h)
         curl_easy_cleanup(c->h);
     memset(c->auth, 0, sizeof c->auth);
+    json_decref(c->err_details);
     free(c->unix_path);
     free(c);
 }
@@ -132,6 +134,8 @@ static long call(cd_router_client *c, const char *method, const char *path, cons
         snprintf(im, sizeof im, "If-Match: \"%s\"", if_match);
         headers = curl_slist_append(headers, im);
     }
+    json_decref(c->err_details);
+    c->err_details = NULL;
     hdrs local;
     if (!hs)
         hs = &local;
@@ -168,6 +172,8 @@ static long call(cd_router_client *c, const char *method, const char *path, cons
             cd_buf_printf(&m, "router admin %s %s: %ld %s", method, path, status,
                           msg ? msg : cd_buf_str(&resp));
             json_t *det = json_object_get(j, "details");
+            if (json_is_array(det))
+                c->err_details = json_incref(det);
             size_t i;
             json_t *e;
             json_array_foreach(det, i, e) {
@@ -194,6 +200,11 @@ static long call(cd_router_client *c, const char *method, const char *path, cons
 }
 
 static bool ok(long status) { return status >= 200 && status < 300; }
+
+const json_t *cd_router_client_error_details(const cd_router_client *c)
+{
+    return c ? c->err_details : NULL;
+}
 
 bool cd_router_get_config(cd_router_client *c, json_t **config, uint64_t *version, cd_err *err)
 {

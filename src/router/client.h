@@ -29,6 +29,11 @@ bool cd_router_get_config(cd_router_client *c, json_t **config, uint64_t *versio
  * receives the new version. Validation errors are listed in err. */
 bool cd_router_put_config(cd_router_client *c, const json_t *config, uint64_t if_version,
                           uint64_t *version, cd_err *err);
+/* The "details" of the last call's refusal, or NULL: the fields at fault
+ * ({path, message}), or for a listener the router cannot bind (409)
+ * {path: "listeners[i]", listener, address, errno: "EADDRINUSE", message}.
+ * Valid until the next call on c. */
+const json_t *cd_router_client_error_details(const cd_router_client *c);
 /* Creates or replaces one route (its "name" is the key). */
 bool cd_router_put_route(cd_router_client *c, const json_t *route, cd_err *err);
 bool cd_router_delete_route(cd_router_client *c, const char *name, cd_err *err);

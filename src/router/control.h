@@ -15,7 +15,9 @@ typedef enum { RT_APPLY_OK = 0, RT_APPLY_INVALID, RT_APPLY_BIND, RT_APPLY_CONFLI
 
 typedef struct rt_apply_result {
     rt_apply_rc rc;
-    json_t *errors;         /* RT_APPLY_INVALID: [{path, message}] (owned by the caller) */
+    json_t *errors;         /* RT_APPLY_INVALID: [{path, message}]; RT_APPLY_BIND: the
+                             * listener that could not be bound [{path, listener, address,
+                             * errno, message}] (owned by the caller) */
     char message[512];
     uint64_t version;       /* RT_APPLY_OK: the new version */
 } rt_apply_result;

@@ -189,6 +189,21 @@ static int parse_flags(int argc, char **argv, flags *f)
 
 static uint64_t g_applies, g_failures;
 
+/* Which listener could not be bound and why, for the caller to act on
+ * (canaryd local keeps the other listeners' routes up to date):
+ * [{path: "listeners[i]", listener, address, errno: "EADDRINUSE", message}]. */
+static json_t *bind_error_details(const rt_snapshot *s, const char *message)
+{
+    if (s->bind_failed < 0 || (size_t)s->bind_failed >= s->nlcfg)
+        return NULL;
+    const rt_listener_cfg *c = &s->lcfg[s->bind_failed];
+    char path[48];
+    snprintf(path, sizeof path, "listeners[%ld]", s->bind_failed);
+    const char *name = s->bind_errno ? strerrorname_np(s->bind_errno) : NULL;
+    return json_pack("[{s:s,s:s,s:s,s:s,s:s}]", "path", path, "listener", c->name, "address",
+                     c->address, "errno", name ? name : "", "message", message);
+}
+
 void rt_control_apply(const json_t *doc, uint64_t if_version, rt_apply_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -214,6 +229,7 @@ void rt_control_apply(const json_t *doc, uint64_t if_version, rt_apply_result *r
     }
     if (!rt_table_activate(s, cur, res->message, sizeof res->message)) {
         res->rc = RT_APPLY_BIND;
+        res->errors = bind_error_details(s, res->message);
         rt_snapshot_free_decoded(s);
         rt_snapshot_release(cur);
         rt_rt.apply_failures = ++g_failures;

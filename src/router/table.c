@@ -6,6 +6,7 @@
 #include "router/table.h"
 #include "util/buf.h"
 #include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,8 +174,11 @@ static bool bind_listeners(rt_snapshot *s, const rt_snapshot *cur, char *err, si
             listener_retain(old);
             l = old;
         } else {
+            errno = 0;
             int fd = old ? dup(old->fd) : open_listener_fd(&a, why, sizeof why);
             if (fd < 0) {
+                s->bind_failed = (long)i;
+                s->bind_errno = errno;
                 snprintf(err, errlen, "listeners[%zu] (%s): %s", i, c->address, why);
                 return false;
             }
@@ -316,6 +320,8 @@ static void detach(rt_snapshot *s)
 
 bool rt_table_activate(rt_snapshot *s, const rt_snapshot *current, char *err, size_t errlen)
 {
+    s->bind_failed = -1;
+    s->bind_errno = 0;
     if (!bind_listeners(s, current, err, errlen)) {
         detach(s);
         return false;

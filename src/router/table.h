@@ -147,6 +147,10 @@ typedef struct rt_snapshot {
     rt_route *routes;
     size_t nroutes;
     bool activated;
+    /* set by rt_table_activate when a configured listener cannot be
+     * bound: its index in lcfg (-1: none) and the errno (EADDRINUSE...) */
+    long bind_failed;
+    int bind_errno;
 } rt_snapshot;
 
 /* ---- config.c (pure) ---- */

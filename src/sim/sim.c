@@ -40,6 +40,8 @@ struct cd_sim {
     bool mirrored;
     cd_sim_stats stats;
     bool keep_log;
+    cd_sim_metric_value mv[CD_SIM_MAX_ROW_METRICS];   /* this tick's metric values */
+    size_t n_mv;
     /* simulated requests (scenario traffic, or the default one for judged
      * metrics): the router's weight history and the last window made */
     const cd_sim_traffic *traffic;
@@ -322,8 +324,8 @@ static cd_metric_rc traffic_value(cd_sim *s, const cd_metric *m, double *value, 
     return CD_METRIC_OK;
 }
 
-static cd_metric_rc mx_query(void *ctx, const cd_canary_ref *c, const cd_metric *m, double *value,
-                             cd_err *err)
+static cd_metric_rc query_value(void *ctx, const cd_canary_ref *c, const cd_metric *m,
+                                double *value, cd_err *err)
 {
     cd_sim *s = sim_of(ctx);
     const cd_sim_step *step = cd_sim_series_at(cd_scenario_metric(s->sc, m->name), s->now_ms);
@@ -357,6 +359,18 @@ static cd_metric_rc mx_query(void *ctx, const cd_canary_ref *c, const cd_metric 
         *value = step->value;
         return CD_METRIC_OK;
     }
+}
+
+/* Answers a query and keeps the value for this tick's row (the plot). */
+static cd_metric_rc mx_query(void *ctx, const cd_canary_ref *c, const cd_metric *m, double *value,
+                             cd_err *err)
+{
+    cd_sim *s = sim_of(ctx);
+    cd_metric_rc rc = query_value(ctx, c, m, value, err);
+    if (s->n_mv < CD_SIM_MAX_ROW_METRICS && m->name)
+        s->mv[s->n_mv++] = (cd_sim_metric_value){m->name, rc == CD_METRIC_OK,
+                                                 rc == CD_METRIC_OK ? *value : 0};
+    return rc;
 }
 
 static cd_rc mx_check_providers(void *ctx, const cd_canary_ref *c, cd_err *err) { return CD_OK; }
@@ -633,6 +647,8 @@ static void fill_row(cd_sim *s, cd_sim_row *row)
     row->n_alerts = s->n_al;
     row->judge = s->stored.judge;
     row->n_judge = s->stored.n_judge;
+    row->metrics = s->mv;
+    row->n_metrics = s->n_mv;
 }
 
 void cd_sim_tick(cd_sim *s, cd_sim_row *row)
@@ -640,6 +656,7 @@ void cd_sim_tick(cd_sim *s, cd_sim_row *row)
     s->pool_len = 0;
     s->n_ev = 0;
     s->n_al = 0;
+    s->n_mv = 0;
     apply_revisions(s);
     cd_status_copy(&s->status, &s->stored);   /* the platform re-reads the canary */
     cd_engine_tick(&s->cfg, &s->ports, &s->ref);

@@ -34,6 +34,15 @@ typedef struct cd_sim_alert {
     const char *message;
 } cd_sim_alert;
 
+/* A threshold metric's value as the tick's analysis read it. */
+typedef struct cd_sim_metric_value {
+    const char *name;
+    bool has_value;                 /* false: no data or a failed query */
+    double value;
+} cd_sim_metric_value;
+
+#define CD_SIM_MAX_ROW_METRICS 32
+
 /* One tick as it ended. Pointers stay valid until the next cd_sim_tick. */
 typedef struct cd_sim_row {
     int64_t t_ms;                   /* since the start of the simulation */
@@ -47,6 +56,8 @@ typedef struct cd_sim_row {
     size_t n_alerts;
     const cd_judge_state *judge;    /* status.judge after the tick (judged metrics) */
     size_t n_judge;
+    const cd_sim_metric_value *metrics;   /* the metric queries this tick made */
+    size_t n_metrics;
 } cd_sim_row;
 
 /* One webhook call (keep_log): which hook, with which phase, answer. */

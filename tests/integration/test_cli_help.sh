@@ -5,7 +5,9 @@
 # canaryd process (Flagger's -zap-encoding too where Flagger has it); logs
 # are text on a terminal; validation explains a pattern in words and
 # suggests the field meant; `load --duration 0` says what it does; the
-# README runs no command into another by accident.
+# README runs no command into another by accident; canaryctl without a
+# running canaryd says so in words (not "localhost port 80"), takes -n and
+# --server before the command as the Kubernetes CLI does, and suggests the command meant.
 . "$(dirname "$0")/../lib.sh"
 
 # --- every canaryctl command: --help exits 0 and lists its flags ----------
@@ -111,6 +113,33 @@ check "an unknown field gets 'did you mean maxWeight?'" \
   grep -q 'typo.yaml:[0-9]*:[0-9]*: warning: spec.analysis.maxWeigth: unknown field (ignored); did you mean maxWeight?' "$TEST_TMP/typo.err"
 check "a pattern error is explained in words, not as a regular expression" \
   bash -c "grep -q 'spec.analysis.interval: must be a whole number of seconds or minutes, such as 30s or 1m: \"10x\"' '$TEST_TMP/typo.err' && ! grep -q '\^\[0-9\]' '$TEST_TMP/typo.err'"
+
+# --- canaryd not running: say so in words; the Kubernetes CLI flag order; typos
+mkdir -p "$TEST_TMP/rt" && chmod 700 "$TEST_TMP/rt"
+out=$(XDG_RUNTIME_DIR=$TEST_TMP/rt CANARYD_API= "$CANARYCTL" get canaries 2>&1); rc=$?
+check "no canaryd local running: exit 2, 'no socket at PATH' and how to start it" bash -c \
+  '[ "$0" = 2 ] && grep -qF "cannot reach canaryd local: no socket at $1/canaryd/local.sock (is canaryd local --dir DIR running?" <<<"$2" && ! grep -q "port 80" <<<"$2"' \
+  "$rc" "$TEST_TMP/rt" "$out"
+/usr/bin/python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$TEST_TMP/dead.sock"
+out=$("$CANARYCTL" describe canary podinfo --server "unix:$TEST_TMP/dead.sock" 2>&1); rc=$?
+check "a socket nobody listens on: 'nothing listens on it'" bash -c \
+  '[ "$0" = 2 ] && grep -qF "cannot reach canaryd local at unix:$1: nothing listens on it" <<<"$2"' \
+  "$rc" "$TEST_TMP/dead.sock" "$out"
+out=$("$CANARYCTL" -n prod --server "unix:$TEST_TMP/dead.sock" get canaries 2>&1); rc=$?
+check "-n and --server before the command, as the Kubernetes CLI takes them" bash -c \
+  '[ "$0" = 2 ] && grep -qF "at unix:$1: nothing listens on it" <<<"$2"' "$rc" "$TEST_TMP/dead.sock" "$out"
+# canaryctl metrics -f DIR after canaryd local stopped: its router's socket is left
+mkdir -p "$TEST_TMP/stopped/.canaryd"
+cp "$CANARYD_SRC"/examples/demo/manifests/podinfo-canary.yaml "$TEST_TMP/stopped/"
+/usr/bin/python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+  "$TEST_TMP/stopped/.canaryd/router.sock"
+out=$(cd "$TEST_TMP" && "$CANARYCTL" metrics -f ./stopped 2>&1); rc=$?
+check "metrics -f DIR with a stopped router says so, not 'Couldn't connect to server'" bash -c \
+  '[ "$0" = 1 ] && grep -qF "canaryd local'"'"'s router is not running here (nothing listens on ./stopped/.canaryd/router.sock)" <<<"$1" && ! grep -q "connect to server" <<<"$1"' \
+  "$rc" "$out"
+out=$("$CANARYCTL" gte canaries 2>&1); rc=$?
+check "a mistyped command: 'did you mean get?' (exit 2)" bash -c \
+  '[ "$0" = 2 ] && grep -qF "unknown command \"gte\": did you mean get?" <<<"$1"' "$rc" "$out"
 
 # --- the README pipes no canaryctl command into another --------------------
 check "README.md has no 'canaryctl ... | canaryctl ...' line" \

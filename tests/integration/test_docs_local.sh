@@ -53,7 +53,7 @@ declare -A EXAMPLES=(
 )
 # local.md's canaryctl table: "first cell" -> a concrete command line
 declare -A ROWS=(
-  ['get canaries [-n NS \| -A] [-o json]']="get canaries -n default -o json;get canaries -A"
+  ['get canaries [NAME] [-n NS \| -A] [-o json]']="get canaries -n default -o json;get canaries -A;get canaries podinfo;get canaries podinfo -o json"
   ['describe canary NAME [-n NS] [-o json]']="describe canary podinfo -n default;describe canary podinfo -o json"
   ['events NAME [--limit N] [-o json]']="events podinfo --limit 5;events podinfo --limit 5 -o json"
   ['watch NAME [--until-done]']="watch podinfo --until-done"
@@ -135,7 +135,7 @@ run_row() {   # run_row "cmd;cmd": each must exit 0
     canaryctl "${argv[@]}" >"$TEST_TMP/row.out" 2>&1 || { echo "# canaryctl $c failed:"; cat "$TEST_TMP/row.out"; return 1; }
   done
 }
-for cell in 'get canaries [-n NS \| -A] [-o json]' 'describe canary NAME [-n NS] [-o json]' \
+for cell in 'get canaries [NAME] [-n NS \| -A] [-o json]' 'describe canary NAME [-n NS] [-o json]' \
             'events NAME [--limit N] [-o json]' 'apply -f FILE' 'load URL --rate N'; do
   check "table row '$cell' runs: ${ROWS[$cell]}" run_row "${ROWS[$cell]}"
 done

@@ -12,7 +12,10 @@
 #     edit, waits for the new revision's outcome (1 on Failed) instead of
 #     reporting the previous run's;
 #   - metrics -f DIR reads a local canary's builtin metrics from the local
-#     router (no Prometheus), under a table header.
+#     router (no Prometheus), under a table header;
+#   - get canaries NAME as the Kubernetes CLI takes it; a misspelt or misplaced name
+#     is named in the error with the closest one (exit 1); describe without
+#     the kind says what was meant.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/local_lib.sh"
 
@@ -36,6 +39,25 @@ assert c["status"]["phase"] == "Initialized" and c["status"]["canaryWeight"] == 
 check "get -n other -o json is an empty List" bash -c \
   "canaryctl get canaries -n other -o json | /usr/bin/python3 -c '
 import json,sys; l=json.load(sys.stdin); assert l[\"kind\"] == \"List\" and l[\"items\"] == []'"
+
+# --- names as the Kubernetes CLI takes them; a misspelt one is named, closest offered
+check "get canaries NAME lists only that one" bash -c \
+  "[ \"\$(canaryctl get canaries podinfo | awk 'NR > 1 {print \$1}')\" = podinfo ]"
+check "get canary NAME -o json is the Canary object itself" bash -c \
+  "canaryctl get canary podinfo -o json | /usr/bin/python3 -c '
+import json,sys; c=json.load(sys.stdin); assert c[\"kind\"] == \"Canary\" and c[\"metadata\"][\"name\"] == \"podinfo\", c'"
+out=$(canaryctl get canaries podinf 2>&1); rc=$?
+check "get canaries with a misspelt NAME: exit 1, named, closest offered" bash -c \
+  '[ "$0" = 1 ] && grep -qx "canaryctl: canary \"podinf\" not found in namespace default; did you mean podinfo?" <<<"$1"' "$rc" "$out"
+out=$(canaryctl describe canary podnifo 2>&1); rc=$?
+check "describe canary with a misspelt NAME: exit 1, the same words" bash -c \
+  '[ "$0" = 1 ] && grep -q "canary \"podnifo\" not found in namespace default; did you mean podinfo?" <<<"$1"' "$rc" "$out"
+out=$(canaryctl promote podinfo -n prod 2>&1); rc=$?
+check "promote in the wrong namespace: exit 1, naming the one that has it" bash -c \
+  '[ "$0" = 1 ] && grep -q "canary \"podinfo\" not found in namespace prod (namespace default has one: -n default)" <<<"$1"' "$rc" "$out"
+out=$(canaryctl describe podinfo 2>&1); rc=$?
+check "describe without the kind: exit 2, saying the command meant" bash -c \
+  '[ "$0" = 2 ] && grep -q "did you mean canaryctl describe canary podinfo?" <<<"$1"' "$rc" "$out"
 
 # --- the table sizes its columns to the content ----------------------------
 check "get's table: columns three spaces apart, sized to the longest cell" bash -c \

@@ -3,7 +3,8 @@
 # (issue 12): from a fresh shell with a relative --dir and a relative
 # command; a typo in the program name says why nothing starts (in
 # describe and the events, once, not twice a second); a mistyped or
-# missing --dir is an error that creates nothing; a start that fails
+# missing --dir is an error that creates nothing, and so is a
+# --router-host that cannot serve; a start that fails
 # leaves no process behind; a Canary moved out of the directory and back,
 # and a restart after --stop-on-exit, serve again before they say
 # Initialized/Succeeded, and the next release is analysed with the
@@ -34,6 +35,20 @@ check "--dir /nonexistent exits 2 and creates nothing" \
 out=$(canaryd local --dir "$TEST_TMP/afile" --api "unix:$P/x.sock" 2>&1); rc=$?
 check "--dir on a file exits 2 (not a directory)" \
   bash -c '[ "$0" = 2 ] && grep -q "not a directory" <<<"$1"' "$rc" "$out"
+
+# a --router-host that cannot serve (host:port, a typo, another host's
+# address) is a usage error at once, not a router refusing every listener
+# while canaryd runs on
+for bad in "localhost:8080|a host without a port" "locahost|cannot resolve locahost" \
+           "192.0.2.7|not an address of this host" "[zz]|is not an IPv6 address"; do
+  out=$(cd "$P" && timeout 30 canaryd local --dir ./app --router-host "${bad%%|*}" \
+        --api "unix:$P/x.sock" --stop-on-exit 2>&1)
+  rc=$?
+  check "--router-host ${bad%%|*} exits 2 saying why" \
+    bash -c '[ "$0" = 2 ] && grep -qF -- "--router-host $1: " <<<"$2" && grep -qF -- "$3" <<<"$2"' \
+    "$rc" "${bad%%|*}" "$out" "${bad#*|}"
+done
+check "... and creates nothing" [ ! -e "$P/app/.canaryd" ]
 
 # a start that fails (the API's TCP port is taken) leaves nothing running
 mkdir -p "$TEST_TMP/busy"

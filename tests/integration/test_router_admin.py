@@ -109,6 +109,12 @@ st, res, _ = router.admin("PUT", "/config", doc2)
 rtlib.check("a listener that cannot be bound: 409, nothing applied",
             st == 409 and "bind" in res["error"] and
             router.admin("GET", "/config")[2]["ETag"] == before, (st, res))
+taken = "127.0.0.1:%d" % busy.getsockname()[1]
+det = res.get("details") if isinstance(res, dict) else None
+rtlib.check("the 409 names the listener, its address and the errno (EADDRINUSE)",
+            isinstance(det, list) and len(det) == 1 and det[0].get("listener") == "taken" and
+            det[0].get("address") == taken and det[0].get("errno") == "EADDRINUSE" and
+            det[0].get("path") == "listeners[%d]" % (len(doc2["listeners"]) - 1), res)
 busy.close()
 doc["listeners"] = []
 doc["routes"] = [r for r in doc["routes"] if r["name"] != "only-extra"]

@@ -128,4 +128,59 @@ check "canaryctl --help lists simulate" [ $rc -eq 0 ]
 "$CANARYCTL" simulate --help | grep -q 'Usage: canaryctl simulate' ; rc=$?
 check "simulate --help prints its usage" [ $rc -eq 0 ]
 
+# ---- --plot FILE.svg: weights, phases and metric values as a picture --------
+cat >"$TEST_TMP/plot-s.yaml" <<'YAML'
+duration: 10m
+metrics:
+  request-success-rate: [{at: 0s, value: 99.9}, {at: 40s, value: 97.5}]
+  request-duration: [{at: 0s, value: 120}]
+YAML
+"$CANARYCTL" simulate -f "$CANARYD_SRC/examples/demo/manifests/podinfo-canary.yaml" \
+  --scenario "$TEST_TMP/plot-s.yaml" -o json --plot "$TEST_TMP/run.svg" >"$TEST_TMP/plot.json" 2>"$TEST_TMP/err"
+rc=$?
+check "simulate --plot exits 0 and writes the picture" bash -c "[ $rc -eq 0 ] && [ -s '$TEST_TMP/run.svg' ]"
+check "the SVG is well-formed, self-contained, and holds every series of the run" $PY -c '
+import json, sys, xml.etree.ElementTree as ET
+svg, rows = sys.argv[1], [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+ticks = [r for r in rows if not r.get("summary")]
+root = ET.parse(svg).getroot()          # raises on anything not well-formed
+N = "{http://www.w3.org/2000/svg}"
+assert root.tag == N + "svg", root.tag
+ids = {e.get("id"): e for e in root.iter() if e.get("id")}
+for want in ("canary-weight", "primary-weight", "phases", "metric-request-success-rate",
+             "metric-request-duration"):
+    assert want in ids, (want, sorted(ids))
+# nothing external: no href, no script, no foreign element
+assert not any(k.endswith("href") for e in root.iter() for k in e.attrib), "an external reference"
+assert not any(e.tag in (N + "script", N + "image", N + "foreignObject") for e in root.iter())
+# the weights: one vertex per tick (two where it steps), canary reaching maxWeight 50
+pts = [tuple(map(float, p.split(","))) for p in ids["canary-weight"].get("points").split()]
+assert len(pts) >= len(ticks), (len(pts), len(ticks))
+ys = sorted({y for _, y in pts})
+assert len(ys) == len({t["canaryWeight"] for t in ticks}), (ys, {t["canaryWeight"] for t in ticks})
+# the phases: one band per run of a phase, in order
+runs = [t["phase"] for i, t in enumerate(ticks) if i == 0 or t["phase"] != ticks[i - 1]["phase"]]
+bands = [r.find(N + "title").text for r in ids["phases"].iter(N + "rect") if r.get("class") == "phase"]
+assert bands == runs, (bands, runs)
+# the metric values: a dot per reading, the failing 97.5 among them, the limit drawn
+sr = ids["metric-request-success-rate"]
+vals = [float(c.find(N + "title").text) for c in sr.iter(N + "circle")]
+assert vals and 97.5 in vals and 99.9 in vals, vals
+assert any("min 99" in (t.text or "") for t in sr.iter(N + "text")), "no min 99 line"
+assert ticks[-1]["phase"] == "Failed", ticks[-1]
+print("svg: %d ticks, %d phase bands, %d success-rate readings" % (len(ticks), len(bands), len(vals)))
+' "$TEST_TMP/run.svg" "$TEST_TMP/plot.json"
+out=$("$CANARYCTL" simulate -f "$ISTIO" --plot "$TEST_TMP/run.png" 2>&1); rc=$?
+check "--plot with another extension: exit 2 saying it is SVG" bash -c \
+  '[ "$0" = 2 ] && grep -q "the picture is SVG: name it FILE.svg" <<<"$1"' "$rc" "$out"
+out=$("$CANARYCTL" simulate -f "$ISTIO" --plot "$TEST_TMP/no/such/dir/x.svg" 2>&1 >/dev/null); rc=$?
+check "--plot into a missing directory: exit 2 naming the file" bash -c \
+  '[ "$0" = 2 ] && grep -q -- "--plot .*/no/such/dir/x.svg: cannot write: No such file or directory" <<<"$1"' "$rc" "$out"
+
+# the picture in docs/simulate.md is what simulate draws today from its scenario
+(cd "$CANARYD_SRC/docs" && "$CANARYCTL" simulate -f ../examples/demo/manifests/podinfo-canary.yaml \
+  --scenario simulate-plot.yaml --plot "$TEST_TMP/docs-plot.svg" >/dev/null 2>&1)
+check "docs/simulate-plot.svg is what simulate-plot.yaml gives (regenerate it: see the yaml)" \
+  cmp -s "$TEST_TMP/docs-plot.svg" "$CANARYD_SRC/docs/simulate-plot.svg"
+
 finish
