@@ -9,6 +9,8 @@
 #   e2e_hosts LINE...      /etc/hosts lines (ADDR NAME...) for the Services the scripts call
 #   e2e_pod ADDR NS POD APP  a podinfo stand-in, scraped with those labels
 #   e2e_target ADDR:PORT   another address Prometheus scrapes
+#   E2E_FLAGGER_NS=NS      (before e2e_start) the namespace the scripts install
+#                          `deployment/flagger` in; flagger-system unless set
 #   e2e_start              the servers: podinfo stand-ins, Prometheus, the load
 #                          tester, the fake API server, the flagger kubelet
 #   e2e_repo               the git top level the scripts cd to ($REPO)
@@ -76,7 +78,7 @@ e2e_start() {
   FLAGGER_LOG=$TEST_TMP/flagger.log
   : >"$FLAGGER_LOG"
   /usr/bin/python3 "$HERE/kubelet.py" --api "$FAKE_URL" --kubeconfig "$KUBECONFIG" --canaryd "$CANARYD" \
-    --log "$FLAGGER_LOG" --port "$(free_port)" >"$TEST_TMP/kubelet.log" 2>&1 &
+    --log "$FLAGGER_LOG" --port "$(free_port)" --namespace "${E2E_FLAGGER_NS:-flagger-system}" >"$TEST_TMP/kubelet.log" 2>&1 &
   track $!
   require "Prometheus is up" wait_http "http://$PROMETHEUS:9090/-/ready" 60
   require "the load tester is up" wait_http "http://flagger-loadtester.test/healthz" 30
