@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""ingress.py - the ingress controller of Flagger's ingress e2e scripts
-(test/nginx/), as a stand-in: `ingress-nginx-controller.ingress-nginx:80` in
-the harness's private network.
+"""ingress.py - the ingress controller of Flagger's ingress e2e scripts, as
+a stand-in in the harness's private network: `--provider nginx`
+(test/nginx/, `ingress-nginx-controller.ingress-nginx:80`) or `--provider
+contour` (test/contour/, `envoy.projectcontour:80`) or `--provider traefik`
+(test/traefik/, `traefik.traefik:80`).
 
-It routes each request by the Ingress objects in the fake API server, as
-ingress-nginx does: the rule whose host and path match (longest path
+nginx: it routes each request by the Ingress objects in the fake API
+server, as ingress-nginx does: the rule whose host and path match (longest path
 first), and, when a canary Ingress (annotation
 nginx.ingress.kubernetes.io/canary: "true", the one canaryd writes) has
 the same host and path, the canary's backend when canary-by-header (with
@@ -18,11 +20,27 @@ ingress, service, status, canary: the canary's upstream name
 <ns>-<svc>-<port> when the request went to it, "" otherwise), on the
 metrics port for Prometheus.
 
+contour: it routes by the HTTPProxies, as Contour's Envoy does: the root
+proxy whose virtualhost.fqdn is the host, its routes and those of the
+proxies it includes (the include's prefix before theirs), the route whose
+conditions match (header conditions before prefix-only ones, then the
+longest prefix), a backend Service picked by weight, requestHeadersPolicy
+set on the forwarded request. It reports Envoy's envoy_cluster_upstream_rq
+(labels envoy_cluster_name <ns>_<svc>_<port>, envoy_response_code) and
+envoy_cluster_upstream_rq_time (milliseconds).
+
+traefik: it routes by the IngressRoutes (traefik.io/v1alpha1; rules of
+Host, Path and PathPrefix terms) to the Service their first service ends
+at, through TraefikServices' weighted round robins, as Traefik does, and
+reports traefik_service_requests_total and
+traefik_service_request_duration_seconds (label service
+<ns>-<svc>-<port>@kubernetescrd, code).
+
 Tests only: it binds the address it is given, trusts its callers, and
 decides nothing a test asserts on.
 
 usage: ingress.py --api URL --address ADDR --pod APP=ADDR [--pod ...]
-                  [--port 80] [--metrics-port 10254]
+                  [--provider nginx|contour|traefik] [--port 80] [--metrics-port 10254]
 """
 import argparse
 import http.client
@@ -37,6 +55,7 @@ import urllib.request
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+ENVOY_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000]
 
 
 class Api:
@@ -121,12 +140,40 @@ def _wants_canary(ing, headers, cookies):
     return w > 0 and random.random() * total < w
 
 
-class Ingress:
+class Controller:
+    """What both providers share: the pod a Service selects, the series."""
+
     def __init__(self, api, pods):
         self.api = api
         self.pods = pods          # app label -> address
         self.mlock = threading.Lock()
-        self.series = {}          # (ns, ingress, service, status, canary) -> [count, sum, buckets]
+        self.series = {}          # labels key -> [count, sum of seconds, buckets]
+
+    def pod_of(self, ns, svc):
+        s = self.api.get("/api/v1/namespaces/%s/services/%s" % (ns, svc["name"]))
+        sel = ((s or {}).get("spec") or {}).get("selector") or {}
+        return self.pods.get(sel.get("app", ""))
+
+    def observe(self, key, seconds):
+        with self.mlock:
+            s = self.series.setdefault(key, [0, 0.0, [0] * len(self.buckets)])
+            s[0] += 1
+            s[1] += seconds
+            for i, b in enumerate(self.buckets):
+                if seconds * self.unit <= b:
+                    s[2][i] += 1
+
+
+class Nginx(Controller):
+    buckets, unit = BUCKETS, 1
+
+    def request(self, host, path, headers, cookies):
+        """(namespace, backend service dict, extra headers, series key) or None."""
+        r = self.route(host, path, headers, cookies)
+        if not r:
+            return None
+        ns, ing, svc, canary = r
+        return ns, svc, {}, (ns, ing, svc["name"], canary)
 
     def route(self, host, path, headers, cookies):
         """(namespace, ingress name, service dict, canary upstream or "") or None."""
@@ -151,25 +198,11 @@ class Ingress:
                     return ns, ing["metadata"]["name"], csvc, "%s-%s-%s" % (ns, csvc["name"], port)
         return ns, ing["metadata"]["name"], svc, ""
 
-    def pod_of(self, ns, svc):
-        s = self.api.get("/api/v1/namespaces/%s/services/%s" % (ns, svc["name"]))
-        sel = ((s or {}).get("spec") or {}).get("selector") or {}
-        return self.pods.get(sel.get("app", ""))
-
-    def observe(self, key, seconds):
-        with self.mlock:
-            s = self.series.setdefault(key, [0, 0.0, [0] * len(BUCKETS)])
-            s[0] += 1
-            s[1] += seconds
-            for i, b in enumerate(BUCKETS):
-                if seconds <= b:
-                    s[2][i] += 1
-
     def render(self):
         out = ["# TYPE nginx_ingress_controller_requests counter",
                "# TYPE nginx_ingress_controller_response_duration_seconds histogram"]
         with self.mlock:
-            for (ns, ing, svc, code, canary), (n, total, buckets) in sorted(self.series.items()):
+            for (ns, ing, svc, canary, code), (n, total, buckets) in sorted(self.series.items()):
                 lab = ('controller_class="k8s.io/ingress-nginx",controller_namespace="ingress-nginx",'
                        'namespace="%s",ingress="%s",service="%s",status="%s",canary="%s"'
                        % (ns, ing, svc, code, canary))
@@ -183,59 +216,224 @@ class Ingress:
                 out.append("nginx_ingress_controller_response_duration_seconds_count{%s} %d" % (lab, n))
         return "\n".join(out) + "\n"
 
-    def handler(self):
-        ctl = self
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+def _contour_match(conds, path, headers):
+    """(number of header conditions, prefix length) when conds match, else None."""
+    prefix, nh = "", 0
+    for c in conds:
+        if "prefix" in c:
+            prefix += c["prefix"].rstrip("/") if prefix or c["prefix"] != "/" else ""
+        h = c.get("header")
+        if h:
+            nh += 1
+            v = headers.get(h.get("name", "").lower())
+            if "exact" in h and v != h["exact"]:
+                return None
+            if "notexact" in h and v == h["notexact"]:
+                return None
+            if "contains" in h and (v is None or h["contains"] not in v):
+                return None
+            if "notcontains" in h and v is not None and h["notcontains"] in v:
+                return None
+            if h.get("present") and v is None:
+                return None
+            if h.get("notpresent") and v is not None:
+                return None
+            if "regex" in h and (v is None or not re.fullmatch(h["regex"], v)):
+                return None
+    if prefix and not (path == prefix or path.startswith(prefix + "/")):
+        return None
+    return nh, len(prefix)
 
-            def log_message(self, *a):
-                pass
 
-            def reply(self, code, body, ctype="application/json"):
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
+class Contour(Controller):
+    buckets, unit = ENVOY_MS, 1000
 
-            def serve(self):
-                start = time.monotonic()
-                n = int(self.headers.get("Content-Length") or 0)
-                data = self.rfile.read(min(n, 1 << 20)) if n else None
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                cookies = {}
-                for part in headers.get("cookie", "").split(";"):
-                    if "=" in part:
-                        k, v = part.strip().split("=", 1)
-                        cookies[k] = v
-                host = headers.get("host", "").split(":")[0]
-                path = urllib.parse.urlsplit(self.path).path
-                r = ctl.route(host, path, headers, cookies)
-                if not r:
-                    return self.reply(404, b"404 Not Found\n", "text/plain")
-                ns, ing, svc, canary = r
-                addr = ctl.pod_of(ns, svc)
-                if not addr:
-                    code, body, ctype = 503, b"503 Service Temporarily Unavailable\n", "text/plain"
-                else:
-                    try:
-                        c = http.client.HTTPConnection(addr, 80, timeout=10)
-                        fwd = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-                        c.request(self.command, self.path, body=data, headers=fwd)
-                        resp = c.getresponse()
-                        code, body = resp.status, resp.read()
-                        ctype = resp.getheader("Content-Type", "application/json")
-                        c.close()
-                    except OSError:
-                        code, body, ctype = 502, b"502 Bad Gateway\n", "text/plain"
-                ctl.observe((ns, ing, svc["name"], str(code), canary), time.monotonic() - start)
-                self.reply(code, body, ctype)
+    def routes(self, proxy, conds, depth=0):
+        """[(conditions, route, namespace)] of proxy and the proxies it includes."""
+        out = []
+        ns = proxy["metadata"]["namespace"]
+        spec = proxy.get("spec") or {}
+        for r in spec.get("routes") or []:
+            out.append((conds + (r.get("conditions") or []), r, ns))
+        for inc in spec.get("includes") or []:
+            if depth > 4:
+                break
+            child = self.api.get("/apis/projectcontour.io/v1/namespaces/%s/httpproxies/%s"
+                                 % (inc.get("namespace", ns), inc["name"]))
+            if child:
+                out += self.routes(child, conds + (inc.get("conditions") or []), depth + 1)
+        return out
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = serve
+    def request(self, host, path, headers, cookies):
+        items = (self.api.get("/apis/projectcontour.io/v1/httpproxies") or {}).get("items") or []
+        roots = [p for p in items if ((p.get("spec") or {}).get("virtualhost") or {}).get("fqdn") == host]
+        if not roots:
+            return None
+        best = None
+        for conds, r, ns in self.routes(roots[0], []):
+            m = _contour_match(conds, path, headers)
+            if m and (best is None or m > best[0]):
+                best = (m, r, ns)
+        if not best:
+            return None
+        _, r, ns = best
+        svcs = [x for x in r.get("services") or [] if x.get("weight", 1) > 0] or (r.get("services") or [])[:1]
+        if not svcs:
+            return None
+        if len(svcs) > 1:
+            svc = random.choices(svcs, weights=[x.get("weight", 1) for x in svcs])[0]
+        else:
+            svc = svcs[0]
+        extra = {}
+        for h in ((r.get("requestHeadersPolicy") or {}).get("set") or []) + \
+                ((svc.get("requestHeadersPolicy") or {}).get("set") or []):
+            extra[h["name"]] = h["value"]
+        return ns, svc, extra, ("%s_%s_%s" % (ns, svc["name"], svc.get("port", 80)),)
 
-        return H
+    def render(self):
+        out = ["# TYPE envoy_cluster_upstream_rq counter",
+               "# TYPE envoy_cluster_upstream_rq_time histogram"]
+        times = {}
+        with self.mlock:
+            for (cluster, code), (n, total, buckets) in sorted(self.series.items()):
+                out.append('envoy_cluster_upstream_rq{envoy_cluster_name="%s",envoy_response_code="%s"} %d'
+                           % (cluster, code, n))
+                t = times.setdefault(cluster, [0, 0.0, [0] * len(ENVOY_MS)])
+                t[0] += n
+                t[1] += total
+                t[2] = [a + b for a, b in zip(t[2], buckets)]
+        for cluster, (n, total, buckets) in sorted(times.items()):
+            lab = 'envoy_cluster_name="%s"' % cluster
+            for i, b in enumerate(ENVOY_MS):
+                out.append('envoy_cluster_upstream_rq_time_bucket{%s,le="%g"} %d' % (lab, b, buckets[i]))
+            out.append('envoy_cluster_upstream_rq_time_bucket{%s,le="+Inf"} %d' % (lab, n))
+            out.append("envoy_cluster_upstream_rq_time_sum{%s} %.3f" % (lab, total * 1000))
+            out.append("envoy_cluster_upstream_rq_time_count{%s} %d" % (lab, n))
+        return "\n".join(out) + "\n"
+
+
+TRAEFIK_BUCKETS = [0.1, 0.3, 1.2, 5.0]
+
+
+def _traefik_rule(match, host, path):
+    """Whether a Traefik rule of Host(`..`) / PathPrefix(`..`) / Path(`..`)
+    terms joined by && matches; anything else in it never matches."""
+    for term in match.split("&&"):
+        m = re.fullmatch(r"\s*(Host|PathPrefix|Path)\(`([^`]*)`\)\s*", term)
+        if not m:
+            return False
+        kind, v = m.groups()
+        if kind == "Host" and v != host:
+            return False
+        if kind == "Path" and v != path:
+            return False
+        if kind == "PathPrefix" and not path.startswith(v):
+            return False
+    return True
+
+
+class Traefik(Controller):
+    buckets, unit = TRAEFIK_BUCKETS, 1
+
+    def service(self, ns, ref, depth=0):
+        """The Kubernetes Service a (possibly weighted) service reference ends at."""
+        if ref.get("kind", "Service") != "TraefikService" or depth > 4:
+            return ref
+        ts = self.api.get("/apis/traefik.io/v1alpha1/namespaces/%s/traefikservices/%s"
+                          % (ref.get("namespace", ns), ref["name"]))
+        svcs = (((ts or {}).get("spec") or {}).get("weighted") or {}).get("services") or []
+        svcs = [x for x in svcs if x.get("weight", 1) > 0]
+        if not svcs:
+            return None
+        pick = random.choices(svcs, weights=[x.get("weight", 1) for x in svcs])[0]
+        return self.service(ns, pick, depth + 1)
+
+    def request(self, host, path, headers, cookies):
+        items = (self.api.get("/apis/traefik.io/v1alpha1/ingressroutes") or {}).get("items") or []
+        for ir in items:
+            ns = ir["metadata"]["namespace"]
+            for r in (ir.get("spec") or {}).get("routes") or []:
+                if not _traefik_rule(r.get("match", ""), host, path) or not r.get("services"):
+                    continue
+                svc = self.service(ns, r["services"][0])
+                if not svc:
+                    return None
+                return ns, svc, {}, ("%s-%s-%s@kubernetescrd" % (ns, svc["name"], svc.get("port", 80)),)
+        return None
+
+    def render(self):
+        out = ["# TYPE traefik_service_requests_total counter",
+               "# TYPE traefik_service_request_duration_seconds histogram"]
+        with self.mlock:
+            for (service, code), (n, total, buckets) in sorted(self.series.items()):
+                lab = 'service="%s",code="%s",method="GET",protocol="http"' % (service, code)
+                out.append("traefik_service_requests_total{%s} %d" % (lab, n))
+                for i, b in enumerate(TRAEFIK_BUCKETS):
+                    out.append('traefik_service_request_duration_seconds_bucket{%s,le="%g"} %d'
+                               % (lab, b, buckets[i]))
+                out.append('traefik_service_request_duration_seconds_bucket{%s,le="+Inf"} %d' % (lab, n))
+                out.append("traefik_service_request_duration_seconds_sum{%s} %.6f" % (lab, total))
+                out.append("traefik_service_request_duration_seconds_count{%s} %d" % (lab, n))
+        return "\n".join(out) + "\n"
+
+
+PROVIDERS = {"nginx": Nginx, "contour": Contour, "traefik": Traefik}
+
+
+def handler(ctl):
+    """The data plane's request handler: route, forward to the pod, count."""
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def reply(self, code, body, ctype="application/json"):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def serve(self):
+            start = time.monotonic()
+            n = int(self.headers.get("Content-Length") or 0)
+            data = self.rfile.read(min(n, 1 << 20)) if n else None
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            cookies = {}
+            for part in headers.get("cookie", "").split(";"):
+                if "=" in part:
+                    k, v = part.strip().split("=", 1)
+                    cookies[k] = v
+            host = headers.get("host", "").split(":")[0]
+            path = urllib.parse.urlsplit(self.path).path
+            r = ctl.request(host, path, headers, cookies)
+            if not r:
+                return self.reply(404, b"404 Not Found\n", "text/plain")
+            ns, svc, extra, key = r
+            addr = ctl.pod_of(ns, svc)
+            if not addr:
+                code, body, ctype = 503, b"503 Service Temporarily Unavailable\n", "text/plain"
+            else:
+                try:
+                    c = http.client.HTTPConnection(addr, 80, timeout=30)
+                    fwd = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                    fwd.update(extra)
+                    c.request(self.command, self.path, body=data, headers=fwd)
+                    resp = c.getresponse()
+                    code, body = resp.status, resp.read()
+                    ctype = resp.getheader("Content-Type", "application/json")
+                    c.close()
+                except OSError:
+                    code, body, ctype = 502, b"502 Bad Gateway\n", "text/plain"
+            ctl.observe(key + (str(code),), time.monotonic() - start)
+            self.reply(code, body, ctype)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = serve
+
+    return H
 
 
 def main():
@@ -244,10 +442,11 @@ def main():
     ap.add_argument("--address", required=True)
     ap.add_argument("--port", type=int, default=80)
     ap.add_argument("--metrics-port", type=int, default=10254)
+    ap.add_argument("--provider", choices=sorted(PROVIDERS), default="nginx")
     ap.add_argument("--pod", action="append", default=[], help="APP=ADDR: the pod stand-in of app label APP")
     a = ap.parse_args()
-    ctl = Ingress(Api(a.api), dict(p.split("=", 1) for p in a.pod))
-    data = http.server.ThreadingHTTPServer((a.address, a.port), ctl.handler())
+    ctl = PROVIDERS[a.provider](Api(a.api), dict(p.split("=", 1) for p in a.pod))
+    data = http.server.ThreadingHTTPServer((a.address, a.port), handler(ctl))
     data.daemon_threads = True
     threading.Thread(target=data.serve_forever, daemon=True).start()
 

@@ -7,7 +7,7 @@ The fake API server runs no containers, so the Services the scripts call
 harness's private /etc/hosts, to loopback addresses where this process
 answers as podinfo 6.x does on the paths the scripts and the load tester
 use: GET / (the info document), /healthz, /readyz, /version,
-/status/{code} (an answer with that code), POST /token
+/status/{code} (an answer with that code), /delay/{seconds}, POST /token
 (a token document) and /metrics on the metrics port with podinfo's
 http_request_duration_seconds histogram (labels method, path, status),
 which Prometheus scrapes with the pod's namespace and name as labels.
@@ -107,6 +107,9 @@ def make_handler(pod, hist, version, metrics):
             elif re.fullmatch(r"/status/[1-5][0-9][0-9]", path):
                 code = int(path.rsplit("/", 1)[1])
                 code = self.answer(code, {"status": code})
+            elif re.fullmatch(r"/delay/[0-9]{1,2}", path):
+                time.sleep(int(path.rsplit("/", 1)[1]))
+                code = self.answer(200, {"delay": int(path.rsplit("/", 1)[1])})
             elif path in ("/", "/api/info"):
                 code = self.answer(200, {"hostname": pod, "version": version, "revision": "stand-in",
                                          "color": "#34577c", "logo": "", "message":
