@@ -3,7 +3,8 @@
 a stand-in in the harness's private network: `--provider nginx`
 (test/nginx/, `ingress-nginx-controller.ingress-nginx:80`) or `--provider
 contour` (test/contour/, `envoy.projectcontour:80`) or `--provider traefik`
-(test/traefik/, `traefik.traefik:80`).
+(test/traefik/, `traefik.traefik:80`) or `--provider apisix` (test/apisix/,
+`apisix-gateway.apisix:80`).
 
 nginx: it routes each request by the Ingress objects in the fake API
 server, as ingress-nginx does: the rule whose host and path match (longest path
@@ -36,11 +37,18 @@ reports traefik_service_requests_total and
 traefik_service_request_duration_seconds (label service
 <ns>-<svc>-<port>@kubernetescrd, code).
 
+apisix: it routes by the ApisixRoutes (apisix.apache.org/v2; hosts,
+methods, paths with a trailing *), the matching http route of highest
+priority, a backend picked by weight, and reports APISIX's prometheus
+plugin series apisix_http_status (code, route <ns>_<ApisixRoute>_<http
+route name>, as with prefer_name) and apisix_http_latency (type
+"request", milliseconds).
+
 Tests only: it binds the address it is given, trusts its callers, and
 decides nothing a test asserts on.
 
 usage: ingress.py --api URL --address ADDR --pod APP=ADDR [--pod ...]
-                  [--provider nginx|contour|traefik] [--port 80] [--metrics-port 10254]
+                  [--provider nginx|contour|traefik|apisix] [--port 80] [--metrics-port 10254]
 """
 import argparse
 import http.client
@@ -378,7 +386,69 @@ class Traefik(Controller):
         return "\n".join(out) + "\n"
 
 
-PROVIDERS = {"nginx": Nginx, "contour": Contour, "traefik": Traefik}
+APISIX_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000]
+
+
+def _apisix_path(pattern, path):
+    """APISIX's path match: exact, or a prefix when the pattern ends in *."""
+    if pattern.endswith("*"):
+        return path.startswith(pattern[:-1])
+    return path == pattern
+
+
+class Apisix(Controller):
+    buckets, unit = APISIX_MS, 1000
+
+    def request(self, host, path, headers, cookies, method="GET"):
+        items = (self.api.get("/apis/apisix.apache.org/v2/apisixroutes") or {}).get("items") or []
+        best = None
+        for ar in items:
+            ns = ar["metadata"]["namespace"]
+            for h in (ar.get("spec") or {}).get("http") or []:
+                m = h.get("match") or {}
+                if m.get("hosts") and host not in m["hosts"]:
+                    continue
+                if m.get("methods") and method not in m["methods"]:
+                    continue
+                if not any(_apisix_path(x, path) for x in m.get("paths") or []):
+                    continue
+                key = h.get("priority", 0)
+                if best is None or key > best[0]:
+                    best = (key, ar, h, ns)
+        if not best:
+            return None
+        _, ar, h, ns = best
+        backs = h.get("backends") or []
+        live = [b for b in backs if b.get("weight", 100) > 0]
+        if not live:
+            return None
+        b = random.choices(live, weights=[x.get("weight", 100) for x in live])[0]
+        svc = {"name": b["serviceName"], "port": b.get("servicePort", 80)}
+        return ns, svc, {}, ("%s_%s_%s" % (ns, ar["metadata"]["name"], h.get("name", "")),)
+
+    def render(self):
+        out = ["# TYPE apisix_http_status counter",
+               "# TYPE apisix_http_latency histogram"]
+        lat = {}
+        with self.mlock:
+            for (route, code), (n, total, buckets) in sorted(self.series.items()):
+                out.append('apisix_http_status{code="%s",route="%s",matched_uri="",matched_host="",'
+                           'service="",consumer="",node=""} %d' % (code, route, n))
+                t = lat.setdefault(route, [0, 0.0, [0] * len(APISIX_MS)])
+                t[0] += n
+                t[1] += total
+                t[2] = [a + c for a, c in zip(t[2], buckets)]
+        for route, (n, total, buckets) in sorted(lat.items()):
+            lab = 'type="request",route="%s",service="",consumer="",node=""' % route
+            for i, b in enumerate(APISIX_MS):
+                out.append('apisix_http_latency_bucket{%s,le="%g"} %d' % (lab, b, buckets[i]))
+            out.append('apisix_http_latency_bucket{%s,le="+Inf"} %d' % (lab, n))
+            out.append("apisix_http_latency_sum{%s} %.3f" % (lab, total * 1000))
+            out.append("apisix_http_latency_count{%s} %d" % (lab, n))
+        return "\n".join(out) + "\n"
+
+
+PROVIDERS = {"nginx": Nginx, "contour": Contour, "traefik": Traefik, "apisix": Apisix}
 
 
 def handler(ctl):

@@ -34,6 +34,9 @@ e2e_start
 /usr/bin/python3 "$HERE/ingress.py" --api "$FAKE_URL" --address "$INGRESS" \
   --pod podinfo=127.0.2.1 --pod podinfo-primary=127.0.2.2 >"$TEST_TMP/ingress.log" 2>&1 &
 track $!
+# test-lifecycle.sh reads the primary's Pod (its pod-template-hash label)
+/usr/bin/python3 "$HERE/replicasets.py" --api "$FAKE_URL" --namespace test >"$TEST_TMP/replicasets.log" 2>&1 &
+track $!
 e2e_repo
 cp -r "$HERE/kustomize/e2e-nginx" "$REPO/kustomize/"
 require "the ingress stand-in is up" wait_http "http://$INGRESS:10254/metrics" 30
