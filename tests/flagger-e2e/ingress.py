@@ -4,7 +4,8 @@ a stand-in in the harness's private network: `--provider nginx`
 (test/nginx/, `ingress-nginx-controller.ingress-nginx:80`) or `--provider
 contour` (test/contour/, `envoy.projectcontour:80`) or `--provider traefik`
 (test/traefik/, `traefik.traefik:80`) or `--provider apisix` (test/apisix/,
-`apisix-gateway.apisix:80`).
+`apisix-gateway.apisix:80`) or `--provider skipper` (test/skipper/,
+`skipper-ingress.kube-system:80`).
 
 nginx: it routes each request by the Ingress objects in the fake API
 server, as ingress-nginx does: the rule whose host and path match (longest path
@@ -44,11 +45,20 @@ plugin series apisix_http_status (code, route <ns>_<ApisixRoute>_<http
 route name>, as with prefer_name) and apisix_http_latency (type
 "request", milliseconds).
 
+skipper: it routes by the Ingresses as Skipper does: of those whose host
+and path match, the one with the longest path, then the highest
+Weight(N) of its zalando.org/skipper-predicate (False() turns one off),
+its backends for that path split by zalando.org/backend-weights, and
+reports skipper_response_duration_seconds and
+skipper_serve_route_duration_seconds (labels route, Skipper's route id
+kube_<ns>__<ingress>__<host>__<path>__<service> with every other
+character as _, code).
+
 Tests only: it binds the address it is given, trusts its callers, and
 decides nothing a test asserts on.
 
 usage: ingress.py --api URL --address ADDR --pod APP=ADDR [--pod ...]
-                  [--provider nginx|contour|traefik|apisix] [--port 80] [--metrics-port 10254]
+                  [--provider nginx|contour|traefik|apisix|skipper] [--port 80] [--metrics-port 10254]
 """
 import argparse
 import http.client
@@ -448,7 +458,68 @@ class Apisix(Controller):
         return "\n".join(out) + "\n"
 
 
-PROVIDERS = {"nginx": Nginx, "contour": Contour, "traefik": Traefik, "apisix": Apisix}
+SKIPPER_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+
+def _skipper_id(*parts):
+    return "__".join(re.sub(r"[^A-Za-z0-9_]", "_", x) for x in parts)
+
+
+class Skipper(Controller):
+    buckets, unit = SKIPPER_BUCKETS, 1
+
+    def request(self, host, path, headers, cookies):
+        items = (self.api.get("/apis/networking.k8s.io/v1/ingresses") or {}).get("items") or []
+        best = None
+        for ing in items:
+            pred = _anns(ing).get("zalando.org/skipper-predicate", "")
+            if "False()" in pred:
+                continue
+            m = re.search(r"Weight\((\d+)\)", pred)
+            weight = int(m.group(1)) if m else 0
+            ms = _paths(ing, host, path)
+            if not ms:
+                continue
+            plen = max(x[0] for x in ms)
+            key = (plen, weight)
+            if best is None or key > best[0]:
+                best = (key, ing, [x for x in ms if x[0] == plen])
+        if not best:
+            return None
+        _, ing, ms = best
+        try:
+            weights = json.loads(_anns(ing).get("zalando.org/backend-weights") or "{}")
+        except ValueError:
+            weights = {}
+        svcs = [x[3] for x in ms]
+        if len(svcs) > 1 and weights:
+            live = [x for x in svcs if weights.get(x["name"], 0) > 0]
+            if not live:
+                return None
+            svc = random.choices(live, weights=[weights[x["name"]] for x in live])[0]
+        else:
+            svc = svcs[0]
+        ns = ing["metadata"]["namespace"]
+        _, rhost, rpath, _ = ms[0]
+        rid = "kube_" + _skipper_id(ns, ing["metadata"]["name"], rhost, rpath, svc["name"])
+        return ns, svc, {}, (rid,)
+
+    def render(self):
+        out = ["# TYPE skipper_response_duration_seconds histogram",
+               "# TYPE skipper_serve_route_duration_seconds histogram"]
+        with self.mlock:
+            for (route, code), (n, total, buckets) in sorted(self.series.items()):
+                for metric in ("skipper_response_duration_seconds", "skipper_serve_route_duration_seconds"):
+                    lab = 'route="%s",code="%s",method="GET"' % (route, code)
+                    for i, b in enumerate(SKIPPER_BUCKETS):
+                        out.append('%s_bucket{%s,le="%g"} %d' % (metric, lab, b, buckets[i]))
+                    out.append('%s_bucket{%s,le="+Inf"} %d' % (metric, lab, n))
+                    out.append("%s_sum{%s} %.6f" % (metric, lab, total))
+                    out.append("%s_count{%s} %d" % (metric, lab, n))
+        return "\n".join(out) + "\n"
+
+
+PROVIDERS = {"nginx": Nginx, "contour": Contour, "traefik": Traefik, "apisix": Apisix, "skipper": Skipper}
 
 
 def handler(ctl):
