@@ -13,6 +13,7 @@
 #                          `deployment/flagger` in; flagger-system unless set
 #   e2e_start              the servers: podinfo stand-ins, Prometheus, the load
 #                          tester, the fake API server, the flagger kubelet
+#   e2e_loadtester_restart the load tester anew, as init.sh's namespace deletion does
 #   e2e_repo               the git top level the scripts cd to ($REPO)
 #   e2e_script PATH [RACE] run test/PATH, count it
 #   e2e_summary            "flagger e2e: N/M scripts passed"
@@ -74,6 +75,7 @@ e2e_start() {
   "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
     >"$TEST_TMP/loadtester.log" 2>&1 &
   track $!
+  _e2e_loadtester_pid=$!
   fake_apiserver_start
   FLAGGER_LOG=$TEST_TMP/flagger.log
   : >"$FLAGGER_LOG"
@@ -84,6 +86,21 @@ e2e_start() {
   require "the load tester is up" wait_http "http://flagger-loadtester.test/healthz" 30
   local first=${_e2e_pods%%=*}
   require "the podinfo stand-ins are up" wait_http "http://$first:9898/healthz" 30
+}
+
+# e2e_loadtester_restart: what `workloads/init.sh` deleting namespace test
+# does to the load tester in a cluster (its pod goes, and with it the
+# commands it runs, such as the previous script's `hey -z 2m`; a new pod
+# starts when init.sh applies kustomize/tester). Call it before an init.sh
+# that follows another script.
+e2e_loadtester_restart() {
+  kill -TERM "$_e2e_loadtester_pid" 2>/dev/null
+  wait "$_e2e_loadtester_pid" 2>/dev/null
+  "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
+    >>"$TEST_TMP/loadtester.log" 2>&1 &
+  _e2e_loadtester_pid=$!
+  track $!
+  require "the load tester is up again" wait_http "http://flagger-loadtester.test/healthz" 30
 }
 
 # the git top level the scripts cd to: Flagger's test/ and the kustomize
