@@ -8,8 +8,8 @@
 # expect of a Kind cluster with ingress-nginx is provided around them
 # (tests/flagger-e2e/harness.sh, docs/compatibility.md). Prints
 # "flagger e2e: N/M scripts passed"; any script that fails fails the test.
-# It starts, through harness.sh: a real Prometheus (prometheus
-# --config.file), the fake-apiserver, canaryd kube, canaryd loadtester,
+# It starts, through harness.sh: a real Prometheus (prometheus --config.file),
+# the fake-apiserver, canaryd kube, canaryd loadtester,
 # kubectl and the stand-ins of tests/flagger-e2e/, among them ingress.py,
 # the ingress controller that routes by the Ingresses canaryd writes.
 #

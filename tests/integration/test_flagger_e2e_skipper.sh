@@ -7,8 +7,8 @@
 # Skipper is provided around it (tests/flagger-e2e/harness.sh,
 # docs/compatibility.md). Prints "flagger e2e: N/M scripts passed"; any
 # script that fails fails the test.
-# It starts, through harness.sh: a real Prometheus (prometheus
-# --config.file), the fake-apiserver, canaryd kube, canaryd loadtester,
+# It starts, through harness.sh: a real Prometheus (prometheus --config.file),
+# the fake-apiserver, canaryd kube, canaryd loadtester,
 # kubectl and the stand-ins of tests/flagger-e2e/, among them ingress.py
 # --provider skipper, the Skipper that routes by the Ingresses canaryd
 # writes.
