@@ -185,7 +185,7 @@ class Controller:
 class Nginx(Controller):
     buckets, unit = BUCKETS, 1
 
-    def request(self, host, path, headers, cookies):
+    def request(self, method, host, path, headers, cookies):
         """(namespace, backend service dict, extra headers, series key) or None."""
         r = self.route(host, path, headers, cookies)
         if not r:
@@ -283,7 +283,7 @@ class Contour(Controller):
                 out += self.routes(child, conds + (inc.get("conditions") or []), depth + 1)
         return out
 
-    def request(self, host, path, headers, cookies):
+    def request(self, method, host, path, headers, cookies):
         items = (self.api.get("/apis/projectcontour.io/v1/httpproxies") or {}).get("items") or []
         roots = [p for p in items if ((p.get("spec") or {}).get("virtualhost") or {}).get("fqdn") == host]
         if not roots:
@@ -367,7 +367,7 @@ class Traefik(Controller):
         pick = random.choices(svcs, weights=[x.get("weight", 1) for x in svcs])[0]
         return self.service(ns, pick, depth + 1)
 
-    def request(self, host, path, headers, cookies):
+    def request(self, method, host, path, headers, cookies):
         items = (self.api.get("/apis/traefik.io/v1alpha1/ingressroutes") or {}).get("items") or []
         for ir in items:
             ns = ir["metadata"]["namespace"]
@@ -409,7 +409,7 @@ def _apisix_path(pattern, path):
 class Apisix(Controller):
     buckets, unit = APISIX_MS, 1000
 
-    def request(self, host, path, headers, cookies, method="GET"):
+    def request(self, method, host, path, headers, cookies):
         items = (self.api.get("/apis/apisix.apache.org/v2/apisixroutes") or {}).get("items") or []
         best = None
         for ar in items:
@@ -468,7 +468,7 @@ def _skipper_id(*parts):
 class Skipper(Controller):
     buckets, unit = SKIPPER_BUCKETS, 1
 
-    def request(self, host, path, headers, cookies):
+    def request(self, method, host, path, headers, cookies):
         items = (self.api.get("/apis/networking.k8s.io/v1/ingresses") or {}).get("items") or []
         best = None
         for ing in items:
@@ -550,7 +550,7 @@ def handler(ctl):
                     cookies[k] = v
             host = headers.get("host", "").split(":")[0]
             path = urllib.parse.urlsplit(self.path).path
-            r = ctl.request(host, path, headers, cookies)
+            r = ctl.request(self.command, host, path, headers, cookies)
             if not r:
                 return self.reply(404, b"404 Not Found\n", "text/plain")
             ns, svc, extra, key = r
