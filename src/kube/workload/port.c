@@ -25,6 +25,14 @@ const cdk_workload_ops *cdk_workload_find(const char *kind)
     return NULL;
 }
 
+const cdk_workload_ops *cdk_workload_for_target(const char *kind, const char *api_version)
+{
+    if (kind && !strcmp(kind, "Service") && api_version &&
+        !strncmp(api_version, "serving.knative.dev/", 20))
+        return &cdk_knative_ops;
+    return cdk_workload_find(kind);
+}
+
 bool cdk_random_uuid(char out[37])
 {
     unsigned char u[16];

@@ -32,6 +32,19 @@ void cdk_statefulset_ports(cd_workload_port *wp, cd_router_port *rp, cdk_ctx *x)
 
 /* The ops for a targetRef.kind, or NULL. */
 const cdk_workload_ops *cdk_workload_find(const char *kind);
+/* The ops for a targetRef (kind Service with apiVersion
+ * serving.knative.dev/... is a Knative Service), or NULL. */
+const cdk_workload_ops *cdk_workload_for_target(const char *kind, const char *api_version);
+
+/* Knative Service targets (knative.c, docs/knative.md): no primary copy;
+ * the workload port over the Service's revisions. */
+extern const cdk_workload_ops cdk_knative_ops;
+void cdk_knative_workload_port(cd_workload_port *p, cdk_ctx *x);
+/* The annotation flagger.app/primary-revision of a Knative Service, or NULL. */
+const char *cdk_knative_primary_revision(const json_t *svc);
+/* Merge-patches the target Knative Service with patch (taken) and drops
+ * the cached target. */
+cd_rc cdk_knative_patch(cdk_ctx *x, json_t *patch, cd_err *err);
 
 /* The engine's workload port over x (x must outlive the port). */
 void cdk_workload_port(cd_workload_port *p, cdk_ctx *x);
