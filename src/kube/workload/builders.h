@@ -212,7 +212,8 @@ char *cdk_primary_scaler_query(const char *query, const char *target);
  * primary revision at primary percent (Flagger's order). New array. */
 json_t *cdk_knative_traffic(const char *primary_revision, int primary, int canary);
 /* The split spec.traffic holds: the latestRevision entry is the canary,
- * the entry naming primary_revision (not the latest one) the primary.
+ * the entry naming primary_revision (not the latest one) the primary, or
+ * the only other entry (the previous primary, right after a promotion).
  * False with msg when either is missing or has no percent. */
 bool cdk_knative_routes(const json_t *svc, const char *primary_revision, int *primary, int *canary,
                         char *msg, size_t msglen);

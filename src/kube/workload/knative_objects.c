@@ -21,18 +21,26 @@ bool cdk_knative_routes(const json_t *svc, const char *primary_revision, int *pr
                         char *msg, size_t msglen)
 {
     const json_t *traffic = kj_at(svc, "spec.traffic");
-    const json_t *latest = NULL, *prim = NULL;
-    size_t i;
+    const json_t *latest = NULL, *prim = NULL, *other = NULL;
+    size_t i, n_other = 0;
     const json_t *t;
     json_array_foreach(traffic, i, t) {
-        if (is_latest(t) && !latest)
-            latest = t;
+        if (is_latest(t)) {
+            if (!latest)
+                latest = t;
+            continue;
+        }
+        other = t;
+        n_other++;
         /* after a promotion both entries name the same revision: the
          * primary's is the one not following the latest */
-        else if (!is_latest(t) && !prim && primary_revision &&
-                 !strcmp(kj_str(t, "revisionName") ?: "", primary_revision))
+        if (!prim && primary_revision && !strcmp(kj_str(t, "revisionName") ?: "", primary_revision))
             prim = t;
     }
+    /* between a promotion (the annotation names the new revision) and the
+     * next split, the previous primary still serves the primary's share */
+    if (!prim && n_other == 1)
+        prim = other;
     if (!latest || !prim) {
         snprintf(msg, msglen, "traffic spec invalid: no %s entry",
                  !latest ? "latestRevision" : "primary revision");
