@@ -67,6 +67,8 @@ cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj,
     cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, NULL};
     if (rc == CD_OK)
         rc = x.wl->restore(&x, &ref, err);
+    if (rc == CD_OK && cdk_is_scaled_object(&ref))   /* its KEDA scaler runs it again */
+        rc = cdk_keda_resume(&x, &ref, err);
     if (rc == CD_OK)
         rc = wait_target_ready(op, &x, &ref, err);
     bool sts = x.wl->k == CDK_STATEFULSET;   /* no Services or routes of its own */

@@ -55,6 +55,14 @@ void cdk_workload_port(cd_workload_port *p, cdk_ctx *x);
  * Flagger's hashes differ from canaryd's). False on any doubt. */
 bool cdk_primary_matches_target(cdk_ctx *x);
 
+/* KEDA ScaledObjects (keda.c): the primary's, and the canary's paused at
+ * 0 replicas / resumed. */
+cd_rc cdk_keda_reconcile(cdk_ctx *x, const cd_canary_ref *c, bool init, cd_err *err);
+cd_rc cdk_keda_pause(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
+cd_rc cdk_keda_resume(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
+/* autoscalerRef.kind is ScaledObject. */
+bool cdk_is_scaled_object(const cd_canary_ref *c);
+
 /* Helpers for the kind files. */
 bool cdk_random_uuid(char out[37]);
 /* GET of the target's primary. */
