@@ -149,6 +149,38 @@ static void test_revision_ready(void **state)
     json_decref(svc);
 }
 
+/* Knative splits by percent only: mirror, sessionAffinity and match are
+ * refused, naming the field. */
+static void test_refusals(void **state)
+{
+    static const char *const cases[][2] = {
+        {"    mirror: true\n", "analysis.mirror"},
+        {"    sessionAffinity: {cookieName: c}\n", "analysis.sessionAffinity"},
+        {"    match:\n    - headers:\n        x-canary: {exact: insider}\n", "analysis.match"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof yaml,
+                 "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: p, namespace: t}\n"
+                 "spec:\n  provider: knative\n  targetRef: {apiVersion: serving.knative.dev/v1, "
+                 "kind: Service, name: p}\n  analysis:\n    interval: 15s\n    threshold: 5\n"
+                 "    stepWeight: 10\n    maxWeight: 50\n%s",
+                 cases[i][0]);
+        cd_object *cd = canary(yaml);
+        cd_err err = {{0}};
+        assert_false(cdk_knative_check(&cd->spec.canary, &err));
+        assert_non_null(strstr(err.msg, cases[i][1]));
+        assert_non_null(strstr(err.msg, "provider knative cannot"));
+        cd_object_free(cd);
+    }
+    cd_object *ok = canary("apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: p, namespace: t}\n"
+                           "spec:\n  provider: knative\n  targetRef: {apiVersion: serving.knative.dev/v1, "
+                           "kind: Service, name: p}\n  analysis: {interval: 15s, threshold: 5, stepWeight: 10}\n");
+    cd_err err = {{0}};
+    assert_true(cdk_knative_check(&ok->spec.canary, &err));
+    cd_object_free(ok);
+}
+
 /* ---- KEDA ----------------------------------------------------------------------- */
 
 static const char *const SO =
@@ -256,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_traffic),          cmocka_unit_test(test_routes_after_promotion),
         cmocka_unit_test(test_routes_invalid),   cmocka_unit_test(test_revision_ready),
+        cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_primary_query),    cmocka_unit_test(test_primary_scaled_object),
         cmocka_unit_test(test_primary_scaler_fields),
     };

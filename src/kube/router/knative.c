@@ -15,6 +15,8 @@
  * revision as the primary (a Canary created for a Service already split). */
 static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 {
+    if (!cdk_knative_check(c->spec, err))
+        return CD_ERROR;
     const json_t *svc = cdk_target(x, err);
     if (!svc)
         return CD_ERROR;

@@ -208,6 +208,10 @@ char *cdk_primary_scaler_query(const char *query, const char *target);
 /* Flagger's annotation on the Knative Service naming the promoted revision. */
 #define CDK_KNATIVE_PRIMARY_REVISION "flagger.app/primary-revision"
 
+/* What a Knative canary cannot do (Knative splits by percent only, as
+ * Flagger's KnativeRouter): mirroring, session affinity, A/B matches.
+ * False with err naming the field. */
+bool cdk_knative_check(const cd_canary_spec *spec, cd_err *err);
 /* spec.traffic for a split: the latest revision at canary percent, the
  * primary revision at primary percent (Flagger's order). New array. */
 json_t *cdk_knative_traffic(const char *primary_revision, int primary, int canary);

@@ -56,6 +56,8 @@ static cd_rc is_primary_ready(void *ctx, const cd_canary_ref *c, cd_err *err);
 static cd_rc initialize(void *ctx, const cd_canary_ref *c, bool require_ready, cd_err *err)
 {
     cdk_ctx *x = ctx_of(ctx);
+    if (!cdk_knative_check(c->spec, err))
+        return CD_ERROR;
     if (c->status->phase == CD_PHASE_NONE || c->status->phase == CD_PHASE_INITIALIZING) {
         const json_t *svc = cdk_target(x, err);
         if (!svc)

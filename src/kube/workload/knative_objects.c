@@ -5,8 +5,29 @@
  * the Service's status reports it. No I/O; never reads the clock. */
 #include "kube/kjson.h"
 #include "kube/workload/builders.h"
+#include "util/errfmt.h"
 #include <stdio.h>
 #include <string.h>
+
+static bool refuse(cd_err *err, const char *what)
+{
+    cd_errfmt(err, "provider knative cannot %s: a Knative Service's traffic block only splits "
+                   "requests by percent",
+              what);
+    return false;
+}
+
+bool cdk_knative_check(const cd_canary_spec *spec, cd_err *err)
+{
+    const cd_analysis *an = &spec->analysis;
+    if (an->mirror)
+        return refuse(err, "mirror traffic (analysis.mirror)");
+    if (an->session_affinity.set)
+        return refuse(err, "pin sessions to the canary (analysis.sessionAffinity)");
+    if (an->n_match)
+        return refuse(err, "route requests by header, cookie or path (analysis.match)");
+    return true;
+}
 
 json_t *cdk_knative_traffic(const char *primary_revision, int primary, int canary)
 {
