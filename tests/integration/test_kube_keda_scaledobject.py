@@ -15,8 +15,8 @@ paused-replicas while paused):
 2. v2 -> the canary's ScaledObject resumed while the analysis runs
    (KEDA scales podinfo up again), Succeeded, podinfo-primary on v2, the
    canary's ScaledObject paused again and podinfo back at 0;
-3. the canary's ScaledObject edited (maxReplicaCount) -> the primary's
-   follows on the next analysis;
+3. the canary's ScaledObject edited (pollingInterval) and v3 -> the
+   primary's follows at the promotion;
 and every request canaryd made is allowed by deploy/kubernetes's
 ClusterRole.
 """
