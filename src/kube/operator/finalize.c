@@ -72,7 +72,8 @@ cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj,
     if (rc == CD_OK)
         rc = wait_target_ready(op, &x, &ref, err);
     bool sts = x.wl->k == CDK_STATEFULSET;   /* no Services or routes of its own */
-    if (rc == CD_OK && !sts && x.wl->k != CDK_KNATIVE)   /* a Knative target has no Services */
+    /* a Service target has no apex Service of canaryd's */
+    if (rc == CD_OK && !sts && x.wl->k != CDK_KNATIVE && x.wl->k != CDK_SERVICE)
         rc = cdk_services_finalize(&x, err);
     if (rc == CD_OK && !sts)
         rc = x.router->finalize(&x, err);

@@ -28,7 +28,7 @@ bool cdk_open_ctx(cdk_operator *op, cdk_ctx *x, const json_t *canary, const cd_o
     cdk_ctx_init(x, op->kc, &op->set, canary, obj, wl, NULL);
     if (!wl) {
         cd_errfmt(err, "target kind %s is not supported by canaryd kube (Deployment, DaemonSet, "
-                       "StatefulSet and Knative Service are)",
+                       "StatefulSet, Service and Knative Service are)",
                   kind);
         return false;
     }
@@ -178,8 +178,8 @@ static void adopt_foreign_hash(cdk_operator *op, cdk_ctx *x, cd_canary_status *s
 {
     if (st->phase != CD_PHASE_SUCCEEDED && st->phase != CD_PHASE_INITIALIZED)
         return;
-    if (x->wl->k == CDK_STATEFULSET || x->wl->k == CDK_KNATIVE)
-        return;   /* no primary to compare with */
+    if (x->wl->k == CDK_STATEFULSET || x->wl->k == CDK_KNATIVE || x->wl->k == CDK_SERVICE)
+        return;   /* no primary workload to compare with */
     if (!st->last_applied_spec[0] || strcmp(st->last_applied_spec, st->last_promoted_spec) != 0)
         return;
     cd_err err = {{0}};
@@ -250,6 +250,9 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
         cdk_statefulset_ports(&ports.workload, &ports.router, &x);
     } else if (x.wl->k == CDK_KNATIVE) {
         cdk_knative_workload_port(&ports.workload, &x);
+        cdk_router_port(&ports.router, &x);
+    } else if (x.wl->k == CDK_SERVICE) {
+        cdk_service_workload_port(&ports.workload, &x);
         cdk_router_port(&ports.router, &x);
     } else {
         cdk_workload_port(&ports.workload, &x);

@@ -120,7 +120,7 @@ void cdk_router_port(cd_router_port *p, cdk_ctx *x)
     p->reconcile_mesh_first = x->router->reconcile_first;
     /* a Service target has no Services of canaryd's (Flagger's
      * KubernetesNoopRouter for kind Service) */
-    bool service_target = x->wl && x->wl->k == CDK_KNATIVE;
+    bool service_target = x->wl && (x->wl->k == CDK_KNATIVE || x->wl->k == CDK_SERVICE);
     p->initialize_services = service_target ? NULL : initialize_services;
     p->reconcile_apex = service_target ? NULL : reconcile_apex;
     p->reconcile_mesh = reconcile_mesh;

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CDK_DEPLOYMENT, CDK_DAEMONSET, CDK_STATEFULSET, CDK_KNATIVE } cdk_kind;
+typedef enum { CDK_DEPLOYMENT, CDK_DAEMONSET, CDK_STATEFULSET, CDK_KNATIVE, CDK_SERVICE } cdk_kind;
 
 /* The scale-to-zero node selector of DaemonSet targets. */
 #define CDK_SCALE_TO_ZERO_KEY "flagger.app/scale-to-zero"
@@ -202,6 +202,16 @@ bool cdk_scaled_object_update(json_t *live, const json_t *desired);
 char *cdk_primary_scaler_query(const char *query, const char *target);
 /* KEDA's annotation pausing a ScaledObject at a replica count. */
 #define CDK_KEDA_PAUSED_REPLICAS "autoscaling.keda.sh/paused-replicas"
+
+/* ---- plain Service targets (service.c) ------------------------------------------ */
+
+/* The copy <name> of a target Service (Flagger's buildService): its
+ * labels, annotations without kubectl's record, the canary's ownerRef,
+ * its spec without the cluster-assigned clusterIP(s) (kept "None" when
+ * headless), node ports and health-check node port, and
+ * trafficDistribution when given. New object. */
+json_t *cdk_service_copy(const json_t *src, const char *name, const char *traffic_distribution,
+                         const json_t *owner_ref);
 
 /* ---- Knative Service targets (knative_objects.c) ------------------------------- */
 

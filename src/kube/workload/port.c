@@ -30,6 +30,8 @@ const cdk_workload_ops *cdk_workload_for_target(const char *kind, const char *ap
     if (kind && !strcmp(kind, "Service") && api_version &&
         !strncmp(api_version, "serving.knative.dev/", 20))
         return &cdk_knative_ops;
+    if (kind && !strcmp(kind, "Service"))
+        return &cdk_service_ops;
     return cdk_workload_find(kind);
 }
 

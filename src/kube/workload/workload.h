@@ -40,6 +40,9 @@ const cdk_workload_ops *cdk_workload_for_target(const char *kind, const char *ap
  * the workload port over the Service's revisions. */
 extern const cdk_workload_ops cdk_knative_ops;
 void cdk_knative_workload_port(cd_workload_port *p, cdk_ctx *x);
+/* Plain Service targets (service.c): <svc>-canary and <svc>-primary copies. */
+extern const cdk_workload_ops cdk_service_ops;
+void cdk_service_workload_port(cd_workload_port *p, cdk_ctx *x);
 /* The annotation flagger.app/primary-revision of a Knative Service, or NULL. */
 const char *cdk_knative_primary_revision(const json_t *svc);
 /* Merge-patches the target Knative Service with patch (taken) and drops
