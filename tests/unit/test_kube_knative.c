@@ -4,7 +4,7 @@
  * ScaledObjectReconciler): the spec.traffic split, the split read back
  * (also right after a promotion), a revision's readiness from the
  * Service's status, the primary ScaledObject with its queries and
- * replicas. Every Knative Service and ScaledObject built is checked
+ * replicas, and the copies of a plain Service target. Every Knative Service and ScaledObject built is checked
  * against the real CRDs (shared/conformance/crds/knative, keda) with
  * canaryd's validator, unknown fields counting as errors. */
 #include <setjmp.h>
@@ -283,6 +283,48 @@ static void test_primary_scaler_fields(void **state)
     cd_object_free(cd);
 }
 
+/* ---- plain Service targets -------------------------------------------------------- */
+
+/* Flagger's buildService: a copy with its own address (a headless one
+ * stays headless), no node ports, no kubectl record, the canary's owner. */
+static void test_service_copy(void **state)
+{
+    json_t *src = obj("{\"apiVersion\": \"v1\", \"kind\": \"Service\","
+                      " \"metadata\": {\"name\": \"podinfo\", \"namespace\": \"test\", \"uid\": \"u\","
+                      "   \"resourceVersion\": \"7\", \"labels\": {\"team\": \"a\"},"
+                      "   \"annotations\": {\"kubectl.kubernetes.io/last-applied-configuration\": \"{}\", \"x\": \"y\"}},"
+                      " \"spec\": {\"type\": \"NodePort\", \"clusterIP\": \"10.0.0.1\", \"clusterIPs\": [\"10.0.0.1\"],"
+                      "   \"selector\": {\"app\": \"podinfo\"},"
+                      "   \"ports\": [{\"name\": \"http\", \"port\": 80, \"nodePort\": 30080}]},"
+                      " \"status\": {\"loadBalancer\": {}}}");
+    json_t *c = cdk_service_copy(src, "podinfo-canary", "PreferClose", owner());
+    assert_string_equal(S(c, "metadata.name"), "podinfo-canary");
+    assert_string_equal(S(c, "metadata.namespace"), "test");
+    assert_null(kj_at(c, "metadata.uid"));
+    assert_null(kj_at(c, "metadata.resourceVersion"));
+    assert_null(kj_at(c, "status"));
+    assert_string_equal(S(c, "metadata.labels.team"), "a");
+    assert_string_equal(S(c, "metadata.annotations.x"), "y");
+    assert_null(json_object_get(kj_at(c, "metadata.annotations"),
+                                "kubectl.kubernetes.io/last-applied-configuration"));
+    assert_null(kj_at(c, "spec.clusterIP"));
+    assert_null(kj_at(c, "spec.clusterIPs"));
+    assert_null(json_object_get(json_array_get(kj_at(c, "spec.ports"), 0), "nodePort"));
+    assert_string_equal(S(c, "spec.trafficDistribution"), "PreferClose");
+    assert_string_equal(S(c, "spec.selector.app"), "podinfo");
+    assert_string_equal(S(json_array_get(kj_at(c, "metadata.ownerReferences"), 0), "kind"), "Canary");
+    /* the source is untouched */
+    assert_non_null(json_object_get(json_array_get(kj_at(src, "spec.ports"), 0), "nodePort"));
+    json_decref(c);
+    json_object_set_new(json_object_get(src, "spec"), "clusterIP", json_string("None"));
+    c = cdk_service_copy(src, "podinfo-primary", NULL, NULL);
+    assert_string_equal(S(c, "spec.clusterIP"), "None");
+    assert_null(kj_at(c, "spec.trafficDistribution"));
+    assert_null(kj_at(c, "metadata.ownerReferences"));
+    json_decref(c);
+    json_decref(src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,7 +332,7 @@ int main(void)
         cmocka_unit_test(test_routes_invalid),   cmocka_unit_test(test_revision_ready),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_primary_query),    cmocka_unit_test(test_primary_scaled_object),
-        cmocka_unit_test(test_primary_scaler_fields),
+        cmocka_unit_test(test_primary_scaler_fields), cmocka_unit_test(test_service_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
