@@ -1,9 +1,8 @@
 """test_kube_keda_scaledobject.py - autoscalerRef to a KEDA ScaledObject
-(Flagger's ScaledObjectReconciler and its e2e test/keda) end to end on
-the fake cluster with KEDA's real ScaledObject CRD installed and the
-fake's stand-in for KEDA's operator (tests/fake-apiserver/fakekube/
-keda.py: scales the Deployment within min/max, holds it at
-paused-replicas while paused):
+end to end on the fake cluster, Flagger's test/keda scenario, with KEDA's
+real ScaledObject CRD and the fake's stand-in for KEDA's operator
+(tests/fake-apiserver/fakekube/keda.py scales the Deployment within
+min/max and holds it at paused-replicas while paused):
 
 1. podinfo, its ScaledObject podinfo-so (a Prometheus trigger querying
    app="podinfo") and a blue/green Canary (provider kubernetes) with

@@ -1,10 +1,10 @@
 """test_kube_knative_canary.py - a Knative Service released by canaryd kube
-(targetRef serving.knative.dev/v1 Service, provider knative, Flagger's
-KnativeRouter and KnativeController) end to end on the fake cluster with
-Knative's real Service CRD installed and the fake's stand-in for Knative
-Serving's controller (tests/fake-apiserver/fakekube/knative.py: a
-revision <service>-NNNNN per template, latestCreated/latestReady in the
-status, spec.traffic resolved into status.traffic):
+end to end on the fake cluster (provider knative, Flagger's KnativeRouter
+and KnativeController), with Knative's real Service CRD and the fake's
+stand-in for Knative Serving's controller
+(tests/fake-apiserver/fakekube/knative.py makes a revision <service>-NNNNN
+per template, reports latestCreated/latestReady and resolves spec.traffic
+into status.traffic):
 
 1. podinfo v1 and a Canary -> Initialized: the Service annotated
    flagger.app/primary-revision: podinfo-00001, spec.traffic 0 % to the
