@@ -9,7 +9,8 @@ answers as podinfo 6.x does on the paths the scripts and the load tester
 use: GET / (the info document), /healthz, /readyz, /version,
 /status/{code} (an answer with that code), /delay/{seconds}, POST /token
 (a token document) and /metrics on the metrics port with podinfo's
-http_request_duration_seconds histogram (labels method, path, status),
+http_request_duration_seconds histogram (labels method, path, status) and
+its http_requests_total counter (label status),
 which Prometheus scrapes with the pod's namespace and name as labels.
 Every "pod" is probed on /healthz and /readyz every 10 s, as a kubelet
 does, so a primary that gets no other traffic still has samples (as in a
@@ -60,6 +61,13 @@ class Histogram:
                 out.append('http_request_duration_seconds_bucket{%s,le="+Inf"} %d' % (lab, s["count"]))
                 out.append("http_request_duration_seconds_sum{%s} %.6f" % (lab, s["sum"]))
                 out.append("http_request_duration_seconds_count{%s} %d" % (lab, s["count"]))
+            # podinfo's counter for autoscalers (KEDA's Prometheus trigger in test/keda)
+            totals = {}
+            for (m, p, st), s in self.series.items():
+                totals[st] = totals.get(st, 0) + s["count"]
+        out += ["# HELP http_requests_total The total number of HTTP requests.",
+                "# TYPE http_requests_total counter"]
+        out += ['http_requests_total{status="%s"} %d' % (st, n) for st, n in sorted(totals.items())]
         return "\n".join(out) + "\n"
 
 
