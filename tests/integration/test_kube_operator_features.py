@@ -196,8 +196,7 @@ apiVersion: flagger.app/v1beta1
 kind: Canary
 metadata: {name: mesh, namespace: apps}
 spec:
-  provider: knative
-  targetRef: {apiVersion: serving.knative.dev/v1, kind: Service, name: mesh}
+  targetRef: {apiVersion: canaryd.dev/v1alpha1, kind: LocalWorkload, name: mesh}
   service: {port: 80}
   analysis: {interval: 1m, threshold: 2, stepWeight: 10}
 """
@@ -341,11 +340,10 @@ def main():
                 any(e.startswith("Terminating canary keep.apps") for e in c.events(NS, "keep")))
         t.check("D: what canaryd created is garbage-collected",
                 wait_until(lambda: c.get("deployment", NS, "keep-primary") is None, 20))
-        # F. a target canaryd does not route (Knative's Service, provider
-        # knative, the one Flagger provider canaryd kube lacks): said so,
-        # nothing created
+        # F. a target kind canaryd kube does not release (a LocalWorkload,
+        # which only canaryd local runs): said so, nothing created
         t.check("F: unsupported target reported in the canary's events",
-                wait_until(lambda: any("target kind Service is not supported by canaryd kube" in e
+                wait_until(lambda: any("target kind LocalWorkload is not supported by canaryd kube" in e
                                        for e in c.events(NS, "mesh")), 20), c.events(NS, "mesh"))
         t.check("F: nothing created for it", c.get("deployment", NS, "mesh-primary") is None and
                 c.get("service", NS, "mesh-canary") is None)
