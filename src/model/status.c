@@ -2,6 +2,7 @@
  * See status.h. No I/O. */
 #include "model/status.h"
 #include "model/judge.h"
+#include "util/redact.h"
 #include "util/timeutil.h"
 #include <limits.h>
 #include <stdio.h>
@@ -227,8 +228,8 @@ bool cd_status_set_refused(cd_canary_status *s, const char *reason, const char *
         memset(c, 0, sizeof *c);
         return was;
     }
-    char m[sizeof c->message];
-    snprintf(m, sizeof m, "%s", msg ? msg : "");
+    char m[sizeof c->message];   /* read by whoever reads the Canary, as events are */
+    cd_redact_text(msg ? msg : "", NULL, 0, m, sizeof m);
     if (c->set && !strcmp(c->message, m) && !strcmp(c->reason, reason))
         return false;
     if (!c->set)

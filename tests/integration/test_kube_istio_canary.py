@@ -29,7 +29,9 @@ istio is its default, as Flagger's, and the Canary sets no provider.
    spec.service.gateways names a Gateway that does not exist (once the
    Gateway is created, it is Initialized and the condition goes), one whose
    analysis.match is not a match (a header without a name, which the CRD
-   lets through), and the user's VirtualService of 4 (reason RouterRefused).
+   lets through), and the user's VirtualService of 4 (reason RouterRefused);
+   one whose two session affinity cookies have the same name, which
+   canaryd cannot read at all (reason InvalidSpec).
 Every VirtualService and DestinationRule version canaryd wrote is valid
 against Istio's CRDs, and every request canaryd made is allowed by
 deploy/kubernetes's ClusterRole.
@@ -146,6 +148,21 @@ spec:
     - headers: {"": {exact: insider}}
 """
 
+SAME_COOKIES = """
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: dup}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    sessionAffinity: {cookieName: flagger-cookie, primaryCookieName: flagger-cookie}
+"""
+
 SMALL = """
 apiVersion: flagger.app/v1beta1
 kind: Canary
@@ -191,7 +208,7 @@ def main():
         c.apply(GATEWAY % {"name": "public-gateway"})
         c.apply(APP % {"ns": NS})
         c.apply(CANARY)
-        for ns, canary in (("gw", GW_CANARY), ("bad", BAD_MATCH)):
+        for ns, canary in (("gw", GW_CANARY), ("bad", BAD_MATCH), ("dup", SAME_COOKIES)):
             c.apply(APP % {"ns": ns})
             c.apply(canary)
         for ns, revert in (("own", "false"), ("rev", "true")):
@@ -265,7 +282,15 @@ def main():
         t.check("bad: status condition Accepted=False, RouterRefused, naming the field",
                 wait_until(lambda: "analysis.match[0].headers" in refused(c, "bad", "RouterRefused"), 30),
                 c.canary("bad", "podinfo"))
-        for ns in ("gw", "bad"):
+        t.check("dup: Warning event: the two session affinity cookies have the same name",
+                wait_until(lambda: any("spec.analysis.sessionAffinity.primaryCookieName" in e
+                                       for e in c.events("dup", "podinfo")), 30), c.events("dup", "podinfo"))
+        t.check("dup: status condition Accepted=False, InvalidSpec (canaryd cannot read the Canary), as "
+                "the event says it",
+                wait_until(lambda: "spec.analysis.sessionAffinity.primaryCookieName" in refused(c, "dup", "InvalidSpec")
+                           and refused(c, "dup", "InvalidSpec") in c.events("dup", "podinfo"), 30),
+                c.canary("dup", "podinfo"))
+        for ns in ("gw", "bad", "dup"):
             t.check("%s: nothing written: no Service, primary, DestinationRule or VirtualService" % ns,
                     c.get("service", ns, "podinfo-canary") is None and
                     c.get("deployment", ns, "podinfo-primary") is None and
