@@ -7,9 +7,10 @@
  * Differences from Flagger, on purpose: bringing the VirtualService in
  * line keeps the weights (mirror, cookies) it carries instead of resetting
  * it to 100/0 in the middle of an analysis; a VirtualService the canary did
- * not create is taken over only with spec.revertOnDeletion (otherwise the
- * tick fails with a message saying so, before anything is written). Must
- * not touch Gateways or any Istio object it did not name. */
+ * not create is taken over only with spec.revertOnDeletion, and every
+ * Gateway service.gateways names must exist (otherwise the precheck
+ * refuses the canary, CD_FATAL, before anything is written). Must not
+ * write Gateways or any Istio object it did not name. */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/router/builders.h"
