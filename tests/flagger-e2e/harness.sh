@@ -14,7 +14,8 @@
 #                          API server (given ARGS), the flagger kubelet (in
 #                          namespace $E2E_FLAGGER_NS, flagger-system unless set)
 #   e2e_repo               the git top level the scripts cd to ($REPO)
-#   e2e_script PATH [RACE] run test/PATH, count it
+#   e2e_script PATH [RACE] run test/PATH, count it (before workloads/init.sh,
+#                          the load tester restarts, as its pod does in Kind)
 #   e2e_summary            "flagger e2e: N/M scripts passed"
 if [ -z "${CANARYD_E2E_NS:-}" ]; then
   if ! unshare -rnm true 2>/dev/null; then
@@ -60,6 +61,24 @@ _e2e_prometheus_config() {
   fi
 }
 
+_e2e_loadtester() {
+  PATH="$HERE/bin:$PATH" "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
+    >>"$TEST_TMP/loadtester.log" 2>&1 &
+  LOADTESTER_PID=$!
+  track $LOADTESTER_PID
+}
+
+# workloads/init.sh deletes namespace test, and the load tester's pod with
+# it: the commands it still runs (a previous script's `hey -z 10m`) stop
+# there, as in a Kind cluster. canaryd loadtester stops its commands on
+# SIGTERM; a new one takes its place.
+_e2e_restart_loadtester() {
+  kill "$LOADTESTER_PID" 2>/dev/null
+  wait "$LOADTESTER_PID" 2>/dev/null
+  _e2e_loadtester
+  require "the load tester is up again" wait_http "http://flagger-loadtester.test/healthz" 30
+}
+
 e2e_start() {
   require_kubectl
   ip link set lo up
@@ -73,9 +92,7 @@ e2e_start() {
   prometheus --config.file="$TEST_TMP/prometheus.yml" --storage.tsdb.path="$TEST_TMP/prom-data" \
     --web.listen-address="$PROMETHEUS:9090" >"$TEST_TMP/prometheus.log" 2>&1 &
   track $!
-  PATH="$HERE/bin:$PATH" "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
-    >"$TEST_TMP/loadtester.log" 2>&1 &
-  track $!
+  _e2e_loadtester
   fake_apiserver_start "$@"
   FLAGGER_LOG=$TEST_TMP/flagger.log
   : >"$FLAGGER_LOG"
@@ -111,6 +128,7 @@ e2e_repo() {
 e2e_script() {
   local s=$1 race=${2:-} log=$TEST_TMP/$(echo "$1" | tr / _).log start=$SECONDS rc pid
   total=$((total + 1))
+  [ "$s" != workloads/init.sh ] || _e2e_restart_loadtester
   (cd "$REPO" && exec timeout 800 "$REPO/test/$s") >"$log" 2>&1 &
   pid=$!
   while kill -0 $pid 2>/dev/null; do
