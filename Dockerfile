@@ -17,7 +17,7 @@ FROM ${DEBIAN} AS build
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       build-essential pkg-config cmake ninja-build libjansson-dev libfyaml-dev \
-      libcurl4-openssl-dev libssl-dev libmicrohttpd-dev node-llhttp libcmocka-dev \
+      libcurl4-openssl-dev libssl-dev libmicrohttpd-dev zlib1g-dev node-llhttp libcmocka-dev \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -7,7 +7,11 @@ a probe is starved, memory balloons), not when it merely gets an answer.
   canaryd local   CSRF-style POSTs (text/plain, forms, foreign Origin and
                   Host) to the Unix-socket and TCP APIs, socket modes under
                   umask 000, no or wrong token, DNS rebinding, oversized and
-                  hostile manifests, slow clients
+                  hostile manifests, slow clients; the web dashboard (/ui):
+                  pages without a session or for a rebound name, forms from
+                  another site, without an Origin or without the CSRF
+                  token, wrong and oversized sign-ins, paths out of the
+                  embedded files, sign-in redirects to another site
   canaryd router  cross-site weight and configuration changes, no token,
                   the metrics-only listener, slow bodies, slow clients,
                   socket modes under umask 000
@@ -289,6 +293,59 @@ def csrf_attacks(where, d, label):
     attack("%s: open a gate with a text/plain post" % label, st < 300, "HTTP %d" % st)
 
 
+def ui_cookie(port, token):
+    """A dashboard session's cookie ("name=value"), signed in with the token."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/ui/login?token=" + token)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return (r.getheader("Set-Cookie") or "").split(";")[0]
+
+
+def dashboard_attacks(port, token):
+    """The web dashboard (/ui, docs/dashboard.md): what a page on another
+    site, a rebound name or a guesser can get from it."""
+    st, body = request(port, "GET", "/ui/", None)
+    attack("dashboard: the list without a session", st == 200 or "podinfo" in body, "HTTP %d" % st)
+    st, _ = request(port, "GET", "/ui/canaries/default/podinfo", None,
+                    {"Host": "rebind.example:%d" % port})
+    attack("dashboard: a DNS-rebound page reads a canary", st == 200, "HTTP %d" % st)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    abort = "/ui/canaries/default/podinfo/abort"
+    st, _ = request(port, "POST", abort, "csrf=x", dict(form, Origin="http://evil.example"))
+    attack("dashboard: a form on another site aborts", st in (200, 202, 303), "HTTP %d" % st)
+    cookie = ui_cookie(port, token)
+    st, _ = request(port, "POST", abort, "csrf=guessed", dict(form, Cookie=cookie,
+                                                              Origin="http://127.0.0.1:%d" % port))
+    attack("dashboard: a session's cookie without its CSRF token aborts",
+           not cookie or st in (200, 202, 303), "HTTP %d, cookie %s" % (st, "set" if cookie else "none"))
+    st, _ = request(port, "POST", abort, "csrf=guessed", dict(form, Cookie=cookie))
+    attack("dashboard: a form without an Origin aborts", st in (200, 202, 303), "HTTP %d" % st)
+    st, _ = request(port, "POST", abort, '{"csrf": "x"}',
+                    {"Content-Type": "application/json", "Cookie": cookie,
+                     "Origin": "http://127.0.0.1:%d" % port})
+    attack("dashboard: a JSON post with the session's cookie aborts", st in (200, 202, 303), "HTTP %d" % st)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("POST", "/ui/login", "token=guessed", dict(form, Origin="http://127.0.0.1:%d" % port))
+    r = c.getresponse()
+    r.read()
+    c.close()
+    attack("dashboard: a wrong token signs in", bool(r.getheader("Set-Cookie")), "HTTP %d" % r.status)
+    st, _ = request(port, "POST", "/ui/login", "token=" + "x" * (1 << 20),
+                    dict(form, Origin="http://127.0.0.1:%d" % port), timeout=30)
+    attack("dashboard: a 1 MiB sign-in form is read", st != 413, "HTTP %d" % st)
+    st, body = request(port, "GET", "/ui/static/../../../../etc/passwd", None)
+    attack("dashboard: a static path leaves the embedded files", st == 200 or "root:" in body, "HTTP %d" % st)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/ui/login?token=%s&next=https://evil.example/" % token)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    loc = r.getheader("Location") or ""
+    attack("dashboard: sign-in sends the browser to another site", not loc.startswith("/ui/"), loc)
+
+
 def local_attacks():
     d = manifests_dir("local")
     sock = os.path.join(TMP, "api.sock")
@@ -351,6 +408,7 @@ def local_attacks():
                     dict(auth, Host="rebind.example:%d" % port))
     attack("local API (TCP): a foreign Host is served even with the token", st == 200, "HTTP %d" % st)
     csrf_attacks(port, d, "local API (TCP)")
+    dashboard_attacks(port, token)
     st, w = request(mport, "GET", "/metrics")
     for method, path, body in (("PUT", "/routes/podinfo.default/weight", '{"canaryWeight":100}'),
                                ("POST", "/config", '{"listeners":[],"routes":[]}'),

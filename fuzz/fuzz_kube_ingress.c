@@ -1,13 +1,13 @@
 /* fuzz_kube_ingress.c - libFuzzer target for the ingress routers' pure
  * parts (src/kube/router/nginx_objects.c, contour_objects.c,
  * traefik_objects.c, skipper_objects.c, smi_objects.c, apisix_objects.c,
- * kuma_objects.c). An input starting with '{' is an object as a cluster
- * might return it (the user's Ingress, a canary Ingress, an HTTPProxy, a
- * TraefikService): the canary Ingress is built from it, and it is read for
- * weights, brought in line and given new weights by every router. Any
- * other input is a Canary manifest: when it decodes, every router checks
- * it and builds its objects for a whole run. None may crash, hang or leak
- * on any input. */
+ * kuma_objects.c, gloo_objects.c). An input starting with '{' is an
+ * object as a cluster might return it (the user's Ingress, a canary
+ * Ingress, an HTTPProxy, a TraefikService, a RouteTable or Upstream): the
+ * canary Ingress is built from it, and it is read for weights, brought in
+ * line and given new weights by every router. Any other input is a Canary
+ * manifest: when it decodes, every router checks it and builds its
+ * objects for a whole run. None may crash, hang or leak on any input. */
 #include "kube/router/ingress.h"
 #include "model/object.h"
 #include <stdint.h>
@@ -186,6 +186,28 @@ static void kuma(const cd_object *c, const json_t *live)
     }
 }
 
+static void gloo(const cd_canary_spec *s, const json_t *live)
+{
+    cd_err err = {{0}};
+    if (!cdk_gloo_check(s, &err) && !live)
+        return;
+    cdk_gloo_in in = {s, "test", "podinfo", NULL};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        json_t *o = cdk_gloo_object(&in, cdk_gloo_spec(&in, steps[i][0], steps[i][1]));
+        int p, w;
+        cdk_gloo_get_weights(o, &in, &p, &w, &err);
+        if (live) {
+            cdk_gloo_get_weights(live, &in, &p, &w, &err);
+            json_decref(cdk_gloo_update(live, o));
+        }
+        json_decref(o);
+    }
+    json_t *us = cdk_gloo_upstream(&in, true, live ? json_object_get(live, "selector") : NULL, live);
+    if (live)
+        json_decref(cdk_gloo_upstream_update(live, us));
+    json_decref(us);
+}
+
 static void run(const cd_canary_spec *s, const json_t *live)
 {
     smi(s, live);
@@ -194,6 +216,7 @@ static void run(const cd_canary_spec *s, const json_t *live)
     nginx(s, live);
     contour(s, live);
     traefik(s, live);
+    gloo(s, live);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = '\0';
     static cd_kv items[] = {{"direction", "inbound"}, {"path", "/api"}};
     static const cd_strmap vars = {items, 2};
-    cd_template_model m = {"podinfo", "test", "podinfo", "podinfo-svc", "ing", "route", "1m", &vars};
+    cd_template_model m = {"podinfo", "test", "podinfo", "podinfo-svc", "ing", "route", "1m", &vars, NULL};
     cd_err err = {""};
     char *out = cd_template_render(s, &m, &err);
     if (!out && err.msg[0] == '\0')

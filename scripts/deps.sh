@@ -12,16 +12,17 @@ set -eu
 profile=${1:-build}
 
 build_pkgs="build-essential pkg-config cmake ninja-build clang-14 libclang-rt-14-dev
-libjansson-dev libfyaml-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev
+libjansson-dev libfyaml-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev zlib1g-dev
 node-llhttp libcmocka-dev curl ca-certificates"
 # servers and tools the tests run: Prometheus (promtool too), nginx (load
 # tester, TLS), HAProxy and wrk (test_router_bench.sh), openssl (test
 # certificates), pgrep (procps), the fake API server's Python (python3 also
 # unzips kubectl and helm for scripts/kube-tools.sh), hey (the load tests of
 # Flagger's e2e scripts, run by the load tester), util-linux (unshare) and
-# iproute2 (ip) for their private network namespace
+# iproute2 (ip) for their private network namespace, chromium (headless: the
+# web dashboard's tests, docs/dashboard.md)
 test_pkgs="prometheus haproxy nginx wrk openssl procps python3 python3-jsonschema
-python3-scipy python3-yaml python3-numpy hey util-linux iproute2 git"
+python3-scipy python3-yaml python3-numpy hey util-linux iproute2 git chromium"
 bench_pkgs="hyperfine valgrind"
 
 kube_tools=no

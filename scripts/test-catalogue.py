@@ -26,6 +26,7 @@ STARTS = [
     ("load tester", r"canaryd loadtester|CANARYD, \"loadtester\"|bench/attacks"),
     ("kubectl", r"\bkubectl\b"),
     ("helm", r"\bhelm (install|template|lint|upgrade)"),
+    ("headless Chromium", r"chromium --headless|\[\"chromium\", \"--headless\""),
 ]
 
 

@@ -30,6 +30,10 @@ typedef struct cd_canary_ref {
     const cd_canary_spec *spec;
     cd_canary_status *status;
     const char *provider;           /* effective: spec.provider or the global one */
+    /* A StatefulSet target's status.updateRevision: the
+     * controller-revision-hash of its updated pods, {{ revision }} in
+     * metric queries (docs/statefulset.md); NULL for other targets. */
+    const char *revision;
 } cd_canary_ref;
 
 /* The workload being released and its primary copy (Flagger's

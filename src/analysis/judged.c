@@ -36,6 +36,9 @@ typedef struct judged_row {
 #define GLOO_SEL                                                                             \
     "envoy_cluster_upstream_rq{ envoy_cluster_name=~\"{{ namespace }}-{{ target "            \
     "}}-canaryupstream-[0-9a-zA-Z-]+_[0-9a-zA-Z-]+\""
+#define STS_SEL                                                                              \
+    "http_request_duration_seconds_count{ kubernetes_namespace=\"{{ namespace }}\", "        \
+    "kubernetes_pod_name=~\"{{ target }}-[0-9]+\", controller_revision_hash=\"{{ revision }}\""
 #define TRAEFIK_SEL                                                                          \
     "traefik_service_request_duration_seconds_bucket{ service=~\"{{ namespace }}-{{ target " \
     "}}-canary-[0-9a-zA-Z-]+@kubernetescrd\", le=\"+Inf\""
@@ -77,6 +80,8 @@ static const judged_row rows[] = {
     {"skipper", CD_SKIPPER_ROUTE "\n" SUM_INCREASE(SKIPPER_SEL " }"),
      CD_SKIPPER_ROUTE "\n" SUM_INCREASE(SKIPPER_SEL ", code=~\"5..\" }"), "_canary(_",
      "_primary(_", NULL},
+    {"statefulset", SUM_INCREASE(STS_SEL " }"), SUM_INCREASE(STS_SEL ", status=~\"5.*\" }"),
+     "controller_revision_hash=\"", "controller_revision_hash!=\"", NULL},
     {"apisix", NULL, NULL, NULL, NULL,
      "APISIX's series label the canary's route, which serves both the primary and the canary "
      "backends: the primary's requests cannot be told from the canary's"},

@@ -9,7 +9,8 @@
  * destination_workload, ...), so the canary's query is rendered with that
  * target; or its series carry the primary's name where the canary's carry
  * the canary's (Contour's <svc>-primary cluster, NGINX's empty canary
- * label, ...), so a marker in the canary's query is swapped. Observers
+ * label, a StatefulSet's pods off the update revision, ...), so a marker
+ * in the canary's query is swapped. Observers
  * whose series cannot tell the two apart (APISIX, Knative) are refused
  * with a reason. Pure data and pure functions. */
 #ifndef CD_ANALYSIS_JUDGED_H

@@ -88,6 +88,7 @@ static cd_metric_rc query_builtin(const cd_metrics_config *cfg, const cd_canary_
     const cd_observer *obs = cd_observer_for(provname);
     cd_template_model model;
     cd_template_model_for_canary(&model, c->meta, c->spec, interval_of(m), &m->template_variables);
+    model.revision = c->revision;
     cd_err e = {""};
     char *q = cd_builtin_query(obs, m->name, &model, &e);
     if (!q) {
@@ -127,6 +128,7 @@ static cd_metric_rc query_inline(const cd_metrics_config *cfg, const cd_canary_r
 {
     cd_template_model model;
     cd_template_model_for_canary(&model, c->meta, c->spec, interval_of(m), &m->template_variables);
+    model.revision = c->revision;
     cd_err e = {""};
     char *q = cd_template_render(m->query, &model, &e);
     if (!q) {
@@ -189,6 +191,7 @@ static cd_provider *open_template_provider(const cd_metrics_config *cfg, const c
     pc.secret = have_secret ? &secret : NULL;
     pc.interval = interval_of(m);
     pc.ca_file = cfg->ca_file;
+    pc.cluster = cfg->cluster;
     if (pc.type && !strcmp(pc.type, "prometheus"))
         pc.timeout_ms = cfg->prometheus_timeout_ms;
     cd_provider *p = cd_provider_open(&pc, &e);
@@ -210,6 +213,7 @@ static cd_metric_rc query_template(const cd_metrics_config *cfg, const cd_canary
         return CD_METRIC_ERROR;
     cd_template_model model;
     cd_template_model_for_canary(&model, c->meta, c->spec, interval_of(m), &m->template_variables);
+    model.revision = c->revision;
     cd_err e = {""};
     char *q = cd_template_render(t->query, &model, &e);
     if (!q) {
@@ -350,6 +354,7 @@ static bool plan_judged(const cd_metrics_config *cfg, const cd_canary_ref *c, co
                           interval, sizeof interval);
     cd_template_model model;
     cd_template_model_for_canary(&model, c->meta, c->spec, interval, &m->template_variables);
+    model.revision = c->revision;
     cd_err e = {""};
     bool is_template = m->template_name && *m->template_name;
     if (is_template || (m->query && *m->query)) {
@@ -686,6 +691,7 @@ bool cd_metrics_describe(const cd_metrics_config *cfg, const cd_canary_ref *c, c
 {
     cd_template_model model;
     cd_template_model_for_canary(&model, c->meta, c->spec, interval_of(m), &m->template_variables);
+    model.revision = c->revision;
     *query = NULL;
     if (m->template_name && *m->template_name) {
         const char *ns = m->template_namespace && *m->template_namespace ? m->template_namespace

@@ -17,6 +17,7 @@
 #include "lookup/secrets.h"
 #include "lookup/store.h"
 #include "ports.h"
+#include "providers/provider.h"
 #include <stdint.h>
 
 typedef struct cd_metrics_config {
@@ -26,6 +27,7 @@ typedef struct cd_metrics_config {
     const cd_secret_source *secrets;/* may be NULL */
     int64_t prometheus_timeout_ms;  /* 0: 5 s (Flagger's) */
     const char *ca_file;            /* extra trusted CA for every provider; may be NULL */
+    const cd_provider_cluster *cluster; /* the Kubernetes API (externalmetrics); may be NULL */
 } cd_metrics_config;
 
 /* Builds the port. The config and what it points to must outlive it;

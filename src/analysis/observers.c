@@ -142,6 +142,22 @@ static const cd_observer observers[] = {
      "sum(rate(skipper_serve_route_duration_seconds_count{route=~\"{{ $route }}\"}[{{ "
      "interval }}])) * 1000",
      1, true},
+    /* canaryd's, for StatefulSet targets (docs/statefulset.md): the pods'
+     * own HTTP series, as `kubernetes`'s, of the ordinals the partition
+     * updated (their controller-revision-hash label, mapped by Prometheus'
+     * labelmap of pod labels, is the update revision) */
+    {"statefulset",
+     "\nsum( rate( http_request_duration_seconds_count{ kubernetes_namespace=\"{{ "
+     "namespace }}\", kubernetes_pod_name=~\"{{ target }}-[0-9]+\", "
+     "controller_revision_hash=\"{{ revision }}\", status!~\"5.*\" }[{{ interval }}] ) ) "
+     "/ sum( rate( http_request_duration_seconds_count{ kubernetes_namespace=\"{{ namespace "
+     "}}\", kubernetes_pod_name=~\"{{ target }}-[0-9]+\", controller_revision_hash=\"{{ "
+     "revision }}\" }[{{ interval }}] ) ) * 100",
+     "\nhistogram_quantile( 0.99, sum( rate( http_request_duration_seconds_bucket{ "
+     "kubernetes_namespace=\"{{ namespace }}\", kubernetes_pod_name=~\"{{ target "
+     "}}-[0-9]+\", controller_revision_hash=\"{{ revision }}\" }[{{ interval }}] ) ) by "
+     "(le) )",
+     1000, false},
     {"knative",
      "\nsum( rate( envoy_cluster_upstream_rq{ envoy_cluster_name=~\"{{ namespace }}/{{"
      " route }}\", envoy_response_code!~\"5.*\" }[{{ interval }}] ) ) / sum( rate( "
@@ -188,7 +204,7 @@ const cd_observer *cd_observer_for(const char *p)
     else if (!strcmp(p, "linkerd") || !strcmp(p, "contour") || !strcmp(p, "nginx") ||
              !strcmp(p, "skipper") || !strcmp(p, "traefik") || !strcmp(p, "osm") ||
              !strcmp(p, "kuma") || !strcmp(p, "apisix") || !strcmp(p, "knative") ||
-             !strcmp(p, "istio"))
+             !strcmp(p, "istio") || !strcmp(p, "statefulset"))
         name = p;
     return by_name(name);
 }
@@ -209,6 +225,12 @@ void cd_metrics_provider_name(const char *global_provider, const char *spec_prov
             p = "linkerd";
     }
     bool service = target && target->kind && !strcmp(target->kind, "Service") && !is_knative(target);
+    /* canaryd's: a StatefulSet's updated pods against the others, whatever
+     * the provider (docs/statefulset.md) */
+    if (target && target->kind && !strcmp(target->kind, "StatefulSet")) {
+        snprintf(out, n, "statefulset");
+        return;
+    }
     snprintf(out, n, "%s%s", p, service ? ":service" : "");
 }
 

@@ -26,7 +26,8 @@ typedef struct cd_observer {
  * provider ("crossover" when it contains "crossover"); the canary's
  * spec.provider when set, except that a global provider containing
  * "linkerd" forces "linkerd"; ":service" appended when the target is a
- * (non-Knative) Service. */
+ * (non-Knative) Service. canaryd's: "statefulset" for a StatefulSet target
+ * (its updated pods against the others, docs/statefulset.md). */
 void cd_metrics_provider_name(const char *global_provider, const char *spec_provider,
                               const cd_object_ref *target, char *out, size_t n);
 

@@ -500,6 +500,7 @@ static const char *model_field(const cd_template_model *m, const char *name, siz
     F("ingress", ingress)
     F("route", route)
     F("interval", interval)
+    F("revision", revision)
 #undef F
     *found = false;
     return NULL;

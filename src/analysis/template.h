@@ -3,7 +3,8 @@
  * with Flagger's model: {{ name }}, {{ namespace }}, {{ target }},
  * {{ service }}, {{ ingress }}, {{ route }}, {{ interval }} and
  * {{ variables.X }} (an unknown X is an error, as Flagger renders with
- * missingkey=error).
+ * missingkey=error), plus canaryd's {{ revision }}: a StatefulSet's update
+ * revision, empty for other targets.
  *
  * Supported syntax: trim markers {{- and -}}, comments (slash-star in braces),
  * variables ($x := ..., $x = ..., $x, $x.field), pipelines (a | b),
@@ -19,6 +20,7 @@
 typedef struct cd_template_model {
     const char *name, *namespace_, *target, *service, *ingress, *route, *interval;
     const cd_strmap *variables;     /* may be NULL: no variables */
+    const char *revision;           /* canaryd's: a StatefulSet's update revision; NULL: "" */
 } cd_template_model;
 
 /* Flagger's toMetricModel: service = spec.service.name or T; ingress =

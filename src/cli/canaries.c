@@ -4,26 +4,33 @@
  *   events NAME [-n NS] [--limit N]
  *   watch NAME [-n NS] [--until-done]
  * Exit 0, 1 when the canary does not exist, 2 for usage errors or an
- * unreachable server. */
+ * unreachable server. With --kube, --kubeconfig or --context (or run as
+ * kubectl-canary) they read a cluster instead (kube_ctl.c). */
 #include "cli/commands.h"
+#include "cli/kube_ctl.h"
 #include "cli/local_client.h"
 #include "cli/view.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/timeutil.h"
 #include <unistd.h>
 
 typedef struct common {
     cd_api_client client;
     const char *server, *token_file, *ns, *output;
-    bool all_ns, until_done;
+    bool all_ns, until_done, ns_given;
     int limit;
+    int64_t timeout_ms;
+    cd_ctl_kube_flags kf;
+    cd_ctl_kube kube;       /* connected when kf selects the cluster */
+    bool on_kube;
     char **args;
     int nargs;
 } common;
 
-enum { F_ALL_NS = 1, F_OUTPUT = 2, F_LIMIT = 4, F_UNTIL_DONE = 8 };
+enum { F_ALL_NS = 1, F_OUTPUT = 2, F_LIMIT = 4, F_UNTIL_DONE = 8, F_TIMEOUT = 16 };
 
 static const char *const outputs[] = {"json", NULL};
 
@@ -36,6 +43,11 @@ static int parse(common *o, const char *prog, const char *synopsis, const char *
                  unsigned which, int nargs, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
+    char as_plugin[64];   /* kubectl-canary's help says how kubectl runs it */
+    if (cd_ctl_as_plugin && !strncmp(prog, "canaryctl ", 10)) {
+        snprintf(as_plugin, sizeof as_plugin, "kubectl canary %s", prog + 10);
+        prog = as_plugin;
+    }
     o->ns = "default";
     o->limit = 50;
     cd_flag all[] = {
@@ -48,8 +60,13 @@ static int parse(common *o, const char *prog, const char *synopsis, const char *
                        "exit when the canary is done: 0 on Succeeded, 1 on Failed"),
         CD_API_SERVER_FLAG(&o->server),
         CD_API_TOKEN_FLAG(&o->token_file),
+        CD_FLAG_DUR("timeout", &o->timeout_ms, 0, 864e5,
+                    "with --until-done: give up after this long (exit 3; 0: never)"),
+        CD_KUBE_FLAGS(&o->kf),
     };
-    static const unsigned bit[] = {0, F_ALL_NS, F_OUTPUT, F_LIMIT, F_UNTIL_DONE, 0, 0};
+    all[0].given = &o->ns_given;
+    static const unsigned bit[] = {0, F_ALL_NS, F_OUTPUT, F_LIMIT, F_UNTIL_DONE, 0, 0, F_TIMEOUT,
+                                   0, 0, 0};
     cd_flag t[sizeof all / sizeof all[0]];
     size_t n = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -62,9 +79,21 @@ static int parse(common *o, const char *prog, const char *synopsis, const char *
     if (rc != CD_FLAGS_OK)
         return rc;
     o->args = argv + 1;
+    if (cd_ctl_kube_wanted(&o->kf)) {
+        o->on_kube = true;
+        return cd_ctl_kube_open(&o->kube, &o->kf, o->ns_given ? o->ns : NULL) ? CD_FLAGS_OK
+                                                                               : CD_FLAGS_USAGE;
+    }
     if (!cd_api_client_init(&o->client, o->server, o->token_file))
         return CD_FLAGS_USAGE;
     return CD_FLAGS_OK;
+}
+
+/* Runs the cluster's version of a command and disconnects. */
+static int kube_done(common *o, int rc)
+{
+    cd_ctl_kube_close(&o->kube);
+    return rc;
 }
 
 static bool is_canary_resource(const char *s)
@@ -105,7 +134,8 @@ int cmd_get(int argc, char **argv)
 {
     common o;
     int rc = parse(&o, "canaryctl get", "canaries [-n NS | -A] [-o json] [flags]",
-                   "Lists the canaries of canaryd local: NAME, STATUS, WEIGHT, FAILEDCHECKS,\n"
+                   "Lists the canaries of canaryd local, or of a cluster with --kube, --kubeconfig,\n"
+                   "--context or as kubectl-canary (docs/kubectl-plugin.md): NAME, STATUS, WEIGHT, FAILEDCHECKS,\n"
                    "LASTTRANSITIONTIME (as kubectl get canaries). With -o json, a v1 List of the\n"
                    "Canary objects (apiVersion, kind, metadata, spec, status; secrets redacted),\n"
                    "as kubectl get canaries -o json prints it; describe canary NAME -o json has\n"
@@ -118,6 +148,8 @@ int cmd_get(int argc, char **argv)
                 o.args[0]);
         return 2;
     }
+    if (o.on_kube)
+        return kube_done(&o, cd_ctl_kube_get(&o.kube, o.all_ns, o.output != NULL));
     json_t *j = fetch(&o, o.output ? "/api/v1/canaries?view=objects" : "/api/v1/canaries", &rc);
     if (!j)
         return rc;
@@ -163,7 +195,9 @@ int cmd_describe(int argc, char **argv)
     common o;
     int rc = parse(&o, "canaryctl describe", "canary NAME [-n NS] [-o json] [flags]",
                    "A canary's spec summary, status, processes, each metric's last value beside\n"
-                   "its limit, and its recent events.",
+                   "its limit, and its recent events. On a cluster (--kube, --kubeconfig, --context,\n"
+                   "kubectl-canary): step n of N, the primary's and canary's images and replicas,\n"
+                   "the gates and who set them, the Canary's Events.",
                    F_OUTPUT, 2, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
@@ -173,6 +207,8 @@ int cmd_describe(int argc, char **argv)
                         "canary NAME)\n", o.args[0]);
         return 2;
     }
+    if (o.on_kube)
+        return kube_done(&o, cd_ctl_kube_describe(&o.kube, name, o.output != NULL));
     json_t *j = fetch_canary(&o, name, &rc);
     if (!j)
         return rc;
@@ -197,6 +233,8 @@ int cmd_events(int argc, char **argv)
                    F_OUTPUT | F_LIMIT, 1, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
+    if (o.on_kube)
+        return kube_done(&o, cd_ctl_kube_events(&o.kube, o.args[0], o.limit, o.output != NULL));
     char path[800];
     cd_api_canary_path(path, sizeof path, o.ns, o.args[0]);
     size_t n = strlen(path);
@@ -234,11 +272,15 @@ int cmd_watch(int argc, char **argv)
                    "revision is done (0 Succeeded, 1 Failed); a Succeeded or Failed left from "
                    "the previous revision is not taken for it, and a finished phase seen first "
                    "is confirmed a second later, in case canaryd has not yet read an edit made "
-                   "just before.",
-                   F_UNTIL_DONE, 1, argc, argv);
+                   "just before.\n\nOn a cluster (--kube, --kubeconfig, --context, kubectl-canary) "
+                   "it polls the Canary once a second; docs/kubectl-plugin.md.",
+                   F_UNTIL_DONE | F_TIMEOUT, 1, argc, argv);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
+    if (o.on_kube)
+        return kube_done(&o, cd_ctl_kube_watch(&o.kube, o.args[0], o.until_done, o.timeout_ms));
     signal(SIGINT, on_int);
+    int64_t deadline = o.timeout_ms > 0 ? cd_mono_ms() + o.timeout_ms : 0;
     signal(SIGTERM, on_int);
     bool tty = isatty(STDOUT_FILENO);
     char last[1024] = "";
@@ -279,6 +321,10 @@ int cmd_watch(int argc, char **argv)
         bool changed = polls + 1 > seen_done;
         if (o.until_done && outcome >= 0 && (changed || seen_done >= 3))
             return outcome;
+        if (deadline && cd_mono_ms() >= deadline) {
+            fprintf(stderr, "canaryctl watch: %s.%s not done after the --timeout\n", o.args[0], o.ns);
+            return 3;
+        }
         usleep(500000);
     }
     return 0;

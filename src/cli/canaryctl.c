@@ -1,6 +1,7 @@
 /* canaryctl.c - entry point of canaryctl: dispatches to one command per
  * file in src/cli/. Must not contain command logic itself. */
 #include "cli/commands.h"
+#include "cli/kube_ctl.h"
 #include "version.h"
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static const struct {
     {"abort", cmd_abort, "roll a canary back now"},
     {"hold", cmd_hold, "hold a canary's promotion (or, with --rollout, new revisions)"},
     {"resume", cmd_resume, "release a canary's holds"},
+    {"retry", cmd_retry, "analyse a Failed release again (Kubernetes)"},
     {"rollback", cmd_rollback, "put a canary's last promoted revision back (instant rollback)"},
     {"load", cmd_load, "send steady HTTP load (canaryd's built-in load generator)"},
     {"metrics", cmd_metrics, "render and run a canary's metric queries, print values and verdicts"},
@@ -28,15 +30,26 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: canaryctl COMMAND [ARGS]\n\nCommands:\n");
+    fprintf(out, "Usage: %s COMMAND [ARGS]\n\nCommands:\n",
+            cd_ctl_as_plugin ? "kubectl canary" : "canaryctl");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "  %-10s %s\n", "version", "print the version");
     fprintf(out, "\nRun 'canaryctl COMMAND --help' for a command's options.\n");
 }
 
+/* Installed (or linked) as kubectl-canary, canaryctl is a kubectl plugin:
+ * `kubectl canary get canaries` runs it against kubectl's cluster. */
+static bool plugin_name(const char *argv0)
+{
+    const char *base = strrchr(argv0, '/');
+    base = base ? base + 1 : argv0;
+    return !strncmp(base, "kubectl-canary", 14);
+}
+
 int main(int argc, char **argv)
 {
+    cd_ctl_as_plugin = argc > 0 && plugin_name(argv[0]);
     if (argc < 2) {
         usage(stderr);
         return 2;

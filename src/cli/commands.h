@@ -16,6 +16,7 @@ int cmd_abort(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 
 #endif

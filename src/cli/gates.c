@@ -6,8 +6,12 @@
  *   hold NAME --rollout   hold new revisions until `resume`
  *   resume NAME    release holds
  *   rollback NAME  the last promoted revision back (spec.rollbackWindow)
+ *   retry NAME     analyse a Failed release again (Kubernetes only)
+ * With --kube, --kubeconfig or --context (or run as kubectl-canary) they
+ * act on a cluster through canaryd.io/... annotations (kube_ctl.c).
  * Exit 0 done, 1 no such canary, 2 usage or unreachable server. */
 #include "cli/commands.h"
+#include "cli/kube_ctl.h"
 #include "cli/local_client.h"
 #include <stdio.h>
 #include <string.h>
@@ -16,17 +20,20 @@ static int act(const char *cmd_name, const char *action, const char *about, int 
                char **argv)
 {
     const char *server = NULL, *token_file = NULL, *ns = "default";
-    bool rollout = false;
+    bool rollout = false, ns_given = false;
+    cd_ctl_kube_flags kf = {0};
     char prog[64];
-    snprintf(prog, sizeof prog, "canaryctl %s", cmd_name);
+    snprintf(prog, sizeof prog, "%s %s", cd_ctl_as_plugin ? "kubectl canary" : "canaryctl", cmd_name);
     bool hold = !strcmp(cmd_name, "hold");
     cd_flag flags[] = {
         CD_API_NAMESPACE_FLAG(&ns),
         CD_API_SERVER_FLAG(&server),
         CD_API_TOKEN_FLAG(&token_file),
+        CD_KUBE_FLAGS(&kf),
         CD_FLAG_SWITCH("rollout", 0, &rollout,
                        "hold new revisions (they wait in Initialized) until resume"),
     };
+    flags[0].given = &ns_given;
     cd_flag_cmd fc = {
         .env = cd_api_env_docs,
         .prog = prog,
@@ -35,7 +42,7 @@ static int act(const char *cmd_name, const char *action, const char *about, int 
         .footer = "Exit status: 0 done, 1 no such canary, 2 usage error, refused or canaryd "
                   "unreachable.",
         .flags = flags,
-        .nflags = hold ? 4 : 3,
+        .nflags = hold ? 4 + CD_KUBE_NFLAGS : 3 + CD_KUBE_NFLAGS,
         .min_args = 1,
         .max_args = 1,
     };
@@ -44,11 +51,24 @@ static int act(const char *cmd_name, const char *action, const char *about, int 
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
     const char *name = argv[1];
+    if (rollout && !strcmp(action, "hold"))
+        action = "hold-rollout";
+    if (cd_ctl_kube_wanted(&kf)) {
+        cd_ctl_kube k;
+        if (!cd_ctl_kube_open(&k, &kf, ns_given ? ns : NULL))
+            return 2;
+        rc = cd_ctl_kube_act(&k, name, action);
+        cd_ctl_kube_close(&k);
+        return rc;
+    }
+    if (!strcmp(action, "retry")) {
+        fprintf(stderr, "%s: retry acts on Kubernetes only (--kube); with canaryd local, apply the "
+                        "manifest again\n", prog);
+        return 2;
+    }
     cd_api_client client;
     if (!cd_api_client_init(&client, server, token_file))
         return 2;
-    if (rollout && !strcmp(action, "hold"))
-        action = "hold-rollout";
     char path[800];
     cd_api_canary_path(path, sizeof path, ns, name);
     size_t n = strlen(path);
@@ -116,5 +136,14 @@ int cmd_rollback(int argc, char **argv)
                "other than the target's current one) back into the LocalWorkload's manifest;\n"
                "within spec.rollbackWindow the engine promotes it at once, without analysis\n"
                "(docs/rollback.md). Refused without spec.rollbackWindow.",
+               argc, argv);
+}
+
+int cmd_retry(int argc, char **argv)
+{
+    return act("retry", "retry",
+               "Analyses a Failed release again, on Kubernetes: canaryd kube starts the\n"
+               "release of the target's current revision over (\"New revision detected\"), as\n"
+               "if it had just been applied. Refused unless the canary is Failed.",
                argc, argv);
 }

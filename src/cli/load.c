@@ -2,6 +2,9 @@
  * load tester's `type: load` task) from the command line, so a demo or a
  * test needs no external hey or wrk. Runs until --duration, --requests or
  * SIGINT/SIGTERM, then prints its report (text, or JSON with -o json).
+ * Progress goes to stderr only when it is a terminal (one line redrawn
+ * every second), unless --progress says otherwise; it never mixes with the
+ * report on stdout.
  * Exit 0 when the error rate stayed within --max-error-rate, 1 otherwise,
  * 2 for usage errors. */
 #include "cli/commands.h"
@@ -12,6 +15,7 @@
 #include "util/redact.h"
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +23,14 @@ static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { g_stop = 1; }
 
 static const char *const outputs[] = {"text", "json", NULL};
+static const char *const progress_modes[] = {"auto", "always", "never", NULL};
+
+typedef struct progress_view {
+    bool tty;            /* redraw one line in place; else a line every 10 s */
+    double duration_s;   /* 0: open-ended */
+    long long requests;  /* 0: no request limit */
+    bool drawn;          /* a line is on the terminal, to end before the report */
+} progress_view;
 
 static bool add_header(void *target, const char *v, char *err, size_t errlen)
 {
@@ -37,13 +49,36 @@ static bool add_header(void *target, const char *v, char *err, size_t errlen)
     return true;
 }
 
-/* a progress line of an open-ended run: "12s: sent 1200, failed 0 (0.00%), 100.0 req/s" */
+/* how far a bounded run is, in percent (by time or by requests), or -1 */
+static double progress_percent(const progress_view *v, const cd_load_report *r, double elapsed_s)
+{
+    double pct = -1;
+    if (v->duration_s > 0)
+        pct = 100.0 * elapsed_s / v->duration_s;
+    if (v->requests > 0) {
+        double by_requests = 100.0 * (double)r->sent / (double)v->requests;
+        if (by_requests > pct)
+            pct = by_requests;
+    }
+    return pct > 100 ? 100 : pct;
+}
+
+/* "12s: sent 1200, failed 0 (0.00%), 100.0 req/s", with "[ 40%] " ahead
+ * for a bounded run; redrawn in place on a terminal */
 static void on_progress(void *ctx, const cd_load_report *r, double elapsed_s)
 {
-    fprintf(stderr, "canaryctl load: %.0fs: sent %llu, failed %llu (%.2f%%), %.1f req/s\n",
-            elapsed_s, (unsigned long long)r->sent, (unsigned long long)r->failed,
+    progress_view *v = ctx;
+    char pct[16] = "";
+    double p = progress_percent(v, r, elapsed_s);
+    if (p >= 0)
+        snprintf(pct, sizeof pct, "[%3.0f%%] ", p);
+    fprintf(stderr, "%scanaryctl load: %s%.0fs: sent %llu, failed %llu (%.2f%%), %.1f req/s%s",
+            v->tty ? "\r\033[K" : "", pct, elapsed_s, (unsigned long long)r->sent,
+            (unsigned long long)r->failed,
             r->sent ? 100.0 * (double)r->failed / (double)r->sent : 0,
-            elapsed_s > 0 ? (double)r->sent / elapsed_s : 0);
+            elapsed_s > 0 ? (double)r->sent / elapsed_s : 0, v->tty ? "" : "\n");
+    fflush(stderr);
+    v->drawn = v->tty;
 }
 
 int cmd_load(int argc, char **argv)
@@ -54,14 +89,14 @@ int cmd_load(int argc, char **argv)
     s.duration_ms = 10000;
     s.timeout_ms = 10000;
     s.max_error_rate = 100;
-    const char *method = "GET", *body = NULL, *output = "text";
+    const char *method = "GET", *body = NULL, *output = "text", *progress = "auto";
     const cd_flag flags[] = {
         {.name = "rate", .alias = 'r', .type = CD_FLAG_DOUBLE, .target = &s.rate, .lo = 0,
          .hi = 1e6, .def = "0: a closed loop at --concurrency", .help = "requests per second"},
         CD_FLAG_NUM("concurrency", &s.concurrency, "N", 1, 10000, "requests in flight at most"),
         {.name = "duration", .type = CD_FLAG_DURATION, .target = &s.duration_ms, .lo = 0,
          .hi = 365 * 86400000.0,
-         .help = "how long; 0: until interrupted (progress every 10s on stderr)"},
+         .help = "how long; 0: until interrupted"},
         {.name = "requests", .type = CD_FLAG_I64, .target = &s.requests, .lo = 0, .hi = 1e12,
          .def = "0: no limit", .help = "stop after this many requests"},
         CD_FLAG_DUR("timeout", &s.timeout_ms, 1, 3600000, "per request"),
@@ -75,6 +110,11 @@ int cmd_load(int argc, char **argv)
         {.name = "output", .alias = 'o', .type = CD_FLAG_ENUM, .target = &output,
          .choices = outputs, .help = "the report's format"},
         CD_FLAG_SWITCH("insecure", 'k', &s.insecure, "skip TLS certificate verification"),
+        {.name = "progress", .type = CD_FLAG_ENUM, .target = &progress, .choices = progress_modes,
+         .arg = "WHEN",
+         .help = "when to show progress on stderr (auto: a line redrawn every second when "
+                 "stderr is a terminal, nothing otherwise; always: also a line every 10s when "
+                 "it is not a terminal)"},
     };
     cd_flag_cmd cmd = {
         .prog = "canaryctl load",
@@ -111,17 +151,28 @@ int cmd_load(int argc, char **argv)
         cd_load_spec_free(&s);
         return 2;
     }
-    if (forever) {
-        fprintf(stderr, "canaryctl load: sending to %s until interrupted (Ctrl-C stops and prints "
-                        "the report)\n", s.url);
+    progress_view view = {.tty = isatty(STDERR_FILENO) == 1,
+                          .duration_s = forever || s.duration_ms >= 365LL * 24 * 3600 * 1000
+                                            ? 0
+                                            : (double)s.duration_ms / 1000.0,
+                          .requests = s.requests};
+    bool show = strcmp(progress, "never") && (view.tty || !strcmp(progress, "always"));
+    if (forever)
+        fprintf(stderr, "canaryctl load: sending to %s until interrupted (Ctrl-C stops and "
+                        "prints the report)\n", s.url);
+    if (show) {
         s.progress = on_progress;
-        s.progress_every_ms = 10000;
+        s.progress_ctx = &view;
+        s.progress_every_ms = view.tty ? 1000 : 10000;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     cd_load_report r;
     cd_err err = {{0}};
-    if (!cd_load_run(&s, &g_stop, &r, &err)) {
+    bool ran = cd_load_run(&s, &g_stop, &r, &err);
+    if (view.drawn)
+        fputc('\n', stderr);
+    if (!ran) {
         fprintf(stderr, "canaryctl load: %s\n", err.msg);
         cd_load_spec_free(&s);
         return 2;

@@ -183,7 +183,8 @@ static bool run_canary(const opts *o, const cd_metrics_config *cfg, const cd_obj
     cd_canary_status st;
     cd_status_init(&st);
     cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st,
-                         obj->spec.canary.provider ? obj->spec.canary.provider : cfg->mesh_provider};
+                         obj->spec.canary.provider ? obj->spec.canary.provider : cfg->mesh_provider,
+                         NULL};
     cd_local_metrics lp;
     cd_metrics_port port = cd_local_metrics_port(&lp, o->state_dir, (long)o->timeout_ms, obj,
                                                  cd_metrics_port_make(cfg));
@@ -365,7 +366,7 @@ int cmd_metrics(int argc, char **argv)
     cd_store store = cd_object_store(&objs);
     cd_local_secrets local = {o.secrets_dir, NULL};
     cd_secret_source secrets = cd_local_secret_source(&local);
-    cd_metrics_config cfg = {o.server, o.mesh, &store, &secrets, o.timeout_ms, NULL};
+    cd_metrics_config cfg = {o.server, o.mesh, &store, &secrets, o.timeout_ms, NULL, NULL};
     json_t *rows = o.output ? json_array() : NULL;
     static const char *const head[] = {"CANARY", "METRIC", "PROVIDER", "VALUE", "STATUS",
                                        "MESSAGE"};

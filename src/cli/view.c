@@ -111,7 +111,7 @@ static void metric_row(cd_table *t, const json_t *m)
     cd_table_row(t, row);
 }
 
-static void metrics_of(cd_buf *out, const json_t *c)
+void cd_view_metrics(cd_buf *out, const json_t *c)
 {
     static const char *const head[] = {"NAME", "LAST VALUE", "LIMIT", "CHECK", "MESSAGE"};
     cd_table t;
@@ -172,7 +172,7 @@ void cd_view_describe(cd_buf *out, const json_t *c)
         }
     }
     cd_buf_puts(out, "\nMetrics:\n");
-    metrics_of(out, c);
+    cd_view_metrics(out, c);
     /* the statistical judge's explanation of each judged metric */
     json_t *status = json_object_get(c, "status");
     if (json_object_get(status, "judge")) {
@@ -224,7 +224,7 @@ void cd_view_watch(cd_buf *out, const json_t *c, int events)
     cd_buf_printf(out, "\n\n  failed checks %ld   iterations %ld\n\n", num(c, "failedChecks"),
                   num(c, "iterations"));
     if (json_array_size(json_object_get(c, "metrics")))
-        metrics_of(out, c);
+        cd_view_metrics(out, c);
     cd_buf_puts(out, "\n");
     events_of(out, c, events);
 }

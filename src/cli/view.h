@@ -18,6 +18,8 @@ void cd_view_events(cd_buf *out, const json_t *events, const char *indent);
 void cd_view_weights(const json_t *canary, int *canary_w, int *primary_w, bool *mirrored);
 /* The "Gates:" lines of describe (nothing when none is engaged). */
 void cd_view_gates(cd_buf *out, const json_t *gates);
+/* NAME LAST VALUE LIMIT CHECK MESSAGE of detail["metrics"], indented. */
+void cd_view_metrics(cd_buf *out, const json_t *canary);
 /* The describe page of one canary detail. */
 void cd_view_describe(cd_buf *out, const json_t *canary);
 /* A weight bar, e.g. "[#####...............] 25%". */

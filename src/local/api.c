@@ -6,6 +6,8 @@
  *   GET  /api/v1/canaries[?view=objects]            list (summaries, or a v1 List of Canaries)
  *   GET  /api/v1/namespaces/NS/canaries/NAME        detail (status, metrics, events, processes)
  *   GET  /api/v1/namespaces/NS/canaries/NAME/events?limit=N
+ *   GET  /api/v1/namespaces/NS/canaries/NAME/history   weights and metric values over time
+ *   GET|POST /ui/...                                the web dashboard (ui.c, docs/dashboard.md)
  *   POST /api/v1/apply[?name=FILE]                  body: a manifest; 422 with errors, nothing changed
  *   POST /api/v1/namespaces/NS/canaries/NAME/ACTION ACTION: promote, abort, hold, hold-rollout, resume
  *   POST /api/v1/namespaces/NS/canaries/NAME/rollback  the last promoted revision back (revisions.c)
@@ -22,6 +24,7 @@
  * Handlers hold the controller lock only while they read or change its
  * state; nothing here blocks on other network calls. */
 #include "local/local.h"
+#include "local/ui.h"
 #include "net/httpd.h"
 #include "util/access.h"
 #include "util/errfmt.h"
@@ -55,6 +58,7 @@ struct lc_api {
     char *unix_path;
     gate_entry *open_gates;   /* flagger-loadtester gate state (default closed) */
     size_t ngates;
+    lc_ui *ui;                /* the dashboard's sessions */
 };
 
 typedef cd_httpd_request request;
@@ -272,9 +276,10 @@ static void resume(lc_canary *c, char *out, size_t n)
                  k > 2 ? ", " : "", k > 2 ? what[2] : "");
 }
 
-/* promote, abort, hold, hold-rollout, resume: through the gates (ports_local.c). */
-static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char *ns,
-                           const char *name, const char *action)
+/* promote, abort, hold, hold-rollout, resume: through the gates
+ * (ports_local.c). Also the dashboard's buttons (ui.c). */
+unsigned lc_api_act(lc_api *api, const char *ns, const char *name, const char *action, char *msg,
+                    size_t msglen)
 {
     pthread_mutex_lock(&api->L->lock);
     lc_canary *c = lc_find_canary(api->L, ns, name);
@@ -310,12 +315,19 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
             c->tick_now = true;
     }
     pthread_mutex_unlock(&api->L->lock);
-    if (refused[0])
-        return send_error(conn, 409, refused);
-    if (!c)
-        return send_error(conn, 404, "no such canary");
-    if (!done)
-        return send_error(conn, 400, "unknown action (promote, abort, hold, hold-rollout, resume)");
+    if (refused[0]) {
+        snprintf(msg, msglen, "%s", refused);
+        return 409;
+    }
+    if (!c) {
+        snprintf(msg, msglen, "no such canary");
+        return 404;
+    }
+    if (!done) {
+        snprintf(msg, msglen, "unknown action (promote, abort, hold, hold-rollout, resume)");
+        return 400;
+    }
+    snprintf(msg, msglen, "%s", done);
     if (!strcmp(action, "promote") || !strcmp(action, "abort")) {
         /* also open the loadtester-style gates webhooks may point at */
         char key[600];
@@ -334,8 +346,18 @@ static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char 
         pthread_mutex_unlock(&api->L->lock);
     }
     lc_wake(api->L);
-    cd_info("local: %s.%s: %s", name, ns, done);
-    return cd_httpd_reply_json(conn, 202, json_pack("{s:s}", "result", done));
+    cd_info("local: %s.%s: %s", name, ns, msg);
+    return 202;
+}
+
+static enum MHD_Result act(lc_api *api, struct MHD_Connection *conn, const char *ns,
+                           const char *name, const char *action)
+{
+    char msg[700];
+    unsigned code = lc_api_act(api, ns, name, action, msg, sizeof msg);
+    if (code != 202)
+        return send_error(conn, code, msg);
+    return cd_httpd_reply_json(conn, 202, json_pack("{s:s}", "result", msg));
 }
 
 bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_t cap)
@@ -438,6 +460,8 @@ static enum MHD_Result canary_route(lc_api *api, struct MHD_Connection *conn, co
         const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
         j = json_pack("{s:o}", "items",
                       cd_state_events(api->L->state, ns, name, lim ? atoi(lim) : 0));
+    } else if (c && !strcmp(tail, "history")) {
+        j = lc_history_json(c);
     }
     pthread_mutex_unlock(&api->L->lock);
     if (!c)
@@ -455,6 +479,8 @@ static enum MHD_Result handle(void *ctx, struct MHD_Connection *conn, const char
     bool post = !strcmp(method, "POST");
     if (!strcmp(url, "/healthz"))
         return cd_httpd_reply(conn, 200, "text/plain", "OK", 2);
+    if (lc_ui_path(url))
+        return lc_ui_handle(api->ui, conn, url, method, rq);
     if (!strcmp(url, "/metrics") && get) {
         cd_buf b = CD_BUF_INIT;
         cd_registry_write(api->L->registry, &b);
@@ -483,6 +509,8 @@ static unsigned admit(void *ctx, struct MHD_Connection *conn, const char *url, c
     static const char *const manifest_types[] = {"application/yaml", "application/x-yaml", NULL};
     lc_api *api = ctx;
     cd_access_policy p = api->policy;
+    if (lc_ui_path(url))   /* its own rules: a session cookie, forms with a CSRF token */
+        return lc_ui_admit(api->ui, conn, url, method, p, why, whylen);
     if (!strcmp(url, "/healthz") && !cd_method_changes_state(method))
         p.token = NULL;
     if (!strcmp(url, "/api/v1/apply"))
@@ -598,6 +626,7 @@ lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err)
         free(api);
         return NULL;
     }
+    api->ui = lc_ui_new(api, L, api->policy.token, address);
     cd_httpd_options o = {
         .name = "local API",
         .listen_fd = fd,
@@ -612,6 +641,7 @@ lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err)
     };
     api->srv = cd_httpd_start(&o, err);
     if (!api->srv) {
+        lc_ui_free(api->ui);
         if (api->unix_path)
             unlink(api->unix_path);
         free(api->unix_path);
@@ -631,6 +661,7 @@ void lc_api_stop(lc_api *api)
         free(api->unix_path);
     }
     memset(api->token, 0, sizeof api->token);
+    lc_ui_free(api->ui);
     free(api->open_gates);
     free(api);
 }

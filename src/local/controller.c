@@ -291,6 +291,7 @@ static void free_canary(lc_canary *c)
     cd_object_free(c->obj);
     cd_status_free(&c->status);
     cd_status_free(&c->tick_status);
+    lc_history_free(&c->history);
     free(c->ns);
     free(c->name);
     free(c);

@@ -37,6 +37,26 @@ typedef struct lc_metric_view {
     int64_t at_ms;
 } lc_metric_view;
 
+/* The dashboard's history of a canary (history.c): one point per change
+ * of phase or weight and per new metric value, the last LC_HISTORY_MAX
+ * kept (a ring; about 160 bytes a point). In memory only: a restart of
+ * canaryd local starts it again (docs/dashboard.md). */
+#define LC_HISTORY_MAX 720
+#define LC_HISTORY_METRICS 16       /* as lc_canary.metrics */
+typedef struct lc_history_point {
+    int64_t at_ms;
+    int canary_weight, primary_weight;
+    int phase;                      /* cd_phase */
+    unsigned has;                   /* bit k: values[k] is a value measured at this point */
+    double values[LC_HISTORY_METRICS];
+} lc_history_point;
+
+typedef struct lc_history {
+    lc_history_point *points;       /* ring of LC_HISTORY_MAX, allocated on first use */
+    size_t start, n;
+    int64_t metric_at[LC_HISTORY_METRICS];   /* the metric times already taken */
+} lc_history;
+
 /* One Canary on the local platform. */
 typedef struct lc_canary {
     cd_local *L;
@@ -55,8 +75,9 @@ typedef struct lc_canary {
     /* gates (canaryctl promote / abort / halt / resume) */
     bool promotion_held, promotion_approved, rollout_held, rollback_requested;
     /* the last value of each metric, for canaryctl describe */
-    lc_metric_view metrics[16];
+    lc_metric_view metrics[LC_HISTORY_METRICS];
     size_t n_metrics;
+    lc_history history;             /* weights and metric values over time */
     /* its status.json could not be read: rebuilt by reconcile once the
      * target (what the primary runs) is known */
     bool status_lost;
@@ -142,6 +163,15 @@ void lc_revisions_note(cd_local *L, const cd_object *workload, const char *revis
  * manifest errors in diags. */
 int lc_rollback(cd_local *L, const char *ns, const char *name, cd_diags *diags, char *msg,
                 size_t msglen);
+
+/* history.c; L->lock held */
+/* Adds a point when the phase or a weight changed or a metric has a new
+ * value since the last point. */
+void lc_history_note(lc_canary *c, int64_t now_ms);
+/* {"metrics": [names], "points": [{"time", "phase", "canaryWeight",
+ * "primaryWeight", "values": [number or null per metric]}]}, oldest first. */
+json_t *lc_history_json(const lc_canary *c);
+void lc_history_free(lc_history *h);
 
 /* api.c */
 typedef struct lc_api lc_api;

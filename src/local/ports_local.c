@@ -45,6 +45,7 @@ static cd_rc status_save(void *ctx, const cd_canary_ref *ref, cd_err *err)
     int rc = cd_state_save_status(c->L->state, c->ns, c->name, ref->status);
     pthread_mutex_lock(&c->L->lock);
     cd_status_copy(&c->status, ref->status);
+    lc_history_note(c, cd_wall_ms());   /* for the dashboard */
     pthread_mutex_unlock(&c->L->lock);
     if (rc != 0) {
         snprintf(err->msg, sizeof err->msg, "cannot write the status of %s: %s", t->key,

@@ -16,11 +16,55 @@ struct cd_metrics_endpoint {
     int port;
 };
 
+static bool is_page(const cd_metrics_endpoint *e, const char *url)
+{
+    size_t n = e->cfg.page_prefix ? strlen(e->cfg.page_prefix) : 0;
+    return e->cfg.page && n && !strncmp(url, e->cfg.page_prefix, n) && (!url[n] || url[n] == '/');
+}
+
+/* A read-only page: only for this machine's names, never for another
+ * origin, never a change. */
+static enum MHD_Result page(cd_metrics_endpoint *e, struct MHD_Connection *c, const char *url,
+                            bool get)
+{
+    static const char text[] = "text/plain; charset=utf-8";
+    if (!get)
+        return cd_httpd_reply(c, 405, text, "read-only: GET only\n", 20);
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    static const char refused[] = "the Host must be an IP address, localhost or this "
+                                  "machine's name (kubectl port-forward), and the Origin this "
+                                  "server\n";
+    if (!cd_host_is_local(host) || !cd_origin_matches_host(origin, host))
+        return cd_httpd_reply(c, 403, text, refused, sizeof refused - 1);
+    cd_metrics_page pg = {.body = CD_BUF_INIT};
+    e->cfg.page(e->cfg.page_ctx, url, &pg);
+    if (!pg.status) {
+        cd_buf_free(&pg.body);
+        return cd_httpd_reply(c, 404, text, "404 page not found\n", 19);
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(pg.body.len, pg.body.data ? pg.body.data : "",
+                                                             MHD_RESPMEM_MUST_COPY);
+    cd_buf_free(&pg.body);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", pg.type ? pg.type : text);
+    if (pg.location)
+        MHD_add_response_header(r, "Location", pg.location);
+    for (size_t i = 0; pg.headers && pg.headers[i] && pg.headers[i + 1]; i += 2)
+        MHD_add_response_header(r, pg.headers[i], pg.headers[i + 1]);
+    enum MHD_Result ret = MHD_queue_response(c, pg.status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const char *url,
                                   const char *method, cd_httpd_request *rq)
 {
     cd_metrics_endpoint *e = ctx;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (is_page(e, url))
+        return page(e, c, url, get);
     if (!strcmp(url, "/healthz")) {
         bool ok = !e->cfg.healthy || e->cfg.healthy(e->cfg.health_ctx);
         return ok ? cd_httpd_reply(c, 200, "text/plain; charset=utf-8", "OK", 2)

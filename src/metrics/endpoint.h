@@ -2,7 +2,10 @@
  * in the Prometheus text format (the writers given, e.g. a cd_registry,
  * plus process_* metrics) and GET /healthz answering "OK". Runs on its own
  * libmicrohttpd thread; writers must be thread-safe (cd_registry_write is).
- * Serves nothing else (404). */
+ * Serves nothing else (404), except read-only pages under page_prefix when
+ * a page function is given (canaryd kube -dashboard): GET and HEAD only,
+ * for a Host naming this machine (an IP address, localhost, its host
+ * name: no DNS rebinding) and no foreign Origin. */
 #ifndef CD_METRICS_ENDPOINT_H
 #define CD_METRICS_ENDPOINT_H
 #include "util/err.h"
@@ -18,6 +21,17 @@ typedef void (*cd_metrics_writer)(void *ctx, cd_buf *out);
  * starve them (clamped to the fd limit). */
 #define CD_METRICS_MAX_CONNECTIONS 4096
 
+/* A page's answer: status (0: not found), media type, Location of a
+ * redirect, extra headers ("Name", "value", ..., NULL) and the body. */
+typedef struct cd_metrics_page {
+    unsigned status;
+    const char *type;
+    const char *location;
+    const char *const *headers;
+    cd_buf body;
+} cd_metrics_page;
+typedef void (*cd_metrics_page_fn)(void *ctx, const char *url, cd_metrics_page *out);
+
 typedef struct cd_metrics_endpoint_config {
     const char *address;            /* bind address; NULL: every interface */
     int port;                       /* 0: any free port (see cd_metrics_endpoint_port) */
@@ -28,6 +42,10 @@ typedef struct cd_metrics_endpoint_config {
     /* /healthz answers 200 "OK" while this returns true (NULL: always) */
     bool (*healthy)(void *ctx);
     void *health_ctx;
+    /* read-only pages for paths equal to or under page_prefix ("/ui") */
+    const char *page_prefix;
+    cd_metrics_page_fn page;        /* NULL: none */
+    void *page_ctx;
 } cd_metrics_endpoint_config;
 
 typedef struct cd_metrics_endpoint cd_metrics_endpoint;

@@ -675,14 +675,15 @@ static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_sp
         const cd_node *at = mn && mn->type == CD_N_SEQ && i < mn->nitems ? mn->items[i] : an;
         char path[64];
         snprintf(path, sizeof path, "spec.analysis.metrics[%zu]", i);
-        if (cd_metric_is_builtin(m) && !m->template_name && !m->query)
-            cd_dec_error(d, at, cd_dec_path(d, path, "name"),
-                         "builtin metric %s has no query for a StatefulSet's updated pods; use a "
-                         "templateRef or query that selects them (docs/statefulset.md)",
-                         m->name ? m->name : "");
-        if (m->judge)
+        /* builtin metrics compare the updated pods with the others by
+         * their controller-revision-hash; a template's other side would
+         * be T-primary, which a StatefulSet has not */
+        bool builtin = cd_metric_is_builtin(m) && !m->template_name && !m->query;
+        if (m->judge && !builtin)
             cd_dec_error(d, cd_map_get(at, "judge"), cd_dec_path(d, path, "judge"),
-                         "the statistical judge does not support StatefulSet targets yet");
+                         "the statistical judge reads only the builtin metrics of a StatefulSet "
+                         "target (its updated pods against the others); a templateRef or query "
+                         "has no second side to compare with");
     }
 }
 

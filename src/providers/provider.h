@@ -1,6 +1,7 @@
 /* provider.h - metric providers behind one table of function pointers (as
  * curl keeps one TLS backend per file): prometheus, datadog, newrelic,
- * graphite, dynatrace, influxdb, cloudwatch. A provider is built from a
+ * graphite, dynatrace, influxdb, cloudwatch, externalmetrics, stackdriver,
+ * keptn. A provider is built from a
  * MetricTemplate's provider section plus its credentials, runs one query
  * returning one number, and answers the availability check (§3.5, §3.6).
  * Prometheus also answers range queries (the per-step values of one
@@ -19,6 +20,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The Kubernetes API server canaryd kube runs against, for the providers
+ * that use it (externalmetrics without an address, keptn). request: method
+ * on path (absolute, with its query), body (JSON) may be NULL, with
+ * canaryd's own credentials; true with *out (when out is not NULL), the
+ * decoded JSON answer of a 2xx; false with err otherwise, *not_found set
+ * for a 404 (not_found may be NULL). */
+typedef struct cd_provider_cluster {
+    void *ctx;
+    bool (*request)(void *ctx, const char *method, const char *path, const json_t *body,
+                    json_t **out, bool *not_found, cd_err *err);
+} cd_provider_cluster;
+
 typedef struct cd_provider_config {
     const char *type;                   /* NULL/"" -> prometheus */
     const char *address;
@@ -32,6 +45,7 @@ typedef struct cd_provider_config {
     const char *ca_file;                /* extra trusted CA (PEM); NULL: system */
     int64_t (*now_ms)(void);            /* NULL: wall clock (tests pin it) */
     char **environ_;                    /* NULL: the process's (cloudwatch credentials) */
+    const cd_provider_cluster *cluster; /* NULL: none (canaryd local) */
 } cd_provider_config;
 
 typedef struct cd_provider cd_provider;
@@ -106,6 +120,22 @@ cd_metric_rc cd_graphite_parse(const char *body, size_t len, double *value, cd_e
 cd_metric_rc cd_dynatrace_parse(const char *body, size_t len, double *value, cd_err *err);
 cd_metric_rc cd_influxdb_parse_csv(const char *body, size_t len, double *value, cd_err *err);
 cd_metric_rc cd_cloudwatch_parse(const char *body, size_t len, double *value, cd_err *err);
+/* A Cloud Monitoring timeSeries:query answer: the first point's first value. */
+cd_metric_rc cd_stackdriver_parse(const char *body, size_t len, double *value, cd_err *err);
+/* An ExternalMetricValueList: the first item's value. */
+cd_metric_rc cd_externalmetrics_parse(const char *body, size_t len, double *value, cd_err *err);
+cd_metric_rc cd_externalmetrics_parse_json(const json_t *root, const char *body, size_t len,
+                                           double *value, cd_err *err);
+/* The External Metrics API path for a Flagger query
+ * "<namespace>/<metric>?labelSelector=<selector>", appended to path. */
+bool cd_externalmetrics_request_path(const char *query, cd_buf *path, cd_err *err);
+/* A keptn query "<keptnmetric|analysis>/<ns>/<name>[/<duration>[/<k=v;...>]]"
+ * (lower-cased as Flagger does); *ns, *name, *duration malloc'd, *args a
+ * JSON object (analyses only; NULL and duration NULL for a KeptnMetric). */
+bool cd_keptn_parse_query(const char *query, bool *analysis, char **ns, char **name,
+                          char **duration, json_t **args, cd_err *err);
+/* A Kubernetes resource.Quantity ("250m", "1.5Gi", "2e3") as a double. */
+bool cd_parse_quantity(const char *s, double *out);
 
 /* ---- helpers shared by the provider files (provider.c) ---- */
 

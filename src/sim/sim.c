@@ -508,7 +508,7 @@ cd_sim *cd_sim_new(const cd_object_meta *meta, const cd_canary_spec *spec, const
     s->meta = *meta;
     cd_status_init(&s->status);
     s->cfg = (cd_engine_config){opt->mesh_provider, opt->judge, opt->judge_ctx};
-    s->ref = (cd_canary_ref){&s->meta, spec, &s->status, NULL};
+    s->ref = (cd_canary_ref){&s->meta, spec, &s->status, NULL, NULL};
     s->provider = cd_engine_provider(&s->cfg, &s->ref);
     /* as canaryd kube runs it: the canary strategy on the partition
      * (docs/statefulset.md); the weights are the updated share */

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 # --- every canaryctl command: --help exits 0 and lists its flags ----------
-for c in validate simulate apply get describe events watch promote abort hold resume load metrics; do
+for c in validate simulate apply get describe events watch promote abort hold resume retry load metrics; do
   "$CANARYCTL" "$c" --help >"$TEST_TMP/help-$c" 2>&1; rc=$?
   check "canaryctl $c --help exits 0 and has a Flags section" \
     bash -c "[ $rc -eq 0 ] && grep -q '^Usage: canaryctl $c ' '$TEST_TMP/help-$c' && grep -q '^Flags:' '$TEST_TMP/help-$c' && grep -q -- '--help' '$TEST_TMP/help-$c'"
@@ -18,11 +18,11 @@ for c in apply get describe events watch promote abort hold resume; do
   check "canaryctl $c --help lists --server, --token-file, \$CANARYD_API and \$CANARYD_TOKEN" \
     bash -c "grep -q -- '-s, --server ADDR' '$TEST_TMP/help-$c' && grep -q -- '--token-file FILE' '$TEST_TMP/help-$c' && grep -q '^  CANARYD_API ' '$TEST_TMP/help-$c' && grep -q '^  CANARYD_TOKEN ' '$TEST_TMP/help-$c' && grep -q '^Exit status:' '$TEST_TMP/help-$c'"
 done
-for c in get describe events watch promote abort hold resume; do
+for c in get describe events watch promote abort hold resume retry; do
   check "canaryctl $c --help lists -n, --namespace" grep -q -- '-n, --namespace NS' "$TEST_TMP/help-$c"
 done
 # load: every flag it accepts is listed with an explanation
-for f in rate concurrency duration requests timeout header method data max-error-rate output insecure; do
+for f in rate concurrency duration requests timeout header method data max-error-rate output insecure progress; do
   check "canaryctl load --help explains --$f" \
     bash -c "grep -Eq -- \"--$f( [^ ']+| '[^']+')? {2,}[a-z]\" '$TEST_TMP/help-load'"
 done
@@ -37,6 +37,21 @@ kill -INT $LP; wait $LP
 check "load --duration 0 announces that it runs until interrupted" \
   grep -q 'until interrupted (Ctrl-C stops and prints the report)' "$TEST_TMP/load.err"
 check "and prints its report when interrupted" grep -q '^sent [0-9]*, succeeded' "$TEST_TMP/load.out"
+
+# --- canaryctl load's progress: redrawn on a terminal, quiet otherwise ------
+WEB_PORT=$(free_port)
+/usr/bin/python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 >/dev/null 2>&1 &
+track $!
+wait_http "http://127.0.0.1:$WEB_PORT/" 20
+"$CANARYCTL" load "http://127.0.0.1:$WEB_PORT/" --duration 2500ms --rate 10 >"$TEST_TMP/q.out" 2>"$TEST_TMP/q.err"
+check "load with stderr not a terminal prints no progress (stderr empty)" [ ! -s "$TEST_TMP/q.err" ]
+check "and its report on stdout" grep -q '^sent [0-9]*, succeeded' "$TEST_TMP/q.out"
+script -qec "'$CANARYCTL' load http://127.0.0.1:$WEB_PORT/ --duration 2500ms --rate 10" /dev/null >"$TEST_TMP/tty.out" 2>&1
+check "load on a terminal redraws one progress line in place, with how far it is" \
+  bash -c "grep -a -q \$'\r\033\\[Kcanaryctl load: \\[ *[0-9]*%\\] [0-9]s: sent [0-9]*, failed 0' '$TEST_TMP/tty.out'"
+check "and ends it before the report" grep -a -q $'req/s\r*$' "$TEST_TMP/tty.out"
+script -qec "'$CANARYCTL' load http://127.0.0.1:$WEB_PORT/ --duration 1500ms --rate 10 --progress never" /dev/null >"$TEST_TMP/never.out" 2>&1
+check "load --progress never on a terminal prints no progress" bash -c "! grep -a -q 'canaryctl load:' '$TEST_TMP/never.out'"
 
 # --- --log-format: the same choices and message in every process ---------
 for p in "local --dir $TEST_TMP" router kube loadtester; do

@@ -277,8 +277,8 @@ def check_values(t, helm):
                            ("controlplane.kubeconfig.secretName=mesh", "no multi-cluster")):
         r, _ = helm.template("--set", setting)
         t.check("refused with a reason: " + setting, r.returncode != 0 and words in r.stderr, r.stderr)
-    r, _ = helm.template("--set", "meshProvider=gloo")
-    t.check("meshProvider=gloo is refused, naming the value and the providers canaryd routes",
+    r, _ = helm.template("--set", "meshProvider=knative")
+    t.check("meshProvider=knative is refused, naming the value and the providers canaryd routes",
             r.returncode != 0 and "meshProvider" in r.stderr and "appmesh:v1beta2" in r.stderr, r.stderr)
     r, chart = helm.template("--set", "meshProvider=istio")
     t.check("meshProvider=istio is accepted and passed as -mesh-provider=istio",

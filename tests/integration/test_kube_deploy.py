@@ -129,10 +129,13 @@ def main():
     t.check("base: no delete, deletecollection or escalation verbs",
             not any(v in r["verbs"] for r in role["rules"]
                     for v in ("deletecollection", "escalate", "bind", "impersonate")))
-    # one delete: the pods of an OnDelete StatefulSet, which update only when
-    # deleted (docs/statefulset.md); ownerReferences clean up everything else
+    # two deletes: the pods of an OnDelete StatefulSet, which update only when
+    # deleted (docs/statefulset.md), and the Keptn Analyses the keptn metric
+    # provider creates for a query (docs/metrics.md); ownerReferences clean
+    # up everything else
     deletes = [(r.get("apiGroups"), r.get("resources")) for r in role["rules"] if "delete" in r["verbs"]]
-    t.check("base: the only delete is of core pods", deletes == [([""], ["pods"])], deletes)
+    t.check("base: the only deletes are of core pods and Keptn Analyses",
+            deletes == [([""], ["pods"]), (["metrics.keptn.sh"], ["analyses"])], deletes)
 
     mdep = find(mesh, "Deployment", "canaryd")
     mctr = mdep["spec"]["template"]["spec"]["containers"][0]

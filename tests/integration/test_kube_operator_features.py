@@ -196,8 +196,8 @@ apiVersion: flagger.app/v1beta1
 kind: Canary
 metadata: {name: mesh, namespace: apps}
 spec:
-  provider: gloo
-  targetRef: {apiVersion: apps/v1, kind: Deployment, name: mesh}
+  provider: knative
+  targetRef: {apiVersion: serving.knative.dev/v1, kind: Service, name: mesh}
   service: {port: 80}
   analysis: {interval: 1m, threshold: 2, stepWeight: 10}
 """
@@ -341,9 +341,11 @@ def main():
                 any(e.startswith("Terminating canary keep.apps") for e in c.events(NS, "keep")))
         t.check("D: what canaryd created is garbage-collected",
                 wait_until(lambda: c.get("deployment", NS, "keep-primary") is None, 20))
-        # F. a provider canaryd does not route: said so, nothing created
-        t.check("F: unsupported provider reported in the canary's events",
-                wait_until(lambda: any("provider \"gloo\" is not supported by canaryd kube" in e
+        # F. a target canaryd does not route (Knative's Service, provider
+        # knative, the one Flagger provider canaryd kube lacks): said so,
+        # nothing created
+        t.check("F: unsupported target reported in the canary's events",
+                wait_until(lambda: any("target kind Service is not supported by canaryd kube" in e
                                        for e in c.events(NS, "mesh")), 20), c.events(NS, "mesh"))
         t.check("F: nothing created for it", c.get("deployment", NS, "mesh-primary") is None and
                 c.get("service", NS, "mesh-canary") is None)

@@ -92,7 +92,7 @@ static bool reference_row(const char *md, const char *label, const char **sr, si
 static cd_template_model podinfo_model(void)
 {
     cd_template_model m = {"podinfo", "default", "podinfo", "podinfo", "podinfo", "podinfo",
-                           "1m", NULL};
+                           "1m", NULL, NULL};
     return m;
 }
 
@@ -207,11 +207,28 @@ static void test_every_observer_matches_the_reference(void **state)
     sk.target = "my-target";
     sk.name = "my-canary";
     compare_with_reference(md, "skipper", "skipper", &sk);
+    /* canaryd's own, for StatefulSet targets: not in Flagger's reference */
+    cd_template_model st = podinfo_model();
+    st.revision = "podinfo-5f6d7c";
+    char *q = render_collapsed(cd_observer_for("statefulset"), "request-success-rate", &st);
+    assert_string_equal(
+        q, " sum( rate( http_request_duration_seconds_count{ kubernetes_namespace=\"default\", "
+           "kubernetes_pod_name=~\"podinfo-[0-9]+\", controller_revision_hash=\"podinfo-5f6d7c\", "
+           "status!~\"5.*\" }[1m] ) ) / sum( rate( http_request_duration_seconds_count{ "
+           "kubernetes_namespace=\"default\", kubernetes_pod_name=~\"podinfo-[0-9]+\", "
+           "controller_revision_hash=\"podinfo-5f6d7c\" }[1m] ) ) * 100");
+    free(q);
+    q = render_collapsed(cd_observer_for("statefulset"), "request-duration", &st);
+    assert_non_null(strstr(q, "http_request_duration_seconds_bucket{ kubernetes_namespace=\"default\", "
+                              "kubernetes_pod_name=~\"podinfo-[0-9]+\", "
+                              "controller_revision_hash=\"podinfo-5f6d7c\" }[1m]"));
+    free(q);
+    assert_true(cd_observer_duration_ms(cd_observer_for("statefulset"), 0.25) == 250);
     /* every observer in the table was compared */
     size_t n = 0;
     while (cd_observer_at(n))
         n++;
-    assert_int_equal(n, 13);
+    assert_int_equal(n, 14);
     free(md);
 }
 
@@ -242,7 +259,7 @@ static void test_rendered_queries_from_flaggers_tests(void **state)
            "destination_workload=~\"podinfo\" }[1m] ) ) * 100");
     free(q);
     cd_template_model sk = {"podinfo", "skipper", "backend", "backend", "skipper-ingress",
-                            "backend", "1m", NULL};
+                            "backend", "1m", NULL, NULL};
     q = render_collapsed(cd_observer_for("skipper"), "request-success-rate", &sk);
     assert_string_equal(
         q, " sum(rate(skipper_response_duration_seconds_bucket{route=~\"kube(ew)?_skipper__skipper_"
@@ -275,6 +292,14 @@ static void test_observer_selection(void **state)
     cd_metrics_provider_name("istio", "knative", &kn, p, sizeof p);
     assert_string_equal(p, "knative");
     assert_string_equal(cd_observer_for(p)->name, "knative");
+
+    /* a StatefulSet target: its updated pods, whatever the providers say */
+    cd_object_ref sts = {"apps/v1", "StatefulSet", "db", NULL};
+    cd_metrics_provider_name("istio", "kubernetes", &sts, p, sizeof p);
+    assert_string_equal(p, "statefulset");
+    assert_string_equal(cd_observer_for(p)->name, "statefulset");
+    cd_metrics_provider_name("linkerd", NULL, &sts, p, sizeof p);
+    assert_string_equal(p, "statefulset");
 
     assert_string_equal(cd_observer_for("gatewayapi:v1")->name, "http");
     assert_string_equal(cd_observer_for("gatewayapi:v1beta1")->name, "http");

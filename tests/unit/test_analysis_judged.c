@@ -67,7 +67,7 @@ static char *trimmed_collapsed(char *q)
 static cd_template_model model(const char *interval)
 {
     cd_template_model m = {"podinfo", "test", "podinfo", "podinfo-svc", "podinfo-ing",
-                           "podinfo-route", interval, NULL};
+                           "podinfo-route", interval, NULL, NULL};
     return m;
 }
 
@@ -129,7 +129,7 @@ static void test_every_observer_matches_the_docs(void **state)
             }
         }
     }
-    assert_int_equal(supported, 11);
+    assert_int_equal(supported, 12);
     assert_int_equal(refused, 2);
     free(md);
 }
@@ -163,9 +163,27 @@ static void test_rendered_queries(void **state)
                            "envoy_cluster_name=~\"test_podinfo-svc-primary_[0-9a-zA-Z-]+\", }[15s] ) ) "
                            "by (le) )");
     free(q);
+    /* a StatefulSet: the pods on the update revision against the others */
+    m.revision = "podinfo-7d4b9c";
+    q = judged(cd_observer_for("statefulset"), CD_JUDGED_DURATION, true, &m);
+    assert_string_equal(q, "histogram_quantile( 0.99, sum( rate( http_request_duration_seconds_bucket{ "
+                           "kubernetes_namespace=\"test\", kubernetes_pod_name=~\"podinfo-[0-9]+\", "
+                           "controller_revision_hash!=\"podinfo-7d4b9c\" }[15s] ) ) by (le) )");
+    free(q);
+    m.interval = "1m";
+    q = judged(cd_observer_for("statefulset"), CD_JUDGED_FAILURES, false, &m);
+    assert_string_equal(q, "sum( increase( http_request_duration_seconds_count{ "
+                           "kubernetes_namespace=\"test\", kubernetes_pod_name=~\"podinfo-[0-9]+\", "
+                           "controller_revision_hash=\"podinfo-7d4b9c\", status=~\"5.*\" }[1m] ) )");
+    free(q);
+    q = judged(cd_observer_for("statefulset"), CD_JUDGED_REQUESTS, true, &m);
+    assert_string_equal(q, "sum( increase( http_request_duration_seconds_count{ "
+                           "kubernetes_namespace=\"test\", kubernetes_pod_name=~\"podinfo-[0-9]+\", "
+                           "controller_revision_hash!=\"podinfo-7d4b9c\" }[1m] ) )");
+    free(q);
     /* Skipper: the route of the primary's backend, names encoded */
     cd_template_model sk = {"my-canary", "default-ns", "my-target", "my-svc", "my.ingress",
-                            "r", "1m", NULL};
+                            "r", "1m", NULL, NULL};
     q = judged(cd_observer_for("skipper"), CD_JUDGED_REQUESTS, true, &sk);
     assert_string_equal(q, "sum( increase( skipper_response_duration_seconds_bucket{ route=~\""
                            "kube(ew)?_default_ns__my_ingress_canary__.*__my_svc_primary(_[0-9]+)?\", "

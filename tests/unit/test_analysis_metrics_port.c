@@ -215,7 +215,7 @@ static void test_builtin_appmesh(void **state)
     assert_true(v == 99.5);
     /* the query on the wire is Flagger's App Mesh query for this canary */
     char *sent = ts_query_param(&prom.req[0], "query");
-    cd_template_model m = {"podinfo", "test", "podinfo", "podinfo", "podinfo", "podinfo", "1m", NULL};
+    cd_template_model m = {"podinfo", "test", "podinfo", "podinfo", "podinfo", "podinfo", "1m", NULL, NULL};
     cd_err e = {""};
     char *q = cd_builtin_query(cd_observer_for("appmesh"), "request-success-rate", &m, &e);
     char *want = cd_collapse_whitespace(q);

@@ -20,7 +20,7 @@ static cd_strmap vars = {vars_items, 3};
 static cd_template_model model(void)
 {
     cd_template_model m = {"podinfo", "test", "podinfo", "podinfo-svc", "podinfo-ing",
-                           "podinfo-route", "1m", &vars};
+                           "podinfo-route", "1m", &vars, NULL};
     return m;
 }
 
@@ -64,6 +64,15 @@ static void test_model_functions(void **state)
     expect("no actions at all", "no actions at all");
     expect("", "");
     expect("{{name}}{{namespace}}", "podinfotest");
+    /* canaryd's {{ revision }}: empty unless a StatefulSet's update revision is given */
+    expect("[{{ revision }}]", "[]");
+    cd_template_model m = model();
+    m.revision = "db-5f6d7c";
+    cd_err err = {""};
+    char *got = cd_template_render("hash=\"{{ revision }}\"", &m, &err);
+    assert_non_null(got);
+    assert_string_equal(got, "hash=\"db-5f6d7c\"");
+    free(got);
 }
 
 static void test_missing_variable_is_an_error(void **state)

@@ -2,12 +2,15 @@
  * and watch --until-done's verdict (issue 12): tables sized to their
  * content, weights that add up to 100 and follow the routes, and a
  * Succeeded or Failed that only counts for the workload's current
- * revision. */
+ * revision; the same on a cluster (src/cli/kube_detail.c): the verdict
+ * against the target's revision and a pending retry, and the describe
+ * page of a detail. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <string.h>
+#include "cli/kube_ctl.h"
 #include "cli/table.h"
 #include "cli/view.h"
 
@@ -124,6 +127,61 @@ static void test_describe_gates(void **state)
     json_decref(g);
 }
 
+static void test_kube_outcome(void **state)
+{
+    static const struct { const char *detail; int want; } cases[] = {
+        {"{\"phase\":\"Succeeded\",\"kube\":{\"revision\":\"a\"},"
+         "\"status\":{\"lastAppliedSpec\":\"a\",\"lastPromotedSpec\":\"a\"}}", 0},
+        {"{\"phase\":\"Failed\",\"kube\":{\"revision\":\"b\"},"
+         "\"status\":{\"lastAppliedSpec\":\"b\",\"lastPromotedSpec\":\"a\"}}", 1},
+        /* kubectl set image just now: canaryd kube has not started it */
+        {"{\"phase\":\"Succeeded\",\"kube\":{\"revision\":\"c\"},"
+         "\"status\":{\"lastAppliedSpec\":\"b\",\"lastPromotedSpec\":\"b\"}}", -1},
+        /* back to what the primary runs: no release starts, Failed stays */
+        {"{\"phase\":\"Failed\",\"kube\":{\"revision\":\"a\"},"
+         "\"status\":{\"lastAppliedSpec\":\"b\",\"lastPromotedSpec\":\"a\"}}", 1},
+        /* a retry not yet acted on */
+        {"{\"phase\":\"Failed\",\"gates\":{\"retry\":\"alice\"},\"kube\":{\"revision\":\"b\"},"
+         "\"status\":{\"lastAppliedSpec\":\"b\"}}", -1},
+        {"{\"phase\":\"WaitingPromotion\"}", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *d = parse(cases[i].detail);
+        assert_int_equal(cd_ctl_kube_outcome(d), cases[i].want);
+        json_decref(d);
+    }
+}
+
+static void test_kube_describe_page(void **state)
+{
+    json_t *d = parse(
+        "{\"name\":\"web\",\"namespace\":\"apps\",\"phase\":\"Progressing\",\"canaryWeight\":30,"
+        "\"primaryWeight\":70,\"step\":3,\"steps\":5,\"strategy\":\"canary\",\"failedChecks\":1,"
+        "\"spec\":{\"provider\":\"istio\",\"targetRef\":{\"name\":\"web\"},\"service\":{\"port\":80},"
+        "\"analysis\":{\"interval\":\"30s\",\"threshold\":5}},"
+        "\"kube\":{\"kind\":\"Deployment\",\"revision\":\"r2\","
+        "\"primary\":{\"name\":\"web-primary\",\"images\":[\"web:1\"],\"ready\":3,\"desired\":3},"
+        "\"canary\":{\"name\":\"web\",\"images\":[\"web:2\",\"sidecar:7\"],\"ready\":1,\"desired\":3}},"
+        "\"gates\":{\"hold\":\"alice\"},"
+        "\"metrics\":[{\"name\":\"request-success-rate\",\"min\":99}],"
+        "\"events\":[{\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"Normal\",\"reason\":\"Synced\","
+        "\"count\":2,\"message\":\"Advance web.apps canary weight 30\"}]}");
+    cd_buf b = CD_BUF_INIT;
+    cd_ctl_kube_describe_page(&b, d);
+    const char *s = cd_buf_str(&b);
+    assert_non_null(strstr(s, "Target:       Deployment/web"));
+    assert_non_null(strstr(s, "Step:           3 of 5"));
+    assert_non_null(strstr(s, "Canary weight:  [######..............]  30%"));
+    assert_non_null(strstr(s, "Primary weight: [##############......]  70%"));
+    assert_non_null(strstr(s, "Gates:          promotion held by alice"));
+    assert_non_null(strstr(s, "web-primary                  3/3 ready  web:1"));
+    assert_non_null(strstr(s, "1/3 ready  web:2, sidecar:7"));
+    assert_non_null(strstr(s, ">= 99"));
+    assert_non_null(strstr(s, "Advance web.apps canary weight 30"));
+    cd_buf_free(&b);
+    json_decref(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +190,8 @@ int main(void)
         cmocka_unit_test(test_weights_follow_the_routes),
         cmocka_unit_test(test_watch_outcome),
         cmocka_unit_test(test_describe_gates),
+        cmocka_unit_test(test_kube_outcome),
+        cmocka_unit_test(test_kube_describe_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -493,7 +493,7 @@ static void test_port_failures(void **state)
     memset(&spec, 0, sizeof spec);
     cd_canary_status st;
     cd_status_init(&st);
-    cd_canary_ref ref = {&meta, &spec, &st, NULL};
+    cd_canary_ref ref = {&meta, &spec, &st, NULL, NULL};
     assert_int_equal(cd_engine_tick(NULL, &none, &ref), CD_FATAL);
     assert_int_equal(st.phase, CD_PHASE_NONE);
     assert_int_equal(cd_engine_tick(NULL, NULL, &ref), CD_FATAL);

@@ -115,7 +115,7 @@ static void test_strategy(void **state)
     cd_object_meta meta = {.name = "c", .namespace_ = "ns"};
     cd_canary_status st;
     cd_status_init(&st);
-    cd_canary_ref ref = {&meta, &s, &st, NULL};
+    cd_canary_ref ref = {&meta, &s, &st, NULL, NULL};
     cd_engine_config cfg = {.mesh_provider = "linkerd"};
     assert_string_equal(cd_engine_provider(&cfg, &ref), "linkerd");
     s.provider = "appmesh:v1beta2";

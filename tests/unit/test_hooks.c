@@ -354,7 +354,7 @@ static void test_port(void **state)
     cd_canary_status st;
     cd_status_init(&st);
     st.phase = CD_PHASE_PROGRESSING;
-    cd_canary_ref ref = {&o->meta, &o->spec.canary, &st, "kubernetes"};
+    cd_canary_ref ref = {&o->meta, &o->spec.canary, &st, "kubernetes", NULL};
     cd_hooks_port port = cd_hooks_port_make(&cfg);
     cd_err err = {""};
     testsrv_push(&srv, 200, "Approved", 0, NULL, NULL);

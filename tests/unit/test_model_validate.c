@@ -165,10 +165,7 @@ static void test_statefulset_fields(void **state)
     expect(10, "    kind: StatefulSet\n",
            "canary.yaml:7:13: spec.provider: a StatefulSet target is released by its partition, "
            "traffic following the updated pods: provider must be kubernetes or empty, got "
-           "\"appmesh:v1beta2\"\n"
-           "canary.yaml:20:7: spec.analysis.metrics[0].name: builtin metric request-success-rate "
-           "has no query for a StatefulSet's updated pods; use a templateRef or query that "
-           "selects them (docs/statefulset.md)\n");
+           "\"appmesh:v1beta2\"\n");
     const char *sts =
         "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
         "  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n"
@@ -189,6 +186,31 @@ static void test_statefulset_fields(void **state)
         "canary.yaml:13:22: warning: spec.analysis.sessionAffinity: does not apply to a "
         "StatefulSet target: no router sets cookies\n");
     assert_int_equal(r.objs.n, 1);   /* valid: warnings only */
+    done(&r);
+    /* the builtin metrics, judged too, compare the updated pods with the others */
+    const char *head =
+        "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
+        "  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n"
+        "  service: {port: 5432}\n"
+        "  analysis:\n    interval: 1m\n    threshold: 2\n    stepWeight: 25\n    metrics:\n";
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "%s%s", head,
+             "    - name: request-success-rate\n      thresholdRange: {min: 99}\n"
+             "      judge: {allowedIncrease: 1pp}\n"
+             "    - name: request-duration\n      thresholdRange: {max: 500}\n");
+    run(&r, yaml);
+    assert_string_equal(r.text, "");
+    assert_int_equal(r.objs.n, 1);
+    done(&r);
+    /* a judged query has no second side */
+    snprintf(yaml, sizeof yaml, "%s%s", head,
+             "    - name: lat\n      query: sum(x)\n      thresholdRange: {max: 1}\n"
+             "      judge: {allowedIncrease: 10%}\n");
+    run(&r, yaml);
+    if (!strstr(r.text, "spec.analysis.metrics[0].judge: the statistical judge reads only the "
+                        "builtin metrics of a StatefulSet target"))
+        fail_msg("%s", r.text);
+    assert_int_equal(r.objs.n, 0);
     done(&r);
 }
 

@@ -109,9 +109,57 @@ static void entry_unlink(cdk_operator *op, cdk_entry *e)
 
 static void entry_free(cdk_entry *e)
 {
+    free(e->hist);
     free(e->ns);
     free(e->name);
     free(e);
+}
+
+/* ---- the dashboard's history (-dashboard) ----------------------------------- */
+
+void cdk_history_note(cdk_operator *op, const char *ns, const char *name,
+                      const cd_canary_status *st)
+{
+    if (!op->opt.dashboard)
+        return;
+    pthread_mutex_lock(&op->mu);
+    cdk_entry *e = entry_find(op, ns, name);
+    if (e && !e->hist && !(e->hist = calloc(CDK_HISTORY_MAX, sizeof *e->hist)))
+        abort();
+    const cdk_point *last = e && e->hn ? &e->hist[(e->hstart + e->hn - 1) % CDK_HISTORY_MAX] : NULL;
+    if (e && (!last || last->canary_weight != st->canary_weight || last->phase != (int)st->phase)) {
+        if (e->hn == CDK_HISTORY_MAX) {   /* the oldest change goes */
+            e->hstart = (e->hstart + 1) % CDK_HISTORY_MAX;
+            e->hn--;
+        }
+        e->hist[(e->hstart + e->hn++) % CDK_HISTORY_MAX] =
+            (cdk_point){cd_wall_ms(), st->canary_weight, (int)st->phase};
+    }
+    pthread_mutex_unlock(&op->mu);
+}
+
+static json_t *point_json(int64_t at_ms, const cdk_point *p)
+{
+    char ts[32];
+    return json_pack("{s:s,s:I,s:s,s:i,s:i,s:[]}", "time", cd_rfc3339(at_ms, ts), "timeMs",
+                     (json_int_t)at_ms, "phase", cd_phase_name((cd_phase)p->phase),
+                     "canaryWeight", p->canary_weight, "primaryWeight", 100 - p->canary_weight,
+                     "values");
+}
+
+json_t *cdk_history_json(cdk_operator *op, const char *ns, const char *name)
+{
+    pthread_mutex_lock(&op->mu);
+    cdk_entry *e = op->buckets ? entry_find(op, ns, name) : NULL;
+    json_t *points = e ? json_array() : NULL;
+    for (unsigned i = 0; e && i < e->hn; i++) {
+        const cdk_point *p = &e->hist[(e->hstart + i) % CDK_HISTORY_MAX];
+        json_array_append_new(points, point_json(p->at_ms, p));
+    }
+    pthread_mutex_unlock(&op->mu);
+    return points ? json_pack("{s:[],s:o,s:i}", "metrics", "points", points, "capacity",
+                              CDK_HISTORY_MAX)
+                  : NULL;
 }
 
 /* mu held */
@@ -317,6 +365,7 @@ static void on_add(void *ud, const json_t *obj)
  * finalizer has work to do. */
 static void on_update(void *ud, const json_t *old_obj, const json_t *new_obj)
 {
+    cdk_gates_changed(ud, old_obj, new_obj);
     bool revert = json_is_true(kj_at(new_obj, "spec.revertOnDeletion"));
     bool fin = cd_kobj_has_finalizer(new_obj, CDK_FINALIZER);
     if (!kj_equal(kj_at(old_obj, "spec"), kj_at(new_obj, "spec")) || cd_kobj_is_deleting(new_obj) ||
@@ -390,6 +439,9 @@ static void start_controllers(cdk_operator *op)
         }
     }
     cd_info("Informer caches synced: %zu canaries", cd_informer_size(op->canaries));
+    pthread_mutex_lock(&op->dash_mu);
+    op->dash_canaries = op->canaries;
+    pthread_mutex_unlock(&op->dash_mu);
     op->workers = calloc((size_t)op->opt.threadiness, sizeof *op->workers);
     if (!op->workers)
         abort();
@@ -427,6 +479,9 @@ static void stop_controllers(cdk_operator *op)
     pthread_mutex_unlock(&op->mu);
     for (int i = 0; i < op->nworkers; i++)
         pthread_join(op->workers[i], NULL);
+    pthread_mutex_lock(&op->dash_mu);
+    op->dash_canaries = NULL;   /* no page reads the cache from here on */
+    pthread_mutex_unlock(&op->dash_mu);
     cd_informer *all[] = {op->canaries, op->templates, op->providers};
     for (size_t i = 0; i < 3; i++) {
         cd_informer_stop(all[i]);
@@ -516,6 +571,7 @@ static bool setup(cdk_operator *op, const cdk_options *o)
     memset(op, 0, sizeof *op);
     op->opt = *o;
     pthread_mutex_init(&op->mu, NULL);
+    pthread_mutex_init(&op->dash_mu, NULL);
     pthread_cond_init(&op->cv, NULL);
     op->buckets = calloc(NBUCKETS, sizeof *op->buckets);
     if (!op->buckets)
@@ -562,6 +618,7 @@ static bool setup(cdk_operator *op, const cdk_options *o)
         return false;
     }
     op->secrets = cdk_secret_source(op);
+    op->cluster = cdk_provider_cluster(op);
     cd_kube_events_opts eo = {0};
     op->events = cd_kube_events_new(op->kc, &eo);
     op->registry = cd_registry_new(CANARYD_VERSION, o->mesh_provider);
@@ -594,6 +651,7 @@ static void teardown(cdk_operator *op)
     free(op->selector_buf);
     free(op->prefix_buf);
     pthread_mutex_destroy(&op->mu);
+    pthread_mutex_destroy(&op->dash_mu);
     pthread_cond_destroy(&op->cv);
 }
 
@@ -602,13 +660,19 @@ static bool start_endpoint(cdk_operator *op)
     cd_metrics_endpoint_config mc = {.port = op->opt.port, .n_writers = 1};
     mc.writers[0] = write_registry;
     mc.writer_ctx[0] = op->registry;
+    if (op->opt.dashboard) {   /* read-only pages (docs/dashboard.md) */
+        mc.page_prefix = "/ui";
+        mc.page = cdk_dashboard_page;
+        mc.page_ctx = op;
+    }
     cd_err err = {{0}};
     op->endpoint = cd_metrics_endpoint_start(&mc, &err);
     if (!op->endpoint) {
         cd_error("cannot serve /metrics on port %d: %s", op->opt.port, err.msg);
         return false;
     }
-    cd_info("Serving /metrics and /healthz on port %d", cd_metrics_endpoint_port(op->endpoint));
+    cd_info("Serving /metrics and /healthz%s on port %d", op->opt.dashboard ? " and the dashboard (/ui/)" : "",
+            cd_metrics_endpoint_port(op->endpoint));
     return true;
 }
 

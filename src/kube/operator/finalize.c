@@ -64,7 +64,7 @@ cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj,
     cd_status_update_condition(&st, kind, st.last_transition_ms);
     cd_rc rc = cdk_write_status(op, x.ns, x.name, &st, err) ? CD_OK : CD_ERROR;
 
-    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, NULL};
+    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, NULL, NULL};
     if (rc == CD_OK)
         rc = x.wl->restore(&x, &ref, err);
     if (rc == CD_OK)

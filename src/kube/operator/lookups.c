@@ -2,7 +2,9 @@
  * informer caches, decoded with the same rules as canaryctl validate) and
  * Secrets (read from the API server each time, as Flagger does, so a
  * rotated credential is used at once). Decoded objects live until the
- * tick's cdk_lookups_release. Read-only: must never write to the cluster. */
+ * tick's cdk_lookups_release. Also the API access metric providers get
+ * (cdk_provider_cluster); only the keptn provider writes with it (the
+ * Analysis objects it creates and deletes), nothing here does. */
 #include "kube/api.h"
 #include "kube/kjson.h"
 #include "kube/operator/operator.h"
@@ -105,4 +107,25 @@ cd_secret_source cdk_secret_source(cdk_operator *op)
 {
     cd_secret_source s = {op, load_secret};
     return s;
+}
+
+/* ---- the API server, for metric providers (externalmetrics) ------------------ */
+
+static bool cluster_request(void *ctx, const char *method, const char *path, const json_t *body,
+                            json_t **out, bool *not_found, cd_err *err)
+{
+    cdk_operator *op = ctx;
+    cd_kube_err ke;
+    if (cd_kube_request(op->kc, method, path, NULL, body, out, &ke))
+        return true;
+    if (not_found)
+        *not_found = cd_kube_is_not_found(&ke);
+    cdk_err_from_kube(err, &ke, "%s %s", method, path);
+    return false;
+}
+
+cd_provider_cluster cdk_provider_cluster(cdk_operator *op)
+{
+    cd_provider_cluster c = {op, cluster_request};
+    return c;
 }

@@ -12,6 +12,7 @@
 #include "hooks/hooks.h"
 #include "kube/client.h"
 #include "kube/events.h"
+#include "kube/gates.h"
 #include "kube/informer.h"
 #include "kube/leader.h"
 #include "kube/operator/options.h"
@@ -40,7 +41,18 @@ typedef struct cdk_entry {
     size_t heap_i;              /* its place there; CDK_NOT_TIMED: absent */
     struct cdk_entry *qnext;    /* work queue link */
     struct cdk_entry *hnext;    /* hash chain */
+    struct cdk_point *hist;     /* -dashboard: weights and phases over time (a ring) */
+    unsigned hstart, hn;
 } cdk_entry;
+
+/* One change of a Canary's phase or weight, for the dashboard's chart. */
+typedef struct cdk_point {
+    int64_t at_ms;
+    int canary_weight;
+    int phase;                  /* cd_phase */
+} cdk_point;
+/* Changes kept per Canary (about 16 bytes each), only with -dashboard. */
+#define CDK_HISTORY_MAX 128
 
 #define CDK_NOT_TIMED ((size_t)-1)
 
@@ -75,6 +87,7 @@ typedef struct cdk_operator {
     cd_hooks_config hooks;
     cd_notify_config notify;
     cd_secret_source secrets;
+    cd_provider_cluster cluster;    /* the API server for metric providers */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;              /* work queued / stopping */
@@ -90,10 +103,24 @@ typedef struct cdk_operator {
     atomic_bool lost_leadership;
     atomic_bool start_requested;
     atomic_int busy_workers;
+    /* the dashboard's view of the Canaries' cache (-dashboard): set once
+     * the caches are synced, cleared before they are freed */
+    pthread_mutex_t dash_mu;
+    cd_informer *dash_canaries;
 } cdk_operator;
+
+/* dashboard.c: the read-only pages under /ui (-dashboard), for the
+ * metrics endpoint's page hook; ctx is the operator. */
+void cdk_dashboard_page(void *ctx, const char *url, cd_metrics_page *out);
 
 /* controller.c */
 int cdk_operator_run(const cdk_options *o);
+/* -dashboard: notes a status written (a point when its phase or weight
+ * changed), and the history as the dashboard draws it (NULL when the
+ * canary is unknown). */
+void cdk_history_note(cdk_operator *op, const char *ns, const char *name,
+                      const cd_canary_status *st);
+json_t *cdk_history_json(cdk_operator *op, const char *ns, const char *name);
 void cdk_enqueue_sync(cdk_operator *op, const char *ns, const char *name);
 /* The same, a little later (a sync that failed for a transient reason). */
 void cdk_enqueue_sync_later(cdk_operator *op, const char *ns, const char *name);
@@ -118,6 +145,33 @@ void cdk_record_event(cdk_operator *op, const json_t *canary, const char *key, b
 bool cdk_write_status(cdk_operator *op, const char *ns, const char *name,
                       const cd_canary_status *status, cd_err *err);
 
+/* gates.c: the canaryd.io/... annotations (kube/gates.h) as gates of one
+ * tick. begin reads them from canary, acts on resume and retry (retry
+ * rewrites st's lastAppliedSpec), adds the gates to an's webhooks and
+ * wraps *port; end records what was used, removes the one-shot
+ * annotations and puts an and *port back. */
+typedef struct cdk_gates {
+    cdk_operator *op;
+    const json_t *canary;
+    const char *ns, *name, *key;
+    char promote[CD_GATE_VALUE_MAX + 1], hold[CD_GATE_VALUE_MAX + 1],
+        hold_rollout[CD_GATE_VALUE_MAX + 1], abort_[CD_GATE_VALUE_MAX + 1],
+        resume[CD_GATE_VALUE_MAX + 1], retry[CD_GATE_VALUE_MAX + 1];
+    char raw[6][CD_GATE_VALUE_MAX + 1];   /* the values as written, same order as begin reads */
+    bool promote_used, abort_used;
+    char names[3][CD_GATE_VALUE_MAX + 48];
+    cd_webhook *hooks;
+    cd_analysis *an;
+    cd_webhook *saved;
+    size_t saved_n;
+    cd_hooks_port inner, *port;
+} cdk_gates;
+void cdk_gates_begin(cdk_gates *g, cdk_operator *op, const json_t *canary, const char *key,
+                     cd_analysis *an, cd_canary_status *st, cd_hooks_port *port);
+void cdk_gates_end(cdk_gates *g);
+/* The informer's update of a Canary: records the Event of a hold set. */
+void cdk_gates_changed(cdk_operator *op, const json_t *old_obj, const json_t *new_obj);
+
 /* lookups.c: MetricTemplates and AlertProviders from the informer caches,
  * decoded for one tick (freed by cdk_lookups_release). */
 typedef struct cdk_lookups {
@@ -130,6 +184,9 @@ cd_store cdk_lookups_store(cdk_lookups *l);
 void cdk_lookups_release(cdk_lookups *l);
 /* Kubernetes Secrets read through the client. */
 cd_secret_source cdk_secret_source(cdk_operator *op);
+/* Requests to the API server for the metric providers that use it
+ * (externalmetrics, keptn), with canaryd's own credentials. */
+cd_provider_cluster cdk_provider_cluster(cdk_operator *op);
 
 /* finalize.c: revertOnDeletion (Flagger's finalize). */
 cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj, cd_err *err);

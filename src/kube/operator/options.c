@@ -67,6 +67,8 @@ static size_t table(cdk_options *o, cd_flag *t)
          .choices = cd_flag_log_formats, .set = cd_flag_set_log_json,
          .def = "text on a terminal, json otherwise", .help = "log format (the same as -zap-encoding, as every canaryd process spells it)"},
         CD_FLAG_NUM("port", &o->port, "PORT", 0, 65535, "port of /metrics and /healthz (0: any free port)"),
+        CD_FLAG_SWITCH("dashboard", 0, &o->dashboard,
+                       "serve the read-only web dashboard under /ui/ on -port (docs/dashboard.md)"),
         CD_FLAG_STR("slack-url", 0, &o->slack_url, "URL", "Slack incoming webhook"),
         CD_FLAG_STR("slack-token", 0, &o->slack_token, "TOKEN", "Slack API token"),
         CD_FLAG_STR("slack-proxy-url", 0, &o->slack_proxy, "URL", "proxy for Slack"),
@@ -84,7 +86,7 @@ static size_t table(cdk_options *o, cd_flag *t)
         CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
                     "provider of canaries that set none: appmesh:v1beta2, gatewayapi:v1, "
                     "gatewayapi:v1beta1, istio (default), kubernetes, nginx, contour, traefik, "
-                    "skipper, linkerd, osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, kuma"),
+                    "gloo, skipper, linkerd, osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, kuma"),
         CD_FLAG_STR("ingress-annotations-prefix", 0, &o->ingress_annotations_prefix, "PREFIX",
                     "prefix of the NGINX canary annotations (provider nginx)"),
         CD_FLAG_STR("ingress-class", 0, &o->ingress_class, "NAME",
@@ -129,9 +131,9 @@ static cd_flag_cmd command(const cd_flag *t, size_t n)
         .about = "The Kubernetes operator: Flagger's Canary, MetricTemplate and AlertProvider on a\n"
                  "cluster, routed by AWS App Mesh (appmesh:v1beta2), the Gateway API\n"
                  "(gatewayapi:v1, gatewayapi:v1beta1), Istio (istio), ingress-nginx (nginx),\n"
-                 "Contour (contour), Traefik (traefik), Skipper (skipper), APISIX (apisix), SMI\n"
-                 "TrafficSplits (linkerd, osm, smi:v1alpha1..v1alpha3), Kuma (kuma) or\n"
-                 "plain-Kubernetes blue/green.\n"
+                 "Contour (contour), Traefik (traefik), Gloo Edge (gloo), Skipper (skipper),\n"
+                 "APISIX (apisix), SMI TrafficSplits (linkerd, osm, smi:v1alpha1..v1alpha3),\n"
+                 "Kuma (kuma) or plain-Kubernetes blue/green.\n"
                  "Every flag may be spelled -flag or --flag.",
         .footer = "See docs/kubernetes.md, docs/gateway-api.md, docs/istio.md, docs/ingress.md and\n"
                   "docs/mesh.md.",

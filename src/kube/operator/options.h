@@ -33,6 +33,7 @@ typedef struct cdk_options {
     bool config_tracking;           /* true */
     const char *cluster_name;
     bool no_cross_namespace_refs;
+    bool dashboard;                 /* -dashboard: read-only pages under /ui on -port */
     /* canaryd's own */
     int64_t interval_override_ms;   /* -interval-override: 0 = analysis.interval */
     const char *lease_name;         /* -leader-election-lease (canaryd-leader-election) */

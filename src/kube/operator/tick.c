@@ -117,8 +117,10 @@ bool cdk_write_status(cdk_operator *op, const char *ns, const char *name,
 {
     cd_kube_err ke;
     if (cd_kube_update_retry(op->kc, &CD_KUBE_CANARIES, ns, name, true, merge_status,
-                             (void *)status, NULL, &ke))
+                             (void *)status, NULL, &ke)) {
+        cdk_history_note(op, ns, name, status);   /* -dashboard's chart */
         return true;
+    }
     cdk_err_from_kube(err, &ke, "status update of %s.%s failed", name, ns);
     return false;
 }
@@ -218,7 +220,7 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cdk_lookups_init(&lk, op);
     cd_store store = cdk_lookups_store(&lk);
     cd_metrics_config mcfg = {op->opt.metrics_server, op->opt.mesh_provider, &store, &op->secrets, 0,
-                              NULL};
+                              NULL, &op->cluster};
     cd_notify_config ncfg = op->notify;
     ncfg.store = &store;
     ncfg.secrets = &op->secrets;
@@ -245,13 +247,26 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cd_status_init(&st);
     cd_status_copy(&st, &obj->status);
     adopt_foreign_hash(op, &x, &st);
+    cdk_gates gates;   /* canaryctl's annotations, as webhook gates */
+    cdk_gates_begin(&gates, op, canary, key, &obj->spec.canary.analysis, &st, &ports.hooks);
     /* a StatefulSet runs the canary strategy on its partition, whatever
      * -mesh-provider says ("statefulset" is no router: the engine steps) */
-    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, sts ? "statefulset" : NULL};
+    cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, sts ? "statefulset" : NULL, NULL};
+    /* the updated pods' controller-revision-hash, for the builtin metrics
+     * and {{ revision }} (read now: the tick may forget the target) */
+    char revision[256] = "";
+    if (sts) {
+        cd_err ignored;
+        const json_t *t = cdk_target(&x, &ignored);
+        const char *rev = t ? kj_str(t, "status.updateRevision") : NULL;
+        snprintf(revision, sizeof revision, "%s", rev ? rev : "");
+        ref.revision = revision;
+    }
     cd_rc rc = cd_engine_tick(&op->engine, &ports, &ref);
     cd_logf(CD_LOG_DEBUG, key, "tick done: phase %s, canary weight %d (%s)",
             cd_phase_name(st.phase), st.canary_weight,
             rc == CD_OK ? "ok" : rc == CD_RETRY ? "waiting" : "error");
+    cdk_gates_end(&gates);
 
     cd_status_free(&st);
     cd_metrics_port_release(&ports.metrics);

@@ -11,8 +11,9 @@
  * `smi:v1alpha1` to `v1alpha3`, `osm`; Flagger's SmiRouter) the
  * TrafficSplit <svc>; for provider `apisix` (Flagger's ApisixRouter) the
  * ApisixRoute <routeRef>-<svc>-canary; for provider `kuma` (Flagger's
- * KumaRouter) the cluster-scoped TrafficRoute <svc>; and what a Canary
- * asks for that each cannot do.
+ * KumaRouter) the cluster-scoped TrafficRoute <svc>; for provider `gloo`
+ * (Flagger's GlooRouter) the RouteTable <svc> and its two Upstreams; and
+ * what a Canary asks for that each cannot do.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * is checked against the Ingress schema of a real API server. */
 #ifndef CD_KUBE_ROUTER_INGRESS_H
@@ -277,6 +278,55 @@ json_t *cdk_kuma_update(const json_t *live, const json_t *desired);
 /* The weights of the primary's and the canary's split. False with err
  * when neither has a weight above 0. */
 bool cdk_kuma_get_weights(const json_t *tr, const cdk_kuma_in *in, int *primary, int *canary,
+                          cd_err *err);
+
+/* ---- Gloo Edge RouteTable and Upstreams ------------------------------------------- */
+
+#define CDK_GLOO_GROUP "gloo.solo.io"
+#define CDK_GLOO_GATEWAY_GROUP "gateway.solo.io"
+
+typedef struct cdk_gloo_in {
+    const cd_canary_spec *spec;
+    const char *ns;
+    const char *svc;            /* the apex Service name: the RouteTable's */
+    const json_t *owner_ref;    /* may be NULL */
+} cdk_gloo_in;
+
+/* False with err naming the field when the canary asks for what Gloo's
+ * RouteTable (as canaryd drives it) cannot express: analysis.mirror,
+ * sessionAffinity, an A/B match on uri, scheme, authority, port, source
+ * labels or namespace, a method other than exact, a query parameter other
+ * than exact or regex, a match entry matching nothing. */
+bool cdk_gloo_check(const cd_canary_spec *spec, cd_err *err);
+/* Flagger's Upstream name "<ns>-<svc>-<primary|canary>upstream-<port>". */
+void cdk_gloo_upstream_name(const cdk_gloo_in *in, bool canary, char *out, size_t n);
+/* The Upstream of <svc>-primary (canary false) or <svc>-canary: spec.kube
+ * naming the Service, its namespace, service.port and the Service's pod
+ * selector (selector: a JSON object, may be NULL); with config (the live
+ * Upstream of spec.upstreamRef, may be NULL) its sslConfig,
+ * circuitBreakers, connectionConfig, loadBalancerConfig, useHttp2, window
+ * sizes and httpProxyHostname copied; owned by the Canary. */
+json_t *cdk_gloo_upstream(const cdk_gloo_in *in, bool canary, const json_t *selector,
+                          const json_t *config);
+/* The live Upstream with desired's kube and copied fields when they differ
+ * (the spec fields canaryd does not write are kept); NULL otherwise. */
+json_t *cdk_gloo_upstream_update(const json_t *live, const json_t *desired);
+/* The RouteTable's spec at (primary, canary): one route per
+ * analysis.match entry (its headers, withoutHeaders, queryParams and
+ * method as a matcher; the weights given), then the route of every other
+ * request (no matcher; the weights given, or 100/0 in an A/B test); every
+ * route inherits the parent's path matchers and sends to the two
+ * Upstreams as weighted destinations. Call cdk_gloo_check first. */
+json_t *cdk_gloo_spec(const cdk_gloo_in *in, int primary, int canary);
+/* The RouteTable <svc> around spec (stolen): service.apex labels and
+ * annotations with Flux's reconcile disabled, the owner reference. */
+json_t *cdk_gloo_object(const cdk_gloo_in *in, json_t *spec);
+/* The live RouteTable with desired's spec, labels and annotations when
+ * they differ (spec compared without weights); NULL otherwise. */
+json_t *cdk_gloo_update(const json_t *live, const json_t *desired);
+/* Weights of the two Upstreams in the first route. False with err when
+ * that route does not send to both. */
+bool cdk_gloo_get_weights(const json_t *rt, const cdk_gloo_in *in, int *primary, int *canary,
                           cd_err *err);
 
 #endif

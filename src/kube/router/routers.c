@@ -17,6 +17,7 @@ static const cdk_mesh_router *const routers[] = {
     &cdk_router_nginx,
     &cdk_router_contour,
     &cdk_router_traefik,
+    &cdk_router_gloo,
     &cdk_router_skipper,
     &cdk_router_linkerd,
     &cdk_router_smi_v1alpha1,
