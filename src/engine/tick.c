@@ -65,6 +65,11 @@ static bool phase_in(const cd_tick *t, cd_phase a, cd_phase b)
     return t->st->phase == a || t->st->phase == b;
 }
 
+/* A router port that refuses the canary's configuration (CD_FATAL: a
+ * VirtualService it may not take over, a gateway that does not exist, an
+ * invalid match) halts the rollout with a Warning event and canaryd's
+ * condition Accepted=False (reason RouterRefused) on the status, which
+ * stays until the router accepts the canary (reconcile() removes it). */
 static bool router_call(cd_tick *t, cd_rc (*fn)(void *, const cd_canary_ref *, cd_err *))
 {
     if (!fn)
@@ -73,6 +78,9 @@ static bool router_call(cd_tick *t, cd_rc (*fn)(void *, const cd_canary_ref *, c
     cd_rc rc = fn(t->p->router.ctx, t->c, &err);
     if (rc != CD_OK) {
         cd_tick_port_failed(t, rc, &err);
+        if (rc == CD_FATAL &&
+            cd_status_set_refused(t->st, "RouterRefused", err.msg, cd_tick_now(t)))
+            cd_tick_save(t);
         return false;
     }
     return true;
@@ -106,6 +114,8 @@ static bool reconcile(cd_tick *t)
     if (initializing(t) && !cd_tick_workload(t, p->workload.scale_to_zero)) /* 12 */
         return false;
     if (!p->router.reconcile_mesh_first && !router_call(t, p->router.reconcile_mesh)) /* 13 */
+        return false;
+    if (cd_status_set_refused(t->st, NULL, NULL, 0) && !cd_tick_save(t))
         return false;
     return true;
 }

@@ -2,6 +2,7 @@
  * See status.h. No I/O. */
 #include "model/status.h"
 #include "model/judge.h"
+#include "util/redact.h"
 #include "util/timeutil.h"
 #include <limits.h>
 #include <stdio.h>
@@ -146,6 +147,7 @@ bool cd_status_equal(const cd_canary_status *a, const cd_canary_status *b)
         a->last_transition_ms / 1000 != b->last_transition_ms / 1000 ||
         a->has_tracked_configs != b->has_tracked_configs || a->n_tracked != b->n_tracked ||
         !condition_equal(&a->condition, &b->condition) ||
+        !condition_equal(&a->accepted, &b->accepted) ||
         strcmp(a->session_affinity_cookie, b->session_affinity_cookie) ||
         strcmp(a->primary_session_affinity_cookie, b->primary_session_affinity_cookie) ||
         strcmp(a->previous_session_affinity_cookie, b->previous_session_affinity_cookie) ||
@@ -217,6 +219,44 @@ void cd_status_update_condition(cd_canary_status *s, const char *kind, int64_t n
         c->last_transition_ms = now_ms;
 }
 
+bool cd_status_set_refused(cd_canary_status *s, const char *reason, const char *msg,
+                           int64_t now_ms)
+{
+    cd_condition *c = &s->accepted;
+    if (!reason) {
+        bool was = c->set;
+        memset(c, 0, sizeof *c);
+        return was;
+    }
+    char m[sizeof c->message];   /* read by whoever reads the Canary, as events are */
+    cd_redact_text(msg ? msg : "", NULL, 0, m, sizeof m);
+    if (c->set && !strcmp(c->message, m) && !strcmp(c->reason, reason))
+        return false;
+    if (!c->set)
+        c->last_transition_ms = now_ms;
+    c->set = true;
+    snprintf(c->type, sizeof c->type, "Accepted");
+    snprintf(c->status, sizeof c->status, "False");
+    snprintf(c->reason, sizeof c->reason, "%s", reason);
+    snprintf(c->message, sizeof c->message, "%s", m);
+    c->last_update_ms = now_ms;
+    return true;
+}
+
+static json_t *condition_json(const cd_condition *c)
+{
+    char ts[32];
+    json_t *cj = json_object();
+    json_object_set_new(cj, "type", json_string(c->type));
+    json_object_set_new(cj, "status", json_string(c->status));
+    json_object_set_new(cj, "reason", json_string(c->reason));
+    json_object_set_new(cj, "message", json_string(c->message));
+    json_object_set_new(cj, "lastUpdateTime", json_string(cd_rfc3339(c->last_update_ms, ts)));
+    json_object_set_new(cj, "lastTransitionTime",
+                        json_string(cd_rfc3339(c->last_transition_ms, ts)));
+    return cj;
+}
+
 json_t *cd_status_to_json(const cd_canary_status *s)
 {
     char ts[32];
@@ -238,17 +278,13 @@ json_t *cd_status_to_json(const cd_canary_status *s)
             json_object_set_new(t, s->tracked[i].key, json_string(s->tracked[i].checksum));
         json_object_set_new(j, "trackedConfigs", t);
     }
-    if (s->condition.set) {
-        const cd_condition *c = &s->condition;
-        json_t *cj = json_object();
-        json_object_set_new(cj, "type", json_string(c->type));
-        json_object_set_new(cj, "status", json_string(c->status));
-        json_object_set_new(cj, "reason", json_string(c->reason));
-        json_object_set_new(cj, "message", json_string(c->message));
-        json_object_set_new(cj, "lastUpdateTime", json_string(cd_rfc3339(c->last_update_ms, ts)));
-        json_object_set_new(cj, "lastTransitionTime",
-                            json_string(cd_rfc3339(c->last_transition_ms, ts)));
-        json_object_set_new(j, "conditions", json_pack("[o]", cj));
+    if (s->condition.set || s->accepted.set) {
+        json_t *conds = json_array();
+        if (s->condition.set)
+            json_array_append_new(conds, condition_json(&s->condition));
+        if (s->accepted.set)
+            json_array_append_new(conds, condition_json(&s->accepted));
+        json_object_set_new(j, "conditions", conds);
     }
     if (s->session_affinity_cookie[0])
         json_object_set_new(j, "sessionAffinityCookie", json_string(s->session_affinity_cookie));
@@ -340,11 +376,14 @@ void cd_status_from_json(cd_canary_status *s, const json_t *j)
     size_t i;
     json_t *c;
     json_array_foreach(conds, i, c) {
-        if (strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Promoted"))
+        const char *type = json_string_value(json_object_get(c, "type")) ?: "";
+        cd_condition *d = !strcmp(type, "Promoted")      ? &s->condition
+                          : !strcmp(type, "Accepted")    ? &s->accepted
+                                                         : NULL;
+        if (!d)
             continue;
-        cd_condition *d = &s->condition;
         d->set = true;
-        snprintf(d->type, sizeof d->type, "Promoted");
+        snprintf(d->type, sizeof d->type, "%s", type);
         copy_str(d->status, sizeof d->status, json_object_get(c, "status"));
         copy_str(d->reason, sizeof d->reason, json_object_get(c, "reason"));
         copy_str(d->message, sizeof d->message, json_object_get(c, "message"));

@@ -37,10 +37,10 @@ typedef struct cd_tracked_config {
 
 typedef struct cd_condition {
     bool set;
-    char type[24];              /* always "Promoted" */
+    char type[24];              /* "Promoted", or canaryd's "Accepted" */
     char status[12];            /* True, False, Unknown */
-    char reason[24];            /* the phase */
-    char message[128];
+    char reason[24];            /* the phase (Promoted); InvalidSpec, RouterRefused (Accepted) */
+    char message[512];
     int64_t last_update_ms, last_transition_ms;
 } cd_condition;
 
@@ -69,6 +69,7 @@ typedef struct cd_canary_status {
     cd_tracked_config *tracked;
     size_t n_tracked;
     cd_condition condition;             /* the Promoted condition */
+    cd_condition accepted;              /* Accepted=False while the canary is refused */
     char session_affinity_cookie[CD_COOKIE_MAX];
     char primary_session_affinity_cookie[CD_COOKIE_MAX];
     char previous_session_affinity_cookie[CD_COOKIE_MAX];
@@ -95,6 +96,12 @@ bool cd_status_equal(const cd_canary_status *a, const cd_canary_status *b);
  * the target kind ("Deployment"). Keeps lastTransitionTime when the status
  * value does not change. */
 void cd_status_update_condition(cd_canary_status *s, const char *kind, int64_t now_ms);
+
+/* canaryd's Accepted condition: False (reason InvalidSpec or
+ * RouterRefused, and why) while the canary is refused; reason NULL removes
+ * it. Returns whether it changed. */
+bool cd_status_set_refused(cd_canary_status *s, const char *reason, const char *msg,
+                           int64_t now_ms);
 
 /* JSON in Kubernetes' shape ({"phase":..,"canaryWeight":..,...}). */
 json_t *cd_status_to_json(const cd_canary_status *s);

@@ -9,13 +9,15 @@
 #   e2e_hosts LINE...      /etc/hosts lines (ADDR NAME...) for the Services the scripts call
 #   e2e_pod ADDR NS POD APP  a podinfo stand-in, scraped with those labels
 #   e2e_target ADDR:PORT   another address Prometheus scrapes
-#   E2E_FLAGGER_NS=NS      (before e2e_start) the namespace the scripts install
-#                          `deployment/flagger` in; flagger-system unless set
-#   e2e_start              the servers: podinfo stand-ins, Prometheus, the load
-#                          tester, the fake API server, the flagger kubelet
-#   e2e_loadtester_restart the load tester anew, as init.sh's namespace deletion does
+#   e2e_start [ARGS]       the servers: podinfo stand-ins, Prometheus, the load
+#                          tester (tests/flagger-e2e/bin on its PATH), the fake
+#                          API server (given ARGS), the flagger kubelet (in
+#                          namespace $E2E_FLAGGER_NS, flagger-system unless set)
+#   e2e_loadtester_restart the load tester anew (e2e_script does it before each
+#                          workloads/init.sh, as init.sh's namespace deletion does)
 #   e2e_repo               the git top level the scripts cd to ($REPO)
-#   e2e_script PATH [RACE] run test/PATH, count it
+#   e2e_script PATH [RACE] run test/PATH, count it (before workloads/init.sh,
+#                          the load tester restarts, as its pod does in Kind)
 #   e2e_summary            "flagger e2e: N/M scripts passed"
 if [ -z "${CANARYD_E2E_NS:-}" ]; then
   if ! unshare -rnm true 2>/dev/null; then
@@ -61,6 +63,24 @@ _e2e_prometheus_config() {
   fi
 }
 
+_e2e_loadtester() {
+  PATH="$HERE/bin:$PATH" "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
+    >>"$TEST_TMP/loadtester.log" 2>&1 &
+  LOADTESTER_PID=$!
+  track $LOADTESTER_PID
+}
+
+# workloads/init.sh deletes namespace test, and the load tester's pod with
+# it: the commands it still runs (a previous script's `hey -z 10m`) stop
+# there, as in a Kind cluster. canaryd loadtester stops its commands on
+# SIGTERM; a new one takes its place.
+_e2e_restart_loadtester() {
+  kill "$LOADTESTER_PID" 2>/dev/null
+  wait "$LOADTESTER_PID" 2>/dev/null
+  _e2e_loadtester
+  require "the load tester is up again" wait_http "http://flagger-loadtester.test/healthz" 30
+}
+
 e2e_start() {
   require_kubectl
   ip link set lo up
@@ -74,11 +94,8 @@ e2e_start() {
   prometheus --config.file="$TEST_TMP/prometheus.yml" --storage.tsdb.path="$TEST_TMP/prom-data" \
     --web.listen-address="$PROMETHEUS:9090" >"$TEST_TMP/prometheus.log" 2>&1 &
   track $!
-  "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
-    >"$TEST_TMP/loadtester.log" 2>&1 &
-  track $!
-  _e2e_loadtester_pid=$!
-  fake_apiserver_start
+  _e2e_loadtester
+  fake_apiserver_start "$@"
   FLAGGER_LOG=$TEST_TMP/flagger.log
   : >"$FLAGGER_LOG"
   /usr/bin/python3 "$HERE/kubelet.py" --api "$FAKE_URL" --kubeconfig "$KUBECONFIG" --canaryd "$CANARYD" \
@@ -91,19 +108,11 @@ e2e_start() {
     require "the podinfo stand-ins are up" wait_http "http://$first:9898/healthz" 30
 }
 
-# e2e_loadtester_restart: what `workloads/init.sh` deleting namespace test
-# does to the load tester in a cluster (its pod goes, and with it the
-# commands it runs, such as the previous script's `hey -z 2m`; a new pod
-# starts when init.sh applies kustomize/tester). Call it before an init.sh
-# that follows another script.
+# e2e_loadtester_restart: the load tester anew, as workloads/init.sh's
+# deletion of namespace test does in a cluster (e2e_script calls it before
+# each workloads/init.sh; a test may call it before another script too)
 e2e_loadtester_restart() {
-  kill -TERM "$_e2e_loadtester_pid" 2>/dev/null
-  wait "$_e2e_loadtester_pid" 2>/dev/null
-  "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
-    >>"$TEST_TMP/loadtester.log" 2>&1 &
-  _e2e_loadtester_pid=$!
-  track $!
-  require "the load tester is up again" wait_http "http://flagger-loadtester.test/healthz" 30
+  _e2e_restart_loadtester
 }
 
 # the git top level the scripts cd to: Flagger's test/ and the kustomize
@@ -129,6 +138,7 @@ e2e_repo() {
 e2e_script() {
   local s=$1 race=${2:-} log=$TEST_TMP/$(echo "$1" | tr / _).log start=$SECONDS rc pid
   total=$((total + 1))
+  [ "$s" != workloads/init.sh ] || _e2e_restart_loadtester
   (cd "$REPO" && exec timeout 800 "$REPO/test/$s") >"$log" 2>&1 &
   pid=$!
   while kill -0 $pid 2>/dev/null; do

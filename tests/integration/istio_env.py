@@ -2,7 +2,8 @@
 operator_env.py and gateway_env.py:
 
 - ISTIO_CRDS: Istio 1.30's VirtualService and DestinationRule CRDs for the
-  fake cluster;
+  fake cluster (istio_crd_args() adds the stand-in Gateway CRD of
+  crds/istio-gateway.yaml);
 - IstioExporter: Istio's standard metrics as the sidecars of the
   destination workloads report them (istio_requests_total and
   istio_request_duration_milliseconds, reporter="destination", labels
@@ -37,12 +38,17 @@ ISTIO_CRDS = os.path.join(SHARED, "conformance/crds/istio")
 GROUP = "networking.istio.io"
 
 
+# Istio's Gateway CRD is not in shared/: a stand-in that serves the kind
+# (canaryd only reads that the Gateways a Canary names exist)
+GATEWAY_CRD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crds", "istio-gateway.yaml")
+
+
 def istio_crd_args():
     args = []
     for f in sorted(os.listdir(ISTIO_CRDS)):
         if f.endswith(".yaml"):
             args += ["--crd", os.path.join(ISTIO_CRDS, f)]
-    return args
+    return args + ["--crd", GATEWAY_CRD]
 
 
 # ---- Istio's metrics -------------------------------------------------------------

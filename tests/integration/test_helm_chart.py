@@ -208,7 +208,7 @@ def check_values(t, helm):
         "--set", "slack.channel=releases", "--set", "msteams.url=https://example.webhook.office.com/x",
         "--set", "msteams.proxyUrl=http://proxy:3128", "--set", "logLevel=debug",
         "--set", "extraArgs={-shutdown-grace=30s}")
-    want = ["kube", "-log-level=debug", "-port=8080", "-mesh-provider=kubernetes",
+    want = ["kube", "-log-level=debug", "-port=8080",
             "-metrics-server=http://prometheus:9090", "-enable-leader-election=true",
             "-leader-election-namespace=$(POD_NAMESPACE)", "-namespace=shop",
             "-selector-labels=app.kubernetes.io/name,app", "-include-label-prefix=team",

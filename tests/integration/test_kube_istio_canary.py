@@ -23,7 +23,15 @@ istio is its default, as Flagger's, and the Canary sets no provider.
    DestinationRule; the user's VirtualService untouched); one with revertOnDeletion takes
    the user's VirtualService over (its spec kept in
    flagger.kubernetes.io/original-configuration) and gives it back when the
-   Canary is deleted.
+   Canary is deleted;
+5. bad input, side by side, each a Warning event, the status condition
+   Accepted=False naming the reason, and nothing written: a Canary whose
+   spec.service.gateways names a Gateway that does not exist (once the
+   Gateway is created, it is Initialized and the condition goes), one whose
+   analysis.match is not a match (a header without a name, which the CRD
+   lets through), and the user's VirtualService of 4 (reason RouterRefused);
+   one whose two session affinity cookies have the same name, which
+   canaryd cannot read at all (reason InvalidSpec).
 Every VirtualService and DestinationRule version canaryd wrote is valid
 against Istio's CRDs, and every request canaryd made is allowed by
 deploy/kubernetes's ClusterRole.
@@ -100,6 +108,61 @@ spec:
     - destination: {host: podinfo}
 """
 
+GATEWAY = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: %(name)s, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+"""
+
+GW_CANARY = """
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: gw}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898, gateways: [istio-system/late-gateway], hosts: [late.example.com]}
+  analysis: {interval: 1m, threshold: 5, maxWeight: 50, stepWeight: 10}
+"""
+
+BAD_MATCH = """
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: bad}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    interval: 1m
+    threshold: 5
+    iterations: 5
+    match:
+    - headers: {"": {exact: insider}}
+"""
+
+SAME_COOKIES = """
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: dup}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    sessionAffinity: {cookieName: flagger-cookie, primaryCookieName: flagger-cookie}
+"""
+
 SMALL = """
 apiVersion: flagger.app/v1beta1
 kind: Canary
@@ -122,6 +185,16 @@ def served(mesh, n, host=HOST):
     return out
 
 
+def refused(c, ns, reason):
+    """The message of the canary's Accepted=False condition with that
+    reason ("" when there is none; reason None: any Accepted condition)."""
+    for cond in ((c.canary(ns, "podinfo") or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Accepted" and cond.get("status") == "False" and \
+                reason in (None, cond.get("reason")):
+            return cond.get("message", "")
+    return ""
+
+
 def main():
     t = Checker()
     c = Cluster(*istio_crd_args())
@@ -132,8 +205,12 @@ def main():
     mesh = StandInMesh(c.api)
     c.extra.append(mesh)
     try:
+        c.apply(GATEWAY % {"name": "public-gateway"})
         c.apply(APP % {"ns": NS})
         c.apply(CANARY)
+        for ns, canary in (("gw", GW_CANARY), ("bad", BAD_MATCH), ("dup", SAME_COOKIES)):
+            c.apply(APP % {"ns": ns})
+            c.apply(canary)
         for ns, revert in (("own", "false"), ("rev", "true")):
             c.apply(APP % {"ns": ns})
             # kubectl create: no last-applied annotation, so canaryd keeps its own copy
@@ -187,6 +264,45 @@ def main():
                 {"hosts": ["podinfo"], "http": [{"route": [{"destination": {"host": "podinfo"}}]}]},
                 virtualservice(c, "own", "podinfo"))
         t.check("own: not Initialized", c.phase("own", "podinfo") != "Initialized", c.phase("own", "podinfo"))
+        t.check("own: status condition Accepted=False, RouterRefused, saying why",
+                wait_until(lambda: "is not owned by canary podinfo" in refused(c, "own", "RouterRefused"), 30),
+                c.canary("own", "podinfo"))
+
+        # 5. a missing Gateway, an invalid match: refused, halted, nothing written
+        t.check("gw: Warning event: the Gateway does not exist",
+                wait_until(lambda: any("Gateway istio-system/late-gateway named in spec.service.gateways[0]" in e and
+                                       "does not exist" in e for e in c.events("gw", "podinfo")), 30),
+                c.events("gw", "podinfo"))
+        t.check("gw: status condition Accepted=False, RouterRefused, naming the Gateway",
+                wait_until(lambda: "Gateway istio-system/late-gateway" in refused(c, "gw", "RouterRefused"), 30),
+                c.canary("gw", "podinfo"))
+        t.check("bad: Warning event naming the invalid match",
+                wait_until(lambda: any("analysis.match[0].headers" in e for e in c.events("bad", "podinfo")), 30),
+                c.events("bad", "podinfo"))
+        t.check("bad: status condition Accepted=False, RouterRefused, naming the field",
+                wait_until(lambda: "analysis.match[0].headers" in refused(c, "bad", "RouterRefused"), 30),
+                c.canary("bad", "podinfo"))
+        t.check("dup: Warning event: the two session affinity cookies have the same name",
+                wait_until(lambda: any("spec.analysis.sessionAffinity.primaryCookieName" in e
+                                       for e in c.events("dup", "podinfo")), 30), c.events("dup", "podinfo"))
+        t.check("dup: status condition Accepted=False, InvalidSpec (canaryd cannot read the Canary), as "
+                "the event says it",
+                wait_until(lambda: "spec.analysis.sessionAffinity.primaryCookieName" in refused(c, "dup", "InvalidSpec")
+                           and refused(c, "dup", "InvalidSpec") in c.events("dup", "podinfo"), 30),
+                c.canary("dup", "podinfo"))
+        for ns in ("gw", "bad", "dup"):
+            t.check("%s: nothing written: no Service, primary, DestinationRule or VirtualService" % ns,
+                    c.get("service", ns, "podinfo-canary") is None and
+                    c.get("deployment", ns, "podinfo-primary") is None and
+                    destinationrule(c, ns, "podinfo-canary") is None and
+                    virtualservice(c, ns, "podinfo") is None)
+            t.check("%s: not Initialized" % ns, c.phase(ns, "podinfo") != "Initialized", c.phase(ns, "podinfo"))
+        c.apply(GATEWAY % {"name": "late-gateway"})
+        t.check("gw: once the Gateway exists: Initialized, the VirtualService bound to it, the condition gone",
+                wait_until(lambda: c.phase("gw", "podinfo") == "Initialized" and
+                           refused(c, "gw", None) == "", 60) is True and
+                ((virtualservice(c, "gw", "podinfo") or {}).get("spec") or {}).get("gateways") ==
+                ["istio-system/late-gateway"], c.canary("gw", "podinfo"))
         # 4b. with revertOnDeletion: taken over, the original kept
         t.check("rev: Initialized", wait_until(lambda: c.phase("rev", "podinfo") == "Initialized", 60) is True,
                 c.phase("rev", "podinfo"))
@@ -291,7 +407,8 @@ def main():
         used, denied = rbac_check(c)
         t.check("deploy/kubernetes's ClusterRole allows every request canaryd made (Istio objects too)",
                 not denied and (GROUP, "virtualservices", "update") in used and
-                (GROUP, "destinationrules", "create") in used, sorted(denied))
+                (GROUP, "destinationrules", "create") in used and (GROUP, "gateways", "get") in used,
+                sorted(denied))
         t.check("the stand-in mesh saw no error", not mesh.errors, mesh.errors[:5])
     finally:
         if t.failed:

@@ -384,6 +384,39 @@ static void test_delegation_tcp(void **state)
     fx_free(&f);
 }
 
+/* ---- the Gateways service.gateways names ---------------------------------------------- */
+
+static void test_gateway_refs(void **state)
+{
+    fx f;
+    fx_init(&f, HEAD SERVICE
+            "    gateways: [mesh, istio-system/public, public-gateway.istio-system.svc.cluster.local, "
+            "local, ./here, a/b/c, /nameless, \"\"]\n" ANALYSIS,
+            NULL);
+    char ns[64], name[64];
+    assert_false(cdk_istio_gateway_ref(&f.in, 0, ns, sizeof ns, name, sizeof name));  /* mesh */
+    assert_true(cdk_istio_gateway_ref(&f.in, 1, ns, sizeof ns, name, sizeof name));
+    assert_string_equal(ns, "istio-system");
+    assert_string_equal(name, "public");
+    assert_true(cdk_istio_gateway_ref(&f.in, 2, ns, sizeof ns, name, sizeof name));   /* FQDN */
+    assert_string_equal(ns, "istio-system");
+    assert_string_equal(name, "public-gateway");
+    assert_true(cdk_istio_gateway_ref(&f.in, 3, ns, sizeof ns, name, sizeof name));   /* the canary's */
+    assert_string_equal(ns, "test");
+    assert_string_equal(name, "local");
+    assert_true(cdk_istio_gateway_ref(&f.in, 4, ns, sizeof ns, name, sizeof name));   /* ./name */
+    assert_string_equal(ns, "test");
+    assert_string_equal(name, "here");
+    assert_false(cdk_istio_gateway_ref(&f.in, 5, ns, sizeof ns, name, sizeof name));  /* a/b/c */
+    assert_false(cdk_istio_gateway_ref(&f.in, 6, ns, sizeof ns, name, sizeof name));  /* no namespace */
+    assert_false(cdk_istio_gateway_ref(&f.in, 7, ns, sizeof ns, name, sizeof name));  /* empty */
+    assert_false(cdk_istio_gateway_ref(&f.in, 8, ns, sizeof ns, name, sizeof name));  /* past the end */
+    /* a name longer than the buffer is not cut short into another name */
+    char small[4];
+    assert_false(cdk_istio_gateway_ref(&f.in, 1, ns, sizeof ns, small, sizeof small));
+    fx_free(&f);
+}
+
 /* ---- DestinationRules ---------------------------------------------------------------- */
 
 static void test_destination_rules(void **state)
@@ -558,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_session_affinity),  cmocka_unit_test(test_delegation_tcp),
         cmocka_unit_test(test_destination_rules), cmocka_unit_test(test_update),
         cmocka_unit_test(test_durations),         cmocka_unit_test(test_providers),
+        cmocka_unit_test(test_gateway_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

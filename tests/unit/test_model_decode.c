@@ -316,6 +316,44 @@ static void test_status_roundtrip(void **state)
     cd_diags_free(&d);
 }
 
+/* canaryd's Accepted=False condition: beside Promoted while the canary
+ * is refused, kept through a round trip, gone when removed. */
+static void test_status_refused(void **state)
+{
+    cd_canary_status s, copy;
+    cd_status_init(&s);
+    cd_status_init(&copy);
+    s.phase = CD_PHASE_INITIALIZING;
+    cd_status_update_condition(&s, "Deployment", 1800000000000LL);
+    assert_true(cd_status_set_refused(&s, "RouterRefused", "Gateway istio-system/gw does not exist",
+                                      1800000001000LL));
+    assert_false(cd_status_set_refused(&s, "RouterRefused", "Gateway istio-system/gw does not exist",
+                                       1800000002000LL));   /* unchanged: nothing to write */
+    json_t *j = cd_status_to_json(&s);
+    json_t *conds = json_object_get(j, "conditions");
+    assert_int_equal(json_array_size(conds), 2);
+    json_t *a = json_array_get(conds, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "type")), "Accepted");
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "False");
+    assert_string_equal(json_string_value(json_object_get(a, "reason")), "RouterRefused");
+    assert_string_equal(json_string_value(json_object_get(a, "message")),
+                        "Gateway istio-system/gw does not exist");
+    cd_status_from_json(&copy, j);
+    assert_true(cd_status_equal(&copy, &s));
+    assert_string_equal(copy.condition.type, "Promoted");
+    json_decref(j);
+    /* another reason is a change; removing it leaves Promoted alone */
+    assert_true(cd_status_set_refused(&s, "InvalidSpec", "Gateway istio-system/gw does not exist", 1));
+    assert_true(cd_status_set_refused(&s, NULL, NULL, 0));
+    assert_false(cd_status_set_refused(&s, NULL, NULL, 0));
+    j = cd_status_to_json(&s);
+    assert_int_equal(json_array_size(json_object_get(j, "conditions")), 1);
+    assert_false(cd_status_equal(&copy, &s));
+    json_decref(j);
+    cd_status_free(&copy);
+    cd_status_free(&s);
+}
+
 /* A status is written by whoever can write the object: numbers beyond
  * int (1e300) saturate; converting them was undefined (issue 24's fuzzing). */
 static void test_status_huge_numbers(void **state)
@@ -462,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_json_input),
         cmocka_unit_test(test_canonical_json),
         cmocka_unit_test(test_status_roundtrip),
+        cmocka_unit_test(test_status_refused),
         cmocka_unit_test(test_status_huge_numbers),
         cmocka_unit_test(test_local_workload),
         cmocka_unit_test(test_local_canary_defaults_provider),

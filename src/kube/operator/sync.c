@@ -128,6 +128,21 @@ static void finalize_deleted(cdk_operator *op, const json_t *canary, const cd_ob
     cdk_record_event(op, canary, key, false, msg);
 }
 
+/* A Canary that cannot be read gets canaryd's condition Accepted=False
+ * (reason InvalidSpec, the error) beside the rest of its status, which is
+ * kept; the first tick of a valid spec removes it (engine/tick.c). */
+static void mark_invalid(cdk_operator *op, const json_t *canary, const char *ns, const char *name,
+                         const char *key, const char *why)
+{
+    cd_canary_status st;
+    cd_status_from_json(&st, json_object_get(canary, "status"));
+    cd_err err = {{0}};
+    if (cd_status_set_refused(&st, "InvalidSpec", why, cd_wall_ms()) &&
+        !cdk_write_status(op, ns, name, &st, &err))
+        cd_logf(CD_LOG_ERROR, key, "%s", err.msg);
+    cd_status_free(&st);
+}
+
 void cdk_sync(cdk_operator *op, const char *ns, const char *name)
 {
     char key[320];
@@ -142,6 +157,7 @@ void cdk_sync(cdk_operator *op, const char *ns, const char *name)
     if (!o || !verify(op, o, &err)) {
         cd_logf(CD_LOG_ERROR, key, "invalid canary: %s", err.msg);
         cdk_record_event(op, canary, key, true, err.msg);
+        mark_invalid(op, canary, ns, name, key, err.msg);
         cdk_schedule(op, ns, name, -1, NULL);
         cd_object_free(o);
         json_decref(canary);

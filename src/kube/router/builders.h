@@ -179,6 +179,12 @@ json_t *cdk_istio_dr_update(const json_t *live, const json_t *desired);
  * configuration of a taken-over one, or revertOnDeletion lets canaryd take
  * it over. False with err ("... is not owned by canary ...") otherwise. */
 bool cdk_istio_vs_writable(const json_t *live, const cdk_istio_in *in, cd_err *err);
+/* The Gateway spec.service.gateways[i] names, as Istio reads a
+ * VirtualService's gateways: "<ns>/<name>", "<name>.<ns>[.svc...]" (the
+ * older FQDN form), or "<name>" in the canary's namespace. false for
+ * "mesh" (the sidecars, no object) and for a name that fits nowhere. */
+bool cdk_istio_gateway_ref(const cdk_istio_in *in, size_t i, char *ns, size_t ns_len, char *name,
+                           size_t name_len);
 /* The live VirtualService brought in line with desired (an object from
  * cdk_istio_vs_object): specs compared ignoring weights, mirrors and, with
  * session affinity, the sticky routes and destination headers; labels

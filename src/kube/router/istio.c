@@ -7,13 +7,15 @@
  * Differences from Flagger, on purpose: bringing the VirtualService in
  * line keeps the weights (mirror, cookies) it carries instead of resetting
  * it to 100/0 in the middle of an analysis; a VirtualService the canary did
- * not create is taken over only with spec.revertOnDeletion (otherwise the
- * tick fails with a message saying so, before anything is written). Must
- * not touch Gateways or any Istio object it did not name. */
+ * not create is taken over only with spec.revertOnDeletion, and every
+ * Gateway service.gateways names must exist (otherwise the precheck
+ * refuses the canary, CD_FATAL, before anything is written). Must not
+ * write Gateways or any Istio object it did not name. */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/router/builders.h"
 #include "kube/router/router.h"
+#include "util/errfmt.h"
 #include "util/log.h"
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 
 static const cd_kube_resource VIRTUAL_SERVICES = {CDK_ISTIO_GROUP, "v1beta1", "virtualservices",
                                                   "VirtualService", true};
+static const cd_kube_resource GATEWAYS = {CDK_ISTIO_GROUP, "v1beta1", "gateways", "Gateway", true};
 static const cd_kube_resource DESTINATION_RULES = {CDK_ISTIO_GROUP, "v1beta1", "destinationrules",
                                                    "DestinationRule", true};
 
@@ -173,46 +176,100 @@ static cd_rc reconcile_vs(cdk_ctx *x, const cdk_istio_in *in, const cd_canary_re
     return CD_ERROR;
 }
 
-/* A VirtualService <svc> the canary may write, or none yet. */
-static bool vs_writable(cdk_ctx *x, const cdk_istio_in *in, cd_err *err)
+/* A VirtualService <svc> the canary may write, or none yet: CD_OK; one
+ * it may not take over: CD_FATAL (a refusal); the API failing: CD_ERROR. */
+static cd_rc vs_writable(cdk_ctx *x, const cdk_istio_in *in, cd_err *err)
 {
     json_t *vs = NULL;
     cd_kube_err ke;
     if (!cd_kube_get(x->kc, &VIRTUAL_SERVICES, x->ns, x->svc, &vs, &ke)) {
         if (cd_kube_is_not_found(&ke))
-            return true;
+            return CD_OK;
         cdk_err_from_kube(err, &ke, "VirtualService %s.%s get query error", x->svc, x->ns);
-        return false;
+        return CD_ERROR;
     }
     bool ok = cdk_istio_vs_writable(vs, in, err);
     json_decref(vs);
-    return ok;
+    return ok ? CD_OK : CD_FATAL;
 }
 
-/* Before the Services and the primary: what Istio cannot be given, and a
- * VirtualService the canary may not write. */
+/* Every Gateway spec.service.gateways names exists: CD_FATAL naming the
+ * first that does not. Istio itself would take a VirtualService bound to
+ * a missing Gateway and route nothing through it. Without the right to
+ * read Gateways (a ClusterRole written for Flagger) the check is skipped. */
+static cd_rc gateways_exist(cdk_ctx *x, const cdk_istio_in *in, cd_err *err)
+{
+    const cd_strlist *g = &x->spec->service.gateways;
+    for (size_t i = 0; i < g->n; i++) {
+        char ns[256], name[256];
+        if (!cdk_istio_gateway_ref(in, i, ns, sizeof ns, name, sizeof name)) {
+            if (g->items[i] && strcmp(g->items[i], "mesh")) {
+                cd_errfmt(err, "spec.service.gateways[%zu]: \"%s\" is not a gateway name (mesh, "
+                               "<namespace>/<name>, <name>.<namespace>.svc.cluster.local or <name>)",
+                          i, g->items[i]);
+                return CD_FATAL;
+            }
+            continue;
+        }
+        json_t *gw = NULL;
+        cd_kube_err ke;
+        if (cd_kube_get(x->kc, &GATEWAYS, ns, name, &gw, &ke)) {
+            json_decref(gw);
+            continue;
+        }
+        if (ke.reason == CD_KR_FORBIDDEN)
+            return CD_OK;
+        if (!cd_kube_is_not_found(&ke)) {
+            cdk_err_from_kube(err, &ke, "Gateway %s/%s get query error", ns, name);
+            return CD_ERROR;
+        }
+        cd_errfmt(err, "Gateway %s/%s named in spec.service.gateways[%zu] (\"%s\") does not exist: "
+                       "create it, or name an existing Gateway; nothing was written",
+                  ns, name, i, g->items[i]);
+        return CD_FATAL;
+    }
+    return CD_OK;
+}
+
+/* What Istio cannot be given, a VirtualService the canary may not write
+ * and a missing Gateway are refusals (CD_FATAL): checked before anything
+ * is written. */
+static cd_rc refusals(cdk_ctx *x, const cdk_istio_in *in, cd_err *err)
+{
+    if (!cdk_istio_check(in, err))
+        return CD_FATAL;
+    cd_rc rc = vs_writable(x, in, err);
+    return rc == CD_OK ? gateways_exist(x, in, err) : rc;
+}
+
+/* Before the Services and the primary. */
 static cd_rc precheck(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 {
     (void)c;
     cdk_istio_in in;
     istio_in(x, &in);
-    bool ok = cdk_istio_check(&in, err) && vs_writable(x, &in, err);
+    cd_rc rc = refusals(x, &in, err);
     json_decref((json_t *)in.spec_json);
-    return ok ? CD_OK : CD_ERROR;
+    return rc;
 }
 
 static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 {
     cdk_istio_in in;
     istio_in(x, &in);
-    cd_rc rc = CD_ERROR;
+    cd_rc rc;
     char pname[300], cname[300];
     snprintf(pname, sizeof pname, "%s-primary", x->svc);
     snprintf(cname, sizeof cname, "%s-canary", x->svc);
     /* refused before anything is written: nothing half-applied */
-    if (cdk_istio_check(&in, err) && vs_writable(x, &in, err) &&
-        reconcile_dr(x, &in, cname, err) == CD_OK && reconcile_dr(x, &in, pname, err) == CD_OK)
-        rc = reconcile_vs(x, &in, c, err);
+    rc = refusals(x, &in, err);
+    if (rc == CD_OK) {
+        rc = reconcile_dr(x, &in, cname, err);
+        if (rc == CD_OK)
+            rc = reconcile_dr(x, &in, pname, err);
+        if (rc == CD_OK)
+            rc = reconcile_vs(x, &in, c, err);
+    }
     json_decref((json_t *)in.spec_json);
     return rc;
 }

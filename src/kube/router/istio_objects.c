@@ -571,6 +571,39 @@ bool cdk_istio_vs_writable(const json_t *live, const cdk_istio_in *in, cd_err *e
     return false;
 }
 
+bool cdk_istio_gateway_ref(const cdk_istio_in *in, size_t i, char *ns, size_t ns_len, char *name,
+                           size_t name_len)
+{
+    const cd_strlist *g = &in->spec->service.gateways;
+    if (i >= g->n || !has(g->items[i]) || !strcmp(g->items[i], "mesh"))
+        return false;
+    const char *s = g->items[i], *slash = strchr(s, '/'), *dot = strchr(s, '.');
+    const char *n = s, *space = ns_of(in);
+    size_t nl = strlen(s), sl = strlen(space);
+    if (slash) {            /* ns/name */
+        space = s;
+        sl = (size_t)(slash - s);
+        n = slash + 1;
+        nl = strlen(n);
+    } else if (dot) {       /* name.ns.svc.cluster.local */
+        nl = (size_t)(dot - s);
+        space = dot + 1;
+        const char *end = strchr(space, '.');
+        sl = end ? (size_t)(end - space) : strlen(space);
+    }
+    if (sl == 1 && space[0] == '.') {
+        space = ns_of(in);
+        sl = strlen(space);
+    }
+    if (!nl || !sl || nl >= name_len || sl >= ns_len || strchr(n, '/'))
+        return false;
+    memcpy(name, n, nl);
+    name[nl] = '\0';
+    memcpy(ns, space, sl);
+    ns[sl] = '\0';
+    return true;
+}
+
 static bool is_sticky(const json_t *route, const cd_session_affinity *sa)
 {
     const char *cookie_names[2] = {sa->cookie_name, sa->primary_cookie_name};
