@@ -314,7 +314,7 @@ unsigned lc_api_act(lc_api *api, const char *ns, const char *name, const char *a
             done = said;
         }
         if (done)
-            c->tick_now = true;
+            cd_sched_kick(&c->L->sched, &c->job);
     }
     if (!c)
         lc_not_found(api->L, ns, name, refused, sizeof refused);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,9 @@
 #include <unistd.h>
 
 #define LOOP_MS 50
-#define RETRY_MS 1000   /* next tick after a tick that waited for readiness */
+/* the next tick a period after the last one started, or 1 s after a tick
+ * that waited for readiness (local processes start in ms) */
+#define RETRY_MS 1000
 
 /* ---- lookups -------------------------------------------------------------- */
 
@@ -256,6 +259,13 @@ static char *schedule_key(const lc_canary *c)
     return cd_buf_steal(&b);
 }
 
+/* The analysis interval a tick re-arms with. */
+static int64_t period_of(const cd_object *o)
+{
+    int64_t interval = o->spec.canary.analysis.interval_ms;
+    return interval > 0 ? interval : 60000;
+}
+
 static lc_canary *add_canary(cd_local *L, cd_object *o)
 {
     lc_canary *c = calloc(1, sizeof *c);
@@ -296,11 +306,13 @@ static lc_canary *add_canary(cd_local *L, cd_object *o)
     free(key);
     int64_t last = (int64_t)json_integer_value(json_object_get(sched, "lastTick"));
     json_decref(sched);
-    int64_t interval = o->spec.canary.analysis.interval_ms;
-    if (last > 0 && cd_wall_ms() - last < interval)
-        c->next_tick_ms = cd_mono_ms() + (interval - (cd_wall_ms() - last));
-    else
-        c->tick_now = true;
+    int64_t interval = o->spec.canary.analysis.interval_ms, now = cd_mono_ms();
+    bool resume = last > 0 && cd_wall_ms() - last < interval;
+    cd_sched_job_init(&c->job);
+    cd_sched_arm(&L->sched, &c->job, c->ns, period_of(o),
+                 resume ? now + (interval - (cd_wall_ms() - last)) : now);
+    if (!resume)
+        cd_sched_kick(&L->sched, &c->job);
     lc_canary **p = realloc(L->canaries, (L->ncanaries + 1) * sizeof *p);
     if (!p)
         abort();
@@ -360,7 +372,7 @@ static void recover_status(cd_local *L, lc_canary *c)
     cd_state_append_event(L->state, c->ns, c->name, now, "Warning",
                           cd_phase_name(c->status.phase), msg);
     c->status_lost = false;
-    c->tick_now = true;
+    cd_sched_kick(&L->sched, &c->job);
 }
 
 /* A deleted Canary: its processes stop, its route and state go. */
@@ -380,8 +392,21 @@ static void drop_canary(cd_local *L, size_t i)
     free(key);
     if (L->registry)
         cd_registry_forget(L->registry, c->target ? c->target->name : c->name, c->ns);
+    cd_sched_forget(&L->sched, &c->job);
     L->canaries[i] = L->canaries[--L->ncanaries];
     free_canary(c);
+}
+
+/* Counts c on its target; a canary that joins another on one target gets
+ * Flagger's warning (once, when it joins: reconcile runs every turn). */
+static void note_target(cd_local *L, lc_canary *c, const char *tname)
+{
+    char key[600];
+    snprintf(key, sizeof key, "%s.%s", tname ? tname : "", c->ns);
+    const cd_sched_cell *before = c->job.target;
+    if (cd_sched_set_target(&L->sched, &c->job, key) > 1 && c->job.target != before)
+        cd_error("Bad things will happen! Found more than one canary with the same target %s",
+                 key);
 }
 
 /* Brings canaries and targets in line with the manifests. L->lock held. */
@@ -408,10 +433,12 @@ static void reconcile(cd_local *L)
             cd_object *old = c->obj;
             c->obj = cd_object_retain(o);
             cd_object_free(old);
-            c->tick_now = true;
+            cd_sched_arm(&L->sched, &c->job, c->ns, period_of(o), cd_mono_ms());
+            cd_sched_kick(&L->sched, &c->job);
         }
         const char *tname = o->spec.canary.target_ref.name;
         c->target = get_target(L, o->meta.namespace_, tname);
+        note_target(L, c, tname);
         if (c->status_lost)
             recover_status(L, c);
         if (c->target->warning[0]) {   /* a state problem found restoring it */
@@ -428,13 +455,13 @@ static void reconcile(cd_local *L)
             if (strcmp(before, c->target->revision))   /* for canaryctl rollback */
                 lc_revisions_note(L, w, c->target->revision);
             if (before[0] && strcmp(before, c->target->revision))
-                c->tick_now = true;   /* a new revision: no need to wait an interval */
+                cd_sched_kick(&L->sched, &c->job);   /* a new revision: no need to wait an interval */
         }
         if (c->status.phase != CD_PHASE_INITIALIZING)
             cd_local_target_primary_up(c->target, cd_wall_ms());   /* serve at once */
     }
     for (size_t i = 0; i < L->ncanaries;) {
-        if (L->canaries[i]->gone && !L->canaries[i]->busy)
+        if (L->canaries[i]->gone && !L->canaries[i]->job.in_flight)
             drop_canary(L, i);
         else
             i++;
@@ -473,15 +500,9 @@ static void *worker_main(void *arg)
             lc_tick_end(t);
         }
         pthread_mutex_lock(&L->lock);
-        c->busy = false;
-        int64_t interval = c->obj->spec.canary.analysis.interval_ms;
-        if (interval <= 0)
-            interval = 60000;
         /* waiting for processes to become ready: look again soon rather
-         * than a whole interval later (local processes start in ms) */
-        if (rc == CD_RETRY && interval > RETRY_MS)
-            interval = RETRY_MS;
-        c->next_tick_ms = t0 + interval;
+         * than a whole interval later (the policy's retry delay) */
+        cd_sched_done(&L->sched, &c->job, t0, rc == CD_RETRY);
         lc_wake(L);
     }
     pthread_mutex_unlock(&L->lock);
@@ -508,21 +529,27 @@ static void missing_target(cd_local *L, lc_canary *c, int64_t now)
                           cd_phase_name(c->status.phase), msg);
 }
 
+static lc_canary *canary_of(cd_sched_job *j)
+{
+    return (lc_canary *)((char *)j - offsetof(lc_canary, job));
+}
+
+/* Due canaries go to the workers, in flight until their tick is done. */
 static void schedule(cd_local *L, int64_t now)
 {
-    for (size_t i = 0; i < L->ncanaries; i++) {
-        lc_canary *c = L->canaries[i];
-        if (c->busy || c->gone || (!c->tick_now && now < c->next_tick_ms))
-            continue;
-        if (!c->target || !c->target->workload) {
-            if (c->tick_now || now >= c->next_tick_ms)
-                missing_target(L, c, now);
-            c->tick_now = false;
-            c->next_tick_ms = now + c->obj->spec.canary.analysis.interval_ms;
+    unsigned what;
+    for (cd_sched_job *j; (j = cd_sched_pop(&L->sched, now, &what));) {
+        lc_canary *c = canary_of(j);
+        if (c->gone) {   /* dropped by the next reconcile */
+            cd_sched_defer(&L->sched, j, INT64_MAX);
             continue;
         }
-        c->busy = true;
-        c->tick_now = false;
+        if (!c->target || !c->target->workload) {
+            missing_target(L, c, now);
+            int64_t interval = c->obj->spec.canary.analysis.interval_ms;
+            cd_sched_defer(&L->sched, j, now + (interval > 0 ? interval : 1));
+            continue;
+        }
         if (L->nqueue == L->capqueue) {
             L->capqueue = L->capqueue ? L->capqueue * 2 : 16;
             lc_canary **q = realloc(L->queue, L->capqueue * sizeof *q);
@@ -535,17 +562,17 @@ static void schedule(cd_local *L, int64_t now)
     }
 }
 
+static void set_total(void *ud, const char *ns, int n)
+{
+    if (n > 0)   /* as before: a namespace left empty keeps its last count */
+        cd_registry_set_canary_total(ud, ns, n);
+}
+
 static void export_totals(cd_local *L)
 {
-    if (!L->registry)
-        return;
-    /* flagger_canary_total per namespace */
-    for (size_t i = 0; i < L->ncanaries; i++) {
-        int count = 0;
-        for (size_t k = 0; k < L->ncanaries; k++)
-            count += !strcmp(L->canaries[k]->ns, L->canaries[i]->ns);
-        cd_registry_set_canary_total(L->registry, L->canaries[i]->ns, count);
-    }
+    /* flagger_canary_total per namespace that has canaries */
+    if (L->registry)
+        cd_sched_each_ns(&L->sched, set_total, L->registry);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
@@ -687,6 +714,7 @@ int cd_local_run(const cd_local_options *opt)
     L->started_ms = cd_wall_ms();
     pthread_mutex_init(&L->lock, NULL);
     pthread_cond_init(&L->work_cv, NULL);
+    cd_sched_init(&L->sched, (cd_sched_policy){CD_SCHED_FROM_START, RETRY_MS});
     L->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = 1;
     lc_api *api = NULL;
@@ -779,6 +807,7 @@ out:
     free(L->canaries);
     free(L->targets);
     free(L->queue);
+    cd_sched_free(&L->sched);
     cd_manifest_dir_close(L->manifests);
     cd_state_close(L->state);
     cd_registry_free(L->registry);

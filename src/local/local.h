@@ -12,6 +12,7 @@
 #define CD_LOCAL_LOCAL_H
 #include "analysis/metrics_port.h"
 #include "engine/engine.h"
+#include "engine/schedule.h"
 #include "hooks/hooks.h"
 #include "local/controller.h"
 #include "local/manifests.h"
@@ -64,10 +65,10 @@ typedef struct lc_canary {
     cd_object *obj;                 /* retained current Canary manifest */
     cd_local_target *target;        /* its LocalWorkload (shared with no other canary) */
     cd_canary_status status;        /* as last saved (what the API shows) */
-    bool busy;                      /* a worker is ticking it */
     bool gone;                      /* its manifest was deleted */
-    bool tick_now;                  /* tick at the next loop turn */
-    int64_t next_tick_ms;
+    /* its schedule (engine/schedule.h, L->sched): in flight while a
+     * worker ticks it; kicked to tick at the next loop turn */
+    cd_sched_job job;
     /* routing as last set (the router has the authoritative copy) */
     int primary_weight, canary_weight;
     bool mirrored;
@@ -114,6 +115,7 @@ struct cd_local {
     pthread_cond_t work_cv;
     lc_canary **queue;
     size_t nqueue, capqueue;
+    cd_sched sched;                 /* when each canary ticks; L->lock held */
     bool stopping;
     int wake_fd;                    /* eventfd: wakes the main loop */
     char *owner;                    /* absolute state dir: CANARYD_OWNER of our processes */

@@ -137,7 +137,7 @@ int lc_rollback(cd_local *L, const char *ns, const char *name, cd_diags *diags, 
                  rev);
         return 409;
     }
-    c->tick_now = true;
+    cd_sched_kick(&c->L->sched, &c->job);
     snprintf(msg, msglen, "rolling back to revision %s", rev);
     cd_info("local: %s.%s: LocalWorkload %s rolled back to revision %s", name, ns, w->meta.name,
             rev);

@@ -4,6 +4,7 @@
  * router, which reports weights from the iteration count), metrics,
  * webhooks and readiness follow the scenario's step functions. Must stay
  * deterministic and free of I/O: what it prints is the caller's business. */
+#include "engine/schedule.h"
 #include "model/judge.h"
 #include "sim/sim.h"
 #include "sim/traffic.h"
@@ -33,6 +34,8 @@ struct cd_sim {
     bool nop_router;
     int64_t epoch_ms, interval_ms;
     int64_t now_ms;             /* time of the tick being run / next tick */
+    cd_sched sched;             /* the canary's job, as canaryd kube schedules it */
+    cd_sched_job job;
     int64_t last_ms;            /* time of the last tick run */
     size_t next_revision;       /* index of the next pending scenario revision */
     bool default_revision_pending;
@@ -533,6 +536,10 @@ cd_sim *cd_sim_new(const cd_object_meta *meta, const cd_canary_spec *spec, const
     s->epoch_ms = opt->epoch_ms ? opt->epoch_ms : DEFAULT_EPOCH_MS;
     s->interval_ms = spec->analysis.interval_ms > 0 ? spec->analysis.interval_ms
                                                     : DEFAULT_INTERVAL_MS;
+    /* one job on the virtual clock, first at 0, then every interval */
+    cd_sched_init(&s->sched, (cd_sched_policy){CD_SCHED_FIXED_PERIOD, 0});
+    cd_sched_job_init(&s->job);
+    cd_sched_arm(&s->sched, &s->job, meta->namespace_ ? meta->namespace_ : "", s->interval_ms, 0);
     s->default_revision_pending = !sc->has_revisions;
     s->primary_w = 100;
     s->keep_log = opt->keep_log;
@@ -594,6 +601,7 @@ void cd_sim_free(cd_sim *s)
     free(s->weights);
     cd_sim_requests_free(&s->window);
     cd_sim_requests_free(&s->history);
+    cd_sched_free(&s->sched);
     free(s);
 }
 
@@ -663,7 +671,9 @@ void cd_sim_tick(cd_sim *s, cd_sim_row *row)
     fill_row(s, row);
     s->last_ms = s->now_ms;
     s->stats.ticks++;
-    s->now_ms += s->interval_ms;
+    unsigned what;
+    cd_sched_pop(&s->sched, s->now_ms, &what);   /* ticked: due a period later */
+    s->now_ms = cd_sched_next_due(&s->sched);
 }
 
 bool cd_sim_done(const cd_sim *s)

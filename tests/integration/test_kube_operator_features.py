@@ -12,9 +12,11 @@ C. a primary that never becomes ready while Promoting (App Mesh): Failed
    with all traffic on the canary, which keeps running (Flagger's
    handleFailedPromotion);
 D. revertOnDeletion: the finalizer is added, and deleting the canary gives
-   the target its replicas back before the canary goes.
+   the target its replicas back before the canary goes;
+G. two canaries on one target: Flagger's "Bad things will happen!" error.
 """
 import http.server
+import json
 import os
 import sys
 import threading
@@ -347,6 +349,18 @@ def main():
                                        for e in c.events(NS, "mesh")), 20), c.events(NS, "mesh"))
         t.check("F: nothing created for it", c.get("deployment", NS, "mesh-primary") is None and
                 c.get("service", NS, "mesh-canary") is None)
+        # G. two canaries on one target: Flagger's error each control loop,
+        # both counted in flagger_canary_total
+        twin = c.canary(NS, "api")
+        c.apply(json.dumps({"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+                            "metadata": {"name": "api-twin", "namespace": NS},
+                            "spec": twin["spec"]}))
+        shared = "Bad things will happen! Found more than one canary with the same target api.apps"
+        t.check("G: a second canary on api is logged as Flagger does",
+                wait_until(lambda: shared in c.operator_log(), 40), c.operator_log()[-2000:])
+        total = [float(line.split()[-1]) for line in c.metrics().splitlines()
+                 if line.startswith('flagger_canary_total{namespace="apps"}')]
+        t.check("G: flagger_canary_total counts both", total and total[0] >= 2, total)
         t.check("canaryd still running", c.operator.poll() is None)
     finally:
         if t.failed:

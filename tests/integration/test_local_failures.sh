@@ -3,7 +3,8 @@
 # people intervene: a revision that never becomes ready reaches the
 # progress deadline and is rolled back; a dying process is restarted; bad
 # manifests (applied or edited in place) are rejected with nothing
-# changed; canaryctl hold / promote / abort work through the gates.
+# changed; canaryctl hold / promote / abort work through the gates; a
+# second canary on the same target gets Flagger's error.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/local_lib.sh"
 
@@ -72,4 +73,12 @@ check "a never-ready revision fails at the progress deadline ($r)" [ "$r" = Fail
 check "the deadline is in the events" bash -c \
   "canaryctl events podinfo --limit 200 | grep -q 'exceeded its progress deadline'"
 check "the primary still serves v2" bash -c "curl -s '$URL' | grep -q '\"version\":\"v2\"'"
+
+# --- two canaries on one target: Flagger's error, logged once ---------------
+sed -e 's/^  name: podinfo$/  name: podinfo-twin/' -e "s/^    port: $SVC_PORT$/    port: $(free_port)/" \
+  "$W/podinfo-canary.yaml" >"$W/podinfo-twin.yaml"
+shared() { grep -c 'Bad things will happen! Found more than one canary with the same target podinfo.default' "$W/canaryd.log"; }
+i=0; until [ "$(shared)" -ge 1 ] || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
+sleep 1
+check "a second canary on podinfo is logged as Flagger does, once" [ "$(shared)" = 1 ]
 finish

@@ -4,7 +4,8 @@
  * workers (syncs and analysis ticks; one canary is never worked on by two
  * threads at once), and a scheduler giving every stored canary a job that
  * ticks at its analysis interval, first at once (due jobs come off a timer
- * heap, timers.c, so an idle pass costs nothing with 10,000 canaries). SIGTERM lets running ticks
+ * heap, engine/schedule.c, so an idle pass costs nothing with 10,000
+ * canaries; kube keeps each job's period). SIGTERM lets running ticks
  * finish (up to -shutdown-grace) and releases the lease; losing leadership
  * cancels every request in flight and exits 1, as Flagger does. Must not
  * run a canary's sync or tick on two threads at once, nor any work while
@@ -23,6 +24,7 @@
 #include "version.h"
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +90,7 @@ static cdk_entry *entry_get(cdk_operator *op, const char *ns, const char *name)
     e->ns = strdup(ns);
     e->name = strdup(name);
     snprintf(e->key, sizeof e->key, "%s.%s", name, ns);
-    e->heap_i = CDK_NOT_TIMED;
+    cd_sched_job_init(&e->job);
     size_t b = bucket_of(ns, name);
     e->hnext = op->buckets[b];
     op->buckets[b] = e;
@@ -191,8 +193,7 @@ void cdk_enqueue_sync_later(cdk_operator *op, const char *ns, const char *name)
     pthread_mutex_lock(&op->mu);
     cdk_entry *e = entry_find(op, ns, name);
     if (e) {
-        e->sync_at_ms = cd_mono_ms() + SYNC_RETRY_MS;
-        cdk_timers_fix(&op->timers, e);
+        cd_sched_set_aux(&op->sched, &e->job, cd_mono_ms() + SYNC_RETRY_MS);
     }
     pthread_mutex_unlock(&op->mu);
 }
@@ -203,22 +204,15 @@ void cdk_schedule(cdk_operator *op, const char *ns, const char *name, int64_t in
     pthread_mutex_lock(&op->mu);
     cdk_entry *e = entry_find(op, ns, name);
     if (e && interval_ms < 0) {
-        e->stored = false;
-        e->interval_ms = 0;
+        cd_sched_disarm(&op->sched, &e->job);
     } else if (e) {
-        if (!e->stored || e->interval_ms != interval_ms) {
-            e->next_ms = cd_mono_ms();   /* a new or restarted job ticks at once */
-            if (e->stored)
-                cd_logf(CD_LOG_INFO, e->key, "analysis interval changed to %lldms: job restarted",
-                        (long long)interval_ms);
-        }
-        e->stored = true;
-        e->interval_ms = interval_ms;
+        /* a new or restarted job ticks at once */
         if (target)
-            snprintf(e->target, sizeof e->target, "%s", target);
+            cd_sched_set_target(&op->sched, &e->job, target);
+        if (cd_sched_arm(&op->sched, &e->job, ns, interval_ms, cd_mono_ms()))
+            cd_logf(CD_LOG_INFO, e->key, "analysis interval changed to %lldms: job restarted",
+                    (long long)interval_ms);
     }
-    if (e)
-        cdk_timers_fix(&op->timers, e);
     pthread_mutex_unlock(&op->mu);
 }
 
@@ -247,7 +241,7 @@ static void *worker_main(void *arg)
         if (sync)
             cdk_sync(op, e->ns, e->name);
         pthread_mutex_lock(&op->mu);
-        tick = tick && e->stored && !e->deleted && !atomic_load(&op->stopping);
+        tick = tick && e->job.armed && !e->deleted && !atomic_load(&op->stopping);
         pthread_mutex_unlock(&op->mu);
         if (tick)
             cdk_tick(op, e->ns, e->name);
@@ -267,90 +261,56 @@ static void *worker_main(void *arg)
 
 /* ---- scheduler ---------------------------------------------------------------- */
 
-typedef struct ns_count { char *ns; int n; } ns_count;
-
-static int target_cmp(const void *a, const void *b)
+static void set_total(void *ud, const char *ns, int n)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    cd_registry_set_canary_total(ud, ns, n);
 }
 
-/* Every control loop: canaries per namespace, and Flagger's warning about
- * two canaries on one target. mu held. */
-static void control_loop(cdk_operator *op, ns_count **counts, size_t *ncounts)
+static void warn_shared(void *ud, const char *target, int n)
 {
-    for (size_t i = 0; i < *ncounts; i++)
-        (*counts)[i].n = 0;
-    const char **targets = calloc(op->nentries + 1, sizeof *targets);
-    if (!targets)
-        abort();
-    size_t nt = 0;
-    for (size_t b = 0; b < NBUCKETS; b++) {
-        for (cdk_entry *e = op->buckets[b]; e; e = e->hnext) {
-            if (!e->stored)
-                continue;
-            if (e->target[0] && nt < op->nentries)
-                targets[nt++] = e->target;
-            size_t i = 0;
-            while (i < *ncounts && strcmp((*counts)[i].ns, e->ns))
-                i++;
-            if (i == *ncounts) {
-                ns_count *c = realloc(*counts, (*ncounts + 1) * sizeof *c);
-                if (!c)
-                    abort();
-                *counts = c;
-                c[i].ns = strdup(e->ns);
-                c[i].n = 0;
-                (*ncounts)++;
-            }
-            (*counts)[i].n++;
-        }
-    }
-    for (size_t i = 0; i < *ncounts; i++)
-        cd_registry_set_canary_total(op->registry, (*counts)[i].ns, (*counts)[i].n);
-    qsort(targets, nt, sizeof *targets, target_cmp);
-    for (size_t i = 1; i < nt; i++)
-        if (!strcmp(targets[i], targets[i - 1]) && (i < 2 || strcmp(targets[i], targets[i - 2])))
-            cd_error("Bad things will happen! Found more than one canary with the same target %s",
-                     targets[i]);
-    free(targets);
+    (void)ud;
+    (void)n;
+    cd_error("Bad things will happen! Found more than one canary with the same target %s", target);
+}
+
+/* Every control loop: canaries per namespace (every namespace that ever
+ * had one, 0 once none is left), and Flagger's warning about two canaries
+ * on one target. mu held. */
+static void control_loop(cdk_operator *op)
+{
+    cd_sched_each_ns(&op->sched, set_total, op->registry);
+    cd_sched_each_shared(&op->sched, warn_shared, NULL);
+}
+
+static cdk_entry *entry_of(cd_sched_job *j)
+{
+    return (cdk_entry *)((char *)j - offsetof(cdk_entry, job));
 }
 
 static void *scheduler_main(void *arg)
 {
     cdk_operator *op = arg;
-    ns_count *counts = NULL;
-    size_t ncounts = 0;
     int64_t last_loop = 0;
     while (!atomic_load(&op->stopping)) {
         int64_t now = cd_mono_ms();
         pthread_mutex_lock(&op->mu);
-        for (cdk_entry *e; (e = cdk_timers_top(&op->timers)) && e->due_ms <= now;) {
-            if (e->sync_at_ms && now >= e->sync_at_ms) {
-                e->sync_at_ms = 0;
+        unsigned what;
+        for (cd_sched_job *j; (j = cd_sched_pop(&op->sched, now, &what));) {
+            cdk_entry *e = entry_of(j);
+            if (what & CD_SCHED_AUX)
                 e->want_sync = true;
-                enqueue_locked(op, e);
-            }
-            if (e->stored && e->interval_ms > 0 && now >= e->next_ms) {
+            if (what & CD_SCHED_TICK)   /* ticks missed while busy are dropped */
                 e->want_tick = true;
-                /* a job keeps its period; ticks missed while busy are dropped */
-                e->next_ms += e->interval_ms;
-                if (e->next_ms <= now)
-                    e->next_ms = now + e->interval_ms;
-                enqueue_locked(op, e);
-            }
-            cdk_timers_fix(&op->timers, e);     /* due later now, or no more */
+            enqueue_locked(op, e);
         }
         if (now - last_loop >= op->opt.control_loop_ms) {
             last_loop = now;
-            control_loop(op, &counts, &ncounts);
+            control_loop(op);
         }
         pthread_mutex_unlock(&op->mu);
         struct timespec ts = {0, SCHED_PERIOD_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
-    for (size_t i = 0; i < ncounts; i++)
-        free(counts[i].ns);
-    free(counts);
     return NULL;
 }
 
@@ -382,9 +342,8 @@ static void on_delete(void *ud, const json_t *obj)
     cdk_entry *e = entry_find(op, ns, name);
     if (e) {
         entry_unlink(op, e);
-        cdk_timers_remove(&op->timers, e);
+        cd_sched_forget(&op->sched, &e->job);
         e->deleted = true;
-        e->stored = false;
         if (!e->busy) {
             if (e->queued) {   /* take it out of the queue */
                 cdk_entry **p = &op->qhead, *prev = NULL;
@@ -574,6 +533,7 @@ static bool setup(cdk_operator *op, const cdk_options *o)
     pthread_mutex_init(&op->dash_mu, NULL);
     pthread_cond_init(&op->cv, NULL);
     op->buckets = calloc(NBUCKETS, sizeof *op->buckets);
+    cd_sched_init(&op->sched, (cd_sched_policy){CD_SCHED_FIXED_PERIOD, 0});
     if (!op->buckets)
         abort();
     split_list(o->selector_labels, &op->selector_buf, &op->set.selector_labels);
@@ -644,7 +604,7 @@ static void teardown(cdk_operator *op)
         }
     }
     free(op->buckets);
-    cdk_timers_free(&op->timers);
+    cd_sched_free(&op->sched);
     free(op->workers);
     free((void *)op->set.selector_labels.items);
     free((void *)op->set.label_prefixes.items);

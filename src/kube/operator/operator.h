@@ -9,6 +9,7 @@
 #define CD_KUBE_OPERATOR_OPERATOR_H
 #include "analysis/metrics_port.h"
 #include "engine/engine.h"
+#include "engine/schedule.h"
 #include "hooks/hooks.h"
 #include "kube/client.h"
 #include "kube/events.h"
@@ -31,14 +32,11 @@
 typedef struct cdk_entry {
     char *ns, *name;
     char key[320];              /* "<name>.<namespace>" */
-    char target[320];           /* "<target>.<namespace>" once stored */
-    int64_t interval_ms;        /* job period; 0: no job */
-    int64_t next_ms;            /* monotonic time of the next tick */
-    int64_t sync_at_ms;         /* a sync to retry at this time; 0: none */
-    bool stored;                /* passed sync: scheduled (Flagger's canary map) */
+    /* its schedule (engine/schedule.h): armed once stored (passed sync,
+     * Flagger's canary map) with the job period and target, due times on
+     * the monotonic clock; its own timer is a sync to retry */
+    cd_sched_job job;
     bool queued, busy, want_sync, want_tick, deleted;
-    int64_t due_ms;             /* its key in the timer heap */
-    size_t heap_i;              /* its place there; CDK_NOT_TIMED: absent */
     struct cdk_entry *qnext;    /* work queue link */
     struct cdk_entry *hnext;    /* hash chain */
     struct cdk_point *hist;     /* -dashboard: weights and phases over time (a ring) */
@@ -53,24 +51,6 @@ typedef struct cdk_point {
 } cdk_point;
 /* Changes kept per Canary (about 16 bytes each), only with -dashboard. */
 #define CDK_HISTORY_MAX 128
-
-#define CDK_NOT_TIMED ((size_t)-1)
-
-/* timers.c: the scheduler's min-heap of entries by due time (the next tick
- * of a stored canary, or a sync to retry), so that a scheduler pass costs
- * what is due, not every canary. Caller holds the operator's mutex. */
-typedef struct cdk_timers {
-    cdk_entry **v;
-    size_t n, cap;
-} cdk_timers;
-/* When e is due next (INT64_MAX: never). */
-int64_t cdk_entry_due(const cdk_entry *e);
-/* Puts e in its place after its schedule changed (or takes it out). */
-void cdk_timers_fix(cdk_timers *t, cdk_entry *e);
-void cdk_timers_remove(cdk_timers *t, cdk_entry *e);
-/* The earliest entry, or NULL. */
-cdk_entry *cdk_timers_top(const cdk_timers *t);
-void cdk_timers_free(cdk_timers *t);
 
 typedef struct cdk_operator {
     cdk_options opt;
@@ -93,7 +73,7 @@ typedef struct cdk_operator {
     pthread_cond_t cv;              /* work queued / stopping */
     cdk_entry **buckets;
     size_t nbuckets, nentries;
-    cdk_timers timers;
+    cd_sched sched;                 /* due ticks and sync retries, totals, targets */
     cdk_entry *qhead, *qtail;
     pthread_t *workers;
     int nworkers;
