@@ -34,7 +34,7 @@ static int span_field(rt_exchange *ex, const char *base, const char *at, size_t 
     if (!ex)
         return HPE_USER;
     uint32_t off = (uint32_t)(at - base);
-    if (ex->hstate != 1) {
+    if (ex->hstate != RT_HS_FIELD) {
         if (ex->nh >= RT_HDR_CAP || ex->nh >= rt_cfg.max_headers) {
             ex->hdr_overflow = true;
             return HPE_USER;
@@ -44,7 +44,7 @@ static int span_field(rt_exchange *ex, const char *base, const char *at, size_t 
         h->nl = (uint32_t)len;
         h->vo = off;
         h->vl = 0;
-        ex->hstate = 1;
+        ex->hstate = RT_HS_FIELD;
     } else {
         ex->h[ex->nh - 1].nl += (uint32_t)len;
     }
@@ -54,13 +54,13 @@ static int span_field(rt_exchange *ex, const char *base, const char *at, size_t 
 static int span_value(rt_exchange *ex, const char *base, const char *at, size_t len)
 {
     /* a value belongs to the field just read (never to an earlier one) */
-    if (!ex || !ex->nh || ex->hstate < 2)
+    if (!ex || !ex->nh || ex->hstate < RT_HS_FIELD_DONE)
         return HPE_USER;
     rt_hspan *h = &ex->h[ex->nh - 1];
-    if (ex->hstate == 2) {
+    if (ex->hstate == RT_HS_FIELD_DONE) {
         h->vo = (uint32_t)(at - base);
         h->vl = (uint32_t)len;
-        ex->hstate = 3;
+        ex->hstate = RT_HS_VALUE;
     } else {
         h->vl += (uint32_t)len;
     }
@@ -109,15 +109,15 @@ static int rp_value(llhttp_t *p, const char *at, size_t len) { return span_value
 static int field_done(rt_exchange *ex)
 {
     if (ex)
-        ex->hstate = 2;
+        ex->hstate = RT_HS_FIELD_DONE;
     return 0;
 }
 static int value_done(rt_exchange *ex)
 {
     if (ex) {
-        if (ex->hstate == 2 && ex->nh)    /* empty value */
+        if (ex->hstate == RT_HS_FIELD_DONE && ex->nh)    /* empty value */
             ex->h[ex->nh - 1].vl = 0;
-        ex->hstate = 0;
+        ex->hstate = RT_HS_NEXT;
     }
     return 0;
 }
@@ -404,7 +404,7 @@ static void rewind_request(rt_exchange *ex)
     ex->msent = 0;
     ex->req_sent = false;
     ex->nh = 0;
-    ex->hstate = 0;
+    ex->hstate = RT_HS_NEXT;
     if (ex->c && ex->c->in)
         ex->c->in->r = ex->body_o;
 }
@@ -837,7 +837,7 @@ static int parse_resp(rt_exchange *ex)
             /* end of an interim (1xx) message */
             ex->interim = 0;
             ex->nh = 0;
-            ex->hstate = 0;
+            ex->hstate = RT_HS_NEXT;
             ex->reason_l = 0;
             in->r = in->f = pos;
             return 1;
@@ -1010,10 +1010,10 @@ static int resp_step(rt_exchange *ex)
 
 static void enqueue(rt_exchange *ex)
 {
-    if (ex->queued)
+    if (ex->queued != RT_RQ_NONE)
         return;
     rt_worker *w = ex->w;
-    ex->queued = 1;
+    ex->queued = RT_RQ_NEXT;
     ex->rq_prev = NULL;
     ex->rq_next = w->runq;
     if (w->runq)
@@ -1023,17 +1023,17 @@ static void enqueue(rt_exchange *ex)
 
 static void dequeue(rt_exchange *ex)
 {
-    if (!ex->queued)
+    if (ex->queued == RT_RQ_NONE)
         return;
     rt_worker *w = ex->w;
-    rt_exchange **head = ex->queued == 2 ? &w->runq_cur : &w->runq;
+    rt_exchange **head = ex->queued == RT_RQ_THIS ? &w->runq_cur : &w->runq;
     if (ex->rq_prev)
         ex->rq_prev->rq_next = ex->rq_next;
     else
         *head = ex->rq_next;
     if (ex->rq_next)
         ex->rq_next->rq_prev = ex->rq_prev;
-    ex->queued = 0;
+    ex->queued = RT_RQ_NONE;
     ex->rq_prev = ex->rq_next = NULL;
 }
 
@@ -1063,7 +1063,7 @@ void rt_exchange_run_queue(rt_worker *w)
     w->runq_cur = w->runq;
     w->runq = NULL;
     for (rt_exchange *e = w->runq_cur; e; e = e->rq_next)
-        e->queued = 2;
+        e->queued = RT_RQ_THIS;
     while (w->runq_cur) {
         rt_exchange *e = w->runq_cur;
         dequeue(e);
@@ -1282,7 +1282,7 @@ void rt_exchange_start(rt_exchange *ex)
     }
     /* the spans now collect the response's headers */
     ex->nh = 0;
-    ex->hstate = 0;
+    ex->hstate = RT_HS_NEXT;
     ex->hdr_overflow = false;
     /* a request without a body is complete already */
     if (!ex->has_body && parse_req_body(ex) < 0)

@@ -64,6 +64,21 @@ typedef struct rt_hspan { uint32_t no, nl, vo, vl; } rt_hspan;
 
 typedef enum { EX_FAIL_CONNECT, EX_FAIL_RESET, EX_FAIL_TIMEOUT, EX_FAIL_PROTOCOL } rt_failure;
 
+/* Where the header parser stands inside one header line. */
+typedef enum {
+    RT_HS_NEXT,                     /* between headers: the next field starts one */
+    RT_HS_FIELD,                    /* inside a field name */
+    RT_HS_FIELD_DONE,               /* the name is complete, no value byte yet */
+    RT_HS_VALUE,                    /* inside the value */
+} rt_hstate;
+
+/* Whether an exchange is on its worker's run queue, and which one. */
+typedef enum {
+    RT_RQ_NONE,                     /* not queued */
+    RT_RQ_NEXT,                     /* on runq: pumped in the next round */
+    RT_RQ_THIS,                     /* on runq_cur: pumped in this round */
+} rt_queued;
+
 typedef struct rt_exchange {
     struct rt_worker *w;
     struct rt_client *c;            /* NULL for a mirrored copy */
@@ -78,7 +93,7 @@ typedef struct rt_exchange {
     /* request head (offsets into the client buffer) */
     uint32_t url_o, url_l;
     uint16_t nh;
-    uint8_t hstate;                 /* 0 next field, 1 in field, 2 in value */
+    uint8_t hstate;                 /* an rt_hstate */
     bool hdr_overflow;
     uint32_t reason_o, reason_l;    /* response reason phrase */
     rt_hspan h[RT_HDR_CAP];
@@ -123,7 +138,7 @@ typedef struct rt_exchange {
 
     /* run queue: exchanges that used their share of a loop iteration */
     struct rt_exchange *rq_prev, *rq_next;
-    uint8_t queued;                 /* 0 no, 1 next round, 2 this round */
+    uint8_t queued;                 /* an rt_queued */
 } rt_exchange;
 
 /* ---- client connection ---- */
@@ -180,11 +195,18 @@ typedef struct rt_held { rt_snapshot *s; uint32_t active; } rt_held;
 
 typedef struct rt_lio { rt_io io; rt_listener *l; struct rt_worker *w; } rt_lio;
 
+/* What the main thread asks of a worker. */
+typedef enum {
+    RT_STOP_NONE,                   /* keep serving */
+    RT_STOP_DRAIN,                  /* stop accepting, finish what is open */
+    RT_STOP_NOW,                    /* exit at once */
+} rt_stop;
+
 typedef struct rt_worker {
     int id;
     rt_loop loop;
     pthread_t thread;
-    _Atomic int stop;               /* 1 drain, 2 exit now */
+    _Atomic int stop;               /* an rt_stop */
     _Atomic int unlistened;         /* listeners removed from the loop */
     bool draining;
     int64_t drain_deadline;

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int g_nworkers = 1;
+/* one counter shard per worker (at least one); fixed by rt_stats_setup */
+static int g_nshards = 1;
 static uint32_t g_window_seconds = RT_WINDOW_DEFAULT_S;
 static uint32_t g_reservoir = RT_SAMPLES_DEFAULT;
 
@@ -51,7 +52,7 @@ uint32_t rt_stats_window_seconds(void) { return g_window_seconds; }
 
 void rt_stats_setup(int nworkers, uint32_t window_seconds, uint32_t reservoir)
 {
-    g_nworkers = nworkers < 1 ? 1 : nworkers > RT_MAX_WORKERS ? RT_MAX_WORKERS : nworkers;
+    g_nshards = nworkers < 1 ? 1 : nworkers > RT_MAX_WORKERS ? RT_MAX_WORKERS : nworkers;
     g_window_seconds = window_seconds;
     g_reservoir = reservoir;
 }
@@ -69,7 +70,7 @@ rt_endpoint *rt_endpoint_get(const char *name, const rt_addr *a)
             return e;
         }
     }
-    rt_endpoint *e = xcalloc(sizeof *e + (size_t)g_nworkers * sizeof(rt_ep_shard));
+    rt_endpoint *e = xcalloc(sizeof *e + (size_t)g_nshards * sizeof(rt_ep_shard));
     atomic_init(&e->refs, 2);
     e->name = xstrdup(name);
     e->addr = *a;
@@ -103,7 +104,7 @@ rt_bstats *rt_bstats_get(const char *route, const char *group, const char *backe
             return b;
         }
     }
-    rt_bstats *b = xcalloc(sizeof *b + (size_t)g_nworkers * sizeof(rt_bstats_shard));
+    rt_bstats *b = xcalloc(sizeof *b + (size_t)g_nshards * sizeof(rt_bstats_shard));
     atomic_init(&b->refs, 2);
     b->key = key;
     b->route = xstrdup(route);
@@ -132,7 +133,7 @@ rt_gstats *rt_gstats_get(const char *route, const char *group)
             return g;
         }
     }
-    rt_gstats *g = xcalloc(sizeof *g + (size_t)g_nworkers * sizeof(rt_gstats_shard));
+    rt_gstats *g = xcalloc(sizeof *g + (size_t)g_nshards * sizeof(rt_gstats_shard));
     atomic_init(&g->refs, 2);
     g->key = key;
     g->route = xstrdup(route);
@@ -188,7 +189,7 @@ static void free_bstats(rt_bstats *b)
 
 static void free_gstats(rt_gstats *g)
 {
-    for (int w = 0; w < g_nworkers; w++)
+    for (int w = 0; w < g_nshards; w++)
         rt_win_acc_fini(&g->shards[w].acc);
     rt_window_fini(&g->win);
     free(g->key);
@@ -274,7 +275,7 @@ void rt_registry_each_gstats(void (*fn)(void *ctx, rt_gstats *g), void *ctx)
 void rt_bstats_sum_of(const rt_bstats *b, rt_bstats_sum *o)
 {
     memset(o, 0, sizeof *o);
-    for (int w = 0; w < g_nworkers; w++) {
+    for (int w = 0; w < g_nshards; w++) {
         const rt_bstats_shard *s = &b->shards[w];
         rt_codes_merge(&o->codes, &s->codes);
         for (int i = 0; i <= RT_ENVOY_NB; i++)
@@ -294,7 +295,7 @@ void rt_bstats_sum_of(const rt_bstats *b, rt_bstats_sum *o)
 void rt_gstats_sum_of(const rt_gstats *g, rt_gstats_sum *o)
 {
     memset(o, 0, sizeof *o);
-    for (int w = 0; w < g_nworkers; w++) {
+    for (int w = 0; w < g_nshards; w++) {
         const rt_gstats_shard *s = &g->shards[w];
         rt_codes_merge(&o->codes, &s->codes);
         for (int i = 0; i <= RT_SEC_NB; i++)
@@ -309,7 +310,7 @@ void rt_gstats_sum_of(const rt_gstats *g, rt_gstats_sum *o)
 void rt_endpoint_sum_of(const rt_endpoint *e, rt_ep_sum *o)
 {
     memset(o, 0, sizeof *o);
-    for (int w = 0; w < g_nworkers; w++) {
+    for (int w = 0; w < g_nshards; w++) {
         const rt_ep_shard *s = &e->shards[w];
         o->cx_active += rt_gauge_get(&s->cx_active);
         o->cx_total += rt_ctr_get(&s->cx_total);

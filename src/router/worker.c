@@ -421,9 +421,9 @@ static void *worker_main(void *arg)
         if (w->runq)
             rt_exchange_run_queue(w);
         int stop = atomic_load(&w->stop);
-        if (stop == 2)
+        if (stop == RT_STOP_NOW)
             break;
-        if (stop == 1 && !w->draining)
+        if (stop == RT_STOP_DRAIN && !w->draining)
             start_drain(w);
         if (w->draining &&
             ((!w->clients && !has_busy_upstreams(w)) || w->loop.now >= w->drain_deadline))
@@ -513,7 +513,7 @@ bool rt_workers_wait_version(uint64_t version, int timeout_ms)
         bool all = true;
         for (int i = 0; i < g_nworkers && all; i++)
             all = __atomic_load_n(&g_workers[i].snap_version, __ATOMIC_ACQUIRE) >= version ||
-                  atomic_load(&g_workers[i].stop);
+                  atomic_load(&g_workers[i].stop) != RT_STOP_NONE;
         if (all)
             return true;
         struct timespec ts = {0, 100000};
@@ -525,7 +525,7 @@ bool rt_workers_wait_version(uint64_t version, int timeout_ms)
 void rt_workers_drain(void)
 {
     for (int i = 0; i < g_nworkers; i++)
-        atomic_store(&g_workers[i].stop, 1);
+        atomic_store(&g_workers[i].stop, RT_STOP_DRAIN);
     wake_all();
     /* wait (briefly) until no worker watches a listening socket any more,
      * so that the caller may close them */
@@ -543,7 +543,7 @@ void rt_workers_drain(void)
 void rt_workers_stop(void)
 {
     for (int i = 0; i < g_nworkers; i++)
-        atomic_store(&g_workers[i].stop, 2);
+        atomic_store(&g_workers[i].stop, RT_STOP_NOW);
     wake_all();
 }
 
