@@ -67,6 +67,7 @@ typedef struct admin_conn {
     struct admin_conn *prev, *next;
 } admin_conn;
 
+/* the admin side: its listeners, inherited sockets, connections, token */
 static struct {
     rt_loop *loop;
     admin_listener *ls[16];
@@ -77,7 +78,7 @@ static struct {
     size_t nconns;
     size_t body_bytes;      /* request bodies buffered, all connections */
     char token[CD_TOKEN_MAX + 1];
-} A;
+} g_admin;
 
 /* ---- parser callbacks ---- */
 
@@ -161,7 +162,7 @@ static int on_headers_complete(llhttp_t *p)
     }
     if (c->refused)
         return -1;
-    rt_timer_set(A.loop, &c->timer, A.loop->now + ADMIN_REQUEST_MS);
+    rt_timer_set(g_admin.loop, &c->timer, g_admin.loop->now + ADMIN_REQUEST_MS);
     return 0;
 }
 
@@ -172,11 +173,11 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
         c->too_large = true;
         return HPE_USER;
     }
-    if (A.body_bytes + n > ADMIN_BODY_BUDGET) {
+    if (g_admin.body_bytes + n > ADMIN_BODY_BUDGET) {
         c->over_budget = true;
         return HPE_USER;
     }
-    A.body_bytes += n;
+    g_admin.body_bytes += n;
     cd_buf_append(&c->body, at, n);
     return 0;
 }
@@ -202,7 +203,7 @@ static const llhttp_settings_t admin_settings = {
 
 static void release_body(admin_conn *c)
 {
-    A.body_bytes -= c->body.len <= A.body_bytes ? c->body.len : A.body_bytes;
+    g_admin.body_bytes -= c->body.len <= g_admin.body_bytes ? c->body.len : g_admin.body_bytes;
     cd_buf_free(&c->body);
 }
 
@@ -225,15 +226,15 @@ static void conn_close(admin_conn *c)
     close(c->io.fd);
     c->io.fd = -1;
     release_body(c);
-    rt_timer_clear(A.loop, &c->timer);
+    rt_timer_clear(g_admin.loop, &c->timer);
     if (c->prev)
         c->prev->next = c->next;
     else
-        A.conns = c->next;
+        g_admin.conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    A.nconns--;
-    rt_loop_defer(A.loop, conn_free, c);
+    g_admin.nconns--;
+    rt_loop_defer(g_admin.loop, conn_free, c);
 }
 
 static const char *status_text(int s)
@@ -336,7 +337,7 @@ static void dispatch(admin_conn *c)
         rt_api_handle(&req, &resp);
     c->close_after = !llhttp_should_keep_alive(&c->parser);
     queue_response(c, &resp, head);
-    rt_timer_set(A.loop, &c->timer, A.loop->now + ADMIN_IDLE_MS);
+    rt_timer_set(g_admin.loop, &c->timer, g_admin.loop->now + ADMIN_IDLE_MS);
 }
 
 static bool flush_out(admin_conn *c)
@@ -394,7 +395,7 @@ static void process(admin_conn *c)
                 dispatch(c);
                 llhttp_resume(&c->parser);
                 reset_request(c);
-                rt_timer_set(A.loop, &c->timer, A.loop->now + ADMIN_IDLE_MS);
+                rt_timer_set(g_admin.loop, &c->timer, g_admin.loop->now + ADMIN_IDLE_MS);
                 continue;
             } else {
                 answer_parse_error(c);
@@ -433,7 +434,7 @@ static void on_admin_accept(rt_loop *l, rt_io *io, uint32_t ev)
         int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        if (A.nconns >= ADMIN_MAX_CONNS) {
+        if (g_admin.nconns >= ADMIN_MAX_CONNS) {
             static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
                                        "Connection: close\r\n\r\n";
             ssize_t w = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -457,11 +458,11 @@ static void on_admin_accept(rt_loop *l, rt_io *io, uint32_t ev)
             free(c);
             continue;
         }
-        c->next = A.conns;
-        if (A.conns)
-            A.conns->prev = c;
-        A.conns = c;
-        A.nconns++;
+        c->next = g_admin.conns;
+        if (g_admin.conns)
+            g_admin.conns->prev = c;
+        g_admin.conns = c;
+        g_admin.nconns++;
         rt_timer_set(l, &c->timer, l->now + ADMIN_HEAD_MS);
         process(c);
     }
@@ -471,39 +472,39 @@ static void on_admin_accept(rt_loop *l, rt_io *io, uint32_t ev)
 
 void rt_admin_add_inherited(const char *addr, int fd)
 {
-    if (A.ninh == 16) {
+    if (g_admin.ninh == 16) {
         close(fd);
         return;
     }
-    A.inh[A.ninh].address = strdup(addr);
-    if (!A.inh[A.ninh].address)
+    g_admin.inh[g_admin.ninh].address = strdup(addr);
+    if (!g_admin.inh[g_admin.ninh].address)
         abort();
-    A.inh[A.ninh].fd = fd;
-    A.inh[A.ninh].used = false;
-    A.ninh++;
+    g_admin.inh[g_admin.ninh].fd = fd;
+    g_admin.inh[g_admin.ninh].used = false;
+    g_admin.ninh++;
 }
 
 void rt_admin_close_unused_inherited(void)
 {
-    for (size_t i = 0; i < A.ninh; i++) {
-        if (!A.inh[i].used)
-            close(A.inh[i].fd);
-        free(A.inh[i].address);
+    for (size_t i = 0; i < g_admin.ninh; i++) {
+        if (!g_admin.inh[i].used)
+            close(g_admin.inh[i].fd);
+        free(g_admin.inh[i].address);
     }
-    A.ninh = 0;
+    g_admin.ninh = 0;
 }
 
 void rt_admin_set_token(const char *token)
 {
-    snprintf(A.token, sizeof A.token, "%s", token ? token : "");
+    snprintf(g_admin.token, sizeof g_admin.token, "%s", token ? token : "");
 }
 
-bool rt_admin_has_token(void) { return A.token[0] != 0; }
+bool rt_admin_has_token(void) { return g_admin.token[0] != 0; }
 
 bool rt_admin_listen(rt_loop *l, const char *addr, const rt_admin_listen_opts *o, char *err,
                      size_t errlen)
 {
-    if (A.nls == 16) {
+    if (g_admin.nls == 16) {
         snprintf(err, errlen, "at most 16 admin and metrics listeners");
         return false;
     }
@@ -511,20 +512,20 @@ bool rt_admin_listen(rt_loop *l, const char *addr, const rt_admin_listen_opts *o
     if (!rt_addr_parse(addr, &a, err, errlen))
         return false;
     bool is_unix = a.family == AF_UNIX;
-    if (!is_unix && !o->metrics_only && !A.token[0]) {
+    if (!is_unix && !o->metrics_only && !g_admin.token[0]) {
         snprintf(err, errlen, "an admin API on a TCP address needs a token: pass "
                               "--admin-token-file FILE or set $%s (or use unix:/path)",
                  CD_ENV_ROUTER_TOKEN);
         return false;
     }
     int fd = -1;
-    for (size_t i = 0; i < A.ninh && fd < 0; i++) {
+    for (size_t i = 0; i < g_admin.ninh && fd < 0; i++) {
         rt_addr ia;
         char e2[64];
-        if (!A.inh[i].used && rt_addr_parse(A.inh[i].address, &ia, e2, sizeof e2) &&
+        if (!g_admin.inh[i].used && rt_addr_parse(g_admin.inh[i].address, &ia, e2, sizeof e2) &&
             rt_addr_equal(&ia, &a)) {
-            A.inh[i].used = true;
-            fd = A.inh[i].fd;
+            g_admin.inh[i].used = true;
+            fd = g_admin.inh[i].fd;
         }
     }
     if (fd < 0 && is_unix)
@@ -548,9 +549,9 @@ bool rt_admin_listen(rt_loop *l, const char *addr, const rt_admin_listen_opts *o
     x->policy.require_json = true;
     if (!is_unix && !o->metrics_only) {
         x->policy.check_host = true;
-        x->policy.token = A.token;
+        x->policy.token = g_admin.token;
     }
-    A.loop = l;
+    g_admin.loop = l;
     if (rt_loop_add(l, &x->io, EPOLLIN) < 0) {
         snprintf(err, errlen, "epoll: %s", strerror(errno));
         close(fd);
@@ -558,16 +559,16 @@ bool rt_admin_listen(rt_loop *l, const char *addr, const rt_admin_listen_opts *o
         free(x);
         return false;
     }
-    A.ls[A.nls++] = x;
+    g_admin.ls[g_admin.nls++] = x;
     return true;
 }
 
 size_t rt_admin_sockets(const char **addrs, int *fds, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < A.nls && n < max; i++) {
-        addrs[n] = A.ls[i]->address;
-        fds[n] = A.ls[i]->io.fd;
+    for (size_t i = 0; i < g_admin.nls && n < max; i++) {
+        addrs[n] = g_admin.ls[i]->address;
+        fds[n] = g_admin.ls[i]->io.fd;
         n++;
     }
     return n;
@@ -575,15 +576,15 @@ size_t rt_admin_sockets(const char **addrs, int *fds, size_t max)
 
 void rt_admin_close_all(void)
 {
-    while (A.conns)
-        conn_close(A.conns);
-    for (size_t i = 0; i < A.nls; i++) {
-        rt_loop_del(A.loop, &A.ls[i]->io);
-        close(A.ls[i]->io.fd);
-        free(A.ls[i]->address);
-        free(A.ls[i]);
+    while (g_admin.conns)
+        conn_close(g_admin.conns);
+    for (size_t i = 0; i < g_admin.nls; i++) {
+        rt_loop_del(g_admin.loop, &g_admin.ls[i]->io);
+        close(g_admin.ls[i]->io.fd);
+        free(g_admin.ls[i]->address);
+        free(g_admin.ls[i]);
     }
-    A.nls = 0;
+    g_admin.nls = 0;
     rt_admin_close_unused_inherited();
-    memset(A.token, 0, sizeof A.token);
+    memset(g_admin.token, 0, sizeof g_admin.token);
 }

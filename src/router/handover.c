@@ -24,13 +24,14 @@
 #define MAX_FDS 250
 #define IO_TIMEOUT_MS 5000
 
+/* the hand-over socket and the successor waiting on it */
 static struct {
     rt_loop *loop;
     rt_io lio;          /* listening */
     rt_io cio;          /* successor connection waiting for "ready" */
     char path[108];
     void (*on_done)(void);
-} H = {.lio.fd = -1, .cio.fd = -1};
+} g_handover = {.lio.fd = -1, .cio.fd = -1};
 
 static bool unix_addr(const char *path, struct sockaddr_un *a, char *err, size_t errlen)
 {
@@ -97,8 +98,8 @@ static void on_successor_ready(rt_loop *l, rt_io *io, uint32_t ev)
     io->fd = -1;
     if (ready) {
         cd_info("router: the successor serves; handing over");
-        if (H.on_done)
-            H.on_done();
+        if (g_handover.on_done)
+            g_handover.on_done();
     } else {
         cd_warn("router: the successor went away before serving; still serving");
     }
@@ -154,9 +155,9 @@ static void send_sockets(int fd)
         return;
     }
     cd_info("router: handover: %zu sockets sent to a successor", nf);
-    H.cio.fd = fd;
-    H.cio.cb = on_successor_ready;
-    rt_loop_add(H.loop, &H.cio, EPOLLIN);
+    g_handover.cio.fd = fd;
+    g_handover.cio.cb = on_successor_ready;
+    rt_loop_add(g_handover.loop, &g_handover.cio, EPOLLIN);
 }
 
 static void on_handover_accept(rt_loop *l, rt_io *io, uint32_t ev)
@@ -165,7 +166,7 @@ static void on_handover_accept(rt_loop *l, rt_io *io, uint32_t ev)
     if (fd < 0)
         return;
     char line[64];
-    if (H.cio.fd >= 0 || !read_line(fd, line, sizeof line) || strcmp(line, "takeover")) {
+    if (g_handover.cio.fd >= 0 || !read_line(fd, line, sizeof line) || strcmp(line, "takeover")) {
         close(fd);
         return;
     }
@@ -188,21 +189,21 @@ bool rt_handover_serve(rt_loop *l, const char *path, void (*on_done)(void), char
             close(fd);
         return false;
     }
-    H.loop = l;
-    H.on_done = on_done;
-    snprintf(H.path, sizeof H.path, "%s", path);
-    H.lio.fd = fd;
-    H.lio.cb = on_handover_accept;
-    rt_loop_add(l, &H.lio, EPOLLIN);
+    g_handover.loop = l;
+    g_handover.on_done = on_done;
+    snprintf(g_handover.path, sizeof g_handover.path, "%s", path);
+    g_handover.lio.fd = fd;
+    g_handover.lio.cb = on_handover_accept;
+    rt_loop_add(l, &g_handover.lio, EPOLLIN);
     return true;
 }
 
 void rt_handover_close(void)
 {
-    if (H.lio.fd >= 0) {
-        rt_loop_del(H.loop, &H.lio);
-        close(H.lio.fd);
-        H.lio.fd = -1;
+    if (g_handover.lio.fd >= 0) {
+        rt_loop_del(g_handover.loop, &g_handover.lio);
+        close(g_handover.lio.fd);
+        g_handover.lio.fd = -1;
     }
 }
 

@@ -30,11 +30,12 @@ typedef struct checker {
     struct checker *next;
 } checker;
 
+/* the active health checkers and the loop they run on */
 static struct {
     rt_loop *loop;
     checker *list;
     bool running;
-} HC;
+} g_health;
 
 static int on_headers(llhttp_t *p)
 {
@@ -48,13 +49,13 @@ static const llhttp_settings_t check_settings = {.on_headers_complete = on_heade
 
 static void schedule(checker *c, int64_t in_ms)
 {
-    rt_timer_set(HC.loop, &c->timer, HC.loop->now + in_ms);
+    rt_timer_set(g_health.loop, &c->timer, g_health.loop->now + in_ms);
 }
 
 static void close_check(checker *c)
 {
     if (c->io.fd >= 0) {
-        rt_loop_del(HC.loop, &c->io);
+        rt_loop_del(g_health.loop, &c->io);
         close(c->io.fd);
         c->io.fd = -1;
     }
@@ -173,7 +174,7 @@ static void build_request(checker *c)
 static void free_checker(checker *c)
 {
     close_check(c);
-    rt_timer_clear(HC.loop, &c->timer);
+    rt_timer_clear(g_health.loop, &c->timer);
     atomic_store(&c->ep->check_ok, 1);
     c->ep->check_streak = 0;
     rt_endpoint_release(c->ep);
@@ -182,7 +183,7 @@ static void free_checker(checker *c)
 
 static checker *find(rt_endpoint *ep)
 {
-    for (checker *c = HC.list; c; c = c->next)
+    for (checker *c = g_health.list; c; c = c->next)
         if (c->ep == ep)
             return c;
     return NULL;
@@ -190,15 +191,15 @@ static checker *find(rt_endpoint *ep)
 
 void rt_health_start(rt_loop *l)
 {
-    HC.loop = l;
-    HC.running = true;
+    g_health.loop = l;
+    g_health.running = true;
 }
 
 void rt_health_sync(void)
 {
-    if (!HC.running)
+    if (!g_health.running)
         return;
-    for (checker *c = HC.list; c; c = c->next)
+    for (checker *c = g_health.list; c; c = c->next)
         c->keep = false;
     rt_snapshot *s = rt_table_acquire();
     for (size_t i = 0; s && i < s->nroutes; i++)
@@ -227,13 +228,13 @@ void rt_health_sync(void)
                 c->cfg.path = c->path;
                 c->keep = true;
                 build_request(c);
-                c->next = HC.list;
-                HC.list = c;
+                c->next = g_health.list;
+                g_health.list = c;
                 schedule(c, 0);
             }
         }
     rt_snapshot_release(s);
-    for (checker **pp = &HC.list; *pp;) {
+    for (checker **pp = &g_health.list; *pp;) {
         checker *c = *pp;
         if (!c->keep) {
             *pp = c->next;
@@ -246,10 +247,10 @@ void rt_health_sync(void)
 
 void rt_health_stop(void)
 {
-    while (HC.list) {
-        checker *c = HC.list;
-        HC.list = c->next;
+    while (g_health.list) {
+        checker *c = g_health.list;
+        g_health.list = c->next;
         free_checker(c);
     }
-    HC.running = false;
+    g_health.running = false;
 }

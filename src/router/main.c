@@ -51,6 +51,7 @@ typedef struct flags {
     bool log_json;
 } flags;
 
+/* the main thread: its loop, signals, timers, flags, shutdown state */
 static struct {
     rt_loop loop;
     rt_io sig_io;
@@ -61,7 +62,7 @@ static struct {
     bool exit_now;
     bool workers_started;
     int64_t retention_ms;
-} C;
+} g_main;
 
 #define MS_DAY 86400000.0
 
@@ -239,10 +240,10 @@ void rt_control_apply(const json_t *doc, uint64_t if_version, rt_apply_result *r
     res->version = s->version;
     /* when this returns, every worker routes new requests with s, and
      * sockets of removed listeners are closed */
-    if (C.workers_started && !rt_workers_wait_version(s->version, 2000))
+    if (g_main.workers_started && !rt_workers_wait_version(s->version, 2000))
         cd_warn("router: workers are slow to take configuration version %llu",
                 (unsigned long long)s->version);
-    if (cur && C.workers_started)
+    if (cur && g_main.workers_started)
         rt_table_close_removed_listeners(cur, s);
     rt_snapshot_release(cur);
     rt_rt.applies = ++g_applies;
@@ -329,14 +330,14 @@ static bool load_admin_token(const flags *f)
 
 static void on_drain_check(rt_loop *l, rt_timer *t)
 {
-    C.exit_now = true;
+    g_main.exit_now = true;
 }
 
 void rt_control_shutdown(const char *why)
 {
-    if (C.stopping)
+    if (g_main.stopping)
         return;
-    C.stopping = true;
+    g_main.stopping = true;
     rt_rt.draining = true;
     cd_info("router: %s: draining (at most %lldms)", why, (long long)rt_cfg.drain_timeout_ms);
     rt_handover_close();
@@ -344,8 +345,8 @@ void rt_control_shutdown(const char *why)
     rt_workers_drain();
     rt_table_close_listener_fds();
     /* workers exit by themselves once drained; join them off the loop */
-    C.drain_timer.cb = on_drain_check;
-    rt_timer_set(&C.loop, &C.drain_timer, C.loop.now);
+    g_main.drain_timer.cb = on_drain_check;
+    rt_timer_set(&g_main.loop, &g_main.drain_timer, g_main.loop.now);
 }
 
 static void on_signal(rt_loop *l, rt_io *io, uint32_t events)
@@ -353,9 +354,9 @@ static void on_signal(rt_loop *l, rt_io *io, uint32_t events)
     struct signalfd_siginfo si;
     while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
-            if (C.f.config) {
-                cd_info("router: SIGHUP: reloading %s", C.f.config);
-                load_config_file(C.f.config, false);
+            if (g_main.f.config) {
+                cd_info("router: SIGHUP: reloading %s", g_main.f.config);
+                load_config_file(g_main.f.config, false);
             } else {
                 cd_info("router: SIGHUP ignored: no --config file");
             }
@@ -367,7 +368,7 @@ static void on_signal(rt_loop *l, rt_io *io, uint32_t events)
 
 static void on_gc(rt_loop *l, rt_timer *t)
 {
-    rt_registry_gc(cd_wall_ms(), C.retention_ms);
+    rt_registry_gc(cd_wall_ms(), g_main.retention_ms);
     rt_timer_set(l, t, l->now + 10000);
 }
 
@@ -404,9 +405,9 @@ static int setup_signals(void)
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0)
         return -1;
-    C.sig_io.fd = fd;
-    C.sig_io.cb = on_signal;
-    return rt_loop_add(&C.loop, &C.sig_io, EPOLLIN);
+    g_main.sig_io.fd = fd;
+    g_main.sig_io.cb = on_signal;
+    return rt_loop_add(&g_main.loop, &g_main.sig_io, EPOLLIN);
 }
 
 static void raise_fd_limit(void)
@@ -472,13 +473,13 @@ static void exec_small_binary(int argc, char **argv)
 int cd_main_router(int argc, char **argv)
 {
     rt_settings_defaults(&rt_cfg);
-    int rc = parse_flags(argc, argv, &C.f);
+    int rc = parse_flags(argc, argv, &g_main.f);
     if (rc != CD_FLAGS_OK)
         return cd_flags_exit(rc);
     exec_small_binary(argc, argv);
     cd_log_set_logger("router");
-    const flags *f = &C.f;
-    C.retention_ms = f->retention_ms;
+    const flags *f = &g_main.f;
+    g_main.retention_ms = f->retention_ms;
     rt_rt.started_wall_ms = cd_wall_ms();
     rt_rt.workers = f->workers;
     rt_rt.config_file = f->config;
@@ -487,7 +488,7 @@ int cd_main_router(int argc, char **argv)
      * that freeing them after a burst gives memory back instead of leaving
      * holes between long-lived connection objects; workers cache them. */
     mallopt(M_MMAP_THRESHOLD, (int)rt_cfg.buf_size);
-    if (rt_loop_init(&C.loop, NULL) < 0 || setup_signals() < 0) {
+    if (rt_loop_init(&g_main.loop, NULL) < 0 || setup_signals() < 0) {
         fprintf(stderr, "canaryd router: cannot set up the event loop: %s\n", strerror(errno));
         return 1;
     }
@@ -535,7 +536,7 @@ int cd_main_router(int argc, char **argv)
         bool metrics = i >= f->admin.n;
         const char *addr = metrics ? f->metrics.items[i - f->admin.n] : f->admin.items[i];
         rt_admin_listen_opts lo = {.metrics_only = metrics, .socket_mode = f->admin_socket_mode};
-        if (!rt_admin_listen(&C.loop, addr, &lo, err, sizeof err)) {
+        if (!rt_admin_listen(&g_main.loop, addr, &lo, err, sizeof err)) {
             fprintf(stderr, "canaryd router: %s %s: %s\n", metrics ? "--metrics" : "--admin",
                     addr, err);
             goto fail;
@@ -547,32 +548,32 @@ int cd_main_router(int argc, char **argv)
         fprintf(stderr, "canaryd router: cannot start workers\n");
         goto fail;
     }
-    C.workers_started = true;
-    rt_health_start(&C.loop);
+    g_main.workers_started = true;
+    rt_health_start(&g_main.loop);
     rt_health_sync();
     if (tk.conn_fd >= 0 && rt_rt.took_over)
         rt_handover_finish(&tk);
     if (f->handover) {
         char err[256];
-        if (!rt_handover_serve(&C.loop, f->handover, on_handed_over, err, sizeof err))
+        if (!rt_handover_serve(&g_main.loop, f->handover, on_handed_over, err, sizeof err))
             cd_warn("router: --handover %s: %s", f->handover, err);
     }
     if (f->pid_file && !write_pid_file(f->pid_file))
         cd_warn("router: cannot write %s: %s", f->pid_file, strerror(errno));
-    C.gc_timer.cb = on_gc;
-    rt_timer_set(&C.loop, &C.gc_timer, C.loop.now + 10000);
+    g_main.gc_timer.cb = on_gc;
+    rt_timer_set(&g_main.loop, &g_main.gc_timer, g_main.loop.now + 10000);
     cd_info("router: canaryd %s serving with %d worker(s)%s", CANARYD_VERSION, f->workers,
             rt_rt.took_over ? " (took over the previous router's sockets)" : "");
-    while (!C.exit_now)
-        rt_loop_run_once(&C.loop, 1000);
+    while (!g_main.exit_now)
+        rt_loop_run_once(&g_main.loop, 1000);
     rt_workers_join();
     rt_admin_close_all();
     rt_health_stop();
     rt_table_shutdown();
     rt_registry_shutdown();
-    rt_timer_clear(&C.loop, &C.gc_timer);
-    close(C.sig_io.fd);
-    rt_loop_fini(&C.loop);
+    rt_timer_clear(&g_main.loop, &g_main.gc_timer);
+    close(g_main.sig_io.fd);
+    rt_loop_fini(&g_main.loop);
     json_decref(tk.config);
     cd_info("router: stopped");
     return 0;

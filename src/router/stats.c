@@ -13,10 +13,11 @@ static uint32_t g_reservoir = RT_SAMPLES_DEFAULT;
 
 typedef struct objvec { void **v; size_t n, cap; } objvec;
 
+/* every endpoint, backend and group counter set, under mu */
 static struct {
     pthread_mutex_t mu;
     objvec eps, bs, gs;
-} R = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} g_registry = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void vec_push(objvec *v, void *p)
 {
@@ -61,12 +62,12 @@ void rt_stats_setup(int nworkers, uint32_t window_seconds, uint32_t reservoir)
 
 rt_endpoint *rt_endpoint_get(const char *name, const rt_addr *a)
 {
-    pthread_mutex_lock(&R.mu);
-    for (size_t i = 0; i < R.eps.n; i++) {
-        rt_endpoint *e = R.eps.v[i];
+    pthread_mutex_lock(&g_registry.mu);
+    for (size_t i = 0; i < g_registry.eps.n; i++) {
+        rt_endpoint *e = g_registry.eps.v[i];
         if (!strcmp(e->name, name) && rt_addr_equal(&e->addr, a)) {
             atomic_fetch_add(&e->refs, 1);
-            pthread_mutex_unlock(&R.mu);
+            pthread_mutex_unlock(&g_registry.mu);
             return e;
         }
     }
@@ -75,8 +76,8 @@ rt_endpoint *rt_endpoint_get(const char *name, const rt_addr *a)
     e->name = xstrdup(name);
     e->addr = *a;
     atomic_init(&e->check_ok, 1);
-    vec_push(&R.eps, e);
-    pthread_mutex_unlock(&R.mu);
+    vec_push(&g_registry.eps, e);
+    pthread_mutex_unlock(&g_registry.mu);
     return e;
 }
 
@@ -94,12 +95,12 @@ rt_bstats *rt_bstats_get(const char *route, const char *group, const char *backe
                          const char *ns, const char *pod, const char *labels, rt_endpoint *ep)
 {
     char *key = make_key(route, group, backend, labels);
-    pthread_mutex_lock(&R.mu);
-    for (size_t i = 0; i < R.bs.n; i++) {
-        rt_bstats *b = R.bs.v[i];
+    pthread_mutex_lock(&g_registry.mu);
+    for (size_t i = 0; i < g_registry.bs.n; i++) {
+        rt_bstats *b = g_registry.bs.v[i];
         if (!strcmp(b->key, key)) {
             atomic_fetch_add(&b->refs, 1);
-            pthread_mutex_unlock(&R.mu);
+            pthread_mutex_unlock(&g_registry.mu);
             free(key);
             return b;
         }
@@ -115,20 +116,20 @@ rt_bstats *rt_bstats_get(const char *route, const char *group, const char *backe
     b->labels = xstrdup(labels);
     b->ep = ep;
     rt_endpoint_retain(ep);
-    vec_push(&R.bs, b);
-    pthread_mutex_unlock(&R.mu);
+    vec_push(&g_registry.bs, b);
+    pthread_mutex_unlock(&g_registry.mu);
     return b;
 }
 
 rt_gstats *rt_gstats_get(const char *route, const char *group)
 {
     char *key = make_key(route, group, "", "");
-    pthread_mutex_lock(&R.mu);
-    for (size_t i = 0; i < R.gs.n; i++) {
-        rt_gstats *g = R.gs.v[i];
+    pthread_mutex_lock(&g_registry.mu);
+    for (size_t i = 0; i < g_registry.gs.n; i++) {
+        rt_gstats *g = g_registry.gs.v[i];
         if (!strcmp(g->key, key)) {
             atomic_fetch_add(&g->refs, 1);
-            pthread_mutex_unlock(&R.mu);
+            pthread_mutex_unlock(&g_registry.mu);
             free(key);
             return g;
         }
@@ -140,8 +141,8 @@ rt_gstats *rt_gstats_get(const char *route, const char *group)
     g->group = xstrdup(group);
     /* one slot more than the window: the current second is still filling */
     rt_window_init(&g->win, g_window_seconds + 1, g_reservoir);
-    vec_push(&R.gs, g);
-    pthread_mutex_unlock(&R.mu);
+    vec_push(&g_registry.gs, g);
+    pthread_mutex_unlock(&g_registry.mu);
     return g;
 }
 
@@ -149,15 +150,15 @@ rt_gstats *rt_registry_find_gstats(const char *route, const char *group)
 {
     char *key = make_key(route, group, "", "");
     rt_gstats *found = NULL;
-    pthread_mutex_lock(&R.mu);
-    for (size_t i = 0; i < R.gs.n && !found; i++) {
-        rt_gstats *g = R.gs.v[i];
+    pthread_mutex_lock(&g_registry.mu);
+    for (size_t i = 0; i < g_registry.gs.n && !found; i++) {
+        rt_gstats *g = g_registry.gs.v[i];
         if (!strcmp(g->key, key)) {
             atomic_fetch_add(&g->refs, 1);
             found = g;
         }
     }
-    pthread_mutex_unlock(&R.mu);
+    pthread_mutex_unlock(&g_registry.mu);
     free(key);
     return found;
 }
@@ -225,49 +226,49 @@ static void gc_vec(objvec *v, int64_t now, int64_t retention, size_t refs_off, s
 
 void rt_registry_gc(int64_t now_ms, int64_t retention_ms)
 {
-    pthread_mutex_lock(&R.mu);
+    pthread_mutex_lock(&g_registry.mu);
     /* group and backend stats first: backend stats hold endpoint refs */
-    gc_vec(&R.gs, now_ms, retention_ms, offsetof(rt_gstats, refs),
+    gc_vec(&g_registry.gs, now_ms, retention_ms, offsetof(rt_gstats, refs),
            offsetof(rt_gstats, retired_since), (void (*)(void *))free_gstats);
-    gc_vec(&R.bs, now_ms, retention_ms, offsetof(rt_bstats, refs),
+    gc_vec(&g_registry.bs, now_ms, retention_ms, offsetof(rt_bstats, refs),
            offsetof(rt_bstats, retired_since), (void (*)(void *))free_bstats);
-    gc_vec(&R.eps, now_ms, retention_ms, offsetof(rt_endpoint, refs),
+    gc_vec(&g_registry.eps, now_ms, retention_ms, offsetof(rt_endpoint, refs),
            offsetof(rt_endpoint, retired_since), (void (*)(void *))free_endpoint);
-    pthread_mutex_unlock(&R.mu);
+    pthread_mutex_unlock(&g_registry.mu);
 }
 
 void rt_registry_shutdown(void)
 {
-    pthread_mutex_lock(&R.mu);
-    for (size_t i = 0; i < R.gs.n; i++)
-        free_gstats(R.gs.v[i]);
-    for (size_t i = 0; i < R.bs.n; i++)
-        free_bstats(R.bs.v[i]);
-    for (size_t i = 0; i < R.eps.n; i++)
-        free_endpoint(R.eps.v[i]);
-    free(R.gs.v);
-    free(R.bs.v);
-    free(R.eps.v);
-    memset(&R.eps, 0, sizeof R.eps);
-    memset(&R.bs, 0, sizeof R.bs);
-    memset(&R.gs, 0, sizeof R.gs);
-    pthread_mutex_unlock(&R.mu);
+    pthread_mutex_lock(&g_registry.mu);
+    for (size_t i = 0; i < g_registry.gs.n; i++)
+        free_gstats(g_registry.gs.v[i]);
+    for (size_t i = 0; i < g_registry.bs.n; i++)
+        free_bstats(g_registry.bs.v[i]);
+    for (size_t i = 0; i < g_registry.eps.n; i++)
+        free_endpoint(g_registry.eps.v[i]);
+    free(g_registry.gs.v);
+    free(g_registry.bs.v);
+    free(g_registry.eps.v);
+    memset(&g_registry.eps, 0, sizeof g_registry.eps);
+    memset(&g_registry.bs, 0, sizeof g_registry.bs);
+    memset(&g_registry.gs, 0, sizeof g_registry.gs);
+    pthread_mutex_unlock(&g_registry.mu);
 }
 
 void rt_registry_each_bstats(void (*fn)(void *ctx, rt_bstats *b), void *ctx)
 {
-    pthread_mutex_lock(&R.mu);
-    for (size_t i = 0; i < R.bs.n; i++)
-        fn(ctx, R.bs.v[i]);
-    pthread_mutex_unlock(&R.mu);
+    pthread_mutex_lock(&g_registry.mu);
+    for (size_t i = 0; i < g_registry.bs.n; i++)
+        fn(ctx, g_registry.bs.v[i]);
+    pthread_mutex_unlock(&g_registry.mu);
 }
 
 void rt_registry_each_gstats(void (*fn)(void *ctx, rt_gstats *g), void *ctx)
 {
-    pthread_mutex_lock(&R.mu);
-    for (size_t i = 0; i < R.gs.n; i++)
-        fn(ctx, R.gs.v[i]);
-    pthread_mutex_unlock(&R.mu);
+    pthread_mutex_lock(&g_registry.mu);
+    for (size_t i = 0; i < g_registry.gs.n; i++)
+        fn(ctx, g_registry.gs.v[i]);
+    pthread_mutex_unlock(&g_registry.mu);
 }
 
 /* ---- sums ---- */

@@ -14,6 +14,7 @@
 
 typedef struct inherited_fd { char *address; int fd; bool used; } inherited_fd;
 
+/* the route table, its snapshots and listeners, under mu */
 static struct {
     pthread_mutex_t mu;
     rt_snapshot *current;
@@ -25,7 +26,7 @@ static struct {
     inherited_fd *inherited;
     size_t ninherited;
     void (*hook)(void);
-} T = {.mu = PTHREAD_MUTEX_INITIALIZER, .next_listener_id = 1};
+} g_table = {.mu = PTHREAD_MUTEX_INITIALIZER, .next_listener_id = 1};
 
 /* ---- listeners ---- */
 
@@ -43,9 +44,9 @@ static rt_listener *listener_new(const char *name, const char *address, const rt
     l->addr = *a;
     l->fd = fd;
     l->from_flags = from_flags;
-    pthread_mutex_lock(&T.mu);
-    l->id = T.next_listener_id++;
-    pthread_mutex_unlock(&T.mu);
+    pthread_mutex_lock(&g_table.mu);
+    l->id = g_table.next_listener_id++;
+    pthread_mutex_unlock(&g_table.mu);
     return l;
 }
 
@@ -64,8 +65,8 @@ void rt_listener_release(rt_listener *l)
 
 static int take_inherited(const rt_addr *a)
 {
-    for (size_t i = 0; i < T.ninherited; i++) {
-        inherited_fd *h = &T.inherited[i];
+    for (size_t i = 0; i < g_table.ninherited; i++) {
+        inherited_fd *h = &g_table.inherited[i];
         if (h->used)
             continue;
         rt_addr ha;
@@ -80,28 +81,28 @@ static int take_inherited(const rt_addr *a)
 
 void rt_table_add_inherited_fd(const char *address, int fd)
 {
-    inherited_fd *v = realloc(T.inherited, (T.ninherited + 1) * sizeof *v);
+    inherited_fd *v = realloc(g_table.inherited, (g_table.ninherited + 1) * sizeof *v);
     if (!v)
         abort();
-    T.inherited = v;
-    T.inherited[T.ninherited].address = strdup(address);
-    if (!T.inherited[T.ninherited].address)
+    g_table.inherited = v;
+    g_table.inherited[g_table.ninherited].address = strdup(address);
+    if (!g_table.inherited[g_table.ninherited].address)
         abort();
-    T.inherited[T.ninherited].fd = fd;
-    T.inherited[T.ninherited].used = false;
-    T.ninherited++;
+    g_table.inherited[g_table.ninherited].fd = fd;
+    g_table.inherited[g_table.ninherited].used = false;
+    g_table.ninherited++;
 }
 
 void rt_table_close_unused_inherited(void)
 {
-    for (size_t i = 0; i < T.ninherited; i++) {
-        if (!T.inherited[i].used)
-            close(T.inherited[i].fd);
-        free(T.inherited[i].address);
+    for (size_t i = 0; i < g_table.ninherited; i++) {
+        if (!g_table.inherited[i].used)
+            close(g_table.inherited[i].fd);
+        free(g_table.inherited[i].address);
     }
-    free(T.inherited);
-    T.inherited = NULL;
-    T.ninherited = 0;
+    free(g_table.inherited);
+    g_table.inherited = NULL;
+    g_table.ninherited = 0;
 }
 
 static int open_listener_fd(const rt_addr *a, char *err, size_t errlen)
@@ -117,19 +118,19 @@ bool rt_table_add_flag_listener(const char *name, const char *address, char *err
     rt_addr a;
     if (!rt_addr_parse(address, &a, err, errlen))
         return false;
-    for (size_t i = 0; i < T.nflag; i++)
-        if (!strcmp(T.flag_listeners[i]->name, name) || rt_addr_equal(&T.flag_listeners[i]->addr, &a)) {
+    for (size_t i = 0; i < g_table.nflag; i++)
+        if (!strcmp(g_table.flag_listeners[i]->name, name) || rt_addr_equal(&g_table.flag_listeners[i]->addr, &a)) {
             snprintf(err, errlen, "listener %s=%s given twice", name, address);
             return false;
         }
     int fd = open_listener_fd(&a, err, errlen);
     if (fd < 0)
         return false;
-    rt_listener **v = realloc(T.flag_listeners, (T.nflag + 1) * sizeof *v);
+    rt_listener **v = realloc(g_table.flag_listeners, (g_table.nflag + 1) * sizeof *v);
     if (!v)
         abort();
-    T.flag_listeners = v;
-    T.flag_listeners[T.nflag++] = listener_new(name, address, &a, fd, true);
+    g_table.flag_listeners = v;
+    g_table.flag_listeners[g_table.nflag++] = listener_new(name, address, &a, fd, true);
     return true;
 }
 
@@ -143,15 +144,15 @@ static rt_listener *find_current_listener(const rt_snapshot *cur, const rt_addr 
 
 static bool bind_listeners(rt_snapshot *s, const rt_snapshot *cur, char *err, size_t errlen)
 {
-    s->listeners = cd_arena_alloc(&s->arena, (T.nflag + s->nlcfg + 1) * sizeof *s->listeners);
-    for (size_t i = 0; i < T.nflag; i++) {
-        listener_retain(T.flag_listeners[i]);
-        s->listeners[s->nlisteners++] = T.flag_listeners[i];
+    s->listeners = cd_arena_alloc(&s->arena, (g_table.nflag + s->nlcfg + 1) * sizeof *s->listeners);
+    for (size_t i = 0; i < g_table.nflag; i++) {
+        listener_retain(g_table.flag_listeners[i]);
+        s->listeners[s->nlisteners++] = g_table.flag_listeners[i];
     }
     for (size_t i = 0; i < s->nlcfg; i++) {
         const rt_listener_cfg *c = &s->lcfg[i];
-        for (size_t k = 0; k < T.nflag; k++)
-            if (!strcmp(T.flag_listeners[k]->name, c->name)) {
+        for (size_t k = 0; k < g_table.nflag; k++)
+            if (!strcmp(g_table.flag_listeners[k]->name, c->name)) {
                 snprintf(err, errlen, "listeners[%zu]: name \"%s\" is taken by a --listen flag", i,
                          c->name);
                 return false;
@@ -162,8 +163,8 @@ static bool bind_listeners(rt_snapshot *s, const rt_snapshot *cur, char *err, si
             snprintf(err, errlen, "listeners[%zu].address: %s", i, why);
             return false;
         }
-        for (size_t k = 0; k < T.nflag; k++)
-            if (rt_addr_equal(&T.flag_listeners[k]->addr, &a)) {
+        for (size_t k = 0; k < g_table.nflag; k++)
+            if (rt_addr_equal(&g_table.flag_listeners[k]->addr, &a)) {
                 snprintf(err, errlen, "listeners[%zu].address: %s is already a --listen address",
                          i, c->address);
                 return false;
@@ -361,14 +362,14 @@ static void mark_endpoints(rt_snapshot *s)
 
 void rt_table_publish(rt_snapshot *s)
 {
-    pthread_mutex_lock(&T.mu);
-    s->version = ++T.next_version;
+    pthread_mutex_lock(&g_table.mu);
+    s->version = ++g_table.next_version;
     mark_endpoints(s);
-    rt_snapshot *old = T.current;
-    T.current = s;
-    atomic_store(&T.version, s->version);
-    void (*hook)(void) = T.hook;
-    pthread_mutex_unlock(&T.mu);
+    rt_snapshot *old = g_table.current;
+    g_table.current = s;
+    atomic_store(&g_table.version, s->version);
+    void (*hook)(void) = g_table.hook;
+    pthread_mutex_unlock(&g_table.mu);
     rt_snapshot_release(old);
     if (hook)
         hook();
@@ -376,21 +377,21 @@ void rt_table_publish(rt_snapshot *s)
 
 rt_snapshot *rt_table_acquire(void)
 {
-    pthread_mutex_lock(&T.mu);
-    rt_snapshot *s = T.current;
+    pthread_mutex_lock(&g_table.mu);
+    rt_snapshot *s = g_table.current;
     if (s)
         rt_snapshot_retain(s);
-    pthread_mutex_unlock(&T.mu);
+    pthread_mutex_unlock(&g_table.mu);
     return s;
 }
 
-uint64_t rt_table_version(void) { return atomic_load_explicit(&T.version, memory_order_acquire); }
+uint64_t rt_table_version(void) { return atomic_load_explicit(&g_table.version, memory_order_acquire); }
 
 void rt_table_set_publish_hook(void (*fn)(void))
 {
-    pthread_mutex_lock(&T.mu);
-    T.hook = fn;
-    pthread_mutex_unlock(&T.mu);
+    pthread_mutex_lock(&g_table.mu);
+    g_table.hook = fn;
+    pthread_mutex_unlock(&g_table.mu);
 }
 
 size_t rt_table_listeners(rt_listener ***out)
@@ -414,25 +415,25 @@ size_t rt_table_listeners(rt_listener ***out)
 
 void rt_table_close_listener_fds(void)
 {
-    pthread_mutex_lock(&T.mu);
-    for (size_t i = 0; T.current && i < T.current->nlisteners; i++) {
-        rt_listener *l = T.current->listeners[i];
+    pthread_mutex_lock(&g_table.mu);
+    for (size_t i = 0; g_table.current && i < g_table.current->nlisteners; i++) {
+        rt_listener *l = g_table.current->listeners[i];
         if (l->fd >= 0) {
             close(l->fd);
             l->fd = -1;
         }
     }
-    for (size_t i = 0; i < T.nflag; i++)
-        if (T.flag_listeners[i]->fd >= 0) {
-            close(T.flag_listeners[i]->fd);
-            T.flag_listeners[i]->fd = -1;
+    for (size_t i = 0; i < g_table.nflag; i++)
+        if (g_table.flag_listeners[i]->fd >= 0) {
+            close(g_table.flag_listeners[i]->fd);
+            g_table.flag_listeners[i]->fd = -1;
         }
-    pthread_mutex_unlock(&T.mu);
+    pthread_mutex_unlock(&g_table.mu);
 }
 
 void rt_table_close_removed_listeners(rt_snapshot *old, const rt_snapshot *next)
 {
-    pthread_mutex_lock(&T.mu);
+    pthread_mutex_lock(&g_table.mu);
     for (size_t i = 0; i < old->nlisteners; i++) {
         rt_listener *l = old->listeners[i];
         bool kept = false;
@@ -443,20 +444,20 @@ void rt_table_close_removed_listeners(rt_snapshot *old, const rt_snapshot *next)
             l->fd = -1;
         }
     }
-    pthread_mutex_unlock(&T.mu);
+    pthread_mutex_unlock(&g_table.mu);
 }
 
 void rt_table_shutdown(void)
 {
-    pthread_mutex_lock(&T.mu);
-    rt_snapshot *s = T.current;
-    T.current = NULL;
-    pthread_mutex_unlock(&T.mu);
+    pthread_mutex_lock(&g_table.mu);
+    rt_snapshot *s = g_table.current;
+    g_table.current = NULL;
+    pthread_mutex_unlock(&g_table.mu);
     rt_snapshot_release(s);
-    for (size_t i = 0; i < T.nflag; i++)
-        rt_listener_release(T.flag_listeners[i]);
-    free(T.flag_listeners);
-    T.flag_listeners = NULL;
-    T.nflag = 0;
+    for (size_t i = 0; i < g_table.nflag; i++)
+        rt_listener_release(g_table.flag_listeners[i]);
+    free(g_table.flag_listeners);
+    g_table.flag_listeners = NULL;
+    g_table.nflag = 0;
     rt_table_close_unused_inherited();
 }
