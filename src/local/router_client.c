@@ -1,6 +1,7 @@
-/* client.c - the admin API client (see client.h), on libcurl. Never part
- * of the router process itself (canaryd-router links no libcurl). */
-#include "router/client.h"
+/* router_client.c - the router's admin API client (see router_client.h),
+ * on libcurl. Never part of the router process itself (canaryd-router
+ * links no libcurl). */
+#include "local/router_client.h"
 #include "util/access.h"
 #include "util/buf.h"
 #include <curl/curl.h>

@@ -1,11 +1,11 @@
-/* client.h - a small C client of `canaryd router`'s admin API (libcurl;
+/* router_client.h - a small C client of `canaryd router`'s admin API (libcurl;
  * unix socket or loopback TCP), for the local platform and tools: read
  * and replace the configuration, change one route, set weights, read
  * stats, windowed measurements and latency samples. One client per
  * thread (it reuses its connection). The process must have called
  * curl_global_init before creating clients from several threads. */
-#ifndef CD_ROUTER_CLIENT_H
-#define CD_ROUTER_CLIENT_H
+#ifndef CD_LOCAL_ROUTER_CLIENT_H
+#define CD_LOCAL_ROUTER_CLIENT_H
 #include "util/err.h"
 #include <jansson.h>
 #include <stdbool.h>
