@@ -14,8 +14,8 @@
  * answers them 404). Must not touch any VirtualService, RouteTable or
  * Upstream it did not name. */
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include <stdio.h>

@@ -9,8 +9,8 @@
  * every tick. Objects are built by kuma_objects.c. Must not touch any
  * other TrafficRoute. */
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include <string.h>

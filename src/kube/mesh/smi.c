@@ -10,8 +10,8 @@
  * Difference from Flagger, on purpose: bringing the TrafficSplit in line
  * keeps the weights it carries. Must not touch any other object. */
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include <string.h>

@@ -7,7 +7,7 @@
  * added to every Service changed, a user's own included). No I/O. */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
-#include "kube/router/builders.h"
+#include "kube/mesh/builders.h"
 #include <stdlib.h>
 #include <string.h>
 

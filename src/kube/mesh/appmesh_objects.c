@@ -6,7 +6,7 @@
  * here validates against them (tests/unit/test_kube_appmesh.c and the end
  * to end test check it). No I/O. */
 #include "kube/kjson.h"
-#include "kube/router/builders.h"
+#include "kube/mesh/builders.h"
 #include "util/duration.h"
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * line per router file) and the engine's router port built from the
  * Services (services.c) and the canary's router. Knows nothing about any
  * particular router. */
-#include "kube/router/router.h"
+#include "kube/mesh/router.h"
 #include "util/errfmt.h"
 #include <pthread.h>
 #include <stdio.h>

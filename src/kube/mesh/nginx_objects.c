@@ -3,7 +3,7 @@
  * compared, read and written as pure functions on jansson values. Must not
  * do I/O, and must accept any live JSON without crashing. */
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
+#include "kube/mesh/ingress.h"
 #include "kube/workload/builders.h"
 #include "util/errfmt.h"
 #include <stdio.h>

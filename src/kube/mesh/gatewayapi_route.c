@@ -8,7 +8,7 @@
  * tests/integration/test_kube_gatewayapi_*.py). Must not do I/O; the only
  * impure call is the cookie's random letters, which callers may replace. */
 #include "kube/kjson.h"
-#include "kube/router/builders.h"
+#include "kube/mesh/builders.h"
 #include "util/duration.h"
 #include "util/errfmt.h"
 #include <openssl/rand.h>

@@ -6,7 +6,7 @@
  * values: must not do I/O, and must accept any JSON without crashing
  * (fuzz/fuzz_kube_gatewayapi.c). */
 #include "kube/kjson.h"
-#include "kube/router/builders.h"
+#include "kube/mesh/builders.h"
 #include "util/errfmt.h"
 #include <stdio.h>
 #include <string.h>

@@ -7,8 +7,8 @@
  * reason on every tick. Objects are built by apisix_objects.c. Must not
  * write the user's ApisixRoute. */
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include <string.h>

@@ -6,8 +6,8 @@
  * how weights are read and set.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * can be checked against the real CRD schemas. */
-#ifndef CD_KUBE_ROUTER_BUILDERS_H
-#define CD_KUBE_ROUTER_BUILDERS_H
+#ifndef CD_KUBE_MESH_BUILDERS_H
+#define CD_KUBE_MESH_BUILDERS_H
 #include "kube/workload/builders.h"
 #include "model/canary.h"
 #include "util/err.h"

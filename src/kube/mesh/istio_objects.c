@@ -7,7 +7,7 @@
  * do I/O, and must accept any live JSON without crashing. */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
-#include "kube/router/builders.h"
+#include "kube/mesh/builders.h"
 #include "util/duration.h"
 #include "util/errfmt.h"
 #include <openssl/rand.h>

@@ -6,7 +6,7 @@
  * that it cannot express. Pure functions on jansson values: must not do
  * I/O, and must accept any live JSON without crashing. */
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
+#include "kube/mesh/ingress.h"
 #include "util/errfmt.h"
 #include <stdio.h>
 #include <string.h>

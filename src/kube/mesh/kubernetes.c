@@ -3,7 +3,7 @@
  * always selects the primary; the canary is tested through <svc>-canary.
  * Weights exist only in the analysis: (100, 0) before the first iteration,
  * (0, 100) after it. Never writes anything. */
-#include "kube/router/router.h"
+#include "kube/mesh/router.h"
 
 static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err) { return CD_OK; }
 

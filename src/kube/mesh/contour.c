@@ -11,8 +11,8 @@
  * keeps the weights it carries instead of resetting them to 100/0 in the
  * middle of an analysis. Must not touch any HTTPProxy it did not name. */
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include <string.h>

@@ -16,8 +16,8 @@
  * what a Canary asks for that each cannot do.
  * Spec in, JSON out: no I/O, so each rule is unit-tested and every object
  * is checked against the Ingress schema of a real API server. */
-#ifndef CD_KUBE_ROUTER_INGRESS_H
-#define CD_KUBE_ROUTER_INGRESS_H
+#ifndef CD_KUBE_MESH_INGRESS_H
+#define CD_KUBE_MESH_INGRESS_H
 #include "model/canary.h"
 #include "ports.h"
 #include <jansson.h>

@@ -4,8 +4,8 @@
  * gatewayapi.c, istio.c, kubernetes.c, nginx.c, contour.c, traefik.c,
  * skipper.c, smi.c, apisix.c, kuma.c, gloo.c; routers.c lists them). Adding a router = one file with a
  * cdk_mesh_router and one line in routers.c. */
-#ifndef CD_KUBE_ROUTER_ROUTER_H
-#define CD_KUBE_ROUTER_ROUTER_H
+#ifndef CD_KUBE_MESH_ROUTER_H
+#define CD_KUBE_MESH_ROUTER_H
 #include "kube/platform.h"
 #include "kube/workload/workload.h"  /* the target and its metadata */
 #include "ports.h"

@@ -6,8 +6,8 @@
  * Pure functions on jansson values: must not do I/O, and must accept any
  * live JSON without crashing. */
 #include "kube/kjson.h"
-#include "kube/router/builders.h"
-#include "kube/router/ingress.h"
+#include "kube/mesh/builders.h"
+#include "kube/mesh/ingress.h"
 #include "util/errfmt.h"
 #include <stdio.h>
 #include <string.h>

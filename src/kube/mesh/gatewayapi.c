@@ -14,8 +14,8 @@
  * it did not name. */
 #include "kube/kjson.h"
 #include "kube/kobj.h"
-#include "kube/router/builders.h"
-#include "kube/router/router.h"
+#include "kube/mesh/builders.h"
+#include "kube/mesh/router.h"
 #include "util/log.h"
 #include <stdio.h>
 #include <string.h>

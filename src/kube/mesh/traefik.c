@@ -10,8 +10,8 @@
  * keeps the weights it carries. Must not touch any IngressRoute or any
  * TraefikService it did not name. */
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include <string.h>
