@@ -28,6 +28,18 @@ typedef struct port_ctx {
     double *samples;
 } port_ctx;
 
+
+/* The template model of c, with {{ route }} as the platform says when it
+ * knows better (a Knative Service's latest revision, as Flagger's). */
+static void model_for(const cd_metrics_config *cfg, cd_template_model *m, const cd_canary_ref *c,
+                      const char *interval, const cd_strmap *variables)
+{
+    cd_template_model_for_canary(m, c->meta, c->spec, interval, variables);
+    m->revision = c->revision;
+    if (cfg && cfg->route && *cfg->route)
+        m->route = cfg->route;
+}
+
 static const char *server_of(const cd_metrics_config *cfg, const cd_canary_ref *c)
 {
     if (c->spec->metrics_server && *c->spec->metrics_server)
@@ -87,8 +99,7 @@ static cd_metric_rc query_builtin(const cd_metrics_config *cfg, const cd_canary_
     builtin_provider_name(cfg, c, provname, sizeof provname);
     const cd_observer *obs = cd_observer_for(provname);
     cd_template_model model;
-    cd_template_model_for_canary(&model, c->meta, c->spec, interval_of(m), &m->template_variables);
-    model.revision = c->revision;
+    model_for(cfg, &model, c, interval_of(m), &m->template_variables);
     cd_err e = {""};
     char *q = cd_builtin_query(obs, m->name, &model, &e);
     if (!q) {
@@ -127,8 +138,7 @@ static cd_metric_rc query_inline(const cd_metrics_config *cfg, const cd_canary_r
                                  const cd_metric *m, double *value, cd_err *err)
 {
     cd_template_model model;
-    cd_template_model_for_canary(&model, c->meta, c->spec, interval_of(m), &m->template_variables);
-    model.revision = c->revision;
+    model_for(cfg, &model, c, interval_of(m), &m->template_variables);
     cd_err e = {""};
     char *q = cd_template_render(m->query, &model, &e);
     if (!q) {
@@ -212,8 +222,7 @@ static cd_metric_rc query_template(const cd_metrics_config *cfg, const cd_canary
     if (!p)
         return CD_METRIC_ERROR;
     cd_template_model model;
-    cd_template_model_for_canary(&model, c->meta, c->spec, interval_of(m), &m->template_variables);
-    model.revision = c->revision;
+    model_for(cfg, &model, c, interval_of(m), &m->template_variables);
     cd_err e = {""};
     char *q = cd_template_render(t->query, &model, &e);
     if (!q) {
@@ -353,8 +362,7 @@ static bool plan_judged(const cd_metrics_config *cfg, const cd_canary_ref *c, co
     cd_duration_format_ms(interval_ms > 0 ? interval_ms : d->latency ? d->step_ms : d->window_ms,
                           interval, sizeof interval);
     cd_template_model model;
-    cd_template_model_for_canary(&model, c->meta, c->spec, interval, &m->template_variables);
-    model.revision = c->revision;
+    model_for(cfg, &model, c, interval, &m->template_variables);
     cd_err e = {""};
     bool is_template = m->template_name && *m->template_name;
     if (is_template || (m->query && *m->query)) {
@@ -690,8 +698,7 @@ bool cd_metrics_describe(const cd_metrics_config *cfg, const cd_canary_ref *c, c
                          char provider[32], char address[512], char **query, cd_err *err)
 {
     cd_template_model model;
-    cd_template_model_for_canary(&model, c->meta, c->spec, interval_of(m), &m->template_variables);
-    model.revision = c->revision;
+    model_for(cfg, &model, c, interval_of(m), &m->template_variables);
     *query = NULL;
     if (m->template_name && *m->template_name) {
         const char *ns = m->template_namespace && *m->template_namespace ? m->template_namespace

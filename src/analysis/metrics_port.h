@@ -28,6 +28,8 @@ typedef struct cd_metrics_config {
     int64_t prometheus_timeout_ms;  /* 0: 5 s (Flagger's) */
     const char *ca_file;            /* extra trusted CA for every provider; may be NULL */
     const cd_provider_cluster *cluster; /* the Kubernetes API (externalmetrics); may be NULL */
+    const char *route;              /* {{ route }} when set (Knative: the Service's
+                                     * latestCreatedRevisionName); NULL: routeRef or target */
 } cd_metrics_config;
 
 /* Builds the port. The config and what it points to must outlive it;

@@ -366,7 +366,7 @@ int cmd_metrics(int argc, char **argv)
     cd_store store = cd_object_store(&objs);
     cd_local_secrets local = {o.secrets_dir, NULL};
     cd_secret_source secrets = cd_local_secret_source(&local);
-    cd_metrics_config cfg = {o.server, o.mesh, &store, &secrets, o.timeout_ms, NULL, NULL};
+    cd_metrics_config cfg = {o.server, o.mesh, &store, &secrets, o.timeout_ms, NULL, NULL, NULL};
     json_t *rows = o.output ? json_array() : NULL;
     static const char *const head[] = {"CANARY", "METRIC", "PROVIDER", "VALUE", "STATUS",
                                        "MESSAGE"};

@@ -3,7 +3,9 @@
  * and prints the whole rollout (docs/simulate.md). Changes nothing and
  * talks to nothing. Exit 0 when the simulation ran (whatever its outcome),
  * 1 when the canary or the scenario is invalid, 2 on usage errors and
- * unreadable files (as validate). */
+ * unreadable files (as validate). A run that takes more than half a
+ * second of real time shows how far it got on stderr when stderr is a
+ * terminal (--progress), never mixed into the rows on stdout. */
 #include "cli/commands.h"
 #include "judge/judge.h"
 #include "model/object.h"
@@ -11,6 +13,7 @@
 #include "sim/report.h"
 #include "util/duration.h"
 #include "util/flags.h"
+#include "util/timeutil.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +21,59 @@
 #include <unistd.h>
 
 typedef struct sim_args {
-    const char *canary_path, *scenario_path, *name, *ns, *mesh_provider, *plot_path;
+    const char *canary_path, *scenario_path, *name, *ns, *mesh_provider, *plot_path, *progress;
     cd_sim_format format;
 } sim_args;
 
 static const char *const formats[] = {"table", "json", NULL};
+static const char *const progress_modes[] = {"auto", "always", "never", NULL};
+
+/* Progress of a long simulation on stderr: on a terminal one line redrawn
+ * every 200 ms once the run has taken 500 ms; elsewhere (--progress
+ * always) a line every 10 s. Quick runs print nothing. */
+typedef struct sim_progress {
+    bool on, tty, drawn;
+    int64_t started_ms, next_ms, total_ms;
+} sim_progress;
+
+static void progress_start(sim_progress *p, const char *mode, int64_t total_ms)
+{
+    memset(p, 0, sizeof *p);
+    p->tty = isatty(STDERR_FILENO) == 1;
+    p->on = strcmp(mode, "never") && (p->tty || !strcmp(mode, "always"));
+    p->started_ms = cd_mono_ms();
+    p->next_ms = p->started_ms + (p->tty ? 500 : 10000);
+    p->total_ms = total_ms > 0 ? total_ms : 1;
+}
+
+static void progress_show(sim_progress *p, int64_t simulated_ms)
+{
+    if (!p->on)
+        return;
+    int64_t now = cd_mono_ms();
+    if (now < p->next_ms)
+        return;
+    p->next_ms = now + (p->tty ? 200 : 10000);
+    char at[32], of[32];
+    double pct = 100.0 * (double)simulated_ms / (double)p->total_ms;
+    fprintf(stderr, "%scanaryctl simulate: [%3.0f%%] %s of %s simulated in %.0fs%s",
+            p->tty ? "\r\033[K" : "", pct > 100 ? 100 : pct,
+            cd_duration_format_ms(simulated_ms, at, sizeof at),
+            cd_duration_format_ms(p->total_ms, of, sizeof of),
+            (double)(now - p->started_ms) / 1000.0, p->tty ? "" : "\n");
+    fflush(stderr);
+    p->drawn = p->tty;
+}
+
+/* before rows reach a terminal, the progress line goes */
+static void progress_clear(sim_progress *p)
+{
+    if (p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->drawn = false;
+    }
+}
 
 /* -1: parsed; otherwise the exit status (help shown, or a usage error). */
 static int parse_args(int argc, char **argv, sim_args *a)
@@ -30,6 +81,7 @@ static int parse_args(int argc, char **argv, sim_args *a)
     memset(a, 0, sizeof *a);
     a->ns = "default";
     const char *format = "table";
+    a->progress = "auto";
     const cd_flag flags[] = {
         CD_FLAG_STR("filename", 'f', &a->canary_path, "PATH",
                     "the Canary manifest (- for stdin); other kinds in it are ignored"),
@@ -41,6 +93,10 @@ static int parse_args(int argc, char **argv, sim_args *a)
         CD_FLAG_STR("plot", 0, &a->plot_path, "FILE.svg",
                     "also draw the weights, phases and metric values over simulated time as a "
                     "self-contained SVG picture"),
+        {.name = "progress", .type = CD_FLAG_ENUM, .target = &a->progress,
+         .choices = progress_modes, .arg = "WHEN",
+         .help = "how far a long run got, on stderr (auto: a line redrawn when stderr is a "
+                 "terminal, nothing otherwise; always: also a line every 10s when it is not)"},
         CD_FLAG_STR("name", 0, &a->name, "NAME", "which Canary, when the file holds several"),
         CD_FLAG_STR("namespace", 'n', &a->ns, "NS", "namespace for a Canary that sets none"),
         CD_FLAG_STR("mesh-provider", 0, &a->mesh_provider, "PROVIDER",
@@ -141,8 +197,11 @@ static int simulate(const sim_args *a, const cd_object *canary, const cd_scenari
     if (!json)
         cd_sim_table_header(&out);
     cd_sim_plot *plot = a->plot_path ? cd_sim_plot_new(&canary->spec.canary) : NULL;
+    sim_progress prog;
+    progress_start(&prog, a->progress, sc->duration_ms);
     while (!cd_sim_done(s)) {
         cd_sim_tick(s, &row);
+        progress_show(&prog, cd_sim_elapsed_ms(s));
         last = row.phase;
         if (plot)
             cd_sim_plot_add(plot, &row);
@@ -156,6 +215,7 @@ static int simulate(const sim_args *a, const cd_object *canary, const cd_scenari
             cd_sim_table_row(&row, &out);
         }
         if (out.len > 1 << 16) {
+            progress_clear(&prog);
             fwrite(out.data, 1, out.len, stdout);
             cd_buf_reset(&out);
         }
@@ -172,6 +232,7 @@ static int simulate(const sim_args *a, const cd_object *canary, const cd_scenari
         const cd_canary_status *st = cd_sim_status(s);
         cd_sim_table_judge(st->judge, st->n_judge, &out);
     }
+    progress_clear(&prog);
     fwrite(cd_buf_str(&out), 1, out.len, stdout);
     cd_buf_free(&out);
     cd_sim_free(s);

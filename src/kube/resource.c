@@ -18,6 +18,8 @@ RES(CD_KUBE_DAEMONSETS, "apps", "v1", "daemonsets", "DaemonSet", true);
 RES(CD_KUBE_STATEFULSETS, "apps", "v1", "statefulsets", "StatefulSet", true);
 RES(CD_KUBE_CONTROLLERREVISIONS, "apps", "v1", "controllerrevisions", "ControllerRevision", true);
 RES(CD_KUBE_HPAS, "autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true);
+RES(CD_KUBE_SCALEDOBJECTS, "keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", true);
+RES(CD_KUBE_KNATIVE_SERVICES, "serving.knative.dev", "v1", "services", "Service", true);
 RES(CD_KUBE_LEASES, "coordination.k8s.io", "v1", "leases", "Lease", true);
 RES(CD_KUBE_EVENTS, "events.k8s.io", "v1", "events", "Event", true);
 RES(CD_KUBE_CRDS, "apiextensions.k8s.io", "v1", "customresourcedefinitions",

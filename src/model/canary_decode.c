@@ -812,7 +812,8 @@ void cd_canary_decode_spec(cd_dec *d, const cd_node *spec, cd_canary_spec *s)
         decode_object_ref(d, r, &s->upstream_ref);
     }
     decode_service(d, cd_map_get(spec, "service"), "spec.service", &s->service);
-    if (!cd_map_get(spec, "service"))
+    /* a Service target (Knative's or a plain one) needs no service block */
+    if (!cd_map_get(spec, "service") && !(s->target_ref.kind && !strcmp(s->target_ref.kind, "Service")))
         cd_dec_error(d, spec, "spec.service", "required field is missing");
     decode_analysis(d, cd_map_get(spec, "analysis"), "spec.analysis", &s->analysis);
     s->progress_deadline_seconds =

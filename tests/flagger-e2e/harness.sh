@@ -9,8 +9,11 @@
 #   e2e_hosts LINE...      /etc/hosts lines (ADDR NAME...) for the Services the scripts call
 #   e2e_pod ADDR NS POD APP  a podinfo stand-in, scraped with those labels
 #   e2e_target ADDR:PORT   another address Prometheus scrapes
+#   E2E_FLAGGER_NS=NS      (before e2e_start) the namespace the scripts install
+#                          `deployment/flagger` in; flagger-system unless set
 #   e2e_start              the servers: podinfo stand-ins, Prometheus, the load
 #                          tester, the fake API server, the flagger kubelet
+#   e2e_loadtester_restart the load tester anew, as init.sh's namespace deletion does
 #   e2e_repo               the git top level the scripts cd to ($REPO)
 #   e2e_script PATH [RACE] run test/PATH, count it
 #   e2e_summary            "flagger e2e: N/M scripts passed"
@@ -63,8 +66,10 @@ e2e_start() {
   ip link set lo up
   printf '%s\n' "$_e2e_hosts" >"$TEST_TMP/hosts"
   require "a private /etc/hosts for the Service names" mount --bind "$TEST_TMP/hosts" /etc/hosts
-  /usr/bin/python3 "$HERE/podinfo.py" "$_e2e_pods" >"$TEST_TMP/podinfo.log" 2>&1 &
-  track $!
+  if [ -n "$_e2e_pods" ]; then   # the knative scripts have none: Knative runs the revisions
+    /usr/bin/python3 "$HERE/podinfo.py" "$_e2e_pods" >"$TEST_TMP/podinfo.log" 2>&1 &
+    track $!
+  fi
   _e2e_prometheus_config >"$TEST_TMP/prometheus.yml"
   prometheus --config.file="$TEST_TMP/prometheus.yml" --storage.tsdb.path="$TEST_TMP/prom-data" \
     --web.listen-address="$PROMETHEUS:9090" >"$TEST_TMP/prometheus.log" 2>&1 &
@@ -72,16 +77,33 @@ e2e_start() {
   "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
     >"$TEST_TMP/loadtester.log" 2>&1 &
   track $!
+  _e2e_loadtester_pid=$!
   fake_apiserver_start
   FLAGGER_LOG=$TEST_TMP/flagger.log
   : >"$FLAGGER_LOG"
   /usr/bin/python3 "$HERE/kubelet.py" --api "$FAKE_URL" --kubeconfig "$KUBECONFIG" --canaryd "$CANARYD" \
-    --log "$FLAGGER_LOG" --port "$(free_port)" >"$TEST_TMP/kubelet.log" 2>&1 &
+    --log "$FLAGGER_LOG" --port "$(free_port)" --namespace "${E2E_FLAGGER_NS:-flagger-system}" >"$TEST_TMP/kubelet.log" 2>&1 &
   track $!
   require "Prometheus is up" wait_http "http://$PROMETHEUS:9090/-/ready" 60
   require "the load tester is up" wait_http "http://flagger-loadtester.test/healthz" 30
   local first=${_e2e_pods%%=*}
-  require "the podinfo stand-ins are up" wait_http "http://$first:9898/healthz" 30
+  [ -z "$_e2e_pods" ] ||
+    require "the podinfo stand-ins are up" wait_http "http://$first:9898/healthz" 30
+}
+
+# e2e_loadtester_restart: what `workloads/init.sh` deleting namespace test
+# does to the load tester in a cluster (its pod goes, and with it the
+# commands it runs, such as the previous script's `hey -z 2m`; a new pod
+# starts when init.sh applies kustomize/tester). Call it before an init.sh
+# that follows another script.
+e2e_loadtester_restart() {
+  kill -TERM "$_e2e_loadtester_pid" 2>/dev/null
+  wait "$_e2e_loadtester_pid" 2>/dev/null
+  "$CANARYD" loadtester -port 80 -address "$LOADTESTER" -timeout=1h -log-level=info \
+    >>"$TEST_TMP/loadtester.log" 2>&1 &
+  _e2e_loadtester_pid=$!
+  track $!
+  require "the load tester is up again" wait_http "http://flagger-loadtester.test/healthz" 30
 }
 
 # the git top level the scripts cd to: Flagger's test/ and the kustomize

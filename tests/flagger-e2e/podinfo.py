@@ -6,9 +6,11 @@ The fake API server runs no containers, so the Services the scripts call
 (podinfo-svc-canary, podinfo-ds-canary.test, ...) resolve, through the
 harness's private /etc/hosts, to loopback addresses where this process
 answers as podinfo 6.x does on the paths the scripts and the load tester
-use: GET / (the info document), /healthz, /readyz, /version, POST /token
+use: GET / (the info document), /healthz, /readyz, /version,
+/status/{code} (an answer with that code), /delay/{seconds}, POST /token
 (a token document) and /metrics on the metrics port with podinfo's
-http_request_duration_seconds histogram (labels method, path, status),
+http_request_duration_seconds histogram (labels method, path, status) and
+its http_requests_total counter (label status),
 which Prometheus scrapes with the pod's namespace and name as labels.
 Every "pod" is probed on /healthz and /readyz every 10 s, as a kubelet
 does, so a primary that gets no other traffic still has samples (as in a
@@ -22,6 +24,7 @@ usage: podinfo.py ADDR[,ADDR...] --ports 80,9898 --metrics-port 9797 --version 6
 import argparse
 import json
 import os
+import re
 import threading
 import time
 import urllib.request
@@ -58,6 +61,13 @@ class Histogram:
                 out.append('http_request_duration_seconds_bucket{%s,le="+Inf"} %d' % (lab, s["count"]))
                 out.append("http_request_duration_seconds_sum{%s} %.6f" % (lab, s["sum"]))
                 out.append("http_request_duration_seconds_count{%s} %d" % (lab, s["count"]))
+            # podinfo's counter for autoscalers (KEDA's Prometheus trigger in test/keda)
+            totals = {}
+            for (m, p, st), s in self.series.items():
+                totals[st] = totals.get(st, 0) + s["count"]
+        out += ["# HELP http_requests_total The total number of HTTP requests.",
+                "# TYPE http_requests_total counter"]
+        out += ['http_requests_total{status="%s"} %d' % (st, n) for st, n in sorted(totals.items())]
         return "\n".join(out) + "\n"
 
 
@@ -102,6 +112,12 @@ def make_handler(pod, hist, version, metrics):
                 code = self.answer(200, {"commit": "stand-in", "version": version})
             elif path == "/token" and self.command == "POST":
                 code = self.answer(200, {"token": "stand-in." + pod, "expires_at": "2099-01-01T00:00:00Z"})
+            elif re.fullmatch(r"/status/[1-5][0-9][0-9]", path):
+                code = int(path.rsplit("/", 1)[1])
+                code = self.answer(code, {"status": code})
+            elif re.fullmatch(r"/delay/[0-9]{1,2}", path):
+                time.sleep(int(path.rsplit("/", 1)[1]))
+                code = self.answer(200, {"delay": int(path.rsplit("/", 1)[1])})
             elif path in ("/", "/api/info"):
                 code = self.answer(200, {"hostname": pod, "version": version, "revision": "stand-in",
                                          "color": "#34577c", "logo": "", "message":

@@ -70,7 +70,7 @@ def main():
         ("a routed mesh provider cannot be \"not yet\"",
          "| `kuma` | supported | |", "| `kuma` | not yet | |", "kuma is implemented"),
         ("a mesh provider without a router cannot be \"supported\"",
-         "| `knative` | not yet | |\n", "| `knative` | supported | |\n", "knative is not implemented"),
+         "| `appmesh` | not yet |", "| `appmesh` | supported |", "appmesh is not implemented"),
         ("a mesh provider without a row is reported",
          "| `kuma` | supported | |\n", "", ".spec.provider value kuma has no row"),
     ]

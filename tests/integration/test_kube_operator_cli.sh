@@ -20,9 +20,9 @@ check "unknown flag: says which" grep -q "unknown flag \"-no-such-flag\"" "$out"
 check "bad duration: exit 2" [ "$(run -control-loop-interval soon)" = 2 ]
 check "bad duration: says which" grep -q "invalid duration \"soon\" for -control-loop-interval" "$out"
 check "bad leader timings: exit 2" [ "$(run -leader-election-renew-deadline 90s)" = 2 ]
-check "unsupported -mesh-provider: exit 1" [ "$(run -mesh-provider knative -kubeconfig "$TEST_TMP/none")" = 1 ]
+check "unsupported -mesh-provider: exit 1" [ "$(run -mesh-provider istioo -kubeconfig "$TEST_TMP/none")" = 1 ]
 check "unsupported -mesh-provider: names it and the providers canaryd routes" \
-  grep -qF 'mesh-provider: provider \"knative\" is not supported by canaryd kube (supported: appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, nginx, contour, traefik, gloo, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, apisix, kuma)' "$out"
+  grep -qF 'mesh-provider: provider \"istioo\" is not supported by canaryd kube (supported: appmesh:v1beta2, gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, nginx, contour, traefik, gloo, skipper, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, osm, apisix, kuma, knative)' "$out"
 check "missing kubeconfig: exit 1" [ "$(run -kubeconfig "$TEST_TMP/none")" = 1 ]
 check "missing kubeconfig: says so" grep -q "Error building kubeconfig: kubeconfig $TEST_TMP/none" "$out"
 

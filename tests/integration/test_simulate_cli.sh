@@ -177,6 +177,41 @@ out=$("$CANARYCTL" simulate -f "$ISTIO" --plot "$TEST_TMP/no/such/dir/x.svg" 2>&
 check "--plot into a missing directory: exit 2 naming the file" bash -c \
   '[ "$0" = 2 ] && grep -q -- "--plot .*/no/such/dir/x.svg: cannot write: No such file or directory" <<<"$1"' "$rc" "$out"
 
+# --- progress of a long simulation: on a terminal only -------------------
+cat >"$TEST_TMP/gated.yaml" <<'EOF'
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: podinfo}
+spec:
+  provider: istio
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 80}
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    metrics:
+    - {name: request-success-rate, judge: {}}
+    webhooks:
+    - {name: gate, type: confirm-promotion, url: http://gate.test/}
+EOF
+# a closed gate keeps the release going for the whole duration: seconds of
+# real time at 5000 simulated requests a second
+cat >"$TEST_TMP/long.yaml" <<'EOF'
+duration: 8h
+traffic: {rate: 5000}
+webhooks:
+  gate: [{at: 0s, pass: false}]
+EOF
+script -qec "'$CANARYCTL' simulate -f '$TEST_TMP/gated.yaml' -s '$TEST_TMP/long.yaml' >'$TEST_TMP/long.out'" \
+  /dev/null >"$TEST_TMP/long.tty" 2>&1
+check "a long simulation shows how far it got on a terminal, redrawn in place" \
+  grep -a -q $'\r\033\\[Kcanaryctl simulate: \\[ *[0-9]*%\\] [0-9hms]* of 8h simulated' "$TEST_TMP/long.tty"
+check "and its rows still go whole to stdout" grep -q "WaitingPromotion" "$TEST_TMP/long.out"
+"$CANARYCTL" simulate -f "$TEST_TMP/gated.yaml" -s "$TEST_TMP/long.yaml" >/dev/null 2>"$TEST_TMP/long.err"
+check "with stderr not a terminal it prints no progress" [ ! -s "$TEST_TMP/long.err" ]
+
 # the picture in docs/simulate.md is what simulate draws today from its scenario
 (cd "$CANARYD_SRC/docs" && "$CANARYCTL" simulate -f ../examples/demo/manifests/podinfo-canary.yaml \
   --scenario simulate-plot.yaml --plot "$TEST_TMP/docs-plot.svg" >/dev/null 2>&1)

@@ -1045,7 +1045,7 @@ static void test_providers(void **state)
     assert_false(v1->reconcile_first);   /* after the primary, as Flagger */
     assert_null(cdk_router_find("gatewayapi", &err));
     assert_non_null(strstr(err.msg, "use gatewayapi:v1 (or gatewayapi:v1beta1)"));
-    assert_null(cdk_router_find("knative", &err));
+    assert_null(cdk_router_find("istioo", &err));
     assert_non_null(strstr(err.msg, "gatewayapi:v1, gatewayapi:v1beta1"));
 }
 

@@ -546,7 +546,7 @@ static void test_providers(void **state)
     assert_ptr_equal(r, &cdk_router_istio);
     assert_false(r->reconcile_first);
     assert_non_null(strstr(cdk_router_names(), "istio"));
-    assert_null(cdk_router_find("knative", &err));
+    assert_null(cdk_router_find("istioo", &err));
     assert_non_null(strstr(err.msg, "istio"));
 }
 

@@ -2,7 +2,7 @@
  * (services.c, Flagger's KubernetesDefaultRouter) and one file per mesh or
  * ingress router behind a table of function pointers (appmesh_v1beta2.c,
  * gatewayapi.c, istio.c, kubernetes.c, nginx.c, contour.c, traefik.c,
- * skipper.c, smi.c, apisix.c, kuma.c, gloo.c; routers.c lists them). Adding a router = one file with a
+ * skipper.c, smi.c, apisix.c, kuma.c, gloo.c, knative.c; routers.c lists them). Adding a router = one file with a
  * cdk_mesh_router and one line in routers.c. */
 #ifndef CD_KUBE_MESH_ROUTER_H
 #define CD_KUBE_MESH_ROUTER_H
@@ -33,7 +33,8 @@ extern const cdk_mesh_router cdk_router_appmesh_v1beta2, cdk_router_gatewayapi_v
     cdk_router_gatewayapi_v1beta1, cdk_router_istio, cdk_router_kubernetes;
 extern const cdk_mesh_router cdk_router_nginx, cdk_router_contour, cdk_router_traefik,
     cdk_router_skipper, cdk_router_linkerd, cdk_router_smi_v1alpha1, cdk_router_smi_v1alpha2,
-    cdk_router_smi_v1alpha3, cdk_router_osm, cdk_router_apisix, cdk_router_kuma, cdk_router_gloo;
+    cdk_router_smi_v1alpha3, cdk_router_osm, cdk_router_apisix, cdk_router_kuma, cdk_router_gloo,
+    cdk_router_knative;
 
 /* The router for a provider, or NULL with err naming what is supported. */
 const cdk_mesh_router *cdk_router_find(const char *provider, cd_err *err);

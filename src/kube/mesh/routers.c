@@ -26,6 +26,7 @@ static const cdk_mesh_router *const routers[] = {
     &cdk_router_osm,
     &cdk_router_apisix,
     &cdk_router_kuma,
+    &cdk_router_knative,
 };
 
 static char router_names[512];
@@ -118,8 +119,11 @@ void cdk_router_port(cd_router_port *p, cdk_ctx *x)
     memset(p, 0, sizeof *p);
     p->ctx = x;
     p->reconcile_mesh_first = x->router->reconcile_first;
-    p->initialize_services = initialize_services;
-    p->reconcile_apex = reconcile_apex;
+    /* a Service target has no Services of canaryd's (Flagger's
+     * KubernetesNoopRouter for kind Service) */
+    bool service_target = x->wl && (x->wl->k == CDK_KNATIVE || x->wl->k == CDK_SERVICE);
+    p->initialize_services = service_target ? NULL : initialize_services;
+    p->reconcile_apex = service_target ? NULL : reconcile_apex;
     p->reconcile_mesh = reconcile_mesh;
     p->get_routes = get_routes;
     p->set_routes = set_routes;

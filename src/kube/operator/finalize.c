@@ -67,10 +67,13 @@ cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj,
     cd_canary_ref ref = {&obj->meta, &obj->spec.canary, &st, NULL, NULL};
     if (rc == CD_OK)
         rc = x.wl->restore(&x, &ref, err);
+    if (rc == CD_OK && cdk_is_scaled_object(&ref))   /* its KEDA scaler runs it again */
+        rc = cdk_keda_resume(&x, &ref, err);
     if (rc == CD_OK)
         rc = wait_target_ready(op, &x, &ref, err);
     bool sts = x.wl->k == CDK_STATEFULSET;   /* no Services or routes of its own */
-    if (rc == CD_OK && !sts)
+    /* a Service target has no apex Service of canaryd's */
+    if (rc == CD_OK && !sts && x.wl->k != CDK_KNATIVE && x.wl->k != CDK_SERVICE)
         rc = cdk_services_finalize(&x, err);
     if (rc == CD_OK && !sts)
         rc = x.router->finalize(&x, err);

@@ -86,7 +86,7 @@ static size_t table(cdk_options *o, cd_flag *t)
         CD_FLAG_STR("mesh-provider", 0, &o->mesh_provider, "NAME",
                     "provider of canaries that set none: appmesh:v1beta2, gatewayapi:v1, "
                     "gatewayapi:v1beta1, istio (default), kubernetes, nginx, contour, traefik, "
-                    "gloo, skipper, linkerd, osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, kuma"),
+                    "gloo, skipper, linkerd, osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, apisix, kuma, knative"),
         CD_FLAG_STR("ingress-annotations-prefix", 0, &o->ingress_annotations_prefix, "PREFIX",
                     "prefix of the NGINX canary annotations (provider nginx)"),
         CD_FLAG_STR("ingress-class", 0, &o->ingress_class, "NAME",

@@ -15,6 +15,7 @@
 #include "util/errfmt.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,11 +24,11 @@ bool cdk_open_ctx(cdk_operator *op, cdk_ctx *x, const json_t *canary, const cd_o
 {
     const cd_canary_spec *spec = &obj->spec.canary;
     const char *kind = spec->target_ref.kind ? spec->target_ref.kind : "Deployment";
-    const cdk_workload_ops *wl = cdk_workload_find(kind);
+    const cdk_workload_ops *wl = cdk_workload_for_target(kind, spec->target_ref.api_version);
     cdk_ctx_init(x, op->kc, &op->set, canary, obj, wl, NULL);
     if (!wl) {
-        cd_errfmt(err, "target kind %s is not supported by canaryd kube (Deployment, DaemonSet and "
-                       "StatefulSet are)",
+        cd_errfmt(err, "target kind %s is not supported by canaryd kube (Deployment, DaemonSet, "
+                       "StatefulSet, Service and Knative Service are)",
                   kind);
         return false;
     }
@@ -41,6 +42,17 @@ bool cdk_open_ctx(cdk_operator *op, cdk_ctx *x, const json_t *canary, const cd_o
             return false;
         }
         provider = "kubernetes";   /* for revertOnDeletion's paths only */
+    }
+    /* Flagger's verifyKnativeCanary: a Knative Service and provider knative go together */
+    bool knative = wl->k == CDK_KNATIVE;
+    if (knative != (provider && !strcmp(provider, "knative"))) {
+        if (knative)
+            cd_errfmt(err, "can't use %s provider with Knative Service as target",
+                      provider ? provider : "");
+        else
+            cd_errfmt(err, "can't use %s/%s as target if provider is set to knative",
+                      spec->target_ref.api_version ? spec->target_ref.api_version : "", kind);
+        return false;
     }
     x->router = cdk_router_find(provider, err);
     return x->router != NULL;
@@ -168,8 +180,8 @@ static void adopt_foreign_hash(cdk_operator *op, cdk_ctx *x, cd_canary_status *s
 {
     if (st->phase != CD_PHASE_SUCCEEDED && st->phase != CD_PHASE_INITIALIZED)
         return;
-    if (x->wl->k == CDK_STATEFULSET)
-        return;   /* no primary to compare with */
+    if (x->wl->k == CDK_STATEFULSET || x->wl->k == CDK_KNATIVE || x->wl->k == CDK_SERVICE)
+        return;   /* no primary workload to compare with */
     if (!st->last_applied_spec[0] || strcmp(st->last_applied_spec, st->last_promoted_spec) != 0)
         return;
     cd_err err = {{0}};
@@ -220,7 +232,14 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cdk_lookups_init(&lk, op);
     cd_store store = cdk_lookups_store(&lk);
     cd_metrics_config mcfg = {op->opt.metrics_server, op->opt.mesh_provider, &store, &op->secrets, 0,
-                              NULL, &op->cluster};
+                              NULL, &op->cluster, NULL};
+    char route[256] = "";   /* a copy: the tick drops the cached target after writes */
+    if (x.wl->k == CDK_KNATIVE) {   /* {{ route }}: the latest revision, as Flagger's */
+        cd_err terr = {{0}};
+        const json_t *svc = cdk_target(&x, &terr);
+        snprintf(route, sizeof route, "%s", svc ? kj_str(svc, "status.latestCreatedRevisionName") ?: "" : "");
+        mcfg.route = route;
+    }
     cd_notify_config ncfg = op->notify;
     ncfg.store = &store;
     ncfg.secrets = &op->secrets;
@@ -231,6 +250,12 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     bool sts = x.wl->k == CDK_STATEFULSET;
     if (sts) {
         cdk_statefulset_ports(&ports.workload, &ports.router, &x);
+    } else if (x.wl->k == CDK_KNATIVE) {
+        cdk_knative_workload_port(&ports.workload, &x);
+        cdk_router_port(&ports.router, &x);
+    } else if (x.wl->k == CDK_SERVICE) {
+        cdk_service_workload_port(&ports.workload, &x);
+        cdk_router_port(&ports.router, &x);
     } else {
         cdk_workload_port(&ports.workload, &x);
         cdk_router_port(&ports.router, &x);

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CDK_DEPLOYMENT, CDK_DAEMONSET, CDK_STATEFULSET } cdk_kind;
+typedef enum { CDK_DEPLOYMENT, CDK_DAEMONSET, CDK_STATEFULSET, CDK_KNATIVE, CDK_SERVICE } cdk_kind;
 
 /* The scale-to-zero node selector of DaemonSet targets. */
 #define CDK_SCALE_TO_ZERO_KEY "flagger.app/scale-to-zero"
@@ -181,5 +181,60 @@ json_t *cdk_primary_hpa(const json_t *hpa, const char *primary_name, const cd_au
 /* Copies min/max/metrics/behavior from desired onto live when they differ;
  * returns whether it changed anything. */
 bool cdk_hpa_update(json_t *live, const json_t *desired);
+
+/* KEDA (scaledobject.c, Flagger's ScaledObjectReconciler). The primary
+ * ScaledObject <so>-primary for the canary's: scaleTargetRef
+ * <target>-primary (kind, apiVersion, envSourceContainerName kept);
+ * pollingInterval, cooldownPeriod, idleReplicaCount, min/maxReplicaCount
+ * (then primaryScalerReplicas), advanced (its HPA name, when set, gets
+ * -primary), fallback and the triggers copied. A trigger's
+ * metadata.query becomes, with primaryScalerQueries, the query named
+ * after the trigger; without it, the query with <target> and
+ * <target>-canary both renamed <target>-primary. Labels and annotations
+ * without Flux's keys, the canary's ownerRef. New object. */
+json_t *cdk_primary_scaled_object(const json_t *so, const char *target, const cd_autoscaler_ref *ref,
+                                  const json_t *owner_ref);
+/* Copies the desired spec onto live when it differs; returns whether it
+ * changed anything. */
+bool cdk_scaled_object_update(json_t *live, const json_t *desired);
+/* The query with every <target>-canary and <target> renamed
+ * <target>-primary (names inside longer words too, as Flagger's). New. */
+char *cdk_primary_scaler_query(const char *query, const char *target);
+/* KEDA's annotation pausing a ScaledObject at a replica count. */
+#define CDK_KEDA_PAUSED_REPLICAS "autoscaling.keda.sh/paused-replicas"
+
+/* ---- plain Service targets (service.c) ------------------------------------------ */
+
+/* The copy <name> of a target Service (Flagger's buildService): its
+ * labels, annotations without kubectl's record, the canary's ownerRef,
+ * its spec without the cluster-assigned clusterIP(s) (kept "None" when
+ * headless), node ports and health-check node port, and
+ * trafficDistribution when given. New object. */
+json_t *cdk_service_copy(const json_t *src, const char *name, const char *traffic_distribution,
+                         const json_t *owner_ref);
+
+/* ---- Knative Service targets (knative_objects.c) ------------------------------- */
+
+/* Flagger's annotation on the Knative Service naming the promoted revision. */
+#define CDK_KNATIVE_PRIMARY_REVISION "flagger.app/primary-revision"
+
+/* What a Knative canary cannot do (Knative splits by percent only, as
+ * Flagger's KnativeRouter): mirroring, session affinity, A/B matches.
+ * False with err naming the field. */
+bool cdk_knative_check(const cd_canary_spec *spec, cd_err *err);
+/* spec.traffic for a split: the latest revision at canary percent, the
+ * primary revision at primary percent (Flagger's order). New array. */
+json_t *cdk_knative_traffic(const char *primary_revision, int primary, int canary);
+/* The split spec.traffic holds: the latestRevision entry is the canary,
+ * the entry naming primary_revision (not the latest one) the primary, or
+ * the only other entry (the previous primary, right after a promotion).
+ * False with msg when either is missing or has no percent. */
+bool cdk_knative_routes(const json_t *svc, const char *primary_revision, int *primary, int *canary,
+                        char *msg, size_t msglen);
+/* Readiness of a revision from the Service's status (Knative Services
+ * report it: latestReadyRevisionName, the revisions status.traffic routes
+ * to, ConfigurationsReady False when the latest revision failed):
+ * CD_OK ready, CD_RETRY not yet (msg says why). */
+cd_rc cdk_knative_revision_ready(const json_t *svc, const char *revision, char *msg, size_t msglen);
 
 #endif

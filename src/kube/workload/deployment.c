@@ -47,8 +47,15 @@ static bool read_scale_inputs(cdk_ctx *x, const cd_canary_ref *c, json_t **targe
     }
     cdk_get_primary(x, primary, &ke);   /* optional */
     const cd_autoscaler_ref *ar = &c->spec->autoscaler_ref;
-    if (ar->set && ar->ref.name)
+    if (ar->set && ar->ref.name && cdk_is_scaled_object(c)) {
+        /* a ScaledObject's minReplicaCount counts as an HPA's minReplicas */
+        json_t *so = NULL;
+        if (cd_kube_get(x->kc, &CD_KUBE_SCALEDOBJECTS, x->ns, ar->ref.name, &so, &ke))
+            *hpa = json_pack("{s:{s:O?}}", "spec", "minReplicas", kj_at(so, "spec.minReplicaCount"));
+        json_decref(so);
+    } else if (ar->set && ar->ref.name) {
         cd_kube_get(x->kc, &CD_KUBE_HPAS, x->ns, ar->ref.name, hpa, &ke);   /* optional */
+    }
     return true;
 }
 

@@ -25,6 +25,16 @@ const cdk_workload_ops *cdk_workload_find(const char *kind)
     return NULL;
 }
 
+const cdk_workload_ops *cdk_workload_for_target(const char *kind, const char *api_version)
+{
+    if (kind && !strcmp(kind, "Service") && api_version &&
+        !strncmp(api_version, "serving.knative.dev/", 20))
+        return &cdk_knative_ops;
+    if (kind && !strcmp(kind, "Service"))
+        return &cdk_service_ops;
+    return cdk_workload_find(kind);
+}
+
 bool cdk_random_uuid(char out[37])
 {
     unsigned char u[16];
@@ -394,8 +404,10 @@ static cd_rc reconcile_primary_scaler(void *ctx, const cd_canary_ref *c, bool in
     if (!ar->set)
         return CD_OK;
     const char *kind = ar->ref.kind ? ar->ref.kind : "";
-    if (strcmp(kind, "HorizontalPodAutoscaler") != 0) {
-        cd_errfmt(err, "autoscalerRef kind %s is not supported by canaryd kube (HorizontalPodAutoscaler is)",
+    bool keda = cdk_is_scaled_object(c);
+    if (strcmp(kind, "HorizontalPodAutoscaler") != 0 && !keda) {
+        cd_errfmt(err, "autoscalerRef kind %s is not supported by canaryd kube "
+                       "(HorizontalPodAutoscaler and ScaledObject are)",
                   kind);
         return CD_ERROR;
     }
@@ -403,6 +415,8 @@ static cd_rc reconcile_primary_scaler(void *ctx, const cd_canary_ref *c, bool in
         cd_errfmt(err, "a %s cannot have an autoscaler", x->wl->kind);
         return CD_ERROR;
     }
+    if (keda)
+        return cdk_keda_reconcile(x, c, init, err);
     json_t *hpa = NULL;
     cd_kube_err ke;
     if (!cd_kube_get(x->kc, &CD_KUBE_HPAS, x->ns, ar->ref.name, &hpa, &ke)) {
@@ -424,6 +438,25 @@ static cd_rc reconcile_primary_scaler(void *ctx, const cd_canary_ref *c, bool in
                           cd_kobj_name(want), x->ns);
     json_decref(want);
     return ok ? CD_OK : CD_ERROR;
+}
+
+bool cdk_is_scaled_object(const cd_canary_ref *c)
+{
+    const cd_autoscaler_ref *ar = &c->spec->autoscaler_ref;
+    return ar->set && ar->ref.kind && !strcmp(ar->ref.kind, "ScaledObject");
+}
+
+/* A KEDA ScaledObject would scale the canary back up from zero: paused
+ * while it is there (Flagger's PauseTargetScaler); an HPA leaves a
+ * Deployment at 0 replicas alone. */
+static cd_rc pause_target_scaler(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    return cdk_is_scaled_object(c) ? cdk_keda_pause(ctx, c, err) : CD_OK;
+}
+
+static cd_rc resume_target_scaler(void *ctx, const cd_canary_ref *c, cd_err *err)
+{
+    return cdk_is_scaled_object(c) ? cdk_keda_resume(ctx, c, err) : CD_OK;
 }
 
 /* ---- adoption ---------------------------------------------------------------- */
@@ -479,5 +512,6 @@ void cdk_workload_port(cd_workload_port *p, cdk_ctx *x)
     p->scale_to_zero = scale_to_zero;
     p->scale_from_zero = scale_from_zero;
     p->reconcile_primary_scaler = reconcile_primary_scaler;
-    /* HPAs need no pausing: a Deployment at 0 replicas is left alone by its HPA */
+    p->pause_target_scaler = pause_target_scaler;
+    p->resume_target_scaler = resume_target_scaler;
 }

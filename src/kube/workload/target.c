@@ -30,6 +30,11 @@ bool cdk_target_metadata(cdk_ctx *x, cd_err *err)
 {
     if (x->have_meta)
         return true;
+    if (x->wl->k == CDK_SERVICE || x->wl->k == CDK_KNATIVE) {
+        x->label[0] = x->value[0] = '\0';   /* no pods of its own (Flagger's GetMetadata) */
+        x->have_meta = true;
+        return true;
+    }
     const json_t *t = cdk_target(x, err);
     if (!t)
         return false;

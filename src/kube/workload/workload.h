@@ -32,6 +32,22 @@ void cdk_statefulset_ports(cd_workload_port *wp, cd_router_port *rp, cdk_ctx *x)
 
 /* The ops for a targetRef.kind, or NULL. */
 const cdk_workload_ops *cdk_workload_find(const char *kind);
+/* The ops for a targetRef (kind Service with apiVersion
+ * serving.knative.dev/... is a Knative Service), or NULL. */
+const cdk_workload_ops *cdk_workload_for_target(const char *kind, const char *api_version);
+
+/* Knative Service targets (knative.c, docs/knative.md): no primary copy;
+ * the workload port over the Service's revisions. */
+extern const cdk_workload_ops cdk_knative_ops;
+void cdk_knative_workload_port(cd_workload_port *p, cdk_ctx *x);
+/* Plain Service targets (service.c): <svc>-canary and <svc>-primary copies. */
+extern const cdk_workload_ops cdk_service_ops;
+void cdk_service_workload_port(cd_workload_port *p, cdk_ctx *x);
+/* The annotation flagger.app/primary-revision of a Knative Service, or NULL. */
+const char *cdk_knative_primary_revision(const json_t *svc);
+/* Merge-patches the target Knative Service with patch (taken) and drops
+ * the cached target. */
+cd_rc cdk_knative_patch(cdk_ctx *x, json_t *patch, cd_err *err);
 
 /* The engine's workload port over x (x must outlive the port). */
 void cdk_workload_port(cd_workload_port *p, cdk_ctx *x);
@@ -41,6 +57,14 @@ void cdk_workload_port(cd_workload_port *p, cdk_ctx *x);
  * adopt canaries whose lastAppliedSpec another implementation wrote (Go
  * Flagger's hashes differ from canaryd's). False on any doubt. */
 bool cdk_primary_matches_target(cdk_ctx *x);
+
+/* KEDA ScaledObjects (keda.c): the primary's, and the canary's paused at
+ * 0 replicas / resumed. */
+cd_rc cdk_keda_reconcile(cdk_ctx *x, const cd_canary_ref *c, bool init, cd_err *err);
+cd_rc cdk_keda_pause(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
+cd_rc cdk_keda_resume(cdk_ctx *x, const cd_canary_ref *c, cd_err *err);
+/* autoscalerRef.kind is ScaledObject. */
+bool cdk_is_scaled_object(const cd_canary_ref *c);
 
 /* Helpers for the kind files. */
 bool cdk_random_uuid(char out[37]);

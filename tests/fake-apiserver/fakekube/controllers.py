@@ -4,7 +4,9 @@ moves Deployments' and DaemonSets' status the way the real controllers do
 availableReplicas, unavailableReplicas, the Progressing and Available
 conditions, ProgressDeadlineExceeded after progressDeadlineSeconds, the
 revision annotation), runs StatefulSets' pods with the partitioned
-RollingUpdate (see _statefulset), completes ReplicaSets and HPAs, finishes
+RollingUpdate (see _statefulset), completes ReplicaSets and HPAs, stands in
+for Knative Serving's controller and KEDA's operator when their CRDs are
+installed (knative.py, keda.py), finishes
 namespace deletion, and garbage-collects dependents by ownerReferences
 (background, foreground and orphan). Pods are not created: readiness is
 simulated with counters, one pod step at a time. A rollout stalls (new pods
@@ -22,6 +24,8 @@ import json
 import threading
 import time
 
+from .keda import Keda
+from .knative import KnativeServing
 from .util import now_rfc3339
 
 FULL_PASS_S = 10.0
@@ -144,6 +148,8 @@ class Controllers(threading.Thread):
         self._last_full_gc = 0.0
         self._step_seen = step
         store.listeners.append(self._on_change)
+        self.knative = KnativeServing(store, faults)   # only with the Knative CRD installed
+        self.keda = Keda(store)                        # only with KEDA's CRD installed
 
     def _on_change(self, ch):
         if ch.storage in WORKLOADS:
@@ -201,6 +207,8 @@ class Controllers(threading.Thread):
             self._replicaset(r)
         for h in self.store.all(("autoscaling", "horizontalpodautoscalers")):
             self._hpa(h)
+        self.knative.tick(mono, self.step_seconds)
+        self.keda.tick()
         if mono - self._last_gc >= self.gc_interval:
             self._last_gc = mono
             self._namespaces()
