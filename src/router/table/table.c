@@ -119,7 +119,8 @@ bool rt_table_add_flag_listener(const char *name, const char *address, char *err
     if (!rt_addr_parse(address, &a, err, errlen))
         return false;
     for (size_t i = 0; i < g_table.nflag; i++)
-        if (!strcmp(g_table.flag_listeners[i]->name, name) || rt_addr_equal(&g_table.flag_listeners[i]->addr, &a)) {
+        if (!strcmp(g_table.flag_listeners[i]->name, name) ||
+            rt_addr_equal(&g_table.flag_listeners[i]->addr, &a)) {
             snprintf(err, errlen, "listener %s=%s given twice", name, address);
             return false;
         }
