@@ -1,12 +1,12 @@
 /* fuzz_kube_gatewayapi.c - libFuzzer target for the Gateway API router's
- * pure parts (src/kube/router/gatewayapi_route.c, gatewayapi_live.c). An
+ * pure parts (src/kube/mesh/gatewayapi_route.c, gatewayapi_live.c). An
  * input starting with '{' is an HTTPRoute as a cluster might return it:
  * it goes through the normal form, the parents' readiness, the weights and
  * being brought in line with canaries' routes. Any other input is a Canary
  * manifest: when it decodes, the routes of a whole run (weights, mirroring,
  * session affinity, A/B) are built for it, v1 and v1beta1. None may crash,
  * hang or leak on any input. */
-#include "kube/router/builders.h"
+#include "kube/mesh/builders.h"
 #include "model/object.h"
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* fuzz_kube_ingress.c - libFuzzer target for the ingress routers' pure
- * parts (src/kube/router/nginx_objects.c, contour_objects.c,
+ * parts (src/kube/mesh/nginx_objects.c, contour_objects.c,
  * traefik_objects.c, skipper_objects.c, smi_objects.c, apisix_objects.c,
  * kuma_objects.c, gloo_objects.c). An input starting with '{' is an
  * object as a cluster might return it (the user's Ingress, a canary
@@ -8,7 +8,7 @@
  * line and given new weights by every router. Any other input is a Canary
  * manifest: when it decodes, every router checks it and builds its
  * objects for a whole run. None may crash, hang or leak on any input. */
-#include "kube/router/ingress.h"
+#include "kube/mesh/ingress.h"
 #include "model/object.h"
 #include <stdint.h>
 #include <stdlib.h>

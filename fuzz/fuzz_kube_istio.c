@@ -1,12 +1,12 @@
 /* fuzz_kube_istio.c - libFuzzer target for the Istio router's pure parts
- * (src/kube/router/istio_objects.c). An input starting with '{' is a
+ * (src/kube/mesh/istio_objects.c). An input starting with '{' is a
  * VirtualService or DestinationRule as a cluster might return it: it goes
  * through the weights, the ownership check, the original spec and being
  * brought in line with a canary's objects. Any other input is a Canary
  * manifest: when it decodes, the objects of a whole run (weights,
  * mirroring, A/B, session affinity and its expiry) are built for it. None
  * may crash, hang or leak on any input. */
-#include "kube/router/builders.h"
+#include "kube/mesh/builders.h"
 #include "model/object.h"
 #include <stdint.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * returned it) goes through the primary builder and promotion, the hash,
  * readiness, config tracking, port discovery and the Service and App Mesh
  * reconcilers. None may crash, hang or leak on any input. */
-#include "kube/router/builders.h"
+#include "kube/mesh/builders.h"
 #include "kube/workload/builders.h"
 #include "model/object.h"
 #include <stdint.h>

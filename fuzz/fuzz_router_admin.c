@@ -1,5 +1,5 @@
 /* fuzz_router_admin.c - libFuzzer target for the request bodies (and
- * query strings) of the router's admin API (src/router/api.c), in
+ * query strings) of the router's admin API (src/router/control/api.c), in
  * process: the first byte picks an endpoint (PUT /config, PUT, DELETE
  * /routes/app, PUT/PATCH /routes/app/weight, PUT /routes/app/primary or
  * canary, GET /measurements or /samples with the input as query), the
@@ -9,9 +9,9 @@
  * names other listeners is not applied: binding fuzz-chosen addresses is
  * not parsing, and could take a port another program picked. Never a
  * crash, a leak, or an answer without a status; an error answer is JSON. */
-#include "router/admin.h"
-#include "router/control.h"
-#include "router/table.h"
+#include "router/control/admin.h"
+#include "router/control/control.h"
+#include "router/table/table.h"
 #include "util/log.h"
 #include <stdint.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * decoder (the admin API's PUT /config body): any input is either
  * rejected with errors or decoded, and a decoded configuration's
  * normalized form decodes to itself. No crash, no leak. */
-#include "router/table.h"
+#include "router/table/table.h"
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /* fuzz_router_framing.c - libFuzzer target for the router's framing
- * checks (src/router/framing.c), differential against llhttp (built
+ * checks (src/router/datapath/framing.c), differential against llhttp (built
  * strict), which reads the same bytes on the request path. The first
  * byte picks what the rest is:
  *   even: a request head. When rt_head_check accepts it and llhttp also
@@ -9,7 +9,7 @@
  *         body, llhttp must end it at the same byte or refuse it, and
  *         when it wants more, llhttp must not have ended it.
  * Any disagreement aborts: it is what request smuggling is made of. */
-#include "router/framing.h"
+#include "router/datapath/framing.h"
 #include <llhttp.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
  * routing with A/B rules, sticky cookies, mirroring, retries) runs the
  * exchange against a backend living in the same event loop, on a unix
  * socket. Nothing may crash, hang or leak. */
-#include "router/proxy.h"
-#include "router/table.h"
+#include "router/datapath/proxy.h"
+#include "router/table/table.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

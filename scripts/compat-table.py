@@ -11,7 +11,7 @@ value of Flagger's provider enums must have a row too, and a provider is
 "supported" (or "differs") exactly when canaryd implements it: a
 `.name = "<type>"` in src/providers/, `cd_notifier_type x = {"<type>", ...`
 in src/notify/, `.provider = "<name>"` or `X_ROUTER(x, "<name>")` in
-src/kube/router/.
+src/kube/mesh/.
 
 Usage: compat-table.py [--doc FILE] [--missing]
   --missing  prints a skeleton row for every path not covered yet.
@@ -40,7 +40,7 @@ PROVIDER_TABLES = {  # heading -> (CRD name, enum path, implementation dirs)
                              ["src/providers"]),
     "### Alert providers": ("alertproviders.flagger.app", ".spec.type", ["src/notify"]),
     "### Mesh and ingress providers": ("canaries.flagger.app", ".spec.provider",
-                                       ["src/kube/router"]),
+                                       ["src/kube/mesh"]),
 }
 STATUSES = ("supported", "differs", "not yet")
 ROW = re.compile(r"^\|\s*`([^`]*)`( and below)?\s*\|\s*([^|]*?)\s*\|")

@@ -20,12 +20,13 @@ KNOWN_CYCLES = {}
 
 def unit_of(rel):
     """The layering unit of a path under src/: its top folder, the
-    sub-folders of src/kube, or a top-level file (ports.h, mains.h...)."""
+    sub-folders of src/kube and src/router, or a top-level file (ports.h,
+    mains.h...)."""
     parts = rel.split("/")
     if len(parts) == 1:
         return parts[0]
-    if parts[0] == "kube" and len(parts) > 2:
-        return "kube/" + parts[1]
+    if parts[0] in ("kube", "router") and len(parts) > 2:
+        return parts[0] + "/" + parts[1]
     return parts[0]
 
 

@@ -2,7 +2,7 @@
 #include "cli/metrics_local.h"
 #include "engine/engine.h"
 #include "local/local.h"
-#include "router/client.h"
+#include "local/router_client.h"
 #include "util/buf.h"
 #include "util/duration.h"
 #include <math.h>

@@ -1,5 +1,5 @@
 /* platform.h - what the Kubernetes platform's workload controllers
- * (src/kube/workload/) and routers (src/kube/router/) share during one
+ * (src/kube/workload/) and routers (src/kube/mesh/) share during one
  * tick of one canary: the operator-wide settings, the canary as read, and
  * per-tick caches (the target object, its selector label and ports, its
  * tracked configs). A cdk_ctx lives for one tick and belongs to the one

@@ -11,7 +11,7 @@
  * without it (cd_procset_endpoints_applied): traffic never goes to a
  * stopped process. */
 #include "local/local.h"
-#include "router/client.h"
+#include "local/router_client.h"
 #include "util/access.h"
 #include "util/buf.h"
 #include "util/fsutil.h"

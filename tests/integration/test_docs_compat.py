@@ -84,7 +84,7 @@ def main():
     # every metric provider is implemented now: check the reverse with a
     # source tree that lacks one (a copy of src/ without splunk.c)
     with tempfile.TemporaryDirectory() as tree:
-        for d in ("providers", "notify", "kube/router"):
+        for d in ("providers", "notify", "kube/mesh"):
             os.makedirs(os.path.join(tree, "src", d))
             for f in os.listdir(os.path.join(SRC, "src", d)):
                 if f != "splunk.c":

@@ -1,4 +1,4 @@
-"""test_router_client.py - the C admin client (src/router/client.h) over
+"""test_router_client.py - the C admin client (src/local/router_client.h) over
 the unix admin socket: configuration get/put with versions, weights,
 routes, validation errors reported with their paths, measurements,
 samples, stats, and a clear error when the router is unreachable."""

@@ -1,8 +1,8 @@
-/* rt_clientcheck.c - exercises the router admin client (src/router/client.h)
+/* rt_clientcheck.c - exercises the router admin client (src/local/router_client.h)
  * against a running router and prints one "key=value" line per result,
  * for tests/integration/test_router_client.py. Usage:
  *   rt_clientcheck ADMIN ROUTE BACKEND */
-#include "router/client.h"
+#include "local/router_client.h"
 #include <curl/curl.h>
 #include <math.h>
 #include <stdio.h>

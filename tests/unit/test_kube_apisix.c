@@ -1,4 +1,4 @@
-/* test_kube_apisix.c - provider apisix's pure builders (src/kube/router/
+/* test_kube_apisix.c - provider apisix's pure builders (src/kube/mesh/
  * apisix_objects.c, Flagger's ApisixRouter): the canary ApisixRoute copied
  * from the user's, its weights, how a live one is brought in line and
  * read, and the refusals. Every route built is checked against the real
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

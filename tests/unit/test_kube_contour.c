@@ -1,4 +1,4 @@
-/* test_kube_contour.c - provider contour's pure builders (src/kube/router/
+/* test_kube_contour.c - provider contour's pure builders (src/kube/mesh/
  * contour_objects.c, Flagger's ContourRouter): the HTTPProxy at each
  * weight, its A/B routes, timeout and retry policies, the Linkerd header,
  * how a live one is brought in line and read, and the refusals. Every
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

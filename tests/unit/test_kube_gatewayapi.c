@@ -1,5 +1,5 @@
 /* test_kube_gatewayapi.c - the Gateway API HTTPRoute as pure functions
- * (src/kube/router/builders.h) against Flagger's behaviours (reference
+ * (src/kube/mesh/builders.h) against Flagger's behaviours (reference
  * §8.2 item 25, §7.4): initial weights 100/0 with timeouts, foreign
  * annotations preserved, session-affinity rules and cookie attributes,
  * weights 90/10 then 50/50, the cookie moved to previous on promotion with
@@ -19,8 +19,8 @@
 #include <string.h>
 #include <strings.h>
 #include "kube/kjson.h"
-#include "kube/router/builders.h"
-#include "kube/router/router.h"
+#include "kube/mesh/builders.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

@@ -1,4 +1,4 @@
-/* test_kube_gloo.c - provider gloo's pure builders (src/kube/router/
+/* test_kube_gloo.c - provider gloo's pure builders (src/kube/mesh/
  * gloo_objects.c, Flagger's GlooRouter): the Upstreams of the primary and
  * the canary (with and without spec.upstreamRef's settings), the
  * RouteTable at each weight, its A/B routes, how live ones are brought in
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

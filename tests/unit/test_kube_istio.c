@@ -1,5 +1,5 @@
 /* test_kube_istio.c - the Istio VirtualService and DestinationRules as pure
- * functions (src/kube/router/istio_objects.c) against Flagger's IstioRouter:
+ * functions (src/kube/mesh/istio_objects.c) against Flagger's IstioRouter:
  * the initial VirtualService (hosts plus the apex name, gateways defaulting
  * to mesh, match/rewrite/timeout/retries/CORS/headers from spec.service),
  * the weights stepping and read back, the B/G mirror with mirrorPercentage,
@@ -20,8 +20,8 @@
 #include <string.h>
 #include "kube/kjson.h"
 #include "kube/kobj.h"
-#include "kube/router/builders.h"
-#include "kube/router/router.h"
+#include "kube/mesh/builders.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

@@ -1,4 +1,4 @@
-/* test_kube_kuma.c - provider kuma's pure builders (src/kube/router/
+/* test_kube_kuma.c - provider kuma's pure builders (src/kube/mesh/
  * kuma_objects.c, Flagger's KumaRouter): the cluster-scoped TrafficRoute
  * at each weight, its mesh from the canary's kuma.io/mesh annotation,
  * reading it back, bringing a live one in line, and the refusals. Every
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

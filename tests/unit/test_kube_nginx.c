@@ -1,4 +1,4 @@
-/* test_kube_nginx.c - provider nginx's pure builders (src/kube/router/
+/* test_kube_nginx.c - provider nginx's pure builders (src/kube/mesh/
  * nginx_objects.c, Flagger's IngressRouter): the canary Ingress copied
  * from the user's, the canary annotations at each weight and in A/B mode,
  * reading them back, and the refusals of what NGINX cannot do. Every
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "kubefix.h"

@@ -1,5 +1,5 @@
 /* test_kube_routing.c - the routing objects as pure functions
- * (src/kube/router/builders.h) against Flagger's behaviours (reference
+ * (src/kube/mesh/builders.h) against Flagger's behaviours (reference
  * §8.2): the Kubernetes Services (26) and the App Mesh v1beta2 objects
  * (24), each App Mesh object also validated against the real
  * appmesh.k8s.aws CRDs (shared/conformance/crds/appmesh) with canaryd's
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/builders.h"
-#include "kube/router/router.h"
+#include "kube/mesh/builders.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

@@ -1,4 +1,4 @@
-/* test_kube_skipper.c - provider skipper's pure builders (src/kube/router/
+/* test_kube_skipper.c - provider skipper's pure builders (src/kube/mesh/
  * skipper_objects.c, Flagger's SkipperRouter): the canary Ingress with
  * each path split to the primary and the canary, the backend-weights and
  * predicate annotations at each weight, reading them back, and the
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "kubefix.h"

@@ -1,4 +1,4 @@
-/* test_kube_smi.c - the SMI TrafficSplit builders (src/kube/router/
+/* test_kube_smi.c - the SMI TrafficSplit builders (src/kube/mesh/
  * smi_objects.c, Flagger's SmiRouter and its v1alpha2/v1alpha3 twins) for
  * providers linkerd, smi:v1alpha1..v1alpha3 and osm: the TrafficSplit at
  * each weight, weights as quantities (v1alpha1) or numbers, reading them
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

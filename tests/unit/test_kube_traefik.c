@@ -1,4 +1,4 @@
-/* test_kube_traefik.c - provider traefik's pure builders (src/kube/router/
+/* test_kube_traefik.c - provider traefik's pure builders (src/kube/mesh/
  * traefik_objects.c, Flagger's TraefikRouter): the weighted TraefikService
  * at each weight, how a live one is brought in line and read, and the
  * refusals. Every TraefikService built is checked against the real
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kube/kjson.h"
-#include "kube/router/ingress.h"
-#include "kube/router/router.h"
+#include "kube/mesh/ingress.h"
+#include "kube/mesh/router.h"
 #include "model/object.h"
 #include "model/schema.h"
 #include "util/fsutil.h"

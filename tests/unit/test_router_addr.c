@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <string.h>
-#include "router/addr.h"
+#include "router/io/addr.h"
 
 static void test_parse_format(void **state)
 {

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
-#include "router/table.h"
+#include "router/table/table.h"
 
 static rt_snapshot *decode(const char *text, json_t **errors)
 {

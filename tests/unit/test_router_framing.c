@@ -1,5 +1,5 @@
 /* test_router_framing.c - the router's RFC 9112 framing checks
- * (src/router/framing.c): every refused form of request head, framing
+ * (src/router/datapath/framing.c): every refused form of request head, framing
  * field and chunked body, each with the reason it is refused for, and
  * the valid forms that must keep passing (leading empty lines, obs-text,
  * tabs in values, absolute form, chunk extensions, trailers, leading
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "router/framing.h"
+#include "router/datapath/framing.h"
 
 #define S(lit) lit, sizeof lit - 1
 

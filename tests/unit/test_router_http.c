@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "router/http.h"
-#include "router/proxy.h"
+#include "router/datapath/http.h"
+#include "router/datapath/proxy.h"
 
 #define H(n, v) {n, v, sizeof n - 1, sizeof v - 1}
 

@@ -20,10 +20,10 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "router/addr.h"
-#include "router/proxy.h"
-#include "router/table.h"
-#include "router/stats.h"
+#include "router/io/addr.h"
+#include "router/datapath/proxy.h"
+#include "router/table/table.h"
+#include "router/stats/stats.h"
 
 /* ---- the backend: llhttp over what it reads, one 200 per request ---- */
 

@@ -11,9 +11,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "router/hist.h"
-#include "router/stats.h"
-#include "router/window.h"
+#include "router/stats/hist.h"
+#include "router/stats/stats.h"
+#include "router/stats/window.h"
 
 static void test_lh_bounds(void **state)
 {

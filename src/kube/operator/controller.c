@@ -15,7 +15,7 @@
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/operator/operator.h"
-#include "kube/router/router.h"
+#include "kube/mesh/router.h"
 #include "providers/provider.h"
 #include "util/hash.h"
 #include "util/log.h"

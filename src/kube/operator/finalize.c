@@ -6,7 +6,7 @@
  * created. Blocks its worker while the target comes back (bounded). */
 #include "kube/kjson.h"
 #include "kube/operator/operator.h"
-#include "kube/router/router.h"
+#include "kube/mesh/router.h"
 #include "kube/workload/workload.h"
 #include "util/errfmt.h"
 #include "util/log.h"

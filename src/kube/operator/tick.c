@@ -9,7 +9,7 @@
 #include "kube/kjson.h"
 #include "kube/kobj.h"
 #include "kube/operator/operator.h"
-#include "kube/router/router.h"
+#include "kube/mesh/router.h"
 #include "kube/workload/workload.h"
 #include "util/redact.h"
 #include "util/errfmt.h"
