@@ -17,6 +17,8 @@ updated share:
   weights 100/0;
 - db:3 fails its analysis after the first step: weights back to 100/0,
   db-primary on db:2's revision, the updated ordinal rolled back;
+- an OnDelete StatefulSet under istio is refused with a Warning event
+  saying why, and nothing is written for it;
 - every request canaryd made is granted by deploy/'s ClusterRole.
 """
 import os
@@ -61,6 +63,28 @@ spec:
     maxWeight: 50
     webhooks:
     - {name: check, type: rollout, url: "%(url)s"}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: kv, namespace: apps}
+spec:
+  replicas: 2
+  serviceName: kv
+  updateStrategy: {type: OnDelete}
+  selector: {matchLabels: {app: kv}}
+  template:
+    metadata: {labels: {app: kv}}
+    spec:
+      containers: [{name: kv, image: "kv:1"}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: kv, namespace: apps}
+spec:
+  provider: istio
+  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: kv}
+  service: {port: 6379}
+  analysis: {interval: 1m, threshold: 1, stepWeight: 50, maxWeight: 50}
 """
 
 
@@ -105,7 +129,7 @@ def main():
 
         t.check("the StatefulSet's 4 pods run", wait_until(lambda: st().get("readyReplicas") == 4, 30), st())
         rev1 = st().get("currentRevision")
-        c.start_operator("-interval-override", "1s")
+        c.start_operator("-interval-override", "2s")
         t.check("Initialized", wait_until(lambda: c.phase(NS, "db") == "Initialized", 60), c.phase(NS, "db"))
         t.check("the partition holds every ordinal (4)", wait_until(lambda: partition() == 4, 20), partition())
         t.check("no primary StatefulSet is created", c.get("statefulset", NS, "db-primary") is None)
@@ -180,6 +204,15 @@ def main():
                 image_of(sts()) == "db:2" and
                 wait_until(lambda: all(r == rev2 for r, _ in pods().values()) and len(pods()) == 4, 30), pods())
         t.check("db:3: the partition is back at 4", wait_until(lambda: partition() == 4, 20), partition())
+
+        # ---- OnDelete under a mesh: refused ------------------------------------------------
+        t.check("kv (OnDelete, istio): a Warning event says why",
+                wait_until(lambda: any("uses the OnDelete strategy: provider istio cannot route it" in e
+                                       for e in c.events(NS, "kv")), 30), c.events(NS, "kv")[-3:])
+        t.check("kv: no Service and no VirtualService written, not Initialized",
+                c.get_api("/api/v1/namespaces/apps/services/kv-primary") is None and
+                c.get_api("/apis/%s/v1beta1/namespaces/apps/virtualservices/kv" % GROUP) is None and
+                c.phase(NS, "kv") != "Initialized", c.phase(NS, "kv"))
 
         used, denied = rbac_check(c)
         t.check("the ClusterRole grants every request canaryd made", not denied, sorted(denied))
