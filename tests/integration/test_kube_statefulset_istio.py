@@ -19,6 +19,8 @@ updated share:
   db-primary on db:2's revision, the updated ordinal rolled back;
 - an OnDelete StatefulSet under istio is refused with a Warning event
   saying why, and nothing is written for it;
+- revertOnDeletion: deleting the Canary sets the partition to 0 and goes
+  through the Services' and Istio's finalizers;
 - every request canaryd made is granted by deploy/'s ClusterRole.
 """
 import os
@@ -213,6 +215,17 @@ def main():
                 c.get_api("/api/v1/namespaces/apps/services/kv-primary") is None and
                 c.get_api("/apis/%s/v1beta1/namespaces/apps/virtualservices/kv" % GROUP) is None and
                 c.phase(NS, "kv") != "Initialized", c.phase(NS, "kv"))
+
+        # ---- revertOnDeletion -------------------------------------------------------------------
+        c.kubectl("-n", NS, "patch", "canary", "db", "--type", "merge", "-p", '{"spec":{"revertOnDeletion":true}}')
+        t.check("revertOnDeletion: the finalizer is set",
+                wait_until(lambda: bool(((c.canary(NS, "db") or {}).get("metadata") or {}).get("finalizers")), 30),
+                c.canary(NS, "db"))
+        c.kubectl("-n", NS, "delete", "canary", "db", "--wait=false")
+        t.check("revertOnDeletion: the canary goes once finalized",
+                wait_until(lambda: c.canary(NS, "db") is None, 60), c.canary(NS, "db"))
+        t.check("revertOnDeletion: the partition is 0 (the StatefulSet updates by itself again)",
+                partition() == 0, partition())
 
         used, denied = rbac_check(c)
         t.check("the ClusterRole grants every request canaryd made", not denied, sorted(denied))

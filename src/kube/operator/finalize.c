@@ -69,7 +69,8 @@ cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj,
         rc = x.wl->restore(&x, &ref, err);
     if (rc == CD_OK)
         rc = wait_target_ready(op, &x, &ref, err);
-    bool sts = x.wl->k == CDK_STATEFULSET;   /* no Services or routes of its own */
+    /* without a mesh a StatefulSet has no Services or routes of its own */
+    bool sts = x.wl->k == CDK_STATEFULSET && !cdk_statefulset_mesh_supported(x.router->provider);
     if (rc == CD_OK && !sts)
         rc = cdk_services_finalize(&x, err);
     if (rc == CD_OK && !sts)
