@@ -632,11 +632,14 @@ static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_sp
 {
     const char *provider = s->provider ? s->provider : "";
     const cd_node *an = cd_map_get(spec, "analysis");
-    bool mesh = !strcmp(provider, "istio");   /* its weights follow the updated share */
+    /* these routers' weights follow the updated share (kube/router/statefulset_mesh.c) */
+    bool mesh = !strcmp(provider, "istio") || !strcmp(provider, "gatewayapi:v1") ||
+                !strcmp(provider, "gatewayapi:v1beta1");
     if (*provider && strcmp(provider, "kubernetes") && !mesh)
         cd_dec_error(d, cd_map_get(spec, "provider"), "spec.provider",
                      "a StatefulSet target is released by its partition, traffic following the "
-                     "updated pods: provider must be istio, kubernetes or empty, got \"%s\"",
+                     "updated pods: provider must be istio, gatewayapi:v1, gatewayapi:v1beta1, "
+                     "kubernetes or empty, got \"%s\"",
                      provider);
     if (s->autoscaler_ref.set)
         cd_dec_warn(d, cd_map_get(spec, "autoscalerRef"), "spec.autoscalerRef",

@@ -37,8 +37,8 @@ bool cdk_open_ctx(cdk_operator *op, cdk_ctx *x, const json_t *canary, const cd_o
         if (spec->provider && *spec->provider && strcmp(spec->provider, "kubernetes") &&
             !cdk_statefulset_mesh_supported(spec->provider)) {
             cd_errfmt(err, "a StatefulSet target is released by its partition, traffic following "
-                           "the pods: provider %s is not supported for it (use istio, kubernetes "
-                           "or none)",
+                           "the pods: provider %s is not supported for it (use istio, "
+                           "gatewayapi:v1, gatewayapi:v1beta1, kubernetes or none)",
                       spec->provider);
             return false;
         }

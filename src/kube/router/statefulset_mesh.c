@@ -16,8 +16,8 @@
  * step sends traffic to an ordinal only once it has been updated and is
  * ready, and the analysis of a step waits one interval after its weight
  * was raised (is_canary_ready). The engine's own weight stays the
- * partition's (get_routes). Only
- * the routers of cdk_statefulset_mesh_supported; an OnDelete set is
+ * partition's (get_routes). Only the routers of
+ * cdk_statefulset_mesh_supported (istio, gatewayapi:v1 and v1beta1); an OnDelete set is
  * refused (its currentRevision never moves). Decides no partition. */
 #include "kube/kjson.h"
 #include "kube/router/router.h"
@@ -29,7 +29,8 @@
 
 bool cdk_statefulset_mesh_supported(const char *provider)
 {
-    return provider && !strcmp(provider, "istio");
+    return provider && (!strcmp(provider, "istio") || !strcmp(provider, "gatewayapi:v1") ||
+                        !strcmp(provider, "gatewayapi:v1beta1"));
 }
 
 static bool view_of(cdk_ctx *x, cdk_sts_view *v, cd_err *err)
