@@ -49,6 +49,7 @@ typedef struct cdk_ctx {
     cd_tracked_config *tracked_items;
     size_t n_tracked;
     bool sts_promoted;              /* StatefulSet: promote ran this tick */
+    bool sts_weights_raised;        /* StatefulSet under a mesh: canary weight raised this tick */
 } cdk_ctx;
 
 /* Fills the context for one tick (canary is borrowed; obj retained by the

@@ -632,10 +632,15 @@ static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_sp
 {
     const char *provider = s->provider ? s->provider : "";
     const cd_node *an = cd_map_get(spec, "analysis");
-    if (*provider && strcmp(provider, "kubernetes"))
+    /* these routers' weights follow the updated share (kube/router/statefulset_mesh.c) */
+    bool mesh = !strcmp(provider, "istio") || !strcmp(provider, "gatewayapi:v1") ||
+                !strcmp(provider, "gatewayapi:v1beta1");
+    if (*provider && strcmp(provider, "kubernetes") && !mesh)
         cd_dec_error(d, cd_map_get(spec, "provider"), "spec.provider",
                      "a StatefulSet target is released by its partition, traffic following the "
-                     "updated pods: provider must be kubernetes or empty, got \"%s\"", provider);
+                     "updated pods: provider must be istio, gatewayapi:v1, gatewayapi:v1beta1, "
+                     "kubernetes or empty, got \"%s\"",
+                     provider);
     if (s->autoscaler_ref.set)
         cd_dec_warn(d, cd_map_get(spec, "autoscalerRef"), "spec.autoscalerRef",
                     "does not apply to a StatefulSet target: there is no primary copy to scale");
@@ -664,7 +669,7 @@ static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_sp
     const cd_node *svc = cd_map_get(spec, "service");
     for (size_t i = 0; i < sizeof mesh_only / sizeof mesh_only[0]; i++) {
         const cd_node *f = cd_map_get(svc, mesh_only[i]);
-        if (f)
+        if (f && !mesh)
             cd_dec_warn(d, f, cd_dec_path(d, "spec.service", mesh_only[i]),
                         "does not apply to a StatefulSet target: canaryd creates no routes for "
                         "it, traffic follows the pods through your own Service");

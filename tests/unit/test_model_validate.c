@@ -164,8 +164,8 @@ static void test_statefulset_fields(void **state)
 {
     expect(10, "    kind: StatefulSet\n",
            "canary.yaml:7:13: spec.provider: a StatefulSet target is released by its partition, "
-           "traffic following the updated pods: provider must be kubernetes or empty, got "
-           "\"appmesh:v1beta2\"\n");
+           "traffic following the updated pods: provider must be istio, gatewayapi:v1, "
+           "gatewayapi:v1beta1, kubernetes or empty, got \"appmesh:v1beta2\"\n");
     const char *sts =
         "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
         "  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n"
@@ -186,6 +186,23 @@ static void test_statefulset_fields(void **state)
         "canary.yaml:13:22: warning: spec.analysis.sessionAffinity: does not apply to a "
         "StatefulSet target: no router sets cookies\n");
     assert_int_equal(r.objs.n, 1);   /* valid: warnings only */
+    done(&r);
+    /* provider istio: its weights follow the updated share, its routing fields apply */
+    run(&r, "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
+            "  provider: istio\n"
+            "  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n"
+            "  service: {port: 5432, hosts: [db.example.com], gateways: [mesh]}\n"
+            "  analysis: {interval: 1m, threshold: 2, stepWeight: 25}\n");
+    assert_string_equal(r.text, "");
+    assert_int_equal(r.objs.n, 1);
+    done(&r);
+    run(&r, "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
+            "  provider: gatewayapi:v1\n"
+            "  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n"
+            "  service: {port: 5432, gatewayRefs: [{name: gw}]}\n"
+            "  analysis: {interval: 1m, threshold: 2, stepWeight: 25}\n");
+    assert_string_equal(r.text, "");
+    assert_int_equal(r.objs.n, 1);
     done(&r);
     /* the builtin metrics, judged too, compare the updated pods with the others */
     const char *head =

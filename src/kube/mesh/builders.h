@@ -23,6 +23,7 @@ typedef struct cdk_svc_in {
     const cdk_port *ports;                /* discovered ports (portDiscovery) */
     size_t nports;
     const json_t *owner_ref;              /* the Canary's controller reference */
+    const char *revision;                 /* StatefulSet: also controller-revision-hash (or NULL) */
 } cdk_svc_in;
 
 /* The annotations of a routing object canaryd writes: md's (NULL: none)

@@ -47,6 +47,23 @@ cd_rc cdk_services_reconcile_apex(cdk_ctx *x, cd_err *err); /* <svc> -> primary 
 /* revertOnDeletion: a user-owned apex Service selects the target again. */
 cd_rc cdk_services_finalize(cdk_ctx *x, cd_err *err);
 
+/* A StatefulSet target (no primary copy): <svc>-canary selects the pods at
+ * canary_rev, <svc>-primary those at primary_rev (NULL: all), <svc> all. */
+cd_rc cdk_services_statefulset(cdk_ctx *x, const char *canary_rev, const char *primary_rev,
+                               cd_err *err);
+
+/* A StatefulSet target under a mesh router (statefulset_mesh.c): can the
+ * provider's router follow its partition? */
+bool cdk_statefulset_mesh_supported(const char *provider);
+typedef struct cdk_sts_mesh {
+    cdk_ctx *x;
+    cd_router_port partition;   /* statefulset.c's port, wrapped */
+} cdk_sts_mesh;
+/* Wraps the ports cdk_statefulset_ports filled so that x->router's weights
+ * follow the updated share; m must outlive the ports. */
+void cdk_statefulset_mesh_ports(cdk_sts_mesh *m, cd_workload_port *wp, cd_router_port *rp,
+                                cdk_ctx *x);
+
 /* The engine's router port: Services plus the canary's mesh router. */
 void cdk_router_port(cd_router_port *p, cdk_ctx *x);
 

@@ -63,6 +63,16 @@ static json_t *service_ports(const cdk_svc_in *in)
     return ports;
 }
 
+/* {label: value}, plus the pods' controller-revision-hash for the
+ * Services of a StatefulSet target under a mesh. */
+static json_t *service_selector(const cdk_svc_in *in)
+{
+    json_t *sel = json_pack("{s:s}", in->label, in->selector_value);
+    if (in->revision && *in->revision)
+        json_object_set_new(sel, "controller-revision-hash", json_string(in->revision));
+    return sel;
+}
+
 json_t *cdk_service_build(const cdk_svc_in *in)
 {
     const cd_service *s = &in->spec->service;
@@ -80,7 +90,7 @@ json_t *cdk_service_build(const cdk_svc_in *in)
     json_object_set_new(spec, "type", json_string("ClusterIP"));
     if (s->headless)
         json_object_set_new(spec, "clusterIP", json_string("None"));
-    json_object_set_new(spec, "selector", json_pack("{s:s}", in->label, in->selector_value));
+    json_object_set_new(spec, "selector", service_selector(in));
     json_object_set_new(spec, "ports", service_ports(in));
     if (s->traffic_distribution && *s->traffic_distribution)
         json_object_set_new(spec, "trafficDistribution", json_string(s->traffic_distribution));
@@ -201,7 +211,7 @@ json_t *cdk_service_update(const json_t *live, const cdk_svc_in *in, const char 
 
     json_t *want_ports = service_ports(in);
     keep_node_ports(want_ports, json_object_get(spec, "ports"));
-    json_t *want_sel = json_pack("{s:s}", in->label, in->selector_value);
+    json_t *want_sel = service_selector(in);
     if (!ports_equal(want_ports, json_object_get(spec, "ports")) ||
         !kj_equal(want_sel, json_object_get(spec, "selector"))) {
         json_object_set(spec, "ports", want_ports);

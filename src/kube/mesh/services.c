@@ -31,10 +31,10 @@ static int bring_in_line(void *ud, json_t *live, cd_kube_err *err)
 }
 
 static cd_rc reconcile_service(cdk_ctx *x, const char *name, const char *selector_value,
-                               const cd_metadata *md, cd_err *err)
+                               const char *revision, const cd_metadata *md, cd_err *err)
 {
     cdk_svc_in in = {x->spec, x->ns, name, x->label, selector_value, md, x->ports, x->nports,
-                     x->owner_ref};
+                     x->owner_ref, revision};
     json_t *want = cdk_service_build(&in);
     svc_ud ud = {&in, x->name};
     bool created = false;
@@ -59,12 +59,12 @@ cd_rc cdk_services_initialize(cdk_ctx *x, cd_err *err)
     const cd_service *s = &x->spec->service;
     char name[300], value[300];
     snprintf(name, sizeof name, "%s-canary", x->svc);
-    cd_rc rc = reconcile_service(x, name, x->value, md_of(s->has_canary, &s->canary), err);
+    cd_rc rc = reconcile_service(x, name, x->value, NULL, md_of(s->has_canary, &s->canary), err);
     if (rc != CD_OK)
         return rc;
     snprintf(name, sizeof name, "%s-primary", x->svc);
     snprintf(value, sizeof value, "%s-primary", x->value);
-    return reconcile_service(x, name, value, md_of(s->has_primary, &s->primary), err);
+    return reconcile_service(x, name, value, NULL, md_of(s->has_primary, &s->primary), err);
 }
 
 cd_rc cdk_services_reconcile_apex(cdk_ctx *x, cd_err *err)
@@ -74,7 +74,29 @@ cd_rc cdk_services_reconcile_apex(cdk_ctx *x, cd_err *err)
     const cd_service *s = &x->spec->service;
     char value[300];
     snprintf(value, sizeof value, "%s-primary", x->value);
-    return reconcile_service(x, x->svc, value, md_of(s->has_apex, &s->apex), err);
+    return reconcile_service(x, x->svc, value, NULL, md_of(s->has_apex, &s->apex), err);
+}
+
+/* A StatefulSet target under a mesh (statefulset_mesh.c): no primary
+ * copy, so <svc>-canary selects the pods at canary_rev, <svc>-primary
+ * those at primary_rev (NULL: every pod of the set), the apex every pod. */
+cd_rc cdk_services_statefulset(cdk_ctx *x, const char *canary_rev, const char *primary_rev,
+                               cd_err *err)
+{
+    if (!cdk_target_metadata(x, err))
+        return CD_ERROR;
+    const cd_service *s = &x->spec->service;
+    char name[300];
+    snprintf(name, sizeof name, "%s-canary", x->svc);
+    cd_rc rc = reconcile_service(x, name, x->value, canary_rev, md_of(s->has_canary, &s->canary),
+                                 err);
+    if (rc != CD_OK)
+        return rc;
+    snprintf(name, sizeof name, "%s-primary", x->svc);
+    rc = reconcile_service(x, name, x->value, primary_rev, md_of(s->has_primary, &s->primary), err);
+    if (rc != CD_OK)
+        return rc;
+    return reconcile_service(x, x->svc, x->value, NULL, md_of(s->has_apex, &s->apex), err);
 }
 
 /* ---- revertOnDeletion ------------------------------------------------------ */

@@ -71,8 +71,9 @@ cd_rc cdk_finalize(cdk_operator *op, const json_t *canary, const cd_object *obj,
         rc = cdk_keda_resume(&x, &ref, err);
     if (rc == CD_OK)
         rc = wait_target_ready(op, &x, &ref, err);
-    bool sts = x.wl->k == CDK_STATEFULSET;   /* no Services or routes of its own */
-    /* a Service target has no apex Service of canaryd's */
+    /* without a mesh a StatefulSet has no Services or routes of its own;
+     * a (Knative) Service target has no apex Service of canaryd's */
+    bool sts = x.wl->k == CDK_STATEFULSET && !cdk_statefulset_mesh_supported(x.router->provider);
     if (rc == CD_OK && !sts && x.wl->k != CDK_KNATIVE && x.wl->k != CDK_SERVICE)
         rc = cdk_services_finalize(&x, err);
     if (rc == CD_OK && !sts)

@@ -35,13 +35,16 @@ bool cdk_open_ctx(cdk_operator *op, cdk_ctx *x, const json_t *canary, const cd_o
     const char *provider = spec->provider && *spec->provider ? spec->provider : op->set.mesh_provider;
     if (wl->k == CDK_STATEFULSET) {
         /* traffic follows the pods the partition updates (docs/statefulset.md) */
-        if (spec->provider && *spec->provider && strcmp(spec->provider, "kubernetes")) {
+        if (spec->provider && *spec->provider && strcmp(spec->provider, "kubernetes") &&
+            !cdk_statefulset_mesh_supported(spec->provider)) {
             cd_errfmt(err, "a StatefulSet target is released by its partition, traffic following "
-                           "the pods: provider %s is not supported for it (use kubernetes or none)",
+                           "the pods: provider %s is not supported for it (use istio, "
+                           "gatewayapi:v1, gatewayapi:v1beta1, kubernetes or none)",
                       spec->provider);
             return false;
         }
-        provider = "kubernetes";   /* for revertOnDeletion's paths only */
+        /* -mesh-provider is not applied: a mesh is named in spec.provider */
+        provider = cdk_statefulset_mesh_supported(spec->provider) ? spec->provider : "kubernetes";
     }
     /* Flagger's verifyKnativeCanary: a Knative Service and provider knative go together */
     bool knative = wl->k == CDK_KNATIVE;
@@ -248,8 +251,11 @@ void cdk_tick(cdk_operator *op, const char *ns, const char *name)
     cd_ports ports;
     memset(&ports, 0, sizeof ports);
     bool sts = x.wl->k == CDK_STATEFULSET;
+    cdk_sts_mesh mesh;   /* a StatefulSet under a mesh router: its weights follow */
     if (sts) {
         cdk_statefulset_ports(&ports.workload, &ports.router, &x);
+        if (cdk_statefulset_mesh_supported(x.router->provider))
+            cdk_statefulset_mesh_ports(&mesh, &ports.workload, &ports.router, &x);
     } else if (x.wl->k == CDK_KNATIVE) {
         cdk_knative_workload_port(&ports.workload, &x);
         cdk_router_port(&ports.router, &x);

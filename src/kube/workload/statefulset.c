@@ -270,6 +270,11 @@ static cd_rc is_canary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
     char msg[300] = "";
     cd_rc rc = cdk_sts_ready(&v, false, threshold_of(c->spec->analysis.canary_ready_threshold), msg,
                              sizeof msg);
+    if (rc == CD_OK && x->sts_weights_raised) {   /* analyse traffic the step has had */
+        snprintf(msg, sizeof msg, "waiting for rollout to finish: the mesh weights just reached "
+                 "the updated ordinals");
+        rc = CD_RETRY;
+    }
     return with_deadline(x, c, rc, "canary ordinals", msg, err);
 }
 
@@ -284,7 +289,7 @@ static cd_rc target_hash(void *ctx, const cd_canary_ref *c, char hash[CD_HASH_MA
 }
 
 /* Promotion: every ordinal updates. */
-static cd_rc promote(void *ctx, const cd_canary_ref *c, cd_err *err)
+cd_rc cdk_statefulset_promote(void *ctx, const cd_canary_ref *c, cd_err *err)
 {
     cdk_ctx *x = ctx_of(ctx);
     x->sts_promoted = true;
@@ -476,7 +481,7 @@ void cdk_statefulset_ports(cd_workload_port *wp, cd_router_port *rp, cdk_ctx *x)
     wp->is_primary_ready = is_primary_ready;
     wp->is_canary_ready = is_canary_ready;
     wp->target_hash = target_hash;
-    wp->promote = promote;
+    wp->promote = cdk_statefulset_promote;
     wp->scale_to_zero = scale_to_zero;
     wp->scale_from_zero = no_op;
     memset(rp, 0, sizeof *rp);

@@ -29,6 +29,8 @@ extern const cdk_workload_ops cdk_deployment_ops, cdk_daemonset_ops, cdk_statefu
 /* StatefulSet targets (statefulset.c) have no primary: both the workload
  * and the router port work on the StatefulSet's partition. */
 void cdk_statefulset_ports(cd_workload_port *wp, cd_router_port *rp, cdk_ctx *x);
+/* Its promote (partition 0; ctx: the cdk_ctx), for kube/router's mesh wrapper. */
+cd_rc cdk_statefulset_promote(void *ctx, const cd_canary_ref *c, cd_err *err);
 
 /* The ops for a targetRef.kind, or NULL. */
 const cdk_workload_ops *cdk_workload_find(const char *kind);
