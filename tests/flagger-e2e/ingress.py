@@ -5,7 +5,8 @@ a stand-in in the harness's private network: `--provider nginx`
 contour` (test/contour/, `envoy.projectcontour:80`) or `--provider traefik`
 (test/traefik/, `traefik.traefik:80`) or `--provider apisix` (test/apisix/,
 `apisix-gateway.apisix:80`) or `--provider skipper` (test/skipper/,
-`skipper-ingress.kube-system:80`).
+`skipper-ingress.kube-system:80`) or `--provider gloo` (test/gloo/,
+`gateway-proxy.gloo-system:80`).
 
 nginx: it routes each request by the Ingress objects in the fake API
 server, as ingress-nginx does: the rule whose host and path match (longest path
@@ -54,11 +55,24 @@ skipper_serve_route_duration_seconds (labels route, Skipper's route id
 kube_<ns>__<ingress>__<host>__<path>__<service> with every other
 character as _, code).
 
+gloo: it routes as Gloo Edge's gateway-proxy does: the VirtualService
+(gateway.solo.io/v1) one of whose virtualHost.domains is the host, its
+routes in order, the first whose matchers match (prefix, exact, headers
+with value / regex / invertMatch, methods; queryParameters never match:
+the scripts use none); a delegateAction goes on in
+the RouteTable it names (its routes in order, matchers inherited), a
+routeAction picks a destination of its multi.destinations by weight (or
+its single one), an Upstream (gloo.solo.io/v1) whose kube.serviceName
+and serviceNamespace are the backend Service. It reports Envoy's
+envoy_cluster_upstream_rq and envoy_cluster_upstream_rq_time with
+envoy_cluster_name <upstream>_<upstream namespace>, the cluster Gloo
+makes of an Upstream.
+
 Tests only: it binds the address it is given, trusts its callers, and
 decides nothing a test asserts on.
 
 usage: ingress.py --api URL --address ADDR --pod APP=ADDR [--pod ...]
-                  [--provider nginx|contour|traefik|apisix|skipper] [--port 80] [--metrics-port 10254]
+                  [--provider nginx|contour|traefik|apisix|skipper|gloo] [--port 80] [--metrics-port 10254]
 """
 import argparse
 import http.client
@@ -519,7 +533,100 @@ class Skipper(Controller):
         return "\n".join(out) + "\n"
 
 
-PROVIDERS = {"nginx": Nginx, "contour": Contour, "traefik": Traefik, "apisix": Apisix, "skipper": Skipper}
+def _gloo_value(m, v):
+    """Whether a Gloo header/query matcher {name, value, regex,
+    invertMatch} matches v (None when absent); no value means present."""
+    if v is None:
+        ok = False
+    elif "value" not in m or m["value"] == "":
+        ok = True
+    elif m.get("regex"):
+        ok = re.fullmatch(m["value"], v) is not None
+    else:
+        ok = v == m["value"]
+    return ok != bool(m.get("invertMatch"))
+
+
+def _gloo_match(m, method, path, headers, query):
+    """Whether one Gloo matcher matches (no path matcher: prefix /)."""
+    if "exact" in m and path != m["exact"]:
+        return False
+    if "prefix" in m and not path.startswith(m["prefix"]):
+        return False
+    if "regex" in m and not re.fullmatch(m["regex"], path):
+        return False
+    if m.get("methods") and method not in m["methods"]:
+        return False
+    for h in m.get("headers") or []:
+        if not _gloo_value(h, headers.get(h.get("name", "").lower())):
+            return False
+    for q in m.get("queryParameters") or []:
+        if not _gloo_value(q, query.get(q.get("name", ""))):
+            return False
+    return True
+
+
+class Gloo(Controller):
+    buckets, unit = ENVOY_MS, 1000
+
+    def route(self, routes, ns, method, path, headers, query, depth=0):
+        """The routeAction (and its namespace) of the first route of routes
+        that matches, following delegateActions, or None."""
+        for r in routes:
+            ms = r.get("matchers") or [{}]
+            if not any(_gloo_match(m, method, path, headers, query) for m in ms):
+                continue
+            if "delegateAction" in r and depth < 4:
+                d = r["delegateAction"]
+                ref = d.get("ref") or d
+                rns = ref.get("namespace", ns)
+                rt = self.api.get("/apis/gateway.solo.io/v1/namespaces/%s/routetables/%s" % (rns, ref["name"]))
+                if rt:
+                    got = self.route((rt.get("spec") or {}).get("routes") or [], rns, method, path,
+                                     headers, query, depth + 1)
+                    if got:
+                        return got
+                continue
+            if "routeAction" in r:
+                return r["routeAction"], ns
+        return None
+
+    def request(self, method, host, path, headers, cookies):
+        items = (self.api.get("/apis/gateway.solo.io/v1/virtualservices") or {}).get("items") or []
+        vss = [v for v in items
+               if host in (((v.get("spec") or {}).get("virtualHost") or {}).get("domains") or [])] or \
+              [v for v in items
+               if "*" in (((v.get("spec") or {}).get("virtualHost") or {}).get("domains") or [])]
+        if not vss:
+            return None
+        vs = vss[0]
+        query = {}  # the path it is given has no query: a query matcher never matches
+        got = self.route(((vs.get("spec") or {}).get("virtualHost") or {}).get("routes") or [],
+                         vs["metadata"]["namespace"], method, path, headers, query)
+        if not got:
+            return None
+        action, ns = got
+        if "multi" in action:
+            ds = [d for d in (action["multi"].get("destinations") or []) if d.get("weight", 1) > 0]
+            if not ds:
+                return None
+            dest = random.choices(ds, weights=[d.get("weight", 1) for d in ds])[0]["destination"]
+        else:
+            dest = action.get("single") or {}
+        ref = dest.get("upstream") or {}
+        uns = ref.get("namespace", ns)
+        up = self.api.get("/apis/gloo.solo.io/v1/namespaces/%s/upstreams/%s" % (uns, ref.get("name", "")))
+        kube = ((up or {}).get("spec") or {}).get("kube") or {}
+        if not kube.get("serviceName"):
+            return None
+        svc = {"name": kube["serviceName"], "port": kube.get("servicePort", 80)}
+        return kube.get("serviceNamespace", uns), svc, {}, ("%s_%s" % (ref["name"], uns),)
+
+    render = Contour.render
+
+
+PROVIDERS = {"nginx": Nginx, "contour": Contour, "traefik": Traefik, "apisix": Apisix, "skipper": Skipper,
+             "gloo": Gloo}
 
 
 def handler(ctl):
