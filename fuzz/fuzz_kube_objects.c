@@ -77,7 +77,7 @@ static void workload(const json_t *o, cdk_kind kind, const cd_canary_spec *spec)
 
 static void routing(const json_t *o, const cd_object *c)
 {
-    cdk_svc_in in = {&c->spec.canary, "test", "podinfo", "app", "podinfo-primary", NULL, NULL, 0, NULL};
+    cdk_svc_in in = {&c->spec.canary, "test", "podinfo", "app", "podinfo-primary", NULL, NULL, 0, NULL, NULL};
     json_t *upd = cdk_service_update(o, &in, "podinfo");
     json_decref(upd);
     cdk_mesh_in mi = {&c->spec.canary, &c->meta, "app", "podinfo", NULL};
