@@ -106,6 +106,7 @@ bool cd_status_set_refused(cd_canary_status *s, const char *reason, const char *
 /* JSON in Kubernetes' shape ({"phase":..,"canaryWeight":..,...}). */
 json_t *cd_status_to_json(const cd_canary_status *s);
 /* Lenient: unknown keys are ignored, wrong types leave defaults. */
+/* s must be initialised (cd_status_init) or hold a status: what it holds is freed first */
 void cd_status_from_json(cd_canary_status *s, const json_t *j);
 
 #endif

@@ -135,6 +135,7 @@ static void mark_invalid(cdk_operator *op, const json_t *canary, const char *ns,
                          const char *key, const char *why)
 {
     cd_canary_status st;
+    cd_status_init(&st);   /* cd_status_from_json frees what st holds first */
     cd_status_from_json(&st, json_object_get(canary, "status"));
     cd_err err = {{0}};
     if (cd_status_set_refused(&st, "InvalidSpec", why, cd_wall_ms()) &&
