@@ -23,6 +23,8 @@ ISTIO = os.path.join(SRC, "deploy/kubernetes/overlays/istio")
 CONTOUR = os.path.join(SRC, "deploy/kubernetes/overlays/contour")
 APISIX = os.path.join(SRC, "deploy/kubernetes/overlays/apisix")
 KUMA = os.path.join(SRC, "deploy/kubernetes/overlays/kuma")
+LINKERD = os.path.join(SRC, "deploy/kubernetes/overlays/linkerd")
+KNATIVE = os.path.join(SRC, "deploy/kubernetes/overlays/knative")
 
 APP = """
 apiVersion: v1
@@ -219,6 +221,17 @@ def main():
         t.check("kuma: the ClusterRole lets canaryd get, create and update TrafficRoutes",
                 any("kuma.io" in r["apiGroups"] and "trafficroutes" in r["resources"] and
                     {"get", "create", "update"} <= set(r["verbs"]) for r in krole["rules"]), krole["rules"])
+
+    for path, name, args in (
+            (LINKERD, "Linkerd", ["-mesh-provider=gatewayapi:v1beta1",
+                                  "-metrics-server=http://prometheus.linkerd-viz:9090"]),
+            (KNATIVE, "Knative", ["-mesh-provider=knative"])):
+        rc, out = render(path)
+        t.check("kubectl kustomize renders the %s overlay" % name, rc == 0, out if rc else None)
+        if isinstance(out, list):
+            ctr = find(out, "Deployment", "canaryd")["spec"]["template"]["spec"]["containers"][0]
+            t.check("%s: the arguments of Flagger's kustomize/%s" % (name, name.lower()),
+                    all(a in ctr["args"] for a in args), ctr["args"])
 
     c = Cluster()
     try:
