@@ -19,10 +19,11 @@ node-llhttp libcmocka-dev curl ca-certificates"
 # certificates), pgrep (procps), the fake API server's Python (python3 also
 # unzips kubectl and helm for scripts/kube-tools.sh), hey (the load tests of
 # Flagger's e2e scripts, run by the load tester), util-linux (unshare) and
-# iproute2 (ip) for their private network namespace, chromium (headless: the
-# web dashboard's tests, docs/dashboard.md)
+# iproute2 (ip) for their private network namespace, jq (Flagger's gloo e2e
+# script calls it), chromium (headless: the web dashboard's tests,
+# docs/dashboard.md)
 test_pkgs="prometheus haproxy nginx wrk openssl procps python3 python3-jsonschema
-python3-scipy python3-yaml python3-numpy hey util-linux iproute2 git chromium"
+python3-scipy python3-yaml python3-numpy hey util-linux iproute2 git jq chromium"
 bench_pkgs="hyperfine valgrind"
 
 kube_tools=no
