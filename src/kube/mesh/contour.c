@@ -42,8 +42,14 @@ static json_t *contour_object(const cdk_ctx *x, json_t *spec)
     return cdk_contour_object(&in, spec);
 }
 
+static bool contour_weights(const cdk_ctx *x, const json_t *obj, int *primary, int *canary,
+                            cd_err *err)
+{
+    return cdk_contour_get_weights(obj, x->svc, primary, canary, err);
+}
+
 static const cdk_weighted_kind HTTPPROXIES_KIND = {
-    &HTTPPROXIES, cdk_contour_check, contour_spec, contour_object, cdk_contour_update, cdk_contour_get_weights,
+    &HTTPPROXIES, cdk_contour_check, contour_spec, contour_object, cdk_contour_update, contour_weights,
 };
 
 /* Before the Services and the primary: what the canary asks for that this

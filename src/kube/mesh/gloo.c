@@ -16,6 +16,7 @@
 #include "kube/kjson.h"
 #include "kube/mesh/ingress.h"
 #include "kube/mesh/router.h"
+#include "kube/mesh/weighted.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include <stdio.h>
@@ -95,33 +96,34 @@ static bool reconcile_upstream(cdk_ctx *x, const cdk_gloo_in *in, bool canary, c
     return true;
 }
 
-/* ---- reconcile ------------------------------------------------------------------ */
+/* ---- the RouteTable (weighted.c) ------------------------------------------------ */
 
-typedef struct reconcile_ud {
-    const cdk_gloo_in *in;
-    bool updated;
-} reconcile_ud;
-
-static int bring_in_line(void *ud, json_t *live, cd_kube_err *kerr)
+static json_t *gloo_spec(const cdk_ctx *x, int primary, int canary)
 {
-    reconcile_ud *u = ud;
-    int primary = 100, canary = 0;
-    cd_err ignored;
-    if (!cdk_gloo_get_weights(live, u->in, &primary, &canary, &ignored)) {
-        primary = 100;   /* not ours yet (or edited by hand): start over */
-        canary = 0;
-    }
-    json_t *want = cdk_gloo_object(u->in, cdk_gloo_spec(u->in, primary, canary));
-    json_t *upd = cdk_gloo_update(live, want);
-    json_decref(want);
-    if (!upd)
-        return 0;
-    json_object_clear(live);
-    json_object_update(live, upd);
-    json_decref(upd);
-    u->updated = true;
-    return 1;
+    cdk_gloo_in in;
+    gloo_in(x, &in);
+    return cdk_gloo_spec(&in, primary, canary);
 }
+
+static json_t *gloo_object(const cdk_ctx *x, json_t *spec)
+{
+    cdk_gloo_in in;
+    gloo_in(x, &in);
+    return cdk_gloo_object(&in, spec);
+}
+
+static bool gloo_weights(const cdk_ctx *x, const json_t *rt, int *primary, int *canary, cd_err *err)
+{
+    cdk_gloo_in in;
+    gloo_in(x, &in);
+    return cdk_gloo_get_weights(rt, &in, primary, canary, err);
+}
+
+static const cdk_weighted_kind ROUTETABLE_KIND = {
+    &ROUTETABLES, cdk_gloo_check, gloo_spec, gloo_object, cdk_gloo_update, gloo_weights,
+};
+
+/* ---- reconcile: the Upstreams, then the RouteTable -------------------------------- */
 
 static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 {
@@ -137,20 +139,7 @@ static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
     json_decref(config);
     if (!ok)
         return CD_ERROR;
-    json_t *obj = cdk_gloo_object(&in, cdk_gloo_spec(&in, 100, 0));
-    reconcile_ud ud = {&in, false};
-    bool created = false;
-    cd_kube_err ke;
-    ok = cdk_apply(x, &ROUTETABLES, obj, bring_in_line, &ud, &created, &ke);
-    json_decref(obj);
-    if (!ok) {
-        cdk_err_from_kube(err, &ke, "RouteTable %s.%s reconcile error", x->svc, x->ns);
-        return CD_ERROR;
-    }
-    if (created || ud.updated)
-        cd_logf(CD_LOG_INFO, x->key, "RouteTable %s.%s %s", x->svc, x->ns,
-                created ? "created" : "updated");
-    return CD_OK;
+    return cdk_weighted_reconcile(&ROUTETABLE_KIND, x, err);
 }
 
 /* ---- weights ---------------------------------------------------------------------- */
@@ -158,56 +147,13 @@ static cd_rc reconcile(cdk_ctx *x, const cd_canary_ref *c, cd_err *err)
 static cd_rc get_routes(cdk_ctx *x, const cd_canary_ref *c, int *primary, int *canary,
                         bool *mirrored, cd_err *err)
 {
-    *primary = *canary = 0;
-    *mirrored = false;
-    json_t *rt = NULL;
-    cd_kube_err ke;
-    if (!cd_kube_get(x->kc, &ROUTETABLES, x->ns, x->svc, &rt, &ke)) {
-        cdk_err_from_kube(err, &ke, "RouteTable %s.%s get query error", x->svc, x->ns);
-        return CD_ERROR;
-    }
-    cdk_gloo_in in;
-    gloo_in(x, &in);
-    bool ok = cdk_gloo_get_weights(rt, &in, primary, canary, err);
-    json_decref(rt);
-    return ok ? CD_OK : CD_ERROR;
-}
-
-typedef struct weights_ud {
-    const cdk_gloo_in *in;
-    int primary, canary;
-} weights_ud;
-
-static int set_weights(void *ud, json_t *rt, cd_kube_err *kerr)
-{
-    weights_ud *w = ud;
-    json_t *spec = cdk_gloo_spec(w->in, w->primary, w->canary);
-    if (json_equal(spec, json_object_get(rt, "spec"))) {
-        json_decref(spec);
-        return 0;
-    }
-    json_object_set_new(rt, "spec", spec);
-    json_object_del(rt, "status");
-    return 1;
+    return cdk_weighted_get_routes(&ROUTETABLE_KIND, x, primary, canary, mirrored, err);
 }
 
 static cd_rc set_routes(cdk_ctx *x, const cd_canary_ref *c, int primary, int canary, bool mirrored,
                         cd_err *err)
 {
-    if (primary == 0 && canary == 0) {
-        cd_errfmt(err, "RouteTable %s.%s update failed: no valid weights", x->svc, x->ns);
-        return CD_ERROR;
-    }
-    if (!cdk_gloo_check(x->spec, err))
-        return CD_ERROR;
-    cdk_gloo_in in;
-    gloo_in(x, &in);
-    weights_ud ud = {&in, primary, canary};
-    cd_kube_err ke;
-    if (cd_kube_update_retry(x->kc, &ROUTETABLES, x->ns, x->svc, false, set_weights, &ud, NULL, &ke))
-        return CD_OK;
-    cdk_err_from_kube(err, &ke, "RouteTable %s.%s update error", x->svc, x->ns);
-    return CD_ERROR;
+    return cdk_weighted_set_routes(&ROUTETABLE_KIND, x, primary, canary, err);
 }
 
 /* Deleting the Canary deletes the RouteTable and Upstreams with it (owner

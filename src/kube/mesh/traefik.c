@@ -40,8 +40,14 @@ static json_t *traefik_object(const cdk_ctx *x, json_t *spec)
     return cdk_traefik_object(&in, spec);
 }
 
+static bool traefik_weights(const cdk_ctx *x, const json_t *obj, int *primary, int *canary,
+                            cd_err *err)
+{
+    return cdk_traefik_get_weights(obj, x->svc, primary, canary, err);
+}
+
 static const cdk_weighted_kind TRAEFIKSERVICES_KIND = {
-    &TRAEFIKSERVICES, cdk_traefik_check, traefik_spec, traefik_object, cdk_traefik_update, cdk_traefik_get_weights,
+    &TRAEFIKSERVICES, cdk_traefik_check, traefik_spec, traefik_object, cdk_traefik_update, traefik_weights,
 };
 
 /* Before the Services and the primary: what the canary asks for that this

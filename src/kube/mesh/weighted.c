@@ -23,7 +23,7 @@ static int bring_in_line(void *ud, json_t *live, cd_kube_err *kerr)
     reconcile_ud *u = ud;
     int primary = 100, canary = 0;
     cd_err ignored;
-    if (!u->k->get_weights(live, u->x->svc, &primary, &canary, &ignored)) {
+    if (!u->k->get_weights(u->x, live, &primary, &canary, &ignored)) {
         primary = 100;   /* not ours yet (or edited by hand): start over */
         canary = 0;
     }
@@ -70,7 +70,7 @@ cd_rc cdk_weighted_get_routes(const cdk_weighted_kind *k, cdk_ctx *x, int *prima
         cdk_err_from_kube(err, &ke, "%s %s.%s get query error", k->res->kind, x->svc, x->ns);
         return CD_ERROR;
     }
-    bool ok = k->get_weights(obj, x->svc, primary, canary, err);
+    bool ok = k->get_weights(x, obj, primary, canary, err);
     json_decref(obj);
     return ok ? CD_OK : CD_ERROR;
 }

@@ -1,6 +1,6 @@
 /* weighted.h - the routers whose whole state is ONE object named after the
  * apex Service that carries the primary's and the canary's weights
- * (Contour's HTTPProxy, Traefik's TraefikService): reconcile (create it,
+ * (Contour's HTTPProxy, Traefik's TraefikService, Gloo's RouteTable): reconcile (create it,
  * or bring it in line keeping the weights it carries), read the weights,
  * write them. A router file describes its object with a cdk_weighted_kind
  * (pure builders from its *_objects.c) and forwards its table entries
@@ -20,7 +20,7 @@ typedef struct cdk_weighted_kind {
     json_t *(*object)(const cdk_ctx *x, json_t *spec);
     /* the live object as it should be (NULL: already so) */
     json_t *(*update)(const json_t *live, const json_t *desired);
-    bool (*get_weights)(const json_t *obj, const char *svc, int *primary, int *canary, cd_err *err);
+    bool (*get_weights)(const cdk_ctx *x, const json_t *obj, int *primary, int *canary, cd_err *err);
 } cdk_weighted_kind;
 
 cd_rc cdk_weighted_precheck(const cdk_weighted_kind *k, cdk_ctx *x, cd_err *err);
