@@ -102,11 +102,14 @@ static bool hook_word(span s)
 
 static bool word_secret(const char *w, size_t n)
 {
+    /* "session" alone or as a session's id or key (JSESSIONID, PHPSESSID,
+       X-Session-Id), not every word that contains it: a Canary's
+       sessionAffinity and its cookieName are settings, not secrets */
     static const char *const exact[] = {"key", "sig", "pass", "pwd", "auth", "cookie",
-                                        "bearer", "jwt", "sas"};
+                                        "bearer", "jwt", "sas", "session"};
     static const char *const part[] = {"token", "secret", "passw", "apikey", "signature",
                                        "credential", "authorization", "authentication",
-                                       "session"};
+                                       "sessionid", "sessid", "sessionkey"};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (n == strlen(exact[i]) && !strncasecmp(w, exact[i], n))
             return true;

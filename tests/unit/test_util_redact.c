@@ -105,10 +105,12 @@ static void test_secret_names(void **state)
         "Authorization", "proxy-authorization", "Cookie", "Set-Cookie", "X-API-Key",
         "DD-API-KEY", "DD-APPLICATION-KEY", "X-Query-Key", "X-Vault-Token", "api_key", "apikey",
         "access_token", "token", "password", "client_secret", "sig", "X-Auth-Token",
-        "Private-Token", "x-amz-security-token", "SessionId"};
+        "Private-Token", "x-amz-security-token", "SessionId", "JSESSIONID", "PHPSESSID",
+        "X-Session-Id", "session"};
     static const char *const plain[] = {
         "Content-Type", "Host", "Accept", "X-Forwarded-For", "query", "time", "step",
-        "User-Agent", "Content-Length", "monkey", "author", "keyword"};
+        "User-Agent", "Content-Length", "monkey", "author", "keyword", "sessionAffinity",
+        "cookieName", "primaryCookieName"};
     for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
         if (!cd_redact_name_secret(secret[i], strlen(secret[i])))
             fail_msg("%s is a secret name", secret[i]);
@@ -151,6 +153,9 @@ static void test_text(void **state)
     text_is("Metric query failed for request-success-rate: no values found", NULL, 0,
             "Metric query failed for request-success-rate: no values found");
     text_is("Content-Type: text/plain", NULL, 0, "Content-Type: text/plain");
+    /* a Canary's session affinity settings are not secrets (they read REDACTED in events) */
+    text_is("spec.analysis.sessionAffinity: cookieName must be set", NULL, 0,
+            "spec.analysis.sessionAffinity: cookieName must be set");
     text_is("token", NULL, 0, "token");
     text_is("", NULL, 0, "");
     char out[4] = "abc";
