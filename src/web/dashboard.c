@@ -492,6 +492,24 @@ static void metrics_table(cd_buf *b, const json_t *d)
     cd_buf_puts(b, "</tbody></table>\n");
 }
 
+/* The baseline a judged metric used (status.judge[].history): its status
+ * (Used, FellBack, Missing, Unused, Off) and the sentence saying what the
+ * primary showed before the release, or why the judge fell back to the
+ * same windows. Empty for a status written before the history existed. */
+static void judge_baseline(cd_buf *b, const json_t *h)
+{
+    const char *status = str(h, "status");
+    cd_buf_printf(b, "<td class=\"baseline %s\">",
+                  !strcmp(status, "FellBack") ? "fell-back" : !strcmp(status, "Used") ? "ok" : "");
+    if (*status) {
+        cd_web_escape(b, status);
+        if (*str(h, "reason"))
+            cd_buf_puts(b, ": ");
+    }
+    cd_web_escape(b, str(h, "reason"));
+    cd_buf_puts(b, "</td>");
+}
+
 static void judge_table(cd_buf *b, const json_t *d)
 {
     const json_t *js = json_object_get(json_object_get(d, "status"), "judge");
@@ -499,7 +517,8 @@ static void judge_table(cd_buf *b, const json_t *d)
         return;
     cd_buf_puts(b, "<section id=\"judge\"><h2>The judge's verdicts</h2>\n<table><thead><tr>"
                    "<th>Metric</th><th>Test</th><th>Verdict</th><th>Estimate</th>"
-                   "<th>Interval</th><th>p-value</th><th>Reason</th></tr></thead><tbody>\n");
+                   "<th>Interval</th><th>p-value</th><th>Reason</th><th>Baseline</th>"
+                   "</tr></thead><tbody>\n");
     size_t i;
     const json_t *j;
     json_array_foreach(js, i, j) {
@@ -523,7 +542,9 @@ static void judge_table(cd_buf *b, const json_t *d)
         put_num(b, num(j, "pValue", NULL));
         cd_buf_puts(b, "</td><td>");
         cd_web_escape(b, str(j, "reason"));
-        cd_buf_puts(b, "</td></tr>\n");
+        cd_buf_puts(b, "</td>");
+        judge_baseline(b, json_object_get(j, "history"));
+        cd_buf_puts(b, "</tr>\n");
     }
     cd_buf_puts(b, "</tbody></table></section>\n");
 }

@@ -5,7 +5,8 @@
 # a test that knows the baseline), the moving-baseline cases, and the
 # final summary line. A small run (40 releases per row, two rates): the
 # figures are noisy, so only claims that hold by a wide margin are checked
-# (docs/benchmarks.md has the full run).
+# (docs/benchmarks.md has the full run). bench/decision_bound.py prints the
+# lower bound the docs quote against the target (7.19 and 7.39 minutes).
 . "$(dirname "$0")/../lib.sh"
 
 out=$(cd "$CANARYD_SRC" && bench/decision.sh "$CANARYD_BUILD" 40 --rates 10,2 --svg "$TEST_TMP/d.svg" 2>&1); rc=$?
@@ -54,6 +55,10 @@ assert ("healthy, 0.1% errors", "10") in got, got
 ' "$TEST_TMP/d.svg" "$out"
 out=$(cd "$CANARYD_SRC" && bench/decision.sh "$CANARYD_BUILD" 2 --rates 10 --svg "$TEST_TMP/d.png" 2>&1); rc=$?
 check "--svg with another extension: exit 2" bash -c '[ "$0" = 2 ] && grep -q "name it FILE.svg" <<<"$1"' "$rc" "$out"
+# the lower bound docs/judge.md and benchmarks.md quote against the target
+bound=$(/usr/bin/python3 "$CANARYD_SRC/bench/decision_bound.py" 2>&1)
+check "decision_bound.py: no test beats 7.19 minutes in the 0.8% step, 7.39 against every step" \
+  grep -q "^bound: step_0.8=7.19 worst_step=7.39 worst_step_rate=0.90%$" <<<"$bound"
 # the chart in docs/benchmarks.md is drawn from the table printed there
 docs_chart() {
   echo "decision quality: 1000 releases per case and rate"

@@ -43,6 +43,9 @@ static json_t *evil_detail(const char *phase)
         json_pack("{s:[{s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:s,s:f}]}", "judge", "metric", EVIL, "test",
                   "errors", "verdict", "pass", "reason", "<u>r</u>", "estimate", 0.1, "lower",
                   -0.2, "upper", 0.4, "unit", "pp", "pValue", 0.5));
+    json_object_set_new(json_array_get(json_object_get(json_object_get(d, "status"), "judge"), 0),
+                        "history", json_pack("{s:s,s:s}", "status", "FellBack", "reason",
+                                             "moved up <b>during</b> the release"));
     return d;
 }
 
@@ -122,6 +125,10 @@ static void test_canary_page(void **state)
     assert_non_null(strstr(s, "id=\"abort\""));
     assert_non_null(strstr(s, "name=\"csrf\" value=\"c0ffee\""));
     assert_non_null(strstr(s, "<section id=\"judge\">"));
+    /* the baseline the judge used, and that it fell back (issue 20) */
+    assert_non_null(strstr(s, "<th>Baseline</th>"));
+    assert_non_null(strstr(s, "<td class=\"baseline fell-back\">FellBack: moved up "
+                              "&lt;b&gt;during&lt;/b&gt; the release</td>"));
     assert_non_null(strstr(s, "&lt;img src=x onerror=alert(1)&gt;"));
     cd_buf_free(&b);
 
