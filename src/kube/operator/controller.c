@@ -22,6 +22,7 @@
 #include "util/redact.h"
 #include "util/timeutil.h"
 #include "version.h"
+#include "util/grow.h"
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -52,13 +53,7 @@ static void split_list(const char *s, char **buf, cd_strlist *l)
             *--end = '\0';
         if (!*tok)
             continue;
-        if (l->n == cap) {
-            cap = cap ? cap * 2 : 4;
-            const char **items = realloc(l->items, cap * sizeof *items);
-            if (!items)
-                abort();
-            l->items = items;
-        }
+        CD_GROW(l->items, cap, l->n + 1, 4);
         l->items[l->n++] = tok;
     }
 }
