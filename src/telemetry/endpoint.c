@@ -1,7 +1,7 @@
 /* endpoint.c - /metrics and /healthz on libmicrohttpd (see endpoint.h).
  * One event thread; each request is answered from memory at once; at most
- * CD_METRICS_MAX_CONNECTIONS connections, 10 s to send a request, 15 s idle. */
-#include "metrics/endpoint.h"
+ * CD_TELEMETRY_MAX_CONNECTIONS connections, 10 s to send a request, 15 s idle. */
+#include "telemetry/endpoint.h"
 #include "net/httpd.h"
 #include "util/errfmt.h"
 #include <arpa/inet.h>
@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cd_metrics_endpoint {
+struct cd_telemetry_endpoint {
     cd_httpd *s;
-    cd_metrics_endpoint_config cfg;
+    cd_telemetry_endpoint_config cfg;
     int port;
 };
 
-static bool is_page(const cd_metrics_endpoint *e, const char *url)
+static bool is_page(const cd_telemetry_endpoint *e, const char *url)
 {
     size_t n = e->cfg.page_prefix ? strlen(e->cfg.page_prefix) : 0;
     return e->cfg.page && n && !strncmp(url, e->cfg.page_prefix, n) && (!url[n] || url[n] == '/');
@@ -24,7 +24,7 @@ static bool is_page(const cd_metrics_endpoint *e, const char *url)
 
 /* A read-only page: only for this machine's names, never for another
  * origin, never a change. */
-static enum MHD_Result page(cd_metrics_endpoint *e, struct MHD_Connection *c, const char *url,
+static enum MHD_Result page(cd_telemetry_endpoint *e, struct MHD_Connection *c, const char *url,
                             bool get)
 {
     static const char text[] = "text/plain; charset=utf-8";
@@ -37,7 +37,7 @@ static enum MHD_Result page(cd_metrics_endpoint *e, struct MHD_Connection *c, co
                                   "server\n";
     if (!cd_host_is_local(host) || !cd_origin_matches_host(origin, host))
         return cd_httpd_reply(c, 403, text, refused, sizeof refused - 1);
-    cd_metrics_page pg = {.body = CD_BUF_INIT};
+    cd_telemetry_page pg = {.body = CD_BUF_INIT};
     e->cfg.page(e->cfg.page_ctx, url, &pg);
     if (!pg.status) {
         cd_buf_free(&pg.body);
@@ -61,7 +61,7 @@ static enum MHD_Result page(cd_metrics_endpoint *e, struct MHD_Connection *c, co
 static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const char *url,
                                   const char *method, cd_httpd_request *rq)
 {
-    cd_metrics_endpoint *e = ctx;
+    cd_telemetry_endpoint *e = ctx;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (is_page(e, url))
         return page(e, c, url, get);
@@ -76,7 +76,7 @@ static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const cha
         for (size_t i = 0; i < e->cfg.n_writers; i++)
             e->cfg.writers[i](e->cfg.writer_ctx[i], &b);
         if (!e->cfg.no_process_metrics)
-            cd_process_metrics_write(&b);
+            cd_telemetry_process_write(&b);
         enum MHD_Result r = cd_httpd_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
         cd_buf_free(&b);
         return r;
@@ -86,13 +86,14 @@ static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const cha
     return cd_httpd_reply(c, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
 }
 
-cd_metrics_endpoint *cd_metrics_endpoint_start(const cd_metrics_endpoint_config *cfg, cd_err *err)
+cd_telemetry_endpoint *cd_telemetry_endpoint_start(const cd_telemetry_endpoint_config *cfg,
+                                                   cd_err *err)
 {
     if (cfg->port < 0 || cfg->port > 65535) {
         cd_errfmt(err, "port %d is out of range", cfg->port);
         return NULL;
     }
-    cd_metrics_endpoint *e = calloc(1, sizeof *e);
+    cd_telemetry_endpoint *e = calloc(1, sizeof *e);
     if (!e)
         abort();
     e->cfg = *cfg;
@@ -101,7 +102,7 @@ cd_metrics_endpoint *cd_metrics_endpoint_start(const cd_metrics_endpoint_config 
         .listen_fd = -1,
         .address = cfg->address,
         .port = cfg->port,
-        .max_connections = CD_METRICS_MAX_CONNECTIONS,
+        .max_connections = CD_TELEMETRY_MAX_CONNECTIONS,
         .read_timeout_s = 10,
         .idle_timeout_s = 15,
         .max_body = 4096,           /* it reads no bodies */
@@ -117,12 +118,12 @@ cd_metrics_endpoint *cd_metrics_endpoint_start(const cd_metrics_endpoint_config 
     return e;
 }
 
-int cd_metrics_endpoint_port(const cd_metrics_endpoint *e)
+int cd_telemetry_endpoint_port(const cd_telemetry_endpoint *e)
 {
     return e ? e->port : -1;
 }
 
-void cd_metrics_endpoint_stop(cd_metrics_endpoint *e)
+void cd_telemetry_endpoint_stop(cd_telemetry_endpoint *e)
 {
     if (!e)
         return;

@@ -1,7 +1,7 @@
-/* test_metrics_endpoint.c - canaryd's own /metrics and /healthz: writers
+/* test_telemetry_endpoint.c - canaryd's own /metrics and /healthz: writers
  * and process metrics served in the text format (accepted by promtool),
  * health answers, routing, and bind errors. The flagger_* writer here is
- * a local stand-in for cd_registry_write (src/metrics/registry.c is built
+ * a local stand-in for cd_registry_write (src/telemetry/registry.c is built
  * on another branch); it prints the §6 series shapes. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "metrics/endpoint.h"
+#include "telemetry/endpoint.h"
 #include "net/http.h"
 
 static void flagger_series(void *ctx, cd_buf *out)
@@ -55,16 +55,16 @@ static resp get(int port, const char *method, const char *path)
 
 static void test_metrics_and_health(void **state)
 {
-    cd_metrics_endpoint_config cfg;
+    cd_telemetry_endpoint_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.address = "127.0.0.1";
     cfg.writers[0] = flagger_series;
     cfg.n_writers = 1;
     cfg.healthy = healthy;
     cd_err err = {""};
-    cd_metrics_endpoint *e = cd_metrics_endpoint_start(&cfg, &err);
+    cd_telemetry_endpoint *e = cd_telemetry_endpoint_start(&cfg, &err);
     assert_non_null(e);
-    int port = cd_metrics_endpoint_port(e);
+    int port = cd_telemetry_endpoint_port(e);
     assert_true(port > 0);
 
     resp r = get(port, "GET", "/metrics");
@@ -94,28 +94,28 @@ static void test_metrics_and_health(void **state)
     assert_int_equal(get(port, "DELETE", "/metrics").status, 405);
 
     /* the port is taken now */
-    cd_metrics_endpoint_config again = cfg;
+    cd_telemetry_endpoint_config again = cfg;
     again.port = port;
-    assert_null(cd_metrics_endpoint_start(&again, &err));
+    assert_null(cd_telemetry_endpoint_start(&again, &err));
     assert_non_null(strstr(err.msg, "cannot listen on 127.0.0.1"));
-    cd_metrics_endpoint_stop(e);
+    cd_telemetry_endpoint_stop(e);
 }
 
 static void test_bad_config(void **state)
 {
-    cd_metrics_endpoint_config cfg;
+    cd_telemetry_endpoint_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cd_err err = {""};
     cfg.address = "localhost:80";
-    assert_null(cd_metrics_endpoint_start(&cfg, &err));
+    assert_null(cd_telemetry_endpoint_start(&cfg, &err));
     assert_string_equal(err.msg, "\"localhost:80\" is not an IP address");
     cfg.address = NULL;
     cfg.port = 70000;
-    assert_null(cd_metrics_endpoint_start(&cfg, &err));
+    assert_null(cd_telemetry_endpoint_start(&cfg, &err));
     assert_string_equal(err.msg, "port 70000 is out of range");
     /* process metrics alone are well formed */
     cd_buf b = CD_BUF_INIT;
-    cd_process_metrics_write(&b);
+    cd_telemetry_process_write(&b);
     assert_non_null(strstr(b.data, "# TYPE process_cpu_seconds_total counter\n"));
     cd_buf_free(&b);
 }

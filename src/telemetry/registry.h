@@ -3,8 +3,8 @@
  * Thread-safe: the engine updates it from worker threads while the HTTP
  * endpoint reads it. Must not do I/O itself: cd_registry_write fills a
  * buffer and the caller serves it. */
-#ifndef CD_METRICS_REGISTRY_H
-#define CD_METRICS_REGISTRY_H
+#ifndef CD_TELEMETRY_REGISTRY_H
+#define CD_TELEMETRY_REGISTRY_H
 #include "util/buf.h"
 
 typedef struct cd_registry cd_registry;

@@ -1,7 +1,7 @@
 /* process.c - process_* metrics from /proc/self, with the names, types
  * and help texts of Prometheus client libraries' process collector. Reads
  * only; a missing /proc leaves the affected metrics out. */
-#include "metrics/endpoint.h"
+#include "telemetry/endpoint.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +47,7 @@ static double limit_value(rlim_t v)
     return v == RLIM_INFINITY ? 18446744073709551615.0 : (double)v;
 }
 
-void cd_process_metrics_write(cd_buf *out)
+void cd_telemetry_process_write(cd_buf *out)
 {
     long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
     FILE *f = fopen("/proc/self/stat", "r");

@@ -6,7 +6,7 @@
  * Label values are kept as given; the canary-scoped series use the
  * target's name for `name` (as Flagger's recorder does) and
  * `<target>-primary` / `<target>` for `workload`. */
-#include "metrics/registry.h"
+#include "telemetry/registry.h"
 #include "util/gofmt.h"
 #include <pthread.h>
 #include <stdbool.h>
