@@ -183,7 +183,7 @@ typedef struct cd_clock_port {
     int64_t (*now_ms)(void *ctx);   /* wall clock, ms since the epoch */
 } cd_clock_port;
 
-struct cd_registry;     /* src/metrics/registry.h: canaryd's own flagger_* metrics */
+struct cd_registry;     /* src/telemetry/registry.h: canaryd's own flagger_* metrics */
 
 typedef struct cd_ports {
     cd_workload_port workload;

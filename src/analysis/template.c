@@ -8,6 +8,7 @@
 #include "net/url.h"
 #include "util/buf.h"
 #include "util/errfmt.h"
+#include "util/grow.h"
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -189,12 +190,7 @@ static bool is_alnum_(char c) { return isalnum((unsigned char)c) || c == '_'; }
 
 static void push_tok(render *r, ttype t, const char *s, size_t n, const char *prev_end)
 {
-    if (r->ntoks == r->captoks) {
-        r->captoks = r->captoks ? r->captoks * 2 : 16;
-        r->toks = realloc(r->toks, r->captoks * sizeof *r->toks);
-        if (!r->toks)
-            abort();
-    }
+    CD_GROW(r->toks, r->captoks, r->ntoks + 1, 16);
     tok *k = &r->toks[r->ntoks++];
     k->t = t;
     k->s = s;
@@ -472,12 +468,7 @@ static void set_var(render *r, const tok *t, val *v, bool declare)
         return;
     }
     if (declare) {
-        if (r->nvars == r->capvars) {
-            r->capvars = r->capvars ? r->capvars * 2 : 4;
-            r->vars = realloc(r->vars, r->capvars * sizeof *r->vars);
-            if (!r->vars)
-                abort();
-        }
+        CD_GROW(r->vars, r->capvars, r->nvars + 1, 4);
         x = &r->vars[r->nvars++];
         x->name = strndup(t->s, t->n);
         if (!x->name)

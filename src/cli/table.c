@@ -1,5 +1,6 @@
 /* table.c - see table.h. */
 #include "cli/table.h"
+#include "util/grow.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,14 +14,7 @@ void cd_table_init(cd_table *t, size_t ncols, const char *const *headers)
 
 void cd_table_row(cd_table *t, const char *const *cells)
 {
-    if ((t->nrows + 1) * t->ncols > t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 16 * t->ncols;
-        if (t->cap < (t->nrows + 1) * t->ncols)
-            t->cap = (t->nrows + 1) * t->ncols;
-        t->cells = realloc(t->cells, t->cap * sizeof *t->cells);
-        if (!t->cells)
-            abort();
-    }
+    CD_GROW(t->cells, t->cap, (t->nrows + 1) * t->ncols, 16 * t->ncols);
     for (size_t i = 0; i < t->ncols; i++) {
         char *c = strdup(cells[i] ? cells[i] : "");
         if (!c)

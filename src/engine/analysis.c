@@ -5,7 +5,7 @@
  * only judges them. A judged metric (cd_metric.judge) branches off in
  * check_metric() to the statistical judge seam (cd_engine_config.judge). */
 #include "engine/tick.h"
-#include "metrics/registry.h"
+#include "telemetry/registry.h"
 #include "util/gofmt.h"
 #include <math.h>
 #include <stdarg.h>

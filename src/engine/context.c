@@ -3,7 +3,7 @@
  * one port call plus Flagger's reaction to its failure. No decisions here:
  * those live in tick.c, strategies.c, gates.c, analysis.c, outcome.c. */
 #include "engine/tick.h"
-#include "metrics/registry.h"
+#include "telemetry/registry.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

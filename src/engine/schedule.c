@@ -4,6 +4,7 @@
  * logs, never frees a job: the platform owns its jobs and its lock. */
 #include "engine/schedule.h"
 #include "util/hash.h"
+#include "util/grow.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,14 +162,7 @@ static void fix(cd_sched *s, cd_sched_job *j)
         down(s, j->heap_i);
         return;
     }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        cd_sched_job **v = realloc(s->v, cap * sizeof *v);
-        if (!v)
-            abort();
-        s->v = v;
-        s->cap = cap;
-    }
+    CD_GROW(s->v, s->cap, s->n + 1, 64);
     put(s, s->n++, j);
     up(s, j->heap_i);
 }

@@ -4,7 +4,7 @@
  * state between ticks: everything it knows comes from the spec, the status
  * and the ports. */
 #include "engine/tick.h"
-#include "metrics/registry.h"
+#include "telemetry/registry.h"
 #include <stdio.h>
 #include <string.h>
 

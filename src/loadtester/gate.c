@@ -2,6 +2,7 @@
  * "rollback.name.namespace") keys are open. In memory, like Flagger's: a
  * restart closes every gate. Thread-safe. */
 #include "loadtester/loadtester.h"
+#include "util/grow.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,7 @@ void cd_gates_set(cd_gates *g, const char *key, bool open)
     pthread_mutex_lock(&g->mu);
     ssize_t i = find(g, key);
     if (open && i < 0) {
-        if (g->n == g->cap) {
-            g->cap = g->cap ? g->cap * 2 : 16;
-            g->open = realloc(g->open, g->cap * sizeof *g->open);
-            if (!g->open)
-                abort();
-        }
+        CD_GROW(g->open, g->cap, g->n + 1, 16);
         g->open[g->n] = strdup(key);
         if (!g->open[g->n])
             abort();

@@ -4,6 +4,7 @@
  * what it accepts, sh runs as the simple commands it saw. */
 #include "loadtester/policy.h"
 #include "util/buf.h"
+#include "util/grow.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,12 +227,7 @@ static void end_word(scan *s)
 {
     if (!s->in_word)
         return;
-    if (s->n + 2 > s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 8;
-        s->words = realloc(s->words, s->cap * sizeof *s->words);
-        if (!s->words)
-            abort();
-    }
+    CD_GROW(s->words, s->cap, s->n + 2, 8);
     s->words[s->n++] = cd_buf_steal(&s->word);
     if (!s->words[s->n - 1])
         s->words[s->n - 1] = strdup("");

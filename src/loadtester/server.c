@@ -8,7 +8,7 @@
 #include "loadtester/loadtester.h"
 #include "loadtester/policy.h"
 #include "net/httpd.h"
-#include "metrics/endpoint.h"
+#include "telemetry/endpoint.h"
 #include "util/errfmt.h"
 #include "util/log.h"
 #include <arpa/inet.h>
@@ -139,7 +139,7 @@ static enum MHD_Result serve_metrics(cd_loadtester *lt, struct MHD_Connection *c
     cd_buf b = CD_BUF_INIT;
     cd_buf_puts(&b, "");
     cd_tasks_write_metrics(lt->tasks, &b);
-    cd_process_metrics_write(&b);
+    cd_telemetry_process_write(&b);
     enum MHD_Result r = send_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
     cd_buf_free(&b);
     return r;

@@ -13,6 +13,7 @@
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/redact.h"
+#include "util/grow.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,12 +353,7 @@ static char **fields(const char *prog, const char *cmd, size_t *n)
     v[(*n)++] = strdup(prog);
     char *copy = strdup(cmd ? cmd : ""), *save = NULL;
     for (char *w = strtok_r(copy, " \t\r\n\v\f", &save); w; w = strtok_r(NULL, " \t\r\n\v\f", &save)) {
-        if (*n + 2 > cap) {
-            cap *= 2;
-            v = realloc(v, cap * sizeof *v);
-            if (!v)
-                abort();
-        }
+        CD_GROW(v, cap, *n + 2, 8);
         v[(*n)++] = strdup(w);
     }
     v[*n] = NULL;

@@ -13,6 +13,7 @@
 #include "util/suggest.h"
 #include "util/timeutil.h"
 #include "version.h"
+#include "util/grow.h"
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -550,13 +551,7 @@ static void schedule(cd_local *L, int64_t now)
             cd_sched_defer(&L->sched, j, now + (interval > 0 ? interval : 1));
             continue;
         }
-        if (L->nqueue == L->capqueue) {
-            L->capqueue = L->capqueue ? L->capqueue * 2 : 16;
-            lc_canary **q = realloc(L->queue, L->capqueue * sizeof *q);
-            if (!q)
-                abort();
-            L->queue = q;
-        }
+        CD_GROW(L->queue, L->capqueue, L->nqueue + 1, 16);
         L->queue[L->nqueue++] = c;
         pthread_cond_signal(&L->work_cv);
     }

@@ -20,7 +20,7 @@
 #include "local/target.h"
 #include "lookup/secrets.h"
 #include "lookup/store.h"
-#include "metrics/registry.h"
+#include "telemetry/registry.h"
 #include "notify/notify.h"
 #include <pthread.h>
 

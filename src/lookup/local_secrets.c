@@ -4,6 +4,7 @@
 #include "lookup/secrets.h"
 #include "util/buf.h"
 #include "util/errfmt.h"
+#include "util/grow.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -38,12 +39,7 @@ void cd_secret_put(cd_secret *s, const char *key, const char *value, size_t len)
             return;
         }
     }
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 4;
-        s->items = realloc(s->items, s->cap * sizeof *s->items);
-        if (!s->items)
-            abort();
-    }
+    CD_GROW(s->items, s->cap, s->n + 1, 4);
     cd_secret_entry *e = &s->items[s->n++];
     e->key = strdup(key);
     e->value = malloc(len + 1);

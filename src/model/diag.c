@@ -1,6 +1,7 @@
 /* diag.c - see diag.h. */
 #include "model/diag.h"
 #include "util/buf.h"
+#include "util/grow.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +34,7 @@ void cd_diags_vadd(cd_diags *d, cd_diag_severity sev, const char *file, int line
         }
         return;
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        cd_diag *p = realloc(d->items, cap * sizeof *p);
-        if (!p)
-            abort();
-        d->items = p;
-        d->cap = cap;
-    }
+    CD_GROW(d->items, d->cap, d->n + 1, 8);
     cd_buf msg = CD_BUF_INIT;
     cd_buf_vprintf(&msg, fmt, ap);
     cd_diag *x = &d->items[d->n++];

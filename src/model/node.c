@@ -3,6 +3,7 @@
  * anchors/aliases (shared nodes) and "<<" merge keys. Must not keep any
  * pointer into the input buffer: scalars are copied into the arena. */
 #include "model/node.h"
+#include "util/grow.h"
 #include <libfyaml.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,16 +43,7 @@ typedef struct {
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return p;
-    size_t c = *cap ? *cap * 2 : 8;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(p, c * elem);
-    if (!q)
-        abort();
-    *cap = c;
-    return q;
+    return cd_grow(p, cap, need, elem, 8);
 }
 
 #define CD_STR_(x) #x

@@ -7,6 +7,7 @@
 #include "model/workload.h"
 #include "util/buf.h"
 #include "util/hash.h"
+#include "util/grow.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -89,14 +90,7 @@ void cd_object_free(cd_object *o)
 
 void cd_object_list_push(cd_object_list *l, cd_object *o)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        cd_object **p = realloc(l->items, cap * sizeof *p);
-        if (!p)
-            abort();
-        l->items = p;
-        l->cap = cap;
-    }
+    CD_GROW(l->items, l->cap, l->n + 1, 8);
     l->items[l->n++] = o;
 }
 
@@ -306,13 +300,7 @@ static long load_dir(const char *path, const char *ns, cd_object_list *out, cd_d
     while ((e = readdir(dir))) {
         if (e->d_name[0] == '.')
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **p = realloc(names, cap * sizeof *p);
-            if (!p)
-                abort();
-            names = p;
-        }
+        CD_GROW(names, cap, n + 1, 32);
         names[n++] = strdup(e->d_name);
     }
     closedir(dir);

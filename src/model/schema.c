@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/suggest.h"
 #include "util/timeutil.h"
+#include "util/grow.h"
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
@@ -136,14 +137,7 @@ int cd_schema_load_text(const char *name, const char *text, size_t len, cd_diags
             const cd_node *v = versions->items[i];
             const cd_node *schema = cd_map_get(cd_map_get(v, "schema"), "openAPIV3Schema");
             const cd_node *served = cd_map_get(v, "served");
-            if (g_reg.n == g_reg.cap) {
-                size_t cap = g_reg.cap ? g_reg.cap * 2 : 16;
-                cd_crd_version *p = realloc(g_reg.items, cap * sizeof *p);
-                if (!p)
-                    abort();
-                g_reg.items = p;
-                g_reg.cap = cap;
-            }
+            CD_GROW(g_reg.items, g_reg.cap, g_reg.n + 1, 16);
             compile_patterns((cd_node *)schema, 0);
             g_reg.items[g_reg.n++] = (cd_crd_version){
                 .group = str_at(spec, "group") ?: "",

@@ -5,6 +5,7 @@
 #include "util/redact.h"
 #include "util/errfmt.h"
 #include "util/timeutil.h"
+#include "util/grow.h"
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
@@ -49,14 +50,7 @@ bool cd_http_add_header(cd_http_request *rq, const char *name, const char *value
         cd_errfmt(err, "HTTP header %.64s: value contains a line break", name);
         return false;
     }
-    if (rq->n_headers == rq->cap_headers) {
-        size_t cap = rq->cap_headers ? rq->cap_headers * 2 : 8;
-        char **h = realloc(rq->headers, cap * sizeof *h);
-        if (!h)
-            abort();
-        rq->headers = h;
-        rq->cap_headers = cap;
-    }
+    CD_GROW(rq->headers, rq->cap_headers, rq->n_headers + 1, 8);
     size_t n = strlen(name) + strlen(value) + 3;
     char *line = malloc(n);
     if (!line)

@@ -4,6 +4,7 @@
 #include "util/redact.h"
 #include "net/http.h"
 #include "util/errfmt.h"
+#include "util/grow.h"
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,12 +67,7 @@ bool cd_url_query_unescape(const char *s, size_t n, cd_buf *out)
 
 void cd_query_add(cd_query *q, const char *key, const char *value)
 {
-    if (q->n == q->cap) {
-        q->cap = q->cap ? q->cap * 2 : 8;
-        q->items = realloc(q->items, q->cap * sizeof *q->items);
-        if (!q->items)
-            abort();
-    }
+    CD_GROW(q->items, q->cap, q->n + 1, 8);
     q->items[q->n].key = strdup(key);
     q->items[q->n].value = strdup(value ? value : "");
     if (!q->items[q->n].key || !q->items[q->n].value)

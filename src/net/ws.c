@@ -51,6 +51,8 @@ static bool wait_fd(cd_ws *ws, short ev, cd_err *err)
 
 static bool send_all(cd_ws *ws, const unsigned char *p, size_t n, cd_err *err)
 {
+    if (!ws->h)         /* cd_ws_from_bytes: nobody listens */
+        return true;
     while (n) {
         size_t sent = 0;
         CURLcode rc = curl_easy_send(ws->h, p, n, &sent);
@@ -73,6 +75,10 @@ static bool send_all(cd_ws *ws, const unsigned char *p, size_t n, cd_err *err)
 static bool fill(cd_ws *ws, cd_err *err)
 {
     unsigned char buf[16384];
+    if (!ws->h) {       /* cd_ws_from_bytes: everything is already in ws->in */
+        cd_errfmt(err, "%s: connection closed", ws->where);
+        return false;
+    }
     for (;;) {
         size_t got = 0;
         CURLcode rc = curl_easy_recv(ws->h, buf, sizeof buf, &got);
@@ -236,6 +242,21 @@ cd_ws *cd_ws_connect(const char *url, const cd_ws_opts *o, cd_err *err)
     curl_url_cleanup(u);
     cd_buf_free(&http);
     if (!ok) {
+        cd_ws_close(ws);
+        return NULL;
+    }
+    return ws;
+}
+
+cd_ws *cd_ws_from_bytes(const void *data, size_t len, bool handshake_first, cd_err *err)
+{
+    cd_ws *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        abort();
+    ws->deadline = INT64_MAX;
+    snprintf(ws->where, sizeof ws->where, "ws://bytes:0");
+    cd_buf_append(&ws->in, data, len);
+    if (handshake_first && !handshake(ws, "bytes", "/", err)) {
         cd_ws_close(ws);
         return NULL;
     }

@@ -28,5 +28,10 @@ bool cd_ws_send_text(cd_ws *ws, const char *data, size_t len, cd_err *err);
  * or the deadline. */
 bool cd_ws_recv(cd_ws *ws, bool *binary, char **data, size_t *len, cd_err *err);
 void cd_ws_close(cd_ws *ws);
+/* For tests and fuzzing: a connection whose server sent exactly data (the
+ * handshake answer first when handshake_first, which then fails on the
+ * random key's Sec-WebSocket-Accept), that discards what is sent and ends
+ * as a dropped connection. NULL with err when the handshake fails. */
+cd_ws *cd_ws_from_bytes(const void *data, size_t len, bool handshake_first, cd_err *err);
 
 #endif

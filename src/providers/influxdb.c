@@ -9,6 +9,7 @@
 #include "net/url.h"
 #include "providers/provider.h"
 #include "util/errfmt.h"
+#include "util/grow.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -140,12 +141,7 @@ static void row_free(csv_row *r)
 
 static void row_push(csv_row *r, cd_buf *field)
 {
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->f = realloc(r->f, r->cap * sizeof *r->f);
-        if (!r->f)
-            abort();
-    }
+    CD_GROW(r->f, r->cap, r->n + 1, 16);
     cd_buf_puts(field, "");
     r->f[r->n++] = cd_buf_steal(field);
 }

@@ -129,6 +129,11 @@ cd_metric_rc cd_externalmetrics_parse_json(const json_t *root, const char *body,
 /* The External Metrics API path for a Flagger query
  * "<namespace>/<metric>?labelSelector=<selector>", appended to path. */
 bool cd_externalmetrics_request_path(const char *query, cd_buf *path, cd_err *err);
+/* Splunk SignalFlow: the messages after the execute request, read from ws
+ * until the channel ends; the last value received (ERROR when several time
+ * series answered, NO_DATA when none). */
+struct cd_ws;
+cd_metric_rc cd_splunk_read(struct cd_ws *ws, double *value, cd_err *err);
 /* A keptn query "<keptnmetric|analysis>/<ns>/<name>[/<duration>[/<k=v;...>]]"
  * (lower-cased as Flagger does); *ns, *name, *duration malloc'd, *args a
  * JSON object (analyses only; NULL and duration NULL for a KeptnMetric). */

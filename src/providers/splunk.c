@@ -271,7 +271,6 @@ static cd_metric_rc sp_query(cd_provider *p, const char *query, double *value, c
         return CD_METRIC_ERROR;
     }
     int64_t now = cd_provider_now_ms(p);
-    sf_result r = {0};
     bool ok = authenticate(ws, s, err);
     if (!ok)
         cd_errprefix(err, "error executing query");
@@ -280,7 +279,20 @@ static cd_metric_rc sp_query(cd_provider *p, const char *query, double *value, c
                                        (json_int_t)(now - s->from_delta_ms), "stop",
                                        (json_int_t)now, "resolution", 0, "maxDelay", 0,
                                        "immediate", 1, "timezone", ""), err);
-    while (ok && !r.done) {
+    if (!ok) {
+        cd_ws_close(ws);
+        return CD_METRIC_ERROR;
+    }
+    cd_metric_rc rc = cd_splunk_read(ws, value, err);
+    cd_ws_close(ws);
+    return rc;
+}
+
+cd_metric_rc cd_splunk_read(struct cd_ws *ws, double *value, cd_err *err)
+{
+    sf_result r = {0};
+    bool ok = true;
+    while (!r.done) {
         bool bin;
         char *m;
         size_t n;
@@ -291,8 +303,9 @@ static cd_metric_rc sp_query(cd_provider *p, const char *query, double *value, c
         }
         ok = bin ? on_binary((const unsigned char *)m, n, &r, err) : on_json(m, n, &r, err);
         free(m);
+        if (!ok)
+            break;
     }
-    cd_ws_close(ws);
     if (!ok)
         return CD_METRIC_ERROR;
     if (!r.n) {

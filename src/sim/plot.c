@@ -4,6 +4,7 @@
  * dependency beyond util/buf. Long simulations are thinned to at most
  * PLOT_MAX_POINTS drawn ticks, keeping every phase change. */
 #include "sim/plot.h"
+#include "util/grow.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +46,7 @@ cd_sim_plot *cd_sim_plot_new(const cd_canary_spec *spec)
 
 void cd_sim_plot_add(cd_sim_plot *p, const cd_sim_row *row)
 {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 256;
-        p->pts = realloc(p->pts, p->cap * sizeof *p->pts);
-        if (!p->pts)
-            abort();
-    }
+    CD_GROW(p->pts, p->cap, p->n + 1, 256);
     plot_point *pt = &p->pts[p->n++];
     pt->t_ms = row->t_ms;
     pt->phase = row->phase;

@@ -9,6 +9,7 @@
 #include "sim/sim.h"
 #include "sim/traffic.h"
 #include "util/hash.h"
+#include "util/grow.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,16 +73,7 @@ struct cd_sim {
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size)
 {
-    if (need <= *cap)
-        return p;
-    size_t nc = *cap ? *cap * 2 : 16;
-    while (nc < need)
-        nc *= 2;
-    void *np = realloc(p, nc * size);
-    if (!np)
-        abort();
-    *cap = nc;
-    return np;
+    return cd_grow(p, cap, need, size, 16);
 }
 
 static size_t pool_put(cd_sim *s, const char *text)

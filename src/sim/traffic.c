@@ -5,6 +5,7 @@
  * so that the same scenario gives the same requests to any algorithm. */
 #include "sim/traffic.h"
 #include "judge/stats.h"
+#include "util/grow.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,14 +92,7 @@ static double sigma_of(const cd_sim_profile *p)
 
 static void push_latency(cd_sim_requests *r, int side, double ms)
 {
-    if (r->n_latency[side] == r->cap_latency[side]) {
-        size_t cap = r->cap_latency[side] ? r->cap_latency[side] * 2 : 1024;
-        double *p = realloc(r->latency[side], cap * sizeof *p);
-        if (!p)
-            abort();
-        r->latency[side] = p;
-        r->cap_latency[side] = cap;
-    }
+    CD_GROW(r->latency[side], r->cap_latency[side], r->n_latency[side] + 1, 1024);
     r->latency[side][r->n_latency[side]++] = ms;
 }
 

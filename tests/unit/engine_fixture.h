@@ -7,7 +7,7 @@
  * Header-only (static functions); include after cmocka.h. */
 #ifndef ENGINE_FIXTURE_H
 #define ENGINE_FIXTURE_H
-#include "metrics/registry.h"
+#include "telemetry/registry.h"
 #include "model/object.h"
 #include "sim/report.h"
 #include "sim/sim.h"

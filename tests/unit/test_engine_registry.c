@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "metrics/registry.h"
+#include "telemetry/registry.h"
 
 static char *exposition(cd_registry *r)
 {

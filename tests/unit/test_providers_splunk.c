@@ -6,7 +6,8 @@
  * END_OF_CHANNEL), and the HTTP validation endpoint: the value, the
  * execute request, no data, several series, computation errors, a bad
  * token, garbage and truncated messages, a server that never ends the
- * channel (timeout), a refused upgrade, a close frame, constructor errors. */
+ * channel (timeout), a refused upgrade, a close frame, constructor errors;
+ * and frames given as bytes (cd_ws_from_bytes), as the fuzz target reads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <openssl/sha.h>
 #include <zlib.h>
 #include "testsrv.h"
+#include "net/ws.h"
 #include "providers/provider.h"
 
 #define NOW_MS 1700000000000LL
@@ -466,12 +468,95 @@ static void test_online_and_open(void **state)
     cd_secret_free(&s);
 }
 
+/* A server frame (unmasked unless mask) of opcode op around payload. */
+static size_t put_frame(unsigned char *o, unsigned op, bool fin, const void *payload, size_t n,
+                        const unsigned char *mask)
+{
+    size_t k = 0;
+    o[k++] = (unsigned char)((fin ? 0x80 : 0) | op);
+    unsigned char m = mask ? 0x80 : 0;
+    if (n < 126) {
+        o[k++] = (unsigned char)(m | n);
+    } else {
+        o[k++] = m | 126;
+        o[k++] = (unsigned char)(n >> 8);
+        o[k++] = (unsigned char)n;
+    }
+    if (mask) {
+        memcpy(o + k, mask, 4);
+        k += 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        o[k + i] = ((const unsigned char *)payload)[i] ^ (mask ? mask[i % 4] : 0);
+    return k + n;
+}
+
+/* A binary SignalFlow data message with one double. */
+static size_t put_data(unsigned char *o, uint64_t tsid, double v)
+{
+    memset(o, 0, 20 + 12 + 17);
+    o[0] = 1;
+    o[1] = 5;
+    memcpy(o + 4, "R0", 2);
+    unsigned char *d = o + 20;
+    d[11] = 1;                                  /* count */
+    d[12] = 2;                                  /* double */
+    uint64_t raw;
+    memcpy(&raw, &v, sizeof raw);
+    for (int i = 0; i < 8; i++) {
+        d[13 + i] = (unsigned char)(tsid >> (56 - 8 * i));
+        d[21 + i] = (unsigned char)(raw >> (56 - 8 * i));
+    }
+    return 20 + 12 + 17;
+}
+
+/* The fuzz target's path (fuzz/fuzz_splunk_stream.c): frames from bytes
+ * through cd_ws_from_bytes and cd_splunk_read, no socket. */
+static void test_from_bytes(void **state)
+{
+    static const char end[] = "{\"type\":\"control-message\",\"event\":\"END_OF_CHANNEL\"}";
+    static const unsigned char mask[4] = {1, 2, 3, 4};
+    unsigned char buf[1024], msg[64];
+    size_t n = 0, m = put_data(msg, 7, 1.5);
+    /* fragmented (a ping between the pieces), masked, then the end */
+    n += put_frame(buf + n, 2, false, msg, 10, NULL);
+    n += put_frame(buf + n, 9, true, "hi", 2, NULL);
+    n += put_frame(buf + n, 0, true, msg + 10, m - 10, mask);
+    n += put_frame(buf + n, 1, true, end, strlen(end), NULL);
+    cd_err err = {""};
+    double v = 0;
+    cd_ws *ws = cd_ws_from_bytes(buf, n, false, &err);
+    assert_non_null(ws);
+    assert_int_equal(cd_splunk_read(ws, &v, &err), CD_METRIC_OK);
+    assert_true(v == 1.5);
+    cd_ws_close(ws);
+
+    /* the stream ends before END_OF_CHANNEL: a dropped connection */
+    ws = cd_ws_from_bytes(buf, n - strlen(end) - 2, false, &err);
+    assert_int_equal(cd_splunk_read(ws, &v, &err), CD_METRIC_ERROR);
+    assert_string_equal(err.msg, "error executing query: ws://bytes:0: connection closed");
+    cd_ws_close(ws);
+
+    /* a continuation frame with no message to continue */
+    n = put_frame(buf, 0, true, msg, m, NULL);
+    ws = cd_ws_from_bytes(buf, n, false, &err);
+    assert_int_equal(cd_splunk_read(ws, &v, &err), CD_METRIC_ERROR);
+    assert_non_null(strstr(err.msg, "unexpected websocket frame (opcode 0)"));
+    cd_ws_close(ws);
+
+    /* a handshake answer that is not 101 */
+    static const char refused[] = "HTTP/1.1 403 Forbidden\r\n\r\n";
+    assert_null(cd_ws_from_bytes(refused, strlen(refused), true, &err));
+    assert_string_equal(err.msg, "ws://bytes:0: websocket handshake refused (HTTP 403)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_value),
         cmocka_unit_test(test_no_data_and_errors),
         cmocka_unit_test(test_online_and_open),
+        cmocka_unit_test(test_from_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

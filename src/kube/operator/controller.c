@@ -22,6 +22,7 @@
 #include "util/redact.h"
 #include "util/timeutil.h"
 #include "version.h"
+#include "util/grow.h"
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -52,13 +53,7 @@ static void split_list(const char *s, char **buf, cd_strlist *l)
             *--end = '\0';
         if (!*tok)
             continue;
-        if (l->n == cap) {
-            cap = cap ? cap * 2 : 4;
-            const char **items = realloc(l->items, cap * sizeof *items);
-            if (!items)
-                abort();
-            l->items = items;
-        }
+        CD_GROW(l->items, cap, l->n + 1, 4);
         l->items[l->n++] = tok;
     }
 }
@@ -592,7 +587,7 @@ static void teardown(cdk_operator *op)
         cd_leader_stop(op->leader);
         cd_leader_free(op->leader);
     }
-    cd_metrics_endpoint_stop(op->endpoint);
+    cd_telemetry_endpoint_stop(op->endpoint);
     cd_kube_events_free(op->events);
     cd_kube_client_free(op->kc);
     cd_kube_config_free(&op->kcfg);
@@ -617,7 +612,7 @@ static void teardown(cdk_operator *op)
 
 static bool start_endpoint(cdk_operator *op)
 {
-    cd_metrics_endpoint_config mc = {.port = op->opt.port, .n_writers = 1};
+    cd_telemetry_endpoint_config mc = {.port = op->opt.port, .n_writers = 1};
     mc.writers[0] = write_registry;
     mc.writer_ctx[0] = op->registry;
     if (op->opt.dashboard) {   /* read-only pages (docs/dashboard.md) */
@@ -626,13 +621,13 @@ static bool start_endpoint(cdk_operator *op)
         mc.page_ctx = op;
     }
     cd_err err = {{0}};
-    op->endpoint = cd_metrics_endpoint_start(&mc, &err);
+    op->endpoint = cd_telemetry_endpoint_start(&mc, &err);
     if (!op->endpoint) {
         cd_error("cannot serve /metrics on port %d: %s", op->opt.port, err.msg);
         return false;
     }
     cd_info("Serving /metrics and /healthz%s on port %d", op->opt.dashboard ? " and the dashboard (/ui/)" : "",
-            cd_metrics_endpoint_port(op->endpoint));
+            cd_telemetry_endpoint_port(op->endpoint));
     return true;
 }
 

@@ -6,7 +6,7 @@
  * changes state: the port has no authentication (Flagger's :8080), so the
  * pages only show what the Canaries' status already says, and the
  * endpoint serves them only for this machine's names (kubectl
- * port-forward), never for another origin (metrics/endpoint.c). Reads the
+ * port-forward), never for another origin (telemetry/endpoint.c). Reads the
  * cache only; never calls the API server. */
 #include "kube/operator/operator.h"
 #include "util/timeutil.h"
@@ -74,14 +74,14 @@ static json_t *canary_view(const json_t *obj, bool detail)
     return j;
 }
 
-static void html_page(cd_metrics_page *out, unsigned status)
+static void html_page(cd_telemetry_page *out, unsigned status)
 {
     out->status = status;
     out->type = "text/html; charset=utf-8";
     out->headers = page_headers;
 }
 
-void cdk_dashboard_page(void *ctx, const char *url, cd_metrics_page *out)
+void cdk_dashboard_page(void *ctx, const char *url, cd_telemetry_page *out)
 {
     cdk_operator *op = ctx;
     cd_web_page o = {.base = "/ui", .refresh_s = UI_REFRESH_S};

@@ -20,8 +20,8 @@
 #include "kube/platform.h"
 #include "lookup/secrets.h"
 #include "lookup/store.h"
-#include "metrics/endpoint.h"
-#include "metrics/registry.h"
+#include "telemetry/endpoint.h"
+#include "telemetry/registry.h"
 #include "notify/notify.h"
 #include <pthread.h>
 #include <stdatomic.h>
@@ -61,7 +61,7 @@ typedef struct cdk_operator {
     cd_kube_events *events;
     cd_informer *canaries, *templates, *providers;
     cd_registry *registry;
-    cd_metrics_endpoint *endpoint;
+    cd_telemetry_endpoint *endpoint;
     cd_leader *leader;
     cd_engine_config engine;
     cd_hooks_config hooks;
@@ -91,7 +91,7 @@ typedef struct cdk_operator {
 
 /* dashboard.c: the read-only pages under /ui (-dashboard), for the
  * metrics endpoint's page hook; ctx is the operator. */
-void cdk_dashboard_page(void *ctx, const char *url, cd_metrics_page *out);
+void cdk_dashboard_page(void *ctx, const char *url, cd_telemetry_page *out);
 
 /* controller.c */
 int cdk_operator_run(const cdk_options *o);

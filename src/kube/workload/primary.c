@@ -7,6 +7,7 @@
 #include "kube/workload/builders.h"
 #include "model/object.h"
 #include "util/errfmt.h"
+#include "util/grow.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,13 +334,7 @@ size_t cdk_discover_ports(const json_t *target, const cd_service *svc, cdk_port 
             while (k < n && strcmp(ports[k].name, name))
                 k++;
             if (k == n) {
-                if (n == cap) {
-                    cap = cap ? cap * 2 : 4;
-                    cdk_port *np = realloc(ports, cap * sizeof *np);
-                    if (!np)
-                        abort();
-                    ports = np;
-                }
+                CD_GROW(ports, cap, n + 1, 4);
                 n++;
             }
             snprintf(ports[k].name, sizeof ports[k].name, "%s", name);

@@ -7,6 +7,7 @@
 #include "router/datapath/proxy.h"
 #include "router/datapath/workers.h"
 #include "util/log.h"
+#include "util/grow.h"
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -151,14 +152,7 @@ void rt_worker_unhold(rt_worker *w, rt_snapshot *s)
 
 void rt_worker_mark_dirty(rt_worker *w, rt_gstats *g)
 {
-    if (w->ndirty == w->capdirty) {
-        size_t cap = w->capdirty ? w->capdirty * 2 : 16;
-        rt_gstats **v = realloc(w->dirty, cap * sizeof *v);
-        if (!v)
-            abort();
-        w->dirty = v;
-        w->capdirty = cap;
-    }
+    CD_GROW(w->dirty, w->capdirty, w->ndirty + 1, 16);
     atomic_fetch_add(&g->refs, 1);
     w->dirty[w->ndirty++] = g;
 }
@@ -281,14 +275,7 @@ static void worker_switch(rt_worker *w)
         rt_snapshot_release(s);
         return;
     }
-    if (w->nheld == w->capheld) {
-        size_t cap = w->capheld ? w->capheld * 2 : 4;
-        rt_held *v = realloc(w->held, cap * sizeof *v);
-        if (!v)
-            abort();
-        w->held = v;
-        w->capheld = cap;
-    }
+    CD_GROW(w->held, w->capheld, w->nheld + 1, 4);
     w->held[w->nheld++] = (rt_held){s, 0};
     rt_snapshot *old = w->snap;
     w->snap = s;

@@ -1,5 +1,6 @@
 /* loop.c - epoll + binary-heap timers. See loop.h. */
 #include "router/io/loop.h"
+#include "util/grow.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,14 +124,7 @@ void rt_timer_set(rt_loop *l, rt_timer *t, int64_t at)
             sift_down(l, t->idx - 1);
         return;
     }
-    if (l->nheap == l->capheap) {
-        uint32_t cap = l->capheap ? l->capheap * 2 : 64;
-        rt_timer **h = realloc(l->heap, cap * sizeof *h);
-        if (!h)
-            abort();
-        l->heap = h;
-        l->capheap = cap;
-    }
+    CD_GROW(l->heap, l->capheap, (size_t)l->nheap + 1, 64);
     t->at = at;
     heap_place(l, l->nheap++, t);
     sift_up(l, l->nheap - 1);
@@ -155,14 +149,7 @@ void rt_timer_clear(rt_loop *l, rt_timer *t)
 
 void rt_loop_defer(rt_loop *l, void (*fn)(void *), void *p)
 {
-    if (l->ndeferred == l->capdeferred) {
-        uint32_t cap = l->capdeferred ? l->capdeferred * 2 : 32;
-        struct rt_deferred *d = realloc(l->deferred, cap * sizeof *d);
-        if (!d)
-            abort();
-        l->deferred = d;
-        l->capdeferred = cap;
-    }
+    CD_GROW(l->deferred, l->capdeferred, (size_t)l->ndeferred + 1, 32);
     l->deferred[l->ndeferred].fn = fn;
     l->deferred[l->ndeferred].p = p;
     l->ndeferred++;

@@ -7,6 +7,7 @@
 #define CD_ROUTER_LOOP_H
 #include "util/timeutil.h"  /* cd_mono_ms (timers), cd_wall_ms */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct rt_loop;
@@ -28,13 +29,15 @@ typedef struct rt_loop {
     rt_io wake_io;
     void (*on_wake)(struct rt_loop *l);
     rt_timer **heap;
-    uint32_t nheap, capheap;
+    uint32_t nheap;
+    size_t capheap;
     int64_t now;            /* monotonic ms, refreshed each iteration */
     void *owner;
     /* frees deferred to the end of the iteration, so that an event later
      * in the same batch never sees freed memory */
     struct rt_deferred { void (*fn)(void *); void *p; } *deferred;
-    uint32_t ndeferred, capdeferred;
+    uint32_t ndeferred;
+    size_t capdeferred;
 } rt_loop;
 
 int  rt_loop_init(rt_loop *l, void *owner);

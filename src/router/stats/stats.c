@@ -1,6 +1,7 @@
 /* stats.c - endpoints, backend and group counters, and their registry.
  * See stats.h. */
 #include "router/stats/stats.h"
+#include "util/grow.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +22,7 @@ static struct {
 
 static void vec_push(objvec *v, void *p)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        void **nv = realloc(v->v, cap * sizeof *nv);
-        if (!nv)
-            abort();
-        v->v = nv;
-        v->cap = cap;
-    }
+    CD_GROW(v->v, v->cap, v->n + 1, 16);
     v->v[v->n++] = p;
 }
 
