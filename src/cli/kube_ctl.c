@@ -318,6 +318,8 @@ static const action actions[] = {
 
 int cd_ctl_kube_act(cd_ctl_kube *k, const char *name, const char *what)
 {
+    if (!strcmp(what, "rollback"))
+        return cd_ctl_kube_rollback(k, name);
     const action *a = NULL;
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (!strcmp(actions[i].name, what))

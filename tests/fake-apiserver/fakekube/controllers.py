@@ -3,7 +3,8 @@ moves Deployments' and DaemonSets' status the way the real controllers do
 (observedGeneration, replicas, updatedReplicas, readyReplicas,
 availableReplicas, unavailableReplicas, the Progressing and Available
 conditions, ProgressDeadlineExceeded after progressDeadlineSeconds, the
-revision annotation), runs StatefulSets' pods with the partitioned
+revision annotation) and keeps a Deployment's ReplicaSets as the
+deployment controller does (see _replicasets), runs StatefulSets' pods with the partitioned
 RollingUpdate (see _statefulset), completes ReplicaSets and HPAs, stands in
 for Knative Serving's controller and KEDA's operator when their CRDs are
 installed (knative.py, keda.py), finishes
@@ -135,6 +136,7 @@ class Controllers(threading.Thread):
         self.rollouts = {}          # uid -> Rollout
         self.sets = {}              # StatefulSet uid -> {"next": mono, "current": currentRevision}
         self.written = {}           # uid -> what the status last written was computed from
+        self.replicasets = {}       # Deployment uid -> {pod-template-hash: ReplicaSet name}
         self.stop_event = threading.Event()
         self._last_gc = 0.0
         # fed by the store's change listener (under the store's lock)
@@ -233,6 +235,7 @@ class Controllers(threading.Thread):
         for uid in [u for u in self.rollouts if u not in seen]:
             del self.rollouts[uid]
             self.written.pop(uid, None)
+            self.replicasets.pop(uid, None)
 
     # -- Deployments and DaemonSets -------------------------------------------------------
     def _nodes_matching(self, selector):
@@ -279,6 +282,7 @@ class Controllers(threading.Thread):
             # nothing moved since the status was last written
             return r.complete(desired) and not late and not recent
         if kind == "Deployment":
+            r.revision = self._replicasets(obj, r, desired)
             res = self.store.internal_update(("apps", "deployments"), ns, name,
                                              lambda o: self._deployment_status(o, r, desired))
         else:
@@ -332,6 +336,89 @@ class Controllers(threading.Thread):
                 new[k] = v
         new["conditions"] = conds
         o["status"] = new
+
+    # -- a Deployment's ReplicaSets (kube-controller-manager's deployment/sync.go) ----------
+    def _replicasets(self, o, r, desired):
+        """The ReplicaSets of a Deployment as the deployment controller keeps
+        them: one per pod template, named <deployment>-<pod-template-hash>,
+        owned by the Deployment (controller: true), its template and
+        selector those of the Deployment plus the label pod-template-hash,
+        the Deployment's annotations copied (but its revision ones) and
+        deployment.kubernetes.io/revision, desired-replicas and
+        max-replicas. A new template gets a new ReplicaSet at revision
+        max+1; an older template coming back reuses its ReplicaSet, whose
+        revision becomes max+1 and whose old revision goes into
+        deployment.kubernetes.io/revision-history (what `kubectl rollout
+        history/undo` read). The new ReplicaSet holds the rollout's new pods,
+        the newest older one its old ready pods, the others none; those
+        beyond spec.revisionHistoryLimit (oldest revision first) are
+        deleted once at zero. Returns the new ReplicaSet's revision (the
+        Deployment's revision annotation)."""
+        md, spec = o["metadata"], o.get("spec") or {}
+        ns, uid = md.get("namespace"), md["uid"]
+        known = self.replicasets.setdefault(uid, {})
+        live = {}
+        for h, n in list(known.items()):
+            rs = self.store.find(RS, ns, n)
+            if rs is None or not any(ref.get("uid") == uid for ref in
+                                     rs["metadata"].get("ownerReferences") or []):
+                del known[h]
+            else:
+                live[h] = rs
+        revs = {h: _revision(rs) for h, rs in live.items()}
+        top = max(revs.values()) if revs else 0
+        name = "%s-%s" % (md["name"], r.hash)
+        if r.hash not in live:
+            if self.store.find(RS, ns, name) is not None:
+                return r.revision       # a name taken by another object: leave it be
+            revs[r.hash] = top + 1
+            self.store.internal_create(self.store.storage_type(RS),
+                                       self._new_replicaset(o, r.hash, top + 1, desired),
+                                       manager="kube-controller-manager")
+            known[r.hash] = name
+        elif revs[r.hash] < top:
+            old = revs[r.hash]
+            revs[r.hash] = top + 1
+
+            def bump(x):
+                ann = x["metadata"].setdefault("annotations", {})
+                hist = [v for v in (ann.get(REV_HISTORY) or "").split(",") if v]
+                ann[REV_HISTORY] = ",".join(hist + [str(old)])
+                ann[REV] = str(top + 1)
+            self.store.internal_update(RS, ns, name, bump, manager="kube-controller-manager",
+                                       subresource=None)
+        olds = sorted((h for h in revs if h != r.hash), key=lambda h: -revs[h])
+        counts = {r.hash: (r.new_total, r.new_ready)}
+        for i, h in enumerate(olds):
+            counts[h] = (r.old_ready, r.old_ready) if i == 0 else (0, 0)
+        surge = _max_surge(spec, desired)
+        for h, (total, ready) in counts.items():
+            self.store.internal_update(RS, ns, known[h], _rs_scale(total, ready, desired, surge),
+                                       manager="kube-controller-manager", subresource=None)
+        limit = spec.get("revisionHistoryLimit", 10)
+        idle = [h for h in olds if counts[h][0] == 0]
+        for h in sorted(idle, key=lambda h: revs[h])[:max(0, len(olds) - limit)]:
+            self.store.internal_delete(RS, ns, known.pop(h))
+        return revs[r.hash]
+
+    @staticmethod
+    def _new_replicaset(o, thash, revision, desired):
+        md, spec = o["metadata"], o.get("spec") or {}
+        tpl = json.loads(json.dumps(spec.get("template") or {}))
+        tmd = tpl.setdefault("metadata", {})
+        tmd["labels"] = dict(tmd.get("labels") or {}, **{HASH_LABEL: thash})
+        sel = json.loads(json.dumps(spec.get("selector") or {}))
+        sel["matchLabels"] = dict(sel.get("matchLabels") or {}, **{HASH_LABEL: thash})
+        ann = {k: v for k, v in (md.get("annotations") or {}).items() if k not in SKIPPED_ANNOTATIONS}
+        ann.update({REV: str(revision), DESIRED: str(desired),
+                    MAX: str(desired + _max_surge(spec, desired))})
+        rs_spec = {"replicas": 0, "selector": sel, "template": tpl}
+        if spec.get("minReadySeconds"):
+            rs_spec["minReadySeconds"] = spec["minReadySeconds"]
+        return {"metadata": {"name": "%s-%s" % (md["name"], thash), "namespace": md.get("namespace"),
+                             "labels": dict(tmd["labels"]), "annotations": ann,
+                             "ownerReferences": [_owner(o)]},
+                "spec": rs_spec}
 
     def _daemonset_status(self, o, r, desired):
         st = {
@@ -505,7 +592,12 @@ class Controllers(threading.Thread):
                                    manager="kube-controller-manager")
 
     def _replicaset(self, o):
+        """A ReplicaSet of its own (no Deployment controls it): all its pods
+        ready. A Deployment's are kept by _replicasets."""
         md, spec = o["metadata"], o.get("spec") or {}
+        if any(ref.get("controller") and ref.get("kind") == "Deployment"
+               for ref in md.get("ownerReferences") or []):
+            return
         desired = spec.get("replicas", 1)
 
         def set_status(x):
@@ -583,6 +675,45 @@ class Controllers(threading.Thread):
                 for dstorage, dkey in dependents.get(uid, []):
                     self.store.internal_update(dstorage, dkey[0], dkey[1], _drop_owner(uid), subresource=None)
                 self.store.internal_update(storage, key[0], key[1], _drop_finalizer("orphan"), subresource=None)
+
+
+RS = ("apps", "replicasets")
+HASH_LABEL = "pod-template-hash"
+REV = "deployment.kubernetes.io/revision"
+REV_HISTORY = "deployment.kubernetes.io/revision-history"
+DESIRED = "deployment.kubernetes.io/desired-replicas"
+MAX = "deployment.kubernetes.io/max-replicas"
+# what the deployment controller does not copy from a Deployment onto its
+# ReplicaSets (deployment/util's annotationsToSkip)
+SKIPPED_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration", REV, REV_HISTORY,
+                       DESIRED, MAX, "deprecated.deployment.rollback.to"}
+
+
+def _revision(rs):
+    try:
+        return int(((rs["metadata"].get("annotations") or {}).get(REV)) or 0)
+    except ValueError:
+        return 0
+
+
+def _max_surge(spec, desired):
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return 0
+    return _int_or_percent((strategy.get("rollingUpdate") or {}).get("maxSurge", "25%"), desired, True)
+
+
+def _rs_scale(total, ready, desired, surge):
+    """A ReplicaSet's spec.replicas, its status and the replica annotations."""
+    def f(x):
+        x["spec"]["replicas"] = total
+        ann = x["metadata"].setdefault("annotations", {})
+        if total:
+            ann[DESIRED], ann[MAX] = str(desired), str(desired + surge)
+        st = {"replicas": total, "fullyLabeledReplicas": total, "readyReplicas": ready,
+              "availableReplicas": ready, "observedGeneration": x["metadata"].get("generation", 1)}
+        x["status"] = {k: v for k, v in st.items() if v or k == "replicas"}
+    return f
 
 
 def _owner(o):

@@ -1,0 +1,264 @@
+"""test_kube_canaryctl_rollback.py - `canaryctl rollback NAME` on the fake
+cluster (docs/rollback.md): the previous promoted revision is found where
+`kubectl rollout undo` finds it (a Deployment's ReplicaSets, a
+StatefulSet's ControllerRevisions) and written back into the target;
+`canaryd kube` then promotes it through its instant-rollback path.
+
+- the fake keeps a Deployment's ReplicaSets as kube-controller-manager
+  does: one per template, <name>-<pod-template-hash>, revision
+  annotations, owned by the Deployment; `kubectl rollout history` reads
+  them (checked with the real kubectl);
+- Deployment web: web:2 analysed and promoted; `canaryctl rollback web`
+  puts web:1 back (its ReplicaSet named in the output): the "Instant
+  rollback" Event, Succeeded, the primary on web:1, no analysis ran; the
+  ReplicaSet of web:1 is reused at revision 3 (revision-history 1), as the
+  controller does;
+- a second rollback goes to web:2 (now the previous promoted one);
+- refused, exit 2 and nothing written: a canary without
+  spec.rollbackWindow; exit 1: no such canary;
+- StatefulSet db: db:2 promoted through its partition steps, then
+  `canaryctl rollback db` restores db:1's template from its
+  ControllerRevision: instant rollback (partition 0 at once), every pod
+  back on db:1's revision.
+"""
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from operator_env import BUILD, Checker, Cluster, image_of, wait_until  # noqa: E402
+
+NS = "apps"
+
+MANIFESTS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "web:1", ports: [{containerPort: 8080}]}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: web, namespace: apps}
+spec:
+  provider: kubernetes
+  rollbackWindow: {revisions: 3, maxAge: 24h}
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  service: {port: 80, targetPort: 8080}
+  analysis: {interval: 1m, threshold: 2, iterations: 2}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: plain, namespace: apps}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: plain}}
+  template:
+    metadata: {labels: {app: plain}}
+    spec:
+      containers: [{name: plain, image: "plain:1"}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: plain, namespace: apps}
+spec:
+  provider: kubernetes
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: plain}
+  service: {port: 80}
+  analysis: {interval: 1m, threshold: 2, iterations: 1}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: apps}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "db:1"}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: db, namespace: apps}
+spec:
+  rollbackWindow: {revisions: 2}
+  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}
+  service: {port: 5432}
+  analysis: {interval: 1m, threshold: 2, stepWeight: 50, maxWeight: 50}
+"""
+
+
+def status(c, name):
+    return (c.canary(NS, name) or {}).get("status") or {}
+
+
+def count(c, name, text):
+    _, _, body = c.api.get("/apis/events.k8s.io/v1/namespaces/%s/events" % NS)
+    return sum(max((e.get("series") or {}).get("count") or 0, e.get("deprecatedCount") or 0, 1)
+               for e in (body or {}).get("items", [])
+               if (e.get("regarding") or {}).get("name") == name and text in (e.get("note") or ""))
+
+
+def canaryctl(c, *args):
+    r = subprocess.run([os.path.join(BUILD, "canaryctl")] + list(args) +
+                       ["--kubeconfig", c.kubeconfig, "-n", NS],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout + r.stderr
+
+
+def replicasets(c, name):
+    j = c.get_api("/apis/apps/v1/namespaces/%s/replicasets" % NS) or {}
+    return {i["metadata"]["name"]: i for i in j.get("items") or []
+            if any(r.get("name") == name and r.get("kind") == "Deployment" and r.get("controller")
+                   for r in i["metadata"].get("ownerReferences") or [])}
+
+
+def ann(o, key):
+    return ((o.get("metadata") or {}).get("annotations") or {}).get(key)
+
+
+def check_replicasets(t, c):
+    """The fake's ReplicaSets of web after web:1 and web:2."""
+    rs = replicasets(c, "web")
+    revs = sorted((ann(r, "deployment.kubernetes.io/revision"), image_of({"spec": r["spec"]}))
+                  for r in rs.values())
+    t.check("fake: web has one ReplicaSet per template, revisions 1 (web:1) and 2 (web:2)",
+            revs == [("1", "web:1"), ("2", "web:2")], revs)
+    ok = all(r["metadata"]["name"] == "web-" + r["metadata"]["labels"].get("pod-template-hash", "?")
+             and r["spec"]["selector"]["matchLabels"].get("pod-template-hash") ==
+             r["spec"]["template"]["metadata"]["labels"].get("pod-template-hash")
+             for r in rs.values())
+    t.check("fake: ReplicaSet name, selector and template carry pod-template-hash", ok,
+            [r["metadata"]["name"] for r in rs.values()])
+    dep = c.get("deployment", NS, "web") or {}
+    t.check("fake: the Deployment's revision annotation is its new ReplicaSet's",
+            ann(dep, "deployment.kubernetes.io/revision") == "2", ann(dep, "deployment.kubernetes.io/revision"))
+    hist = c.kubectl("-n", NS, "rollout", "history", "deployment/web", check=False)
+    rows = [ln.split()[0] for ln in hist.stdout.splitlines()[2:] if ln.strip()]
+    t.check("kubectl rollout history reads revisions 1 and 2 from them", rows == ["1", "2"],
+            hist.stdout + hist.stderr)
+
+
+def deployment_part(t, c):
+    t.check("web: Initialized", wait_until(lambda: c.phase(NS, "web") == "Initialized", 60),
+            c.phase(NS, "web"))
+    rev1 = status(c, "web").get("lastPromotedSpec")
+    c.kubectl("-n", NS, "set", "image", "deployment/web", "web=web:2")
+    t.check("web:2: Progressing", wait_until(lambda: c.phase(NS, "web") == "Progressing", 30),
+            c.phase(NS, "web"))
+    t.check("web:2: Succeeded", wait_until(lambda: c.phase(NS, "web") == "Succeeded", 60),
+            c.phase(NS, "web"))
+    rev2 = status(c, "web").get("lastPromotedSpec")
+    t.check("web:2 went through the analysis", count(c, "web", "Advance web.apps canary iteration") >= 2)
+    check_replicasets(t, c)
+
+    iters = count(c, "web", "Advance web.apps canary iteration")
+    new_rev = count(c, "web", "New revision detected")
+    rc, out = canaryctl(c, "rollback", "web")
+    t.check("canaryctl rollback web: exit 0, names revision and ReplicaSet",
+            rc == 0 and rev1 in out and "ReplicaSet web-" in out and "revision 1" in out, (rc, out))
+    t.check("the target runs web:1 again", image_of(c.get("deployment", NS, "web")) == "web:1")
+    instant = "Instant rollback of web.apps to revision %s promoted " % rev1
+    t.check("the Instant rollback Event", wait_until(lambda: count(c, "web", instant) == 1, 30),
+            c.events(NS, "web")[-5:])
+    t.check("Succeeded, the primary on web:1",
+            wait_until(lambda: c.phase(NS, "web") == "Succeeded" and
+                       image_of(c.get("deployment", NS, "web-primary")) == "web:1", 15),
+            (c.phase(NS, "web"), image_of(c.get("deployment", NS, "web-primary"))))
+    time.sleep(2)
+    t.check("no analysis ran for the rollback",
+            count(c, "web", "Advance web.apps canary iteration") == iters and
+            count(c, "web", "New revision detected") == new_rev, c.events(NS, "web")[-6:])
+    t.check("status: lastPromotedSpec is web:1's, history web:1, web:2",
+            status(c, "web").get("lastPromotedSpec") == rev1 and
+            [e.get("revision") for e in status(c, "web").get("promotedRevisions") or []][:2] == [rev1, rev2],
+            status(c, "web"))
+    rs1 = [r for r in replicasets(c, "web").values() if image_of({"spec": r["spec"]}) == "web:1"]
+    t.check("fake: web:1's ReplicaSet reused at revision 3, revision-history 1",
+            len(rs1) == 1 and ann(rs1[0], "deployment.kubernetes.io/revision") == "3" and
+            ann(rs1[0], "deployment.kubernetes.io/revision-history") == "1",
+            [r["metadata"].get("annotations") for r in rs1])
+
+    rc, out = canaryctl(c, "rollback", "web")
+    t.check("a second rollback goes to web:2", rc == 0 and rev2 in out, (rc, out))
+    again = "Instant rollback of web.apps to revision %s promoted " % rev2
+    t.check("...instantly", wait_until(lambda: count(c, "web", again) == 1 and
+                                       image_of(c.get("deployment", NS, "web-primary")) == "web:2", 30),
+            c.events(NS, "web")[-5:])
+
+
+def refusals(t, c):
+    t.check("plain: Initialized", wait_until(lambda: c.phase(NS, "plain") == "Initialized", 60))
+    before = (c.get("deployment", NS, "plain") or {}).get("metadata", {}).get("resourceVersion")
+    rc, out = canaryctl(c, "rollback", "plain")
+    t.check("no spec.rollbackWindow: exit 2, says why", rc == 2 and "rollbackWindow" in out, (rc, out))
+    t.check("...and the Deployment is untouched",
+            (c.get("deployment", NS, "plain") or {}).get("metadata", {}).get("resourceVersion") == before)
+    rc, out = canaryctl(c, "rollback", "nosuch")
+    t.check("no such canary: exit 1", rc == 1 and "not found" in out, (rc, out))
+
+
+def statefulset_part(t, c):
+    def sts():
+        return c.get("statefulset", NS, "db") or {}
+
+    def pods_revs():
+        j = c.get_api("/api/v1/namespaces/%s/pods" % NS) or {}
+        return sorted((p["metadata"]["name"], p["metadata"]["labels"].get("controller-revision-hash"))
+                      for p in j.get("items") or [] if p["metadata"]["name"].startswith("db-"))
+
+    t.check("db: Initialized", wait_until(lambda: c.phase(NS, "db") == "Initialized", 60),
+            c.phase(NS, "db"))
+    rev1 = status(c, "db").get("lastPromotedSpec")
+    cr1 = (sts().get("status") or {}).get("currentRevision")
+    c.kubectl("-n", NS, "set", "image", "statefulset/db", "db=db:2")
+    t.check("db:2: Succeeded after its steps",
+            wait_until(lambda: c.phase(NS, "db") == "Succeeded" and
+                       status(c, "db").get("lastPromotedSpec") != rev1, 90), c.phase(NS, "db"))
+    steps = count(c, "db", "Advance db.apps canary weight")
+    rc, out = canaryctl(c, "rollback", "db")
+    t.check("canaryctl rollback db: from its ControllerRevision",
+            rc == 0 and rev1 in out and "ControllerRevision db-" in out, (rc, out))
+    instant = "Instant rollback of db.apps to revision %s promoted " % rev1
+    t.check("db: the Instant rollback Event", wait_until(lambda: count(c, "db", instant) == 1, 30),
+            c.events(NS, "db")[-5:])
+    t.check("db: every pod back on db:1's revision, currentRevision db:1's",
+            wait_until(lambda: pods_revs() == [("db-0", cr1), ("db-1", cr1)] and
+                       (sts().get("status") or {}).get("currentRevision") == cr1 and
+                       c.phase(NS, "db") == "Succeeded", 60),
+            (pods_revs(), sts().get("status"), c.phase(NS, "db")))
+    t.check("db: no analysis step ran for the rollback",
+            count(c, "db", "Advance db.apps canary weight") == steps, c.events(NS, "db")[-6:])
+    t.check("db: the target runs db:1", image_of(sts()) == "db:1")
+
+
+def main():
+    t = Checker()
+    c = Cluster()
+    try:
+        c.apply(MANIFESTS)
+        c.start_operator("-interval-override", "1s", "-metrics-server", "http://127.0.0.1:1")
+        deployment_part(t, c)
+        refusals(t, c)
+        statefulset_part(t, c)
+    finally:
+        if t.failed:
+            print(c.operator_log()[-3000:])
+        c.close()
+    return t.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
