@@ -19,7 +19,9 @@ StatefulSet's ControllerRevisions) and written back into the target;
 - StatefulSet db: db:2 promoted through its partition steps, then
   `canaryctl rollback db` restores db:1's template from its
   ControllerRevision: instant rollback (partition 0 at once), every pod
-  back on db:1's revision.
+  back on db:1's revision;
+- every request canaryctl made is granted by the canaryctl ClusterRole of
+  docs/kubectl-plugin.md.
 """
 import os
 import subprocess
@@ -27,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from operator_env import BUILD, Checker, Cluster, image_of, wait_until  # noqa: E402
+from operator_env import BUILD, SRC, Checker, Cluster, image_of, parse_path, wait_until  # noqa: E402
 
 NS = "apps"
 
@@ -244,6 +246,43 @@ def statefulset_part(t, c):
     t.check("db: the target runs db:1", image_of(sts()) == "db:1")
 
 
+def documented_role():
+    """The rules of the canaryctl ClusterRole in docs/kubectl-plugin.md."""
+    import yaml
+    text = open(os.path.join(SRC, "docs/kubectl-plugin.md")).read()
+    for block in text.split("```yaml")[1:]:
+        d = yaml.safe_load(block.split("```")[0])
+        if isinstance(d, dict) and d.get("kind") == "ClusterRole" and \
+                (d.get("metadata") or {}).get("name") == "canaryctl":
+            return d["rules"]
+    return []
+
+
+def rbac_part(t, c):
+    rules = documented_role()
+    _, _, log = c.api.get("/fake/requests")
+    entries = log.get("requests", log) if isinstance(log, dict) else log
+    used, denied = set(), set()
+    for e in entries:
+        if "canaryctl" not in e.get("userAgent", ""):
+            continue
+        pr = parse_path(e["path"])
+        if not pr:
+            continue
+        key = (pr[0], pr[1], e["verb"])
+        used.add(key)
+        if not any(pr[0] in r.get("apiGroups", []) and pr[1] in r.get("resources", []) and
+                   e["verb"] in r.get("verbs", []) for r in rules):
+            denied.add(key)
+    t.check("canaryctl rollback used list on replicasets and controllerrevisions, update on "
+            "deployments and statefulsets",
+            {("apps", "replicasets", "list"), ("apps", "controllerrevisions", "list"),
+             ("apps", "deployments", "update"), ("apps", "statefulsets", "update")} <= used,
+            sorted(used))
+    t.check("...all granted by docs/kubectl-plugin.md's canaryctl ClusterRole", rules and not denied,
+            sorted(denied))
+
+
 def main():
     t = Checker()
     c = Cluster()
@@ -253,6 +292,7 @@ def main():
         deployment_part(t, c)
         refusals(t, c)
         statefulset_part(t, c)
+        rbac_part(t, c)
     finally:
         if t.failed:
             print(c.operator_log()[-3000:])
