@@ -527,7 +527,7 @@ def rollouts_and_faults(s):
 
 def replicasets(s):
     """A Deployment's ReplicaSets as kube-controller-manager keeps them
-    (what kubectl rollout history/undo and canaryctl rollback read)."""
+    (what `rollout history`, `rollout undo` and canaryctl rollback read)."""
     RS = "/apis/apps/v1/namespaces/rec/replicasets"
     d = json.loads(json.dumps(DEPLOY))
     d["metadata"] = {"name": "hist", "labels": {"app": "hist"}, "annotations": {"team": "a"}}
