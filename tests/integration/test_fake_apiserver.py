@@ -588,6 +588,18 @@ def replicasets(s):
             a2.get("deployment.kubernetes.io/revision-history") == "2" and
             dep["metadata"]["annotations"].get("deployment.kubernetes.io/revision") == "4",
             (a2, dep["metadata"].get("annotations")))
+    s.patch(D + "/hist", {"spec": {"replicas": 0}})
+
+    def at_zero():
+        r = owned().get("p:v2") or {}
+        a = r.get("metadata", {}).get("annotations") or {}
+        return r if r.get("spec", {}).get("replicas") == 0 and \
+            a.get("deployment.kubernetes.io/desired-replicas") == "0" else None
+    r = s.wait_for(at_zero, timeout=15)
+    t.check("scaled to zero: the ReplicaSet at 0 with desired-replicas 0, max-replicas 0",
+            r is not None and r["metadata"]["annotations"].get("deployment.kubernetes.io/max-replicas") == "0" and
+            (owned().get("p:v3") or {}).get("metadata", {}).get("annotations", {}).get(
+                "deployment.kubernetes.io/desired-replicas") == "2", r and r["metadata"].get("annotations"))
     s.delete(D + "/hist")
     t.check("deleting the Deployment collects its ReplicaSets",
             s.wait_for(lambda: not owned() or None, timeout=15) is not None, list(owned()))

@@ -704,11 +704,15 @@ def _max_surge(spec, desired):
 
 
 def _rs_scale(total, ready, desired, surge):
-    """A ReplicaSet's spec.replicas, its status and the replica annotations."""
+    """A ReplicaSet's spec.replicas, its status and the replica annotations
+    (the controller's scaleReplicaSet sets them to the Deployment's
+    replicas and replicas + maxSurge whenever it scales a ReplicaSet, to
+    zero too; an idle one at zero is left alone)."""
     def f(x):
+        scaled = x["spec"].get("replicas") != total
         x["spec"]["replicas"] = total
         ann = x["metadata"].setdefault("annotations", {})
-        if total:
+        if scaled or total:
             ann[DESIRED], ann[MAX] = str(desired), str(desired + surge)
         st = {"replicas": total, "fullyLabeledReplicas": total, "readyReplicas": ready,
               "availableReplicas": ready, "observedGeneration": x["metadata"].get("generation", 1)}
