@@ -135,7 +135,7 @@ int cmd_rollback(int argc, char **argv)
     return act("rollback", "rollback",
                "Puts the canary's last promoted revision (the newest in status.promotedRevisions\n"
                "other than the target's current one) back into the LocalWorkload's manifest, or\n"
-               "on Kubernetes into the Deployment or StatefulSet (its template from the\n"
+               "on Kubernetes into the Deployment, StatefulSet or DaemonSet (its template from the\n"
                "ReplicaSet or ControllerRevision that holds it, as kubectl rollout undo);\n"
                "within spec.rollbackWindow the engine promotes it at once, without analysis\n"
                "(docs/rollback.md). Refused without spec.rollbackWindow.",

@@ -62,7 +62,8 @@ int cd_ctl_kube_watch(cd_ctl_kube *k, const char *name, bool until_done, int64_t
 int cd_ctl_kube_act(cd_ctl_kube *k, const char *name, const char *action);
 
 /* kube_rollback.c: the canary's last promoted revision back into its
- * Deployment or StatefulSet (from its ReplicaSets or ControllerRevisions),
+ * Deployment, StatefulSet or DaemonSet (from its ReplicaSets or
+ * ControllerRevisions),
  * for canaryd kube's instant rollback. */
 int cd_ctl_kube_rollback(cd_ctl_kube *k, const char *name);
 

@@ -4,8 +4,10 @@
  * within spec.rollbackWindow) is found where `kubectl rollout undo` finds a
  * workload's earlier revisions: a Deployment's ReplicaSets (owned by it,
  * their template without the pod-template-hash label) or a StatefulSet's
- * ControllerRevisions (data.spec.template), hashed as canaryd kube hashes
- * a target (status.lastPromotedSpec). That template is written back into
+ * or DaemonSet's ControllerRevisions (data.spec.template), hashed as
+ * canaryd kube hashes a target (status.lastPromotedSpec; a DaemonSet's
+ * without Flagger's scale-to-zero node selector, which the live target
+ * keeps as it is). That template is written back into
  * the target with the user's own credentials; canaryd kube then sees a
  * revision within the window and promotes it at once, without analysis,
  * with its "Instant rollback" Event. Must not change anything when any
@@ -19,6 +21,7 @@
 #include "util/duration.h"
 #include "util/gofmt.h"
 #include "util/timeutil.h"
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +34,42 @@ typedef struct rb_target {
 static const rb_target targets[] = {
     {&CD_KUBE_DEPLOYMENTS, &CD_KUBE_REPLICASETS, "Deployment", "ReplicaSet"},
     {&CD_KUBE_STATEFULSETS, &CD_KUBE_CONTROLLERREVISIONS, "StatefulSet", "ControllerRevision"},
+    {&CD_KUBE_DAEMONSETS, &CD_KUBE_CONTROLLERREVISIONS, "DaemonSet", "ControllerRevision"},
 };
 
+/* Flagger's node selector that scales a DaemonSet to zero */
+#define SCALE_TO_ZERO "flagger.app/scale-to-zero"
+
+static bool is_daemonset(const rb_target *t) { return t->res == &CD_KUBE_DAEMONSETS; }
+
 /* canaryd kube's revision of a pod template (kube/workload's
- * cdk_target_hash for Deployments and StatefulSets). */
-static void template_hash(const json_t *tpl, char out[CD_HASH_MAX])
+ * cdk_target_hash: a DaemonSet's without the scale-to-zero node
+ * selector, an absent nodeSelector hashing as {}). */
+static void template_hash(const rb_target *t, const json_t *tpl, char out[CD_HASH_MAX])
 {
+    json_t *c = json_is_object(tpl) ? json_deep_copy(tpl) : json_object();
+    if (is_daemonset(t))
+        json_object_del(kj_obj(kj_obj(c, "spec"), "nodeSelector"), SCALE_TO_ZERO);
     char h[16];
-    cd_json_hash(tpl, h);
+    cd_json_hash(c, h);
+    json_decref(c);
     snprintf(out, CD_HASH_MAX, "%s", h);
+}
+
+/* A DaemonSet keeps the scale-to-zero node selector it has now: a
+ * rollback changes the revision, not whether the target is scaled down. */
+static void keep_scale(const rb_target *t, const json_t *live, json_t *tpl)
+{
+    if (!is_daemonset(t))
+        return;
+    json_t *now = json_object_get(kj_at(live, "spec.template.spec.nodeSelector"), SCALE_TO_ZERO);
+    json_t *ns = kj_obj(kj_obj(tpl, "spec"), "nodeSelector");
+    if (now)
+        json_object_set(ns, SCALE_TO_ZERO, now);
+    else
+        json_object_del(ns, SCALE_TO_ZERO);
+    if (!json_object_size(ns))
+        json_object_del(json_object_get(tpl, "spec"), "nodeSelector");
 }
 
 /* The pod template a revision object holds, as it was in the workload:
@@ -48,15 +78,15 @@ static void template_hash(const json_t *tpl, char out[CD_HASH_MAX])
  * ControllerRevision's without "$patch". New reference, or NULL. */
 static json_t *held_template(const rb_target *t, const json_t *o)
 {
-    json_t *tpl = kj_copy(kj_at(o, t->res == &CD_KUBE_DEPLOYMENTS ? "spec.template"
-                                                                  : "data.spec.template"));
+    bool rs = t->history == &CD_KUBE_REPLICASETS;
+    json_t *tpl = kj_copy(kj_at(o, rs ? "spec.template" : "data.spec.template"));
     if (!json_is_object(tpl)) {
         json_decref(tpl);
         return NULL;
     }
     json_object_del(tpl, "$patch");
     json_t *labels = kj_at(tpl, "metadata.labels");
-    if (t->res == &CD_KUBE_DEPLOYMENTS && json_is_object(labels)) {
+    if (rs && json_is_object(labels)) {
         json_object_del(labels, "pod-template-hash");
         if (!json_object_size(labels))
             json_object_del(json_object_get(tpl, "metadata"), "labels");
@@ -117,7 +147,7 @@ static json_t *find_revision(cd_ctl_kube *k, const rb_target *t, const json_t *w
         json_t *tpl = held_template(t, it);
         char h[CD_HASH_MAX];
         if (tpl)
-            template_hash(tpl, h);
+            template_hash(t, tpl, h);
         if (tpl && !strcmp(h, want)) {
             found = tpl;
             const char *rev = json_string_value(json_object_get(
@@ -139,17 +169,14 @@ static json_t *find_revision(cd_ctl_kube *k, const rb_target *t, const json_t *w
 }
 
 /* The revision the workload runs now (an absent template hashes as {}). */
-static void live_hash(const json_t *w, char out[CD_HASH_MAX])
+static void live_hash(const rb_target *t, const json_t *w, char out[CD_HASH_MAX])
 {
-    json_t *tpl = kj_copy(kj_at(w, "spec.template"));
-    if (!tpl)
-        tpl = json_object();
-    template_hash(tpl, out);
-    json_decref(tpl);
+    template_hash(t, kj_at(w, "spec.template"), out);
 }
 
 typedef struct put_ud {
-    const json_t *tpl;
+    const rb_target *t;
+    json_t *tpl;
     const char *expect;         /* the hash the live template must still have */
     bool moved;
 } put_ud;
@@ -160,11 +187,12 @@ static int put_template(void *ud, json_t *live, cd_kube_err *err)
     (void)err;
     put_ud *p = ud;
     char h[CD_HASH_MAX];
-    live_hash(live, h);
+    live_hash(p->t, live, h);
     if (strcmp(h, p->expect)) {
         p->moved = true;
         return 0;
     }
+    keep_scale(p->t, live, p->tpl);
     kj_set_copy(kj_obj(live, "spec"), "template", p->tpl);
     return 1;
 }
@@ -239,9 +267,9 @@ int cd_ctl_kube_rollback(cd_ctl_kube *k, const char *name)
             t = &targets[i];
     if (!t) {
         fprintf(stderr, "canaryctl rollback: canary %s.%s targets a %s: rollback finds earlier "
-                        "revisions of Deployments and StatefulSets only (roll it back yourself; "
-                        "within spec.rollbackWindow canaryd promotes it at once)\n", name, k->ns,
-                kind);
+                        "revisions of Deployments, StatefulSets and DaemonSets only (roll it back "
+                        "yourself; within spec.rollbackWindow canaryd promotes it at once)\n",
+                name, k->ns, kind);
         goto out;
     }
     if (!cd_kube_get(k->kc, t->res, k->ns, tname, &w, &e)) {
@@ -250,7 +278,7 @@ int cd_ctl_kube_rollback(cd_ctl_kube *k, const char *name)
         goto out;
     }
     char current[CD_HASH_MAX], rev[CD_HASH_MAX];
-    live_hash(w, current);
+    live_hash(t, w, current);
     if ((rc = pick(k, name, canary, current, rev)) != 0)
         goto out;
     rc = 2;
@@ -264,7 +292,7 @@ int cd_ctl_kube_rollback(cd_ctl_kube *k, const char *name)
                     kind, tname, rev);
         goto out;
     }
-    put_ud ud = {.tpl = tpl, .expect = current};
+    put_ud ud = {.t = t, .tpl = tpl, .expect = current};
     if (!cd_kube_update_retry(k->kc, t->res, k->ns, tname, false, put_template, &ud, NULL, &e)) {
         fprintf(stderr, "canaryctl rollback: %s %s.%s: %s\n", kind, tname, k->ns, e.msg);
         goto out;

@@ -23,6 +23,10 @@ StatefulSet's ControllerRevisions) and written back into the target;
   `canaryctl rollback db` restores db:1's template from its
   ControllerRevision: instant rollback (partition 0 at once), every pod
   back on db:1's revision;
+- DaemonSet agent: agent:2 promoted, `canaryctl rollback agent` restores
+  agent:1's template from its ControllerRevision (the fake keeps them as
+  the daemon controller does), the target keeping Flagger's scale-to-zero
+  node selector: instant rollback, the primary on agent:1;
 - every request canaryctl made is granted by the canaryctl ClusterRole of
   docs/kubectl-plugin.md.
 """
@@ -102,6 +106,26 @@ spec:
   targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}
   service: {port: 5432}
   analysis: {interval: 1m, threshold: 2, stepWeight: 50, maxWeight: 50}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: apps}
+spec:
+  selector: {matchLabels: {name: agent}}
+  template:
+    metadata: {labels: {name: agent}}
+    spec:
+      containers: [{name: agent, image: "agent:1"}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: agent, namespace: apps}
+spec:
+  provider: kubernetes
+  rollbackWindow: {revisions: 2}
+  targetRef: {apiVersion: apps/v1, kind: DaemonSet, name: agent}
+  service: {port: 9100}
+  analysis: {interval: 1m, threshold: 2, iterations: 1}
 """
 
 
@@ -267,6 +291,45 @@ def statefulset_part(t, c):
     t.check("db: the target runs db:1", image_of(sts()) == "db:1")
 
 
+def daemonset_part(t, c):
+    def ds(name):
+        return c.get("daemonset", NS, name) or {}
+
+    def node_selector(o):
+        return ((o.get("spec") or {}).get("template") or {}).get("spec", {}).get("nodeSelector") or {}
+
+    t.check("agent: Initialized", wait_until(lambda: c.phase(NS, "agent") == "Initialized", 60),
+            c.phase(NS, "agent"))
+    rev1 = status(c, "agent").get("lastPromotedSpec")
+    c.kubectl("-n", NS, "set", "image", "daemonset/agent", "agent=agent:2")
+    t.check("agent:2: Succeeded",
+            wait_until(lambda: c.phase(NS, "agent") == "Succeeded" and
+                       image_of(ds("agent-primary")) == "agent:2", 60), c.phase(NS, "agent"))
+    crs = c.get_api("/apis/apps/v1/namespaces/%s/controllerrevisions" % NS) or {}
+    mine = [r for r in crs.get("items") or [] if any(
+        o.get("kind") == "DaemonSet" and o.get("name") == "agent"
+        for o in r["metadata"].get("ownerReferences") or [])]
+    t.check("fake: the DaemonSet's ControllerRevisions, labelled controller-revision-hash",
+            len(mine) >= 2 and all(r["metadata"]["labels"].get("controller-revision-hash") ==
+                                   r["metadata"]["name"][len("agent-"):] for r in mine),
+            [(r["metadata"]["name"], r.get("revision")) for r in mine])
+    t.check("agent is scaled to zero by Flagger's node selector",
+            node_selector(ds("agent")).get("flagger.app/scale-to-zero") == "true", node_selector(ds("agent")))
+    rc, out = canaryctl(c, "rollback", "agent")
+    t.check("canaryctl rollback agent: from its ControllerRevision",
+            rc == 0 and rev1 in out and "ControllerRevision agent-" in out, (rc, out))
+    t.check("agent: the target runs agent:1 and stays scaled to zero",
+            image_of(ds("agent")) == "agent:1" and
+            node_selector(ds("agent")).get("flagger.app/scale-to-zero") == "true", ds("agent").get("spec"))
+    instant = "Instant rollback of agent.apps to revision %s promoted " % rev1
+    t.check("agent: the Instant rollback Event, the primary on agent:1",
+            wait_until(lambda: count(c, "agent", instant) == 1 and c.phase(NS, "agent") == "Succeeded" and
+                       image_of(ds("agent-primary")) == "agent:1", 30),
+            (c.phase(NS, "agent"), c.events(NS, "agent")[-5:]))
+    t.check("agent: the primary has no scale-to-zero node selector",
+            "flagger.app/scale-to-zero" not in node_selector(ds("agent-primary")))
+
+
 def documented_role():
     """The rules of the canaryctl ClusterRole in docs/kubectl-plugin.md."""
     import yaml
@@ -313,6 +376,7 @@ def main():
         deployment_part(t, c)
         refusals(t, c)
         statefulset_part(t, c)
+        daemonset_part(t, c)
         rbac_part(t, c)
     finally:
         if t.failed:

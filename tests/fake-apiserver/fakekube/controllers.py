@@ -3,8 +3,9 @@ moves Deployments' and DaemonSets' status the way the real controllers do
 (observedGeneration, replicas, updatedReplicas, readyReplicas,
 availableReplicas, unavailableReplicas, the Progressing and Available
 conditions, ProgressDeadlineExceeded after progressDeadlineSeconds, the
-revision annotation) and keeps a Deployment's ReplicaSets as the
-deployment controller does (see _replicasets), runs StatefulSets' pods with the partitioned
+revision annotation), keeps a Deployment's ReplicaSets as the
+deployment controller does (see _replicasets) and a DaemonSet's
+ControllerRevisions as the daemon controller does, runs StatefulSets' pods with the partitioned
 RollingUpdate (see _statefulset), completes ReplicaSets and HPAs, stands in
 for Knative Serving's controller and KEDA's operator when their CRDs are
 installed (knative.py, keda.py), finishes
@@ -281,6 +282,9 @@ class Controllers(threading.Thread):
         if self.written.get(md["uid"]) == sig:
             # nothing moved since the status was last written
             return r.complete(desired) and not late and not recent
+        if kind == "DaemonSet":
+            self._sts_revision(obj, "controller-revision-hash")
+            self._trim_revisions(obj)
         if kind == "Deployment":
             r.revision = self._replicasets(obj, r, desired)
             res = self.store.internal_update(("apps", "deployments"), ns, name,
@@ -484,10 +488,13 @@ class Controllers(threading.Thread):
             x["status"] = {k: v for k, v in new.items() if v or k == "replicas"}
         self.store.internal_update(("apps", "statefulsets"), ns, name, set_status)
 
-    def _sts_revision(self, o):
-        """The ControllerRevision of the StatefulSet's template (created when
-        new, its revision number raised when an older one is reused, as
-        the controller does) and its name <name>-<hash>."""
+    def _sts_revision(self, o, hash_label="controller.kubernetes.io/hash"):
+        """The ControllerRevision of the StatefulSet's (or DaemonSet's)
+        template (created when new, its revision number raised when an
+        older one is reused, as the controllers do) and its name
+        <name>-<hash>. The StatefulSet controller labels it
+        controller.kubernetes.io/hash, the DaemonSet controller
+        controller-revision-hash."""
         md = o["metadata"]
         tpl = (o.get("spec") or {}).get("template") or {}
         rev_name = "%s-%s" % (md["name"], template_hash(tpl))
@@ -499,7 +506,7 @@ class Controllers(threading.Thread):
         existing = next((r for r in mine if r["metadata"]["name"] == rev_name), None)
         if existing is None:
             labels = dict((tpl.get("metadata") or {}).get("labels") or {})
-            labels["controller.kubernetes.io/hash"] = rev_name[len(md["name"]) + 1:]
+            labels[hash_label] = rev_name[len(md["name"]) + 1:]
             data = {"spec": {"template": dict(json.loads(json.dumps(tpl)), **{"$patch": "replace"})}}
             self.store.internal_create(self.store.storage_type(storage), {
                 "metadata": {"name": rev_name, "namespace": ns, "labels": labels,
@@ -510,6 +517,19 @@ class Controllers(threading.Thread):
                 r["revision"] = top + 1
             self.store.internal_update(storage, ns, rev_name, bump, subresource=None)
         return rev_name
+
+    def _trim_revisions(self, o):
+        """A DaemonSet's ControllerRevisions beyond spec.revisionHistoryLimit
+        (default 10) besides the current one, oldest revision first."""
+        md = o["metadata"]
+        storage = ("apps", "controllerrevisions")
+        mine = [r for r in self.store.all(storage) if r["metadata"].get("namespace") == md.get("namespace")
+                and any(ref.get("uid") == md["uid"] for ref in r["metadata"].get("ownerReferences") or [])]
+        newest = self._newest(mine)
+        olds = sorted((r for r in mine if r["metadata"]["name"] != newest), key=lambda r: r.get("revision", 0))
+        limit = (o.get("spec") or {}).get("revisionHistoryLimit", 10)
+        for r in olds[:max(0, len(olds) - limit)]:
+            self.store.internal_delete(storage, md.get("namespace"), r["metadata"]["name"])
 
     @staticmethod
     def _newest(revs):
