@@ -18,7 +18,8 @@ StatefulSet's ControllerRevisions) and written back into the target;
   `canaryctl rollback` puts the primary's revision back and the release
   ends at once (no gate asked), Succeeded on web:2;
 - refused, exit 2 and nothing written: a canary without
-  spec.rollbackWindow; exit 1: no such canary;
+  spec.rollbackWindow; a revision whose ReplicaSet the controller deleted
+  (revisionHistoryLimit 0); exit 1: no such canary;
 - StatefulSet db: db:2 promoted through its partition steps, then
   `canaryctl rollback db` restores db:1's template from its
   ControllerRevision: instant rollback (partition 0 at once), every pod
@@ -83,6 +84,28 @@ metadata: {name: plain, namespace: apps}
 spec:
   provider: kubernetes
   targetRef: {apiVersion: apps/v1, kind: Deployment, name: plain}
+  service: {port: 80}
+  analysis: {interval: 1m, threshold: 2, iterations: 1}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: short, namespace: apps}
+spec:
+  replicas: 1
+  revisionHistoryLimit: 0
+  selector: {matchLabels: {app: short}}
+  template:
+    metadata: {labels: {app: short}}
+    spec:
+      containers: [{name: short, image: "short:1"}]
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: short, namespace: apps}
+spec:
+  provider: kubernetes
+  rollbackWindow: {revisions: 2}
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: short}
   service: {port: 80}
   analysis: {interval: 1m, threshold: 2, iterations: 1}
 ---
@@ -253,6 +276,19 @@ def refusals(t, c):
     t.check("no spec.rollbackWindow: exit 2, says why", rc == 2 and "rollbackWindow" in out, (rc, out))
     t.check("...and the Deployment is untouched",
             (c.get("deployment", NS, "plain") or {}).get("metadata", {}).get("resourceVersion") == before)
+    t.check("short: Initialized", wait_until(lambda: c.phase(NS, "short") == "Initialized", 60))
+    c.kubectl("-n", NS, "set", "image", "deployment/short", "short=short:2")
+    t.check("short:2: Succeeded", wait_until(
+        lambda: c.phase(NS, "short") == "Succeeded" and
+        image_of(c.get("deployment", NS, "short-primary")) == "short:2", 60), c.phase(NS, "short"))
+    t.check("fake: revisionHistoryLimit 0 keeps only the current ReplicaSet",
+            wait_until(lambda: len(replicasets(c, "short")) == 1, 15), list(replicasets(c, "short")))
+    before = (c.get("deployment", NS, "short") or {}).get("metadata", {}).get("resourceVersion")
+    rc, out = canaryctl(c, "rollback", "short")
+    t.check("its previous ReplicaSet is gone: exit 2, names revisionHistoryLimit",
+            rc == 2 and "revisionHistoryLimit" in out, (rc, out))
+    t.check("...and the Deployment is untouched",
+            (c.get("deployment", NS, "short") or {}).get("metadata", {}).get("resourceVersion") == before)
     rc, out = canaryctl(c, "rollback", "nosuch")
     t.check("no such canary: exit 1", rc == 1 and "not found" in out, (rc, out))
 
