@@ -61,6 +61,10 @@ int cd_ctl_kube_watch(cd_ctl_kube *k, const char *name, bool until_done, int64_t
 /* action: promote, abort, hold, hold-rollout, resume, retry, rollback. */
 int cd_ctl_kube_act(cd_ctl_kube *k, const char *name, const char *action);
 
+/* k->who: the user as the API server authenticated them (SelfSubjectReview),
+ * else the kubeconfig's user entry. */
+void cd_ctl_kube_whoami(cd_ctl_kube *k);
+
 /* kube_rollback.c: the canary's last promoted revision back into its
  * Deployment, StatefulSet or DaemonSet (from its ReplicaSets or
  * ControllerRevisions),

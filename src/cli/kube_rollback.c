@@ -15,6 +15,7 @@
 #include "cli/kube_ctl.h"
 #include "engine/engine.h"
 #include "kube/api.h"
+#include "kube/gates.h"
 #include "kube/kjson.h"
 #include "model/object.h"
 #include "model/status.h"
@@ -249,6 +250,20 @@ static int pick(cd_ctl_kube *k, const char *name, const json_t *canary, const ch
     return rc;
 }
 
+/* Who did it, for canaryd kube's Event (the annotation canaryd.io/rollback);
+ * the rollback is done already, so a failure here is only a warning. */
+static void note_who(cd_ctl_kube *k, const char *name)
+{
+    cd_ctl_kube_whoami(k);
+    json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", CD_GATE_ROLLBACK, k->who);
+    cd_kube_err e;
+    if (!cd_kube_patch(k->kc, &CD_KUBE_CANARIES, k->ns, name, CD_KUBE_MERGE_PATCH, patch, NULL, NULL,
+                       &e))
+        fprintf(stderr, "canaryctl rollback: warning: canary %s.%s: cannot record who rolled back "
+                        "(annotation %s): %s\n", name, k->ns, CD_GATE_ROLLBACK, e.msg);
+    json_decref(patch);
+}
+
 int cd_ctl_kube_rollback(cd_ctl_kube *k, const char *name)
 {
     json_t *canary = NULL, *w = NULL, *tpl = NULL;
@@ -306,6 +321,7 @@ int cd_ctl_kube_rollback(cd_ctl_kube *k, const char *name)
            "at its next check, without analysis (spec.rollbackWindow)\n",
            name, k->ns, kind, tname, rev, from);
     rc = 0;
+    note_who(k, name);
 out:
     json_decref(tpl);
     json_decref(w);

@@ -10,7 +10,7 @@ StatefulSet's ControllerRevisions) and written back into the target;
   them (checked with the real kubectl);
 - Deployment web: web:2 analysed and promoted; `canaryctl rollback web`
   puts web:1 back (its ReplicaSet named in the output): the "Instant
-  rollback" Event, Succeeded, the primary on web:1, no analysis ran; the
+  rollback" Event and one naming who ("Rollback requested by u"), Succeeded, the primary on web:1, no analysis ran; the
   ReplicaSet of web:1 is reused at revision 3 (revision-history 1), as the
   controller does;
 - a second rollback goes to web:2 (now the previous promoted one);
@@ -225,6 +225,12 @@ def deployment_part(t, c):
     instant = "Instant rollback of web.apps to revision %s promoted " % rev1
     t.check("the Instant rollback Event", wait_until(lambda: count(c, "web", instant) == 1, 30),
             c.events(NS, "web")[-5:])
+    who = "Rollback requested by u (canaryctl rollback): the last promoted revision of web.apps " \
+          "was put back into its target"
+    t.check("an Event names who rolled back (annotation canaryd.io/rollback, then removed)",
+            wait_until(lambda: count(c, "web", who) == 1 and "canaryd.io/rollback" not in
+                       ((c.canary(NS, "web") or {}).get("metadata", {}).get("annotations") or {}), 30),
+            (c.events(NS, "web")[-5:], (c.canary(NS, "web") or {}).get("metadata", {}).get("annotations")))
     t.check("Succeeded, the primary on web:1",
             wait_until(lambda: c.phase(NS, "web") == "Succeeded" and
                        image_of(c.get("deployment", NS, "web-primary")) == "web:1", 15),
