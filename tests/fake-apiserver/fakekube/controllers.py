@@ -397,6 +397,8 @@ class Controllers(threading.Thread):
             counts[h] = (r.old_ready, r.old_ready) if i == 0 else (0, 0)
         surge = _max_surge(spec, desired)
         for h, (total, ready) in counts.items():
+            if _rs_settled(live.get(h), total, ready, desired, surge):
+                continue        # thousands of Deployments: no clone-and-compare per tick
             self.store.internal_update(RS, ns, known[h], _rs_scale(total, ready, desired, surge),
                                        manager="kube-controller-manager", subresource=None)
         limit = spec.get("revisionHistoryLimit", 10)
@@ -721,6 +723,18 @@ def _max_surge(spec, desired):
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
         return 0
     return _int_or_percent((strategy.get("rollingUpdate") or {}).get("maxSurge", "25%"), desired, True)
+
+
+def _rs_settled(rs, total, ready, desired, surge):
+    """Whether _rs_scale would leave rs as it is (a cheap look first)."""
+    if rs is None or (rs.get("spec") or {}).get("replicas") != total:
+        return False
+    st = rs.get("status") or {}
+    if st.get("replicas", 0) != total or st.get("readyReplicas", 0) != ready or \
+            st.get("observedGeneration") != rs["metadata"].get("generation", 1):
+        return False
+    ann = rs["metadata"].get("annotations") or {}
+    return not total or (ann.get(DESIRED), ann.get(MAX)) == (str(desired), str(desired + surge))
 
 
 def _rs_scale(total, ready, desired, surge):
