@@ -135,7 +135,7 @@ static json_t *find_revision(cd_ctl_kube *k, const rb_target *t, const json_t *w
     free(sel);
     if (!ok) {
         fprintf(stderr, "canaryctl rollback: listing the %ss of %s %s.%s: %s\n", t->history_kind,
-                t->kind, kj_str(w, "metadata.name"), k->ns, e.msg);
+                t->kind, kj_str(w, "metadata.name") ?: "", k->ns, e.msg);
         *failed = true;
         return NULL;
     }
