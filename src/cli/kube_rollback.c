@@ -20,7 +20,6 @@
 #include "model/object.h"
 #include "model/status.h"
 #include "util/duration.h"
-#include "util/gofmt.h"
 #include "util/timeutil.h"
 #include <stdbool.h>
 #include <stdio.h>
