@@ -5,7 +5,8 @@
  *   hold NAME      hold the next promotion until `promote`
  *   hold NAME --rollout   hold new revisions until `resume`
  *   resume NAME    release holds
- *   rollback NAME  the last promoted revision back (spec.rollbackWindow)
+ *   rollback NAME  the last promoted revision back (spec.rollbackWindow; on a
+ *                  cluster kube_rollback.c writes it into the target)
  *   retry NAME     analyse a Failed release again (Kubernetes only)
  * With --kube, --kubeconfig or --context (or run as kubectl-canary) they
  * act on a cluster through canaryd.io/... annotations (kube_ctl.c).
@@ -133,7 +134,9 @@ int cmd_rollback(int argc, char **argv)
 {
     return act("rollback", "rollback",
                "Puts the canary's last promoted revision (the newest in status.promotedRevisions\n"
-               "other than the target's current one) back into the LocalWorkload's manifest;\n"
+               "other than the target's current one) back into the LocalWorkload's manifest, or\n"
+               "on Kubernetes into the Deployment, StatefulSet or DaemonSet (its template from the\n"
+               "ReplicaSet or ControllerRevision that holds it, as kubectl rollout undo);\n"
                "within spec.rollbackWindow the engine promotes it at once, without analysis\n"
                "(docs/rollback.md). Refused without spec.rollbackWindow.",
                argc, argv);

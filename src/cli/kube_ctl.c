@@ -48,7 +48,7 @@ static bool any_kubeconfig(void)
 
 /* The user as the API server authenticated them (SelfSubjectReview,
  * Kubernetes 1.28+), else the kubeconfig's user entry. */
-static void whoami(cd_ctl_kube *k)
+void cd_ctl_kube_whoami(cd_ctl_kube *k)
 {
     json_t *body = json_pack("{s:s,s:s}", "apiVersion", "authentication.k8s.io/v1", "kind",
                              "SelfSubjectReview");
@@ -318,6 +318,8 @@ static const action actions[] = {
 
 int cd_ctl_kube_act(cd_ctl_kube *k, const char *name, const char *what)
 {
+    if (!strcmp(what, "rollback"))
+        return cd_ctl_kube_rollback(k, name);
     const action *a = NULL;
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (!strcmp(actions[i].name, what))
@@ -343,7 +345,7 @@ int cd_ctl_kube_act(cd_ctl_kube *k, const char *name, const char *what)
         return 2;
     }
     json_decref(canary);
-    whoami(k);
+    cd_ctl_kube_whoami(k);
     json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", a->annotation, k->who);
     bool ok = cd_kube_patch(k->kc, &CD_KUBE_CANARIES, k->ns, name, CD_KUBE_MERGE_PATCH, patch, NULL,
                             NULL, &e);

@@ -4,7 +4,8 @@
  * events, watch) over Canary objects, their workloads and their core/v1
  * Events, and the actions (promote, abort, hold, resume, retry), which
  * set canaryd.io/... annotations on the Canary that `canaryd kube` honours
- * (src/kube/operator/gates.c). Prints to stdout/stderr; never prints a
+ * (src/kube/operator/gates.c); rollback writes the target's earlier
+ * template back, as kubectl rollout undo does (kube_rollback.c). Prints to stdout/stderr; never prints a
  * credential. */
 #ifndef CD_CLI_KUBE_CTL_H
 #define CD_CLI_KUBE_CTL_H
@@ -59,6 +60,16 @@ int cd_ctl_kube_events(cd_ctl_kube *k, const char *name, int limit, bool json);
 int cd_ctl_kube_watch(cd_ctl_kube *k, const char *name, bool until_done, int64_t timeout_ms);
 /* action: promote, abort, hold, hold-rollout, resume, retry, rollback. */
 int cd_ctl_kube_act(cd_ctl_kube *k, const char *name, const char *action);
+
+/* k->who: the user as the API server authenticated them (SelfSubjectReview),
+ * else the kubeconfig's user entry. */
+void cd_ctl_kube_whoami(cd_ctl_kube *k);
+
+/* kube_rollback.c: the canary's last promoted revision back into its
+ * Deployment, StatefulSet or DaemonSet (from its ReplicaSets or
+ * ControllerRevisions),
+ * for canaryd kube's instant rollback. */
+int cd_ctl_kube_rollback(cd_ctl_kube *k, const char *name);
 
 /* kube_detail.c: one Canary as canaryctl shows it (the shape of canaryd
  * local's detail, view.h, plus "kube": targets, images, steps, gates).

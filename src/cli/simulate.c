@@ -195,7 +195,7 @@ static int simulate(const sim_args *a, const cd_object *canary, const cd_scenari
     cd_phase last = CD_PHASE_NONE;
     bool json = a->format == CD_SIM_FORMAT_JSON;
     if (!json)
-        cd_sim_table_header(&out);
+        cd_sim_table_header(&out, cd_sim_shows_partition(s));
     cd_sim_plot *plot = a->plot_path ? cd_sim_plot_new(&canary->spec.canary) : NULL;
     sim_progress prog;
     progress_start(&prog, a->progress, sc->duration_ms);

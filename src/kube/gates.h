@@ -1,5 +1,5 @@
 /* gates.h - the Canary annotations through which people steer a release
- * on a cluster (canaryctl promote/abort/hold/resume/retry; docs/kubectl-plugin.md).
+ * on a cluster (canaryctl promote/abort/hold/resume/retry/rollback; docs/kubectl-plugin.md).
  * canaryctl writes them (a JSON merge patch on the Canary); `canaryd kube`
  * reads them at the next tick, turns them into gates of Flagger's webhook
  * types (confirm-promotion, confirm-rollout, rollback), records an Event
@@ -21,6 +21,9 @@
 #define CD_GATE_RESUME CD_GATE_PREFIX "resume"
 /* one-shot: analyse a Failed release of the same revision again */
 #define CD_GATE_RETRY CD_GATE_PREFIX "retry"
+/* one-shot, a record only: canaryctl rollback put the last promoted
+ * revision back into the target (the Event names who) */
+#define CD_GATE_ROLLBACK CD_GATE_PREFIX "rollback"
 
 /* The longest annotation value canaryd acts on (a user name and a time). */
 #define CD_GATE_VALUE_MAX 200

@@ -16,6 +16,7 @@ RES(CD_KUBE_NODES, "", "v1", "nodes", "Node", false);
 RES(CD_KUBE_DEPLOYMENTS, "apps", "v1", "deployments", "Deployment", true);
 RES(CD_KUBE_DAEMONSETS, "apps", "v1", "daemonsets", "DaemonSet", true);
 RES(CD_KUBE_STATEFULSETS, "apps", "v1", "statefulsets", "StatefulSet", true);
+RES(CD_KUBE_REPLICASETS, "apps", "v1", "replicasets", "ReplicaSet", true);
 RES(CD_KUBE_CONTROLLERREVISIONS, "apps", "v1", "controllerrevisions", "ControllerRevision", true);
 RES(CD_KUBE_HPAS, "autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true);
 RES(CD_KUBE_SCALEDOBJECTS, "keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", true);

@@ -651,6 +651,16 @@ static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_sp
     if (s->analysis.mirror)
         cd_dec_warn(d, cd_map_get(an, "mirror"), "spec.analysis.mirror",
                     "does not apply to a StatefulSet target: nothing mirrors traffic to its pods");
+    else if (cd_map_get(an, "mirrorWeight"))
+        cd_dec_warn(d, cd_map_get(an, "mirrorWeight"), "spec.analysis.mirrorWeight",
+                    "does not apply to a StatefulSet target: nothing mirrors traffic to its pods");
+    /* the routers these name (ingresses, Gloo, APISIX) are refused above */
+    static const char *const refs[] = {"ingressRef", "routeRef", "upstreamRef"};
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+        if (cd_map_get(spec, refs[i]))
+            cd_dec_warn(d, cd_map_get(spec, refs[i]), cd_dec_path(d, "spec", refs[i]),
+                        "does not apply to a StatefulSet target: canaryd routes no ingress or "
+                        "router object to its pods");
     if (s->analysis.session_affinity.set)
         cd_dec_warn(d, cd_map_get(an, "sessionAffinity"), "spec.analysis.sessionAffinity",
                     "does not apply to a StatefulSet target: no router sets cookies");
@@ -673,6 +683,16 @@ static void check_statefulset(cd_dec *d, const cd_node *spec, const cd_canary_sp
             cd_dec_warn(d, f, cd_dec_path(d, "spec.service", mesh_only[i]),
                         "does not apply to a StatefulSet target: canaryd creates no routes for "
                         "it, traffic follows the pods through your own Service");
+    }
+    /* the generated Services' settings: a StatefulSet gets them under a mesh only */
+    static const char *const services[] = {"apex", "primary", "canary", "portDiscovery",
+                                           "delegation"};
+    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++) {
+        const cd_node *f = cd_map_get(svc, services[i]);
+        if (f && !mesh)
+            cd_dec_warn(d, f, cd_dec_path(d, "spec.service", services[i]),
+                        "does not apply to a StatefulSet target without a mesh provider: "
+                        "canaryd creates no Services for it");
     }
     const cd_node *mn = cd_map_get(an, "metrics");
     for (size_t i = 0; i < s->analysis.n_metrics; i++) {

@@ -7,11 +7,17 @@
 #include <string.h>
 
 #define ROW_FMT "%-9s %-17s %6s %7s %8s %6s %4s  %s\n"
+/* a StatefulSet with scenario replicas: its partition after PRIMARY */
+#define ROW_FMT_P "%-9s %-17s %6s %7s %9s %8s %6s %4s  %s\n"
 
-void cd_sim_table_header(cd_buf *out)
+void cd_sim_table_header(cd_buf *out, bool partition)
 {
-    cd_buf_printf(out, ROW_FMT, "TIME", "PHASE", "CANARY", "PRIMARY", "MIRRORED", "FAILED",
-                  "ITER", "EVENTS");
+    if (partition)
+        cd_buf_printf(out, ROW_FMT_P, "TIME", "PHASE", "CANARY", "PRIMARY", "PARTITION",
+                      "MIRRORED", "FAILED", "ITER", "EVENTS");
+    else
+        cd_buf_printf(out, ROW_FMT, "TIME", "PHASE", "CANARY", "PRIMARY", "MIRRORED", "FAILED",
+                      "ITER", "EVENTS");
 }
 
 static const char *phase_text(cd_phase p)
@@ -28,8 +34,18 @@ void cd_sim_table_row(const cd_sim_row *r, cd_buf *out)
     snprintf(pw, sizeof pw, "%d", r->primary_weight);
     snprintf(fc, sizeof fc, "%d", r->failed_checks);
     snprintf(it, sizeof it, "%d", r->iterations);
+    const char *ev0 = r->n_events ? r->events[0].message : "";
+    if (r->partition >= 0) {
+        char pa[16];
+        snprintf(pa, sizeof pa, "%d", r->partition);
+        cd_buf_printf(out, ROW_FMT_P, t, phase_text(r->phase), cw, pw, pa,
+                      r->mirrored ? "true" : "false", fc, it, ev0);
+        for (size_t i = 1; i < r->n_events; i++)
+            cd_buf_printf(out, ROW_FMT_P, "", "", "", "", "", "", "", "", r->events[i].message);
+        return;
+    }
     cd_buf_printf(out, ROW_FMT, t, phase_text(r->phase), cw, pw, r->mirrored ? "true" : "false",
-                  fc, it, r->n_events ? r->events[0].message : "");
+                  fc, it, ev0);
     for (size_t i = 1; i < r->n_events; i++)
         cd_buf_printf(out, ROW_FMT, "", "", "", "", "", "", "", r->events[i].message);
 }
@@ -58,6 +74,8 @@ json_t *cd_sim_row_json(const cd_sim_row *r)
     json_object_set_new(o, "phase", json_string(cd_phase_name(r->phase)));
     json_object_set_new(o, "canaryWeight", json_integer(r->canary_weight));
     json_object_set_new(o, "primaryWeight", json_integer(r->primary_weight));
+    if (r->partition >= 0)
+        json_object_set_new(o, "partition", json_integer(r->partition));
     json_object_set_new(o, "mirrored", json_boolean(r->mirrored));
     json_object_set_new(o, "failedChecks", json_integer(r->failed_checks));
     json_object_set_new(o, "iterations", json_integer(r->iterations));
@@ -113,7 +131,7 @@ cd_phase cd_sim_render(cd_sim *s, cd_sim_format format, cd_buf *out)
     cd_sim_row row;
     cd_phase last = CD_PHASE_NONE;
     if (format == CD_SIM_FORMAT_TABLE)
-        cd_sim_table_header(out);
+        cd_sim_table_header(out, cd_sim_shows_partition(s));
     while (!cd_sim_done(s)) {
         cd_sim_tick(s, &row);
         last = row.phase;

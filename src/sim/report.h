@@ -9,14 +9,16 @@
 
 typedef enum { CD_SIM_FORMAT_TABLE, CD_SIM_FORMAT_JSON } cd_sim_format;
 
-void cd_sim_table_header(cd_buf *out);
+/* partition: a PARTITION column (cd_sim_shows_partition) */
+void cd_sim_table_header(cd_buf *out, bool partition);
 void cd_sim_table_row(const cd_sim_row *r, cd_buf *out);
 void cd_sim_table_summary(cd_phase phase, int64_t duration_ms, int ticks, cd_buf *out);
 /* status.judge after the last tick (cd_judge_describe); nothing when empty. */
 void cd_sim_table_judge(const cd_judge_state *judge, size_t n, cd_buf *out);
 
 /* {"t","phase","canaryWeight","primaryWeight","mirrored","failedChecks","iterations","events"},
- * plus "judge" (status.judge without the test's state) for judged canaries */
+ * plus "partition" after primaryWeight (a StatefulSet with scenario replicas)
+ * and "judge" (status.judge without the test's state) for judged canaries */
 json_t *cd_sim_row_json(const cd_sim_row *r);
 /* {"summary":true,"phase","duration","ticks"}; times in seconds */
 json_t *cd_sim_summary_json(cd_phase phase, int64_t duration_ms, int ticks);

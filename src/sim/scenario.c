@@ -499,10 +499,11 @@ static void decode_root(dec *d, const cd_node *root)
 {
     if (!root || root->type == CD_N_NULL)
         return;   /* empty document: defaults */
-    if (!is_map(d, root, "", "a scenario: duration, revisions, metrics, webhooks, ready, traffic"))
+    if (!is_map(d, root, "",
+                "a scenario: duration, revisions, metrics, webhooks, ready, traffic, replicas"))
         return;
     static const char *const keys[] = {"duration", "revisions", "metrics", "webhooks", "ready",
-                                       "traffic", NULL};
+                                       "traffic", "replicas", NULL};
     check_keys(d, root, "", keys);
     const cd_node *n;
     if ((n = cd_map_get(root, "duration"))) {
@@ -525,6 +526,16 @@ static void decode_root(dec *d, const cd_node *root)
         decode_ready(d, n);
     if ((n = cd_map_get(root, "traffic")))
         decode_traffic(d, n);
+    if ((n = cd_map_get(root, "replicas"))) {
+        if (n->type != CD_N_INT || n->v.i < 1 || n->v.i > CD_SIM_MAX_REPLICAS) {
+            err_at(d, n, "replicas", "must be a whole number from 1 to %d (the StatefulSet's "
+                   "spec.replicas)", CD_SIM_MAX_REPLICAS);
+        } else {
+            d->sc->replicas = (int)n->v.i;
+            d->sc->replicas_line = n->line;
+            d->sc->replicas_col = n->col;
+        }
+    }
 }
 
 cd_scenario *cd_scenario_parse(const char *file, const char *data, size_t len, cd_diags *diags)
@@ -629,6 +640,13 @@ size_t cd_scenario_check(const cd_scenario *s, const cd_canary_spec *spec, cd_di
         cd_diags_add(diags, CD_DIAG_ERROR, s->file, s->webhooks[i].line, s->webhooks[i].col,
                      "webhooks", "the canary has no webhook named \"%s\" in analysis.webhooks",
                      s->webhooks[i].name);
+        errors++;
+    }
+    const char *kind = spec->target_ref.kind ? spec->target_ref.kind : "Deployment";
+    if (s->replicas && strcmp(kind, "StatefulSet")) {
+        cd_diags_add(diags, CD_DIAG_ERROR, s->file, s->replicas_line, s->replicas_col, "replicas",
+                     "replicas is a StatefulSet's (to show its partition); the canary targets a %s",
+                     kind);
         errors++;
     }
     return errors;

@@ -41,6 +41,7 @@ typedef struct cd_sim_profile {
     double median_ms, p99_ms;   /* latency: log-normal with this median and 99th percentile */
 } cd_sim_profile;
 
+#define CD_SIM_MAX_REPLICAS 10000
 #define CD_SIM_MAX_RATE 10000.0     /* requests per second */
 #define CD_SIM_MAX_HISTORY_MS (24 * 3600 * 1000LL)
 
@@ -68,6 +69,8 @@ typedef struct cd_scenario {
     size_t n_webhooks;
     cd_sim_series ready_canary, ready_primary;
     cd_sim_traffic traffic;
+    int replicas;           /* a StatefulSet target's spec.replicas (0: not given) */
+    int replicas_line, replicas_col;
 } cd_scenario;
 
 /* Decodes a scenario document; NULL when it has errors (all in diags). An
@@ -87,7 +90,8 @@ const cd_sim_profile *cd_sim_profile_at(const cd_sim_profile *p, size_t n, int64
 void cd_scenario_free(cd_scenario *s);
 
 /* Errors for metric and webhook names the canary does not have (a typo
- * would silently make the scenario do nothing). Returns the error count. */
+ * would silently make the scenario do nothing), and for `replicas` with a
+ * target other than a StatefulSet. Returns the error count. */
 size_t cd_scenario_check(const cd_scenario *s, const cd_canary_spec *spec, cd_diags *diags);
 
 /* The step in effect at t, or NULL before the first one. */

@@ -604,6 +604,27 @@ static bool revision_pending(const cd_sim *s)
     return s->default_revision_pending || s->next_revision < s->sc->n_revisions;
 }
 
+/* The partition canaryd kube writes for a StatefulSet (docs/statefulset.md),
+ * when the scenario gives its replicas: replicas at rest and after a
+ * rollback, 0 while promoting, else replicas - ceil(replicas x weight /
+ * 100) for the engine's weight. -1 for other targets. */
+static int partition_of(const cd_sim *s)
+{
+    int n = s->sc->replicas;
+    if (n <= 0 || strcmp(s->provider, "statefulset"))
+        return -1;
+    cd_phase p = s->stored.phase;
+    if (p == CD_PHASE_PROMOTING)
+        return 0;
+    int w = s->stored.canary_weight;
+    if (w <= 0 || p == CD_PHASE_FINALISING || p == CD_PHASE_SUCCEEDED || p == CD_PHASE_FAILED)
+        return n;
+    int updated = (int)(((int64_t)n * (w > 100 ? 100 : w) + 99) / 100);
+    return n - updated;
+}
+
+bool cd_sim_shows_partition(const cd_sim *s) { return partition_of(s) >= 0; }
+
 /* New revisions due by now. A release "before" initialization has
  * finished arrives right after it: the simulator models a canary that is
  * installed first and released to. */
@@ -649,6 +670,7 @@ static void fill_row(cd_sim *s, cd_sim_row *row)
     row->n_judge = s->stored.n_judge;
     row->metrics = s->mv;
     row->n_metrics = s->n_mv;
+    row->partition = partition_of(s);
 }
 
 void cd_sim_tick(cd_sim *s, cd_sim_row *row)

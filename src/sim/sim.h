@@ -58,6 +58,7 @@ typedef struct cd_sim_row {
     size_t n_judge;
     const cd_sim_metric_value *metrics;   /* the metric queries this tick made */
     size_t n_metrics;
+    int partition;                  /* a StatefulSet's, with scenario replicas; else -1 */
 } cd_sim_row;
 
 /* One webhook call (keep_log): which hook, with which phase, answer. */
@@ -120,5 +121,9 @@ cd_ports *cd_sim_ports(cd_sim *s);
 
 /* A value the metric passes with (what metrics default to). */
 double cd_sim_passing_value(const cd_metric *m);
+
+/* Whether rows carry a StatefulSet partition (a StatefulSet target and a
+ * scenario that gives its replicas). */
+bool cd_sim_shows_partition(const cd_sim *s);
 
 #endif

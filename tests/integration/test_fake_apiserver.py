@@ -525,6 +525,86 @@ def rollouts_and_faults(s):
         r["method"] == "PUT" and r["code"] == 409 and r["verb"] == "update" for r in reqs))
 
 
+def replicasets(s):
+    """A Deployment's ReplicaSets as kube-controller-manager keeps them
+    (what `rollout history`, `rollout undo` and canaryctl rollback read)."""
+    RS = "/apis/apps/v1/namespaces/rec/replicasets"
+    d = json.loads(json.dumps(DEPLOY))
+    d["metadata"] = {"name": "hist", "labels": {"app": "hist"}, "annotations": {"team": "a"}}
+    d["spec"]["selector"]["matchLabels"] = {"app": "hist"}
+    d["spec"]["template"]["metadata"]["labels"] = {"app": "hist"}
+    d["spec"]["revisionHistoryLimit"] = 1
+    s.post(D, d)
+
+    def image(img):
+        s.patch(D + "/hist", {"spec": {"template": {"spec": {"containers": [
+            {"name": "podinfo", "image": img}]}}}}, "strategic")
+
+    def owned():
+        items = s.get(RS)[2].get("items", [])
+        return {i["spec"]["template"]["spec"]["containers"][0]["image"]: i for i in items
+                if any(r.get("name") == "hist" and r.get("controller") for r in
+                       i["metadata"].get("ownerReferences") or [])}
+
+    def settled(img, n):
+        def f():
+            rs = owned()
+            new = rs.get(img) or {}
+            olds = [r for k, r in rs.items() if k != img]
+            return rs if (new.get("status") or {}).get("readyReplicas") == 2 and len(rs) == n and \
+                all(r["spec"]["replicas"] == 0 for r in olds) else None
+        return s.wait_for(f, timeout=15)
+    rs = settled("ghcr.io/stefanprodan/podinfo:6.0.0", 1)
+    r1 = (rs or {}).get("ghcr.io/stefanprodan/podinfo:6.0.0") or {"metadata": {}, "spec": {}}
+    h = r1["metadata"].get("labels", {}).get("pod-template-hash", "")
+    ann = r1["metadata"].get("annotations") or {}
+    t.check("replicaset: <deployment>-<pod-template-hash>, the hash in its labels, selector and "
+            "template", h and r1["metadata"]["name"] == "hist-" + h and
+            r1["spec"]["selector"]["matchLabels"] == {"app": "hist", "pod-template-hash": h} and
+            r1["spec"]["template"]["metadata"]["labels"] == {"app": "hist", "pod-template-hash": h},
+            r1["metadata"])
+    t.check("replicaset: owned by the Deployment (controller, blockOwnerDeletion)",
+            [(o["kind"], o["name"], o.get("controller"), o.get("blockOwnerDeletion"))
+             for o in r1["metadata"].get("ownerReferences", [])] == [("Deployment", "hist", True, True)])
+    t.check("replicaset: the Deployment's annotations, revision 1, desired 2, max 3 (maxSurge 25%)",
+            ann == {"team": "a", "deployment.kubernetes.io/revision": "1",
+                    "deployment.kubernetes.io/desired-replicas": "2",
+                    "deployment.kubernetes.io/max-replicas": "3"}, ann)
+    image("p:v2")
+    settled("p:v2", 2)
+    image("p:v3")
+    rs = settled("p:v3", 2) or {}
+    revs = {k: (v["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
+            for k, v in rs.items()}
+    t.check("revisionHistoryLimit 1: v1's ReplicaSet deleted, v2 (revision 2, 0 replicas) and v3 "
+            "(revision 3) kept", revs == {"p:v2": "2", "p:v3": "3"}, revs)
+    image("p:v2")
+    rs = settled("p:v2", 2) or {}
+    a2 = (rs.get("p:v2") or {}).get("metadata", {}).get("annotations") or {}
+    dep = s.get(D + "/hist")[2]
+    t.check("an older template back: its ReplicaSet reused at revision 4, revision-history 2, the "
+            "Deployment at revision 4",
+            a2.get("deployment.kubernetes.io/revision") == "4" and
+            a2.get("deployment.kubernetes.io/revision-history") == "2" and
+            dep["metadata"]["annotations"].get("deployment.kubernetes.io/revision") == "4",
+            (a2, dep["metadata"].get("annotations")))
+    s.patch(D + "/hist", {"spec": {"replicas": 0}})
+
+    def at_zero():
+        r = owned().get("p:v2") or {}
+        a = r.get("metadata", {}).get("annotations") or {}
+        return r if r.get("spec", {}).get("replicas") == 0 and \
+            a.get("deployment.kubernetes.io/desired-replicas") == "0" else None
+    r = s.wait_for(at_zero, timeout=15)
+    t.check("scaled to zero: the ReplicaSet at 0 with desired-replicas 0, max-replicas 0",
+            r is not None and r["metadata"]["annotations"].get("deployment.kubernetes.io/max-replicas") == "0" and
+            (owned().get("p:v3") or {}).get("metadata", {}).get("annotations", {}).get(
+                "deployment.kubernetes.io/desired-replicas") == "2", r and r["metadata"].get("annotations"))
+    s.delete(D + "/hist")
+    t.check("deleting the Deployment collects its ReplicaSets",
+            s.wait_for(lambda: not owned() or None, timeout=15) is not None, list(owned()))
+
+
 def crds_at_runtime(s):
     import yaml
     for fn in sorted(os.listdir(APPMESH)):
@@ -598,6 +678,7 @@ def main():
         watches(s)
         gc_and_namespaces(s)
         rollouts_and_faults(s)
+        replicasets(s)
         crds_at_runtime(s)
     tls_and_auth()
     t.finish()

@@ -212,6 +212,53 @@ check "and its rows still go whole to stdout" grep -q "WaitingPromotion" "$TEST_
 "$CANARYCTL" simulate -f "$TEST_TMP/gated.yaml" -s "$TEST_TMP/long.yaml" >/dev/null 2>"$TEST_TMP/long.err"
 check "with stderr not a terminal it prints no progress" [ ! -s "$TEST_TMP/long.err" ]
 
+# a StatefulSet target: the canary strategy on its partition (docs/statefulset.md);
+# with the scenario's replicas the partition is a column and a JSON key
+cat >"$TEST_TMP/sts.yaml" <<'EOF'
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: db, namespace: apps}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}
+  service: {port: 5432}
+  analysis:
+    interval: 1m
+    threshold: 2
+    stepWeight: 25
+    maxWeight: 50
+    metrics:
+    - {name: request-success-rate, thresholdRange: {min: 99}, interval: 1m}
+EOF
+cat >"$TEST_TMP/sts-sc.yaml" <<'EOF'
+replicas: 4
+revisions: [0s, 10m]
+metrics:
+  request-success-rate: [{at: 0s, value: 99.9}, {at: 10m, value: 90}]
+EOF
+out=$("$CANARYCTL" simulate -f "$TEST_TMP/sts.yaml" -s "$TEST_TMP/sts-sc.yaml" 2>&1); rc=$?
+check "a StatefulSet scenario simulates (exit 0)" [ $rc -eq 0 ]
+check "its table has a PARTITION column" \
+  grep -q '^TIME  *PHASE  *CANARY  *PRIMARY  *PARTITION  *MIRRORED  *FAILED  *ITER  *EVENTS$' <<<"$out"
+check "weight 25 of 4 replicas is partition 3, 50 is 2" bash -c '
+  grep -q "^2m  *Progressing  *25  *75  *3  *false" <<<"$1" && grep -q "^3m  *Progressing  *50  *50  *2  *false" <<<"$1"' _ "$out"
+check "promotion updates every ordinal (partition 0), then the hold (4)" bash -c '
+  grep -q "^4m  *Promoting  *50  *50  *0  .*Updating every ordinal of statefulset db.apps (partition 0)" <<<"$1" &&
+  grep -q "^6m  *Succeeded  *0  *100  *4 " <<<"$1"' _ "$out"
+check "the bad release is rolled back after its first step" bash -c '
+  grep -q "^12m  *Progressing  *25  *75  *3  *false  *1 " <<<"$1" && grep -q "^14m  *Failed  *0  *100  *4 .*Rolling back db.apps" <<<"$1"' _ "$out"
+json=$("$CANARYCTL" simulate -f "$TEST_TMP/sts.yaml" -s "$TEST_TMP/sts-sc.yaml" -o json 2>&1)
+check "JSON rows carry the partition" grep -q '"t":180,"phase":"Progressing","canaryWeight":50,"primaryWeight":50,"partition":2,' <<<"$json"
+out=$("$CANARYCTL" simulate -f "$TEST_TMP/sts.yaml" 2>&1)
+check "without replicas no partition column" grep -q '^TIME  *PHASE  *CANARY  *PRIMARY  *MIRRORED ' <<<"$out"
+printf 'replicas: 0\n' >"$TEST_TMP/sts-bad.yaml"
+out=$("$CANARYCTL" simulate -f "$TEST_TMP/sts.yaml" -s "$TEST_TMP/sts-bad.yaml" 2>&1); rc=$?
+check "replicas 0 is refused with file, line, column and field" \
+  bash -c '[ $1 -eq 1 ] && grep -q "sts-bad.yaml:1:11: replicas: must be a whole number from 1 to 10000" <<<"$2"' _ $rc "$out"
+sed 's/kind: StatefulSet/kind: Deployment/' "$TEST_TMP/sts.yaml" >"$TEST_TMP/sts-dep.yaml"
+out=$("$CANARYCTL" simulate -f "$TEST_TMP/sts-dep.yaml" -s "$TEST_TMP/sts-sc.yaml" 2>&1); rc=$?
+check "replicas with a Deployment target is refused" \
+  bash -c '[ $1 -eq 1 ] && grep -q "sts-sc.yaml:1:11: replicas: .*the canary targets a Deployment" <<<"$2"' _ $rc "$out"
+
 # the picture in docs/simulate.md is what simulate draws today from its scenario
 (cd "$CANARYD_SRC/docs" && "$CANARYCTL" simulate -f ../examples/demo/manifests/podinfo-canary.yaml \
   --scenario simulate-plot.yaml --plot "$TEST_TMP/docs-plot.svg" >/dev/null 2>&1)

@@ -74,7 +74,7 @@ static void test_errors(void **state)
 {
     expect_error("durtion: 5m\n",
                  "s.yaml:1:1: durtion: unknown key \"durtion\" (expected duration, revisions, "
-                 "metrics, webhooks, ready, traffic)");
+                 "metrics, webhooks, ready, traffic, replicas)");
     expect_error("duration: 5\n",
                  "s.yaml:1:11: duration: must be a duration such as 30s, 4m or 1h30m");
     expect_error("duration: 5 minutes\n",
@@ -104,7 +104,11 @@ static void test_errors(void **state)
                  "stuck (never ready)");
     expect_error("- 1\n- 2\n",
                  "s.yaml:1:1: must be a mapping (a scenario: duration, revisions, metrics, "
-                 "webhooks, ready, traffic)");
+                 "webhooks, ready, traffic, replicas)");
+    expect_error("replicas: 0\n", "s.yaml:1:11: replicas: must be a whole number from 1 to 10000 "
+                                  "(the StatefulSet's spec.replicas)");
+    expect_error("replicas: 2.5\n", "s.yaml:1:11: replicas: must be a whole number from 1 to "
+                                    "10000 (the StatefulSet's spec.replicas)");
     expect_error("duration: 1m\n---\nduration: 2m\n",
                  "s.yaml:3:1: a scenario file holds one document, found 2");
     expect_error("duration: [\n", "s.yaml:2:1: YAML syntax error: flow sequence without a closing bracket");
@@ -131,6 +135,16 @@ static void test_cross_check(void **state)
                            "\"gaet\" in analysis.webhooks");
     free(a);
     free(b);
+    cd_diags_free(&d);
+    cd_scenario_free(sc);
+    /* replicas shows a StatefulSet's partition: refused for a Deployment */
+    sc = fx_scenario("replicas: 3\n");
+    cd_diags_init(&d);
+    assert_int_equal(cd_scenario_check(sc, &o->spec.canary, &d), 1);
+    a = cd_diag_format(&d.items[0]);
+    assert_string_equal(a, "scenario.yaml:1:11: replicas: replicas is a StatefulSet's (to show "
+                           "its partition); the canary targets a Deployment");
+    free(a);
     cd_diags_free(&d);
     cd_scenario_free(sc);
     fx_release_objects();

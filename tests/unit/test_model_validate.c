@@ -187,6 +187,23 @@ static void test_statefulset_fields(void **state)
         "StatefulSet target: no router sets cookies\n");
     assert_int_equal(r.objs.n, 1);   /* valid: warnings only */
     done(&r);
+    /* router references, the generated Services' settings, mirrorWeight */
+    run(&r, "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
+            "  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n"
+            "  ingressRef: {apiVersion: networking.k8s.io/v1, kind: Ingress, name: db}\n"
+            "  service: {port: 5432, portDiscovery: true, apex: {labels: {a: b}}}\n"
+            "  analysis: {interval: 1m, threshold: 2, stepWeight: 25, mirrorWeight: 50}\n");
+    assert_string_equal(r.text,
+        "canary.yaml:6:15: warning: spec.ingressRef: does not apply to a StatefulSet target: "
+        "canaryd routes no ingress or router object to its pods\n"
+        "canary.yaml:7:40: warning: spec.service.portDiscovery: does not apply to a StatefulSet "
+        "target without a mesh provider: canaryd creates no Services for it\n"
+        "canary.yaml:7:52: warning: spec.service.apex: does not apply to a StatefulSet target "
+        "without a mesh provider: canaryd creates no Services for it\n"
+        "canary.yaml:8:72: warning: spec.analysis.mirrorWeight: does not apply to a StatefulSet "
+        "target: nothing mirrors traffic to its pods\n");
+    assert_int_equal(r.objs.n, 1);
+    done(&r);
     /* provider istio: its weights follow the updated share, its routing fields apply */
     run(&r, "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: db}\nspec:\n"
             "  provider: istio\n"

@@ -5,8 +5,9 @@
  * abort a rollback gate that answers yes, a promote approves the
  * confirm-promotion gates once), so the engine treats them exactly as it
  * treats Flagger's manual-gating webhooks. Each request acted on is
- * recorded as an Event naming who asked (the annotation's value) and the
- * one-shot annotations are removed (a JSON patch that tests the value
+ * recorded as an Event naming who asked (the annotation's value; for
+ * canaryctl rollback, which writes the target itself, that Event is all)
+ * and the one-shot annotations are removed (a JSON patch that tests the value
  * first, so a request written meanwhile survives). Must not act on an
  * annotation outside the canaryd.io/ prefix. */
 #include "kube/api.h"
@@ -153,11 +154,18 @@ void cdk_gates_begin(cdk_gates *g, cdk_operator *op, const json_t *canary, const
     g->key = key;
     g->an = an;
     g->port = port;
-    char *vals[] = {g->promote, g->hold, g->hold_rollout, g->abort_, g->resume, g->retry};
+    char *vals[] = {g->promote, g->hold, g->hold_rollout, g->abort_, g->resume, g->retry,
+                    g->rollback};
     static const char *const keys[] = {CD_GATE_PROMOTE, CD_GATE_HOLD, CD_GATE_HOLD_ROLLOUT,
-                                       CD_GATE_ABORT, CD_GATE_RESUME, CD_GATE_RETRY};
-    for (int i = 0; i < 6; i++)
+                                       CD_GATE_ABORT, CD_GATE_RESUME, CD_GATE_RETRY,
+                                       CD_GATE_ROLLBACK};
+    for (int i = 0; i < 7; i++)
         read_one(canary, keys[i], vals[i], g->raw[i]);
+    if (g->rollback[0]) {   /* a record: canaryctl already wrote the target */
+        note(g, false, "Rollback requested by %s (canaryctl rollback): the last promoted revision "
+             "of %s was put back into its target", g->rollback, key);
+        drop(g, CD_GATE_ROLLBACK, g->raw[6]);
+    }
     if (g->resume[0])
         resume(g);
     if (g->promote[0] && g->hold_rollout[0]) {   /* promote lets a held rollout start too */

@@ -136,8 +136,9 @@ typedef struct cdk_gates {
     const char *ns, *name, *key;
     char promote[CD_GATE_VALUE_MAX + 1], hold[CD_GATE_VALUE_MAX + 1],
         hold_rollout[CD_GATE_VALUE_MAX + 1], abort_[CD_GATE_VALUE_MAX + 1],
-        resume[CD_GATE_VALUE_MAX + 1], retry[CD_GATE_VALUE_MAX + 1];
-    char raw[6][CD_GATE_VALUE_MAX + 1];   /* the values as written, same order as begin reads */
+        resume[CD_GATE_VALUE_MAX + 1], retry[CD_GATE_VALUE_MAX + 1],
+        rollback[CD_GATE_VALUE_MAX + 1];
+    char raw[7][CD_GATE_VALUE_MAX + 1];   /* the values as written, same order as begin reads */
     bool promote_used, abort_used;
     char names[3][CD_GATE_VALUE_MAX + 48];
     cd_webhook *hooks;

@@ -3,7 +3,9 @@ moves Deployments' and DaemonSets' status the way the real controllers do
 (observedGeneration, replicas, updatedReplicas, readyReplicas,
 availableReplicas, unavailableReplicas, the Progressing and Available
 conditions, ProgressDeadlineExceeded after progressDeadlineSeconds, the
-revision annotation), runs StatefulSets' pods with the partitioned
+revision annotation), keeps a Deployment's ReplicaSets as the
+deployment controller does (see _replicasets) and a DaemonSet's
+ControllerRevisions as the daemon controller does, runs StatefulSets' pods with the partitioned
 RollingUpdate (see _statefulset), completes ReplicaSets and HPAs, stands in
 for Knative Serving's controller and KEDA's operator when their CRDs are
 installed (knative.py, keda.py), finishes
@@ -135,6 +137,7 @@ class Controllers(threading.Thread):
         self.rollouts = {}          # uid -> Rollout
         self.sets = {}              # StatefulSet uid -> {"next": mono, "current": currentRevision}
         self.written = {}           # uid -> what the status last written was computed from
+        self.replicasets = {}       # Deployment uid -> {pod-template-hash: ReplicaSet name}
         self.stop_event = threading.Event()
         self._last_gc = 0.0
         # fed by the store's change listener (under the store's lock)
@@ -233,6 +236,7 @@ class Controllers(threading.Thread):
         for uid in [u for u in self.rollouts if u not in seen]:
             del self.rollouts[uid]
             self.written.pop(uid, None)
+            self.replicasets.pop(uid, None)
 
     # -- Deployments and DaemonSets -------------------------------------------------------
     def _nodes_matching(self, selector):
@@ -278,7 +282,11 @@ class Controllers(threading.Thread):
         if self.written.get(md["uid"]) == sig:
             # nothing moved since the status was last written
             return r.complete(desired) and not late and not recent
+        if kind == "DaemonSet":
+            self._sts_revision(obj, "controller-revision-hash")
+            self._trim_revisions(obj)
         if kind == "Deployment":
+            r.revision = self._replicasets(obj, r, desired)
             res = self.store.internal_update(("apps", "deployments"), ns, name,
                                              lambda o: self._deployment_status(o, r, desired))
         else:
@@ -332,6 +340,91 @@ class Controllers(threading.Thread):
                 new[k] = v
         new["conditions"] = conds
         o["status"] = new
+
+    # -- a Deployment's ReplicaSets (kube-controller-manager's deployment/sync.go) ----------
+    def _replicasets(self, o, r, desired):
+        """The ReplicaSets of a Deployment as the deployment controller keeps
+        them: one per pod template, named <deployment>-<pod-template-hash>,
+        owned by the Deployment (controller: true), its template and
+        selector those of the Deployment plus the label pod-template-hash,
+        the Deployment's annotations copied (but its revision ones) and
+        deployment.kubernetes.io/revision, desired-replicas and
+        max-replicas. A new template gets a new ReplicaSet at revision
+        max+1; an older template coming back reuses its ReplicaSet, whose
+        revision becomes max+1 and whose old revision goes into
+        deployment.kubernetes.io/revision-history (what `kubectl rollout
+        history/undo` read). The new ReplicaSet holds the rollout's new pods,
+        the newest older one its old ready pods, the others none; those
+        beyond spec.revisionHistoryLimit (oldest revision first) are
+        deleted once at zero. Returns the new ReplicaSet's revision (the
+        Deployment's revision annotation)."""
+        md, spec = o["metadata"], o.get("spec") or {}
+        ns, uid = md.get("namespace"), md["uid"]
+        known = self.replicasets.setdefault(uid, {})
+        live = {}
+        for h, n in list(known.items()):
+            rs = self.store.find(RS, ns, n)
+            if rs is None or not any(ref.get("uid") == uid for ref in
+                                     rs["metadata"].get("ownerReferences") or []):
+                del known[h]
+            else:
+                live[h] = rs
+        revs = {h: _revision(rs) for h, rs in live.items()}
+        top = max(revs.values()) if revs else 0
+        name = "%s-%s" % (md["name"], r.hash)
+        if r.hash not in live:
+            if self.store.find(RS, ns, name) is not None:
+                return r.revision       # a name taken by another object: leave it be
+            revs[r.hash] = top + 1
+            self.store.internal_create(self.store.storage_type(RS),
+                                       self._new_replicaset(o, r.hash, top + 1, desired),
+                                       manager="kube-controller-manager")
+            known[r.hash] = name
+        elif revs[r.hash] < top:
+            old = revs[r.hash]
+            revs[r.hash] = top + 1
+
+            def bump(x):
+                ann = x["metadata"].setdefault("annotations", {})
+                hist = [v for v in (ann.get(REV_HISTORY) or "").split(",") if v]
+                ann[REV_HISTORY] = ",".join(hist + [str(old)])
+                ann[REV] = str(top + 1)
+            self.store.internal_update(RS, ns, name, bump, manager="kube-controller-manager",
+                                       subresource=None)
+        olds = sorted((h for h in revs if h != r.hash), key=lambda h: -revs[h])
+        counts = {r.hash: (r.new_total, r.new_ready)}
+        for i, h in enumerate(olds):
+            counts[h] = (r.old_ready, r.old_ready) if i == 0 else (0, 0)
+        surge = _max_surge(spec, desired)
+        for h, (total, ready) in counts.items():
+            if _rs_settled(live.get(h), total, ready, desired, surge):
+                continue        # thousands of Deployments: no clone-and-compare per tick
+            self.store.internal_update(RS, ns, known[h], _rs_scale(total, ready, desired, surge),
+                                       manager="kube-controller-manager", subresource=None)
+        limit = spec.get("revisionHistoryLimit", 10)
+        idle = [h for h in olds if counts[h][0] == 0]
+        for h in sorted(idle, key=lambda h: revs[h])[:max(0, len(olds) - limit)]:
+            self.store.internal_delete(RS, ns, known.pop(h))
+        return revs[r.hash]
+
+    @staticmethod
+    def _new_replicaset(o, thash, revision, desired):
+        md, spec = o["metadata"], o.get("spec") or {}
+        tpl = json.loads(json.dumps(spec.get("template") or {}))
+        tmd = tpl.setdefault("metadata", {})
+        tmd["labels"] = dict(tmd.get("labels") or {}, **{HASH_LABEL: thash})
+        sel = json.loads(json.dumps(spec.get("selector") or {}))
+        sel["matchLabels"] = dict(sel.get("matchLabels") or {}, **{HASH_LABEL: thash})
+        ann = {k: v for k, v in (md.get("annotations") or {}).items() if k not in SKIPPED_ANNOTATIONS}
+        ann.update({REV: str(revision), DESIRED: str(desired),
+                    MAX: str(desired + _max_surge(spec, desired))})
+        rs_spec = {"replicas": 0, "selector": sel, "template": tpl}
+        if spec.get("minReadySeconds"):
+            rs_spec["minReadySeconds"] = spec["minReadySeconds"]
+        return {"metadata": {"name": "%s-%s" % (md["name"], thash), "namespace": md.get("namespace"),
+                             "labels": dict(tmd["labels"]), "annotations": ann,
+                             "ownerReferences": [_owner(o)]},
+                "spec": rs_spec}
 
     def _daemonset_status(self, o, r, desired):
         st = {
@@ -397,10 +490,13 @@ class Controllers(threading.Thread):
             x["status"] = {k: v for k, v in new.items() if v or k == "replicas"}
         self.store.internal_update(("apps", "statefulsets"), ns, name, set_status)
 
-    def _sts_revision(self, o):
-        """The ControllerRevision of the StatefulSet's template (created when
-        new, its revision number raised when an older one is reused, as
-        the controller does) and its name <name>-<hash>."""
+    def _sts_revision(self, o, hash_label="controller.kubernetes.io/hash"):
+        """The ControllerRevision of the StatefulSet's (or DaemonSet's)
+        template (created when new, its revision number raised when an
+        older one is reused, as the controllers do) and its name
+        <name>-<hash>. The StatefulSet controller labels it
+        controller.kubernetes.io/hash, the DaemonSet controller
+        controller-revision-hash."""
         md = o["metadata"]
         tpl = (o.get("spec") or {}).get("template") or {}
         rev_name = "%s-%s" % (md["name"], template_hash(tpl))
@@ -412,7 +508,7 @@ class Controllers(threading.Thread):
         existing = next((r for r in mine if r["metadata"]["name"] == rev_name), None)
         if existing is None:
             labels = dict((tpl.get("metadata") or {}).get("labels") or {})
-            labels["controller.kubernetes.io/hash"] = rev_name[len(md["name"]) + 1:]
+            labels[hash_label] = rev_name[len(md["name"]) + 1:]
             data = {"spec": {"template": dict(json.loads(json.dumps(tpl)), **{"$patch": "replace"})}}
             self.store.internal_create(self.store.storage_type(storage), {
                 "metadata": {"name": rev_name, "namespace": ns, "labels": labels,
@@ -423,6 +519,19 @@ class Controllers(threading.Thread):
                 r["revision"] = top + 1
             self.store.internal_update(storage, ns, rev_name, bump, subresource=None)
         return rev_name
+
+    def _trim_revisions(self, o):
+        """A DaemonSet's ControllerRevisions beyond spec.revisionHistoryLimit
+        (default 10) besides the current one, oldest revision first."""
+        md = o["metadata"]
+        storage = ("apps", "controllerrevisions")
+        mine = [r for r in self.store.all(storage) if r["metadata"].get("namespace") == md.get("namespace")
+                and any(ref.get("uid") == md["uid"] for ref in r["metadata"].get("ownerReferences") or [])]
+        newest = self._newest(mine)
+        olds = sorted((r for r in mine if r["metadata"]["name"] != newest), key=lambda r: r.get("revision", 0))
+        limit = (o.get("spec") or {}).get("revisionHistoryLimit", 10)
+        for r in olds[:max(0, len(olds) - limit)]:
+            self.store.internal_delete(storage, md.get("namespace"), r["metadata"]["name"])
 
     @staticmethod
     def _newest(revs):
@@ -505,7 +614,12 @@ class Controllers(threading.Thread):
                                    manager="kube-controller-manager")
 
     def _replicaset(self, o):
+        """A ReplicaSet of its own (no Deployment controls it): all its pods
+        ready. A Deployment's are kept by _replicasets."""
         md, spec = o["metadata"], o.get("spec") or {}
+        if any(ref.get("controller") and ref.get("kind") == "Deployment"
+               for ref in md.get("ownerReferences") or []):
+            return
         desired = spec.get("replicas", 1)
 
         def set_status(x):
@@ -583,6 +697,61 @@ class Controllers(threading.Thread):
                 for dstorage, dkey in dependents.get(uid, []):
                     self.store.internal_update(dstorage, dkey[0], dkey[1], _drop_owner(uid), subresource=None)
                 self.store.internal_update(storage, key[0], key[1], _drop_finalizer("orphan"), subresource=None)
+
+
+RS = ("apps", "replicasets")
+HASH_LABEL = "pod-template-hash"
+REV = "deployment.kubernetes.io/revision"
+REV_HISTORY = "deployment.kubernetes.io/revision-history"
+DESIRED = "deployment.kubernetes.io/desired-replicas"
+MAX = "deployment.kubernetes.io/max-replicas"
+# what the deployment controller does not copy from a Deployment onto its
+# ReplicaSets (deployment/util's annotationsToSkip)
+SKIPPED_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration", REV, REV_HISTORY,
+                       DESIRED, MAX, "deprecated.deployment.rollback.to"}
+
+
+def _revision(rs):
+    try:
+        return int(((rs["metadata"].get("annotations") or {}).get(REV)) or 0)
+    except ValueError:
+        return 0
+
+
+def _max_surge(spec, desired):
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return 0
+    return _int_or_percent((strategy.get("rollingUpdate") or {}).get("maxSurge", "25%"), desired, True)
+
+
+def _rs_settled(rs, total, ready, desired, surge):
+    """Whether _rs_scale would leave rs as it is (a cheap look first)."""
+    if rs is None or (rs.get("spec") or {}).get("replicas") != total:
+        return False
+    st = rs.get("status") or {}
+    if st.get("replicas", 0) != total or st.get("readyReplicas", 0) != ready or \
+            st.get("observedGeneration") != rs["metadata"].get("generation", 1):
+        return False
+    ann = rs["metadata"].get("annotations") or {}
+    return not total or (ann.get(DESIRED), ann.get(MAX)) == (str(desired), str(desired + surge))
+
+
+def _rs_scale(total, ready, desired, surge):
+    """A ReplicaSet's spec.replicas, its status and the replica annotations
+    (the controller's scaleReplicaSet sets them to the Deployment's
+    replicas and replicas + maxSurge whenever it scales a ReplicaSet, to
+    zero too; an idle one at zero is left alone)."""
+    def f(x):
+        scaled = x["spec"].get("replicas") != total
+        x["spec"]["replicas"] = total
+        ann = x["metadata"].setdefault("annotations", {})
+        if scaled or total:
+            ann[DESIRED], ann[MAX] = str(desired), str(desired + surge)
+        st = {"replicas": total, "fullyLabeledReplicas": total, "readyReplicas": ready,
+              "availableReplicas": ready, "observedGeneration": x["metadata"].get("generation", 1)}
+        x["status"] = {k: v for k, v in st.items() if v or k == "replicas"}
+    return f
 
 
 def _owner(o):
