@@ -8,7 +8,7 @@
 # a core (the few that keep cores busy say so with the PROCESSORS property,
 # CMakeLists.txt). The tests labelled "e2e" (Flagger's own e2e scripts:
 # long, mostly asleep) run in a second ctest beside the others,
-# ${E2E_JOBS:-7} at a time, unless ctest args are given (then one ctest runs
+# ${E2E_JOBS:-10} at a time, unless ctest args are given (then one ctest runs
 # what they select); their output follows the others'. docs/testing.md.
 set -u
 build=${1:?usage: run-tests.sh BUILD_DIR}
@@ -21,7 +21,7 @@ if [ $# -eq 0 ] && ctest --test-dir "$build" -N -L e2e 2>/dev/null | grep -q 'To
   split=1
 fi
 if [ -n "$split" ]; then
-  ctest --test-dir "$build" --output-on-failure --timeout 900 -j "${E2E_JOBS:-7}" -L e2e \
+  ctest --test-dir "$build" --output-on-failure --timeout 900 -j "${E2E_JOBS:-10}" -L e2e \
     >"$elog" 2>&1 &
   epid=$!
   ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$jobs" -LE e2e 2>&1 | tee "$log"
