@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs one libFuzzer target briefly from its seed corpus (CI smoke run).
 # Usage: scripts/run-fuzzer.sh FUZZER SEED_DIR [MORE_SEED_DIRS...]
-# (FUZZ_SECONDS, default 20). Seeds are copied; nothing is written back.
+# (FUZZ_SECONDS, default 10: every seed runs first, then mutations until
+# then). Seeds are copied; nothing is written back.
 set -eu
 fuzzer=$1
 shift
@@ -21,6 +22,6 @@ mkdir -p "$(dirname "$artifacts")"
 # more than it freed; fuzz/lsan.supp suppresses nothing of canaryd's)
 case ":${ASAN_OPTIONS:-}:" in *:detect_leaks=*) ;; *) export ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}" ;; esac
 rc=0
-"$fuzzer" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -detect_leaks=1 \
+"$fuzzer" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=2048 -detect_leaks=1 \
     -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts" "$work" || rc=$?
 exit $rc

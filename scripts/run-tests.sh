@@ -3,22 +3,25 @@
 # the slowest tests' times, then one summary line "N passed, N failed" (the
 # line CI reads; always the last).
 # Usage: scripts/run-tests.sh BUILD_DIR [ctest args...]
-# The tests labelled "e2e" (Flagger's own e2e scripts: long, mostly asleep)
-# run in a second ctest beside the others, ${E2E_JOBS:-3} at a time, unless
-# ctest args are given (then one ctest runs what they select); their output
-# follows the others'.
+# Tests run CTEST_JOBS at a time, by default twice the cores: most
+# integration tests spend their time waiting on analysis intervals, not on
+# a core (the few that keep cores busy say so with the PROCESSORS property,
+# CMakeLists.txt). The tests labelled "e2e" (Flagger's own e2e scripts:
+# long, mostly asleep) run in a second ctest beside the others,
+# ${E2E_JOBS:-10} at a time, unless ctest args are given (then one ctest runs
+# what they select); their output follows the others'. docs/testing.md.
 set -u
 build=${1:?usage: run-tests.sh BUILD_DIR}
 shift
 log=$(mktemp); elog=$(mktemp)
 trap 'rm -f "$log" "$elog" "$log.times"' EXIT
-jobs=${CTEST_JOBS:-2}
+jobs=${CTEST_JOBS:-$((2 * $(nproc 2>/dev/null || echo 1)))}
 split=""
 if [ $# -eq 0 ] && ctest --test-dir "$build" -N -L e2e 2>/dev/null | grep -q 'Total Tests: [1-9]'; then
   split=1
 fi
 if [ -n "$split" ]; then
-  ctest --test-dir "$build" --output-on-failure --timeout 900 -j "${E2E_JOBS:-3}" -L e2e \
+  ctest --test-dir "$build" --output-on-failure --timeout 900 -j "${E2E_JOBS:-10}" -L e2e \
     >"$elog" 2>&1 &
   epid=$!
   ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$jobs" -LE e2e 2>&1 | tee "$log"

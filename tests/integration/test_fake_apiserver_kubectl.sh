@@ -80,12 +80,20 @@ check "patch (strategic) adds a sidecar" \
   bash -c "$K -n appmesh-demo patch deploy webapp -p '{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"envoy\",\"image\":\"envoy:v1\"}]}}}}' >/dev/null && [ \"\$($K -n appmesh-demo get deploy webapp -o jsonpath='{.spec.template.spec.containers[*].name}')\" = 'webapp envoy' ]"
 check "label and annotate" \
   bash -c "$K -n appmesh-demo label deploy webapp tier=front >/dev/null && $K -n appmesh-demo annotate deploy webapp note=hi >/dev/null && [ \"\$($K -n appmesh-demo get deploy webapp -o jsonpath='{.metadata.labels.tier}{.metadata.annotations.note}')\" = fronthi ]"
-(timeout 4 $K -n appmesh-demo get deploy webapp -w >"$TEST_TMP/watch.out" 2>&1 &)
-sleep 1
+# polled, not fixed sleeps (1 s for kubectl to start watching, 3.5 s for the
+# rollout, the watch cut at 4 s: short for a loaded host)
+timeout 60 $K -n appmesh-demo get deploy webapp -w >"$TEST_TMP/watch.out" 2>&1 &
+WATCH=$!
+track $WATCH
+i=0; until grep -q '^webapp ' "$TEST_TMP/watch.out" || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
 $K -n appmesh-demo scale deployment webapp --replicas=3 >/dev/null
-sleep 3.5
-check "get -w prints table rows as the rollout moves (table watch)" \
-  bash -c "[ \$(grep -c '^webapp ' '$TEST_TMP/watch.out') -ge 3 ] && grep -q '^webapp *3/3' '$TEST_TMP/watch.out' && [ \$(grep -c '^NAME' '$TEST_TMP/watch.out') -eq 1 ]"
+table_watch() {
+  [ "$(grep -c '^webapp ' "$TEST_TMP/watch.out")" -ge 3 ] && grep -q '^webapp *3/3' "$TEST_TMP/watch.out" &&
+    [ "$(grep -c '^NAME' "$TEST_TMP/watch.out")" -eq 1 ]
+}
+i=0; until table_watch || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
+check "get -w prints table rows as the rollout moves (table watch)" table_watch
+kill $WATCH 2>/dev/null; wait $WATCH 2>/dev/null
 check "wait --for=condition=Available" \
   bash -c "$K -n appmesh-demo wait --for=condition=Available deploy/webapp --timeout=30s | grep -q 'condition met'"
 

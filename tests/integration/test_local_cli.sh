@@ -86,7 +86,11 @@ canaryctl watch podinfo --until-done >"$TEST_TMP/watch-v2.out" 2>&1 &
 WPID=$!
 track $WPID
 require "v2 waits for promotion (WaitingPromotion)" wait_phase WaitingPromotion 120
+# a second of watch lines, and at least one in the phase (a fixed 1 s alone
+# was short for a loaded host)
 sleep 1
+i=0; until grep -q WaitingPromotion "$TEST_TMP/watch-v2.out" || [ $i -gt 150 ]; do
+  i=$((i + 1)); sleep 0.2; done
 weights=$(canaryctl describe canary podinfo -o json | /usr/bin/python3 -c '
 import json,sys; c=json.load(sys.stdin); print(c["primaryWeight"])')
 line=$(grep WaitingPromotion "$TEST_TMP/watch-v2.out" | tail -1)

@@ -24,7 +24,7 @@ import json,sys
 p=json.load(sys.stdin)["workload"]["primary"]
 assert p["restarts"] == 1 and p["ready"] == 2, p'
 }
-i=0; until restarted 2>/dev/null || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
+i=0; until restarted 2>/dev/null || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
 check "a killed primary replica is replaced (restarts 1, 2 ready)" restarted
 check "the dead PID is gone from the process set" bash -c "
   ! canaryctl describe canary podinfo -o json | grep -q '\"pid\": $pid,'"
@@ -42,10 +42,12 @@ stepw() { canaryctl describe canary podinfo -o json | /usr/bin/python3 -c '
 import json,sys; print(json.load(sys.stdin)["analysis"]["stepWeight"])'; }
 check "the running canary keeps stepWeight 25" [ "$(stepw)" = 25 ]
 sed -i 's/stepWeight: 25/stepWeight: 250/' "$W/podinfo-canary.yaml"   # an edit in place
-sleep 1
+# until canaryd has read the edit (it logs the rejection), not a fixed 1 s
+# after which "still 25" held whether or not the edit had been read yet
+rejected() { grep -q 'podinfo-canary.yaml:[0-9]*:[0-9]*: spec.analysis.stepWeight: must be between 0 and 100, got 250' "$W/canaryd.log"; }
+i=0; until rejected || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
+check "the rejection is logged with its position" rejected
 check "an invalid edit in place is rejected: still 25" [ "$(stepw)" = 25 ]
-check "the rejection is logged with its position" \
-  grep -q 'podinfo-canary.yaml:[0-9]*:[0-9]*: spec.analysis.stepWeight: must be between 0 and 100, got 250' "$W/canaryd.log"
 sed -i 's/stepWeight: 250/stepWeight: 25/' "$W/podinfo-canary.yaml"
 
 # --- gates: hold promotion, then promote ----------------------------------
