@@ -19,6 +19,12 @@
 #   e2e_script PATH [RACE] run test/PATH, count it (before workloads/init.sh,
 #                          the load tester restarts, as its pod does in Kind)
 #   e2e_summary            "flagger e2e: N/M scripts passed"
+#   e2e_stand_in_pod NS NAME ADDR PORT LABEL=VALUE...
+#                          a running Pod (status.podIP ADDR) for a stand-in
+#                          listening on ADDR:PORT, so that `kubectl
+#                          port-forward` to it (or to a Service selecting it)
+#                          reaches that process through the fake API server
+#   e2e_require_go         Debian's go for `go run verify_session_affinity.go`
 if [ -z "${CANARYD_E2E_NS:-}" ]; then
   if ! unshare -rnm true 2>/dev/null; then
     echo "FAIL unshare -rnm (a private network and mount namespace) is not available here"
@@ -37,6 +43,9 @@ _e2e_hosts="127.0.0.1 localhost
 $LOADTESTER flagger-loadtester.test flagger-loadtester.test.svc flagger-loadtester.test.svc.cluster.local
 $PROMETHEUS flagger-prometheus flagger-prometheus.flagger-system flagger-prometheus.flagger-system.svc"
 _e2e_pods="" _e2e_labels="" _e2e_targets=""
+# `go run` (the session-affinity scripts) builds offline, in the test's own
+# temporary directory, with the toolchain installed (scripts/deps.sh test)
+export GOCACHE=$TEST_TMP/go-cache GOPATH=$TEST_TMP/go GOTOOLCHAIN=local GOPROXY=off GOFLAGS= GOTELEMETRY=off
 passed=0 total=0 raced=0
 
 e2e_hosts() { local l; for l in "$@"; do _e2e_hosts="$_e2e_hosts
@@ -165,6 +174,25 @@ e2e_script() {
     tail -n 15 "$FLAGGER_LOG"
   fi
   check "flagger e2e: test/$s passes ($((SECONDS - start)) s)" [ $rc = 0 ]
+}
+
+e2e_stand_in_pod() {
+  local ns=$1 name=$2 addr=$3 port=$4 labels="" l
+  shift 4
+  for l in "$@"; do labels="$labels\"${l%%=*}\": \"${l#*=}\", "; done
+  kubectl apply -f - <<EOF &&
+apiVersion: v1
+kind: Pod
+metadata: {name: $name, namespace: $ns, labels: {${labels%, }}}
+spec:
+  containers: [{name: stand-in, image: stand-in, ports: [{containerPort: $port}]}]
+EOF
+    kubectl -n "$ns" patch pod "$name" --subresource=status --type=merge \
+      -p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$addr\"}}"
+}
+
+e2e_require_go() {
+  require "go (Debian's golang-go, scripts/deps.sh test) for verify_session_affinity.go" eval "command -v go >/dev/null"
 }
 
 e2e_summary() {
