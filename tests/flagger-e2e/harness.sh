@@ -165,6 +165,13 @@ e2e_script() {
   done
   wait $pid
   rc=$?
+  # the session-affinity scripts report a failed verification with
+  # `echo "failed to verify session affinity"; exit $?`, which exits 0 (the
+  # echo's status): such a script has not passed, whatever its exit code
+  if [ $rc = 0 ] && grep -q "^failed to verify session affinity$" "$log"; then
+    echo "--- $s exited 0 after reporting a failed check (its \`exit \$?\` returns echo's 0)"
+    rc=1
+  fi
   if [ $rc = 0 ]; then
     passed=$((passed + 1))
   else
