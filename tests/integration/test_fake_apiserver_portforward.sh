@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_fake_apiserver_portforward.sh - `kubectl port-forward` through the
-# fake API server's pods/NAME/portforward (tests/fake-apiserver/fakekube/
-# portforward.py), as Flagger's session-affinity e2e scripts use it: to a
+# fake API server's pods/NAME/portforward (fakekube/portforward.py), as
+# Flagger's session-affinity e2e scripts use it: to a
 # Pod and to a Service (its targetPort), over the WebSocket tunnel kubectl
 # tries first and over plain SPDY/3.1; bytes both ways on two concurrent
 # connections; a port nobody listens on gives kubectl the kubelet's error;
