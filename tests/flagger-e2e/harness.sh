@@ -47,7 +47,7 @@ $PROMETHEUS flagger-prometheus flagger-prometheus.flagger-system flagger-prometh
 _e2e_pods="" _e2e_labels="" _e2e_targets=""
 # `go run` (the session-affinity scripts) builds offline, in the test's own
 # temporary directory, with the toolchain installed (scripts/deps.sh test)
-export GOCACHE=$TEST_TMP/go-cache GOPATH=$TEST_TMP/go GOTOOLCHAIN=local GOPROXY=off GOFLAGS= GOTELEMETRY=off
+export GOCACHE=$TEST_TMP/go-cache GOPATH=$TEST_TMP/go GOTOOLCHAIN=local GOPROXY=off GOFLAGS='' GOTELEMETRY=off
 passed=0 total=0 raced=0 rechecked=0
 
 e2e_hosts() { local l; for l in "$@"; do _e2e_hosts="$_e2e_hosts

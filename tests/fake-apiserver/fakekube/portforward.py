@@ -79,7 +79,7 @@ def handshake(handler):
         return "websocket", [("Upgrade", "websocket"), ("Connection", "Upgrade"),
                              ("Sec-WebSocket-Accept", accept), ("Sec-WebSocket-Protocol", WS_PROTOCOL)]
     if upgrade.startswith("spdy/3.1"):
-        offered = [p.strip() for p in h.get_all("X-Stream-Protocol-Version") or []]
+        offered = [p.strip() for v in h.get_all("X-Stream-Protocol-Version") or [] for p in v.split(",")]
         if PROTOCOL not in offered:
             return None, "unable to upgrade: unable to negotiate protocol: client supports %s, server " \
                          "accepts [%s]" % (offered, PROTOCOL)
