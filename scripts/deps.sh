@@ -21,9 +21,10 @@ node-llhttp libcmocka-dev curl ca-certificates"
 # Flagger's e2e scripts, run by the load tester), util-linux (unshare) and
 # iproute2 (ip) for their private network namespace, jq (Flagger's gloo e2e
 # script calls it), chromium (headless: the web dashboard's tests,
-# docs/dashboard.md)
+# docs/dashboard.md), golang-go (Flagger's session-affinity e2e scripts
+# `go run verify_session_affinity.go`, standard library only, offline)
 test_pkgs="prometheus haproxy nginx wrk openssl procps python3 python3-jsonschema
-python3-scipy python3-yaml python3-numpy hey util-linux iproute2 git jq chromium"
+python3-scipy python3-yaml python3-numpy hey util-linux iproute2 git jq chromium golang-go"
 bench_pkgs="hyperfine valgrind"
 
 kube_tools=no

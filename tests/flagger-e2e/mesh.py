@@ -20,6 +20,8 @@ scripts need besides:
   destination_workload_namespace, response_code), on the metrics port for
   Prometheus: what the builtin queries and the scripts' MetricTemplate read;
 - podinfo's answers the webhooks read: POST /token, /status/{code};
+- the gateway on its container port, 8080, too (the Service's 80 maps to
+  it): test-session-affinity.sh port-forwards to the gateway's Pod there;
 - a gRPC port (9999) that speaks HTTP/2's connection preface, for the
   harness's grpc_health_probe stand-in (tests/flagger-e2e/bin/).
 
@@ -216,7 +218,7 @@ def main():
     a = ap.parse_args()
     mesh = Mesh(Api(a.api), a.gateway)
     handler = mesh.server.RequestHandlerClass
-    for addr, port in ((a.mesh, 80), (a.mesh, 9898), (a.gateway, 80)):
+    for addr, port in ((a.mesh, 80), (a.mesh, 9898), (a.gateway, 80), (a.gateway, 8080)):
         serve(http.server.ThreadingHTTPServer((addr, port), handler))
     serve(socketserver.ThreadingTCPServer((a.mesh, 9999), Http2Preface))
 

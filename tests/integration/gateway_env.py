@@ -234,6 +234,11 @@ class StandInGateway:
         status, _, body = self.api.get("/apis/%s/v1/httproutes" % GROUP)
         if status != 200:
             return
+        if not self.paused:    # a deleted route is no longer served, as by a real gateway
+            listed = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in body.get("items", [])}
+            with self.lock:
+                for key in [k for k in self.programmed if k not in listed]:
+                    del self.programmed[key]
         for r in body.get("items", []):
             md = r["metadata"]
             ns, name = md["namespace"], md["name"]

@@ -4,7 +4,7 @@
 # server with Istio's CRDs. They are
 # ../shared/conformance/flagger/e2e/test/istio/ (canary, blue/green, A/B,
 # revertOnDeletion with the user's own VirtualService, skipped analysis,
-# delegation); what they expect of a Kind cluster with Istio is provided
+# delegation, session affinity); what they expect of a Kind cluster with Istio is provided
 # around them (tests/flagger-e2e/harness.sh, docs/compatibility.md). Prints
 # "flagger e2e: N/M scripts passed"; any script that fails fails the test.
 # It starts, through harness.sh: a real Prometheus (prometheus --config.file),
@@ -15,9 +15,12 @@
 #
 # Not run: install.sh (it downloads Istio with curl, installs it with
 # istioctl and Prometheus from GitHub; the stand-in install below does the
-# rest), and test-session-affinity.sh (it reaches the ingress gateway's pod
-# through `kubectl port-forward` and checks the cookies with `go run
-# verify_session_affinity.go`).
+# rest).
+# test-session-affinity.sh port-forwards to the ingress gateway's Pod
+# (label app=istio-ingressgateway, port 8080): the install stand-in makes
+# that Pod with the stand-in gateway's address as its status.podIP, where
+# the fake API server's pods/portforward connects; it checks the cookies
+# with `go run verify_session_affinity.go` (Debian's go, offline).
 . "$(dirname "$0")/../flagger-e2e/harness.sh"
 
 MESH=127.0.4.1
@@ -32,6 +35,7 @@ e2e_hosts "$MESH podinfo podinfo.test podinfo.test.svc podinfo.test.svc.cluster.
 e2e_target "$MESH:15090"
 crd_args=()
 for f in "$CANARYD_SHARED"/conformance/crds/istio/*.yaml; do crd_args+=(--crd "$f"); done
+e2e_require_go
 e2e_start "${crd_args[@]}"
 /usr/bin/python3 "$HERE/mesh.py" --api "$FAKE_URL" --mesh "$MESH" --gateway "$GATEWAY" >"$TEST_TMP/mesh.log" 2>&1 &
 track $!
@@ -49,7 +53,9 @@ istio_install() {
     kubectl create ns istio-system &&
     kubectl apply -k "$REPO/kustomize/e2e-istio" &&
     kubectl -n istio-system set image deployment/flagger flagger=test/flagger:latest &&
-    kubectl -n istio-system rollout status deployment/flagger
+    kubectl -n istio-system rollout status deployment/flagger &&
+    e2e_stand_in_pod istio-system istio-ingressgateway-5d8f7c9b6-q7wz4 "$GATEWAY" 8080 \
+      app=istio-ingressgateway istio=ingressgateway
 }
 require "install.sh's stand-in" eval 'istio_install >"$TEST_TMP/install.log" 2>&1 || { cat "$TEST_TMP/install.log"; false; }'
 
@@ -64,5 +70,7 @@ e2e_script workloads/init.sh
 e2e_script istio/test-skip-analysis.sh
 e2e_script workloads/init.sh
 e2e_script istio/test-delegation.sh
+e2e_script workloads/init.sh
+e2e_script istio/test-session-affinity.sh
 e2e_summary
 finish

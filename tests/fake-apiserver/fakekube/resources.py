@@ -85,9 +85,11 @@ class ResourceType:
                 e["group"] = "autoscaling"
                 e["version"] = "v1"
                 e["kind"] = "Scale"
+            elif sub == "portforward":
+                e["kind"] = "PodPortForwardOptions"
             else:
                 e["kind"] = self.kind
-            e["verbs"] = ["get"] if sub == "log" else list(SUB_VERBS)
+            e["verbs"] = {"log": ["get"], "portforward": ["create", "get"]}.get(sub, list(SUB_VERBS))
             out.append(e)
         return out
 
@@ -107,7 +109,7 @@ def builtin_types():
     types = [
         R("", "v1", "namespaces", "Namespace", namespaced=False, short_names=["ns"],
           subresources=["status"], fields=["status.phase"]),
-        R("", "v1", "pods", "Pod", short_names=["po"], categories=["all"], subresources=["log", "status"],
+        R("", "v1", "pods", "Pod", short_names=["po"], categories=["all"], subresources=["log", "portforward", "status"],
           fields=POD_FIELDS),
         R("", "v1", "services", "Service", short_names=["svc"], categories=["all"],
           subresources=["status"]),

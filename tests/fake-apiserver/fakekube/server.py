@@ -17,7 +17,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors, fieldvalidation, managedfields, openapi, protobuf
+from . import errors, fieldvalidation, managedfields, openapi, portforward, protobuf
 from .errors import ApiError
 from .selectors import FieldSelector, LabelSelector
 from .table import to_table
@@ -462,6 +462,26 @@ class Handler(BaseHTTPRequestHandler):
             data = data[:int(limit)]
         return self.send_bytes(200, data, "text/plain")
 
+    def serve_port_forward(self, pod, method):
+        """GET or POST pods/NAME/portforward: an upgrade to SPDY/3.1 or to
+        a WebSocket tunnel of it (fakekube/portforward.py); the connection
+        is served until the client closes it."""
+        if method not in ("GET", "POST"):
+            raise errors.method_not_allowed()
+        if self.query.get("ports"):
+            for p in self.query["ports"].split(","):
+                if not p.strip().isdigit() or not 0 < int(p) < 65536:
+                    raise errors.bad_request("invalid port %r" % p)
+        self.status_code = 101
+        code, msg = portforward.serve(self, pod, self.log_port_forward)
+        if code != 101:
+            self.status_code = 0
+            raise errors.bad_request(msg)
+
+    def log_port_forward(self, msg):
+        if self.server.app.verbose:
+            print("fake-apiserver: %s" % msg, file=sys.stderr, flush=True)
+
     def dispatch(self, method, r, body, verb):
         app = self.server.app
         store = app.store
@@ -493,6 +513,8 @@ class Handler(BaseHTTPRequestHandler):
             if method != "GET":
                 raise errors.method_not_allowed()
             return self.serve_pod_log(store.get(rt, r.ns, r.name))
+        if r.sub == "portforward":
+            return self.serve_port_forward(store.get(rt, r.ns, r.name), method)
         if method in ("POST", "PUT", "PATCH") and r.sub != "scale":
             options = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}[method]
             served = app.openapi is not None and app.openapi.field_validation
