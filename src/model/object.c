@@ -322,8 +322,16 @@ static long load_dir(const char *path, const char *ns, cd_object_list *out, cd_d
     for (size_t i = 0; i < n; i++) {
         cd_buf full = CD_BUF_INIT;
         cd_buf_printf(&full, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
-        struct stat st;
-        if (stat(full.data, &st) == 0) {
+        struct stat st, lst;
+        bool dir_link = lstat(full.data, &lst) == 0 && S_ISLNK(lst.st_mode) &&
+                        stat(full.data, &st) == 0 && S_ISDIR(st.st_mode);
+        if (dir_link) {
+            /* as kubectl apply -R: a link to a directory (perhaps back up
+             * the tree, where walking it would never end) is not walked */
+            cd_diags_add(diags, CD_DIAG_WARNING, full.data, 0, 0, "",
+                         "a symbolic link to a directory, not followed (give its target "
+                         "with another -f to validate it)");
+        } else if (stat(full.data, &st) == 0) {
             long r = 0;
             if (S_ISDIR(st.st_mode) && depth < 32)
                 r = load_dir(full.data, ns, out, diags, depth + 1);

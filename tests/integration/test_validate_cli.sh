@@ -73,4 +73,16 @@ echo 'not: [valid' > "$TEST_TMP/d/ignored.txt"
 out=$("$CANARYCTL" validate -f "$TEST_TMP/d" 2>"$TEST_TMP/err"); rc=$?
 check "a directory is searched recursively (*.yml, *.yaml, not .txt)" grep -q '^1 valid, 3 errors' <<<"$out"
 check "missing required fields are all named" [ "$(grep -c 'required field is missing' "$TEST_TMP/err")" -eq 3 ]
+# symbolic links in the tree: a link to a directory is not followed (as
+# kubectl apply -R), so a link back to the tree neither reports its files
+# again (one link: every error 33 times) nor walks 2^32 paths (two links:
+# validate never ended); a link to a file is read
+ln -s . "$TEST_TMP/d/again"
+ln -s .. "$TEST_TMP/d/sub/up"
+ln -s sub/002-canary-README.yaml "$TEST_TMP/d/link.yaml"
+out=$(timeout 60 "$CANARYCTL" validate -f "$TEST_TMP/d" 2>"$TEST_TMP/err"); rc=$?
+check "links back into the tree end, each file once (exit 1)" \
+  bash -c '[ "$0" = 1 ] && grep -q "^2 valid, 3 errors" <<<"$1"' "$rc" "$out"
+check "... saying which link was not followed" \
+  grep -q 'd/again: warning: a symbolic link to a directory, not followed' "$TEST_TMP/err"
 finish
