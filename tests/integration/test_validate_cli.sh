@@ -85,4 +85,14 @@ check "links back into the tree end, each file once (exit 1)" \
   bash -c '[ "$0" = 1 ] && grep -q "^2 valid, 3 errors" <<<"$1"' "$rc" "$out"
 check "... saying which link was not followed" \
   grep -q 'd/again: warning: a symbolic link to a directory, not followed' "$TEST_TMP/err"
+# a thresholdRange whose min is a string: one error, not also a warning
+# that there is no thresholdRange (which the file plainly has)
+{ sed 's/    bogus: 1//' "$TEST_TMP/c.yaml"
+  printf '    metrics:\n      - name: request-success-rate\n        thresholdRange: {min: "99"}\n'
+} >"$TEST_TMP/quoted.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/quoted.yaml" >/dev/null 2>"$TEST_TMP/err"
+check "a quoted thresholdRange.min is an error naming the field" \
+  grep -q 'thresholdRange.min: must be a number, got "99"' "$TEST_TMP/err"
+check "... and no warning that there is no thresholdRange" \
+  bash -c '! grep -q "no thresholdRange" "$0"' "$TEST_TMP/err"
 finish
