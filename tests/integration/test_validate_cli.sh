@@ -95,4 +95,21 @@ check "a quoted thresholdRange.min is an error naming the field" \
   grep -q 'thresholdRange.min: must be a number, got "99"' "$TEST_TMP/err"
 check "... and no warning that there is no thresholdRange" \
   bash -c '! grep -q "no thresholdRange" "$0"' "$TEST_TMP/err"
+# names as Kubernetes takes them: every dot-separated part starts and ends
+# with a letter or digit ("a..b" passed validate and kubectl refuses it);
+# a namespace that YAML reads as a number is a type error, not "42 is not a
+# valid namespace" (42 is one, quoted)
+for bad in 'name: a..b, namespace: ok|metadata.name: "a..b" is not a valid name' \
+           'name: a-.b, namespace: ok|metadata.name: "a-.b" is not a valid name' \
+           'name: a, namespace: 42|metadata.namespace: must be a string (quote it)' \
+           'name: a, namespace: [x]|metadata.namespace: must be a string'; do
+  printf 'apiVersion: canaryd.dev/v1alpha1\nkind: LocalWorkload\nmetadata: {%s}\nspec: {command: app}\n' \
+    "${bad%%|*}" >"$TEST_TMP/meta.yaml"
+  "$CANARYCTL" validate -f "$TEST_TMP/meta.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+  check "metadata {${bad%%|*}}: exit 1, $(cut -d: -f1 <<<"${bad#*|}") named" \
+    bash -c '[ "$0" = 1 ] && grep -qF -- "$1" "$2"' "$rc" "${bad#*|}" "$TEST_TMP/err"
+done
+printf 'apiVersion: canaryd.dev/v1alpha1\nkind: LocalWorkload\nmetadata: {name: a.b-c.d, namespace: "42"}\nspec: {command: app}\n' \
+  >"$TEST_TMP/meta.yaml"
+check "a.b-c.d in namespace \"42\" is valid" "$CANARYCTL" validate -f "$TEST_TMP/meta.yaml"
 finish
