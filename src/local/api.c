@@ -525,7 +525,7 @@ static unsigned admit(void *ctx, struct MHD_Connection *conn, const char *url, c
     return cd_httpd_check_access(conn, method, &p, why, whylen);
 }
 
-static int listen_tcp(const char *address, cd_err *err)
+bool lc_api_tcp_address(const char *address, struct sockaddr_in *out)
 {
     char host[128] = "127.0.0.1";
     const char *colon = strrchr(address, ':');
@@ -535,7 +535,17 @@ static int listen_tcp(const char *address, cd_err *err)
     char *end;
     long port = strtol(port_s, &end, 10);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (!*port_s || *end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+    if (!*port_s || *end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        return false;
+    if (out)
+        *out = a;
+    return true;
+}
+
+static int listen_tcp(const char *address, cd_err *err)
+{
+    struct sockaddr_in a;
+    if (!lc_api_tcp_address(address, &a)) {
         cd_errfmt(err, "%s: not unix:/path or an IPv4 address and port", address);
         return -1;
     }
@@ -565,7 +575,10 @@ static bool api_token(lc_api *api, const char *address, cd_err *err)
     bool have = false, loose = false;
     if (o->api_token_file) {
         if (!cd_token_read_file(o->api_token_file, api->token, sizeof api->token, &loose, e, sizeof e)) {
-            cd_errfmt(err, "--api-token-file: %s", e);
+            /* not "--api-token-file: PATH: why": the log's redactor reads
+             * a word with "token" before a colon as a header name and
+             * hides the rest, which here is the reason */
+            cd_errfmt(err, "cannot read --api-token-file %s", e);
             return false;
         }
         if (loose)

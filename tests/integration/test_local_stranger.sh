@@ -1,0 +1,69 @@
+#!/bin/bash
+# test_local_stranger.sh - `canaryd local` and canaryctl as a stranger uses
+# them, on what test_local_newcomer.sh does not cover: a mistyped --api
+# (a host without a port) is a usage error that publishes no token; an
+# --api-token-file that is missing says why even when its name ends in
+# "token" (the log's redactor hid the reason); a named pipe given as the
+# token file, or lying in the watched directory, never hangs a start (it
+# did, SIGTERM included); a symbolic link added to the watched directory is
+# applied, and one replaced by a link to nowhere keeps its Canary.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/local_lib.sh"
+unset CANARYD_TOKEN
+export XDG_RUNTIME_DIR=$TEST_TMP/run
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+
+# --- a mistyped --api ----------------------------------------------------------
+out=$(cd "$W" && timeout 30 canaryd local --dir . --api localhost --stop-on-exit 2>&1); rc=$?
+check "--api localhost exits 2 (a usage error)" [ "$rc" = 2 ]
+check "... saying what --api takes" grep -qF -- '--api localhost: not unix:/PATH nor an IPv4 address and port such as 127.0.0.1:9090' <<<"$out"
+check "... and publishes no token" bash -c '! ls "$0"/canaryd/*.token >/dev/null 2>&1' "$XDG_RUNTIME_DIR"
+check "... and creates no state" [ ! -e "$W/.canaryd" ]
+
+# --- token files ----------------------------------------------------------------
+out=$(timeout 30 canaryd local --dir "$W" --api 127.0.0.1:0 --api-token-file "$TEST_TMP/my-token" \
+      --log-format text --stop-on-exit 2>&1); rc=$?
+check "a missing --api-token-file fails the start (exit 1)" [ "$rc" = 1 ]
+check "... naming the file and why (not REDACTED)" \
+  grep -qF -- "cannot read --api-token-file $TEST_TMP/my-token (No such file or directory)" <<<"$out"
+mkfifo "$TEST_TMP/pipe-token"
+out=$(timeout 30 canaryd local --dir "$W" --api 127.0.0.1:0 --api-token-file "$TEST_TMP/pipe-token" \
+      --log-format text --stop-on-exit 2>&1); rc=$?
+check "a named pipe as --api-token-file does not hang the start (exit 1, not 124)" [ "$rc" = 1 ]
+check "... and says it is not a regular file" grep -qF "pipe-token (not a regular file)" <<<"$out"
+out=$(timeout 30 canaryctl --server 127.0.0.1:1 --token-file "$TEST_TMP/pipe-token" get canaries 2>&1); rc=$?
+check "nor does canaryctl --token-file PIPE (exit 2)" \
+  bash -c '[ "$0" = 2 ] && grep -qF "pipe-token (not a regular file)" <<<"$1"' "$rc" "$out"
+
+# --- the watched directory: a pipe, links -------------------------------------------
+mkfifo "$W/notes.yaml"
+start_canaryd
+check "with a named pipe in the directory canaryd local starts and serves" wait_phase Initialized 90
+check "... and logs why the pipe is rejected" \
+  grep -q 'manifests: notes.yaml rejected (not a regular file (a named pipe)' "$W/canaryd.log"
+
+# podinfo-canary.yaml becomes a link (to the same content elsewhere): applied, nothing changes
+mkdir -p "$TEST_TMP/shared"
+mv "$W/podinfo-canary.yaml" "$TEST_TMP/shared/canary.yaml"
+ln -s "$TEST_TMP/shared/canary.yaml" "$W/podinfo-canary.yaml"
+sleep 2
+check "a Canary whose file is now a symbolic link is still there" [ "$(phase)" = Initialized ]
+# an edit through a new link is applied without kill -HUP
+sed 's/stepWeight: [0-9]*/stepWeight: 7/' "$TEST_TMP/shared/canary.yaml" >"$TEST_TMP/shared/canary2.yaml"
+ln -s "$TEST_TMP/shared/canary2.yaml" "$W/.next"
+mv -T "$W/.next" "$W/podinfo-canary.yaml"
+stepw() { canaryctl get canaries -o json | /usr/bin/python3 -c '
+import json,sys; print(json.load(sys.stdin)["items"][0]["spec"]["analysis"]["stepWeight"])'; }
+export -f stepw
+check "a link swapped in is applied (stepWeight 7)" \
+  bash -c 'for i in $(seq 100); do [ "$(stepw)" = 7 ] && exit 0; sleep 0.1; done; exit 1'
+# a link to a file that is not there (a typo in ln -sf): rejected, the Canary stays
+ln -s "$TEST_TMP/shared/canray.yaml" "$W/.next"
+mv -T "$W/.next" "$W/podinfo-canary.yaml"
+check "a link to nowhere is logged, naming its target" bash -c \
+  'for i in $(seq 100); do grep -q "podinfo-canary.yaml rejected (a symbolic link to a missing file ($0))" "$1" && exit 0; sleep 0.1; done; exit 1' \
+  "$TEST_TMP/shared/canray.yaml" "$W/canaryd.log"
+check "... and the Canary stays, with stepWeight 7" [ "$(stepw)" = 7 ]
+check "... and still serves" bash -c "curl -s '$URL' | grep -q '\"version\":\"v1\"'"
+stop_canaryd
+finish
