@@ -66,4 +66,9 @@ check "a link to nowhere is logged, naming its target" bash -c \
 check "... and the Canary stays, with stepWeight 7" [ "$(stepw)" = 7 ]
 check "... and still serves" bash -c "curl -s '$URL' | grep -q '\"version\":\"v1\"'"
 stop_canaryd
+# --- canaryctl --kube before the command, as docs/kubectl-plugin.md writes it
+mkdir -p "$TEST_TMP/home"
+out=$(HOME=$TEST_TMP/home KUBECONFIG= KUBERNETES_SERVICE_HOST= canaryctl --kube get canaries 2>&1); rc=$?
+check "canaryctl --kube get canaries goes to Kubernetes (no kubeconfig here: exit 2 saying so)" \
+  bash -c '[ "$0" = 2 ] && grep -q "no kubeconfig found" <<<"$1" && ! grep -q "unknown command" <<<"$1"' "$rc" "$out"
 finish
