@@ -245,8 +245,8 @@ static enum MHD_Result apply(lc_api *api, struct MHD_Connection *conn, request *
     free(omitted);
     cd_diags_free(&d);
     malloc_trim(0);   /* a large manifest's parse trees go back to the system */
-    json_t *j = json_pack("{s:b,s:o,s:o}", "applied", errors == 0, "errors", errs, "warnings",
-                          warns);
+    json_t *j = json_pack("{s:b,s:o,s:o,s:s}", "applied", errors == 0, "errors", errs, "warnings",
+                          warns, "directory", cd_manifest_dir_path(api->L->manifests));
     return cd_httpd_reply_json(conn, errors ? 422 : 200, j);
 }
 

@@ -65,6 +65,20 @@ check "a link to nowhere is logged, naming its target" bash -c \
   "$TEST_TMP/shared/canray.yaml" "$W/canaryd.log"
 check "... and the Canary stays, with stepWeight 7" [ "$(stepw)" = 7 ]
 check "... and still serves" bash -c "curl -s '$URL' | grep -q '\"version\":\"v1\"'"
+
+# canaryctl apply of a workload whose command is relative to its own
+# directory: canaryd writes it into the watched one, where the path names
+# another file; apply says so (it only showed in describe, as a program
+# that cannot start)
+mkdir -p "$TEST_TMP/src"
+printf 'apiVersion: canaryd.dev/v1alpha1\nkind: LocalWorkload\nmetadata: {name: other}\nspec:\n  command: ./bin/demo-app\n' \
+  >"$TEST_TMP/src/other.yaml"
+out=$(cd "$TEST_TMP" && canaryctl apply -f src/other.yaml 2>&1); rc=$?
+check "apply of a workload with a relative command from elsewhere: applied (exit 0)" [ "$rc" = 0 ]
+check "... warning that the path is now relative to canaryd's directory" grep -qF \
+  "src/other.yaml:1:1: warning: spec.command: ./bin/demo-app is relative to the manifest's directory, which is now $(realpath "$W") (canaryd local's), not $TEST_TMP/src" <<<"$out"
+out=$(cd "$W" && canaryctl apply -f localworkload-default-other.yaml 2>&1)
+check "... and not when applied from that directory" bash -c '! grep -q warning <<<"$0"' "$out"
 stop_canaryd
 # --- canaryctl --kube before the command, as docs/kubectl-plugin.md writes it
 mkdir -p "$TEST_TMP/home"
