@@ -7,6 +7,7 @@
 #include "model/workload.h"
 #include "util/buf.h"
 #include "util/hash.h"
+#include "util/suggest.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -125,6 +126,30 @@ static bool split_api_version(const char *av, char *group, size_t glen, const ch
     return true;
 }
 
+/* A kind that is none of flagger.app's or canaryd.dev's, in one of those
+ * groups: a typo (kind: Canery), an error as kubectl's "no matches for
+ * kind" is, not an object of another tool to skip. */
+static bool unknown_kind_of_ours(const char *file, const cd_node *kn, const char *group,
+                                 const char *kind, cd_diags *diags)
+{
+    cd_buf names = CD_BUF_INIT;
+    cd_suggest sg;
+    cd_suggest_init(&sg, kind);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(kinds[i].group, group)) {
+            cd_buf_printf(&names, "%s%s", names.len ? ", " : "", kinds[i].name);
+            cd_suggest_offer(&sg, kinds[i].name);
+        }
+    bool ours = names.len > 0;
+    if (ours)
+        cd_diags_add(diags, CD_DIAG_ERROR, file, kn->line, kn->col, "kind",
+                     "%s has no kind %s%s%s%s (its kinds: %s)", group, kind,
+                     sg.best ? "; did you mean " : "", sg.best ? sg.best : "", sg.best ? "?" : "",
+                     names.data);
+    cd_buf_free(&names);
+    return ours;
+}
+
 cd_object *cd_object_decode(const cd_node *root, const char *file, int line,
                             const char *default_namespace, cd_diags *diags)
 {
@@ -153,11 +178,11 @@ cd_object *cd_object_decode(const cd_node *root, const char *file, int line,
         return NULL;
     }
     const kind_ops *ops = find_kind(group, kind);
-    if (!ops) {
+    if (!ops && !unknown_kind_of_ours(file, kn, group, kind, diags))
         cd_diags_add(diags, CD_DIAG_WARNING, file, kn->line, kn->col, "kind",
                      "%s %s is not a canaryd kind; skipped", av, kind);
+    if (!ops)
         return NULL;
-    }
     const cd_crd_version *crd = cd_schema_find(group, version, kind);
     if (!crd || !crd->served) {
         const cd_crd_version *any = cd_schema_find_kind(group, kind);

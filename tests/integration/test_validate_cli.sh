@@ -112,4 +112,17 @@ done
 printf 'apiVersion: canaryd.dev/v1alpha1\nkind: LocalWorkload\nmetadata: {name: a.b-c.d, namespace: "42"}\nspec: {command: app}\n' \
   >"$TEST_TMP/meta.yaml"
 check "a.b-c.d in namespace \"42\" is valid" "$CANARYCTL" validate -f "$TEST_TMP/meta.yaml"
+# a misspelt kind in flagger.app or canaryd.dev is an error with the kind
+# meant (it was a warning, "skipped", and validate exited 0); another
+# group's kind (a Deployment beside the Canary) is still only skipped
+printf 'apiVersion: flagger.app/v1beta1\nkind: Canery\nmetadata: {name: a}\n' >"$TEST_TMP/kind.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/kind.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "kind: Canery in flagger.app/v1beta1 fails (exit 1), naming Canary" bash -c \
+  '[ "$0" = 1 ] && grep -qF "kind.yaml:2:7: kind: flagger.app has no kind Canery; did you mean Canary?" "$1"' \
+  "$rc" "$TEST_TMP/err"
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n' >"$TEST_TMP/kind.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/kind.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "an apps/v1 Deployment is skipped with a warning (exit 0)" bash -c \
+  '[ "$0" = 0 ] && grep -q "warning: kind: apps/v1 Deployment is not a canaryd kind; skipped" "$1"' \
+  "$rc" "$TEST_TMP/err"
 finish
