@@ -125,4 +125,13 @@ printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n' >"$TEST_TM
 check "an apps/v1 Deployment is skipped with a warning (exit 0)" bash -c \
   '[ "$0" = 0 ] && grep -q "warning: kind: apps/v1 Deployment is not a canaryd kind; skipped" "$1"' \
   "$rc" "$TEST_TMP/err"
+# nothing to validate (an empty file, a directory of other files): a
+# warning saying so, not a silent "0 valid, 0 errors" (exit 0; --strict 1)
+: >"$TEST_TMP/empty.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/empty.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "an empty file: exit 0 with a warning that it holds nothing" bash -c \
+  '[ "$0" = 0 ] && grep -q "empty.yaml: warning: no Canary, MetricTemplate, AlertProvider or LocalWorkload in it" "$1"' \
+  "$rc" "$TEST_TMP/err"
+"$CANARYCTL" validate --strict -f "$TEST_TMP/empty.yaml" >/dev/null 2>&1; rc=$?
+check "... exit 1 with --strict" [ "$rc" = 1 ]
 finish
