@@ -80,7 +80,7 @@ check "... warning that the path is now relative to canaryd's directory" grep -q
 out=$(cd "$W" && canaryctl apply -f localworkload-default-other.yaml 2>&1)
 check "... and not when applied from that directory" bash -c '! grep -q warning <<<"$0"' "$out"
 stop_canaryd
-# --- canaryctl --kube before the command, as docs/kubectl-plugin.md writes it
+# --- canaryctl --kube before the command, as the plugin docs write it
 mkdir -p "$TEST_TMP/home"
 out=$(HOME=$TEST_TMP/home KUBECONFIG= KUBERNETES_SERVICE_HOST= canaryctl --kube get canaries 2>&1); rc=$?
 check "canaryctl --kube get canaries goes to Kubernetes (no kubeconfig here: exit 2 saying so)" \
