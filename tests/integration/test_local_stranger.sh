@@ -79,6 +79,13 @@ check "... warning that the path is now relative to canaryd's directory" grep -q
   "src/other.yaml:1:1: warning: spec.command: ./bin/demo-app is relative to the manifest's directory, which is now $(realpath "$W") (canaryd local's), not $TEST_TMP/src" <<<"$out"
 out=$(cd "$W" && canaryctl apply -f localworkload-default-other.yaml 2>&1)
 check "... and not when applied from that directory" bash -c '! grep -q warning <<<"$0"' "$out"
+
+# -n "" is no namespace, as kubectl takes it; -n ../x is not a namespace
+check "get canaries -n '' lists the default namespace's" bash -c \
+  'canaryctl get canaries -n "" | grep -q "^podinfo "'
+out=$(canaryctl describe canary podinfo -n ../x 2>&1); rc=$?
+check "describe -n ../x: exit 2, not a namespace name" bash -c \
+  '[ "$0" = 2 ] && grep -qF -- "-n ../x: not a namespace name" <<<"$1"' "$rc" "$out"
 stop_canaryd
 # --- canaryctl --kube before the command, as the plugin docs write it
 mkdir -p "$TEST_TMP/home"
