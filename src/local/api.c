@@ -45,6 +45,11 @@
 /* A slow or idle client holds one of these (a descriptor, no thread)
  * until the read deadline; canaryctl needs one at a time. */
 #define LC_API_MAX_CONNECTIONS 1024
+/* Gates opened through flagger-loadtester's /gate/open (a Canary's name
+ * and namespace each): far more than a host runs, and a bound on memory. */
+#define LC_API_MAX_GATES 4096
+#define CD_STR_(x) #x
+#define CD_STR(x) CD_STR_(x)
 
 typedef struct gate_entry {
     char key[600];          /* "name.namespace" or "rollback.name.namespace" */
@@ -369,7 +374,9 @@ bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_
     json_t *j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
     const char *name = json_string_value(json_object_get(j, "name"));
     const char *ns = json_string_value(json_object_get(j, "namespace"));
-    bool ok = name && ns;
+    /* a gate is only ever checked for a Canary's name and namespace:
+     * longer ones are refused, so that a key is bounded */
+    bool ok = name && ns && *name && *ns && strlen(name) <= 253 && strlen(ns) <= 63;
     if (ok)
         snprintf(key, cap, "%s%s.%s", !strncmp(url, "/rollback/", 10) ? "rollback." : "", name,
                  ns);
@@ -426,6 +433,11 @@ static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn,
         pthread_mutex_unlock(&api->L->lock);
         return open ? cd_httpd_reply(conn, 200, "text/plain", "Approved", 8)
                     : cd_httpd_reply(conn, 403, "text/plain", "Forbidden", 9);
+    }
+    if (!strcmp(verb, "open") && at == api->ngates && api->ngates >= LC_API_MAX_GATES) {
+        pthread_mutex_unlock(&api->L->lock);
+        return send_error(conn, 507, "too many open gates (" CD_STR(LC_API_MAX_GATES)
+                                     "): close some with /gate/close");
     }
     if (!strcmp(verb, "open") && at == api->ngates) {
         gate_entry *g = realloc(api->open_gates, (api->ngates + 1) * sizeof *g);

@@ -86,6 +86,34 @@ check "get canaries -n '' lists the default namespace's" bash -c \
 out=$(canaryctl describe canary podinfo -n ../x 2>&1); rc=$?
 check "describe -n ../x: exit 2, not a namespace name" bash -c \
   '[ "$0" = 2 ] && grep -qF -- "-n ../x: not a namespace name" <<<"$1"' "$rc" "$out"
+
+# flagger-loadtester's gates on the local API: names longer than a
+# Canary's are refused, and at most 4096 gates are open at once (each open
+# of a new name kept 600 bytes, without end)
+out=$(/usr/bin/python3 - "$W/api.sock" <<'PY'
+import http.client, json, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
+def post(path, name, ns="default"):
+    c = C("localhost"); c.request("POST", path, json.dumps({"name": name, "namespace": ns}),
+                                  {"Content-Type": "application/json"})
+    r = c.getresponse(); body = r.read().decode(); c.close(); return r.status, body
+print("long", post("/gate/open", "a" * 254)[0])
+codes = [post("/gate/open", "g%d" % i)[0] for i in range(4096)]
+print("opened", sum(1 for c in codes if c == 202))
+st, body = post("/gate/open", "one-more")
+print("more", st, " ".join(body.split()))
+print("again", post("/gate/open", "g7")[0], post("/gate/check", "g7")[0])
+post("/gate/close", "g7")
+print("after-close", post("/gate/open", "one-more")[0])
+PY
+)
+check "a gate name longer than a Canary's is refused (400)" grep -qx "long 400" <<<"$out"
+check "4096 gates open" grep -qx "opened 4096" <<<"$out"
+check "the 4097th is refused (507) saying why" grep -q "^more 507 .*too many open gates (4096)" <<<"$out"
+check "... an open one stays open and checks" grep -qx "again 202 200" <<<"$out"
+check "... and once one is closed another opens" grep -qx "after-close 202" <<<"$out"
 stop_canaryd
 # --- canaryctl --kube before the command, as the plugin docs write it
 mkdir -p "$TEST_TMP/home"
