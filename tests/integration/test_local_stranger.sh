@@ -80,7 +80,7 @@ check "... warning that the path is now relative to canaryd's directory" grep -q
 out=$(cd "$W" && canaryctl apply -f localworkload-default-other.yaml 2>&1)
 check "... and not when applied from that directory" bash -c '! grep -q warning <<<"$0"' "$out"
 
-# -n "" is no namespace, as kubectl takes it; -n ../x is not a namespace
+# -n "" is no namespace, as the Kubernetes CLI takes it; -n ../x is not a namespace
 check "get canaries -n '' lists the default namespace's" bash -c \
   'canaryctl get canaries -n "" | grep -q "^podinfo "'
 out=$(canaryctl describe canary podinfo -n ../x 2>&1); rc=$?
