@@ -5,9 +5,11 @@
 #include "cli/commands.h"
 #include "cli/local_client.h"
 #include "model/object.h"
+#include "model/workload.h"
 #include "util/fsutil.h"
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,42 @@ static char *read_stdin(size_t *len)
     return buf;
 }
 
+/* A LocalWorkload's relative command (with a slash) or workingDir is
+ * relative to the manifest's directory: once applied, that is canaryd's
+ * directory, not the one the file was applied from. Says so when they
+ * differ, since the program is then looked for elsewhere. */
+static void warn_moved_paths(const char *path, const char *text, size_t len, const char *dir)
+{
+    char *copy = strdup(path), from[4096], to[4096];
+    bool differ = copy && realpath(dirname(copy), from) && realpath(dir, to) && strcmp(from, to);
+    free(copy);
+    if (!differ)
+        return;
+    cd_object_list objs = {0};
+    cd_diags d;
+    cd_diags_init(&d);
+    cd_manifest_load_buffer(path, text, len, strstr(path, ".json") != NULL, "default", &objs, &d);
+    for (size_t i = 0; i < objs.n; i++) {
+        const cd_object *o = objs.items[i];
+        if (o->kind != CD_KIND_LOCAL_WORKLOAD)
+            continue;
+        const cd_local_workload_spec *w = o->spec.workload;
+        const char *field = w->working_dir && w->working_dir[0] != '/' ? "workingDir"
+                            : w->command && w->command[0] != '/' && strchr(w->command, '/')
+                                ? "command"
+                                : NULL;
+        if (field)
+            fprintf(stderr,
+                    "%s:%d:1: warning: spec.%s: %s is relative to the manifest's directory, which "
+                    "is now %s (canaryd local's), not %s: write an absolute path, or put the "
+                    "file in %s yourself\n",
+                    path, o->line, field, field[0] == 'w' ? w->working_dir : w->command, to, from,
+                    to);
+    }
+    cd_object_list_free(&objs);
+    cd_diags_free(&d);
+}
+
 static int apply_one(const cd_api_client *c, const char *path)
 {
     size_t len = 0;
@@ -54,8 +92,8 @@ static int apply_one(const cd_api_client *c, const char *path)
     long status;
     char err[600] = "";
     json_t *j = cd_api_call(c, "POST", q, text, len, &status, err, sizeof err);
-    free(text);
     if (!status) {
+        free(text);
         fprintf(stderr, "canaryctl apply: %s\n", err);
         return 2;
     }
@@ -67,11 +105,15 @@ static int apply_one(const cd_api_client *c, const char *path)
         fprintf(stderr, "%s\n", json_string_value(v));
     int rc = 0;
     if (status == 200) {
+        const char *dir = json_string_value(json_object_get(j, "directory"));
+        if (dir && strcmp(path, "-"))
+            warn_moved_paths(path, text, len, dir);
         printf("%s applied\n", path);
     } else {
         fprintf(stderr, "%s: refused (%ld), nothing changed\n", path, status);
         rc = status == 422 ? 1 : 2;
     }
+    free(text);
     json_decref(j);
     return rc;
 }

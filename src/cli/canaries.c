@@ -39,6 +39,17 @@ static const char *const outputs[] = {"json", NULL};
 /* Parses a read command's flags (those in `which`) and connects the
  * client. Returns CD_FLAGS_OK or what cd_flags_exit turns into the exit
  * status. */
+static bool valid_namespace(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
 static int parse(common *o, const char *prog, const char *synopsis, const char *about,
                  unsigned which, int min_args, int max_args, int argc, char **argv)
 {
@@ -78,6 +89,18 @@ static int parse(common *o, const char *prog, const char *synopsis, const char *
     int rc = cd_flags_parse(&cmd, argc, argv, &o->nargs, stdout, stderr);
     if (rc != CD_FLAGS_OK)
         return rc;
+    /* -n "" is no namespace given, as kubectl takes it ("No canaries found
+     * in namespace ." before); anything but a namespace name is refused,
+     * not put into a URL path ("-n ../x") */
+    if (o->ns_given && !o->ns[0]) {
+        o->ns = "default";
+        o->ns_given = false;
+    }
+    if (!valid_namespace(o->ns)) {
+        fprintf(stderr, "%s: -n %s: not a namespace name (lowercase letters, digits and '-', "
+                        "at most 63)\n", prog, o->ns);
+        return CD_FLAGS_USAGE;
+    }
     o->args = argv + 1;
     if (cd_ctl_kube_wanted(&o->kf)) {
         o->on_kube = true;

@@ -42,7 +42,7 @@ static void usage(FILE *out)
 
 /* kubectl takes its connection flags before the command (kubectl -n prod
  * get canaries): the leading --server, --token-file, --kubeconfig,
- * --context and -n/--namespace
+ * --context, -n/--namespace and --kube
  * (with their values) are moved behind the command name. Returns how many
  * argv entries they took. */
 static int leading_globals(int argc, char **argv)
@@ -60,6 +60,11 @@ static int leading_globals(int argc, char **argv)
                 known = true;
             else if (!strncmp(argv[i], with_value[k], n) && argv[i][n] == '=')
                 known = joined = true;
+        }
+        /* --kube takes no value (docs/kubectl-plugin.md: canaryctl --kube get canaries) */
+        if (!strcmp(argv[i], "--kube") || !strcmp(argv[i], "-kube")) {
+            i++;
+            continue;
         }
         if (!known || (!joined && i + 1 >= argc))
             break;

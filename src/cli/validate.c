@@ -59,6 +59,14 @@ int cmd_validate(int argc, char **argv)
     for (size_t i = 0; i < npaths; i++)
         if (cd_manifest_load_path(paths[i], ns, &objs, &diags) < 0)
             unreadable = true;
+    /* an empty file, or a directory without manifests (a wrong -f): say
+     * so rather than "0 valid, 0 errors" and exit 0 silently */
+    if (!objs.n && !diags.errors && !unreadable)
+        for (size_t i = 0; i < npaths; i++)
+            cd_diags_add(&diags, CD_DIAG_WARNING, strcmp(paths[i], "-") ? paths[i] : "<stdin>", 0,
+                         0, "", "no Canary, MetricTemplate, AlertProvider or LocalWorkload in it%s",
+                         strcmp(paths[i], "-") ? " (directories: *.yaml, *.yml, *.json files)"
+                                               : "");
     cd_diags_sort(&diags);
     cd_diags_print(&diags, stderr);
 

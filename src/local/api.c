@@ -45,6 +45,11 @@
 /* A slow or idle client holds one of these (a descriptor, no thread)
  * until the read deadline; canaryctl needs one at a time. */
 #define LC_API_MAX_CONNECTIONS 1024
+/* Gates opened through flagger-loadtester's /gate/open (a Canary's name
+ * and namespace each): far more than a host runs, and a bound on memory. */
+#define LC_API_MAX_GATES 4096
+#define CD_STR_(x) #x
+#define CD_STR(x) CD_STR_(x)
 
 typedef struct gate_entry {
     char key[600];          /* "name.namespace" or "rollback.name.namespace" */
@@ -245,8 +250,8 @@ static enum MHD_Result apply(lc_api *api, struct MHD_Connection *conn, request *
     free(omitted);
     cd_diags_free(&d);
     malloc_trim(0);   /* a large manifest's parse trees go back to the system */
-    json_t *j = json_pack("{s:b,s:o,s:o}", "applied", errors == 0, "errors", errs, "warnings",
-                          warns);
+    json_t *j = json_pack("{s:b,s:o,s:o,s:s}", "applied", errors == 0, "errors", errs, "warnings",
+                          warns, "directory", cd_manifest_dir_path(api->L->manifests));
     return cd_httpd_reply_json(conn, errors ? 422 : 200, j);
 }
 
@@ -369,7 +374,9 @@ bool lc_gate_key(const char *url, const char *body, size_t len, char *key, size_
     json_t *j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
     const char *name = json_string_value(json_object_get(j, "name"));
     const char *ns = json_string_value(json_object_get(j, "namespace"));
-    bool ok = name && ns;
+    /* a gate is only ever checked for a Canary's name and namespace:
+     * longer ones are refused, so that a key is bounded */
+    bool ok = name && ns && *name && *ns && strlen(name) <= 253 && strlen(ns) <= 63;
     if (ok)
         snprintf(key, cap, "%s%s.%s", !strncmp(url, "/rollback/", 10) ? "rollback." : "", name,
                  ns);
@@ -426,6 +433,11 @@ static enum MHD_Result loadtester_gate(lc_api *api, struct MHD_Connection *conn,
         pthread_mutex_unlock(&api->L->lock);
         return open ? cd_httpd_reply(conn, 200, "text/plain", "Approved", 8)
                     : cd_httpd_reply(conn, 403, "text/plain", "Forbidden", 9);
+    }
+    if (!strcmp(verb, "open") && at == api->ngates && api->ngates >= LC_API_MAX_GATES) {
+        pthread_mutex_unlock(&api->L->lock);
+        return send_error(conn, 507, "too many open gates (" CD_STR(LC_API_MAX_GATES)
+                                     "): close some with /gate/close");
     }
     if (!strcmp(verb, "open") && at == api->ngates) {
         gate_entry *g = realloc(api->open_gates, (api->ngates + 1) * sizeof *g);
@@ -525,7 +537,7 @@ static unsigned admit(void *ctx, struct MHD_Connection *conn, const char *url, c
     return cd_httpd_check_access(conn, method, &p, why, whylen);
 }
 
-static int listen_tcp(const char *address, cd_err *err)
+bool lc_api_tcp_address(const char *address, struct sockaddr_in *out)
 {
     char host[128] = "127.0.0.1";
     const char *colon = strrchr(address, ':');
@@ -535,7 +547,17 @@ static int listen_tcp(const char *address, cd_err *err)
     char *end;
     long port = strtol(port_s, &end, 10);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (!*port_s || *end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+    if (!*port_s || *end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        return false;
+    if (out)
+        *out = a;
+    return true;
+}
+
+static int listen_tcp(const char *address, cd_err *err)
+{
+    struct sockaddr_in a;
+    if (!lc_api_tcp_address(address, &a)) {
         cd_errfmt(err, "%s: not unix:/path or an IPv4 address and port", address);
         return -1;
     }
@@ -565,7 +587,10 @@ static bool api_token(lc_api *api, const char *address, cd_err *err)
     bool have = false, loose = false;
     if (o->api_token_file) {
         if (!cd_token_read_file(o->api_token_file, api->token, sizeof api->token, &loose, e, sizeof e)) {
-            cd_errfmt(err, "--api-token-file: %s", e);
+            /* not "--api-token-file: PATH: why": the log's redactor reads
+             * a word with "token" before a colon as a header name and
+             * hides the rest, which here is the reason */
+            cd_errfmt(err, "cannot read --api-token-file %s", e);
             return false;
         }
         if (loose)

@@ -192,6 +192,9 @@ void lc_history_free(lc_history *h);
 /* api.c */
 typedef struct lc_api lc_api;
 lc_api *lc_api_start(cd_local *L, const char *address, cd_err *err);
+/* --api's TCP form: [IPv4-ADDRESS:]PORT (out may be NULL). */
+struct sockaddr_in;
+bool lc_api_tcp_address(const char *address, struct sockaddr_in *out);
 /* The gate a loadtester-style /gate/... or /rollback/... request body
  * ({"name": ..., "namespace": ...}) names ("name.ns", "rollback.name.ns");
  * false when the body is not such a payload. */

@@ -3,6 +3,7 @@
  * (-metrics-server, -slack-url, ...); every flag may be spelled -flag or
  * --flag. */
 #include "local/controller.h"
+#include "local/local.h"
 #include "mains.h"
 #include "net/httpd.h"
 #include "util/access.h"
@@ -195,6 +196,12 @@ int cd_main_local(int argc, char **argv)
     if (!check_router_host(o.router_host, router_host, sizeof router_host, why, sizeof why))
         return cd_flags_fail(&cmd, stderr, "--router-host %s: %s", o.router_host, why);
     o.router_host = router_host;
+    /* a mistyped --api is a usage error before anything is written (a
+     * token was published for "localhost", then the start failed) */
+    if (o.api && strncmp(o.api, "unix:", 5) && !lc_api_tcp_address(o.api, NULL))
+        return cd_flags_fail(&cmd, stderr,
+                             "--api %s: not unix:/PATH nor an IPv4 address and port such as "
+                             "127.0.0.1:9090", o.api);
     cd_log_set_level(cd_log_parse_level(log_level));
     cd_log_set_json(log_json);
     char exe[PATH_MAX];

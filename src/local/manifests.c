@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct mfile {
@@ -109,6 +110,48 @@ static size_t check_duplicates(cd_manifest_dir *d, const mfile *self, const char
     return errors;
 }
 
+static const char *file_type(unsigned type)
+{
+    switch (type) {
+    case S_IFIFO: return "a named pipe";
+    case S_IFDIR: return "a directory";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    default: return "not a file";
+    }
+}
+
+/* Reads a manifest. NULL when it cannot: *gone when the file is no longer
+ * there (deleted or moved away), else why in why[] (a pipe, a directory, a
+ * dangling symbolic link, too large, unreadable): such a file is rejected
+ * and its previous objects stay, as an invalid one's do. */
+static char *read_manifest(const char *path, size_t *len, bool *gone, char *why, size_t n)
+{
+    unsigned type = 0;
+    char *text = cd_read_regular_file_max(path, CD_MANIFEST_MAX_BYTES, len, &type);
+    *gone = false;
+    if (text)
+        return text;
+    int e = errno;
+    char target[256];
+    ssize_t tn;
+    if (e == EFBIG)
+        snprintf(why, n, "larger than %u bytes (1 MiB), the limit for a manifest",
+                 CD_MANIFEST_MAX_BYTES);
+    else if (e == EINVAL)
+        snprintf(why, n, "not a regular file (%s): manifests are read from regular files "
+                 "or symbolic links to them", file_type(type));
+    else if (e == ENOENT && (tn = readlink(path, target, sizeof target - 1)) >= 0) {
+        target[tn] = '\0';
+        snprintf(why, n, "a symbolic link to a missing file (%s)", target);
+    } else if (e == ENOENT || e == ENOTDIR)
+        *gone = true;
+    else
+        snprintf(why, n, "cannot read: %s", strerror(e));
+    return NULL;
+}
+
 static void refresh_rejections(cd_manifest_dir *d);
 
 /* (Re)loads one file. Returns true when its objects changed. */
@@ -116,16 +159,17 @@ static bool load_file(cd_manifest_dir *d, const char *name, cd_diags *diags)
 {
     char *path = full_path(d, name);
     size_t len = 0;
-    char *text = cd_read_file_max(path, CD_MANIFEST_MAX_BYTES, &len);
+    bool gone;
+    char why[400];
+    char *text = read_manifest(path, &len, &gone, why, sizeof why);
     mfile *f = find_file(d, name);
-    if (!text && errno == EFBIG) {
+    if (!text && !gone) {
         if (!f)
             f = add_file(d, name);
         f->hash = 0;
         f->rejected = true;
-        cd_diags_add(diags, CD_DIAG_ERROR, path, 0, 0, "",
-                     "larger than %u bytes (1 MiB), the limit for a manifest", CD_MANIFEST_MAX_BYTES);
-        cd_warn("manifests: %s rejected (larger than 1 MiB); its previous objects stay", name);
+        cd_diags_add(diags, CD_DIAG_ERROR, path, 0, 0, "", "%s", why);
+        cd_warn("manifests: %s rejected (%s); its previous objects stay", name, why);
         free(path);
         refresh_rejections(d);
         return false;
@@ -185,11 +229,11 @@ static void refresh_rejections(cd_manifest_dir *d)
             continue;
         char *path = full_path(d, d->files[i].name);
         size_t len;
-        char *text = cd_read_file_max(path, CD_MANIFEST_MAX_BYTES, &len);
-        if (!text && errno == EFBIG)
-            cd_diags_add(&d->rejections, CD_DIAG_ERROR, path, 0, 0, "",
-                         "larger than %u bytes (1 MiB), the limit for a manifest",
-                         CD_MANIFEST_MAX_BYTES);
+        bool gone;
+        char why[400];
+        char *text = read_manifest(path, &len, &gone, why, sizeof why);
+        if (!text && !gone)
+            cd_diags_add(&d->rejections, CD_DIAG_ERROR, path, 0, 0, "", "%s", why);
         if (text) {
             cd_object_list tmp = {0};
             cd_diags local;
@@ -266,8 +310,8 @@ cd_manifest_dir *cd_manifest_dir_open(const char *dir, const char *default_names
     if (fd < 0)
         return NULL;
     if (inotify_add_watch(fd, dir,
-                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                              IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+                              IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -308,6 +352,22 @@ void cd_manifest_dir_close(cd_manifest_dir *d)
 const char *cd_manifest_dir_path(const cd_manifest_dir *d) { return d->dir; }
 int cd_manifest_dir_fd(const cd_manifest_dir *d) { return d->fd; }
 
+/* A regular file just created (or whose mode changed) while its writer may
+ * still be writing: its IN_CLOSE_WRITE follows. A symbolic link, a FIFO or
+ * a directory makes only IN_CREATE; a chmod that makes a file readable
+ * again only IN_ATTRIB, which reloads it when its content is not the one
+ * last loaded. */
+static bool partial_write(cd_manifest_dir *d, const struct inotify_event *ev)
+{
+    if (!(ev->mask & IN_CREATE))
+        return false;
+    char *path = full_path(d, ev->name);
+    struct stat st;
+    bool regular = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+    free(path);
+    return regular;
+}
+
 bool cd_manifest_dir_poll(cd_manifest_dir *d, cd_diags *diags)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -320,7 +380,7 @@ bool cd_manifest_dir_poll(cd_manifest_dir *d, cd_diags *diags)
             struct inotify_event *ev = (struct inotify_event *)p;
             if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF))
                 rescan = true;
-            else if (ev->len && manifest_name(ev->name))
+            else if (ev->len && manifest_name(ev->name) && !partial_write(d, ev))
                 changed |= load_file(d, ev->name, diags);
             p += sizeof *ev + ev->len;
         }

@@ -452,7 +452,10 @@ static void decode_metric(cd_dec *d, const cd_node *n, const char *path, cd_metr
         cd_dec_error(d, n, path,
                      "metric \"%s\" has no templateRef and no query; only request-success-rate "
                      "and request-duration are built in", m->name ? m->name : "");
-    if (!m->has_threshold && !m->has_min && !m->has_max && cd_map_get(n, "judge") == NULL)
+    /* a thresholdRange whose min or max is there but not a number has its
+     * error already: "no thresholdRange" would say the opposite */
+    bool typed = tr && (cd_map_get(tr, "min") || cd_map_get(tr, "max"));
+    if (!m->has_threshold && !m->has_min && !m->has_max && !typed && cd_map_get(n, "judge") == NULL)
         cd_dec_warn(d, n, path, "no thresholdRange: every value passes (see docs/compatibility.md)");
     m->judge = decode_judge(d, n, path, m, a->interval_ms);
     if (m->judge && !cd_map_get(n, "interval")) {   /* judged: one window per tick */

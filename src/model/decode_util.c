@@ -160,7 +160,9 @@ static bool dns_subdomain(const char *s)
         bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
         if (!alnum && c != '-' && c != '.')
             return false;
-        if ((i == 0 || i == n - 1) && !alnum)
+        /* each dot-separated label starts and ends with a letter or digit */
+        bool edge = i == 0 || i == n - 1 || s[i - 1] == '.' || s[i + 1] == '.';
+        if (edge && !alnum)
             return false;
     }
     return true;
@@ -196,7 +198,10 @@ void cd_dec_meta(cd_dec *d, const cd_node *root, const char *default_ns, cd_obje
     out->name = cd_dec_str(d, meta, "name");
     const cd_node *ns = cd_map_get(meta, "namespace");
     if (ns && ns->type != CD_N_NULL) {
-        if (ns->type != CD_N_STR || !dns_label(ns->str))
+        if (ns->type != CD_N_STR)
+            cd_dec_error(d, ns, "metadata.namespace", "must be a string%s",
+                         ns->type == CD_N_MAP || ns->type == CD_N_SEQ ? "" : " (quote it)");
+        else if (!dns_label(ns->str))
             cd_dec_error(d, ns, "metadata.namespace",
                          "\"%s\" is not a valid namespace: use lowercase letters, digits and '-', "
                          "at most 63 characters", ns->str);

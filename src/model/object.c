@@ -8,6 +8,7 @@
 #include "util/buf.h"
 #include "util/hash.h"
 #include "util/grow.h"
+#include "util/suggest.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -119,6 +120,30 @@ static bool split_api_version(const char *av, char *group, size_t glen, const ch
     return true;
 }
 
+/* A kind that is none of flagger.app's or canaryd.dev's, in one of those
+ * groups: a typo (kind: Canery), an error as kubectl's "no matches for
+ * kind" is, not an object of another tool to skip. */
+static bool unknown_kind_of_ours(const char *file, const cd_node *kn, const char *group,
+                                 const char *kind, cd_diags *diags)
+{
+    cd_buf names = CD_BUF_INIT;
+    cd_suggest sg;
+    cd_suggest_init(&sg, kind);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(kinds[i].group, group)) {
+            cd_buf_printf(&names, "%s%s", names.len ? ", " : "", kinds[i].name);
+            cd_suggest_offer(&sg, kinds[i].name);
+        }
+    bool ours = names.len > 0;
+    if (ours)
+        cd_diags_add(diags, CD_DIAG_ERROR, file, kn->line, kn->col, "kind",
+                     "%s has no kind %s%s%s%s (its kinds: %s)", group, kind,
+                     sg.best ? "; did you mean " : "", sg.best ? sg.best : "", sg.best ? "?" : "",
+                     names.data);
+    cd_buf_free(&names);
+    return ours;
+}
+
 cd_object *cd_object_decode(const cd_node *root, const char *file, int line,
                             const char *default_namespace, cd_diags *diags)
 {
@@ -147,11 +172,11 @@ cd_object *cd_object_decode(const cd_node *root, const char *file, int line,
         return NULL;
     }
     const kind_ops *ops = find_kind(group, kind);
-    if (!ops) {
+    if (!ops && !unknown_kind_of_ours(file, kn, group, kind, diags))
         cd_diags_add(diags, CD_DIAG_WARNING, file, kn->line, kn->col, "kind",
                      "%s %s is not a canaryd kind; skipped", av, kind);
+    if (!ops)
         return NULL;
-    }
     const cd_crd_version *crd = cd_schema_find(group, version, kind);
     if (!crd || !crd->served) {
         const cd_crd_version *any = cd_schema_find_kind(group, kind);
@@ -310,8 +335,16 @@ static long load_dir(const char *path, const char *ns, cd_object_list *out, cd_d
     for (size_t i = 0; i < n; i++) {
         cd_buf full = CD_BUF_INIT;
         cd_buf_printf(&full, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
-        struct stat st;
-        if (stat(full.data, &st) == 0) {
+        struct stat st, lst;
+        bool dir_link = lstat(full.data, &lst) == 0 && S_ISLNK(lst.st_mode) &&
+                        stat(full.data, &st) == 0 && S_ISDIR(st.st_mode);
+        if (dir_link) {
+            /* as kubectl apply -R: a link to a directory (perhaps back up
+             * the tree, where walking it would never end) is not walked */
+            cd_diags_add(diags, CD_DIAG_WARNING, full.data, 0, 0, "",
+                         "a symbolic link to a directory, not followed (give its target "
+                         "with another -f to validate it)");
+        } else if (stat(full.data, &st) == 0) {
             long r = 0;
             if (S_ISDIR(st.st_mode) && depth < 32)
                 r = load_dir(full.data, ns, out, diags, depth + 1);

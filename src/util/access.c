@@ -47,14 +47,17 @@ static bool take_token(const char *s, size_t n, char *out, size_t cap, const cha
 bool cd_token_read_file(const char *path, char *out, size_t cap, bool *loose, char *err,
                         size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a named pipe would wait for a writer. The reasons are
+     * in parentheses: "PATH: why", with a PATH ending in "token", reads
+     * as a header to the log's redactor, which hides the reason */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s (%s)", path, strerror(errno));
         return false;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
+        snprintf(err, errlen, "%s (not a regular file)", path);
         close(fd);
         return false;
     }
@@ -67,7 +70,7 @@ bool cd_token_read_file(const char *path, char *out, size_t cap, bool *loose, ch
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            snprintf(err, errlen, "%s (%s)", path, strerror(errno));
             close(fd);
             return false;
         }
@@ -77,7 +80,7 @@ bool cd_token_read_file(const char *path, char *out, size_t cap, bool *loose, ch
     const char *nl = memchr(buf, '\n', n);
     size_t line = nl ? (size_t)(nl - buf) : n;
     if (!nl && n == sizeof buf) {
-        snprintf(err, errlen, "%s: the token is longer than %d characters", path, CD_TOKEN_MAX);
+        snprintf(err, errlen, "%s (the token is longer than %d characters)", path, CD_TOKEN_MAX);
         return false;
     }
     char what[300];

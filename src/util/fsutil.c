@@ -84,11 +84,9 @@ int cd_append_durable(const char *path, const void *data, size_t len)
     return rc;
 }
 
-char *cd_read_file_max(const char *path, size_t max, size_t *len)
+/* Reads fd to its end (and closes it); see cd_read_file_max. */
+static char *read_fd_max(int fd, size_t max, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
     cd_buf b = CD_BUF_INIT;
     char chunk[65536];
     for (;;) {
@@ -110,6 +108,37 @@ char *cd_read_file_max(const char *path, size_t max, size_t *len)
     if (len)
         *len = b.len;
     return cd_buf_steal(&b);
+}
+
+char *cd_read_file_max(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    return read_fd_max(fd, max, len);
+}
+
+char *cd_read_regular_file_max(const char *path, size_t max, size_t *len, unsigned *type)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        if (type)
+            *type = (unsigned)(st.st_mode & S_IFMT);
+        errno = EINVAL;
+        return NULL;
+    }
+    return read_fd_max(fd, max, len);
 }
 
 char *cd_read_file(const char *path, size_t *len)

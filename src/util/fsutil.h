@@ -19,6 +19,10 @@ char *cd_read_file(const char *path, size_t *len);
 /* The same, but NULL with errno EFBIG (without reading further) when the
  * file holds more than max bytes. */
 char *cd_read_file_max(const char *path, size_t max, size_t *len);
+/* The same for a path that must be a regular file (or a symbolic link to
+ * one): never blocks on a FIFO. Anything else is NULL with errno EINVAL
+ * and its S_IFMT bits in *type. */
+char *cd_read_regular_file_max(const char *path, size_t max, size_t *len, unsigned *type);
 int cd_mkdir_p(const char *path, unsigned mode);   /* 0 or -errno */
 
 /* The start time of a process (clock ticks after boot, /proc/PID/stat

@@ -73,4 +73,65 @@ echo 'not: [valid' > "$TEST_TMP/d/ignored.txt"
 out=$("$CANARYCTL" validate -f "$TEST_TMP/d" 2>"$TEST_TMP/err"); rc=$?
 check "a directory is searched recursively (*.yml, *.yaml, not .txt)" grep -q '^1 valid, 3 errors' <<<"$out"
 check "missing required fields are all named" [ "$(grep -c 'required field is missing' "$TEST_TMP/err")" -eq 3 ]
+# symbolic links in the tree: a link to a directory is not followed (as
+# kubectl apply -R), so a link back to the tree neither reports its files
+# again (one link: every error 33 times) nor walks 2^32 paths (two links:
+# validate never ended); a link to a file is read
+ln -s . "$TEST_TMP/d/again"
+ln -s .. "$TEST_TMP/d/sub/up"
+ln -s sub/002-canary-README.yaml "$TEST_TMP/d/link.yaml"
+out=$(timeout 60 "$CANARYCTL" validate -f "$TEST_TMP/d" 2>"$TEST_TMP/err"); rc=$?
+check "links back into the tree end, each file once (exit 1)" \
+  bash -c '[ "$0" = 1 ] && grep -q "^2 valid, 3 errors" <<<"$1"' "$rc" "$out"
+check "... saying which link was not followed" \
+  grep -q 'd/again: warning: a symbolic link to a directory, not followed' "$TEST_TMP/err"
+# a thresholdRange whose min is a string: one error, not also a warning
+# that there is no thresholdRange (which the file plainly has)
+{ sed 's/    bogus: 1//' "$TEST_TMP/c.yaml"
+  printf '    metrics:\n      - name: request-success-rate\n        thresholdRange: {min: "99"}\n'
+} >"$TEST_TMP/quoted.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/quoted.yaml" >/dev/null 2>"$TEST_TMP/err"
+check "a quoted thresholdRange.min is an error naming the field" \
+  grep -q 'thresholdRange.min: must be a number, got "99"' "$TEST_TMP/err"
+check "... and no warning that there is no thresholdRange" \
+  bash -c '! grep -q "no thresholdRange" "$0"' "$TEST_TMP/err"
+# names as Kubernetes takes them: every dot-separated part starts and ends
+# with a letter or digit ("a..b" passed validate and kubectl refuses it);
+# a namespace that YAML reads as a number is a type error, not "42 is not a
+# valid namespace" (42 is one, quoted)
+for bad in 'name: a..b, namespace: ok|metadata.name: "a..b" is not a valid name' \
+           'name: a-.b, namespace: ok|metadata.name: "a-.b" is not a valid name' \
+           'name: a, namespace: 42|metadata.namespace: must be a string (quote it)' \
+           'name: a, namespace: [x]|metadata.namespace: must be a string'; do
+  printf 'apiVersion: canaryd.dev/v1alpha1\nkind: LocalWorkload\nmetadata: {%s}\nspec: {command: app}\n' \
+    "${bad%%|*}" >"$TEST_TMP/meta.yaml"
+  "$CANARYCTL" validate -f "$TEST_TMP/meta.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+  check "metadata {${bad%%|*}}: exit 1, $(cut -d: -f1 <<<"${bad#*|}") named" \
+    bash -c '[ "$0" = 1 ] && grep -qF -- "$1" "$2"' "$rc" "${bad#*|}" "$TEST_TMP/err"
+done
+printf 'apiVersion: canaryd.dev/v1alpha1\nkind: LocalWorkload\nmetadata: {name: a.b-c.d, namespace: "42"}\nspec: {command: app}\n' \
+  >"$TEST_TMP/meta.yaml"
+check "a.b-c.d in namespace \"42\" is valid" "$CANARYCTL" validate -f "$TEST_TMP/meta.yaml"
+# a misspelt kind in flagger.app or canaryd.dev is an error with the kind
+# meant (it was a warning, "skipped", and validate exited 0); another
+# group's kind (a Deployment beside the Canary) is still only skipped
+printf 'apiVersion: flagger.app/v1beta1\nkind: Canery\nmetadata: {name: a}\n' >"$TEST_TMP/kind.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/kind.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "kind: Canery in flagger.app/v1beta1 fails (exit 1), naming Canary" bash -c \
+  '[ "$0" = 1 ] && grep -qF "kind.yaml:2:7: kind: flagger.app has no kind Canery; did you mean Canary?" "$1"' \
+  "$rc" "$TEST_TMP/err"
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n' >"$TEST_TMP/kind.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/kind.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "an apps/v1 Deployment is skipped with a warning (exit 0)" bash -c \
+  '[ "$0" = 0 ] && grep -q "warning: kind: apps/v1 Deployment is not a canaryd kind; skipped" "$1"' \
+  "$rc" "$TEST_TMP/err"
+# nothing to validate (an empty file, a directory of other files): a
+# warning saying so, not a silent "0 valid, 0 errors" (exit 0; --strict 1)
+: >"$TEST_TMP/empty.yaml"
+"$CANARYCTL" validate -f "$TEST_TMP/empty.yaml" >/dev/null 2>"$TEST_TMP/err"; rc=$?
+check "an empty file: exit 0 with a warning that it holds nothing" bash -c \
+  '[ "$0" = 0 ] && grep -q "empty.yaml: warning: no Canary, MetricTemplate, AlertProvider or LocalWorkload in it" "$1"' \
+  "$rc" "$TEST_TMP/err"
+"$CANARYCTL" validate --strict -f "$TEST_TMP/empty.yaml" >/dev/null 2>&1; rc=$?
+check "... exit 1 with --strict" [ "$rc" = 1 ]
 finish

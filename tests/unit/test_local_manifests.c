@@ -1,6 +1,9 @@
 /* test_local_manifests.c - the watched manifest directory: inotify reloads,
  * whole-file rejection that keeps previous objects, deletions, duplicates
- * across files, and apply (validate first, then write atomically). */
+ * across files, and apply (validate first, then write atomically); entries
+ * that are not regular files (a FIFO, a directory, a symbolic link loop or
+ * a dangling one) are rejected without blocking and without deleting what
+ * they defined, and a symbolic link added to the directory is applied. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "local/manifests.h"
 #include "util/log.h"
@@ -150,12 +154,73 @@ static void test_apply(void **state)
     cd_manifest_dir_close(d);
 }
 
+static bool rejected_with(cd_manifest_dir *d, const char *file, const char *words)
+{
+    const cd_diags *r = cd_manifest_dir_rejections(d);
+    for (size_t i = 0; i < r->n; i++)
+        if (strstr(r->items[i].file, file) && strstr(r->items[i].message, words))
+            return true;
+    return false;
+}
+
+static void test_not_regular_files(void **state)
+{
+    char path[512], target[512];
+    /* a named pipe opened for reading blocks until a writer comes: canaryd
+     * local hung at start (even SIGTERM waited) */
+    snprintf(path, sizeof path, "%s/pipe.yaml", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof path, "%s/folder.yml", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/loop.yaml", dir);
+    assert_int_equal(symlink("loop.yaml", path), 0);
+    write_file("workload.yaml", WORKLOAD, "v1", 0);
+    write_file("canary.yaml", CANARY, NULL, 10);
+    alarm(10);
+    cd_manifest_dir *d = cd_manifest_dir_open(dir, "default");
+    alarm(0);
+    assert_non_null(d);
+    assert_int_equal(cd_manifest_dir_count(d), 2);
+    assert_true(rejected_with(d, "pipe.yaml", "not a regular file (a named pipe)"));
+    assert_true(rejected_with(d, "folder.yml", "not a regular file (a directory)"));
+    assert_true(rejected_with(d, "loop.yaml", "Too many levels of symbolic links"));
+
+    /* canary.yaml replaced by a symbolic link to a file that is not there
+     * (a typo): rejected, its Canary stays (it was deleted: a newcomer's
+     * typo in `ln -sf` removed the service's Canary without a word) */
+    snprintf(target, sizeof target, "%s/canary.yaml", dir);
+    snprintf(path, sizeof path, "%s/.tmp-link", dir);
+    assert_int_equal(symlink("../shared/canray.yaml", path), 0);
+    assert_int_equal(rename(path, target), 0);
+    cd_diags diags;
+    cd_diags_init(&diags);
+    assert_false(wait_change(d, &diags));
+    assert_int_equal(step_of(d), 10);
+    assert_true(rejected_with(d, "canary.yaml", "a symbolic link to a missing file (../shared/canray.yaml)"));
+
+    /* a symbolic link added to the directory is applied at once (it makes
+     * IN_CREATE only, not IN_CLOSE_WRITE: it waited for a kill -HUP) */
+    unlink(target);
+    assert_true(wait_change(d, &diags));
+    assert_int_equal(step_of(d), -1);
+    snprintf(path, sizeof path, "%s/elsewhere", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    write_file("elsewhere/c.txt", CANARY, NULL, 35);
+    assert_int_equal(symlink("elsewhere/c.txt", target), 0);
+    assert_true(wait_change(d, &diags));
+    assert_int_equal(step_of(d), 35);
+    assert_false(rejected_with(d, "canary.yaml", ""));
+    cd_diags_free(&diags);
+    cd_manifest_dir_close(d);
+}
+
 int main(void)
 {
     cd_log_set_level(CD_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_watch_reject_keep_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_regular_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

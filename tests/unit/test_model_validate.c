@@ -428,9 +428,14 @@ static void test_api_version_and_kind(void **state)
     expect(1, "apiVersion: flagger.app/v1alpha1\n",
            "canary.yaml:1:13: apiVersion: flagger.app/v1alpha1 is not served for kind Canary; "
            "use flagger.app/v1beta1\n");
+    /* flagger.app has three kinds: another one is an error (kubectl's "no
+     * matches for kind"), with the one meant when it is a typo */
     expect(2, "kind: Deployment\n",
-           "canary.yaml:2:7: warning: kind: flagger.app/v1beta1 Deployment is not a canaryd kind; "
-           "skipped\n");
+           "canary.yaml:2:7: kind: flagger.app has no kind Deployment (its kinds: Canary, "
+           "MetricTemplate, AlertProvider)\n");
+    expect(2, "kind: Canery\n",
+           "canary.yaml:2:7: kind: flagger.app has no kind Canery; did you mean Canary? (its kinds: "
+           "Canary, MetricTemplate, AlertProvider)\n");
     result r;
     run(&r, "- a\n- b\n");
     assert_string_equal(r.text, "canary.yaml:1:1: a manifest must be an object with apiVersion "
