@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +274,28 @@ int cd_state_remove_canary(cd_state *st, const char *ns, const char *name)
     return rc;
 }
 
+/* The journal is bounded: past CD_STATE_EVENTS_MAX bytes it is rewritten
+ * (atomically) with its newest half, cut at a line start, so a canaryd that
+ * runs for months neither fills the disk nor slows every `canaryctl events`
+ * that reads the whole file. Kubernetes keeps events for an hour; at one
+ * event a second for a year a few hundred KiB still hold the last hours. */
+static int trim_journal(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || sb.st_size <= CD_STATE_EVENTS_MAX)
+        return 0;
+    size_t len;
+    char *data = cd_read_file_max(path, (size_t)CD_STATE_EVENTS_MAX * 2, &len);
+    if (!data)
+        return -errno;
+    size_t from = len > CD_STATE_EVENTS_MAX / 2 ? len - CD_STATE_EVENTS_MAX / 2 : 0;
+    while (from > 0 && from < len && data[from - 1] != '\n')
+        from++;
+    int rc = cd_write_file_atomic(path, data + from, len - from);
+    free(data);
+    return rc;
+}
+
 int cd_state_append_event(cd_state *st, const char *ns, const char *name, int64_t wall_ms,
                           const char *type, const char *phase, const char *message)
 {
@@ -296,6 +319,8 @@ int cd_state_append_event(cd_state *st, const char *ns, const char *name, int64_
     free(s);
     char *path = canary_path(st, ns, name, "events.jsonl");
     rc = cd_append_durable(path, line.data, line.len);
+    if (rc == 0)
+        rc = trim_journal(path);
     free(path);
     cd_buf_free(&line);
     return rc;

@@ -20,6 +20,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* events.jsonl past this size keeps its newest half (cd_state_append_event) */
+#define CD_STATE_EVENTS_MAX (1024 * 1024)
+
 typedef struct cd_state cd_state;
 
 /* Creates the directory if needed. NULL with errno on failure. */

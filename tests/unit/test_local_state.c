@@ -1,5 +1,5 @@
 /* test_local_state.c - the state directory: status round trip, journals
- * with a torn last line, atomic replacement, unsafe names refused. */
+ * with a torn last line and a size bound, atomic replacement, unsafe names refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +85,40 @@ static void test_events_journal(void **state)
                         "event 4");
     json_decref(all);
     json_decref(last2);
+    cd_state_close(st);
+}
+
+/* a journal past CD_STATE_EVENTS_MAX keeps its newest half, whole lines only */
+static void test_events_journal_bounded(void **state)
+{
+    cd_state *st = cd_state_open(dir);
+    char msg[1100];
+    int n = CD_STATE_EVENTS_MAX / 1000 + 200;
+    for (int i = 0; i < n; i++) {
+        snprintf(msg, sizeof msg, "event %d %0900d", i, 0);
+        assert_int_equal(cd_state_append_event(st, "test", "big", 1790000000000LL + i, "Normal",
+                                               "Progressing", msg), 0);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/canaries/test/big/events.jsonl", dir);
+    size_t len;
+    char *data = cd_read_file(path, &len);
+    assert_non_null(data);
+    assert_true(len <= CD_STATE_EVENTS_MAX);
+    assert_true(len >= CD_STATE_EVENTS_MAX / 2 - 1100);
+    assert_int_equal(data[0], '{');   /* cut at a line start */
+    free(data);
+    json_t *all = cd_state_events(st, "test", "big", 0);
+    size_t k = json_array_size(all);
+    assert_true(k > 100 && k < (size_t)n);
+    /* every line kept parses, and they are the newest ones, in order */
+    for (size_t i = 0; i < k; i++) {
+        const char *m = json_string_value(json_object_get(json_array_get(all, i), "message"));
+        int got = -1;
+        assert_int_equal(sscanf(m, "event %d", &got), 1);
+        assert_int_equal(got, n - (int)k + (int)i);
+    }
+    json_decref(all);
     cd_state_close(st);
 }
 
@@ -182,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_status_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_journal_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_and_atomicity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_shape_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_lock, setup, teardown),
