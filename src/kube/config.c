@@ -642,8 +642,9 @@ bool cd_kube_config_load(const cd_kube_config_opts *o, cd_kube_config *out, cd_k
         free(shown);
         if (!master) {
             cd_kube_fail(err, CD_KR_CONFIG, 0,
-                         "no kubeconfig found (tried %s) and no -master given; "
-                         "outside a cluster, pass -kubeconfig",
+                         "no kubeconfig found (tried %s) and no API server address "
+                         "given; outside a cluster, pass --kubeconfig FILE (canaryd "
+                         "kube also takes -master URL)",
                          list ? list : "$KUBECONFIG and ~/.kube/config");
             free(home_cfg);
             return false;
