@@ -401,6 +401,8 @@ void cd_procset_scale(cd_procset *ps, int replicas)
         replicas = 0;
     if (replicas > MAX_REPLICAS)
         replicas = MAX_REPLICAS;
+    if (ps->inplace && replicas > ps->hi - ps->lo)
+        replicas = ps->hi - ps->lo;   /* the range decides */
     ps->desired = replicas;
 }
 
