@@ -1,6 +1,6 @@
 #!/bin/bash
-# test_local_inplace.sh - LocalWorkload spec.strategy: InPlace on the local
-# platform (docs/statefulset.md): three replicas that must never run twice
+# test_local_inplace.sh - LocalWorkloads released in place (strategy InPlace) on the local
+# platform (docs/local.md): three replicas that must never run twice
 # (each holds `flock -n` on its index's file, so a second process of one
 # index would fail and be restarted). A good release replaces replica 2,
 # then 1, then 0 in place as the analysis passes and is promoted; a bad one
