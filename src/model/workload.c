@@ -29,6 +29,11 @@ cd_local_workload_spec *cd_workload_decode_spec(cd_dec *d, const cd_node *spec)
     s->replicas = cd_dec_int_or(d, spec, "replicas", "spec", 1);
     const char *strategy = cd_dec_str(d, spec, "strategy");   /* the schema checks the enum */
     s->inplace = strategy && !strcmp(strategy, "InPlace");
+    if (s->inplace && s->replicas == 1)
+        cd_dec_warn(d, cd_map_get(spec, "strategy"), "spec.strategy",
+                    "InPlace with replicas 1: the first step replaces the one process, so the "
+                    "service has no ready replica while the new one starts, and a rollback "
+                    "replaces it back the same way");
     const cd_node *port = cd_map_get(spec, "port");
     s->port_env = cd_dec_str(d, port, "env");
     if (!s->port_env)
