@@ -435,9 +435,12 @@ static json_t *route_json(lc_canary *c, applied_gen ag[2])
     json_t *primary = group_json(t->primary, pt ? pt->revision : NULL, &ag[0]);
     json_t *canary = group_json(t->canary, t->revision, &ag[1]);
     pthread_mutex_unlock(&t->lock);
+    /* InPlace: the partition follows the engine's weight; the router gets
+     * no weight towards a backend with no ready replica */
+    cd_local_target_set_weight(t, c->canary_weight);
     json_t *r = json_pack("{s:s,s:[s],s:s,s:s,s:i,s:b,s:o,s:o}", "name", route, "listeners",
                           listener, "namespace", c->ns, "target", t->name, "weight",
-                          c->canary_weight, "mirror", c->mirrored, "primary", primary, "canary",
+                          cd_local_target_route_weight(t, c->canary_weight), "mirror", c->mirrored, "primary", primary, "canary",
                           canary);
     if (s->analysis.has_mirror_weight)
         json_object_set_new(r, "mirrorWeight", json_integer(s->analysis.mirror_weight));
@@ -783,6 +786,15 @@ static cd_rc rt_get_routes(void *ctx, const cd_canary_ref *ref, int *primary, in
     lc_canary *c = ctx;
     cd_local *L = c->L;
     pthread_mutex_lock(&L->lock);
+    if (c->routes_known && c->target && c->target->inplace) {
+        /* InPlace: the router's weight is capped while a backend has no
+         * ready replica; the engine's weight is the one it set */
+        *canary = c->canary_weight;
+        *primary = c->primary_weight;
+        *mirrored = c->mirrored;
+        pthread_mutex_unlock(&L->lock);
+        return CD_OK;
+    }
     char admin[400];
     snprintf(admin, sizeof admin, "%s", lc_router_admin(L));
     pthread_mutex_unlock(&L->lock);

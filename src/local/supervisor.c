@@ -54,6 +54,9 @@ struct cd_procset {
     int restarts;
     int64_t backoff_ms, next_spawn_ms;
     char error[512];        /* why the last spawn failed ("" once one succeeds) */
+    bool inplace;           /* surge 0, indices [lo, hi), one process per index with peer */
+    int lo, hi;
+    const cd_procset *peer;
 };
 
 /* ---- templates --------------------------------------------------------- */
@@ -373,12 +376,33 @@ void cd_procset_set_template(cd_procset *ps, const cd_proc_template *t)
     ps->error[0] = '\0';
 }
 
+void cd_procset_set_inplace(cd_procset *ps, const cd_procset *peer)
+{
+    ps->inplace = true;
+    ps->peer = peer;
+}
+
+void cd_procset_set_range(cd_procset *ps, int lo, int hi)
+{
+    if (lo < 0)
+        lo = 0;
+    if (hi > MAX_REPLICAS)
+        hi = MAX_REPLICAS;
+    if (hi < lo)
+        hi = lo;
+    ps->lo = lo;
+    ps->hi = hi;
+    ps->desired = hi - lo;
+}
+
 void cd_procset_scale(cd_procset *ps, int replicas)
 {
     if (replicas < 0)
         replicas = 0;
     if (replicas > MAX_REPLICAS)
         replicas = MAX_REPLICAS;
+    if (ps->inplace && replicas > ps->hi - ps->lo)
+        replicas = ps->hi - ps->lo;   /* the range decides */
     ps->desired = replicas;
 }
 
@@ -520,10 +544,9 @@ static bool spawn_problem(const cd_proc_template *t, char *msg, size_t len)
     return true;
 }
 
-static bool spawn_replica(cd_procset *ps, int64_t now)
+static bool spawn_replica(cd_procset *ps, int64_t now, int index)
 {
     const cd_proc_template *t = ps->tmpl;
-    int index = free_index(ps);
     int port = pick_port(t->host);
     if (port < 0) {
         cd_error("%s: no free port on %s", ps->name, t->host);
@@ -791,10 +814,53 @@ static cd_replica *pick_victim(cd_procset *ps, bool want_current)
     return best;
 }
 
+static void back_off(cd_procset *ps, int64_t now)
+{
+    ps->next_spawn_ms = now + ps->backoff_ms;
+    ps->backoff_ms = ps->backoff_ms * 2 > RESTART_BACKOFF_MAX_MS ? RESTART_BACKOFF_MAX_MS
+                                                                 : ps->backoff_ms * 2;
+}
+
+/* Whether a process of index idx is still known to ps, in any state (a
+ * stopping one may still run: it leaves the list only once reaped). */
+static bool index_taken(const cd_procset *ps, int idx)
+{
+    for (size_t i = 0; i < ps->nreps; i++)
+        if (ps->reps[i].index == idx)
+            return true;
+    return false;
+}
+
+/* The in-place roll (surge 0): replicas of another revision or outside
+ * the range leave first; an index is started only once its previous
+ * process, here or in the peer set, has exited. */
+static void roll_inplace(cd_procset *ps, int64_t now)
+{
+    int hi = ps->lo + ps->desired < ps->hi ? ps->lo + ps->desired : ps->hi;
+    for (size_t i = 0; i < ps->nreps; i++) {
+        cd_replica *r = &ps->reps[i];
+        if (alive(r) && (!current(ps, r) || r->index < ps->lo || r->index >= hi))
+            drain(ps, r);
+    }
+    if (now < ps->next_spawn_ms)
+        return;
+    for (int idx = ps->lo; idx < hi; idx++) {
+        if (index_taken(ps, idx) || (ps->peer && index_taken(ps->peer, idx)))
+            continue;
+        if (!spawn_replica(ps, now, idx))
+            back_off(ps, now);
+        return;   /* one start per step, as the surge roll does */
+    }
+}
+
 static void roll(cd_procset *ps, int64_t now)
 {
     if (!ps->tmpl)
         return;
+    if (ps->inplace) {
+        roll_inplace(ps, now);
+        return;
+    }
     cd_procset_counts c = cd_procset_counts_of(ps);
     int ready_old = 0;
     for (size_t i = 0; i < ps->nreps; i++)
@@ -802,11 +868,8 @@ static void roll(cd_procset *ps, int64_t now)
             ready_old++;
     /* scale up / surge: one new replica at a time beyond the desired count */
     if (c.updated < ps->desired && c.running < ps->desired + 1 && now >= ps->next_spawn_ms) {
-        if (!spawn_replica(ps, now)) {
-            ps->next_spawn_ms = now + ps->backoff_ms;
-            ps->backoff_ms = ps->backoff_ms * 2 > RESTART_BACKOFF_MAX_MS ? RESTART_BACKOFF_MAX_MS
-                                                                         : ps->backoff_ms * 2;
-        }
+        if (!spawn_replica(ps, now, free_index(ps)))
+            back_off(ps, now);
         c = cd_procset_counts_of(ps);
     }
     /* retire old replicas without going below the desired ready count */

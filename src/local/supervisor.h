@@ -103,6 +103,15 @@ const char *cd_procset_error(const cd_procset *ps);
 void cd_procset_set_template(cd_procset *ps, const cd_proc_template *t);
 const cd_proc_template *cd_procset_template(const cd_procset *ps);
 void cd_procset_scale(cd_procset *ps, int replicas);
+/* In-place mode (a LocalWorkload that must not run twice): the set runs
+ * only the replica indices [lo, hi) (cd_procset_set_range; desired
+ * becomes hi - lo, and cd_procset_scale(n) caps it to [lo, lo + n)),
+ * with surge 0: a replica of another revision or outside the range is
+ * drained and stopped first, and index i is started only once no process
+ * of index i is left, in this set or in peer (whose own range the caller
+ * keeps disjoint). So two processes of one index never run at once. */
+void cd_procset_set_inplace(cd_procset *ps, const cd_procset *peer);
+void cd_procset_set_range(cd_procset *ps, int lo, int hi);
 int cd_procset_desired(const cd_procset *ps);
 
 /* Reaps exits, restarts dead replicas, probes, rolls, drains, stops.

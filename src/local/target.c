@@ -50,6 +50,51 @@ void cd_local_target_free(cd_local_target *t)
     free(t);
 }
 
+static int replicas_of(const cd_local_target *t);
+
+/* InPlace: the ranges of both sets from the weight. Caller holds the lock. */
+static int partition_of(const cd_local_target *t)
+{
+    int n = replicas_of(t);
+    return n - (n * t->inplace_weight + 99) / 100;
+}
+
+static void apply_partition(cd_local_target *t)
+{
+    int n = replicas_of(t), p = partition_of(t);
+    cd_procset_set_range(t->primary, 0, p);
+    cd_procset_set_range(t->canary, p, n);
+}
+
+void cd_local_target_set_weight(cd_local_target *t, int canary_weight)
+{
+    pthread_mutex_lock(&t->lock);
+    if (t->inplace && t->workload) {
+        int before = partition_of(t);
+        t->inplace_weight = canary_weight < 0 ? 0 : canary_weight > 100 ? 100 : canary_weight;
+        if (partition_of(t) != before)
+            cd_info("%s: partition %d (replicas %d and up run the canary's revision)", t->name,
+                    partition_of(t), partition_of(t));
+        apply_partition(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+int cd_local_target_route_weight(cd_local_target *t, int weight)
+{
+    pthread_mutex_lock(&t->lock);
+    if (t->inplace) {
+        bool canary_ready = cd_procset_counts_of(t->canary).ready > 0;
+        bool primary_ready = cd_procset_counts_of(t->primary).ready > 0;
+        if (!canary_ready)
+            weight = 0;
+        else if (!primary_ready)
+            weight = 100;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return weight;
+}
+
 static cd_proc_template *template_of(cd_local_target *t)
 {
     return cd_proc_template_new(t->workload->spec.workload, t->base_dir, t->revision);
@@ -64,6 +109,15 @@ void cd_local_target_set_workload(cd_local_target *t, cd_object *workload, int64
     char *file = strdup(workload->file ? workload->file : "./x");
     t->base_dir = strdup(dirname(file));
     free(file);
+    if (!old && workload->spec.workload->inplace) {
+        t->inplace = true;
+        cd_procset_set_inplace(t->canary, t->primary);
+        cd_procset_set_inplace(t->primary, t->canary);
+    } else if (old && t->inplace != workload->spec.workload->inplace) {
+        cd_warn("%s: a change of spec.strategy takes effect when canaryd restarts", t->name);
+    }
+    if (t->inplace)
+        apply_partition(t);
     char rev[CD_HASH_MAX];
     cd_local_workload_hash(workload, rev);
     if (strcmp(rev, t->revision)) {
@@ -126,15 +180,20 @@ static cd_rc set_ready(cd_procset *ps, int64_t changed_ms, int threshold, int de
     return CD_RETRY;
 }
 
-static int replicas_of(const cd_local_target *t);
-
 /* The primary always runs: a primary set at zero replicas (stopped with
  * --stop-on-exit, or left by a Canary deleted and added again) serves
  * nothing and must never count as ready; it is scaled back up here.
  * Caller holds the lock. */
 static void primary_up(cd_local_target *t, int64_t now)
 {
-    if (!cd_procset_template(t->primary) || cd_procset_desired(t->primary) > 0)
+    if (!cd_procset_template(t->primary))
+        return;
+    if (t->inplace) {   /* the partition decides (and restores after a stop) */
+        if (cd_procset_desired(t->primary) != partition_of(t))
+            apply_partition(t);
+        return;
+    }
+    if (cd_procset_desired(t->primary) > 0)
         return;
     cd_info("%s: scaling %s-primary back to %d replica%s", t->name, t->name, replicas_of(t),
             replicas_of(t) == 1 ? "" : "s");
@@ -155,7 +214,7 @@ static cd_rc wl_is_primary_ready(void *ctx, const cd_canary_ref *c, cd_err *err)
     cd_local_target *t = target_of(ctx);
     pthread_mutex_lock(&t->lock);
     primary_up(t, now_of(ctx));
-    if (cd_procset_desired(t->primary) == 0) {
+    if (cd_procset_desired(t->primary) == 0 && !(t->inplace && partition_of(t) == 0)) {
         pthread_mutex_unlock(&t->lock);
         snprintf(err->msg, sizeof err->msg, "%s-primary has no replicas", t->name);
         return CD_RETRY;
@@ -206,7 +265,10 @@ static void copy_to_primary(cd_local_target *t, int64_t now)
     cd_proc_template *tmpl = template_of(t);
     cd_procset_set_template(t->primary, tmpl);
     cd_proc_template_free(tmpl);
-    cd_procset_scale(t->primary, replicas_of(t));
+    if (t->inplace)
+        apply_partition(t);   /* the primary's indices replaced in place */
+    else
+        cd_procset_scale(t->primary, replicas_of(t));
     t->primary_changed_ms = now;
 }
 

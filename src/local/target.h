@@ -28,6 +28,12 @@ typedef struct cd_local_target {
     int64_t canary_changed_ms;  /* last scale-up or spec change of the canary set */
     int64_t primary_changed_ms; /* creation or promotion of the primary set */
     bool canary_scaled_up;      /* ScaleFromZero happened and not ScaleToZero since */
+    /* strategy InPlace (fixed at the workload's first load): both sets
+     * share the indices 0..replicas-1, T-primary running [0, partition)
+     * and T [partition, replicas), the partition following the canary
+     * weight as a StatefulSet's does (docs/statefulset.md) */
+    bool inplace;
+    int inplace_weight;         /* the canary weight the partition follows */
     /* the controller's bookkeeping (under the controller's lock) */
     char saved_template[2][CD_HASH_MAX];   /* revisions of canary/primary templates stored */
     char warning[1024];         /* a state problem found at restore, for its canaries' events */
@@ -42,6 +48,13 @@ void cd_local_target_set_workload(cd_local_target *t, cd_object *workload, int64
  * --stop-on-exit, or its Canary deleted) is scaled back to the workload's
  * replicas: the primary always serves. */
 void cd_local_target_primary_up(cd_local_target *t, int64_t now_ms);
+/* InPlace: the canary weight the router was given; moves the partition
+ * (replicas - ceil(replicas * weight / 100)). No-op under Surge. */
+void cd_local_target_set_weight(cd_local_target *t, int canary_weight);
+/* InPlace: the canary weight the router should apply now: 0 while the
+ * canary set has no ready replica, 100 while the primary has none (an
+ * empty backend answers 503), else weight. */
+int cd_local_target_route_weight(cd_local_target *t, int weight);
 /* Steps both process sets. */
 void cd_local_target_step(cd_local_target *t, int64_t now_ms);
 

@@ -27,6 +27,13 @@ cd_local_workload_spec *cd_workload_decode_spec(cd_dec *d, const cd_node *spec)
     }
     s->working_dir = cd_dec_str(d, spec, "workingDir");
     s->replicas = cd_dec_int_or(d, spec, "replicas", "spec", 1);
+    const char *strategy = cd_dec_str(d, spec, "strategy");   /* the schema checks the enum */
+    s->inplace = strategy && !strcmp(strategy, "InPlace");
+    if (s->inplace && s->replicas == 1)
+        cd_dec_warn(d, cd_map_get(spec, "strategy"), "spec.strategy",
+                    "InPlace with replicas 1: the first step replaces the one process, so the "
+                    "service has no ready replica while the new one starts, and a rollback "
+                    "replaces it back the same way");
     const cd_node *port = cd_map_get(spec, "port");
     s->port_env = cd_dec_str(d, port, "env");
     if (!s->port_env)
@@ -60,6 +67,8 @@ json_t *cd_workload_encode_spec(const cd_local_workload_spec *s)
     json_object_set_new(o, "env", env);
     cd_json_set_str(o, "workingDir", s->working_dir);
     json_object_set_new(o, "replicas", json_integer(s->replicas));
+    if (s->inplace)   /* only then: the spec hash of a Surge workload stays what it was */
+        json_object_set_new(o, "strategy", json_string("InPlace"));
     json_object_set_new(o, "port", json_pack("{s:s,s:s}", "env", s->port_env, "host", s->host));
     if (s->has_probe)
         json_object_set_new(

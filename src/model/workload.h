@@ -14,6 +14,7 @@ typedef struct cd_local_workload_spec {
     size_t n_env;
     const char *working_dir;    /* NULL: the manifest's directory */
     int replicas;               /* default 1 */
+    bool inplace;               /* strategy: InPlace (default Surge) */
     const char *port_env;       /* default "PORT" */
     const char *host;           /* default "127.0.0.1" */
     bool has_probe;

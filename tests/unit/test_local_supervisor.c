@@ -1,7 +1,10 @@
 /* test_local_supervisor.c - process sets with real processes (the demo
  * app): start and probe, restart after a crash, rolling update without
  * losing ready capacity, draining before signals, graceful stop, adoption
- * by a new supervisor (PID + start time), and a command that cannot start. */
+ * by a new supervisor (PID + start time), a command that cannot start, and
+ * the in-place mode (two sets sharing replica indices, surge 0: each
+ * replica holds an flock on its index's file, so a second process of one
+ * index would fail and count as a restart). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,8 +109,10 @@ static int kill_leftovers(void **state)
     for (size_t i = 0; i < 8; i++) {
         if (!g_sets[i])
             continue;
-        for (size_t r = 0; r < cd_procset_replica_count(g_sets[i]); r++)
+        for (size_t r = 0; r < cd_procset_replica_count(g_sets[i]); r++) {
+            kill(-cd_procset_replica(g_sets[i], r)->pid, SIGKILL);   /* its group */
             kill(cd_procset_replica(g_sets[i], r)->pid, SIGKILL);
+        }
         cd_procset_free(g_sets[i]);
         g_sets[i] = NULL;
     }
@@ -369,6 +374,135 @@ static void test_template_json_roundtrip(void **state)
     assert_null(cd_proc_template_from_json(NULL));
 }
 
+/* ---- in place: two sets sharing the indices 0..2 ------------------------- */
+
+static char lock_dir[256];
+
+static cd_proc_template *make_locked_template(const char *version)
+{
+    char lock[320];
+    snprintf(lock, sizeof lock, "%s/lock.{{ replica }}", lock_dir);
+    cd_local_workload_spec spec;
+    memset(&spec, 0, sizeof spec);
+    const char *args[] = {"-n", lock, demo, "--port", "{{ port }}", "--version", version,
+                          "--ready-delay", "0.2"};
+    spec.command = "/usr/bin/flock";
+    spec.args.items = args;
+    spec.args.n = 9;
+    spec.replicas = 3;
+    spec.port_env = "PORT";
+    spec.host = "127.0.0.1";
+    spec.has_probe = true;
+    spec.probe_path = "/readyz";
+    spec.probe_period_ms = 100;
+    spec.probe_timeout_ms = 500;
+    spec.probe_success_threshold = 1;
+    spec.probe_failure_threshold = 2;
+    spec.grace_ms = 2000;
+    return cd_proc_template_new(&spec, ".", version);
+}
+
+static int g_twice;     /* observations where one index was known twice */
+
+/* Every replica index in at most one entry of both sets, whatever its state. */
+static void check_once(cd_procset *a, cd_procset *b)
+{
+    int seen[8] = {0};
+    cd_procset *sets[2] = {a, b};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < cd_procset_replica_count(sets[s]); i++) {
+            int idx = cd_procset_replica(sets[s], i)->index;
+            if (idx >= 0 && idx < 8 && ++seen[idx] > 1)
+                g_twice++;
+        }
+}
+
+/* Ready replicas of ps at revision rev with indices [lo, hi), and nothing else. */
+static bool holds(cd_procset *ps, const char *rev, int lo, int hi)
+{
+    if ((int)cd_procset_replica_count(ps) != hi - lo)
+        return false;
+    for (size_t i = 0; i < cd_procset_replica_count(ps); i++) {
+        const cd_replica *r = cd_procset_replica(ps, i);
+        if (r->state != CD_REP_READY || strcmp(r->revision, rev) || r->index < lo || r->index >= hi)
+            return false;
+    }
+    return true;
+}
+
+/* Steps both sets (the router following at once) until primary holds
+ * [0, p) at prev and canary [p, 3) at crev. */
+static bool step_to(cd_procset *primary, const char *prev, cd_procset *canary, const char *crev,
+                    int p)
+{
+    cd_procset_set_range(primary, 0, p);
+    cd_procset_set_range(canary, p, 3);
+    int64_t end = cd_mono_ms() + 30000;
+    while (cd_mono_ms() < end) {
+        cd_procset *sets[2] = {primary, canary};
+        for (int s = 0; s < 2; s++) {
+            cd_procset_step(sets[s], cd_mono_ms());
+            check_once(primary, canary);
+            cd_endpoint eps[16];
+            int64_t gen;
+            cd_procset_endpoints(sets[s], eps, 16, &gen);
+            cd_procset_endpoints_applied(sets[s], gen);
+        }
+        if (holds(primary, prev, 0, p) && holds(canary, crev, p, 3))
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+static void test_inplace_partition_steps(void **state)
+{
+    snprintf(lock_dir, sizeof lock_dir, "/tmp/cd-inplace-XXXXXX");
+    assert_non_null(mkdtemp(lock_dir));
+    g_twice = 0;
+    cd_procset *primary = new_set("web-primary"), *canary = new_set("web");
+    cd_procset_set_inplace(primary, canary);
+    cd_procset_set_inplace(canary, primary);
+    cd_proc_template *v1 = make_locked_template("v1"), *v2 = make_locked_template("v2"),
+                     *v3 = make_locked_template("v3");
+    cd_procset_set_template(primary, v1);
+    cd_procset_set_template(canary, v2);
+    assert_true(step_to(primary, "v1", canary, "v2", 3));   /* at rest: all primary */
+    /* a release: replica 2, then 1, then 0 replaced by v2 */
+    for (int p = 2; p >= 0; p--)
+        if (!step_to(primary, "v1", canary, "v2", p))
+            fail_msg("partition %d not reached", p);
+    /* promotion: the primary takes v2 and every index back, one by one */
+    cd_procset_set_template(primary, v2);
+    assert_true(step_to(primary, "v2", canary, "v2", 3));
+    /* a bad release rolled back at partition 1: replicas 1 and 2 go back to v2 */
+    cd_procset_set_template(canary, v3);
+    assert_true(step_to(primary, "v2", canary, "v3", 2));
+    assert_true(step_to(primary, "v2", canary, "v3", 1));
+    assert_true(step_to(primary, "v2", canary, "v3", 3));
+    assert_int_equal(g_twice, 0);
+    /* no flock refused: never two live processes of one index */
+    assert_int_equal(cd_procset_counts_of(primary).restarts, 0);
+    assert_int_equal(cd_procset_counts_of(canary).restarts, 0);
+    int64_t end = cd_mono_ms() + 10000;
+    bool a = false, b = false;
+    while (!(a && b) && cd_mono_ms() < end) {
+        a = cd_procset_stop_all(primary, cd_mono_ms());
+        b = cd_procset_stop_all(canary, cd_mono_ms());
+        usleep(20000);
+    }
+    assert_true(a && b);
+    cd_proc_template_free(v1);
+    cd_proc_template_free(v2);
+    cd_proc_template_free(v3);
+    free_set(primary);
+    free_set(canary);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", lock_dir);
+    if (system(cmd) != 0)
+        cd_warn("cannot remove %s", lock_dir);
+}
+
 int main(void)
 {
     const char *build = getenv("CANARYD_BUILD");
@@ -389,6 +523,7 @@ int main(void)
         cmocka_unit_test_teardown(test_relative_paths_become_absolute, kill_leftovers),
         cmocka_unit_test_teardown(test_missing_program_is_reported, kill_leftovers),
         cmocka_unit_test_teardown(test_record_shape_checked, kill_leftovers),
+        cmocka_unit_test_teardown(test_inplace_partition_steps, kill_leftovers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

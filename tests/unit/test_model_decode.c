@@ -396,6 +396,68 @@ static void test_local_workload(void **state)
     cd_diags_free(&d);
 }
 
+/* spec.strategy (canaryd's, docs/local.md): Surge by default and then
+ * absent from the encoded spec (a Surge workload's revision hash is what
+ * it was before the field existed); InPlace with one replica warns; any
+ * other value is refused with its position and path. */
+static void test_local_workload_strategy(void **state)
+{
+    const char *head = "apiVersion: canaryd.dev/v1alpha1\nkind: LocalWorkload\n"
+                       "metadata: {name: app}\nspec:\n  command: ./app\n";
+    char yaml[512];
+    cd_diags d;
+    cd_object *plain = decode_one(head, &d);
+    assert_false(plain->spec.workload->inplace);
+    json_t *jp = cd_workload_encode_spec(plain->spec.workload);
+    assert_null(json_object_get(jp, "strategy"));
+    cd_diags_free(&d);
+
+    snprintf(yaml, sizeof yaml, "%s  strategy: Surge\n", head);
+    cd_object *surge = decode_one(yaml, &d);
+    assert_false(surge->spec.workload->inplace);
+    json_t *js = cd_workload_encode_spec(surge->spec.workload);
+    assert_true(json_equal(jp, js));
+    assert_int_equal(d.warnings, 0);
+    cd_diags_free(&d);
+
+    snprintf(yaml, sizeof yaml, "%s  strategy: InPlace\n  replicas: 3\n", head);
+    cd_object *inplace = decode_one(yaml, &d);
+    assert_true(inplace->spec.workload->inplace);
+    json_t *ji = cd_workload_encode_spec(inplace->spec.workload);
+    assert_string_equal(json_string_value(json_object_get(ji, "strategy")), "InPlace");
+    assert_int_equal(d.warnings, 0);
+    cd_diags_free(&d);
+
+    snprintf(yaml, sizeof yaml, "%s  strategy: InPlace\n", head);   /* replicas 1 */
+    cd_object *single = decode_one(yaml, &d);
+    assert_int_equal(d.warnings, 1);
+    assert_string_equal(d.items[0].path, "spec.strategy");
+    assert_int_equal(d.items[0].line, 6);
+    assert_non_null(strstr(d.items[0].message, "replicas 1"));
+    cd_diags_free(&d);
+
+    snprintf(yaml, sizeof yaml, "%s  strategy: Inplace\n", head);
+    cd_object_list l = {0};
+    cd_diags_init(&d);
+    cd_manifest_load_buffer("t.yaml", yaml, strlen(yaml), false, "default", &l, &d);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(d.errors, 1);
+    char *msg = cd_diag_format(&d.items[0]);
+    assert_string_equal(msg, "t.yaml:6:13: spec.strategy: unsupported value \"Inplace\": must be "
+                             "one of \"Surge\", \"InPlace\"");
+    free(msg);
+    cd_diags_free(&d);
+    free(l.items);
+
+    json_decref(jp);
+    json_decref(js);
+    json_decref(ji);
+    cd_object_free(plain);
+    cd_object_free(surge);
+    cd_object_free(inplace);
+    cd_object_free(single);
+}
+
 static void test_local_canary_defaults_provider(void **state)
 {
     cd_diags d;
@@ -503,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_status_refused),
         cmocka_unit_test(test_status_huge_numbers),
         cmocka_unit_test(test_local_workload),
+        cmocka_unit_test(test_local_workload_strategy),
         cmocka_unit_test(test_local_canary_defaults_provider),
         cmocka_unit_test(test_conformance_corpus_decodes),
         cmocka_unit_test(test_rejected_by_flagger_are_rejected),

@@ -1,0 +1,119 @@
+#!/bin/bash
+# test_local_inplace.sh - LocalWorkloads released in place (strategy InPlace) on the local
+# platform (docs/local.md): three replicas that must never run twice
+# (each holds `flock -n` on its index's file, so a second process of one
+# index would fail and be restarted). A good release replaces replica 2,
+# then 1, then 0 in place as the analysis passes and is promoted; a bad one
+# (half its requests fail) is rolled back, its replaced replicas replaced
+# back. A watcher checks every 0.1 s that no index has two live processes.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/local_lib.sh"
+
+cat >"$W/podinfo-workload.yaml" <<YAML
+apiVersion: canaryd.dev/v1alpha1
+kind: LocalWorkload
+metadata:
+  name: podinfo
+spec:
+  strategy: InPlace
+  command: /usr/bin/flock
+  args: ["-n", "$W/lock.{{ replica }}", "demo-app", "--port", "{{ port }}", "--version", "v1"]
+  replicas: 3
+  readinessProbe:
+    httpGet: {path: /readyz}
+    periodSeconds: 0.5
+    failureThreshold: 2
+  terminationGracePeriodSeconds: 5
+YAML
+sed -i 's/stepWeight: 25/stepWeight: 33/; s/maxWeight: 50/maxWeight: 99/; s/^    interval: 10s$/    interval: 5s/' \
+  "$W/podinfo-canary.yaml"
+require "the canary steps 33/66/99" grep -q 'maxWeight: 99' "$W/podinfo-canary.yaml"
+
+release() {  # release VERSION [DEMO-ARGS...]: a new revision of the workload
+  RELEASE_AT=$(date +%s)
+  local v=$1; shift
+  local extra=""
+  for a in "$@"; do extra="$extra, \"$a\""; done
+  sed -i "s|\"--version\", \"v[0-9]*\".*\]|\"--version\", \"$v\"$extra]|" "$W/podinfo-workload.yaml"
+}
+
+# the watcher: every live flock of this canaryd by replica index and version
+cat >"$TEST_TMP/watch.py" <<'PY'
+import os, sys, time
+owner, out = sys.argv[1], sys.argv[2]
+obs = twice = 0
+mixed = set()
+while not os.path.exists(out + ".stop"):
+    seen = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "flock":
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if env.get(b"CANARYD_OWNER", b"").decode() != owner:
+            continue
+        idx = int(env.get(b"CANARYD_REPLICA", b"-1"))
+        ver = argv[argv.index(b"--version") + 1].decode() if b"--version" in argv else "?"
+        seen.setdefault(idx, []).append(ver)
+    obs += 1
+    if any(len(v) > 1 for v in seen.values()):
+        twice += 1
+        print("twice:", seen, flush=True)
+    if len(seen) == 3 and len({v[0] for v in seen.values()}) == 2:
+        mixed.add(" ".join(f"{i}={seen[i][0]}" for i in sorted(seen)))
+    time.sleep(0.1)
+with open(out, "w") as f:
+    f.write(f"observations {obs}\ntwice {twice}\n")
+    for m in sorted(mixed):
+        f.write(f"mixed {m}\n")
+PY
+
+start_canaryd
+require "v1 initializes" wait_phase Initialized 60
+/usr/bin/python3 "$TEST_TMP/watch.py" "$(realpath "$W/.canaryd")" "$TEST_TMP/watch.out" \
+  >"$TEST_TMP/watch.log" 2>&1 &
+WATCH=$!
+track $WATCH
+canaryctl load "$URL" --rate 20 --concurrency 8 --duration 0 -o json >"$TEST_TMP/load.json" &
+track $!
+serves() { curl -s "$URL" | grep -q "\"version\":\"$1\""; }
+check "three replicas of v1 serve" serves v1
+
+# --- a good release: replaced in place, step by step, promoted ---------------
+release v2
+require "v2 starts" wait_phase Progressing 30
+out=$(wait_outcome 240)
+check "v2 is promoted (Succeeded)" [ "$out" = Succeeded ]
+for p in 2 1 0; do
+  check "the partition went to $p" grep -q "podinfo: partition $p " "$W/canaryd.log"
+done
+i=0; until serves v2 && [ "$(grep -c 'podinfo-primary: started replica .* revision' "$W/canaryd.log")" -ge 6 ] || \
+  [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.2; done
+check "the primary serves v2" serves v2
+
+# --- a bad release: rolled back, its replicas replaced back ------------------
+release v3 --error-rate 0.5
+out=$(wait_outcome 240)
+check "v3 is rolled back (Failed)" [ "$out" = Failed ]
+all_v2() { [ "$(for i in 1 2 3 4 5 6; do curl -s "$URL"; done | grep -c '"version":"v2"')" -eq 6 ]; }
+i=0; until all_v2 || [ $i -gt 150 ]; do i=$((i + 1)); sleep 0.2; done
+check "after the rollback every request is served by v2" all_v2
+
+touch "$TEST_TMP/watch.out.stop"
+wait $WATCH
+cat "$TEST_TMP/watch.out"
+check "the watcher observed the whole run" [ "$(awk '/^observations/ {print $2}' "$TEST_TMP/watch.out")" -gt 100 ]
+check "no replica index ever ran twice" grep -qx 'twice 0' "$TEST_TMP/watch.out"
+check "replicas were replaced in place from the highest index (v2 on 2 while v1 on 0 and 1)" \
+  grep -qx 'mixed 0=v1 1=v1 2=v2' "$TEST_TMP/watch.out"
+check "...and the bad release ran on some indices only" grep -q '^mixed .*=v3' "$TEST_TMP/watch.out"
+check "no replica failed to take its lock (no restart)" bash -c "! grep -q 'exited unexpectedly' '$W/canaryd.log'"
+finish
