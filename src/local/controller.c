@@ -222,21 +222,32 @@ static void save_targets(cd_local *L)
     }
 }
 
+static bool tracked(cd_local *L, pid_t pid)
+{
+    bool known = L->router && lc_router_pid(L->router) == pid;
+    for (size_t t = 0; t < L->ntargets && !known; t++) {
+        cd_procset *sets[2] = {L->targets[t]->canary, L->targets[t]->primary};
+        for (int k = 0; k < 2 && !known; k++)
+            for (size_t r = 0; r < cd_procset_replica_count(sets[k]); r++)
+                known |= cd_procset_replica(sets[k], r)->pid == pid;
+    }
+    return known;
+}
+
 /* Processes marked as ours that nobody tracks: spawned by a canaryd that
  * was killed before it could record them, or left by canaries deleted
- * while canaryd was down. They are stopped. */
+ * while canaryd was down. They are stopped. A process that descends from
+ * a tracked one inherited the mark (a replica's own children, e.g. the
+ * command `flock` or a shell runs): it is part of that replica. */
 static void reap_orphans(cd_local *L)
 {
     pid_t pids[512];
     size_t n = cd_procs_owned_by(L->owner, pids, 512);
     for (size_t i = 0; i < n; i++) {
-        bool known = L->router && lc_router_pid(L->router) == pids[i];
-        for (size_t t = 0; t < L->ntargets && !known; t++) {
-            cd_procset *sets[2] = {L->targets[t]->canary, L->targets[t]->primary};
-            for (int k = 0; k < 2 && !known; k++)
-                for (size_t r = 0; r < cd_procset_replica_count(sets[k]); r++)
-                    known |= cd_procset_replica(sets[k], r)->pid == pids[i];
-        }
+        bool known = false;
+        pid_t p = pids[i];
+        for (int depth = 0; depth < 64 && p > 1 && !known; depth++, p = cd_proc_parent(p))
+            known = tracked(L, p);
         if (!known) {
             cd_warn("local: stopping orphaned process %d (started by an earlier canaryd local)",
                     (int)pids[i]);
@@ -449,6 +460,8 @@ static void reconcile(cd_local *L)
         }
         cd_object *w = cd_manifest_dir_find(L->manifests, CD_KIND_LOCAL_WORKLOAD,
                                             o->meta.namespace_, tname);
+        if (w && !c->target->workload)   /* InPlace: resume at the saved partition */
+            cd_local_target_resume_weight(c->target, lc_status_weight(c));
         if (w && w != c->target->workload) {
             char before[CD_HASH_MAX];
             snprintf(before, sizeof before, "%s", c->target->revision);

@@ -153,6 +153,9 @@ bool lc_router_sync(cd_local *L, bool force, cd_err *err);
  * this canary's current routes, e.g. its service port is taken by another
  * process. The other canaries are not held back by it. L->lock held. */
 bool lc_router_route_error(const lc_canary *c, cd_err *err);
+/* The canary weight its saved status holds (0 outside a release): where
+ * the route starts when the router has not had it from this canaryd. */
+int lc_status_weight(const lc_canary *c);
 void lc_router_port(cd_router_port *port, lc_canary *c);
 /* The router's route of a canary ("name.ns", hashed beyond 63 bytes);
  * canaryctl metrics reads the same route. */

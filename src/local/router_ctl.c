@@ -413,6 +413,14 @@ static json_t *matches_json(const cd_analysis *a)
     return out;
 }
 
+int lc_status_weight(const lc_canary *c)
+{
+    return c->status.phase == CD_PHASE_PROGRESSING || c->status.phase == CD_PHASE_PROMOTING ||
+                   c->status.phase == CD_PHASE_WAITING_PROMOTION
+               ? c->status.canary_weight
+               : 0;
+}
+
 static json_t *route_json(lc_canary *c, applied_gen ag[2])
 {
     const cd_canary_spec *s = &c->obj->spec.canary;
@@ -422,11 +430,7 @@ static json_t *route_json(lc_canary *c, applied_gen ag[2])
     router_name(c->name, c->ns, route);
     if (!c->routes_known) {
         /* a canary the router never had: start from the status */
-        c->canary_weight = c->status.phase == CD_PHASE_PROGRESSING ||
-                                   c->status.phase == CD_PHASE_PROMOTING ||
-                                   c->status.phase == CD_PHASE_WAITING_PROMOTION
-                               ? c->status.canary_weight
-                               : 0;
+        c->canary_weight = lc_status_weight(c);
         c->primary_weight = 100 - c->canary_weight;
         c->routes_known = true;
     }

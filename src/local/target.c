@@ -80,6 +80,14 @@ void cd_local_target_set_weight(cd_local_target *t, int canary_weight)
     pthread_mutex_unlock(&t->lock);
 }
 
+void cd_local_target_resume_weight(cd_local_target *t, int canary_weight)
+{
+    pthread_mutex_lock(&t->lock);
+    if (!t->workload)
+        t->inplace_weight = canary_weight < 0 ? 0 : canary_weight > 100 ? 100 : canary_weight;
+    pthread_mutex_unlock(&t->lock);
+}
+
 int cd_local_target_route_weight(cd_local_target *t, int weight)
 {
     pthread_mutex_lock(&t->lock);

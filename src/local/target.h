@@ -51,6 +51,11 @@ void cd_local_target_primary_up(cd_local_target *t, int64_t now_ms);
 /* InPlace: the canary weight the router was given; moves the partition
  * (replicas - ceil(replicas * weight / 100)). No-op under Surge. */
 void cd_local_target_set_weight(cd_local_target *t, int canary_weight);
+/* InPlace: the canary weight the engine last set (its saved status),
+ * given before the workload's first load, so that the process sets
+ * adopted after a restart keep the partition they ran at (the first
+ * router sync sets the same weight). No-op once the workload is loaded. */
+void cd_local_target_resume_weight(cd_local_target *t, int canary_weight);
 /* InPlace: the canary weight the router should apply now: 0 while the
  * canary set has no ready replica, 100 while the primary has none (an
  * empty backend answers 503), else weight. */

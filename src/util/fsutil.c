@@ -199,6 +199,23 @@ bool cd_proc_start_time(pid_t pid, uint64_t *ticks)
     return ok;
 }
 
+pid_t cd_proc_parent(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    size_t len;
+    char *s = cd_read_file(path, &len);
+    if (!s)
+        return 0;
+    /* "PID (comm) STATE PPID ...": comm may hold spaces and parentheses */
+    char *p = strrchr(s, ')');
+    long ppid = 0;
+    if (p && sscanf(p + 1, " %*c %ld", &ppid) != 1)
+        ppid = 0;
+    free(s);
+    return ppid > 0 ? (pid_t)ppid : 0;
+}
+
 bool cd_proc_is(pid_t pid, uint64_t start_time)
 {
     uint64_t t;

@@ -29,6 +29,9 @@ int cd_mkdir_p(const char *path, unsigned mode);   /* 0 or -errno */
  * field 22): with the PID it identifies a process across PID reuse.
  * Returns false when the process does not exist or is a zombie. */
 bool cd_proc_start_time(pid_t pid, uint64_t *ticks);
+/* The parent of a process (/proc/PID/stat field 4), or 0 when it is
+ * gone or unreadable. */
+pid_t cd_proc_parent(pid_t pid);
 /* True when pid runs and started at start_time. */
 bool cd_proc_is(pid_t pid, uint64_t start_time);
 /* pidfd_open(2): a descriptor that becomes readable when pid exits, also

@@ -5,7 +5,8 @@
 # index would fail and be restarted). A good release replaces replica 2,
 # then 1, then 0 in place as the analysis passes and is promoted; a bad one
 # (half its requests fail) is rolled back, its replaced replicas replaced
-# back. A watcher checks every 0.1 s that no index has two live processes.
+# back. In the middle of the good release canaryd is killed and started
+# again: it resumes at the same partition, replacing no replica. A watcher checks every 0.1 s that no index has two live processes.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/local_lib.sh"
 
@@ -90,6 +91,60 @@ check "three replicas of v1 serve" serves v1
 # --- a good release: replaced in place, step by step, promoted ---------------
 release v2
 require "v2 starts" wait_phase Progressing 30
+
+# --- canaryd killed in the middle of the release (partition 1) and started
+# again: it adopts the processes and the router and resumes at partition 1,
+# replacing no replica; the release then goes on from there
+cat >"$TEST_TMP/replicas.py" <<'PY'
+import os, sys
+owner = sys.argv[1]
+out = []
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            if f.read().strip() != "flock":
+                continue
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        continue
+    if env.get(b"CANARYD_OWNER", b"").decode() != owner:
+        continue
+    ver = argv[argv.index(b"--version") + 1].decode() if b"--version" in argv else "?"
+    out.append((int(env.get(b"CANARYD_REPLICA", b"-1")), ver, pid))
+print(" ".join(f"{i}={v}:{p}" for i, v, p in sorted(out)))
+PY
+replicas() { /usr/bin/python3 "$TEST_TMP/replicas.py" "$(realpath "$W/.canaryd")"; }
+at_partition_1() {
+  grep -q "podinfo: partition 1 " "$W/canaryd.log" &&
+    replicas | grep -Eqx '0=v1:[0-9]+ 1=v2:[0-9]+ 2=v2:[0-9]+' &&
+    [ "$(canaryctl get canary podinfo -o json | /usr/bin/python3 -c \
+         'import json,sys; print(json.load(sys.stdin)["status"].get("canaryWeight"))')" = 66 ]
+}
+i=0; until at_partition_1 || [ $i -gt 600 ]; do i=$((i + 1)); sleep 0.2; done
+require "the release reaches partition 1 (replicas 1 and 2 at v2, weight 66)" at_partition_1
+sleep 1   # replica 1 of v2 probed ready
+before=$(replicas)
+echo "replicas before the restart: $before"
+kill -9 "$CPID"; wait "$CPID" 2>/dev/null
+restart_line=$(wc -l <"$W/canaryd.log")
+require "canaryd starts again" start_canaryd
+after_restart() { tail -n +"$((restart_line + 1))" "$W/canaryd.log"; }
+i=0; until after_restart | grep -q "podinfo: partition 0 " || [ $i -gt 600 ]; do
+  i=$((i + 1)); sleep 0.2; done
+after=$(replicas)
+echo "replicas when the release went on (partition 0): $after"
+check "the restarted canaryd adopted the canary's two replicas" bash -c "tail -n +$((restart_line + 1)) '$W/canaryd.log' | grep -q 'adopted 2 running replicas of podinfo$'"
+check "the release went on to partition 0 after the restart" bash -c "tail -n +$((restart_line + 1)) '$W/canaryd.log' | grep -q 'podinfo: partition 0 '"
+check "no replica was started between the restart and partition 0" \
+  bash -c "! tail -n +$((restart_line + 1)) '$W/canaryd.log' | sed '/podinfo: partition 0 /q' | grep -q 'started replica'"
+check "replicas 1 and 2 (v2) kept their processes across the restart" \
+  [ "$(echo "$before" | grep -Eo '[12]=v2:[0-9]+')" = "$(echo "$after" | grep -Eo '[12]=v2:[0-9]+')" ]
+
 out=$(wait_outcome 240)
 check "v2 is promoted (Succeeded)" [ "$out" = Succeeded ]
 for p in 2 1 0; do
