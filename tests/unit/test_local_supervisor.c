@@ -4,7 +4,8 @@
  * by a new supervisor (PID + start time), a command that cannot start, and
  * the in-place mode (two sets sharing replica indices, surge 0: each
  * replica holds an flock on its index's file, so a second process of one
- * index would fail and count as a restart). */
+ * index would fail and count as a restart); the parent of a process as
+ * reap_orphans reads it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -503,6 +505,38 @@ static void test_inplace_partition_steps(void **state)
         cd_warn("cannot remove %s", lock_dir);
 }
 
+/* cd_proc_parent: a replica's children are found by their parent chain
+ * (reap_orphans leaves them); a command name with spaces and ")" does not
+ * shift the fields. */
+static void test_proc_parent(void **state)
+{
+    (void)state;
+    assert_int_equal(cd_proc_parent(getpid()), getppid());
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        prctl(PR_SET_NAME, "x) 1 (y", 0, 0, 0);
+        for (;;)
+            pause();
+    }
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)child);
+    for (int i = 0; i < 200 && strncmp(comm, "x) 1 (y", 7); i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(comm, sizeof comm, f))
+                comm[0] = '\0';
+            fclose(f);
+        }
+        usleep(10000);
+    }
+    assert_string_equal(comm, "x) 1 (y\n");
+    assert_int_equal(cd_proc_parent(child), getpid());
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    assert_int_equal(cd_proc_parent(child), 0);   /* gone */
+}
+
 int main(void)
 {
     const char *build = getenv("CANARYD_BUILD");
@@ -524,6 +558,7 @@ int main(void)
         cmocka_unit_test_teardown(test_missing_program_is_reported, kill_leftovers),
         cmocka_unit_test_teardown(test_record_shape_checked, kill_leftovers),
         cmocka_unit_test_teardown(test_inplace_partition_steps, kill_leftovers),
+        cmocka_unit_test(test_proc_parent),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
