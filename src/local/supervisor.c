@@ -670,6 +670,17 @@ static bool has_exited(cd_replica *r)
     return !cd_proc_is(r->pid, r->start_time);
 }
 
+/* In place, an index is free only once the replica's whole process group
+ * has gone (each replica leads its own session): a wrapper such as flock
+ * or a shell may exit before the server it started, and that server still
+ * holds whatever makes the replica a singleton (a lock, a port, files). */
+static void signal_replica(cd_procset *ps, cd_replica *r, int sig);
+
+static bool group_lingers(const cd_procset *ps, const cd_replica *r)
+{
+    return ps->inplace && (kill(-r->pid, 0) == 0 || errno == EPERM);
+}
+
 static void reap(cd_procset *ps, int64_t now)
 {
     for (size_t i = 0; i < ps->nreps;) {
@@ -685,6 +696,18 @@ static void reap(cd_procset *ps, int64_t now)
             ps->next_spawn_ms = now + ps->backoff_ms;
             ps->backoff_ms = ps->backoff_ms * 2 > RESTART_BACKOFF_MAX_MS ? RESTART_BACKOFF_MAX_MS
                                                                          : ps->backoff_ms * 2;
+            if (group_lingers(ps, r)) {
+                /* what it left behind is stopped before the index starts again */
+                if (r->state == CD_REP_READY)
+                    ps->gen++;   /* the ready set changes, as when it is forgotten */
+                r->state = CD_REP_STOPPING;
+                r->kill_at_ms = now + (ps->tmpl ? ps->tmpl->grace_ms : 10000);
+                signal_replica(ps, r, SIGTERM);
+            }
+        }
+        if (group_lingers(ps, r)) {
+            i++;   /* kept (and killed after the grace period by stop_drained) */
+            continue;
         }
         forget_replica(ps, i);
     }

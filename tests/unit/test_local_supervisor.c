@@ -380,7 +380,7 @@ static void test_template_json_roundtrip(void **state)
 
 static char lock_dir[256];
 
-static cd_proc_template *make_locked_template(const char *version)
+static cd_proc_template *make_template_with(const char *version, bool lingers)
 {
     char lock[320];
     snprintf(lock, sizeof lock, "%s/lock.{{ replica }}", lock_dir);
@@ -388,9 +388,16 @@ static cd_proc_template *make_locked_template(const char *version)
     memset(&spec, 0, sizeof spec);
     const char *args[] = {"-n", lock, demo, "--port", "{{ port }}", "--version", version,
                           "--ready-delay", "0.2"};
+    /* flock (the replica's leader) dies at once on SIGTERM, while the shell
+       it started keeps the lock for another second on its way out */
+    const char *lingering[] = {
+        "-n", lock, "/bin/sh", "-c",
+        "trap 'sleep 1; exit 0' TERM; \"$0\" --port \"$1\" --version \"$2\" "
+        "--ready-delay 0.2 & wait",
+        demo, "{{ port }}", version};
     spec.command = "/usr/bin/flock";
-    spec.args.items = args;
-    spec.args.n = 9;
+    spec.args.items = lingers ? lingering : args;
+    spec.args.n = lingers ? 8 : 9;
     spec.replicas = 3;
     spec.port_env = "PORT";
     spec.host = "127.0.0.1";
@@ -402,6 +409,11 @@ static cd_proc_template *make_locked_template(const char *version)
     spec.probe_failure_threshold = 2;
     spec.grace_ms = 2000;
     return cd_proc_template_new(&spec, ".", version);
+}
+
+static cd_proc_template *make_locked_template(const char *version)
+{
+    return make_template_with(version, false);
 }
 
 static int g_twice;     /* observations where one index was known twice */
@@ -505,6 +517,45 @@ static void test_inplace_partition_steps(void **state)
         cd_warn("cannot remove %s", lock_dir);
 }
 
+/* A replica whose leader exits before the rest of its process group (a
+ * wrapper and the server it started): its index starts again only once the
+ * whole group has gone, or the new flock would be refused. */
+static void test_inplace_waits_for_the_whole_group(void **state)
+{
+    snprintf(lock_dir, sizeof lock_dir, "/tmp/cd-inplace-XXXXXX");
+    assert_non_null(mkdtemp(lock_dir));
+    g_twice = 0;
+    cd_procset *primary = new_set("svc-primary"), *canary = new_set("svc");
+    cd_procset_set_inplace(primary, canary);
+    cd_procset_set_inplace(canary, primary);
+    cd_proc_template *v1 = make_template_with("v1", true), *v2 = make_template_with("v2", true);
+    cd_procset_set_template(primary, v1);
+    cd_procset_set_template(canary, v2);
+    assert_true(step_to(primary, "v1", canary, "v2", 3));
+    assert_true(step_to(primary, "v1", canary, "v2", 2));
+    assert_true(step_to(primary, "v1", canary, "v2", 1));
+    assert_true(step_to(primary, "v1", canary, "v2", 3));   /* rolled back */
+    assert_int_equal(g_twice, 0);
+    assert_int_equal(cd_procset_counts_of(primary).restarts, 0);
+    assert_int_equal(cd_procset_counts_of(canary).restarts, 0);
+    int64_t end = cd_mono_ms() + 15000;
+    bool a = false, b = false;
+    while (!(a && b) && cd_mono_ms() < end) {
+        a = cd_procset_stop_all(primary, cd_mono_ms());
+        b = cd_procset_stop_all(canary, cd_mono_ms());
+        usleep(20000);
+    }
+    assert_true(a && b);
+    cd_proc_template_free(v1);
+    cd_proc_template_free(v2);
+    free_set(primary);
+    free_set(canary);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", lock_dir);
+    if (system(cmd) != 0)
+        cd_warn("cannot remove %s", lock_dir);
+}
+
 /* cd_proc_parent: a replica's children are found by their parent chain
  * (reap_orphans leaves them); a command name with spaces and ")" does not
  * shift the fields. */
@@ -558,6 +609,7 @@ int main(void)
         cmocka_unit_test_teardown(test_missing_program_is_reported, kill_leftovers),
         cmocka_unit_test_teardown(test_record_shape_checked, kill_leftovers),
         cmocka_unit_test_teardown(test_inplace_partition_steps, kill_leftovers),
+        cmocka_unit_test_teardown(test_inplace_waits_for_the_whole_group, kill_leftovers),
         cmocka_unit_test(test_proc_parent),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
