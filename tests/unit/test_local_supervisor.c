@@ -469,14 +469,47 @@ static bool step_to(cd_procset *primary, const char *prev, cd_procset *canary, c
     return false;
 }
 
-static void test_inplace_partition_steps(void **state)
+/* Two in-place sets sharing indices, over a fresh lock directory. */
+static void inplace_pair(const char *name, cd_procset **primary, cd_procset **canary)
 {
     snprintf(lock_dir, sizeof lock_dir, "/tmp/cd-inplace-XXXXXX");
     assert_non_null(mkdtemp(lock_dir));
     g_twice = 0;
-    cd_procset *primary = new_set("web-primary"), *canary = new_set("web");
-    cd_procset_set_inplace(primary, canary);
-    cd_procset_set_inplace(canary, primary);
+    char pname[64];
+    snprintf(pname, sizeof pname, "%s-primary", name);
+    *primary = new_set(pname);
+    *canary = new_set(name);
+    cd_procset_set_inplace(*primary, *canary);
+    cd_procset_set_inplace(*canary, *primary);
+}
+
+/* No index was known twice and no flock was refused (no restart); then both
+ * sets stop, and they and the lock directory are freed. */
+static void inplace_check_and_stop(cd_procset *primary, cd_procset *canary, int64_t stop_ms)
+{
+    assert_int_equal(g_twice, 0);
+    assert_int_equal(cd_procset_counts_of(primary).restarts, 0);
+    assert_int_equal(cd_procset_counts_of(canary).restarts, 0);
+    int64_t end = cd_mono_ms() + stop_ms;
+    bool a = false, b = false;
+    while (!(a && b) && cd_mono_ms() < end) {
+        a = cd_procset_stop_all(primary, cd_mono_ms());
+        b = cd_procset_stop_all(canary, cd_mono_ms());
+        usleep(20000);
+    }
+    assert_true(a && b);
+    free_set(primary);
+    free_set(canary);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", lock_dir);
+    if (system(cmd) != 0)
+        cd_warn("cannot remove %s", lock_dir);
+}
+
+static void test_inplace_partition_steps(void **state)
+{
+    cd_procset *primary, *canary;
+    inplace_pair("web", &primary, &canary);
     cd_proc_template *v1 = make_locked_template("v1"), *v2 = make_locked_template("v2"),
                      *v3 = make_locked_template("v3");
     cd_procset_set_template(primary, v1);
@@ -494,27 +527,11 @@ static void test_inplace_partition_steps(void **state)
     assert_true(step_to(primary, "v2", canary, "v3", 2));
     assert_true(step_to(primary, "v2", canary, "v3", 1));
     assert_true(step_to(primary, "v2", canary, "v3", 3));
-    assert_int_equal(g_twice, 0);
-    /* no flock refused: never two live processes of one index */
-    assert_int_equal(cd_procset_counts_of(primary).restarts, 0);
-    assert_int_equal(cd_procset_counts_of(canary).restarts, 0);
-    int64_t end = cd_mono_ms() + 10000;
-    bool a = false, b = false;
-    while (!(a && b) && cd_mono_ms() < end) {
-        a = cd_procset_stop_all(primary, cd_mono_ms());
-        b = cd_procset_stop_all(canary, cd_mono_ms());
-        usleep(20000);
-    }
-    assert_true(a && b);
+    /* never two live processes of one index */
+    inplace_check_and_stop(primary, canary, 10000);
     cd_proc_template_free(v1);
     cd_proc_template_free(v2);
     cd_proc_template_free(v3);
-    free_set(primary);
-    free_set(canary);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", lock_dir);
-    if (system(cmd) != 0)
-        cd_warn("cannot remove %s", lock_dir);
 }
 
 /* A replica whose leader exits before the rest of its process group (a
@@ -522,12 +539,8 @@ static void test_inplace_partition_steps(void **state)
  * whole group has gone, or the new flock would be refused. */
 static void test_inplace_waits_for_the_whole_group(void **state)
 {
-    snprintf(lock_dir, sizeof lock_dir, "/tmp/cd-inplace-XXXXXX");
-    assert_non_null(mkdtemp(lock_dir));
-    g_twice = 0;
-    cd_procset *primary = new_set("svc-primary"), *canary = new_set("svc");
-    cd_procset_set_inplace(primary, canary);
-    cd_procset_set_inplace(canary, primary);
+    cd_procset *primary, *canary;
+    inplace_pair("svc", &primary, &canary);
     cd_proc_template *v1 = make_template_with("v1", true), *v2 = make_template_with("v2", true);
     cd_procset_set_template(primary, v1);
     cd_procset_set_template(canary, v2);
@@ -535,25 +548,10 @@ static void test_inplace_waits_for_the_whole_group(void **state)
     assert_true(step_to(primary, "v1", canary, "v2", 2));
     assert_true(step_to(primary, "v1", canary, "v2", 1));
     assert_true(step_to(primary, "v1", canary, "v2", 3));   /* rolled back */
-    assert_int_equal(g_twice, 0);
-    assert_int_equal(cd_procset_counts_of(primary).restarts, 0);
-    assert_int_equal(cd_procset_counts_of(canary).restarts, 0);
-    int64_t end = cd_mono_ms() + 15000;
-    bool a = false, b = false;
-    while (!(a && b) && cd_mono_ms() < end) {
-        a = cd_procset_stop_all(primary, cd_mono_ms());
-        b = cd_procset_stop_all(canary, cd_mono_ms());
-        usleep(20000);
-    }
-    assert_true(a && b);
+    /* never two live processes of one index */
+    inplace_check_and_stop(primary, canary, 15000);
     cd_proc_template_free(v1);
     cd_proc_template_free(v2);
-    free_set(primary);
-    free_set(canary);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", lock_dir);
-    if (system(cmd) != 0)
-        cd_warn("cannot remove %s", lock_dir);
 }
 
 /* cd_proc_parent: a replica's children are found by their parent chain
