@@ -38,14 +38,13 @@ release() {  # release VERSION [DEMO-ARGS...]: a new revision of the workload
   sed -i "s|\"--version\", \"v[0-9]*\".*\]|\"--version\", \"$v\"$extra]|" "$W/podinfo-workload.yaml"
 }
 
-# the watcher: every live flock of this canaryd by replica index and version
-cat >"$TEST_TMP/watch.py" <<'PY'
+# every live flock of this canaryd: (replica index, version, pid); "list"
+# prints them once, "watch" records until OUT.stop exists whether one
+# index ever ran twice and which mixed versions were seen
+cat >"$TEST_TMP/flocks.py" <<'PY'
 import os, sys, time
-owner, out = sys.argv[1], sys.argv[2]
-obs = twice = 0
-mixed = set()
-while not os.path.exists(out + ".stop"):
-    seen = {}
+def flocks(owner):
+    out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -61,8 +60,19 @@ while not os.path.exists(out + ".stop"):
             continue
         if env.get(b"CANARYD_OWNER", b"").decode() != owner:
             continue
-        idx = int(env.get(b"CANARYD_REPLICA", b"-1"))
         ver = argv[argv.index(b"--version") + 1].decode() if b"--version" in argv else "?"
+        out.append((int(env.get(b"CANARYD_REPLICA", b"-1")), ver, pid))
+    return sorted(out)
+mode, owner = sys.argv[1], sys.argv[2]
+if mode == "list":
+    print(" ".join(f"{i}={v}:{p}" for i, v, p in flocks(owner)))
+    sys.exit(0)
+out = sys.argv[3]
+obs = twice = 0
+mixed = set()
+while not os.path.exists(out + ".stop"):
+    seen = {}
+    for idx, ver, _ in flocks(owner):
         seen.setdefault(idx, []).append(ver)
     obs += 1
     if any(len(v) > 1 for v in seen.values()):
@@ -79,7 +89,7 @@ PY
 
 start_canaryd
 require "v1 initializes" wait_phase Initialized 60
-/usr/bin/python3 "$TEST_TMP/watch.py" "$(realpath "$W/.canaryd")" "$TEST_TMP/watch.out" \
+/usr/bin/python3 "$TEST_TMP/flocks.py" watch "$(realpath "$W/.canaryd")" "$TEST_TMP/watch.out" \
   >"$TEST_TMP/watch.log" 2>&1 &
 WATCH=$!
 track $WATCH
@@ -95,30 +105,7 @@ require "v2 starts" wait_phase Progressing 30
 # --- canaryd killed in the middle of the release (partition 1) and started
 # again: it adopts the processes and the router and resumes at partition 1,
 # replacing no replica; the release then goes on from there
-cat >"$TEST_TMP/replicas.py" <<'PY'
-import os, sys
-owner = sys.argv[1]
-out = []
-for pid in os.listdir("/proc"):
-    if not pid.isdigit():
-        continue
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            if f.read().strip() != "flock":
-                continue
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        continue
-    if env.get(b"CANARYD_OWNER", b"").decode() != owner:
-        continue
-    ver = argv[argv.index(b"--version") + 1].decode() if b"--version" in argv else "?"
-    out.append((int(env.get(b"CANARYD_REPLICA", b"-1")), ver, pid))
-print(" ".join(f"{i}={v}:{p}" for i, v, p in sorted(out)))
-PY
-replicas() { /usr/bin/python3 "$TEST_TMP/replicas.py" "$(realpath "$W/.canaryd")"; }
+replicas() { /usr/bin/python3 "$TEST_TMP/flocks.py" list "$(realpath "$W/.canaryd")"; }
 at_partition_1() {
   grep -q "podinfo: partition 1 " "$W/canaryd.log" &&
     replicas | grep -Eqx '0=v1:[0-9]+ 1=v2:[0-9]+ 2=v2:[0-9]+' &&
